@@ -1,0 +1,44 @@
+/* modus.c - the command-line front end: one subcommand per file. */
+#include <string.h>
+
+#include "common.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: modus COMMAND [OPTIONS] ...\n"
+          "\n"
+          "modus names the execution modality of security events from their call stacks:\n"
+          "which runtime or tool performed each behaviour (powershell, dotnet, rpc,\n"
+          "shellcode, python, shell, ...).\n"
+          "\n"
+          "commands:\n"
+          "  scan    read telemetry (ECS NDJSON, Sysmon JSON), classify every call stack,\n"
+          "          write enriched events (--enrich) and a modality summary\n"
+          "  stack   explain one call stack: frames, summary, layers, modality, evidence\n"
+          "\n"
+          "Run 'modus COMMAND --help' for a command's options. 'modus --version' prints\n"
+          "the version. Exit status: 0 success, 1 alerts found (--exit-status), 2 usage\n"
+          "or input error, 3 rule error.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (cli_is_help(cmd) || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("modus %s\n", MODUS_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "scan")) return cmd_scan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "stack")) return cmd_stack(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try 'modus --help')", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,180 @@
+/* modus.h - libmodus public API.
+ *
+ * libmodus decodes security telemetry, parses call stacks and names the
+ * execution modality (the runtime or tool that performed each behaviour).
+ *
+ * Objects and ownership
+ *   modus_engine   immutable after creation (the modality signature table;
+ *                  later the compiled rules); share it between threads.
+ *   modus_scanner  per thread: parser, scratch memory, caches. Not thread-safe.
+ *   modus_source   one input (file or stdin) read as lines; per thread.
+ *   modus_event    borrowed from the scanner: valid until the next decode or
+ *                  explain call on the same scanner. Every string a function
+ *                  returns from an event is borrowed the same way.
+ * Every *_create / *_open returns an object the caller owns and releases with
+ * the matching *_destroy / *_close, which accept NULL.
+ *
+ * Errors
+ *   Functions return enum modus_status; modus_strerror() names it. Functions
+ *   that read input fill a modus_diag with the location (file, line, column,
+ *   byte offset) and a message. The library never prints.
+ */
+#ifndef MODUS_MODUS_H
+#define MODUS_MODUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MODUS_VERSION "0.1.0"
+
+typedef enum modus_status {
+    MODUS_OK = 0,
+    MODUS_DONE,       /* end of input */
+    MODUS_ENOMEM,     /* out of memory */
+    MODUS_EINVAL,     /* invalid argument */
+    MODUS_EIO,        /* cannot open or read */
+    MODUS_EPARSE,     /* malformed input */
+    MODUS_ETOOLONG,   /* a line exceeds the line cap */
+    MODUS_ENOTFOUND,  /* no such field */
+    MODUS_ETABLE,     /* bad modality signature table */
+} modus_status;
+
+const char *modus_strerror(modus_status st);
+
+typedef struct modus_diag {
+    char file[256];   /* input name, "" if not from a file */
+    uint64_t line;    /* 1-based line or record number, 0 if unknown */
+    uint64_t column;  /* 1-based byte column in the line, 0 if unknown */
+    uint64_t offset;  /* byte offset in the file, of the error where known */
+    char message[256];
+} modus_diag;
+
+/* Bytes past the end of a JSON buffer that must be readable (any content). */
+#define MODUS_PADDING 64
+
+typedef enum modus_os { MODUS_OS_WINDOWS = 0, MODUS_OS_LINUX = 1 } modus_os;
+
+/* ---- engine ------------------------------------------------------------ */
+
+typedef struct modus_engine modus_engine;
+typedef struct modus_engine_opts {
+    const char *modalities_path; /* NULL: the embedded table */
+} modus_engine_opts;
+
+modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **out,
+                                 modus_diag *diag);
+void modus_engine_destroy(modus_engine *e);
+/* The embedded modality signature table's text. */
+const char *modus_default_modalities(size_t *len);
+
+/* ---- input ------------------------------------------------------------- */
+
+typedef struct modus_source modus_source;
+typedef struct modus_source_opts {
+    size_t max_line; /* 0: MODUS_MAX_LINE (16 MiB) */
+} modus_source_opts;
+
+/* path "-" reads stdin. */
+modus_status modus_source_open(const char *path, const modus_source_opts *opts,
+                               modus_source **out, modus_diag *diag);
+/* Next line (without the newline), with MODUS_PADDING readable bytes after it.
+ * MODUS_OK: a line; MODUS_DONE: end of input; MODUS_ETOOLONG / MODUS_EIO:
+ * diag says where; after ETOOLONG the reader has skipped that line and the
+ * next call goes on. Empty and blank lines are skipped. */
+modus_status modus_source_next(modus_source *s, const char **line, size_t *len, modus_diag *diag);
+void modus_source_close(modus_source *s);
+typedef struct modus_source_stats {
+    uint64_t lines, bytes, too_long;
+} modus_source_stats;
+void modus_source_stats_get(const modus_source *s, modus_source_stats *out);
+
+/* ---- scanner and events ------------------------------------------------ */
+
+typedef struct modus_scanner modus_scanner;
+typedef struct modus_event modus_event;
+
+modus_status modus_scanner_create(const modus_engine *e, modus_scanner **out);
+void modus_scanner_destroy(modus_scanner *s);
+
+/* Decode one ECS JSON document (an Elastic Defend event, a modus sensor
+ * event, or a flat Sysmon JSON record with CallTrace), parse its call stack
+ * and classify it. `json` needs MODUS_PADDING readable bytes after len. On
+ * MODUS_EPARSE diag->column/message tell where (the caller adds file/line). */
+modus_status modus_scanner_decode(modus_scanner *s, const char *json, size_t len,
+                                  const modus_event **out, modus_diag *diag);
+
+typedef enum modus_stack_form {
+    MODUS_STACK_CALLTRACE, /* Sysmon CallTrace: frames joined by '|' */
+    MODUS_STACK_LINES,     /* one frame per line, any supported form */
+} modus_stack_form;
+
+/* Parse and classify a stack given as text. `image` (may be NULL) is the
+ * acting process's executable. Malformed frames are kept and reported in
+ * diag (MODUS_EPARSE is returned with the event still filled). */
+modus_status modus_scanner_explain(modus_scanner *s, modus_os os, modus_stack_form form,
+                                   const char *text, size_t len, const char *image,
+                                   const modus_event **out, modus_diag *diag);
+
+typedef enum modus_type {
+    MODUS_T_MISSING,
+    MODUS_T_NULL,
+    MODUS_T_BOOL,
+    MODUS_T_INT,
+    MODUS_T_UINT,
+    MODUS_T_DOUBLE,
+    MODUS_T_STRING,
+    MODUS_T_ARRAY,
+    MODUS_T_OBJECT,
+} modus_type;
+
+typedef struct modus_value {
+    modus_type type;
+    const char *str; /* MODUS_T_STRING: not NUL-terminated */
+    size_t len;      /* string length, or element/member count of a container */
+    int64_t i;
+    uint64_t u;
+    double d;
+    bool b;
+    uint32_t ref; /* internal handle for containers */
+} modus_value;
+
+/* Field by dotted path ("process.thread.Ext.call_stack"); flattened keys
+ * ("process.name" as one key) are found too. The fields modus adds (SPEC §3:
+ * modality.*, derived call_stack_* fields) are not visible here; use the
+ * modality accessors. MODUS_ENOTFOUND when absent. */
+modus_status modus_event_get(const modus_event *ev, const char *path, modus_value *out);
+/* Element idx of an array value, or member `path` of an object value. */
+modus_status modus_value_index(const modus_event *ev, const modus_value *arr, size_t idx,
+                               modus_value *out);
+modus_status modus_value_get(const modus_event *ev, const modus_value *obj, const char *path,
+                             modus_value *out);
+
+/* The classification. */
+const char *modus_event_modality(const modus_event *ev);
+const char *modus_event_confidence(const modus_event *ev);
+const char *modus_event_syscall(const modus_event *ev);
+size_t modus_event_frame_count(const modus_event *ev);
+/* Initiator module name and call_stack_summary ("" when there is no stack);
+ * not NUL-terminated: *len gives the length. */
+const char *modus_event_initiator(const modus_event *ev, size_t *len);
+const char *modus_event_summary(const modus_event *ev, size_t *len);
+bool modus_event_has_stack(const modus_event *ev);
+
+typedef enum modus_render {
+    MODUS_RENDER_ENRICHED, /* the input document with SPEC §3 fields added, one line */
+    MODUS_RENDER_FIELDS,   /* one object with only the SPEC §3 fields, nested */
+    MODUS_RENDER_EXPLAIN,  /* human-readable: frames, summary, layers, evidence */
+} modus_render;
+
+/* Render into scanner-owned memory (valid until the next call on the scanner). */
+const char *modus_event_render(const modus_event *ev, modus_render kind, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,51 @@
+/* event.h - the decoded event and the scanner that owns it (internal). */
+#ifndef MODUS_EVENT_H
+#define MODUS_EVENT_H
+
+#include "modus/modus.h"
+#include "json.h"
+#include "../modality/classify.h"
+#include "../util/buf.h"
+
+/* Where the call stack of an event came from, and where derived fields go. */
+enum stack_site {
+    SITE_NONE,
+    SITE_PROCESS,      /* process.thread.Ext.call_stack (Elastic, modus live) */
+    SITE_PARENT,       /* process.parent.thread.Ext.call_stack (process start) */
+    SITE_CALLTRACE,    /* flat Sysmon JSON: CallTrace + SourceImage */
+    SITE_WINLOG,       /* winlog.event_data.CallTrace */
+    SITE_TEXT,         /* modus stack */
+};
+
+struct modus_engine {
+    sigtab tab;
+};
+
+struct modus_event {
+    modus_scanner *sc;
+    const char *text;
+    size_t len;
+    bool is_json;
+    uint8_t site;
+    uint8_t os;
+    uint32_t ext;       /* node of the Ext object the stack lives in, 0 none */
+    bool src_summary, src_unbacked, src_final; /* already in the source */
+    sv image;
+    stack stk;
+    modality_result mr;
+};
+
+struct modus_scanner {
+    const modus_engine *eng;
+    mj_parser *parser;
+    mj_doc doc;
+    arena scratch; /* per event */
+    classifier *cls;
+    buf out;
+    struct modus_event ev;
+};
+
+/* decode_ecs.c */
+modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus_diag *diag);
+
+#endif

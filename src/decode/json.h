@@ -1,0 +1,80 @@
+/* json.h - one JSON document as a flat, pre-order table of nodes.
+ *
+ * The parser (json_simdjson.cpp, a thin shim over simdjson On-Demand) walks a
+ * document once and records every value: its key, type, scalar value, the
+ * byte offset where it starts in the input, and the tree links. Lookups by
+ * dotted path then cost a few key comparisons per level, and writers can
+ * splice new members into the original text at recorded offsets (zero-copy
+ * output). Strings point into parser-owned memory (unescaped) and stay valid
+ * until the next mj_parse on the same parser.
+ */
+#ifndef MODUS_JSON_H
+#define MODUS_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../util/sv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum mj_type { MJ_NULL, MJ_BOOL, MJ_INT, MJ_UINT, MJ_DOUBLE, MJ_STRING, MJ_ARRAY, MJ_OBJECT };
+
+typedef struct mj_node {
+    const char *key; /* member key, unescaped; NULL for array elements and the root */
+    uint32_t key_len;
+    uint8_t type;    /* enum mj_type */
+    uint8_t b;       /* MJ_BOOL value */
+    uint32_t parent; /* index of the parent container (root: 0) */
+    uint32_t next;   /* index of the next sibling, 0 = none */
+    uint32_t count;  /* containers: number of children; first child is index + 1 */
+    uint32_t off;    /* byte offset of the value's first character in the input */
+    uint32_t len;    /* MJ_STRING: length */
+    union {
+        const char *s;
+        int64_t i;
+        uint64_t u;
+        double d;
+    } v;
+} mj_node;
+
+typedef struct mj_doc {
+    mj_node *nodes;
+    uint32_t n, cap;
+} mj_doc;
+
+typedef struct mj_error {
+    int code;          /* 0 = ok */
+    const char *msg;   /* static text */
+    size_t offset;     /* byte offset of the error in the input, best effort */
+} mj_error;
+
+/* Bytes that must be readable (any content) after the last byte of input. */
+#define MJ_PADDING 64
+
+typedef struct mj_parser mj_parser;
+
+mj_parser *mj_parser_create(size_t max_doc_len, unsigned max_depth, uint32_t max_nodes);
+void mj_parser_destroy(mj_parser *p);
+/* Returns 0 and fills doc, or non-zero with err set. */
+int mj_parse(mj_parser *p, const char *buf, size_t len, mj_doc *doc, mj_error *err);
+void mj_doc_free(mj_doc *doc);
+
+/* Member `key` of object node `obj`, or 0 when absent (0 is the root and never a member). */
+uint32_t mj_member(const mj_doc *d, uint32_t obj, const char *key, size_t key_len);
+/* Dotted path lookup from node `from`; keys that themselves contain dots
+ * ("process.name": flattened documents) are matched too. 0 when absent. */
+uint32_t mj_path(const mj_doc *d, uint32_t from, const char *path, size_t path_len);
+
+static inline sv mj_str(const mj_doc *d, uint32_t i)
+{
+    if (i && d->nodes[i].type == MJ_STRING) return (sv){d->nodes[i].v.s, d->nodes[i].len};
+    if (!i && d->n && d->nodes[0].type == MJ_STRING) return (sv){d->nodes[0].v.s, d->nodes[0].len};
+    return (sv){NULL, 0};
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,434 @@
+/* classify.c - which runtime or tool performed the behaviour in a call stack.
+ *
+ * Every frame first gets a class from the signature table (sigtab.h): the OS
+ * syscall stub, the OS API layer, kernel, a runtime (with its modality), a
+ * dispatcher (rpc, com, wmi), plain user code, unbacked memory, unknown.
+ * Then, reading frame 0 (most recent) towards the thread start:
+ *
+ *  1. syscall   frame 0 in the stub layer is `stub`; anything else is `direct`;
+ *               a stub called straight from unexplained unbacked code is
+ *               `indirect`.
+ *  2. initiator skip the stub and API layers, and dispatcher frames right under
+ *               them: rpcrt4/combase there are a *client* call, not the rpc
+ *               modality. The first frame left is the initiator.
+ *  3. chain     from the initiator down to a boundary: an OS frame (a callback,
+ *               the loader or the thread start) or a server dispatcher (one with
+ *               the transport dispatcher, rpcrt4, at or below it). The runtimes
+ *               met on the chain are its layers. Unbacked frames on the chain are
+ *               JIT code when their protection_provenance names a runtime, or
+ *               when a JIT runtime (dotnet, java, node...) is on the chain;
+ *               otherwise they are shellcode. Unbacked frames past the boundary
+ *               did not perform the call and are only an anomaly.
+ *  4. host      in a host process of a script engine (powershell.exe...), JIT
+ *               code of the runtime the engine runs on is that engine: a
+ *               PowerShell script is JIT code in a PowerShell host.
+ *  5. dispatch  when the chain ends at a server dispatcher, the dispatchers
+ *               below it are layers too (the code acted for a client).
+ *  6. name      the layer with the highest rank (table), else `native`.
+ *
+ * Layers are listed outermost (thread start) first, a script engine before
+ * the runtime it runs on. Each decision appends a line of evidence, so
+ * `modus stack` shows a reviewer why. Cost: one table match per distinct
+ * module (cached), then two passes over the frames; no allocation but the
+ * evidence strings in the per-event arena.
+ */
+#include "classify.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *const anomaly_names[ANOM_COUNT] = {
+    "unbacked", "rwx_frame", "truncated", "no_stub", "module_overwritten", "return_not_after_call",
+    "malformed_frame"};
+const char *const syscall_names[] = {"unknown", "stub", "direct", "indirect"};
+const char *const confidence_names[] = {"low", "medium", "high"};
+
+#define CACHE_SLOTS 1024
+#define CACHE_KEY 200
+
+typedef struct cache_slot {
+    uint32_t hash;
+    uint8_t os, keylen;
+    int16_t sig; /* -1 none, -2 empty slot */
+    char key[CACHE_KEY];
+} cache_slot;
+
+struct classifier {
+    const sigtab *t;
+    cache_slot *cache;
+    uint8_t cls[MODUS_MAX_FRAMES];
+    int16_t mod[MODUS_MAX_FRAMES];
+    bool server[MODUS_MAX_FRAMES];
+};
+
+classifier *classifier_create(const sigtab *t)
+{
+    classifier *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->t = t;
+    c->cache = malloc(sizeof(cache_slot) * CACHE_SLOTS);
+    if (!c->cache) {
+        free(c);
+        return NULL;
+    }
+    for (int i = 0; i < CACHE_SLOTS; i++) c->cache[i].sig = -2;
+    return c;
+}
+
+void classifier_destroy(classifier *c)
+{
+    if (!c) return;
+    free(c->cache);
+    free(c);
+}
+
+static uint32_t fnv(const char *p, size_t n, uint32_t h)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+#define FRAME_ROLES                                                                                \
+    ((1u << ROLE_STUB) | (1u << ROLE_API) | (1u << ROLE_KERNEL) | (1u << ROLE_RUNTIME) |           \
+     (1u << ROLE_DISPATCH))
+
+/* Signature of a module frame, cached by (os, path[, symbol]). */
+static int frame_sig(classifier *c, uint8_t os, const frame *f)
+{
+    bool with_sym = c->t->any_symbol[os] && f->symbol.n;
+    size_t klen = f->path.n + (with_sym ? f->symbol.n + 1 : 0);
+    if (klen > CACHE_KEY) return sigtab_match_frame(c->t, os, f, FRAME_ROLES);
+    uint32_t h = fnv(f->path.p, f->path.n, 2166136261u ^ os);
+    if (with_sym) h = fnv(f->symbol.p, f->symbol.n, h ^ '!');
+    cache_slot *s = &c->cache[h & (CACHE_SLOTS - 1)];
+    if (s->sig != -2 && s->hash == h && s->os == os && s->keylen == klen &&
+        memcmp(s->key, f->path.p, f->path.n) == 0 &&
+        (!with_sym || memcmp(s->key + f->path.n + 1, f->symbol.p, f->symbol.n) == 0))
+        return s->sig;
+    int g = sigtab_match_frame(c->t, os, f, FRAME_ROLES);
+    s->hash = h;
+    s->os = os;
+    s->keylen = (uint8_t)klen;
+    s->sig = (int16_t)g;
+    memcpy(s->key, f->path.p, f->path.n);
+    if (with_sym) {
+        s->key[f->path.n] = '!';
+        memcpy(s->key + f->path.n + 1, f->symbol.p, f->symbol.n);
+    }
+    return g;
+}
+
+static void __attribute__((format(printf, 3, 4))) evidence(modality_result *r, arena *a, const char *fmt, ...)
+{
+    if (r->nevidence >= MODUS_MAX_EVIDENCE) return;
+    char tmp[320];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof tmp) n = sizeof tmp - 1;
+    char *p = arena_strndup(a, tmp, (size_t)n);
+    if (p) r->evidence[r->nevidence++] = (sv){p, (size_t)n};
+}
+
+static bool has_layer(const modality_result *r, int m)
+{
+    for (int i = 0; i < r->nlayers; i++)
+        if (r->layers[i] == m) return true;
+    return false;
+}
+
+static void insert_layer(modality_result *r, int pos, int m)
+{
+    if (has_layer(r, m) || r->nlayers >= MODUS_MAX_LAYERS) return;
+    for (int i = r->nlayers; i > pos; i--) r->layers[i] = r->layers[i - 1];
+    r->layers[pos] = m;
+    r->nlayers++;
+}
+
+/* Add layer m; a script engine goes just before the runtime it runs on. */
+static void add_layer(const sigtab *t, modality_result *r, int m)
+{
+    if (has_layer(r, m)) return;
+    int over = t->mod[m].over;
+    if (over >= 0) {
+        for (int i = 0; i < r->nlayers; i++)
+            if (r->layers[i] == over) {
+                insert_layer(r, i, m);
+                return;
+            }
+        insert_layer(r, r->nlayers, m);
+        insert_layer(r, r->nlayers, over);
+        return;
+    }
+    insert_layer(r, r->nlayers, m);
+}
+
+static const char *tok(const frame *f, char *buf, size_t cap)
+{
+    sv t = frame_token(f);
+    snprintf(buf, cap, "%.*s", (int)(t.n > 120 ? 120 : t.n), t.p);
+    return buf;
+}
+
+static void init_result(const sigtab *t, modality_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->name = t->m_unknown;
+    r->initiator = -1;
+    r->final_user = -1;
+    r->syscall = SYSCALL_UNKNOWN;
+    r->confidence = CONF_LOW;
+}
+
+void classify_identity(classifier *c, uint8_t os, sv image, arena *a, modality_result *r)
+{
+    const sigtab *t = c->t;
+    init_result(t, r);
+    int h = image.n ? sigtab_match_name(t, os, ROLE_HOST, image) : -1;
+    if (h < 0) {
+        evidence(r, a, "no call stack");
+        return;
+    }
+    int m = t->sigs[h].modality;
+    r->name = m;
+    add_layer(t, r, m);
+    evidence(r, a, "no call stack: modality from the identity of %.*s only (table line %u)",
+             (int)sv_basename(image).n, sv_basename(image).p, t->sigs[h].line);
+}
+
+void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_result *r)
+{
+    const sigtab *t = c->t;
+    init_result(t, r);
+    uint32_t n = s->n;
+    char b1[128], b2[128];
+    stack_summary(s, a, &r->summary);
+    r->contains_unbacked = stack_contains_unbacked(s);
+    if (n == 0) {
+        evidence(r, a, "no call stack");
+        return;
+    }
+
+    /* 1. frame classes */
+    bool any_transport = false;
+    for (uint32_t i = 0; i < n; i++) {
+        const frame *f = &s->f[i];
+        c->mod[i] = -1;
+        if (f->kind == FRAME_UNBACKED) {
+            c->cls[i] = C_UNBACKED;
+            if (f->provenance.n) {
+                int p = sigtab_match_name(t, s->os, ROLE_PROVENANCE, f->provenance);
+                if (p >= 0) c->mod[i] = t->sigs[p].modality;
+            }
+            continue;
+        }
+        if (f->kind == FRAME_UNKNOWN) {
+            c->cls[i] = C_UNKNOWN;
+            continue;
+        }
+        int g = frame_sig(c, s->os, f);
+        if (g < 0) {
+            c->cls[i] = C_USER;
+            continue;
+        }
+        const sig *sg = &t->sigs[g];
+        c->mod[i] = sg->modality;
+        switch (sg->role) {
+        case ROLE_STUB: c->cls[i] = C_STUB; break;
+        case ROLE_API: c->cls[i] = C_API; break;
+        case ROLE_KERNEL: c->cls[i] = C_KERNEL; break;
+        case ROLE_RUNTIME: c->cls[i] = C_RUNTIME; break;
+        default: c->cls[i] = C_DISPATCH; break;
+        }
+    }
+    /* server[i]: a transport dispatcher frame at or below i */
+    for (uint32_t k = n; k-- > 0;) {
+        if (c->cls[k] == C_DISPATCH && t->mod[c->mod[k]].transport) any_transport = true;
+        c->server[k] = any_transport;
+    }
+
+    /* Elastic's derived fields */
+    r->final_user = -1;
+    for (uint32_t i = 0; i < n; i++)
+        if (c->cls[i] != C_STUB && c->cls[i] != C_API) {
+            r->final_user = (int)i;
+            break;
+        }
+    if (r->final_user < 0) r->final_user = (int)n - 1;
+
+    stack_anomalies(s, c->cls, &r->anomalies);
+
+    /* 2. how the kernel was entered */
+    if (c->cls[0] == C_STUB) {
+        r->syscall = SYSCALL_STUB;
+        if (n > 1 && c->cls[1] == C_UNBACKED && c->mod[1] < 0) {
+            r->syscall = SYSCALL_INDIRECT;
+            evidence(r, a, "frame 1: Unbacked code calls the syscall stub %s directly (indirect)",
+                     tok(&s->f[0], b1, sizeof b1));
+        }
+    } else if (c->cls[0] == C_KERNEL) {
+        r->syscall = SYSCALL_UNKNOWN;
+    } else {
+        r->syscall = SYSCALL_DIRECT;
+        evidence(r, a, "frame 0: %s is not a syscall stub: the syscall was issued directly",
+                 tok(&s->f[0], b1, sizeof b1));
+    }
+
+    /* 3. the initiator */
+    uint32_t i = 0;
+    int client = -1;
+    bool all_kernel = true;
+    while (i < n && (c->cls[i] == C_STUB || c->cls[i] == C_API || c->cls[i] == C_KERNEL ||
+                     c->cls[i] == C_DISPATCH)) {
+        if (c->cls[i] == C_DISPATCH && client < 0) client = (int)i;
+        if (c->cls[i] != C_KERNEL) all_kernel = false;
+        i++;
+    }
+    bool truncated = r->anomalies & (1u << ANOM_TRUNCATED);
+    if (i == n) {
+        if (all_kernel) {
+            r->name = t->m_kernel;
+            r->confidence = CONF_HIGH;
+            r->initiator = 0;
+            evidence(r, a, "every frame is kernel code");
+        } else if (client >= 0) {
+            /* a dispatcher's own threads: internals of the server runtime */
+            int best = -1;
+            for (uint32_t k = n; k-- > 0;)
+                if (c->cls[k] == C_DISPATCH) {
+                    add_layer(t, r, c->mod[k]);
+                    if (best < 0 || t->mod[c->mod[k]].rank > t->mod[best].rank) best = c->mod[k];
+                }
+            r->name = best;
+            r->initiator = client;
+            r->confidence = CONF_MEDIUM;
+            evidence(r, a, "only OS and dispatcher frames: the %s runtime acted on its own",
+                     t->mod[best].name);
+        } else {
+            r->name = t->m_native;
+            r->initiator = (int)n - 1;
+            r->confidence = CONF_MEDIUM;
+            evidence(r, a, "only OS frames: the OS acted on its own behalf");
+        }
+        goto initiator;
+    }
+    uint32_t init = i;
+    r->initiator = (int)init;
+    if (client >= 0)
+        evidence(r, a, "frame %d: %s under the OS layer is a client call, not the %s modality",
+                 client, tok(&s->f[client], b1, sizeof b1), t->mod[c->mod[client]].name);
+
+    /* 4. the acting chain */
+    uint32_t end = init;
+    int first_unexplained = -1, jit_runtime = -1, dispatch_at = -1;
+    for (; end < n; end++) {
+        uint8_t k = c->cls[end];
+        if (k == C_STUB) break;
+        if (k == C_DISPATCH) {
+            if (c->server[end]) {
+                dispatch_at = (int)end;
+                break;
+            }
+            continue; /* in-process COM and the like: transparent */
+        }
+        if (k == C_RUNTIME) {
+            if (t->mod[c->mod[end]].jit && jit_runtime < 0) jit_runtime = c->mod[end];
+        } else if (k == C_UNBACKED && c->mod[end] < 0 && first_unexplained < 0) {
+            first_unexplained = (int)end;
+        }
+    }
+    /* layers of the chain, outermost first */
+    for (uint32_t k = end; k-- > init;) {
+        if (c->cls[k] == C_RUNTIME) add_layer(t, r, c->mod[k]);
+        if (c->cls[k] == C_UNBACKED && c->mod[k] >= 0) add_layer(t, r, c->mod[k]);
+    }
+    bool inferred = false;
+    for (uint32_t k = init; k < end; k++) {
+        if (c->cls[k] == C_RUNTIME) {
+            evidence(r, a, "frame %u: %s is %s code", k, tok(&s->f[k], b1, sizeof b1),
+                     t->mod[c->mod[k]].name);
+            break;
+        }
+    }
+    for (uint32_t k = init; k < end; k++) {
+        if (c->cls[k] == C_UNBACKED && c->mod[k] >= 0) {
+            evidence(r, a, "frame %u: Unbacked, protection_provenance %.*s: JIT code of %s", k,
+                     (int)s->f[k].provenance.n, s->f[k].provenance.p, t->mod[c->mod[k]].name);
+            break;
+        }
+    }
+    if (first_unexplained >= 0) {
+        if (jit_runtime >= 0) {
+            evidence(r, a, "frame %d: Unbacked on a %s stack: JIT code", first_unexplained,
+                     t->mod[jit_runtime].name);
+        } else {
+            add_layer(t, r, t->m_shellcode);
+            if ((uint32_t)first_unexplained == init)
+                evidence(r, a,
+                         "frame %d: Unbacked code calls the OS API layer with no runtime between",
+                         first_unexplained);
+            else
+                evidence(r, a, "frame %d: Unbacked code on the acting chain, no JIT runtime explains it",
+                         first_unexplained);
+            if ((uint32_t)first_unexplained != init) inferred = true;
+        }
+    }
+
+    /* 5. a script engine's host process */
+    if (image.n) {
+        int h = sigtab_match_name(t, s->os, ROLE_HOST, image);
+        if (h >= 0) {
+            int hm = t->sigs[h].modality, over = t->mod[hm].over;
+            if (!has_layer(r, hm) && over >= 0 && has_layer(r, over)) {
+                add_layer(t, r, hm);
+                inferred = true;
+                evidence(r, a, "process %.*s hosts %s: its %s code runs a %s script",
+                         (int)sv_basename(image).n, sv_basename(image).p, t->mod[hm].name,
+                         t->mod[over].name, t->mod[hm].name);
+            }
+        }
+    }
+
+    /* 6. server dispatch below the chain */
+    if (dispatch_at >= 0) {
+        int pos = 0;
+        for (uint32_t k = n; k-- > (uint32_t)dispatch_at;)
+            if (c->cls[k] == C_DISPATCH && !has_layer(r, c->mod[k])) insert_layer(r, pos++, c->mod[k]);
+        evidence(r, a, "frame %d: %s dispatches a request from a client into the acting code",
+                 dispatch_at, tok(&s->f[dispatch_at], b2, sizeof b2));
+    }
+
+    /* 7. the name */
+    int best = -1;
+    for (int l = 0; l < r->nlayers; l++)
+        if (best < 0 || t->mod[r->layers[l]].rank > t->mod[best].rank) best = r->layers[l];
+    if (best < 0) {
+        r->name = t->m_native;
+        evidence(r, a, "frame %u: %s is native code with no runtime or dispatcher under it", init,
+                 tok(&s->f[init], b1, sizeof b1));
+    } else {
+        r->name = best;
+    }
+    r->confidence = (inferred || truncated) ? CONF_MEDIUM : CONF_HIGH;
+    if (truncated) evidence(r, a, "stack is truncated: layers below the cut are not seen");
+
+initiator:
+    if (r->initiator >= 0) {
+        const frame *f = &s->f[r->initiator];
+        r->initiator_name = frame_token(f);
+        r->initiator_path = f->kind == FRAME_MODULE ? f->path : (sv){NULL, 0};
+    }
+}
+
+const uint8_t *classifier_classes(const classifier *c)
+{
+    return c->cls;
+}
+
+const int16_t *classifier_frame_modalities(const classifier *c)
+{
+    return c->mod;
+}

@@ -1,0 +1,103 @@
+/* integrity.c - call-stack integrity findings that need no process memory.
+ *
+ *   unbacked               a frame in private executable memory
+ *   rwx_frame              a frame whose page is writable and executable
+ *   truncated              the stack was cut: Sysmon's 24-frame cap reached
+ *                          without the thread start, or modus's own frame cap
+ *   no_stub                frame 0 is not in the OS syscall stub layer
+ *   module_overwritten     a backed module with private executable bytes
+ *                          (allocation_private_bytes > 0: patched or hollowed)
+ *   return_not_after_call  the bytes before a return address do not end with
+ *                          an x86-64 call instruction (ROP, spoofed frames)
+ *   malformed_frame        a frame the parser could not read
+ *
+ * The call check decodes backwards: a return address is valid when some call
+ * encoding ends exactly there: E8 rel32, or FF /2 (and FF /3) with any ModRM,
+ * SIB and displacement, behind optional legacy and REX prefixes.
+ */
+#include "classify.h"
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool hex_decode(sv hex, uint8_t *out, size_t cap, size_t *n)
+{
+    if (hex.n % 2 || hex.n / 2 > cap) return false;
+    for (size_t i = 0; i < hex.n; i += 2) {
+        int h = hexv(hex.p[i]), l = hexv(hex.p[i + 1]);
+        if (h < 0 || l < 0) return false;
+        out[i / 2] = (uint8_t)(h << 4 | l);
+    }
+    *n = hex.n / 2;
+    return true;
+}
+
+static bool is_prefix(uint8_t b)
+{
+    return (b >= 0x40 && b <= 0x4f) || b == 0x66 || b == 0x67 || b == 0x2e || b == 0x3e ||
+           b == 0x26 || b == 0x36 || b == 0x64 || b == 0x65 || b == 0xf2 || b == 0xf3;
+}
+
+/* Length of FF /2|/3 starting at the ModRM byte, or 0 if not such a call. */
+static size_t modrm_len(const uint8_t *m, size_t avail)
+{
+    if (!avail) return 0;
+    uint8_t modrm = m[0], mod = modrm >> 6, reg = (modrm >> 3) & 7, rm = modrm & 7;
+    if (reg != 2 && reg != 3) return 0;
+    size_t len = 1;
+    if (mod == 3) return len;
+    if (rm == 4) {
+        if (avail < 2) return 0;
+        uint8_t base = m[1] & 7;
+        len++;
+        if (mod == 0 && base == 5) return len + 4;
+    } else if (mod == 0 && rm == 5) {
+        return len + 4; /* RIP-relative */
+    }
+    if (mod == 1) return len + 1;
+    if (mod == 2) return len + 4;
+    return len;
+}
+
+bool x86_call_ends_at(const uint8_t *code, size_t n)
+{
+    if (n >= 5 && code[n - 5] == 0xe8) return true;
+    for (size_t l = 2; l <= 15 && l <= n; l++) {
+        size_t start = n - l, i = start;
+        while (i < n && is_prefix(code[i])) i++;
+        if (i + 1 >= n || code[i] != 0xff) continue;
+        size_t ml = modrm_len(code + i + 1, n - i - 1);
+        if (ml && i + 1 + ml == n) return true;
+    }
+    return false;
+}
+
+void stack_anomalies(const stack *s, const uint8_t *cls, uint32_t *out)
+{
+    uint32_t a = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const frame *f = &s->f[i];
+        if (f->kind == FRAME_UNBACKED) a |= 1u << ANOM_UNBACKED;
+        if (f->malformed) a |= 1u << ANOM_MALFORMED_FRAME;
+        if (f->protection.n && memchr(f->protection.p, 'W', f->protection.n) &&
+            memchr(f->protection.p, 'X', f->protection.n))
+            a |= 1u << ANOM_RWX_FRAME;
+        if (f->kind == FRAME_MODULE && f->alloc_private > 0) a |= 1u << ANOM_MODULE_OVERWRITTEN;
+        if (f->leading.n >= 2 * 5) {
+            uint8_t code[256];
+            size_t len;
+            if (hex_decode(f->leading, code, sizeof code, &len) && !x86_call_ends_at(code, len))
+                a |= 1u << ANOM_RETURN_NOT_AFTER_CALL;
+        }
+    }
+    if (s->n && cls[0] != C_STUB && cls[0] != C_KERNEL) a |= 1u << ANOM_NO_STUB;
+    if (s->cut) a |= 1u << ANOM_TRUNCATED;
+    if (s->source == SRC_SYSMON && s->n >= MODUS_SYSMON_FRAME_CAP && !stack_ends_at_thread_start(s))
+        a |= 1u << ANOM_TRUNCATED;
+    *out = a;
+}

@@ -1,0 +1,56 @@
+/* limits.h - every cap modus applies, in one place.
+ *
+ * Each limit bounds memory or time against hostile or broken input. A value
+ * that exceeds a cap is reported (with its location) and skipped or cut, never
+ * allowed to grow state without bound. Override at build time with -D.
+ */
+#ifndef MODUS_LIMITS_H
+#define MODUS_LIMITS_H
+
+/* Longest NDJSON line accepted; longer lines are reported and skipped
+ * without being buffered. Also the default of `modus scan --max-line`. */
+#ifndef MODUS_MAX_LINE
+#define MODUS_MAX_LINE (16u << 20)
+#endif
+
+/* Read block for the line reader. */
+#ifndef MODUS_READ_BLOCK
+#define MODUS_READ_BLOCK (1u << 20)
+#endif
+
+/* Deepest JSON nesting accepted (ECS documents nest < 10 levels). */
+#ifndef MODUS_MAX_JSON_DEPTH
+#define MODUS_MAX_JSON_DEPTH 128
+#endif
+
+/* Most nodes (values) in one JSON document. */
+#ifndef MODUS_MAX_JSON_NODES
+#define MODUS_MAX_JSON_NODES (1u << 22)
+#endif
+
+/* Frames kept per stack; extra frames are dropped and `truncated` is set. */
+#ifndef MODUS_MAX_FRAMES
+#define MODUS_MAX_FRAMES 256
+#endif
+
+/* Sysmon's own cap on CallTrace frames. */
+#define MODUS_SYSMON_FRAME_CAP 24
+
+/* Longest string handled in a call-stack frame (path, symbol). */
+#ifndef MODUS_MAX_FRAME_TEXT
+#define MODUS_MAX_FRAME_TEXT 4096
+#endif
+
+/* Most evidence / anomaly strings attached to one classification. */
+#define MODUS_MAX_EVIDENCE 12
+#define MODUS_MAX_ANOMALIES 8
+#define MODUS_MAX_LAYERS 8
+
+/* Signature table: most entries and longest line. */
+#define MODUS_MAX_SIGNATURES 4096
+#define MODUS_MAX_SIG_LINE 1024
+
+/* Errors printed per input file before they are only counted. */
+#define MODUS_MAX_REPORTED_ERRORS 20
+
+#endif

@@ -1,0 +1,64 @@
+/* sv.h - string views: (pointer, length) into a buffer someone else owns. */
+#ifndef MODUS_SV_H
+#define MODUS_SV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef struct sv {
+    const char *p;
+    size_t n;
+} sv;
+
+#define SV_LIT(s) ((sv){(s), sizeof(s) - 1})
+
+static inline sv sv_make(const char *p, size_t n)
+{
+    return (sv){p, n};
+}
+
+static inline sv sv_cstr(const char *s)
+{
+    return (sv){s, s ? strlen(s) : 0};
+}
+
+static inline bool sv_eq(sv a, sv b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+static inline char ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+static inline bool sv_ieq(sv a, sv b)
+{
+    if (a.n != b.n) return false;
+    for (size_t i = 0; i < a.n; i++)
+        if (ascii_lower(a.p[i]) != ascii_lower(b.p[i])) return false;
+    return true;
+}
+
+static inline bool sv_istarts(sv a, sv prefix)
+{
+    return a.n >= prefix.n && sv_ieq((sv){a.p, prefix.n}, prefix);
+}
+
+static inline bool sv_iends(sv a, sv suffix)
+{
+    return a.n >= suffix.n && sv_ieq((sv){a.p + a.n - suffix.n, suffix.n}, suffix);
+}
+
+/* Case-insensitive glob: '*' any run, '?' one char. No escapes. */
+bool sv_iglob(sv pattern, sv text);
+bool sv_glob(sv pattern, sv text);
+
+/* Last path component after '\\' or '/'. */
+sv sv_basename(sv path);
+
+/* Case-insensitive substring search; returns offset or (size_t)-1. */
+size_t sv_ifind(sv hay, sv needle);
+
+#endif
