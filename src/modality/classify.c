@@ -6,8 +6,8 @@
  * Then, reading frame 0 (most recent) towards the thread start:
  *
  *  1. syscall   frame 0 in the stub layer is `stub`; anything else is `direct`;
- *               a stub called straight from unexplained unbacked code is
- *               `indirect`.
+ *               on Windows, an ntdll stub called straight from unexplained
+ *               unbacked code, skipping the API layer, is `indirect`.
  *  2. initiator skip the stub and API layers, and dispatcher frames right under
  *               them: rpcrt4/combase there are a *client* call, not the rpc
  *               modality. The first frame left is the initiator.
@@ -264,7 +264,8 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
     /* 2. how the kernel was entered */
     if (c->cls[0] == C_STUB) {
         r->syscall = SYSCALL_STUB;
-        if (n > 1 && c->cls[1] == C_UNBACKED && c->mod[1] < 0) {
+        /* on Linux libc is stub and API at once: calling it is the normal path */
+        if (s->os == STACK_OS_WINDOWS && n > 1 && c->cls[1] == C_UNBACKED && c->mod[1] < 0) {
             r->syscall = SYSCALL_INDIRECT;
             evidence(r, a, "frame 1: Unbacked code calls the syscall stub %s directly (indirect)",
                      tok(&s->f[0], b1, sizeof b1));
