@@ -120,11 +120,14 @@ static double now(void)
 
 int cmd_scan(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"enrich", no_argument, NULL, 'e'},         {"format", required_argument, NULL, 'f'},
-        {"summary", no_argument, NULL, 's'},        {"max-line", required_argument, NULL, 'L'},
-        {"modalities", required_argument, NULL, 'm'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"enrich", no_argument, NULL, 'e'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"summary", no_argument, NULL, 's'},
+                                         {"max-line", required_argument, NULL, 'L'},
+                                         {"modalities", required_argument, NULL, 'm'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     bool enrich = false, summary = false, quiet = false;
     int format = -1; /* 0 json, 1 text */
     const char *table = NULL;
@@ -135,8 +138,10 @@ int cmd_scan(int argc, char **argv)
         switch (c) {
         case 'e': enrich = true; break;
         case 'f':
-            if (!strcmp(optarg, "json")) format = 0;
-            else if (!strcmp(optarg, "text")) format = 1;
+            if (!strcmp(optarg, "json"))
+                format = 0;
+            else if (!strcmp(optarg, "text"))
+                format = 1;
             else {
                 cli_error("scan: --format must be json or text, not '%s'", optarg);
                 return EXIT_USAGE;
@@ -198,8 +203,10 @@ int cmd_scan(int argc, char **argv)
             modus_status s = modus_source_next(src, &line, &len, &d);
             if (s == MODUS_DONE) break;
             if (s != MODUS_OK) {
-                if (s == MODUS_ETOOLONG) st.too_long++;
-                else st.io_errors++;
+                if (s == MODUS_ETOOLONG)
+                    st.too_long++;
+                else
+                    st.io_errors++;
                 if (!quiet && reported++ < MAX_REPORTED) cli_diag(NULL, &d);
                 if (s == MODUS_EIO) break;
                 continue;

@@ -99,11 +99,13 @@ static int explain_events(modus_scanner *sc, const char *path, bool json)
 
 int cmd_stack(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"os", required_argument, NULL, 'o'},       {"image", required_argument, NULL, 'i'},
-        {"json", no_argument, NULL, 'j'},           {"event", required_argument, NULL, 'e'},
-        {"modalities", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"os", required_argument, NULL, 'o'},
+                                         {"image", required_argument, NULL, 'i'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"event", required_argument, NULL, 'e'},
+                                         {"modalities", required_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *image = NULL, *event = NULL, *table = NULL;
     bool json = false;
     modus_os os = MODUS_OS_WINDOWS;
@@ -112,8 +114,10 @@ int cmd_stack(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            if (!strcmp(optarg, "windows")) os = MODUS_OS_WINDOWS;
-            else if (!strcmp(optarg, "linux")) os = MODUS_OS_LINUX;
+            if (!strcmp(optarg, "windows"))
+                os = MODUS_OS_WINDOWS;
+            else if (!strcmp(optarg, "linux"))
+                os = MODUS_OS_LINUX;
             else {
                 cli_error("stack: --os must be windows or linux, not '%s'", optarg);
                 return EXIT_USAGE;

@@ -22,7 +22,8 @@ void cli_diag(const char *context, const modus_diag *d)
     if (d->line) fprintf(stderr, ":%llu", (unsigned long long)d->line);
     if (d->line && d->column) fprintf(stderr, ":%llu", (unsigned long long)d->column);
     if (d->file[0] || d->line) fputs(": ", stderr);
-    if (d->file[0] && (d->line || d->offset)) fprintf(stderr, "(byte %llu) ", (unsigned long long)d->offset);
+    if (d->file[0] && (d->line || d->offset))
+        fprintf(stderr, "(byte %llu) ", (unsigned long long)d->offset);
     fprintf(stderr, "%s\n", d->message);
 }
 
@@ -33,8 +34,10 @@ modus_engine *cli_engine(const char *modalities_path)
     modus_diag d = {0};
     modus_status st = modus_engine_create(&o, &e, &d);
     if (st != MODUS_OK) {
-        if (d.message[0]) cli_diag("modality table", &d);
-        else cli_error("cannot create the engine: %s", modus_strerror(st));
+        if (d.message[0])
+            cli_diag("modality table", &d);
+        else
+            cli_error("cannot create the engine: %s", modus_strerror(st));
         return NULL;
     }
     return e;

@@ -214,13 +214,35 @@ static void fill_value(const modus_event *ev, uint32_t n, modus_value *out)
     out->ref = n;
     switch (nd->type) {
     case MJ_NULL: out->type = MODUS_T_NULL; break;
-    case MJ_BOOL: out->type = MODUS_T_BOOL; out->b = nd->b; break;
-    case MJ_INT: out->type = MODUS_T_INT; out->i = nd->v.i; break;
-    case MJ_UINT: out->type = MODUS_T_UINT; out->u = nd->v.u; break;
-    case MJ_DOUBLE: out->type = MODUS_T_DOUBLE; out->d = nd->v.d; break;
-    case MJ_STRING: out->type = MODUS_T_STRING; out->str = nd->v.s; out->len = nd->len; break;
-    case MJ_ARRAY: out->type = MODUS_T_ARRAY; out->len = nd->count; break;
-    default: out->type = MODUS_T_OBJECT; out->len = nd->count; break;
+    case MJ_BOOL:
+        out->type = MODUS_T_BOOL;
+        out->b = nd->b;
+        break;
+    case MJ_INT:
+        out->type = MODUS_T_INT;
+        out->i = nd->v.i;
+        break;
+    case MJ_UINT:
+        out->type = MODUS_T_UINT;
+        out->u = nd->v.u;
+        break;
+    case MJ_DOUBLE:
+        out->type = MODUS_T_DOUBLE;
+        out->d = nd->v.d;
+        break;
+    case MJ_STRING:
+        out->type = MODUS_T_STRING;
+        out->str = nd->v.s;
+        out->len = nd->len;
+        break;
+    case MJ_ARRAY:
+        out->type = MODUS_T_ARRAY;
+        out->len = nd->count;
+        break;
+    default:
+        out->type = MODUS_T_OBJECT;
+        out->len = nd->count;
+        break;
     }
 }
 

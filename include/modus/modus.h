@@ -34,23 +34,23 @@ extern "C" {
 
 typedef enum modus_status {
     MODUS_OK = 0,
-    MODUS_DONE,       /* end of input */
-    MODUS_ENOMEM,     /* out of memory */
-    MODUS_EINVAL,     /* invalid argument */
-    MODUS_EIO,        /* cannot open or read */
-    MODUS_EPARSE,     /* malformed input */
-    MODUS_ETOOLONG,   /* a line exceeds the line cap */
-    MODUS_ENOTFOUND,  /* no such field */
-    MODUS_ETABLE,     /* bad modality signature table */
+    MODUS_DONE,      /* end of input */
+    MODUS_ENOMEM,    /* out of memory */
+    MODUS_EINVAL,    /* invalid argument */
+    MODUS_EIO,       /* cannot open or read */
+    MODUS_EPARSE,    /* malformed input */
+    MODUS_ETOOLONG,  /* a line exceeds the line cap */
+    MODUS_ENOTFOUND, /* no such field */
+    MODUS_ETABLE,    /* bad modality signature table */
 } modus_status;
 
 const char *modus_strerror(modus_status st);
 
 typedef struct modus_diag {
-    char file[256];   /* input name, "" if not from a file */
-    uint64_t line;    /* 1-based line or record number, 0 if unknown */
-    uint64_t column;  /* 1-based byte column in the line, 0 if unknown */
-    uint64_t offset;  /* byte offset in the file, of the error where known */
+    char file[256];  /* input name, "" if not from a file */
+    uint64_t line;   /* 1-based line or record number, 0 if unknown */
+    uint64_t column; /* 1-based byte column in the line, 0 if unknown */
+    uint64_t offset; /* byte offset in the file, of the error where known */
     char message[256];
 } modus_diag;
 
@@ -80,8 +80,8 @@ typedef struct modus_source_opts {
 } modus_source_opts;
 
 /* path "-" reads stdin. */
-modus_status modus_source_open(const char *path, const modus_source_opts *opts,
-                               modus_source **out, modus_diag *diag);
+modus_status modus_source_open(const char *path, const modus_source_opts *opts, modus_source **out,
+                               modus_diag *diag);
 /* Next line (without the newline), with MODUS_PADDING readable bytes after it.
  * MODUS_OK: a line; MODUS_DONE: end of input; MODUS_ETOOLONG / MODUS_EIO:
  * diag says where; after ETOOLONG the reader has skipped that line and the

@@ -62,9 +62,12 @@ static void frames_from_array(modus_scanner *sc, uint32_t arr, uint8_t os)
         uint32_t apb = mj_member(d, c, "allocation_private_bytes", 24);
         if (apb) {
             const mj_node *a = &d->nodes[apb];
-            if (a->type == MJ_UINT) f->alloc_private = a->v.u > INT64_MAX ? INT64_MAX : (int64_t)a->v.u;
-            else if (a->type == MJ_INT) f->alloc_private = a->v.i;
-            else if (a->type == MJ_DOUBLE) f->alloc_private = (int64_t)a->v.d;
+            if (a->type == MJ_UINT)
+                f->alloc_private = a->v.u > INT64_MAX ? INT64_MAX : (int64_t)a->v.u;
+            else if (a->type == MJ_INT)
+                f->alloc_private = a->v.i;
+            else if (a->type == MJ_DOUBLE)
+                f->alloc_private = (int64_t)a->v.d;
         }
     }
 }
@@ -155,8 +158,8 @@ modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus
             ev->os = STACK_OS_WINDOWS;
             stack_init(&ev->stk, STACK_OS_WINDOWS, SRC_SYSMON);
             stack_parse_calltrace(&ev->stk, &sc->scratch, ct);
-            ev->image = str_at(d, site == SITE_CALLTRACE ? "SourceImage"
-                                                         : "winlog.event_data.SourceImage");
+            ev->image =
+                str_at(d, site == SITE_CALLTRACE ? "SourceImage" : "winlog.event_data.SourceImage");
         }
     }
     classify_stack(sc->cls, &ev->stk, ev->image, &sc->scratch, &ev->mr);

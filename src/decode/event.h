@@ -10,11 +10,11 @@
 /* Where the call stack of an event came from, and where derived fields go. */
 enum stack_site {
     SITE_NONE,
-    SITE_PROCESS,      /* process.thread.Ext.call_stack (Elastic, modus live) */
-    SITE_PARENT,       /* process.parent.thread.Ext.call_stack (process start) */
-    SITE_CALLTRACE,    /* flat Sysmon JSON: CallTrace + SourceImage */
-    SITE_WINLOG,       /* winlog.event_data.CallTrace */
-    SITE_TEXT,         /* modus stack */
+    SITE_PROCESS,   /* process.thread.Ext.call_stack (Elastic, modus live) */
+    SITE_PARENT,    /* process.parent.thread.Ext.call_stack (process start) */
+    SITE_CALLTRACE, /* flat Sysmon JSON: CallTrace + SourceImage */
+    SITE_WINLOG,    /* winlog.event_data.CallTrace */
+    SITE_TEXT,      /* modus stack */
 };
 
 struct modus_engine {
@@ -28,7 +28,7 @@ struct modus_event {
     bool is_json;
     uint8_t site;
     uint8_t os;
-    uint32_t ext;       /* node of the Ext object the stack lives in, 0 none */
+    uint32_t ext; /* node of the Ext object the stack lives in, 0 none */
     bool src_summary, src_unbacked, src_final; /* already in the source */
     sv image;
     stack stk;

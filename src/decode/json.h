@@ -45,9 +45,9 @@ typedef struct mj_doc {
 } mj_doc;
 
 typedef struct mj_error {
-    int code;          /* 0 = ok */
-    const char *msg;   /* static text */
-    size_t offset;     /* byte offset of the error in the input, best effort */
+    int code;        /* 0 = ok */
+    const char *msg; /* static text */
+    size_t offset;   /* byte offset of the error in the input, best effort */
 } mj_error;
 
 /* Bytes that must be readable (any content) after the last byte of input. */

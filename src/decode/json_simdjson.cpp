@@ -24,7 +24,8 @@ struct mj_parser {
     explicit mj_parser(size_t max_len) : parser(max_len) {}
 };
 
-namespace {
+namespace
+{
 
 struct walker {
     mj_doc *doc;
@@ -204,7 +205,8 @@ int mj_parse(mj_parser *p, const char *buf, size_t len, mj_doc *doc, mj_error *e
     *err = mj_error{0, nullptr, 0};
     doc->n = 0;
     walker w{doc, buf, p->max_depth, p->max_nodes, err};
-    if (len > UINT32_MAX - MJ_PADDING) return w.fail(1003, "document too large", nullptr), err->code;
+    if (len > UINT32_MAX - MJ_PADDING)
+        return w.fail(1003, "document too large", nullptr), err->code;
     ondemand::document d;
     if (auto e = p->parser.iterate(buf, len, len + MJ_PADDING).get(d)) {
         w.fail_simd(e, nullptr);

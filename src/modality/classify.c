@@ -21,7 +21,10 @@
  *               did not perform the call and are only an anomaly.
  *  4. host      in a host process of a script engine (powershell.exe...), JIT
  *               code of the runtime the engine runs on is that engine: a
- *               PowerShell script is JIT code in a PowerShell host.
+ *               PowerShell script is JIT code in a PowerShell host. Unbacked
+ *               code there with no provenance and no runtime frame (Sysmon
+ *               often stops unwinding at JIT code) is taken as the script too,
+ *               with confidence low: shellcode is not ruled out, and says so.
  *  5. dispatch  when the chain ends at a server dispatcher, the dispatchers
  *               below it are layers too (the code acted for a client).
  *  6. name      the layer with the highest rank (table), else `native`.
@@ -38,14 +41,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-const char *const anomaly_names[ANOM_COUNT] = {
-    "unbacked", "rwx_frame", "truncated", "no_stub", "module_overwritten", "return_not_after_call",
-    "malformed_frame"};
+const char *const anomaly_names[ANOM_COUNT] = {"unbacked",           "rwx_frame",
+                                               "truncated",          "no_stub",
+                                               "module_overwritten", "return_not_after_call",
+                                               "malformed_frame"};
 const char *const syscall_names[] = {"unknown", "stub", "direct", "indirect"};
 const char *const confidence_names[] = {"low", "medium", "high"};
 
 #define CACHE_SLOTS 1024
-#define CACHE_KEY 200
+#define CACHE_KEY   200
 
 typedef struct cache_slot {
     uint32_t hash;
@@ -119,7 +123,8 @@ static int frame_sig(classifier *c, uint8_t os, const frame *f)
     return g;
 }
 
-static void __attribute__((format(printf, 3, 4))) evidence(modality_result *r, arena *a, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4)))
+evidence(modality_result *r, arena *a, const char *fmt, ...)
 {
     if (r->nevidence >= MODUS_MAX_EVIDENCE) return;
     char tmp[320];
@@ -164,6 +169,18 @@ static void add_layer(const sigtab *t, modality_result *r, int m)
         return;
     }
     insert_layer(r, r->nlayers, m);
+}
+
+/* Is `image` a host of a script engine that runs on a JIT runtime? */
+static bool host_jit(const sigtab *t, uint8_t os, sv image, int *host)
+{
+    if (!image.n) return false;
+    int h = sigtab_match_name(t, os, ROLE_HOST, image);
+    if (h < 0) return false;
+    int m = t->sigs[h].modality, over = t->mod[m].over;
+    if (over < 0 || !t->mod[over].jit) return false;
+    *host = m;
+    return true;
 }
 
 static const char *tok(const frame *f, char *buf, size_t cap)
@@ -346,7 +363,8 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         if (c->cls[k] == C_RUNTIME) add_layer(t, r, c->mod[k]);
         if (c->cls[k] == C_UNBACKED && c->mod[k] >= 0) add_layer(t, r, c->mod[k]);
     }
-    bool inferred = false;
+    bool inferred = false, weak = false;
+    int host = -1;
     for (uint32_t k = init; k < end; k++) {
         if (c->cls[k] == C_RUNTIME) {
             evidence(r, a, "frame %u: %s is %s code", k, tok(&s->f[k], b1, sizeof b1),
@@ -365,6 +383,17 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         if (jit_runtime >= 0) {
             evidence(r, a, "frame %d: Unbacked on a %s stack: JIT code", first_unexplained,
                      t->mod[jit_runtime].name);
+        } else if (host_jit(t, s->os, image, &host)) {
+            /* no provenance, no runtime frame (e.g. Sysmon stopped unwinding at the
+             * JIT code): in a host of a JIT-hosted script engine the best
+             * explanation is the script, but shellcode cannot be ruled out */
+            add_layer(t, r, host);
+            weak = true;
+            evidence(r, a,
+                     "frame %d: Unbacked without provenance in %.*s, a %s host: taken as %s JIT "
+                     "code, shellcode not ruled out",
+                     first_unexplained, (int)sv_basename(image).n, sv_basename(image).p,
+                     t->mod[host].name, t->mod[t->mod[host].over].name);
         } else {
             add_layer(t, r, t->m_shellcode);
             if ((uint32_t)first_unexplained == init)
@@ -372,7 +401,8 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
                          "frame %d: Unbacked code calls the OS API layer with no runtime between",
                          first_unexplained);
             else
-                evidence(r, a, "frame %d: Unbacked code on the acting chain, no JIT runtime explains it",
+                evidence(r, a,
+                         "frame %d: Unbacked code on the acting chain, no JIT runtime explains it",
                          first_unexplained);
             if ((uint32_t)first_unexplained != init) inferred = true;
         }
@@ -397,7 +427,8 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
     if (dispatch_at >= 0) {
         int pos = 0;
         for (uint32_t k = n; k-- > (uint32_t)dispatch_at;)
-            if (c->cls[k] == C_DISPATCH && !has_layer(r, c->mod[k])) insert_layer(r, pos++, c->mod[k]);
+            if (c->cls[k] == C_DISPATCH && !has_layer(r, c->mod[k]))
+                insert_layer(r, pos++, c->mod[k]);
         evidence(r, a, "frame %d: %s dispatches a request from a client into the acting code",
                  dispatch_at, tok(&s->f[dispatch_at], b2, sizeof b2));
     }
@@ -413,7 +444,7 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
     } else {
         r->name = best;
     }
-    r->confidence = (inferred || truncated) ? CONF_MEDIUM : CONF_HIGH;
+    r->confidence = weak ? CONF_LOW : (inferred || truncated) ? CONF_MEDIUM : CONF_HIGH;
     if (truncated) evidence(r, a, "stack is truncated: layers below the cut are not seen");
 
 initiator:

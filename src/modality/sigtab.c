@@ -34,8 +34,7 @@ int sigtab_modality(const sigtab *t, sv name)
     return -1;
 }
 
-static bool fail(uint32_t *err_line, uint32_t line, char *msg, size_t cap, const char *fmt,
-                 sv arg)
+static bool fail(uint32_t *err_line, uint32_t line, char *msg, size_t cap, const char *fmt, sv arg)
 {
     *err_line = line;
     snprintf(msg, cap, fmt, (int)arg.n, arg.p);
@@ -48,7 +47,8 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
     memset(t, 0, sizeof *t);
     t->text = malloc(len + 1);
     t->sigs = calloc(MODUS_MAX_SIGNATURES, sizeof(sig));
-    if (!t->text || !t->sigs) return fail(err_line, 0, msg, msgcap, "out of memory%.*s", SV_LIT(""));
+    if (!t->text || !t->sigs)
+        return fail(err_line, 0, msg, msgcap, "out of memory%.*s", SV_LIT(""));
     memcpy(t->text, text, len);
     t->text[len] = 0;
     /* over= names may refer forward: resolve after the pass */
@@ -62,7 +62,8 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
         lineno++;
         pos = e + 1;
         if (line.n > MODUS_MAX_SIG_LINE)
-            return fail(err_line, lineno, msg, msgcap, "line longer than %.*s bytes", SV_LIT("1024"));
+            return fail(err_line, lineno, msg, msgcap, "line longer than %.*s bytes",
+                        SV_LIT("1024"));
         while (line.n && (line.p[line.n - 1] == '\r' || line.p[line.n - 1] == ' ')) line.n--;
         sv kw = next_tok(&line);
         if (kw.n == 0 || kw.p[0] == '#') continue;
@@ -94,7 +95,8 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
                 } else if (sv_istarts(a, SV_LIT("over="))) {
                     over_name[t->nmod] = (sv){a.p + 5, a.n - 5};
                 } else {
-                    return fail(err_line, lineno, msg, msgcap, "unknown modality attribute '%.*s'", a);
+                    return fail(err_line, lineno, msg, msgcap, "unknown modality attribute '%.*s'",
+                                a);
                 }
             }
             t->nmod++;
@@ -108,10 +110,14 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
             if (t->nsigs == MODUS_MAX_SIGNATURES)
                 return fail(err_line, lineno, msg, msgcap, "too many signatures%.*s", SV_LIT(""));
             sig *s = &t->sigs[t->nsigs];
-            if (sv_eq(os, SV_LIT("windows"))) s->os = STACK_OS_WINDOWS;
-            else if (sv_eq(os, SV_LIT("linux"))) s->os = STACK_OS_LINUX;
-            else if (sv_eq(os, SV_LIT("any"))) s->os = SIG_OS_ANY;
-            else return fail(err_line, lineno, msg, msgcap, "unknown OS '%.*s'", os);
+            if (sv_eq(os, SV_LIT("windows")))
+                s->os = STACK_OS_WINDOWS;
+            else if (sv_eq(os, SV_LIT("linux")))
+                s->os = STACK_OS_LINUX;
+            else if (sv_eq(os, SV_LIT("any")))
+                s->os = SIG_OS_ANY;
+            else
+                return fail(err_line, lineno, msg, msgcap, "unknown OS '%.*s'", os);
             static const char *roles[] = {NULL,      "stub",     "api",        "kernel",
                                           "runtime", "dispatch", "provenance", "host"};
             s->role = ROLE_NONE;
@@ -122,7 +128,8 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
             bool layerless = s->role == ROLE_STUB || s->role == ROLE_API || s->role == ROLE_KERNEL;
             if (sv_eq(mod, SV_LIT("-"))) {
                 if (!layerless)
-                    return fail(err_line, lineno, msg, msgcap, "role '%.*s' needs a modality", role);
+                    return fail(err_line, lineno, msg, msgcap, "role '%.*s' needs a modality",
+                                role);
                 s->modality = -1;
             } else {
                 s->modality = (int16_t)sigtab_modality(t, mod);

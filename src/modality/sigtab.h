@@ -19,7 +19,7 @@ enum sig_role {
 };
 
 #define SIG_MAX_MODALITIES 48
-#define SIG_OS_ANY 255
+#define SIG_OS_ANY         255
 
 typedef struct modality_def {
     char name[24];

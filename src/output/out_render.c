@@ -23,8 +23,10 @@ static void put_frame_text(buf *b, const frame *f)
     case FRAME_UNKNOWN: buf_puts(b, "Unknown"); return;
     case FRAME_UNBACKED:
         buf_puts(b, "Unbacked");
-        if (f->has_offset) buf_printf(b, "+0x%llx", (unsigned long long)f->offset);
-        else if (f->has_address) buf_printf(b, "+0x%llx", (unsigned long long)f->address);
+        if (f->has_offset)
+            buf_printf(b, "+0x%llx", (unsigned long long)f->offset);
+        else if (f->has_address)
+            buf_printf(b, "+0x%llx", (unsigned long long)f->address);
         return;
     default:
         buf_putsv(b, f->path);

@@ -27,8 +27,8 @@ struct modus_source {
     size_t start, end; /* unread data is buf[start, end) */
     size_t scan;       /* where to resume the newline search */
     size_t max_line;
-    uint64_t lineno;    /* lines started so far */
-    uint64_t file_off;  /* file offset of buf[0] */
+    uint64_t lineno;   /* lines started so far */
+    uint64_t file_off; /* file offset of buf[0] */
     uint64_t skip_line, skip_off;
     modus_source_stats st;
 };
@@ -44,8 +44,8 @@ static void set_diag(modus_diag *d, const modus_source *s, uint64_t line, uint64
     snprintf(d->message, sizeof d->message, "%s", msg);
 }
 
-modus_status modus_source_open(const char *path, const modus_source_opts *opts,
-                               modus_source **out, modus_diag *diag)
+modus_status modus_source_open(const char *path, const modus_source_opts *opts, modus_source **out,
+                               modus_diag *diag)
 {
     *out = NULL;
     modus_source *s = calloc(1, sizeof *s);

@@ -42,13 +42,13 @@
 #endif
 
 /* Most evidence / anomaly strings attached to one classification. */
-#define MODUS_MAX_EVIDENCE 12
+#define MODUS_MAX_EVIDENCE  12
 #define MODUS_MAX_ANOMALIES 8
-#define MODUS_MAX_LAYERS 8
+#define MODUS_MAX_LAYERS    8
 
 /* Signature table: most entries and longest line. */
 #define MODUS_MAX_SIGNATURES 4096
-#define MODUS_MAX_SIG_LINE 1024
+#define MODUS_MAX_SIG_LINE   1024
 
 /* Errors printed per input file before they are only counted. */
 #define MODUS_MAX_REPORTED_ERRORS 20

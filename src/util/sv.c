@@ -10,7 +10,7 @@ static bool glob_impl(const char *p, size_t pn, const char *t, size_t tn, bool i
             star_p = pi++;
             star_t = ti;
         } else if (pi < pn && (p[pi] == '?' || (icase ? ascii_lower(p[pi]) == ascii_lower(t[ti])
-                                                       : p[pi] == t[ti]))) {
+                                                      : p[pi] == t[ti]))) {
             pi++;
             ti++;
         } else if (star_p != (size_t)-1) {

@@ -8,18 +8,18 @@
 
 static modus_scanner *SC;
 
-#define W "c:\\windows\\system32\\"
-#define NT W "ntdll.dll!NtProtectVirtualMemory+0x14"
-#define KB W "kernelbase.dll!VirtualProtect+0x3b"
-#define K32 W "kernel32.dll!BaseThreadInitThunk+0x14"
+#define W     "c:\\windows\\system32\\"
+#define NT    W "ntdll.dll!NtProtectVirtualMemory+0x14"
+#define KB    W "kernelbase.dll!VirtualProtect+0x3b"
+#define K32   W "kernel32.dll!BaseThreadInitThunk+0x14"
 #define START W "ntdll.dll!RtlUserThreadStart+0x21"
-#define CLR "c:\\windows\\microsoft.net\\framework64\\v4.0.30319\\clr.dll+0x1a2b"
+#define CLR   "c:\\windows\\microsoft.net\\framework64\\v4.0.30319\\clr.dll+0x1a2b"
 #define SMA                                                                                        \
-    "c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\system.manaa57fc8cc#\\0a1b\\"             \
+    "c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\system.manaa57fc8cc#\\0a1b\\"              \
     "system.management.automation.ni.dll+0x5e3f1"
-#define RPC W "rpcrt4.dll+0x7a1c"
-#define COMB W "combase.dll+0x45c2"
-#define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6!mprotect+0xb"
+#define RPC    W "rpcrt4.dll+0x7a1c"
+#define COMB   W "combase.dll+0x45c2"
+#define LIBC   "/usr/lib/x86_64-linux-gnu/libc.so.6!mprotect+0xb"
 #define LSTART "/usr/lib/x86_64-linux-gnu/libc.so.6!__libc_start_call_main+0x7a"
 
 typedef struct row {
@@ -31,9 +31,9 @@ typedef struct row {
 } row;
 
 static const row rows[] = {
-    {"Unbacked in powershell.exe with no provenance and no CLR frame is not JIT", MODUS_OS_WINDOWS,
-     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", NT "|" KB "|Unbacked+0x3b5c",
-     "shellcode", "stub", "high"},
+    {"Unbacked in powershell.exe with no provenance: taken as the script, low", MODUS_OS_WINDOWS,
+     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+     NT "|" KB "|Unbacked+0x3b5c", "powershell", "stub", "low"},
     {"PowerShell script: JIT under System.Management.Automation", MODUS_OS_WINDOWS, "pwsh.exe",
      NT "|" KB "|Unbacked+0x10|" SMA "|" CLR "|" W "powershell.exe+0x1200|" K32 "|" START,
      "powershell", "stub", "high"},
@@ -50,7 +50,7 @@ static const row rows[] = {
      "rpc", "stub", "high"},
     {"RPC client call just under ntdll is not the rpc modality", MODUS_OS_WINDOWS, "app.exe",
      W "ntdll.dll!NtAlpcSendWaitReceivePort+0x14|" RPC "|" RPC "|c:\\tools\\app.exe+0x1000|" K32
-        "|" START,
+       "|" START,
      "native", "stub", "high"},
     {"COM server in dllhost: server code over combase over rpcrt4", MODUS_OS_WINDOWS, "dllhost.exe",
      NT "|" KB "|" W "cmlua.dll+0x4c1|" COMB "|" RPC "|" COMB "|" RPC "|" K32 "|" START, "com",
@@ -125,7 +125,8 @@ static const row rows[] = {
     {"linux java JIT", MODUS_OS_LINUX, "/usr/bin/java",
      "/usr/lib/x86_64-linux-gnu/libc.so.6!__open64+0x5b|/usr/lib/jvm/java-17/lib/libjava.so!"
      "fileOpen+0x4f|Unbacked+0x1f0|/usr/lib/jvm/java-17/lib/server/libjvm.so!"
-     "_ZN9JavaCalls11call_helperEP9JavaValueRK12methodHandleP17JavaCallArgumentsP10JavaThread+0x2f3",
+     "_ZN9JavaCalls11call_helperEP9JavaValueRK12methodHandleP17JavaCallArgumentsP10JavaThread+"
+     "0x2f3",
      "java", "stub", "high"},
     {"linux shellcode", MODUS_OS_LINUX, "/usr/bin/cat", LIBC "|Unbacked+0x40|" LSTART, "shellcode",
      "stub", "high"},
@@ -142,11 +143,14 @@ static void run_row(const row *r)
         if (*p == '|') *p = '\n';
     const modus_event *ev;
     modus_diag d;
-    modus_status st = modus_scanner_explain(SC, r->os, MODUS_STACK_LINES, text, n, r->image, &ev, &d);
+    modus_status st =
+        modus_scanner_explain(SC, r->os, MODUS_STACK_LINES, text, n, r->image, &ev, &d);
     CHECK(st == MODUS_OK, "%s: status %s", r->what, modus_strerror(st));
     const char *m = modus_event_modality(ev), *s = modus_event_syscall(ev);
     CHECK(!strcmp(m, r->modality), "%s: modality %s, want %s", r->what, m, r->modality);
     CHECK(!strcmp(s, r->syscall), "%s: syscall %s, want %s", r->what, s, r->syscall);
+    const char *c = modus_event_confidence(ev);
+    CHECK(!strcmp(c, r->confidence), "%s: confidence %s, want %s", r->what, c, r->confidence);
     if (strcmp(m, r->modality)) fputs(modus_event_render(ev, MODUS_RENDER_EXPLAIN, NULL), stderr);
     free(text);
 }
@@ -157,18 +161,20 @@ static void host_inference(void)
     const modus_event *ev;
     modus_diag d;
     /* provenance arrives only in JSON; test through decode */
-    static char json[] = "{\"process\":{\"name\":\"powershell.exe\",\"thread\":{\"Ext\":{"
-                         "\"call_stack\":[{\"symbol_info\":\"c:\\\\windows\\\\system32\\\\ntdll.dll!"
-                         "NtProtectVirtualMemory+0x14\"},{\"symbol_info\":\"Unbacked+0x3b5c\","
-                         "\"protection\":\"RWX\",\"protection_provenance\":\"clr.dll\"}]}}}}"
-                         "                                                                  ";
+    static char json[] =
+        "{\"process\":{\"name\":\"powershell.exe\",\"thread\":{\"Ext\":{"
+        "\"call_stack\":[{\"symbol_info\":\"c:\\\\windows\\\\system32\\\\ntdll.dll!"
+        "NtProtectVirtualMemory+0x14\"},{\"symbol_info\":\"Unbacked+0x3b5c\","
+        "\"protection\":\"RWX\",\"protection_provenance\":\"clr.dll\"}]}}}}"
+        "                                                                  ";
     size_t len = strlen(json) - 66;
     CHECK(modus_scanner_decode(SC, json, len, &ev, &d) == MODUS_OK, "decode: %s", d.message);
     CHECK_STR(modus_event_modality(ev), "powershell");
     CHECK_STR(modus_event_confidence(ev), "medium");
     size_t n;
     const char *out = modus_event_render(ev, MODUS_RENDER_ENRICHED, &n);
-    CHECK(out && strstr(out, "\"layers\":[\"powershell\",\"dotnet\"]"), "layers in %s", out ? out : "");
+    CHECK(out && strstr(out, "\"layers\":[\"powershell\",\"dotnet\"]"), "layers in %s",
+          out ? out : "");
     CHECK(out && strstr(out, "protection_provenance clr.dll"), "evidence names clr.dll");
     CHECK(out && strstr(out, "\"rwx_frame\""), "rwx_frame anomaly");
     CHECK(out && strstr(out, "\"call_stack_summary\":\"ntdll.dll|Unbacked\""), "derived summary");
@@ -176,20 +182,24 @@ static void host_inference(void)
 
 static void anomalies(void)
 {
-    static char json[] =
-        "{\"process\":{\"thread\":{\"Ext\":{\"call_stack\":["
-        "{\"symbol_info\":\"c:\\\\windows\\\\system32\\\\ntdll.dll+0x10\",\"allocation_private_bytes\":4096},"
-        "{\"symbol_info\":\"c:\\\\app\\\\a.exe+0x20\",\"callsite_leading_bytes\":\"90909090909090909090\"},"
-        "{\"symbol_info\":\"c:\\\\app\\\\b.dll+0x30\",\"callsite_leading_bytes\":\"4883ec28e8aabbccdd\"},"
-        "{\"symbol_info\":\"c:\\\\app\\\\c.dll+0x30\",\"callsite_leading_bytes\":\"41c644240c00ffd0\"}"
-        "]}}}}                                                                  ";
+    static char json[] = "{\"process\":{\"thread\":{\"Ext\":{\"call_stack\":["
+                         "{\"symbol_info\":\"c:\\\\windows\\\\system32\\\\ntdll.dll+0x10\","
+                         "\"allocation_private_bytes\":4096},"
+                         "{\"symbol_info\":\"c:\\\\app\\\\a.exe+0x20\",\"callsite_leading_bytes\":"
+                         "\"90909090909090909090\"},"
+                         "{\"symbol_info\":\"c:\\\\app\\\\b.dll+0x30\",\"callsite_leading_bytes\":"
+                         "\"4883ec28e8aabbccdd\"},"
+                         "{\"symbol_info\":\"c:\\\\app\\\\c.dll+0x30\",\"callsite_leading_bytes\":"
+                         "\"41c644240c00ffd0\"}"
+                         "]}}}}                                                                  ";
     size_t len = strlen(json) - 66;
     const modus_event *ev;
     modus_diag d;
     CHECK(modus_scanner_decode(SC, json, len, &ev, &d) == MODUS_OK, "decode: %s", d.message);
     const char *out = modus_event_render(ev, MODUS_RENDER_FIELDS, NULL);
     CHECK(out && strstr(out, "\"module_overwritten\""), "module_overwritten: %s", out ? out : "");
-    CHECK(out && strstr(out, "\"return_not_after_call\""), "return_not_after_call: %s", out ? out : "");
+    CHECK(out && strstr(out, "\"return_not_after_call\""), "return_not_after_call: %s",
+          out ? out : "");
     CHECK(out && !strstr(out, "\"unbacked\""), "no unbacked anomaly: %s", out ? out : "");
 }
 

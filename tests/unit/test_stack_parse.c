@@ -102,7 +102,8 @@ static void test_thread_start(void)
     stack s;
     memset(&s, 0, sizeof s);
     stack_init(&s, STACK_OS_WINDOWS, SRC_SYSMON);
-    stack_parse_calltrace(&s, &A, sv_cstr("C:\\w\\ntdll.dll+1|C:\\w\\kernel32.dll+2|C:\\w\\ntdll.dll+3"));
+    stack_parse_calltrace(&s, &A,
+                          sv_cstr("C:\\w\\ntdll.dll+1|C:\\w\\kernel32.dll+2|C:\\w\\ntdll.dll+3"));
     CHECK(stack_ends_at_thread_start(&s), "ends at ntdll");
     stack_init(&s, STACK_OS_WINDOWS, SRC_SYSMON);
     stack_parse_calltrace(&s, &A, sv_cstr("C:\\w\\ntdll.dll+1|C:\\w\\app.exe+2"));

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# demo.sh - build modus and run its main job on the bundled sample telemetry:
+# every event enriched with its modality, then the modality summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh build
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+echo "== modus scan --enrich --format text examples/sample.ndjson"
+./build/modus scan --enrich --format text --summary examples/sample.ndjson 2>&1
+echo
+echo "== modus stack: why the PowerShell event is 'powershell'"
+./build/modus stack --event examples/sample.ndjson 2>/dev/null | awk '/^== /{n++} n==1' || true
+echo
+echo "Enriched JSON: ./build/modus scan --enrich --format json examples/sample.ndjson"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# deps.sh - make sure the Debian packages modus builds and tests with are here.
+# As root it installs what is missing; otherwise it prints the apt-get line.
+# Usage: scripts/deps.sh [build|test]
+set -euo pipefail
+need=(gcc g++ make cmake pkg-config libsimdjson-dev)
+if [ "${1:-build}" = test ]; then
+    # clang + libclang-rt: libFuzzer and sanitizers; jq: CLI tests; time: RSS checks
+    need+=(clang libclang-rt-14-dev clang-format jq time)
+fi
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+    echo "modus: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "modus: missing Debian packages; run as root:" >&2
+    echo "  apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi

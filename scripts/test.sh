@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite, as CI runs it (.ci/run calls this):
+#   1. formatting (clang-format, .clang-format)
+#   2. release build + every test (unit, CLI, golden, corpora in ../shared)
+#   3. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   4. bounded libFuzzer runs of every parser (FUZZ_SECONDS each, default 30)
+# Ends with one line: "total: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test || exit 2
+jobs=$(nproc)
+fuzz_seconds=${FUZZ_SECONDS:-30}
+pass=0
+fail=0
+step() { echo; echo "== $*"; }
+count() { # count "N passed, M failed" lines in a log
+    local p f
+    p=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$1" | awk '{s+=$1} END{print s+0}')
+    f=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$1" | awk '{s+=$3} END{print s+0}')
+    pass=$((pass + p))
+    fail=$((fail + f))
+}
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+ko() { fail=$((fail + 1)); echo "FAILED: $*"; }
+
+step "format (clang-format)"
+if scripts/check-format.sh; then ok "format"; else ko "format: run scripts/check-format.sh --fix"; fi
+
+run_suite() { # name builddir cmake-args...
+    local name=$1 dir=$2
+    shift 2
+    step "$name: build"
+    if ! cmake -S . -B "$dir" "$@" >"$dir.cmake.log" 2>&1 || ! cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
+        cat "$dir.cmake.log" "$dir.build.log" 2>/dev/null | tail -30
+        ko "$name build"
+        return
+    fi
+    ok "$name build"
+    step "$name: tests"
+    (cd "$dir" && ctest -j"$jobs" --output-on-failure) | tee "$dir.ctest.log" | grep -E '^ *[0-9]+/[0-9]+ Test|tests passed|FAIL|Failed' || true
+    count "$dir/Testing/Temporary/LastTest.log"
+    grep -q "100% tests passed" "$dir.ctest.log" || ko "$name: a test program failed"
+}
+mkdir -p out
+run_suite release build -DCMAKE_BUILD_TYPE=Release
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+
+step "fuzz: ${fuzz_seconds}s per target"
+if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 &&
+    cmake --build build-fuzz -j"$jobs" --target fuzz_json fuzz_calltrace fuzz_symbol_info >/dev/null 2>&1; then
+    for t in json calltrace symbol_info; do
+        corpus=$(mktemp -d)
+        if ./build-fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 \
+            -artifact_prefix=out/ "$corpus" fuzz/seeds/$t >out/fuzz_$t.log 2>&1; then
+            ok "fuzz_$t: $(grep -Eo 'Done [0-9]+ runs' out/fuzz_$t.log)"
+        else
+            tail -40 out/fuzz_$t.log
+            ko "fuzz_$t (crash input in out/)"
+        fi
+        rm -rf "$corpus"
+    done
+else
+    ko "fuzz build"
+fi
+
+echo
+echo "total: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
