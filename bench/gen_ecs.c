@@ -8,10 +8,10 @@
  * BYTES may carry a K, M or G suffix (powers of 1000). SEED defaults to 42.
  *
  * Everything comes from one xoshiro256** stream seeded with splitmix64(SEED);
- * nothing reads the clock, the environment or addresses, so the same BYTES and
- * SEED give byte-identical output on any platform. (A larger BYTES with the
- * same SEED yields a prefix-compatible stream: the events are the same, only
- * more of them.)
+ * nothing reads the clock, the environment or addresses, and all arithmetic is
+ * on fixed-width integers, so the same BYTES and SEED give byte-identical
+ * output. A larger BYTES with the same SEED yields the same events, only more
+ * of them: the smaller output is a byte prefix of the larger one.
  *
  * The data imitates Windows endpoint telemetry: a fleet of hosts, each with a
  * table of live processes (name, path, signer, command line, parent, user).
@@ -158,19 +158,6 @@ static void rhex(char *d, int n, const char *alpha)
         d[i] = alpha[r & 15];
         r >>= 4;
     }
-}
-
-/* deterministic hex digest-looking string derived from a key */
-static void khex(char *d, int n, const char *key, uint64_t salt)
-{
-    uint64_t x = fnv1a(key) ^ salt, r = 0;
-    for (int i = 0; i < n; i++) {
-        if ((i & 15) == 0)
-            r = splitmix64(&x);
-        d[i] = HEXL[r & 15];
-        r >>= 4;
-    }
-    d[n] = 0;
 }
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -422,7 +409,7 @@ static size_t MODLEN[M_COUNT];
 /* ----------------------------------------------------- stack templates */
 
 enum { FO = 1, FR2 = 2, FR3 = 4, FNS = 8, FCS = 16, FSC = 32, FO30 = 64 };
-/* FO optional (60%), FO30 optional (30%), FR2/FR3 repeat 1..2/1..3, FNS never symbolised,
+/* FO optional (50%), FO30 optional (30%), FR2/FR3 repeat 1..2/1..3, FNS never symbolised,
    FCS unbacked frame that may carry callsite bytes, FSC syscall site (leading bytes end in syscall) */
 
 typedef struct {
@@ -443,60 +430,60 @@ typedef struct {
 
 #define BOTTOM {M_KERNEL32, 0, "BaseThreadInitThunk", 0x1d}, {M_NTDLL, 0, "RtlUserThreadStart", 0x28}
 #define TPBOTTOM                                                                                            \
-    {M_NTDLL, FO, "TppAlpcpExecuteCallback", 0x14d}, {M_NTDLL, 0, "TppWorkerThread", 0x4fe}, BOTTOM
+    {M_NTDLL, FO30, "TppAlpcpExecuteCallback", 0x14d}, {M_NTDLL, 0, "TppWorkerThread", 0x4fe}, BOTTOM
 
-static const fspec F_NATIVE[] = {{M_APP, FR3 | FNS, 0, 0}, BOTTOM};
+static const fspec F_NATIVE[] = {{M_APP, FR2 | FNS, 0, 0}, BOTTOM};
 static const fspec F_GUI[] = {
     {M_WSTORAGE, FO30, "CFSFolder::_CreateFileItem", 0x1b4}, {M_SHELL32, FO30, 0, 0},
-    {M_APP, FR2 | FNS, 0, 0},
-    {M_USER32, FO, "UserCallWinProcCheckWow", 0x2ad}, {M_USER32, FO, "DispatchMessageWorker", 0x1e2},
+    {M_APP, FNS, 0, 0},
+    {M_USER32, FO30, "UserCallWinProcCheckWow", 0x2ad}, {M_USER32, FO30, "DispatchMessageWorker", 0x1e2},
     {M_APP, FNS, 0, 0}, BOTTOM};
 static const fspec F_DOTNET[] = {
-    {M_UNBACKED, FR3 | FCS, 0, 0}, {M_SYSTEM_NI, FO30 | FNS, 0, 0}, {M_MSCORLIB_NI, FO | FR2 | FNS, 0, 0},
-    {M_CLR, 0, "CallDescrWorkerInternal", 0x83}, {M_CLR, FO, "CallDescrWorkerWithHandler", 0x4e},
+    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SYSTEM_NI, FO30 | FNS, 0, 0}, {M_MSCORLIB_NI, FO | FR2 | FNS, 0, 0},
+    {M_CLR, 0, "CallDescrWorkerInternal", 0x83}, {M_CLR, FO30, "CallDescrWorkerWithHandler", 0x4e},
     {M_CLR, FO30, "MethodDescCallSite::CallTargetWorker", 0x102}, {M_CLR, FO30, "RunMain", 0x1ab},
     {M_CLR, FO30, "Assembly::ExecuteMainMethod", 0x114}, {M_CLR, FO30, "_CorExeMainInternal", 0xb2},
     {M_MSCOREEI, FO, "_CorExeMain", 0xfa}, {M_MSCOREE, FO30, "_CorExeMain_Exported", 0x75}, BOTTOM};
 static const fspec F_POWERSHELL[] = {
-    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SMA_NI, FR3 | FNS, 0, 0}, {M_UNBACKED, FO30, 0, 0},
-    {M_SYSCORE_NI, FO30 | FNS, 0, 0}, {M_MSCORLIB_NI, FO | FNS, 0, 0}, {M_SMA_NI, FO | FNS, 0, 0},
+    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SMA_NI, FR2 | FNS, 0, 0}, {M_UNBACKED, FO30, 0, 0},
+    {M_SYSCORE_NI, FO30 | FNS, 0, 0}, {M_MSCORLIB_NI, FO30 | FNS, 0, 0}, {M_SMA_NI, FO30 | FNS, 0, 0},
     {M_CLR, 0, "CallDescrWorkerInternal", 0x83}, {M_CLR, FO30, "CallDescrWorkerWithHandler", 0x4e},
-    {M_CONSOLEHOST_NI, FO | FNS, 0, 0}, {M_CLR, FO30, "ExecuteEXE", 0x3f}, {M_MSCOREEI, FO30, "CorExeMain", 0x11},
+    {M_CONSOLEHOST_NI, FO30 | FNS, 0, 0}, {M_CLR, FO30, "ExecuteEXE", 0x3f}, {M_MSCOREEI, FO30, "CorExeMain", 0x11},
     {M_APP, FO | FNS, 0, 0}, BOTTOM};
 static const fspec F_PWSH[] = {
-    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SMA_PS, FR3 | FNS, 0, 0}, {M_SPCL_PS, FO | FNS, 0, 0},
+    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SMA_PS, FR2 | FNS, 0, 0}, {M_SPCL_PS, FO30 | FNS, 0, 0},
     {M_CORECLR_PS, 0, "CallDescrWorkerInternal", 0x83}, {M_CORECLR_PS, FO30, "RunMain", 0x16b},
     {M_HOSTPOLICY_PS, FO30 | FNS, 0, 0}, {M_HOSTFXR_PS, FO30 | FNS, 0, 0}, {M_APP, FNS, 0, 0}, BOTTOM};
 static const fspec F_DNCORE[] = {
-    {M_UNBACKED, FR3 | FCS, 0, 0}, {M_SPCL_DN, FO | FR2 | FNS, 0, 0},
+    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SPCL_DN, FO | FNS, 0, 0},
     {M_CORECLR_DN, 0, "CallDescrWorkerInternal", 0x83}, {M_CORECLR_DN, FO, "MethodDescCallSite::CallTargetWorker", 0x1a0},
     {M_HOSTPOLICY_DN, FO | FNS, 0, 0}, {M_HOSTFXR_DN, FO30 | FNS, 0, 0}, {M_APP, FNS, 0, 0}, BOTTOM};
 static const fspec F_RPC[] = {
-    {M_APP, FR2 | FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO, "NdrStubCall2", 0x30b},
-    {M_RPCRT4, FO, "NdrServerCall2", 0x1a}, {M_RPCRT4, FO30, "DispatchToStubInCNoAvrf", 0x17},
-    {M_RPCRT4, 0, "RPC_INTERFACE::DispatchToStubWorker", 0x1a6}, {M_RPCRT4, FO, "LRPC_SCALL::DispatchRequest", 0x174},
+    {M_APP, FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO, "NdrStubCall2", 0x30b},
+    {M_RPCRT4, FO30, "NdrServerCall2", 0x1a}, {M_RPCRT4, FO30, "DispatchToStubInCNoAvrf", 0x17},
+    {M_RPCRT4, 0, "RPC_INTERFACE::DispatchToStubWorker", 0x1a6}, {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
     {M_RPCRT4, FO30, "LRPC_SCALL::HandleRequest", 0x871}, {M_RPCRT4, FO30, "LRPC_ADDRESS::ProcessIO", 0x939},
-    {M_RPCRT4, FO, "LrpcIoComplete", 0x109}, TPBOTTOM};
+    {M_RPCRT4, FO30, "LrpcIoComplete", 0x109}, TPBOTTOM};
 static const fspec F_RPC_SVC[] = {
-    {M_SVC, FR2 | FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO, "NdrStubCall2", 0x30b},
+    {M_SVC, FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO30, "NdrStubCall2", 0x30b},
     {M_RPCRT4, FO30, "NdrServerCall2", 0x1a}, {M_RPCRT4, 0, "RPC_INTERFACE::DispatchToStubWorker", 0x1a6},
-    {M_RPCRT4, FO, "LRPC_SCALL::DispatchRequest", 0x174}, {M_RPCRT4, FO30, "LRPC_ADDRESS::ProcessIO", 0x939},
-    {M_RPCRT4, FO, "LrpcIoComplete", 0x109}, TPBOTTOM};
+    {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174}, {M_RPCRT4, FO30, "LRPC_ADDRESS::ProcessIO", 0x939},
+    {M_RPCRT4, FO30, "LrpcIoComplete", 0x109}, TPBOTTOM};
 static const fspec F_COM[] = {
-    {M_SVC, FR2 | FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO30, "Ndr64StubWorker", 0x7dd},
-    {M_RPCRT4, FO, "NdrStubCall3", 0xc6}, {M_COMBASE, 0, "CStdStubBuffer_Invoke", 0x59},
-    {M_COMBASE, FO, "DefaultStubInvoke", 0x18d}, {M_COMBASE, FO30, "ServerCall::ContextInvoke", 0x43f},
+    {M_SVC, FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO30, "Ndr64StubWorker", 0x7dd},
+    {M_RPCRT4, FO30, "NdrStubCall3", 0xc6}, {M_COMBASE, 0, "CStdStubBuffer_Invoke", 0x59},
+    {M_COMBASE, FO30, "DefaultStubInvoke", 0x18d}, {M_COMBASE, FO30, "ServerCall::ContextInvoke", 0x43f},
     {M_COMBASE, FO, "ComInvokeWithLockAndIPID", 0xa5f}, {M_COMBASE, FO30, "ThreadInvoke", 0x5d},
-    {M_RPCRT4, FO, "DispatchToStubInCNoAvrf", 0x17}, {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
+    {M_RPCRT4, 0, "DispatchToStubInCNoAvrf", 0x17}, {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
     TPBOTTOM};
 static const fspec F_WMI[] = {
     {M_CIMWIN32, FR2 | FNS, 0, 0}, {M_FRAMEDYNOS, 0, "Provider::ExecMethod", 0x4a},
-    {M_FRAMEDYNOS, FO, "CWbemProviderGlue::ExecMethodAsync", 0x1f2}, {M_WMIPRVSD, FO | FNS, 0, 0},
-    {M_APP, FO30 | FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_COMBASE, FO, "CStdStubBuffer_Invoke", 0x59},
+    {M_FRAMEDYNOS, FO, "CWbemProviderGlue::ExecMethodAsync", 0x1f2}, {M_WMIPRVSD, FO30 | FNS, 0, 0},
+    {M_APP, FO30 | FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_COMBASE, FO30, "CStdStubBuffer_Invoke", 0x59},
     {M_COMBASE, FO30, "ComInvokeWithLockAndIPID", 0xa5f}, {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
     TPBOTTOM};
 static const fspec F_VBA_WORD[] = {
-    {M_VBE7, FR3 | FNS, 0, 0}, {M_VBE7, FO, "DllFunctionCall", 0x1d7}, {M_VBE7, FO | FR2 | FNS, 0, 0},
+    {M_VBE7, FR2 | FNS, 0, 0}, {M_VBE7, FO, "DllFunctionCall", 0x1d7}, {M_VBE7, FO30 | FNS, 0, 0},
     {M_MSO, FO30 | FNS, 0, 0}, {M_WWLIB, FR2 | FNS, 0, 0}, {M_APP, FNS, 0, 0}, BOTTOM};
 static const fspec F_VBA_XL[] = {
     {M_VBE7, FR3 | FNS, 0, 0}, {M_VBE7, FO, "rtcShell", 0xa9}, {M_MSO, FO | FNS, 0, 0},
@@ -526,10 +513,10 @@ static const fspec F_PYCTYPES[] = {
     {M_PYTHON311, FR2, "_PyEval_EvalFrameDefault", 0x4e1}, {M_PYTHON311, FO30, "PyEval_EvalCode", 0x97},
     {M_APP, FNS, 0, 0}, BOTTOM};
 static const fspec F_JAVA[] = {
-    {M_JAVADLL, FO30 | FNS, 0, 0}, {M_JNET, FO30 | FNS, 0, 0}, {M_UNBACKED, FR3 | FCS, 0, 0},
-    {M_JVM, FR3 | FNS, 0, 0}, {M_UCRTBASE, FO, "thread_start<unsigned int (__cdecl*)(void *),1>", 0x42}, BOTTOM};
+    {M_JAVADLL, FO30 | FNS, 0, 0}, {M_JNET, FO30 | FNS, 0, 0}, {M_UNBACKED, FR2 | FCS, 0, 0},
+    {M_JVM, FR2 | FNS, 0, 0}, {M_UCRTBASE, FO30, "thread_start<unsigned int (__cdecl*)(void *),1>", 0x42}, BOTTOM};
 static const fspec F_V8[] = {
-    {M_APP, FR2 | FNS, 0, 0}, {M_UNBACKED, FR3 | FCS, 0, 0}, {M_APP, FR3 | FNS, 0, 0}, BOTTOM};
+    {M_APP, FR2 | FNS, 0, 0}, {M_UNBACKED, FR2 | FCS, 0, 0}, {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
 static const fspec F_SHELLCODE[] = {{M_UNBACKED, FR3 | FCS, 0, 0}, BOTTOM};
 static const fspec F_SHELLCODE_HOSTED[] = {{M_UNBACKED, FR2 | FCS, 0, 0}, {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
 static const fspec F_SHELLCODE_UNK[] = {{M_UNBACKED, FR2 | FCS, 0, 0}, {M_UNKNOWN, FR2, 0, 0}};
@@ -575,34 +562,34 @@ static const tmpl TMPLS[T_COUNT] = {
 /* OS API tops, frame 0 first */
 static const fspec TOP_PROC[] = {{M_NTDLL, 0, "NtCreateUserProcess", 0x14},
                                  {M_KERNELBASE, 0, "CreateProcessInternalW", 0x1ee3},
-                                 {M_KERNELBASE, FO, "CreateProcessW", 0x66},
-                                 {M_KERNEL32, FO, "CreateProcessWStub", 0x53}};
+                                 {M_KERNELBASE, FO30, "CreateProcessW", 0x66},
+                                 {M_KERNEL32, FO30, "CreateProcessWStub", 0x53}};
 static const fspec TOP_FCREATE[] = {{M_NTDLL, 0, "NtCreateFile", 0x14},
                                     {M_KERNELBASE, 0, "CreateFileInternal", 0x2f6},
-                                    {M_KERNELBASE, FO, "CreateFileW", 0x66}};
+                                    {M_KERNELBASE, FO30, "CreateFileW", 0x66}};
 static const fspec TOP_FWRITE[] = {{M_NTDLL, 0, "NtWriteFile", 0x14}, {M_KERNELBASE, 0, "WriteFile", 0x7b}};
 static const fspec TOP_FDELETE[] = {{M_NTDLL, 0, "NtSetInformationFile", 0x14},
                                     {M_KERNELBASE, 0, "DeleteFileW", 0x23a}};
 static const fspec TOP_FRENAME[] = {{M_NTDLL, 0, "NtSetInformationFile", 0x14},
                                     {M_KERNELBASE, 0, "MoveFileWithProgressTransactedW", 0x3e2},
-                                    {M_KERNELBASE, FO, "MoveFileExW", 0x1d}};
+                                    {M_KERNELBASE, FO30, "MoveFileExW", 0x1d}};
 static const fspec TOP_RSET[] = {{M_NTDLL, 0, "NtSetValueKey", 0x14},
-                                 {M_KERNELBASE, FO, "LocalBaseRegSetValue", 0x1a4},
+                                 {M_KERNELBASE, FO30, "LocalBaseRegSetValue", 0x1a4},
                                  {M_KERNELBASE, 0, "RegSetValueExW", 0x21d},
                                  {M_ADVAPI32, FO30, "RegSetValueExWStub", 0x3a}};
 static const fspec TOP_RCREATE[] = {{M_NTDLL, 0, "NtCreateKey", 0x14},
-                                    {M_KERNELBASE, FO, "LocalBaseRegCreateKey", 0x2c6},
+                                    {M_KERNELBASE, FO30, "LocalBaseRegCreateKey", 0x2c6},
                                     {M_KERNELBASE, 0, "RegCreateKeyExInternalW", 0x2a1},
-                                    {M_KERNELBASE, FO, "RegCreateKeyExW", 0x5c}};
+                                    {M_KERNELBASE, FO30, "RegCreateKeyExW", 0x5c}};
 static const fspec TOP_RQUERY[] = {{M_NTDLL, 0, "NtQueryValueKey", 0x14},
-                                   {M_KERNELBASE, FO, "LocalBaseRegQueryValue", 0x2f4},
+                                   {M_KERNELBASE, FO30, "LocalBaseRegQueryValue", 0x2f4},
                                    {M_KERNELBASE, 0, "RegQueryValueExW", 0xed}};
 static const fspec TOP_RDELETE[] = {{M_NTDLL, 0, "NtDeleteValueKey", 0x14},
                                     {M_KERNELBASE, 0, "RegDeleteValueW", 0x9f}};
 static const fspec TOP_LOAD[] = {{M_NTDLL, 0, "NtMapViewOfSection", 0x14},
-                                 {M_NTDLL, FO, "LdrpMinimalMapModule", 0x10c},
+                                 {M_NTDLL, FO30, "LdrpMinimalMapModule", 0x10c},
                                  {M_NTDLL, FO30, "LdrpMapDllWithSectionHandle", 0x1a3},
-                                 {M_NTDLL, FO, "LdrpLoadDllInternal", 0x1e9},
+                                 {M_NTDLL, FO30, "LdrpLoadDllInternal", 0x1e9},
                                  {M_NTDLL, 0, "LdrLoadDll", 0xe4},
                                  {M_KERNELBASE, 0, "LoadLibraryExW", 0x161}};
 static const fspec TOP_NET[] = {{M_NTDLL, 0, "NtDeviceIoControlFile", 0x14},
@@ -618,7 +605,7 @@ static const fspec TOP_API[A_COUNT][3] = {
     [A_VPROT] = {{M_NTDLL, 0, "NtProtectVirtualMemory", 0x14}, {M_KERNELBASE, 0, "VirtualProtect", 0x3b}, {0}},
     [A_VALLOC] = {{M_NTDLL, 0, "NtAllocateVirtualMemory", 0x14}, {M_KERNELBASE, 0, "VirtualAlloc", 0x48}, {0}},
     [A_VALLOCEX] = {{M_NTDLL, 0, "NtAllocateVirtualMemory", 0x14},
-                    {M_KERNELBASE, FO, "VirtualAllocExNuma", 0x62},
+                    {M_KERNELBASE, FO30, "VirtualAllocExNuma", 0x62},
                     {M_KERNELBASE, 0, "VirtualAllocEx", 0x16}},
     [A_WPM] = {{M_NTDLL, 0, "NtWriteVirtualMemory", 0x14}, {M_KERNELBASE, 0, "WriteProcessMemory", 0x52}, {0}},
     [A_MAPVIEW] = {{M_NTDLL, 0, "NtMapViewOfSectionEx", 0x14}, {M_KERNELBASE, 0, "MapViewOfFile3", 0x9e}, {0}},
@@ -647,7 +634,7 @@ static const sprofile PROFILES[PR_COUNT] = {
     [PR_PWSH] = {{T_PWSH, T_NATIVE}, {90, 10}},
     [PR_DOTNET] = {{T_DOTNET, T_NATIVE, T_SHELLCODE}, {85, 10, 5}},
     [PR_DNCORE] = {{T_DNCORE, T_NATIVE}, {90, 10}},
-    [PR_SVCHOST] = {{T_RPC_SVC, T_COM, T_NATIVE}, {50, 20, 30}},
+    [PR_SVCHOST] = {{T_RPC_SVC, T_COM, T_NATIVE}, {40, 15, 45}},
     [PR_RPCSRV] = {{T_RPC, T_NATIVE}, {70, 30}},
     [PR_WMI] = {{T_WMI, T_COM, T_NATIVE}, {85, 10, 5}},
     [PR_DLLHOST] = {{T_COM, T_NATIVE}, {80, 20}},
@@ -774,23 +761,22 @@ static const pdef PDEFS[] = {
      {"\"" OFFICE "OUTLOOK.EXE\" ", "\"" OFFICE "OUTLOOK.EXE\" /recycle"}},
     {"POWERPNT.EXE", OFFICE "POWERPNT.EXE", SG_MSCORP, 1, UK_USER, PR_GUI, "explorer.exe,OUTLOOK.EXE",
      {"\"" OFFICE "POWERPNT.EXE\" \"C:\\Users\\{U}\\Documents\\{D}.pptx\""}},
-    {"msedge.exe", EDGE_EXE, SG_MSCORP, 6, UK_USER, PR_V8, "explorer.exe,msedge.exe",
-     {"\"" EDGE_EXE "\" --type=renderer --string-annotations --video-capture-use-gpu-memory-buffer --lang=en-US "
-      "--js-flags=--ms-user-locale= --device-scale-factor=1 --num-raster-threads=4 "
-      "--enable-main-frame-before-activation --renderer-client-id={n} --time-ticks-at-unix-epoch=-{C} "
-      "--launch-time-ticks={C} --mojo-platform-channel-handle={N} --field-trial-handle=1992,i,{C},{C},262144 "
-      "--variations-seed-version /prefetch:1",
+    {"msedge.exe", EDGE_EXE, SG_MSCORP, 4, UK_USER, PR_V8, "explorer.exe,msedge.exe",
+     {"\"" EDGE_EXE "\" --type=renderer --lang=en-US --js-flags=--ms-user-locale= --device-scale-factor=1 "
+      "--num-raster-threads=4 --renderer-client-id={n} --mojo-platform-channel-handle={N} "
+      "--field-trial-handle=1992,i,{C},{C},262144 /prefetch:1",
+      "\"" EDGE_EXE "\" --type=crashpad-handler /prefetch:4 --monitor-self-annotation=ptype=crashpad-handler "
+      "--database=C:\\Users\\{U}\\AppData\\Local\\Microsoft\\Edge\\User Data\\Crashpad",
       "\"" EDGE_EXE "\" --type=utility --utility-sub-type=network.mojom.NetworkService --lang=en-US "
       "--service-sandbox-type=none --mojo-platform-channel-handle={N} --field-trial-handle=1992,i,{C},{C},262144 "
       "/prefetch:3",
-      "\"" EDGE_EXE "\" --type=gpu-process --gpu-preferences=UAAAAAAAAADgAAAEAAAAAAAAAAAAAAAAAABgAAEAAAAAAAAAAAAAAAAAAAA "
-      "--mojo-platform-channel-handle={N} --field-trial-handle=1992,i,{C},{C},262144 /prefetch:2",
+      "\"" EDGE_EXE "\" --type=gpu-process --mojo-platform-channel-handle={N} "
+      "--field-trial-handle=1992,i,{C},{C},262144 /prefetch:2",
       "\"" EDGE_EXE "\" --profile-directory=Default"}},
-    {"chrome.exe", CHROME_EXE, SG_GOOGLE, 3, UK_USER, PR_V8, "explorer.exe,chrome.exe",
-     {"\"" CHROME_EXE "\" --type=renderer --extension-process --lang=en-US --device-scale-factor=1 "
-      "--num-raster-threads=4 --enable-main-frame-before-activation --renderer-client-id={n} "
-      "--time-ticks-at-unix-epoch=-{C} --launch-time-ticks={C} --mojo-platform-channel-handle={N} "
-      "--field-trial-handle=1888,i,{C},{C},262144 /prefetch:1",
+    {"chrome.exe", CHROME_EXE, SG_GOOGLE, 2, UK_USER, PR_V8, "explorer.exe,chrome.exe",
+     {"\"" CHROME_EXE "\" --type=renderer --extension-process --lang=en-US --num-raster-threads=4 "
+      "--renderer-client-id={n} --mojo-platform-channel-handle={N} --field-trial-handle=1888,i,{C},{C},262144 "
+      "/prefetch:1",
       "\"" CHROME_EXE "\" --type=utility --utility-sub-type=storage.mojom.StorageService --lang=en-US "
       "--service-sandbox-type=service --mojo-platform-channel-handle={N} /prefetch:8",
       "\"" CHROME_EXE "\" "}},
@@ -962,19 +948,16 @@ typedef struct {
     char cmd[1280];
     char eid[128];
     char pname[64], pexe[192], peid[128];
-    char gpeid[128];
-    char sha256[65];
 } proc;
 
 typedef struct {
     char name[32];
     char id[37], agent_id[37];
     const char *agent_ver;
-    uint8_t os;
     char ip[16];
     char user[32], domain[16], sid[64];
     char evprefix[13];
-    uint64_t seq, evcount;
+    uint64_t evcount;
     char nipath[NI_COUNT][200];
     size_t nilen[NI_COUNT];
     proc procs[NPROC];
@@ -982,16 +965,13 @@ typedef struct {
 
 static host *HOSTS;
 
-static const char *const OS_NAMES[][3] = {
-    {"Windows 11 Enterprise", "23H2 (10.0.22631.3447)", "10.0.22631.3447"},
-    {"Windows 10 Enterprise", "22H2 (10.0.19045.4291)", "10.0.19045.4291"},
-    {"Windows Server 2022 Standard", "21H2 (10.0.20348.2402)", "10.0.20348.2402"},
-    {"Windows Server 2019 Datacenter", "1809 (10.0.17763.5696)", "10.0.17763.5696"}};
 static const char *const AGENT_VERS[] = {"8.11.0", "8.11.4", "8.12.2", "8.13.1"};
 static const char *const UK_NAMES[4][3] = {{NULL, NULL, NULL},
                                            {"SYSTEM", "NT AUTHORITY", "S-1-5-18"},
                                            {"LOCAL SERVICE", "NT AUTHORITY", "S-1-5-19"},
                                            {"NETWORK SERVICE", "NT AUTHORITY", "S-1-5-20"}};
+
+static inline uint32_t r_nib(void) { return rbelow(4); }
 
 static void uuid(char *d)
 {
@@ -1006,6 +986,7 @@ static void uuid(char *d)
         d[o++] = t[i];
     }
     d[14] = '4';
+    d[19] = "89ab"[r_nib()];
     d[o] = 0;
 }
 
@@ -1172,7 +1153,6 @@ static void proc_spawn(host *h, int slot, uint64_t start)
         p->svcmod = M_SVC_LOCALSPL;
     else
         p->svcmod = RPICK(SVCM);
-    khex(p->sha256, 64, p->exe, 0x5a);
 
     /* parent: a live process of the wanted name on this host, else a synthesised one */
     const char *pl = d->parents;
@@ -1199,7 +1179,6 @@ static void proc_spawn(host *h, int slot, uint64_t start)
         snprintf(p->pname, sizeof p->pname, "%s", par->name);
         snprintf(p->pexe, sizeof p->pexe, "%s", par->exe);
         snprintf(p->peid, sizeof p->peid, "%s", par->eid);
-        snprintf(p->gpeid, sizeof p->gpeid, "%s", par->peid);
     } else {
         const pdef *pd = pdef_by_name(ps, pn);
         p->ppid = rand_pid();
@@ -1208,9 +1187,8 @@ static void proc_spawn(host *h, int slot, uint64_t start)
             expand(p->pexe, p->pexe + sizeof p->pexe, pd->exe, h, NULL);
         else
             snprintf(p->pexe, sizeof p->pexe, "C:\\Windows\\System32\\%.*s", (int)pn, ps);
-        uint64_t pst = start - rrange(1, 3600) * TICKS_PER_SEC;
+        uint64_t pst = start - rrange(1, 3600) * TICKS_PER_SEC - rbelow(TICKS_PER_SEC);
         make_eid(p->peid, h, p->ppid, pst);
-        make_eid(p->gpeid, h, rand_pid(), pst - rrange(1, 3600) * TICKS_PER_SEC);
     }
 }
 
@@ -1241,7 +1219,6 @@ static void hosts_init(void)
         uuid(h->id);
         uuid(h->agent_id);
         h->agent_ver = RPICK(AGENT_VERS);
-        h->os = (uint8_t)(kind < 7 ? rbelow(2) : 2 + rbelow(2));
         snprintf(h->ip, sizeof h->ip, "10.%u.%u.%u", rrange(1, 40), rrange(0, 255), rrange(2, 254));
         snprintf(h->user, sizeof h->user, "%s", RPICK(FIRSTUSERS));
         if (kind >= 5 && kind < 7) {
@@ -1255,7 +1232,6 @@ static void hosts_init(void)
         for (int j = 0; j < 12; j++)
             h->evprefix[j] = B64[rbelow(64)];
         h->evprefix[12] = 0;
-        h->seq = rrange(1000, 900000);
         for (int k = 0; k < NI_COUNT; k++) {
             const char *tp = MODS[NI_FIRST + k].path;
             const char *bar = strchr(tp, '|');
@@ -1268,7 +1244,7 @@ static void hosts_init(void)
     }
     for (int i = 0; i < NHOST; i++)
         for (int j = 0; j < NPROC; j++)
-            proc_spawn(&HOSTS[i], j, now_ticks - rrange(60, 86400 * 3) * TICKS_PER_SEC);
+            proc_spawn(&HOSTS[i], j, now_ticks - rrange(60, 86400 * 3) * TICKS_PER_SEC - rbelow(TICKS_PER_SEC));
 }
 
 /* ------------------------------------------------------------- call stacks */
@@ -1328,7 +1304,7 @@ static void resolve(frame *f, uint8_t mod, const host *h, const proc *p)
 
 static void push_spec(const fspec *s, int tidx, int sidx, const host *h, const proc *p)
 {
-    if ((s->fl & FO) && !rpct(60))
+    if ((s->fl & FO) && !rpct(50))
         return;
     if ((s->fl & FO30) && !rpct(30))
         return;
@@ -1474,7 +1450,7 @@ static void write_stack(const tmpl *tp, const proc *p, int alpha, int with_summa
             }
             int has_apb = rpct(80);
             uint32_t apb = rrange(1, 256) * 4096;
-            int has_cs = (f->fl & FCS) && cs_left > 0 && rpct(first_unb ? 75 : 20);
+            int has_cs = (f->fl & FCS) && cs_left > 0 && rpct(first_unb ? 40 : 10);
             int sc_site = (f->fl & FSC) && i == 0;
             first_unb = 0;
             if (has_cs)
@@ -1623,13 +1599,9 @@ static void w_host(const host *h)
     K("host");
     L("{\"name\":");
     wjs(h->name);
-    L(",\"hostname\":");
-    wjs(h->name);
-    L(",\"os\":{\"type\":\"windows\",\"family\":\"windows\",\"name\":\"Windows\",\"version\":");
-    wjs(OS_NAMES[h->os][1]);
-    L("},\"id\":");
+    L(",\"os\":{\"type\":\"windows\",\"family\":\"windows\"},\"id\":");
     wjs(h->id);
-    L(",\"architecture\":\"x86_64\"}");
+    wch('}');
 }
 
 static void w_event(int cat, const char *action, const char *type, const char *outcome, const host *h,
@@ -1655,9 +1627,7 @@ static void w_event(int cat, const char *action, const char *type, const char *o
     }
     L("\",\"dataset\":\"endpoint.events.");
     wput(CAT_NAMES[cat], strlen(CAT_NAMES[cat]));
-    L("\",\"module\":\"endpoint\",\"sequence\":");
-    wu64(h->seq);
-    L(",\"outcome\":");
+    L("\",\"outcome\":");
     wjs(outcome);
     if (provider) {
         L(",\"provider\":");
@@ -1797,7 +1767,7 @@ static int pick_tmpl(const proc *p)
     return pr->t[0];
 }
 
-static void w_file_obj(const char *path, const char *key)
+static void w_file_obj(const char *path)
 {
     const char *nm = basename_of(path);
     const char *dot = strrchr(nm, '.');
@@ -1809,7 +1779,6 @@ static void w_file_obj(const char *path, const char *key)
         L(",\"extension\":");
         wjs(dot + 1);
     }
-    (void)key;
 }
 
 static char *scratch;
@@ -1825,10 +1794,9 @@ static void gen_event(void)
         cat++;
     }
     now_ticks += rrange(10000, 60000); /* 1-6 ms */
-    h->seq += rrange(1, 40);
     h->evcount++;
 
-    const char *action = "", *etype = "", *outcome = "success", *provider = NULL, *message = "";
+    const char *action = "", *etype = "", *outcome = "success", *provider = NULL;
     if (cat == C_PROCESS) {
         if (rpct(55)) {
             proc_spawn(h, slot, now_ticks);
@@ -1838,7 +1806,6 @@ static void gen_event(void)
             action = "end";
             etype = "end";
         }
-        message = "Endpoint process event";
     }
 
     int t = pick_tmpl(p);
@@ -1866,7 +1833,6 @@ static void gen_event(void)
             action = "rename", etype = "change", top = TOP_FRENAME, ntop = (int)NELEM(TOP_FRENAME);
         }
         expand(path, path + sizeof path, RPICK(FILE_TPL), h, p);
-        message = "Endpoint file event";
         break;
     }
     case C_REGISTRY: {
@@ -1881,16 +1847,13 @@ static void gen_event(void)
             action = "deletion", etype = "deletion", top = TOP_RDELETE, ntop = (int)NELEM(TOP_RDELETE);
         }
         rt = &REGS[rbelow((uint32_t)NELEM(REGS))];
-        char *e = expand(path, path + sizeof path, rt->path, h, p);
-        (void)e;
+        expand(path, path + sizeof path, rt->path, h, p);
         if (rt->data) {
             if (rt->data[0] == '#' && !rt->data[1])
                 snprintf(regdata, sizeof regdata, "%u", rbelow(5));
             else
                 expand(regdata, regdata + sizeof regdata, rt->data, h, p);
         }
-        regval[0] = 0;
-        message = "Endpoint registry event";
         break;
     }
     case C_API: {
@@ -1912,11 +1875,9 @@ static void gen_event(void)
     }
     case C_LIBRARY:
         action = "load", etype = "start", top = TOP_LOAD, ntop = (int)NELEM(TOP_LOAD);
-        message = "Endpoint DLL load event";
         break;
     case C_NETWORK:
         top = TOP_NET, ntop = (int)NELEM(TOP_NET);
-        message = "Endpoint network event";
         break;
     }
     if (cat != C_PROCESS && rpct(3))
@@ -1975,15 +1936,6 @@ static void gen_event(void)
     w_user(h, p);
     send_();
 
-    if (cat == C_API) {
-        static char msg[64];
-        snprintf(msg, sizeof msg, "Endpoint API event - %s", API_NAMES[api]);
-        message = msg;
-    }
-    sbeg();
-    K("message");
-    wjs(message);
-    send_();
 
     /* ---- process ---- */
     sbeg();
@@ -2004,14 +1956,6 @@ static void gen_event(void)
     if (cat == C_PROCESS) {
         L(",\"args_count\":");
         wu64(argc);
-        L(",\"hash\":{\"sha256\":\"");
-        wput(p->sha256, 64);
-        L("\"}");
-        if (p->d->signer != SG_NONE) {
-            L(",\"pe\":{\"original_file_name\":");
-            wjs(p->name);
-            wch('}');
-        }
     }
     L(",\"parent\":{\"pid\":");
     wu64(p->ppid);
@@ -2023,18 +1967,9 @@ static void gen_event(void)
     wjs(p->pexe);
     L("},\"code_signature\":");
     wsig(p->d->signer);
-    if (cat == C_PROCESS || cat == C_API) {
+    if (cat == C_API) {
         L(",\"Ext\":{");
-        int comma = 0;
-        if (cat == C_PROCESS) {
-            L("\"ancestry\":[");
-            wjs(p->peid);
-            wch(',');
-            wjs(p->gpeid);
-            L("]");
-            comma = 1;
-        }
-        if (cat == C_API) {
+        {
             static const char *const VP_TARGETS[] = {"Unbacked", "kernel32.dll!FatalExit", "ntdll.dll",
                                                      "amsi.dll!AmsiScanBuffer", "ntdll.dll!EtwEventWrite",
                                                      "clr.dll", "Unbacked"};
@@ -2116,13 +2051,8 @@ static void gen_event(void)
                 L("\"}");
             }
             wch('}');
-            comma = 1;
         }
-        if (comma)
-            wch(',');
-        L("\"token\":{\"integrity_level_name\":");
-        wjs(p->user ? "system" : (rpct(80) ? "medium" : "high"));
-        L("}}");
+        wch('}');
     }
     L(",\"thread\":{\"id\":");
     wu64(p->tids[rbelow(4)]);
@@ -2140,7 +2070,7 @@ static void gen_event(void)
         sbeg();
         K("file");
         wch('{');
-        w_file_obj(path, "file");
+        w_file_obj(path);
         if (etype[0] == 'c' && action[0] != 'd') {
             L(",\"size\":");
             wu64(rrange(0, 4u << 20));
@@ -2217,17 +2147,13 @@ static void gen_event(void)
             if (i >= NELEM(GEN_DLLS) - 3)
                 sg = SG_NONE;
         }
-        char hx[65];
-        khex(hx, 64, dp, 0xd11);
         L("{\"path\":");
         wjs(dp);
         L(",\"name\":");
         wjs(basename_of(dp));
         L(",\"code_signature\":");
         wsig(sg);
-        L(",\"hash\":{\"sha256\":\"");
-        wput(hx, 64);
-        L("\"}}");
+        wch('}');
         send_();
         break;
     }
@@ -2380,7 +2306,7 @@ int main(int argc, char **argv)
         char *end;
         errno = 0;
         seed = strtoull(argv[2], &end, 0);
-        if (errno || end == argv[2] || *end) {
+        if (errno || end == argv[2] || *end || argv[2][0] == '-') {
             fputs("gen_ecs: SEED must be an unsigned integer\n", stderr);
             return 2;
         }
@@ -2421,5 +2347,10 @@ int main(int argc, char **argv)
         perror("gen_ecs: write");
         return 1;
     }
+    free(out);
+    free(scratch);
+    free(HOSTS);
+    for (size_t i = 0; i < NELEM(PS_SCRIPTS); i++)
+        free(ps_encoded[i]);
     return 0;
 }

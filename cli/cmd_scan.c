@@ -151,8 +151,9 @@ int cmd_scan(int argc, char **argv)
         case 'L': {
             char *end;
             unsigned long long v = strtoull(optarg, &end, 10);
-            if (*end || v < 1024) {
-                cli_error("scan: --max-line needs a byte count of at least 1024, not '%s'", optarg);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || v < 1024 || v > (1ull << 31)) {
+                cli_error("scan: --max-line needs a byte count from 1024 to 2147483648, not '%s'",
+                          optarg);
                 return EXIT_USAGE;
             }
             max_line = (size_t)v;

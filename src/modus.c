@@ -77,6 +77,11 @@ modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **o
         }
         text = owned;
     }
+    if (!decode_want_init(&e->want)) {
+        free(owned);
+        free(e);
+        return MODUS_ENOMEM;
+    }
     uint32_t line = 0;
     char msg[200];
     bool ok = sigtab_parse(&e->tab, text, len, &line, msg, sizeof msg);
@@ -89,6 +94,7 @@ modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **o
             snprintf(diag->message, sizeof diag->message, "%s", msg);
         }
         sigtab_free(&e->tab);
+        mj_want_free(&e->want);
         free(e);
         return MODUS_ETABLE;
     }
@@ -100,6 +106,7 @@ void modus_engine_destroy(modus_engine *e)
 {
     if (!e) return;
     sigtab_free(&e->tab);
+    mj_want_free(&e->want);
     free(e);
 }
 
@@ -110,9 +117,10 @@ modus_status modus_scanner_create(const modus_engine *e, modus_scanner **out)
     if (!s) return MODUS_ENOMEM;
     s->eng = e;
     s->parser = mj_parser_create(MODUS_MAX_LINE, MODUS_MAX_JSON_DEPTH, MODUS_MAX_JSON_NODES);
+    s->full_parser = mj_parser_create(MODUS_MAX_LINE, MODUS_MAX_JSON_DEPTH, MODUS_MAX_JSON_NODES);
     s->cls = classifier_create(&e->tab);
     arena_init(&s->scratch, 64 * 1024);
-    if (!s->parser || !s->cls) {
+    if (!s->parser || !s->full_parser || !s->cls) {
         modus_scanner_destroy(s);
         return MODUS_ENOMEM;
     }
@@ -124,7 +132,9 @@ void modus_scanner_destroy(modus_scanner *s)
 {
     if (!s) return;
     mj_parser_destroy(s->parser);
+    mj_parser_destroy(s->full_parser);
     mj_doc_free(&s->doc);
+    mj_doc_free(&s->full);
     classifier_destroy(s->cls);
     arena_free(&s->scratch);
     buf_free(&s->out);
@@ -207,11 +217,18 @@ modus_status modus_scanner_explain(modus_scanner *s, modus_os os, modus_stack_fo
 
 /* ---- accessors ---------------------------------------------------------- */
 
-static void fill_value(const modus_event *ev, uint32_t n, modus_value *out)
+#define REF_FULL 0x80000000u
+
+static const mj_doc *ref_doc(const modus_event *ev, uint32_t ref)
 {
-    const mj_node *nd = &ev->sc->doc.nodes[n];
+    return ref & REF_FULL ? &ev->sc->full : &ev->sc->doc;
+}
+
+static void fill_value(const modus_event *ev, uint32_t ref, modus_value *out)
+{
+    const mj_node *nd = &ref_doc(ev, ref)->nodes[ref & ~REF_FULL];
     memset(out, 0, sizeof *out);
-    out->ref = n;
+    out->ref = ref;
     switch (nd->type) {
     case MJ_NULL: out->type = MODUS_T_NULL; break;
     case MJ_BOOL:
@@ -256,10 +273,28 @@ modus_status modus_value_get(const modus_event *ev, const modus_value *obj, cons
 {
     memset(out, 0, sizeof *out);
     if (!ev || !ev->is_json || !path) return MODUS_EINVAL;
+    if (obj && obj->type != MODUS_T_OBJECT) return MODUS_EINVAL;
     uint32_t from = obj ? obj->ref : 0;
-    uint32_t n = mj_path(&ev->sc->doc, from, path, strlen(path));
+    size_t plen = strlen(path);
+    if (!(from & REF_FULL)) {
+        uint32_t n = mj_path(&ev->sc->doc, from, path, plen);
+        if (n) {
+            fill_value(ev, n, out);
+            return MODUS_OK;
+        }
+        if (from) return MODUS_ENOTFOUND; /* a wanted container is complete */
+        /* not among the decoded fields: parse the whole document once */
+        modus_scanner *sc = ev->sc;
+        if (!sc->full_done) {
+            mj_error err;
+            if (mj_parse(sc->full_parser, ev->text, ev->len, NULL, &sc->full, &err))
+                return MODUS_EPARSE;
+            sc->full_done = true;
+        }
+    }
+    uint32_t n = mj_path(&ev->sc->full, from & ~REF_FULL, path, plen);
     if (!n) return MODUS_ENOTFOUND;
-    fill_value(ev, n, out);
+    fill_value(ev, n | REF_FULL, out);
     return MODUS_OK;
 }
 
@@ -269,10 +304,10 @@ modus_status modus_value_index(const modus_event *ev, const modus_value *arr, si
     memset(out, 0, sizeof *out);
     if (!ev || !ev->is_json || !arr || arr->type != MODUS_T_ARRAY) return MODUS_EINVAL;
     if (idx >= arr->len) return MODUS_ENOTFOUND;
-    const mj_doc *d = &ev->sc->doc;
-    uint32_t c = arr->ref + 1;
+    const mj_doc *d = ref_doc(ev, arr->ref);
+    uint32_t c = (arr->ref & ~REF_FULL) + 1;
     for (size_t i = 0; i < idx; i++) c = d->nodes[c].next;
-    fill_value(ev, c, out);
+    fill_value(ev, c | (arr->ref & REF_FULL), out);
     return MODUS_OK;
 }
 

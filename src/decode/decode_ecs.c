@@ -23,13 +23,6 @@ static sv str_at(const mj_doc *d, const char *path)
                                               : (sv){NULL, 0};
 }
 
-static sv member_str(const mj_doc *d, uint32_t obj, const char *key)
-{
-    uint32_t n = mj_member(d, obj, key, strlen(key));
-    return n && d->nodes[n].type == MJ_STRING ? (sv){d->nodes[n].v.s, d->nodes[n].len}
-                                              : (sv){NULL, 0};
-}
-
 /* Frames of an Elastic call_stack array. */
 static void frames_from_array(modus_scanner *sc, uint32_t arr, uint8_t os)
 {
@@ -48,26 +41,38 @@ static void frames_from_array(modus_scanner *sc, uint32_t arr, uint8_t os)
             f->kind = FRAME_UNKNOWN;
             continue;
         }
-        sv si = member_str(d, c, "symbol_info");
+        /* one pass over the frame's members */
+        sv si = {NULL, 0};
+        for (uint32_t m = nd->count ? c + 1 : 0; m; m = d->nodes[m].next) {
+            const mj_node *mn = &d->nodes[m];
+            sv key = {mn->key, mn->key_len};
+            if (mn->type == MJ_STRING) {
+                sv v = {mn->v.s, mn->len};
+                if (sv_eq(key, SV_LIT("symbol_info")))
+                    si = v;
+                else if (sv_eq(key, SV_LIT("protection")))
+                    f->protection = v;
+                else if (sv_eq(key, SV_LIT("protection_provenance")))
+                    f->provenance = v;
+                else if (sv_eq(key, SV_LIT("callsite_leading_bytes")))
+                    f->leading = v;
+                else if (sv_eq(key, SV_LIT("callsite_trailing_bytes")))
+                    f->trailing = v;
+                else if (sv_eq(key, SV_LIT("module_path")))
+                    f->module_path = v;
+            } else if (sv_eq(key, SV_LIT("allocation_private_bytes"))) {
+                if (mn->type == MJ_UINT)
+                    f->alloc_private = mn->v.u > INT64_MAX ? INT64_MAX : (int64_t)mn->v.u;
+                else if (mn->type == MJ_INT)
+                    f->alloc_private = mn->v.i;
+                else if (mn->type == MJ_DOUBLE)
+                    f->alloc_private = (int64_t)mn->v.d;
+            }
+        }
         if (si.p) {
             if (!stack_parse_symbol_info(f, &sc->scratch, si, os)) ev->stk.errors++;
         } else {
             f->kind = FRAME_UNKNOWN;
-        }
-        f->protection = member_str(d, c, "protection");
-        f->provenance = member_str(d, c, "protection_provenance");
-        f->leading = member_str(d, c, "callsite_leading_bytes");
-        f->trailing = member_str(d, c, "callsite_trailing_bytes");
-        f->module_path = member_str(d, c, "module_path");
-        uint32_t apb = mj_member(d, c, "allocation_private_bytes", 24);
-        if (apb) {
-            const mj_node *a = &d->nodes[apb];
-            if (a->type == MJ_UINT)
-                f->alloc_private = a->v.u > INT64_MAX ? INT64_MAX : (int64_t)a->v.u;
-            else if (a->type == MJ_INT)
-                f->alloc_private = a->v.i;
-            else if (a->type == MJ_DOUBLE)
-                f->alloc_private = (int64_t)a->v.d;
         }
     }
 }
@@ -92,6 +97,39 @@ static void fix_os_from_frames(modus_event *ev)
     }
 }
 
+/* What decoding reads; everything else is skipped until someone asks. */
+static const char *const wanted[] = {
+    "process.thread.Ext.call_stack",
+    "process.thread.Ext.call_stack_summary",
+    "process.thread.Ext.call_stack_contains_unbacked",
+    "process.thread.Ext.call_stack_final_user_module",
+    "process.parent.thread.Ext.call_stack",
+    "process.parent.thread.Ext.call_stack_summary",
+    "process.parent.thread.Ext.call_stack_contains_unbacked",
+    "process.parent.thread.Ext.call_stack_final_user_module",
+    "process.executable",
+    "process.name",
+    "process.parent.executable",
+    "process.parent.name",
+    "host.os.type",
+    "host.os.family",
+    "CallTrace",
+    "SourceImage",
+    "winlog.event_data.CallTrace",
+    "winlog.event_data.SourceImage",
+    "modality",
+    "event.category",
+    "EventID",
+};
+
+bool decode_want_init(mj_want *w)
+{
+    memset(w, 0, sizeof *w);
+    for (size_t i = 0; i < sizeof wanted / sizeof *wanted; i++)
+        if (!mj_want_add(w, wanted[i])) return false;
+    return true;
+}
+
 modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus_diag *diag)
 {
     modus_event *ev = &sc->ev;
@@ -105,7 +143,8 @@ modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus
     ev->src_summary = ev->src_unbacked = ev->src_final = false;
     ev->image = (sv){NULL, 0};
     mj_error err;
-    if (mj_parse(sc->parser, json, len, &sc->doc, &err)) {
+    sc->full_done = false;
+    if (mj_parse(sc->parser, json, len, &sc->eng->want, &sc->doc, &err)) {
         if (diag) {
             diag->column = err.offset + 1;
             snprintf(diag->message, sizeof diag->message, "invalid JSON: %s", err.msg);

@@ -19,6 +19,7 @@ enum stack_site {
 
 struct modus_engine {
     sigtab tab;
+    mj_want want; /* the fields decoding needs (decode_ecs.c) */
 };
 
 struct modus_event {
@@ -38,7 +39,10 @@ struct modus_event {
 struct modus_scanner {
     const modus_engine *eng;
     mj_parser *parser;
-    mj_doc doc;
+    mj_doc doc; /* the wanted fields */
+    mj_parser *full_parser;
+    mj_doc full; /* every field, parsed on first need (modus_event_get) */
+    bool full_done;
     arena scratch; /* per event */
     classifier *cls;
     buf out;
@@ -46,6 +50,7 @@ struct modus_scanner {
 };
 
 /* decode_ecs.c */
+bool decode_want_init(mj_want *w);
 modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus_diag *diag);
 
 #endif

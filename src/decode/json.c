@@ -1,6 +1,7 @@
 /* json.c - lookups over the node table (json.h). */
 #include "json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 uint32_t mj_member(const mj_doc *d, uint32_t obj, const char *key, size_t key_len)
@@ -25,4 +26,84 @@ uint32_t mj_path(const mj_doc *d, uint32_t from, const char *path, size_t path_l
         if (r) return r;
     }
     return 0;
+}
+
+bool mj_want_add(mj_want *root, const char *path)
+{
+    mj_want *w = root;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        mj_want *kid = NULL;
+        for (uint32_t i = 0; i < w->nkids; i++)
+            if (w->kids[i].key_len == n && memcmp(w->kids[i].key, p, n) == 0) kid = &w->kids[i];
+        if (!kid) {
+            if (w->nkids == w->cap) {
+                uint32_t cap = w->cap ? w->cap * 2 : 4;
+                mj_want *k = realloc(w->kids, sizeof *k * cap);
+                if (!k) return false;
+                w->kids = k;
+                w->cap = cap;
+            }
+            char *key = malloc(n + 1);
+            if (!key) return false;
+            memcpy(key, p, n);
+            key[n] = 0;
+            kid = &w->kids[w->nkids++];
+            memset(kid, 0, sizeof *kid);
+            kid->key = key;
+            kid->key_len = (uint32_t)n;
+        }
+        w = kid;
+        if (!dot) break;
+        p = dot + 1;
+    }
+    w->all = true;
+    return true;
+}
+
+void mj_want_free(mj_want *w)
+{
+    for (uint32_t i = 0; i < w->nkids; i++) {
+        mj_want_free(&w->kids[i]);
+        free((char *)w->kids[i].key);
+    }
+    free(w->kids);
+    w->kids = NULL;
+    w->nkids = w->cap = 0;
+}
+
+static inline bool key_eq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+const mj_want *mj_want_find(const mj_want *w, const char *key, size_t len)
+{
+    /* the common case first: a plain key equal to a child */
+    for (uint32_t i = 0; i < w->nkids; i++)
+        if (w->kids[i].key_len == len && key_eq(w->kids[i].key, key, len)) return &w->kids[i];
+    /* a flattened key, "process.thread.Ext": descend one component at a time */
+    while (w && len) {
+        size_t n = 0;
+        while (n < len && key[n] != '.') n++;
+        if (n == len) return NULL; /* no dot: the plain search above missed */
+        const mj_want *kid = NULL;
+        for (uint32_t i = 0; i < w->nkids; i++)
+            if (w->kids[i].key_len == n && key_eq(w->kids[i].key, key, n)) {
+                kid = &w->kids[i];
+                break;
+            }
+        if (!kid) return NULL;
+        if (kid->all) return kid; /* "a.b" inside a wanted subtree */
+        w = kid;
+        key += n + 1;
+        len -= n + 1;
+        for (uint32_t i = 0; i < w->nkids; i++)
+            if (w->kids[i].key_len == len && key_eq(w->kids[i].key, key, len)) return &w->kids[i];
+    }
+    return NULL;
 }

@@ -11,6 +11,7 @@
 #ifndef MODUS_JSON_H
 #define MODUS_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../util/sv.h"
@@ -29,7 +30,7 @@ typedef struct mj_node {
     uint32_t parent; /* index of the parent container (root: 0) */
     uint32_t next;   /* index of the next sibling, 0 = none */
     uint32_t count;  /* containers: number of children; first child is index + 1 */
-    uint32_t off;    /* byte offset of the value's first character in the input */
+    uint32_t off;    /* containers: byte offset of '{' or '[' in the input */
     uint32_t len;    /* MJ_STRING: length */
     union {
         const char *s;
@@ -53,12 +54,33 @@ typedef struct mj_error {
 /* Bytes that must be readable (any content) after the last byte of input. */
 #define MJ_PADDING 64
 
+/* The fields a caller needs: a trie of dotted paths. A node with `all` takes
+ * its whole subtree; everything outside the trie is skipped by the parser
+ * (simdjson's structural index makes skipping cheap) and left out of the
+ * node table. NULL wants everything. */
+typedef struct mj_want {
+    const char *key;
+    uint32_t key_len;
+    bool all;
+    struct mj_want *kids;
+    uint32_t nkids, cap;
+} mj_want;
+
+/* Add a dotted path; returns false on allocation failure. */
+bool mj_want_add(mj_want *root, const char *path);
+void mj_want_free(mj_want *root);
+/* Child of `w` for a member key, which may itself be dotted ("process.name"). */
+const mj_want *mj_want_find(const mj_want *w, const char *key, size_t len);
+
 typedef struct mj_parser mj_parser;
 
 mj_parser *mj_parser_create(size_t max_doc_len, unsigned max_depth, uint32_t max_nodes);
 void mj_parser_destroy(mj_parser *p);
-/* Returns 0 and fills doc, or non-zero with err set. */
-int mj_parse(mj_parser *p, const char *buf, size_t len, mj_doc *doc, mj_error *err);
+/* Returns 0 and fills doc, or non-zero with err set. `want` may be NULL (all).
+ * A selective parse validates only what it walks: use want == NULL where the
+ * whole document must be proven well-formed. */
+int mj_parse(mj_parser *p, const char *buf, size_t len, const mj_want *want, mj_doc *doc,
+             mj_error *err);
 void mj_doc_free(mj_doc *doc);
 
 /* Member `key` of object node `obj`, or 0 when absent (0 is the root and never a member). */

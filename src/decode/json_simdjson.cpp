@@ -66,28 +66,110 @@ struct walker {
         return i;
     }
 
-    template <typename V> bool scalar_or_container(V &val, uint32_t self, unsigned depth);
+    template <typename V>
+    bool scalar_or_container(V &val, uint32_t self, unsigned depth, const mj_want *want);
 
-    bool object(ondemand::object obj, uint32_t self, unsigned depth)
+    /* Walk a value the caller does not need, only to prove it well-formed:
+     * On-Demand checks what it is asked to read and nothing else. */
+    bool validate(ondemand::value &val, unsigned depth)
+    {
+        ondemand::json_type t;
+        if (auto e = val.type().get(t)) return fail_simd(e, nullptr);
+        switch (t) {
+        case ondemand::json_type::object: {
+            if (depth >= max_depth)
+                return fail(1001, "JSON nested too deeply", val.raw_json_token().data());
+            ondemand::object o;
+            if (auto e = val.get_object().get(o)) return fail_simd(e, nullptr);
+            for (auto field : o) {
+                if (field.error()) return fail_simd(field.error(), nullptr);
+                ondemand::field f = field.value_unsafe();
+                const char *raw = f.key().raw();
+                size_t kn = 0;
+                while (raw[kn] != '"' && raw[kn] != '\\') kn++;
+                if (raw[kn] == '\\') {
+                    std::string_view k;
+                    if (auto e = f.unescaped_key().get(k)) return fail_simd(e, nullptr);
+                }
+                ondemand::value v = f.value();
+                if (!validate(v, depth + 1)) return false;
+            }
+            return true;
+        }
+        case ondemand::json_type::array: {
+            if (depth >= max_depth)
+                return fail(1001, "JSON nested too deeply", val.raw_json_token().data());
+            ondemand::array a;
+            if (auto e = val.get_array().get(a)) return fail_simd(e, nullptr);
+            for (auto elem : a) {
+                ondemand::value v;
+                if (auto e = elem.get(v)) return fail_simd(e, nullptr);
+                if (!validate(v, depth + 1)) return false;
+            }
+            return true;
+        }
+        case ondemand::json_type::string: {
+            std::string_view s;
+            if (auto e = val.get_string().get(s)) return fail_simd(e, nullptr);
+            return true;
+        }
+        case ondemand::json_type::number: {
+            ondemand::number n;
+            if (auto e = val.get_number().get(n)) return fail_simd(e, val.raw_json_token().data());
+            return true;
+        }
+        case ondemand::json_type::boolean: {
+            bool b;
+            if (auto e = val.get_bool().get(b)) return fail_simd(e, val.raw_json_token().data());
+            return true;
+        }
+        case ondemand::json_type::null: {
+            bool is_null = false;
+            if (auto e = val.is_null().get(is_null)) return fail_simd(e, nullptr);
+            if (!is_null) return fail(1002, "invalid literal", val.raw_json_token().data());
+            return true;
+        }
+        }
+        return fail(1002, "unexpected JSON value", nullptr);
+    }
+
+    bool object(ondemand::object obj, uint32_t self, unsigned depth, const mj_want *want)
     {
         uint32_t prev = 0;
         for (auto field : obj) {
             if (field.error()) return fail_simd(field.error(), nullptr);
             ondemand::field f = field.value_unsafe();
-            std::string_view key;
-            if (auto e = f.unescaped_key().get(key)) return fail_simd(e, nullptr);
+            /* Keys are read in place: the raw key points into the input, just
+             * past its opening quote. Only a key with an escape is unescaped. */
+            const char *raw = f.key().raw();
+            size_t kn = 0;
+            while (raw[kn] != '"' && raw[kn] != '\\') kn++;
+            std::string_view key(raw, kn);
+            if (raw[kn] == '\\') {
+                if (auto e = f.unescaped_key().get(key)) return fail_simd(e, nullptr);
+            }
+            const mj_want *kw = nullptr;
+            if (want) {
+                kw = mj_want_find(want, key.data(), key.size());
+                if (!kw) { /* not needed: validated, not recorded */
+                    ondemand::value v = f.value();
+                    if (!validate(v, depth + 1)) return false;
+                    continue;
+                }
+                if (kw->all) kw = nullptr;
+            }
             uint32_t c = add(self, key, true);
             if (c == UINT32_MAX) return fail(1000, "too many values in one document", nullptr);
             if (prev) doc->nodes[prev].next = c;
             prev = c;
             doc->nodes[self].count++;
             ondemand::value v = f.value();
-            if (!scalar_or_container(v, c, depth + 1)) return false;
+            if (!scalar_or_container(v, c, depth + 1, kw)) return false;
         }
         return true;
     }
 
-    bool array(ondemand::array arr, uint32_t self, unsigned depth)
+    bool array(ondemand::array arr, uint32_t self, unsigned depth, const mj_want *want)
     {
         uint32_t prev = 0;
         for (auto elem : arr) {
@@ -98,34 +180,37 @@ struct walker {
             if (prev) doc->nodes[prev].next = c;
             prev = c;
             doc->nodes[self].count++;
-            if (!scalar_or_container(v, c, depth + 1)) return false;
+            if (!scalar_or_container(v, c, depth + 1, want)) return false;
         }
         return true;
     }
 };
 
-template <typename V> bool walker::scalar_or_container(V &val, uint32_t self, unsigned depth)
+template <typename V>
+bool walker::scalar_or_container(V &val, uint32_t self, unsigned depth, const mj_want *want)
 {
-    std::string_view tok = val.raw_json_token();
-    const char *at = tok.data();
+    const char *at = nullptr; /* only containers need their offset (output splices) */
     mj_node *nd = &doc->nodes[self];
-    nd->off = at ? (uint32_t)(at - base) : 0;
     ondemand::json_type t;
     if (auto e = val.type().get(t)) return fail_simd(e, at);
+    if (t == ondemand::json_type::object || t == ondemand::json_type::array) {
+        at = val.raw_json_token().data();
+        nd->off = (uint32_t)(at - base);
+    }
     switch (t) {
     case ondemand::json_type::object: {
         if (depth >= max_depth) return fail(1001, "JSON nested too deeply", at);
         nd->type = MJ_OBJECT;
         ondemand::object o;
         if (auto e = val.get_object().get(o)) return fail_simd(e, at);
-        return object(o, self, depth);
+        return object(o, self, depth, want);
     }
     case ondemand::json_type::array: {
         if (depth >= max_depth) return fail(1001, "JSON nested too deeply", at);
         nd->type = MJ_ARRAY;
         ondemand::array a;
         if (auto e = val.get_array().get(a)) return fail_simd(e, at);
-        return array(a, self, depth);
+        return array(a, self, depth, want);
     }
     case ondemand::json_type::string: {
         std::string_view s;
@@ -200,7 +285,8 @@ void mj_doc_free(mj_doc *doc)
     doc->n = doc->cap = 0;
 }
 
-int mj_parse(mj_parser *p, const char *buf, size_t len, mj_doc *doc, mj_error *err)
+int mj_parse(mj_parser *p, const char *buf, size_t len, const mj_want *want, mj_doc *doc,
+             mj_error *err)
 {
     *err = mj_error{0, nullptr, 0};
     doc->n = 0;
@@ -234,7 +320,7 @@ int mj_parse(mj_parser *p, const char *buf, size_t len, mj_doc *doc, mj_error *e
     doc->nodes[root].off = 0;
     while (len && buf[doc->nodes[root].off] != '{' && doc->nodes[root].off < len)
         doc->nodes[root].off++;
-    if (!w.object(o, root, 1)) {
+    if (!w.object(o, root, 1, want)) {
         if (!err->offset) {
             const char *loc = nullptr;
             if (!d.current_location().get(loc)) err->offset = (size_t)(loc - buf);

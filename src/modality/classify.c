@@ -123,6 +123,25 @@ static int frame_sig(classifier *c, uint8_t os, const frame *f)
     return g;
 }
 
+/* protection_provenance names repeat as much as modules: cached the same way */
+static int provenance_sig(classifier *c, uint8_t os, sv name)
+{
+    if (name.n > CACHE_KEY) return sigtab_match_name(c->t, os, ROLE_PROVENANCE, name);
+    uint8_t tag = (uint8_t)(os + 2); /* not a frame entry */
+    uint32_t h = fnv(name.p, name.n, 2166136261u ^ tag);
+    cache_slot *s = &c->cache[h & (CACHE_SLOTS - 1)];
+    if (s->sig != -2 && s->hash == h && s->os == tag && s->keylen == name.n &&
+        memcmp(s->key, name.p, name.n) == 0)
+        return s->sig;
+    int g = sigtab_match_name(c->t, os, ROLE_PROVENANCE, name);
+    s->hash = h;
+    s->os = tag;
+    s->keylen = (uint8_t)name.n;
+    s->sig = (int16_t)g;
+    memcpy(s->key, name.p, name.n);
+    return g;
+}
+
 static void __attribute__((format(printf, 3, 4)))
 evidence(modality_result *r, arena *a, const char *fmt, ...)
 {
@@ -237,7 +256,7 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         if (f->kind == FRAME_UNBACKED) {
             c->cls[i] = C_UNBACKED;
             if (f->provenance.n) {
-                int p = sigtab_match_name(t, s->os, ROLE_PROVENANCE, f->provenance);
+                int p = provenance_sig(c, s->os, f->provenance);
                 if (p >= 0) c->mod[i] = t->sigs[p].modality;
             }
             continue;

@@ -160,7 +160,9 @@ static void render_enriched(buf *b, const modus_event *ev)
         pos = at;
     }
     buf_put(b, t + pos, len - 1 - pos);
-    bool empty = d->nodes[0].count == 0;
+    size_t k = 1;
+    while (k < len && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r')) k++;
+    bool empty = t[0] == '{' && k == len - 1;
     if (!empty) buf_putc(b, ',');
     if (has_stack && (ev->site == SITE_CALLTRACE || ev->site == SITE_WINLOG) &&
         !mj_member(d, 0, "process", 7)) {

@@ -141,6 +141,7 @@ modus_status modus_source_next(modus_source *s, const char **line, size_t *len, 
             s->lineno++;
             s->st.lines++;
             size_t n = e - b;
+            if (n && s->buf[b + n - 1] == '\r') n--;
             if (n > s->max_line) {
                 s->st.too_long++;
                 char msg[160];
@@ -149,7 +150,6 @@ modus_status modus_source_next(modus_source *s, const char **line, size_t *len, 
                 set_diag(diag, s, s->lineno, s->file_off + b, msg);
                 return MODUS_ETOOLONG;
             }
-            if (n && s->buf[b + n - 1] == '\r') n--;
             size_t k = 0;
             while (k < n && (s->buf[b + k] == ' ' || s->buf[b + k] == '\t')) k++;
             if (k == n) continue; /* blank line */
@@ -162,7 +162,7 @@ modus_status modus_source_next(modus_source *s, const char **line, size_t *len, 
             return MODUS_OK;
         } else if (s->eof) {
             return MODUS_DONE;
-        } else if (s->end - s->start > s->max_line) {
+        } else if (s->end - s->start > s->max_line + 1) { /* +1: a CR before the LF */
             s->lineno++;
             s->st.lines++;
             s->skipping = true;

@@ -36,9 +36,12 @@ bool sv_glob(sv pattern, sv text)
 
 sv sv_basename(sv path)
 {
-    size_t i = path.n;
-    while (i > 0 && path.p[i - 1] != '\\' && path.p[i - 1] != '/') i--;
-    return (sv){path.p + i, path.n - i};
+    const char *b = path.n ? memrchr(path.p, '\\', path.n) : NULL;
+    const char *f =
+        path.n ? memrchr(b ? b + 1 : path.p, '/', path.n - (size_t)(b ? b + 1 - path.p : 0)) : NULL;
+    const char *last = f ? f : b;
+    if (!last) return path;
+    return (sv){last + 1, path.n - (size_t)(last + 1 - path.p)};
 }
 
 size_t sv_ifind(sv hay, sv needle)
