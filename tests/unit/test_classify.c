@@ -32,8 +32,8 @@ typedef struct row {
 
 static const row rows[] = {
     {"Unbacked in powershell.exe with no provenance: taken as the script, low", MODUS_OS_WINDOWS,
-     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-     NT "|" KB "|Unbacked+0x3b5c", "powershell", "stub", "low"},
+     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", NT "|" KB "|Unbacked+0x3b5c",
+     "powershell", "stub", "low"},
     {"PowerShell script: JIT under System.Management.Automation", MODUS_OS_WINDOWS, "pwsh.exe",
      NT "|" KB "|Unbacked+0x10|" SMA "|" CLR "|" W "powershell.exe+0x1200|" K32 "|" START,
      "powershell", "stub", "high"},
