@@ -22,7 +22,7 @@ void cli_diag(const char *context, const modus_diag *d)
     if (d->line) fprintf(stderr, ":%llu", (unsigned long long)d->line);
     if (d->line && d->column) fprintf(stderr, ":%llu", (unsigned long long)d->column);
     if (d->file[0] || d->line) fputs(": ", stderr);
-    if (d->file[0] && (d->line || d->column || d->offset))
+    if (d->file[0] && (d->column || d->offset))
         fprintf(stderr, "(byte %llu) ", (unsigned long long)d->offset);
     fprintf(stderr, "%s\n", d->message);
 }

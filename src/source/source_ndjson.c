@@ -40,6 +40,7 @@ static void set_diag(modus_diag *d, const modus_source *s, uint64_t line, uint64
     memset(d, 0, sizeof *d);
     snprintf(d->file, sizeof d->file, "%s", s ? s->name : "");
     d->line = line;
+    d->column = line ? 1 : 0; /* errors here are about whole lines */
     d->offset = off;
     snprintf(d->message, sizeof d->message, "%s", msg);
 }
