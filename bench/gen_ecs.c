@@ -1287,7 +1287,7 @@ static const pdef PDEFS[] = {
       "C:\\ProgramData\\{V}\\conf\\agent.properties",
       "java.exe -jar C:\\Users\\{U}\\Downloads\\{T}.jar",
       "\"" JDK "java.exe\" -Dlog4j2.formatMsgNoLookups=true -jar C:\\Program "
-               "Files\\{V}\\server\\{T}-server.jar"}},
+      "Files\\{V}\\server\\{T}-server.jar"}},
     {"javaw.exe",
      JDK "javaw.exe",
      SG_ORACLE,

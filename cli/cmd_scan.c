@@ -81,7 +81,10 @@ static void field_text(const modus_event *ev, const char *path, char *out, size_
     modus_value v;
     out[0] = 0;
     if (modus_event_get(ev, path, &v) != MODUS_OK) return;
-    if (v.type == MODUS_T_ARRAY && v.len) modus_value_index(ev, &v, 0, &v);
+    if (v.type == MODUS_T_ARRAY && v.len) {
+        modus_value arr = v;
+        modus_value_index(ev, &arr, 0, &v);
+    }
     if (v.type != MODUS_T_STRING) return;
     const char *s = v.str;
     size_t n = v.len;
@@ -99,9 +102,16 @@ static void print_row(uint64_t lineno, const modus_event *ev)
     char cat[24], proc[40];
     field_text(ev, "event.category", cat, sizeof cat);
     if (!cat[0]) field_text(ev, "EventID", cat, sizeof cat);
-    field_text(ev, "process.name", proc, sizeof proc);
-    if (!proc[0]) field_text(ev, "process.executable", proc, sizeof proc);
-    if (!proc[0]) field_text(ev, "SourceImage", proc, sizeof proc);
+    size_t pl;
+    const char *img = modus_event_image(ev, &pl);
+    for (size_t i = pl; i > 0; i--)
+        if (img[i - 1] == '\\' || img[i - 1] == '/') {
+            img += i;
+            pl -= i;
+            break;
+        }
+    snprintf(proc, sizeof proc, "%.*s", (int)pl, img);
+    if (!proc[0]) field_text(ev, "process.name", proc, sizeof proc);
     size_t il, sl;
     const char *ini = modus_event_initiator(ev, &il);
     const char *sum = modus_event_summary(ev, &sl);

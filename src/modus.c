@@ -347,3 +347,9 @@ const char *modus_event_summary(const modus_event *ev, size_t *len)
     *len = ev->mr.summary.n;
     return ev->mr.summary.p ? ev->mr.summary.p : "";
 }
+
+const char *modus_event_image(const modus_event *ev, size_t *len)
+{
+    *len = ev->image.n;
+    return ev->image.p ? ev->image.p : "";
+}

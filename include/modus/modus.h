@@ -163,6 +163,9 @@ size_t modus_event_frame_count(const modus_event *ev);
  * not NUL-terminated: *len gives the length. */
 const char *modus_event_initiator(const modus_event *ev, size_t *len);
 const char *modus_event_summary(const modus_event *ev, size_t *len);
+/* The acting process's image the stack belongs to (process.executable, the
+ * parent's for a process start, SourceImage for Sysmon); "" when unknown. */
+const char *modus_event_image(const modus_event *ev, size_t *len);
 bool modus_event_has_stack(const modus_event *ev);
 
 typedef enum modus_render {

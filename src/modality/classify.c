@@ -29,6 +29,12 @@
  *               below it are layers too (the code acted for a client).
  *  6. name      the layer with the highest rank (table), else `native`.
  *
+ * A module frame whose image holds at least MODUS_STOMPED_BYTES of private
+ * executable bytes (a stomped or hollowed module; hooks make a few KB) counts
+ * as private code. Confidence drops to medium when anything was inferred
+ * (host, stomping), the stack is truncated, or a return address does not
+ * follow a call (forged frames); to low when the best explanation is a guess.
+ *
  * Layers are listed outermost (thread start) first, a script engine before
  * the runtime it runs on. Each decision appends a line of evidence, so
  * `modus stack` shows a reviewer why. Cost: one table match per distinct
@@ -64,6 +70,7 @@ struct classifier {
     uint8_t cls[MODUS_MAX_FRAMES];
     int16_t mod[MODUS_MAX_FRAMES];
     bool server[MODUS_MAX_FRAMES];
+    bool stomped[MODUS_MAX_FRAMES];
 };
 
 classifier *classifier_create(const sigtab *t)
@@ -253,6 +260,7 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
     for (uint32_t i = 0; i < n; i++) {
         const frame *f = &s->f[i];
         c->mod[i] = -1;
+        c->stomped[i] = false;
         if (f->kind == FRAME_UNBACKED) {
             c->cls[i] = C_UNBACKED;
             if (f->provenance.n) {
@@ -263,6 +271,13 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         }
         if (f->kind == FRAME_UNKNOWN) {
             c->cls[i] = C_UNKNOWN;
+            continue;
+        }
+        if (f->alloc_private >= MODUS_STOMPED_BYTES) {
+            /* an image whose code is mostly private: a stomped or hollowed module
+             * runs private code, whatever the file's name says */
+            c->cls[i] = C_UNBACKED;
+            c->stomped[i] = true;
             continue;
         }
         int g = frame_sig(c, s->os, f);
@@ -325,6 +340,8 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         i++;
     }
     bool truncated = r->anomalies & (1u << ANOM_TRUNCATED);
+    /* a frame not preceded by a call: the frames below it cannot be trusted */
+    bool untrusted = r->anomalies & (1u << ANOM_RETURN_NOT_AFTER_CALL);
     if (i == n) {
         if (all_kernel) {
             r->name = t->m_kernel;
@@ -384,19 +401,22 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
     }
     bool inferred = false, weak = false;
     int host = -1;
-    for (uint32_t k = init; k < end; k++) {
-        if (c->cls[k] == C_RUNTIME) {
-            evidence(r, a, "frame %u: %s is %s code", k, tok(&s->f[k], b1, sizeof b1),
-                     t->mod[c->mod[k]].name);
-            break;
-        }
-    }
-    for (uint32_t k = init; k < end; k++) {
-        if (c->cls[k] == C_UNBACKED && c->mod[k] >= 0) {
-            evidence(r, a, "frame %u: Unbacked, protection_provenance %.*s: JIT code of %s", k,
-                     (int)s->f[k].provenance.n, s->f[k].provenance.p, t->mod[c->mod[k]].name);
-            break;
-        }
+    /* name the frame of each layer on the chain, most specific first */
+    int named = 0;
+    for (int l = r->nlayers; l-- > 0 && named < 2;) {
+        int m = r->layers[l], best_k = -1;
+        for (uint32_t k = init; k < end && best_k < 0; k++)
+            if ((c->cls[k] == C_RUNTIME || c->cls[k] == C_UNBACKED) && c->mod[k] == m)
+                best_k = (int)k;
+        if (best_k < 0) continue;
+        const frame *f = &s->f[best_k];
+        if (c->cls[best_k] == C_UNBACKED)
+            evidence(r, a, "frame %d: Unbacked, protection_provenance %.*s: JIT code of %s", best_k,
+                     (int)f->provenance.n, f->provenance.p, t->mod[m].name);
+        else
+            evidence(r, a, "frame %d: %s is %s code", best_k, tok(f, b1, sizeof b1),
+                     t->mod[m].name);
+        named++;
     }
     if (first_unexplained >= 0) {
         if (jit_runtime >= 0) {
@@ -415,7 +435,15 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
                      t->mod[host].name, t->mod[t->mod[host].over].name);
         } else {
             add_layer(t, r, t->m_shellcode);
-            if ((uint32_t)first_unexplained == init)
+            if (c->stomped[first_unexplained])
+                evidence(r, a,
+                         "frame %d: %s holds %lld private executable bytes: a stomped module "
+                         "running private code",
+                         first_unexplained, tok(&s->f[first_unexplained], b1, sizeof b1),
+                         (long long)s->f[first_unexplained].alloc_private);
+            else if (first_unexplained == 0)
+                evidence(r, a, "frame 0: Unbacked code issued the syscall itself");
+            else if ((uint32_t)first_unexplained == init)
                 evidence(r, a,
                          "frame %d: Unbacked code calls the OS API layer with no runtime between",
                          first_unexplained);
@@ -423,7 +451,8 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
                 evidence(r, a,
                          "frame %d: Unbacked code on the acting chain, no JIT runtime explains it",
                          first_unexplained);
-            if ((uint32_t)first_unexplained != init) inferred = true;
+            if ((uint32_t)first_unexplained != init || c->stomped[first_unexplained])
+                inferred = true;
         }
     }
 
@@ -463,8 +492,12 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
     } else {
         r->name = best;
     }
-    r->confidence = weak ? CONF_LOW : (inferred || truncated) ? CONF_MEDIUM : CONF_HIGH;
+    r->confidence = weak                                   ? CONF_LOW
+                    : (inferred || truncated || untrusted) ? CONF_MEDIUM
+                                                           : CONF_HIGH;
     if (truncated) evidence(r, a, "stack is truncated: layers below the cut are not seen");
+    if (untrusted)
+        evidence(r, a, "a return address is not preceded by a call: frames may be forged");
 
 initiator:
     if (r->initiator >= 0) {

@@ -88,7 +88,8 @@ void stack_anomalies(const stack *s, const uint8_t *cls, uint32_t *out)
             memchr(f->protection.p, 'X', f->protection.n))
             a |= 1u << ANOM_RWX_FRAME;
         if (f->kind == FRAME_MODULE && f->alloc_private > 0) a |= 1u << ANOM_MODULE_OVERWRITTEN;
-        if (f->leading.n >= 2 * 5) {
+        /* frame 0 is where the thread is, not a return address */
+        if (i > 0 && f->leading.n >= 2 * 5) {
             uint8_t code[256];
             size_t len;
             if (hex_decode(f->leading, code, sizeof code, &len) && !x86_call_ends_at(code, len))

@@ -248,7 +248,7 @@ static void render_explain(buf *b, const modus_event *ev)
         buf_printf(b, "initiator    %.*s\n", (int)r->initiator_name.n, r->initiator_name.p);
     if (r->final_user >= 0) {
         sv fu = frame_token(&ev->stk.f[r->final_user]);
-        buf_printf(b, "final user module  %.*s\n", (int)fu.n, fu.p);
+        buf_printf(b, "final user   %.*s\n", (int)fu.n, fu.p);
     }
     buf_puts(b, "anomalies    ");
     bool any = false;

@@ -46,6 +46,12 @@
 #define MODUS_MAX_ANOMALIES 8
 #define MODUS_MAX_LAYERS    8
 
+/* Private executable bytes in an image from which its frames count as
+ * private code (stomped / hollowed module); inline hooks make 4-8 KB. */
+#ifndef MODUS_STOMPED_BYTES
+#define MODUS_STOMPED_BYTES (64 * 1024)
+#endif
+
 /* Signature table: most entries and longest line. */
 #define MODUS_MAX_SIGNATURES 4096
 #define MODUS_MAX_SIG_LINE   1024

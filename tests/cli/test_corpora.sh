@@ -73,5 +73,5 @@ expect_eq "elastic samples: WMI client call through fastprox is the caller's (na
 # its one parent frame is RtlUserThreadStart in ntdll (a placeholder), RWX and private
 expect_eq "elastic samples: process start is classified from the parent's creating thread" \
     "$(jq -r 'select(.process.parent.thread.Ext.call_stack) | .modality.initiator.name + " " + (.modality.anomalies | join(","))' "$TMP/samples.json" | sort -u)" \
-    "ntdll.dll rwx_frame,module_overwritten,return_not_after_call"
+    "ntdll.dll rwx_frame,module_overwritten"
 finish
