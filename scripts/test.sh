@@ -12,6 +12,7 @@ jobs=$(nproc)
 fuzz_seconds=${FUZZ_SECONDS:-30}
 pass=0
 fail=0
+mkdir -p out
 step() { echo; echo "== $*"; }
 count() { # count "N passed, M failed" lines in a log
     local p f
@@ -30,21 +31,20 @@ run_suite() { # name builddir cmake-args...
     local name=$1 dir=$2
     shift 2
     step "$name: build"
-    if ! cmake -S . -B "$dir" "$@" >"$dir.cmake.log" 2>&1 || ! cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
-        cat "$dir.cmake.log" "$dir.build.log" 2>/dev/null | tail -30
+    if ! cmake -S . -B "$dir" "$@" >"out/$dir.cmake.log" 2>&1 || ! cmake --build "$dir" -j"$jobs" >"out/$dir.build.log" 2>&1; then
+        cat "out/$dir.cmake.log" "out/$dir.build.log" 2>/dev/null | tail -30
         ko "$name build"
         return
     fi
     ok "$name build"
     step "$name: tests"
-    (cd "$dir" && ctest -j"$jobs" --output-on-failure) | tee "$dir.ctest.log" | grep -E '^ *[0-9]+/[0-9]+ Test|tests passed|FAIL|Failed' || true
+    (cd "$dir" && ctest -j"$jobs" --output-on-failure) | tee "out/$dir.ctest.log" | grep -E '^ *[0-9]+/[0-9]+ Test|tests passed|FAIL|Failed' || true
     count "$dir/Testing/Temporary/LastTest.log"
-    grep -q "100% tests passed" "$dir.ctest.log" || ko "$name: a test program failed"
+    grep -q "100% tests passed" "out/$dir.ctest.log" || ko "$name: a test program failed"
 }
-mkdir -p out
 run_suite release build -DCMAKE_BUILD_TYPE=Release
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 
 step "fuzz: ${fuzz_seconds}s per target"
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 &&
