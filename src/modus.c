@@ -117,10 +117,9 @@ modus_status modus_scanner_create(const modus_engine *e, modus_scanner **out)
     if (!s) return MODUS_ENOMEM;
     s->eng = e;
     s->parser = mj_parser_create(MODUS_MAX_LINE, MODUS_MAX_JSON_DEPTH, MODUS_MAX_JSON_NODES);
-    s->full_parser = mj_parser_create(MODUS_MAX_LINE, MODUS_MAX_JSON_DEPTH, MODUS_MAX_JSON_NODES);
     s->cls = classifier_create(&e->tab);
     arena_init(&s->scratch, 64 * 1024);
-    if (!s->parser || !s->full_parser || !s->cls) {
+    if (!s->parser || !s->cls) {
         modus_scanner_destroy(s);
         return MODUS_ENOMEM;
     }
@@ -132,7 +131,6 @@ void modus_scanner_destroy(modus_scanner *s)
 {
     if (!s) return;
     mj_parser_destroy(s->parser);
-    mj_parser_destroy(s->full_parser);
     mj_doc_free(&s->doc);
     mj_doc_free(&s->full);
     classifier_destroy(s->cls);
@@ -287,8 +285,7 @@ modus_status modus_value_get(const modus_event *ev, const modus_value *obj, cons
         modus_scanner *sc = ev->sc;
         if (!sc->full_done) {
             mj_error err;
-            if (mj_parse(sc->full_parser, ev->text, ev->len, NULL, &sc->full, &err))
-                return MODUS_EPARSE;
+            if (mj_parse_full(sc->parser, &sc->full, &err)) return MODUS_ENOMEM;
             sc->full_done = true;
         }
     }

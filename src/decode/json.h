@@ -1,11 +1,9 @@
 /* json.h - one JSON document as a flat, pre-order table of nodes.
  *
- * The parser (json_simdjson.cpp, a thin shim over simdjson On-Demand) walks a
- * document once and records every value: its key, type, scalar value, the
- * byte offset where it starts in the input, and the tree links. Lookups by
- * dotted path then cost a few key comparisons per level, and writers can
- * splice new members into the original text at recorded offsets (zero-copy
- * output). Strings point into parser-owned memory (unescaped) and stay valid
+ * The parser (json_simdjson.cpp, a thin shim over simdjson) validates a
+ * document and records the values a caller wants: key, type, scalar value
+ * and tree links. Lookups by dotted path then cost a few key comparisons per
+ * level. Strings point into parser-owned memory (unescaped) and stay valid
  * until the next mj_parse on the same parser.
  */
 #ifndef MODUS_JSON_H
@@ -30,7 +28,6 @@ typedef struct mj_node {
     uint32_t parent; /* index of the parent container (root: 0) */
     uint32_t next;   /* index of the next sibling, 0 = none */
     uint32_t count;  /* containers: number of children; first child is index + 1 */
-    uint32_t off;    /* containers: byte offset of '{' or '[' in the input */
     uint32_t len;    /* MJ_STRING: length */
     union {
         const char *s;
@@ -76,12 +73,17 @@ typedef struct mj_parser mj_parser;
 
 mj_parser *mj_parser_create(size_t max_doc_len, unsigned max_depth, uint32_t max_nodes);
 void mj_parser_destroy(mj_parser *p);
-/* Returns 0 and fills doc, or non-zero with err set. `want` may be NULL (all).
- * A selective parse validates only what it walks: use want == NULL where the
- * whole document must be proven well-formed. */
+/* Parse and validate a whole document; copy the fields in `want` (NULL: all)
+ * into doc. Returns 0, or non-zero with err set (message and byte offset). */
 int mj_parse(mj_parser *p, const char *buf, size_t len, const mj_want *want, mj_doc *doc,
              mj_error *err);
+/* Every field of the document parsed last by `p`, into doc (no re-parse). */
+int mj_parse_full(mj_parser *p, mj_doc *doc, mj_error *err);
 void mj_doc_free(mj_doc *doc);
+
+/* Byte offset of the value at a dotted path of nested keys in a valid JSON
+ * document, or -1 (json_locate.c). Used to splice new members into the text. */
+long mj_locate(const char *json, size_t len, const char *path);
 
 /* Member `key` of object node `obj`, or 0 when absent (0 is the root and never a member). */
 uint32_t mj_member(const mj_doc *d, uint32_t obj, const char *key, size_t key_len);

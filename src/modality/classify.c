@@ -54,7 +54,7 @@ const char *const anomaly_names[ANOM_COUNT] = {"unbacked",           "rwx_frame"
 const char *const syscall_names[] = {"unknown", "stub", "direct", "indirect"};
 const char *const confidence_names[] = {"low", "medium", "high"};
 
-#define CACHE_SLOTS 1024
+#define CACHE_SLOTS 4096
 #define CACHE_KEY   200
 
 typedef struct cache_slot {
@@ -104,43 +104,46 @@ static uint32_t fnv(const char *p, size_t n, uint32_t h)
     ((1u << ROLE_STUB) | (1u << ROLE_API) | (1u << ROLE_KERNEL) | (1u << ROLE_RUNTIME) |           \
      (1u << ROLE_DISPATCH))
 
-/* Signature of a module frame, cached by (os, path[, symbol]). */
+/* Signature of a module frame, cached by (os, module name[, symbol]); by the
+ * full path only when the table has path patterns for this OS. */
 static int frame_sig(classifier *c, uint8_t os, const frame *f)
 {
+    sv k = c->t->any_path[os] ? f->path : f->name;
     bool with_sym = c->t->any_symbol[os] && f->symbol.n;
-    size_t klen = f->path.n + (with_sym ? f->symbol.n + 1 : 0);
+    size_t klen = k.n + (with_sym ? f->symbol.n + 1 : 0);
     if (klen > CACHE_KEY) return sigtab_match_frame(c->t, os, f, FRAME_ROLES);
-    uint32_t h = fnv(f->path.p, f->path.n, 2166136261u ^ os);
+    uint32_t h = fnv(k.p, k.n, 2166136261u ^ os);
     if (with_sym) h = fnv(f->symbol.p, f->symbol.n, h ^ '!');
     cache_slot *s = &c->cache[h & (CACHE_SLOTS - 1)];
     if (s->sig != -2 && s->hash == h && s->os == os && s->keylen == klen &&
-        memcmp(s->key, f->path.p, f->path.n) == 0 &&
-        (!with_sym || memcmp(s->key + f->path.n + 1, f->symbol.p, f->symbol.n) == 0))
+        memcmp(s->key, k.p, k.n) == 0 &&
+        (!with_sym || memcmp(s->key + k.n + 1, f->symbol.p, f->symbol.n) == 0))
         return s->sig;
     int g = sigtab_match_frame(c->t, os, f, FRAME_ROLES);
     s->hash = h;
     s->os = os;
     s->keylen = (uint8_t)klen;
     s->sig = (int16_t)g;
-    memcpy(s->key, f->path.p, f->path.n);
+    memcpy(s->key, k.p, k.n);
     if (with_sym) {
-        s->key[f->path.n] = '!';
-        memcpy(s->key + f->path.n + 1, f->symbol.p, f->symbol.n);
+        s->key[k.n] = '!';
+        memcpy(s->key + k.n + 1, f->symbol.p, f->symbol.n);
     }
     return g;
 }
 
-/* protection_provenance names repeat as much as modules: cached the same way */
-static int provenance_sig(classifier *c, uint8_t os, sv name)
+/* protection_provenance and process image names repeat as much as modules:
+ * cached the same way, tagged by role */
+static int name_sig(classifier *c, uint8_t os, uint8_t role, sv name)
 {
-    if (name.n > CACHE_KEY) return sigtab_match_name(c->t, os, ROLE_PROVENANCE, name);
-    uint8_t tag = (uint8_t)(os + 2); /* not a frame entry */
+    if (name.n > CACHE_KEY) return sigtab_match_name(c->t, os, role, name);
+    uint8_t tag = (uint8_t)(2 + os * 8 + role); /* frame entries use tags 0 and 1 */
     uint32_t h = fnv(name.p, name.n, 2166136261u ^ tag);
     cache_slot *s = &c->cache[h & (CACHE_SLOTS - 1)];
     if (s->sig != -2 && s->hash == h && s->os == tag && s->keylen == name.n &&
         memcmp(s->key, name.p, name.n) == 0)
         return s->sig;
-    int g = sigtab_match_name(c->t, os, ROLE_PROVENANCE, name);
+    int g = sigtab_match_name(c->t, os, role, name);
     s->hash = h;
     s->os = tag;
     s->keylen = (uint8_t)name.n;
@@ -198,10 +201,13 @@ static void add_layer(const sigtab *t, modality_result *r, int m)
 }
 
 /* Is `image` a host of a script engine that runs on a JIT runtime? */
-static bool host_jit(const sigtab *t, uint8_t os, sv image, int *host)
+static int name_sig(classifier *c, uint8_t os, uint8_t role, sv name);
+
+static bool host_jit(classifier *c, uint8_t os, sv image, int *host)
 {
+    const sigtab *t = c->t;
     if (!image.n) return false;
-    int h = sigtab_match_name(t, os, ROLE_HOST, image);
+    int h = name_sig(c, os, ROLE_HOST, image);
     if (h < 0) return false;
     int m = t->sigs[h].modality, over = t->mod[m].over;
     if (over < 0 || !t->mod[over].jit) return false;
@@ -264,7 +270,7 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         if (f->kind == FRAME_UNBACKED) {
             c->cls[i] = C_UNBACKED;
             if (f->provenance.n) {
-                int p = provenance_sig(c, s->os, f->provenance);
+                int p = name_sig(c, s->os, ROLE_PROVENANCE, f->provenance);
                 if (p >= 0) c->mod[i] = t->sigs[p].modality;
             }
             continue;
@@ -422,7 +428,7 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         if (jit_runtime >= 0) {
             evidence(r, a, "frame %d: Unbacked on a %s stack: JIT code", first_unexplained,
                      t->mod[jit_runtime].name);
-        } else if (host_jit(t, s->os, image, &host)) {
+        } else if (host_jit(c, s->os, image, &host)) {
             /* no provenance, no runtime frame (e.g. Sysmon stopped unwinding at the
              * JIT code): in a host of a JIT-hosted script engine the best
              * explanation is the script, but shellcode cannot be ruled out */
@@ -458,7 +464,7 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
 
     /* 5. a script engine's host process */
     if (image.n) {
-        int h = sigtab_match_name(t, s->os, ROLE_HOST, image);
+        int h = name_sig(c, s->os, ROLE_HOST, image);
         if (h >= 0) {
             int hm = t->sigs[h].modality, over = t->mod[hm].over;
             if (!has_layer(r, hm) && over >= 0 && has_layer(r, over)) {

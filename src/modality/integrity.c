@@ -89,10 +89,13 @@ void stack_anomalies(const stack *s, const uint8_t *cls, uint32_t *out)
             a |= 1u << ANOM_RWX_FRAME;
         if (f->kind == FRAME_MODULE && f->alloc_private > 0) a |= 1u << ANOM_MODULE_OVERWRITTEN;
         /* frame 0 is where the thread is, not a return address */
-        if (i > 0 && f->leading.n >= 2 * 5) {
-            uint8_t code[256];
+        if (i > 0 && f->leading.n >= 2 * 5 && f->leading.n % 2 == 0) {
+            /* a call is at most 15 bytes: decode only the tail */
+            sv tail = f->leading;
+            if (tail.n > 32) tail = (sv){tail.p + tail.n - 32, 32};
+            uint8_t code[16];
             size_t len;
-            if (hex_decode(f->leading, code, sizeof code, &len) && !x86_call_ends_at(code, len))
+            if (hex_decode(tail, code, sizeof code, &len) && !x86_call_ends_at(code, len))
                 a |= 1u << ANOM_RETURN_NOT_AFTER_CALL;
         }
     }

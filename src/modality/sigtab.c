@@ -142,6 +142,8 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
             s->symbol = symbol;
             s->on_path = memchr(module.p, '/', module.n) || memchr(module.p, '\\', module.n);
             s->line = lineno;
+            if (s->on_path && s->os != SIG_OS_ANY) t->any_path[s->os] = true;
+            if (s->on_path && s->os == SIG_OS_ANY) t->any_path[0] = t->any_path[1] = true;
             if (symbol.n && s->os != SIG_OS_ANY) t->any_symbol[s->os] = true;
             if (symbol.n && s->os == SIG_OS_ANY) t->any_symbol[0] = t->any_symbol[1] = true;
             t->nsigs++;

@@ -47,6 +47,7 @@ typedef struct sigtab {
     char *text; /* owned copy of the source; sigs point into it */
     int m_unknown, m_native, m_shellcode, m_kernel;
     bool any_symbol[2]; /* per OS: some signature has a symbol pattern */
+    bool any_path[2];   /* per OS: some signature matches full paths */
 } sigtab;
 
 /* Parse a table. On error returns false and fills line/msg. */

@@ -3,7 +3,8 @@
  *
  * Enriched output is zero-copy: the input line is written as is, with the
  * derived call_stack_* members spliced in right after the '{' of the Ext
- * object that holds the stack (only those the source lacks) and the
+ * object that holds the stack (only those the source lacks; found in the text
+ * by mj_locate, json_locate.c) and the
  * `modality` object appended before the document's final '}'. A document
  * that already carries `modality` (modus's own output) is written unchanged,
  * so enriching twice is harmless.
@@ -154,10 +155,13 @@ static void render_enriched(buf *b, const modus_event *ev)
     bool spliced = ev->ext && has_stack && d->nodes[ev->ext].type == MJ_OBJECT &&
                    (ev->site == SITE_PROCESS || ev->site == SITE_PARENT);
     if (spliced && !(ev->src_summary && ev->src_unbacked && ev->src_final)) {
-        size_t at = d->nodes[ev->ext].off + 1;
-        buf_put(b, t, at);
-        if (put_derived(b, ev, false)) buf_putc(b, ',');
-        pos = at;
+        long at = mj_locate(
+            t, len, ev->site == SITE_PROCESS ? "process.thread.Ext" : "process.parent.thread.Ext");
+        if (at >= 0 && t[at] == '{') { /* not found: a flattened document, no splice */
+            buf_put(b, t, (size_t)at + 1);
+            if (put_derived(b, ev, false)) buf_putc(b, ',');
+            pos = (size_t)at + 1;
+        }
     }
     buf_put(b, t + pos, len - 1 - pos);
     size_t k = 1;
