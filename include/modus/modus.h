@@ -132,6 +132,7 @@ typedef enum modus_type {
     MODUS_T_OBJECT,
 } modus_type;
 
+/* A JSON integer is MODUS_T_INT when it fits int64_t, MODUS_T_UINT above. */
 typedef struct modus_value {
     modus_type type;
     const char *str; /* MODUS_T_STRING: not NUL-terminated */

@@ -50,8 +50,10 @@ static size_t skip_value(const char *p, size_t n, size_t i)
                 i = skip_string(p, n, i);
                 continue;
             }
-            if (k == 2) depth++;
-            else if (--depth == 0) return i + 1;
+            if (k == 2)
+                depth++;
+            else if (--depth == 0)
+                return i + 1;
             i++;
         }
         return n;
