@@ -7,8 +7,6 @@
 
 #include "common.h"
 
-#define MAX_REPORTED 20
-
 static void usage(FILE *f)
 {
     fputs("usage: modus scan [OPTIONS] FILE... | -\n"
@@ -37,7 +35,8 @@ static void usage(FILE *f)
 }
 
 typedef struct stats {
-    uint64_t events, with_stack, bad_json, too_long, io_errors, files_failed, bytes;
+    cli_counts in;
+    uint64_t with_stack;
     uint64_t by_modality[64];
     const char *names[64];
     int nnames;
@@ -59,7 +58,7 @@ static void count_modality(stats *st, const char *name)
 static void print_summary(FILE *f, const stats *st)
 {
     fprintf(f, "modality summary: %llu events, %llu with a call stack\n",
-            (unsigned long long)st->events, (unsigned long long)st->with_stack);
+            (unsigned long long)st->in.events, (unsigned long long)st->with_stack);
     int order[64];
     for (int i = 0; i < st->nnames; i++) order[i] = i;
     for (int i = 1; i < st->nnames; i++)
@@ -72,7 +71,7 @@ static void print_summary(FILE *f, const stats *st)
     for (int i = 0; i < st->nnames; i++) {
         int k = order[i];
         fprintf(f, "  %-12s %10llu %6.1f%%\n", st->names[k], (unsigned long long)st->by_modality[k],
-                st->events ? 100.0 * (double)st->by_modality[k] / (double)st->events : 0.0);
+                st->in.events ? 100.0 * (double)st->by_modality[k] / (double)st->in.events : 0.0);
     }
 }
 
@@ -126,6 +125,41 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+typedef struct scan_ctx {
+    stats *st;
+    bool enrich;
+    int format;
+    bool progress;
+    double t0, last;
+} scan_ctx;
+
+static int on_event(const modus_event *ev, const char *file, uint64_t line, void *arg)
+{
+    scan_ctx *c = arg;
+    stats *st = c->st;
+    if (modus_event_has_stack(ev)) st->with_stack++;
+    count_modality(st, modus_event_modality(ev));
+    if (c->enrich) {
+        if (c->format == 0) {
+            size_t n;
+            const char *out = modus_event_render(ev, MODUS_RENDER_ENRICHED, &n);
+            if (out) {
+                fwrite(out, 1, n, stdout);
+                putchar('\n');
+            }
+        } else {
+            print_row(line, ev);
+        }
+    }
+    if (c->progress && (st->in.events & 0xffff) == 0 && now() - c->last > 0.5) {
+        c->last = now();
+        fprintf(stderr, "\r  %s: %llu events, %.1f MB/s   ", file,
+                (unsigned long long)st->in.events,
+                (double)st->in.bytes_read / 1e6 / (c->last - c->t0));
+    }
+    return 0;
 }
 
 int cmd_scan(int argc, char **argv)
@@ -192,90 +226,27 @@ int cmd_scan(int argc, char **argv)
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     bool progress = !quiet && isatty(2);
-    double t0 = now(), last = t0;
+    double t0 = now();
     stats st = {0};
     if (enrich && format == 1)
         printf("%6s  %-9s %-22s %-11s %-6s %-8s %-22s %s\n", "LINE", "CATEGORY", "PROCESS",
                "MODALITY", "CONF", "SYSCALL", "INITIATOR", "SUMMARY");
-    for (int fi = optind; fi < argc; fi++) {
-        const char *path = argv[fi];
-        modus_source *src;
-        modus_diag d = {0};
-        modus_source_opts so = {.max_line = max_line};
-        if (modus_source_open(path, &so, &src, &d) != MODUS_OK) {
-            cli_diag(NULL, &d);
-            st.files_failed++;
-            continue;
-        }
-        unsigned reported = 0;
-        for (;;) {
-            const char *line;
-            size_t len;
-            modus_status s = modus_source_next(src, &line, &len, &d);
-            if (s == MODUS_DONE) break;
-            if (s != MODUS_OK) {
-                if (s == MODUS_ETOOLONG)
-                    st.too_long++;
-                else
-                    st.io_errors++;
-                if (!quiet && reported++ < MAX_REPORTED) cli_diag(NULL, &d);
-                if (s == MODUS_EIO) break;
-                continue;
-            }
-            uint64_t lineno = d.line, off = d.offset;
-            const modus_event *ev;
-            if (modus_scanner_decode(sc, line, len, &ev, &d) != MODUS_OK) {
-                st.bad_json++;
-                if (!quiet && reported++ < MAX_REPORTED) {
-                    snprintf(d.file, sizeof d.file, "%s", strcmp(path, "-") ? path : "<stdin>");
-                    d.line = lineno;
-                    d.offset = off + (d.column ? d.column - 1 : 0);
-                    cli_diag(NULL, &d);
-                }
-                continue;
-            }
-            st.events++;
-            if (modus_event_has_stack(ev)) st.with_stack++;
-            count_modality(&st, modus_event_modality(ev));
-            if (enrich) {
-                if (format == 0) {
-                    size_t n;
-                    const char *out = modus_event_render(ev, MODUS_RENDER_ENRICHED, &n);
-                    if (out) {
-                        fwrite(out, 1, n, stdout);
-                        putchar('\n');
-                    }
-                } else {
-                    print_row(lineno, ev);
-                }
-            }
-            if (progress && (st.events & 0xffff) == 0 && now() - last > 0.5) {
-                last = now();
-                modus_source_stats ss;
-                modus_source_stats_get(src, &ss);
-                fprintf(stderr, "\r  %s: %llu events, %.1f MB/s   ", path,
-                        (unsigned long long)st.events, (double)ss.bytes / 1e6 / (last - t0));
-            }
-        }
-        if (reported > MAX_REPORTED)
-            cli_error("%s: %u more errors not shown", path, reported - MAX_REPORTED);
-        modus_source_stats ss;
-        modus_source_stats_get(src, &ss);
-        st.bytes += ss.bytes;
-        modus_source_close(src);
-    }
-    if (progress && last != t0) fputs("\r\033[K", stderr);
+    scan_ctx ctx = {&st, enrich, format, progress, t0, t0};
+    cli_input_opts io = {.max_line = max_line, .quiet = quiet};
+    for (int fi = optind; fi < argc; fi++)
+        cli_each_event(sc, argv[fi], &io, &st.in, on_event, &ctx);
+    if (progress && ctx.last != t0) fputs("\r\033[K", stderr);
     fflush(stdout);
-    uint64_t errors = st.bad_json + st.too_long + st.io_errors + st.files_failed;
+    uint64_t errors = cli_errors(&st.in);
     if (summary) print_summary(enrich ? stderr : stdout, &st);
     fflush(stdout);
     if (errors || !quiet)
         fprintf(stderr,
                 "modus: scanned %llu events (%.1f MB) in %.2f s; errors: %llu malformed, "
                 "%llu too long, %llu unreadable files%s\n",
-                (unsigned long long)st.events, (double)st.bytes / 1e6, now() - t0,
-                (unsigned long long)st.bad_json, (unsigned long long)st.too_long,
-                (unsigned long long)(st.files_failed + st.io_errors),
+                (unsigned long long)st.in.events, (double)st.in.bytes_done / 1e6, now() - t0,
+                (unsigned long long)st.in.bad_json, (unsigned long long)st.in.too_long,
+                (unsigned long long)(st.in.files_failed + st.in.io_errors),
                 errors ? " (skipped, see above)" : "");
     modus_scanner_destroy(sc);
     modus_engine_destroy(eng);

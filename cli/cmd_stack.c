@@ -57,44 +57,29 @@ static void print_event(const modus_event *ev, bool json)
     }
 }
 
+typedef struct explain_ctx {
+    bool json;
+    int shown;
+} explain_ctx;
+
+static int on_event(const modus_event *ev, const char *file, uint64_t line, void *arg)
+{
+    explain_ctx *c = arg;
+    if (!modus_event_has_stack(ev)) return 0;
+    if (!c->json) printf("%s== %s:%llu\n", c->shown ? "\n" : "", file, (unsigned long long)line);
+    print_event(ev, c->json);
+    c->shown++;
+    return 0;
+}
+
 static int explain_events(modus_scanner *sc, const char *path, bool json)
 {
-    modus_source *src;
-    modus_diag d = {0};
-    if (modus_source_open(path, NULL, &src, &d) != MODUS_OK) {
-        cli_diag(NULL, &d);
-        return EXIT_USAGE;
-    }
-    int rc = EXIT_OK, shown = 0;
-    for (;;) {
-        const char *line;
-        size_t len;
-        modus_status st = modus_source_next(src, &line, &len, &d);
-        if (st == MODUS_DONE) break;
-        if (st != MODUS_OK) {
-            cli_diag(NULL, &d);
-            rc = EXIT_USAGE;
-            if (st == MODUS_EIO) break;
-            continue;
-        }
-        const modus_event *ev;
-        uint64_t lineno = d.line, off = d.offset;
-        if (modus_scanner_decode(sc, line, len, &ev, &d) != MODUS_OK) {
-            snprintf(d.file, sizeof d.file, "%s", path);
-            d.line = lineno;
-            d.offset = off + (d.column ? d.column - 1 : 0);
-            cli_diag(NULL, &d);
-            rc = EXIT_USAGE;
-            continue;
-        }
-        if (!modus_event_has_stack(ev)) continue;
-        if (!json) printf("%s== %s:%llu\n", shown ? "\n" : "", path, (unsigned long long)lineno);
-        print_event(ev, json);
-        shown++;
-    }
-    modus_source_close(src);
-    if (!shown) cli_error("%s: no event with a call stack", path);
-    return rc;
+    explain_ctx ctx = {json, 0};
+    cli_counts n = {0};
+    cli_input_opts io = {0};
+    cli_each_event(sc, path, &io, &n, on_event, &ctx);
+    if (!ctx.shown && !n.files_failed) cli_error("%s: no event with a call stack", path);
+    return cli_errors(&n) ? EXIT_USAGE : EXIT_OK;
 }
 
 int cmd_stack(int argc, char **argv)

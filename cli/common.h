@@ -3,6 +3,7 @@
 #define MODUS_CLI_COMMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "modus/modus.h"
@@ -17,6 +18,29 @@ void cli_diag(const char *context, const modus_diag *d);
 modus_engine *cli_engine(const char *modalities_path);
 /* Whether option `arg` is --help or -h. */
 bool cli_is_help(const char *arg);
+
+/* ---- reading telemetry (input.c) ---- */
+#define CLI_MAX_REPORTED 20 /* errors printed per file; the rest are counted */
+
+typedef struct cli_input_opts {
+    size_t max_line; /* 0: default */
+    bool quiet;      /* count errors, print none */
+} cli_input_opts;
+
+typedef struct cli_counts {
+    uint64_t events, bad_json, too_long, io_errors, files_failed;
+    uint64_t bytes_done, bytes_read; /* finished files; and including the current one */
+} cli_counts;
+
+static inline uint64_t cli_errors(const cli_counts *n)
+{
+    return n->bad_json + n->too_long + n->io_errors + n->files_failed;
+}
+
+/* Called for each decoded event; non-zero stops the file and is returned. */
+typedef int (*cli_event_fn)(const modus_event *ev, const char *file, uint64_t line, void *ctx);
+int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o, cli_counts *n,
+                   cli_event_fn fn, void *ctx);
 
 int cmd_scan(int argc, char **argv);
 int cmd_stack(int argc, char **argv);

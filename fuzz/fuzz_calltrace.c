@@ -2,17 +2,11 @@
  * and explained, with and without a PowerShell host image. */
 #include <stdlib.h>
 
-#include "modus/modus.h"
-
-static modus_engine *E;
-static modus_scanner *S;
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    if (!E) {
-        modus_diag d;
-        if (modus_engine_create(NULL, &E, &d) || modus_scanner_create(E, &S)) abort();
-    }
+    modus_scanner *S = fuzz_scanner();
     const modus_event *ev;
     modus_diag d;
     const char *image = size && (data[0] & 1) ? "powershell.exe" : NULL;

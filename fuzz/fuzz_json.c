@@ -3,17 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modus/modus.h"
-
-static modus_engine *E;
-static modus_scanner *S;
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    if (!E) {
-        modus_diag d;
-        if (modus_engine_create(NULL, &E, &d) || modus_scanner_create(E, &S)) abort();
-    }
+    modus_scanner *S = fuzz_scanner();
     char *buf = malloc(size + MODUS_PADDING);
     if (!buf) return 0;
     memcpy(buf, data, size);

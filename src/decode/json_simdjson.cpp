@@ -38,6 +38,27 @@ struct mj_parser {
 namespace
 {
 
+/* Append a zeroed node; UINT32_MAX when out of room or memory. */
+uint32_t node_add(mj_doc *doc, uint32_t max_nodes, uint32_t parent, const char *key,
+                  uint32_t key_len)
+{
+    if (doc->n >= max_nodes) return UINT32_MAX;
+    if (doc->n == doc->cap) {
+        uint32_t cap = doc->cap ? doc->cap * 2 : 256;
+        void *p = std::realloc(doc->nodes, sizeof(mj_node) * cap);
+        if (!p) return UINT32_MAX;
+        doc->nodes = (mj_node *)p;
+        doc->cap = cap;
+    }
+    uint32_t i = doc->n++;
+    mj_node *nd = &doc->nodes[i];
+    std::memset(nd, 0, sizeof *nd);
+    nd->key = key;
+    nd->key_len = key_len;
+    nd->parent = parent;
+    return i;
+}
+
 /* On-Demand walk of a whole document: used to locate errors. */
 struct walker {
     mj_doc *doc;
@@ -61,21 +82,8 @@ struct walker {
 
     uint32_t add(uint32_t parent, std::string_view key, bool has_key)
     {
-        if (doc->n >= max_nodes) return UINT32_MAX;
-        if (doc->n == doc->cap) {
-            uint32_t cap = doc->cap ? doc->cap * 2 : 256;
-            void *p = std::realloc(doc->nodes, sizeof(mj_node) * cap);
-            if (!p) return UINT32_MAX;
-            doc->nodes = (mj_node *)p;
-            doc->cap = cap;
-        }
-        uint32_t i = doc->n++;
-        mj_node *nd = &doc->nodes[i];
-        std::memset(nd, 0, sizeof *nd);
-        nd->key = has_key ? key.data() : nullptr;
-        nd->key_len = has_key ? (uint32_t)key.size() : 0;
-        nd->parent = parent;
-        return i;
+        return node_add(doc, max_nodes, parent, has_key ? key.data() : nullptr,
+                        has_key ? (uint32_t)key.size() : 0);
     }
 
     template <typename V>
@@ -203,22 +211,8 @@ struct converter {
 
     bool add(uint32_t parent, const char *key, uint32_t key_len, uint32_t *out)
     {
-        if (doc->n >= max_nodes) return false;
-        if (doc->n == doc->cap) {
-            uint32_t cap = doc->cap ? doc->cap * 2 : 256;
-            void *p = std::realloc(doc->nodes, sizeof(mj_node) * cap);
-            if (!p) return false;
-            doc->nodes = (mj_node *)p;
-            doc->cap = cap;
-        }
-        uint32_t i = doc->n++;
-        mj_node *nd = &doc->nodes[i];
-        std::memset(nd, 0, sizeof *nd);
-        nd->key = key;
-        nd->key_len = key_len;
-        nd->parent = parent;
-        *out = i;
-        return true;
+        *out = node_add(doc, max_nodes, parent, key, key_len);
+        return *out != UINT32_MAX;
     }
 
     bool value(dom::element el, uint32_t self, const mj_want *want)

@@ -45,6 +45,16 @@ static void set_diag(modus_diag *d, const modus_source *s, uint64_t line, uint64
     snprintf(d->message, sizeof d->message, "%s", msg);
 }
 
+static modus_status too_long(modus_source *s, modus_diag *diag, uint64_t line, uint64_t off)
+{
+    s->st.too_long++;
+    char msg[160];
+    snprintf(msg, sizeof msg, "line longer than the %zu-byte cap (--max-line): skipped",
+             s->max_line);
+    set_diag(diag, s, line, off, msg);
+    return MODUS_ETOOLONG;
+}
+
 modus_status modus_source_open(const char *path, const modus_source_opts *opts, modus_source **out,
                                modus_diag *diag)
 {
@@ -125,12 +135,7 @@ modus_status modus_source_next(modus_source *s, const char **line, size_t *len, 
             if (nl) {
                 s->start = s->scan = (size_t)(nl - s->buf) + 1;
                 s->skipping = false;
-                s->st.too_long++;
-                char msg[160];
-                snprintf(msg, sizeof msg, "line longer than the %zu-byte cap (--max-line): skipped",
-                         s->max_line);
-                set_diag(diag, s, s->skip_line, s->skip_off, msg);
-                return MODUS_ETOOLONG;
+                return too_long(s, diag, s->skip_line, s->skip_off);
             }
             /* drop what we have, keep reading */
             s->file_off += s->end;
@@ -144,12 +149,7 @@ modus_status modus_source_next(modus_source *s, const char **line, size_t *len, 
             size_t n = e - b;
             if (n && s->buf[b + n - 1] == '\r') n--;
             if (n > s->max_line) {
-                s->st.too_long++;
-                char msg[160];
-                snprintf(msg, sizeof msg, "line longer than the %zu-byte cap (--max-line): skipped",
-                         s->max_line);
-                set_diag(diag, s, s->lineno, s->file_off + b, msg);
-                return MODUS_ETOOLONG;
+                return too_long(s, diag, s->lineno, s->file_off + b);
             }
             size_t k = 0;
             while (k < n && (s->buf[b + k] == ' ' || s->buf[b + k] == '\t')) k++;
@@ -186,12 +186,7 @@ modus_status modus_source_next(modus_source *s, const char **line, size_t *len, 
             s->eof = true;
             if (s->skipping) {
                 s->skipping = false;
-                s->st.too_long++;
-                char msg[160];
-                snprintf(msg, sizeof msg, "line longer than the %zu-byte cap (--max-line): skipped",
-                         s->max_line);
-                set_diag(diag, s, s->skip_line, s->skip_off, msg);
-                return MODUS_ETOOLONG;
+                return too_long(s, diag, s->skip_line, s->skip_off);
             }
         }
     }

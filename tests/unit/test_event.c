@@ -30,7 +30,8 @@ static void test_access(void)
     const modus_event *ev = decode(
         "{\"@timestamp\":\"2026-01-01T00:00:00Z\",\"event\":{\"category\":[\"api\",\"process\"]},"
         "\"process\":{\"pid\":4242,\"name\":\"x.exe\",\"args\":[\"a\",\"b c\"],\"neg\":-3,"
-        "\"ratio\":0.5,\"big\":18446744073709551615,\"ok\":true,\"none\":null,\"esc\":\"C:\\\\Windows\\\\\\u00e9\","
+        "\"ratio\":0.5,\"big\":18446744073709551615,\"ok\":true,\"none\":null,\"esc\":\"C:"
+        "\\\\Windows\\\\\\u00e9\","
         "\"thread\":{\"Ext\":{\"call_stack\":[{\"symbol_info\":\"Unbacked+0x10\","
         "\"protection\":\"RWX\"}]}}},\"user.name\":\"flat\"}");
     modus_value v, e;
