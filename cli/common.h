@@ -43,6 +43,7 @@ int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o,
                    cli_event_fn fn, void *ctx);
 
 int cmd_scan(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 int cmd_stack(int argc, char **argv);
 
 #endif

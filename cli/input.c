@@ -25,8 +25,10 @@ int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o,
         modus_status s = modus_source_next(src, &line, &len, &d);
         if (s == MODUS_DONE) break;
         if (s != MODUS_OK) {
-            if (s == MODUS_ETOOLONG) n->too_long++;
-            else n->io_errors++;
+            if (s == MODUS_ETOOLONG)
+                n->too_long++;
+            else
+                n->io_errors++;
             if (!o->quiet && reported++ < CLI_MAX_REPORTED) cli_diag(NULL, &d);
             if (s == MODUS_EIO) break;
             continue;

@@ -77,7 +77,10 @@ modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **o
         }
         text = owned;
     }
-    if (!decode_want_init(&e->want)) {
+    bool want_ok = decode_want_init(&e->want);
+    for (size_t i = 0; want_ok && opts && i < opts->nqueries; i++)
+        want_ok = query_want(opts->queries[i], &e->want);
+    if (!want_ok) {
         free(owned);
         free(e);
         return MODUS_ENOMEM;

@@ -62,8 +62,13 @@ typedef enum modus_os { MODUS_OS_WINDOWS = 0, MODUS_OS_LINUX = 1 } modus_os;
 /* ---- engine ------------------------------------------------------------ */
 
 typedef struct modus_engine modus_engine;
+typedef struct modus_query modus_query;
 typedef struct modus_engine_opts {
     const char *modalities_path; /* NULL: the embedded table */
+    /* queries that will run on this engine's events: their fields are
+     * extracted while decoding (borrowed; must outlive the engine) */
+    const modus_query *const *queries;
+    size_t nqueries;
 } modus_engine_opts;
 
 modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **out,
@@ -177,6 +182,27 @@ typedef enum modus_render {
 
 /* Render into scanner-owned memory (valid until the next call on the scanner). */
 const char *modus_event_render(const modus_event *ev, modus_render kind, size_t *len);
+
+/* ---- EQL queries ------------------------------------------------------- */
+
+/* Compile an EQL query (Elasticsearch dialect: event queries, sequences,
+ * joins, lineage, pipes). On MODUS_EPARSE diag has line, column, message. */
+modus_status modus_query_compile(const char *text, size_t len, modus_query **out, modus_diag *diag);
+void modus_query_destroy(modus_query *q);
+
+/* Running a query over events, in order. `emit` receives each result: one
+ * event, or every event of a sequence in order, as JSON texts (borrowed for
+ * the call). */
+typedef void (*modus_emit_fn)(void *ctx, const char *const *events, const size_t *lens, uint32_t n);
+typedef struct modus_query_run modus_query_run;
+modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, void *ctx,
+                                    modus_query_run **out);
+void modus_query_run_event(modus_query_run *r, const modus_event *ev);
+/* true once no later event can produce output (e.g. `| head` reached) */
+bool modus_query_run_done(const modus_query_run *r);
+/* end of input: emit what pipes buffered (tail, sort, unique) */
+void modus_query_run_finish(modus_query_run *r);
+void modus_query_run_destroy(modus_query_run *r);
 
 #ifdef __cplusplus
 }

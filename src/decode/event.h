@@ -49,6 +49,9 @@ struct modus_scanner {
     struct modus_event ev;
 };
 
+/* query_api.c: add a query's fields to the decoder's trie */
+bool query_want(const modus_query *q, mj_want *w);
+
 /* decode_ecs.c */
 bool decode_want_init(mj_want *w);
 modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus_diag *diag);

@@ -1,0 +1,152 @@
+/* cmd_query.c - `modus query`: an ad-hoc EQL query over telemetry files. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: modus query [OPTIONS] 'EQL' FILE... | -\n"
+          "\n"
+          "Runs one EQL query (Elasticsearch dialect: `process where ...`, sequences,\n"
+          "joins, `descendant of`, pipes such as `| head 5`) over ECS NDJSON files, in file\n"
+          "order, and prints every match: each event of a sequence, in order.\n"
+          "\n"
+          "options:\n"
+          "  --ids-field FIELD    print the value of FIELD for each matched event, one per\n"
+          "                       line, instead of the whole event\n"
+          "  --format json        print whole events, one JSON object per line (default)\n"
+          "  --max-line BYTES     longest line accepted (default 16 MiB)\n"
+          "  -q, --quiet          no per-line error messages\n"
+          "  -h, --help           this help\n"
+          "\n"
+          "A query that does not compile is reported as query:LINE:COL: message, exit 3.\n",
+          f);
+}
+
+typedef struct query_out {
+    const char *ids_field;
+    modus_scanner *sc; /* re-decodes matched events to print a field */
+    uint64_t printed;
+} query_out;
+
+static void print_field(query_out *o, const char *text, size_t len)
+{
+    char *buf = malloc(len + MODUS_PADDING);
+    if (!buf) return;
+    memcpy(buf, text, len);
+    memset(buf + len, ' ', MODUS_PADDING);
+    const modus_event *ev;
+    modus_diag d;
+    modus_value v;
+    if (modus_scanner_decode(o->sc, buf, len, &ev, &d) == MODUS_OK &&
+        modus_event_get(ev, o->ids_field, &v) == MODUS_OK) {
+        switch (v.type) {
+        case MODUS_T_STRING: printf("%.*s\n", (int)v.len, v.str); break;
+        case MODUS_T_INT: printf("%lld\n", (long long)v.i); break;
+        case MODUS_T_UINT: printf("%llu\n", (unsigned long long)v.u); break;
+        case MODUS_T_DOUBLE: printf("%.17g\n", v.d); break;
+        case MODUS_T_BOOL: puts(v.b ? "true" : "false"); break;
+        default: puts("null");
+        }
+    } else {
+        puts("null");
+    }
+    free(buf);
+}
+
+static void emit(void *ctx, const char *const *texts, const size_t *lens, uint32_t n)
+{
+    query_out *o = ctx;
+    for (uint32_t i = 0; i < n; i++) {
+        if (o->ids_field) {
+            print_field(o, texts[i], lens[i]);
+        } else {
+            fwrite(texts[i], 1, lens[i], stdout);
+            putchar('\n');
+        }
+        o->printed++;
+    }
+}
+
+typedef struct run_ctx {
+    modus_query_run *run;
+} run_ctx;
+
+static int on_event(const modus_event *ev, const char *file, uint64_t line, void *arg)
+{
+    (void)file, (void)line;
+    run_ctx *r = arg;
+    modus_query_run_event(r->run, ev);
+    return modus_query_run_done(r->run) ? 1 : 0;
+}
+
+int cmd_query(int argc, char **argv)
+{
+    static const struct option opts[] = {{"ids-field", required_argument, NULL, 'i'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"max-line", required_argument, NULL, 'L'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    query_out out = {0};
+    cli_input_opts io = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': out.ids_field = optarg; break;
+        case 'f':
+            if (strcmp(optarg, "json")) {
+                cli_error("query: --format must be json, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'L': io.max_line = (size_t)strtoull(optarg, NULL, 10); break;
+        case 'q': io.quiet = true; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *text = argv[optind];
+    modus_query *q;
+    modus_diag d = {0};
+    if (modus_query_compile(text, strlen(text), &q, &d) != MODUS_OK) {
+        fprintf(stderr, "modus: query:%llu:%llu: %s\n", (unsigned long long)d.line,
+                (unsigned long long)d.column, d.message);
+        return EXIT_RULES;
+    }
+    const modus_query *qs[1] = {q};
+    modus_engine_opts eo = {.queries = qs, .nqueries = 1};
+    modus_engine *eng = NULL;
+    modus_scanner *sc = NULL;
+    modus_query_run *run = NULL;
+    int rc = EXIT_USAGE;
+    if (modus_engine_create(&eo, &eng, &d) != MODUS_OK || modus_scanner_create(eng, &sc) != MODUS_OK ||
+        modus_scanner_create(eng, &out.sc) != MODUS_OK ||
+        modus_query_run_create(q, emit, &out, &run) != MODUS_OK) {
+        cli_error("query: cannot start: out of memory");
+        goto done;
+    }
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    cli_counts n = {0};
+    run_ctx rc_ = {run};
+    for (int i = optind + 1; i < argc && !modus_query_run_done(run); i++)
+        cli_each_event(sc, argv[i], &io, &n, on_event, &rc_);
+    modus_query_run_finish(run);
+    fflush(stdout);
+    rc = cli_errors(&n) ? EXIT_USAGE : EXIT_OK;
+done:
+    modus_query_run_destroy(run);
+    modus_scanner_destroy(out.sc);
+    modus_scanner_destroy(sc);
+    modus_engine_destroy(eng);
+    modus_query_destroy(q);
+    return rc;
+}

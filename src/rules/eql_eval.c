@@ -1,0 +1,374 @@
+/* eql_eval.c - evaluate an EQL expression over one event.
+ *
+ * Values are typed (eql_val): null, bool, int, double, string, and arrays and
+ * objects that stay references into the event's node table (no copying).
+ * Semantics, as Elasticsearch EQL and the reference engine define them:
+ *   - three-valued logic: a comparison with null (a missing field) is null;
+ *     `and` is false if either side is false, `or` true if either is true,
+ *     `not null` is null; a where clause holds only when it is true;
+ *   - `==` / `!=` against the literal `null` test for absence (`x == null`,
+ *     `f(x) != null`); otherwise a null operand makes them null like any
+ *     comparison; `==` is case-sensitive and never expands wildcards;
+ *   - `:` is case-insensitive with `*`/`?` wildcards, `like` the same with
+ *     case (or without, `like~`), `regex` a full-string match (PCRE2 syntax,
+ *     see eql_func.c), `in` equality against a list (`in~` case-insensitive);
+ *   - a multi-valued field (an array) compares true when any element does, as
+ *     an Elasticsearch term query on an array field;
+ *   - arithmetic on ints stays integral (division truncates toward zero) unless
+ *     an operand is a double; division by zero is null.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eql.h"
+
+static eql_val vnull(void)
+{
+    eql_val v;
+    memset(&v, 0, sizeof v);
+    return v;
+}
+
+static eql_val vbool(bool b)
+{
+    eql_val v = vnull();
+    v.t = V_BOOL;
+    v.b = b;
+    return v;
+}
+
+static eql_val from_node(const mj_doc *d, uint32_t i)
+{
+    eql_val v = vnull();
+    const mj_node *n = &d->nodes[i];
+    switch (n->type) {
+    case MJ_BOOL: v.t = V_BOOL; v.b = n->b; break;
+    case MJ_INT: v.t = V_INT; v.i = n->v.i; break;
+    case MJ_UINT:
+        if (n->v.u <= INT64_MAX) {
+            v.t = V_INT;
+            v.i = (int64_t)n->v.u;
+        } else {
+            v.t = V_DOUBLE;
+            v.d = (double)n->v.u;
+        }
+        break;
+    case MJ_DOUBLE: v.t = V_DOUBLE; v.d = n->v.d; break;
+    case MJ_STRING: v.t = V_STR; v.s = n->v.s; v.n = n->len; break;
+    case MJ_ARRAY: v.t = V_ARR; v.ref = i; v.n = n->count; break;
+    case MJ_OBJECT: v.t = V_OBJ; v.ref = i; v.n = n->count; break;
+    default: break;
+    }
+    return v;
+}
+
+eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t from)
+{
+    const mj_doc *d = c->doc;
+    if (!d || !d->n) return vnull();
+    if (!memchr(path, '[', len)) {
+        if (!len) return from_node(d, from);
+        uint32_t i = mj_path(d, from, path, len);
+        return i ? from_node(d, i) : vnull();
+    }
+    /* a.b[2].c: walk component by component */
+    uint32_t cur = from;
+    size_t p = 0;
+    while (p < len) {
+        size_t e = p;
+        while (e < len && path[e] != '.' && path[e] != '[') e++;
+        if (e > p) {
+            cur = mj_member(d, cur, path + p, e - p);
+            if (!cur) return vnull();
+        }
+        p = e;
+        while (p < len && path[p] == '[') {
+            size_t q = p + 1;
+            uint32_t idx = 0;
+            while (q < len && path[q] >= '0' && path[q] <= '9') idx = idx * 10 + (uint32_t)(path[q++] - '0');
+            if (d->nodes[cur].type != MJ_ARRAY || idx >= d->nodes[cur].count) return vnull();
+            uint32_t k = cur + 1;
+            for (uint32_t j = 0; j < idx; j++) k = d->nodes[k].next;
+            cur = k;
+            p = q + 1;
+        }
+        if (p < len && path[p] == '.') p++;
+    }
+    return from_node(d, cur);
+}
+
+/* element idx of an event array */
+static eql_val elem(const eql_ctx *c, const eql_val *arr, uint32_t *cursor, bool first)
+{
+    const mj_doc *d = c->doc;
+    *cursor = first ? arr->ref + 1 : d->nodes[*cursor].next;
+    return from_node(d, *cursor);
+}
+
+static double num(const eql_val *v)
+{
+    return v->t == V_INT ? (double)v->i : v->d;
+}
+
+static bool is_num(const eql_val *v)
+{
+    return v->t == V_INT || v->t == V_DOUBLE;
+}
+
+int eql_compare(const eql_val *a, const eql_val *b, bool *ok)
+{
+    *ok = true;
+    if (is_num(a) && is_num(b)) {
+        if (a->t == V_INT && b->t == V_INT) return a->i < b->i ? -1 : a->i > b->i;
+        double x = num(a), y = num(b);
+        return x < y ? -1 : x > y;
+    }
+    if (a->t == V_STR && b->t == V_STR) {
+        uint32_t n = a->n < b->n ? a->n : b->n;
+        int r = memcmp(a->s, b->s, n);
+        if (r) return r < 0 ? -1 : 1;
+        return a->n < b->n ? -1 : a->n > b->n;
+    }
+    if (a->t == V_BOOL && b->t == V_BOOL) return (int)a->b - (int)b->b;
+    *ok = false;
+    return 0;
+}
+
+bool eql_equal(const eql_val *a, const eql_val *b, bool ci)
+{
+    if (a->t == V_NULL || b->t == V_NULL) return a->t == b->t;
+    if (a->t == V_STR && b->t == V_STR)
+        return ci ? sv_ieq((sv){a->s, a->n}, (sv){b->s, b->n})
+                  : a->n == b->n && !memcmp(a->s, b->s, a->n);
+    bool ok;
+    int r = eql_compare(a, b, &ok);
+    return ok && r == 0;
+}
+
+/* apply a two-valued test to a value that may be an array: any element */
+typedef int (*test_fn)(eql_ctx *c, const eql_node *n, const eql_val *v, const eql_val *rhs);
+
+static int any_of(eql_ctx *c, const eql_node *n, const eql_val *v, const eql_val *rhs, test_fn f)
+{
+    if (v->t != V_ARR) return f(c, n, v, rhs);
+    int res = -1; /* null unless some element decides */
+    uint32_t cur = 0;
+    for (uint32_t k = 0; k < v->n; k++) {
+        eql_val e = elem(c, v, &cur, k == 0);
+        int r = f(c, n, &e, rhs);
+        if (r == 1) return 1;
+        if (r == 0) res = 0;
+    }
+    return v->n ? res : 0;
+}
+
+static eql_val tri(int r)
+{
+    return r < 0 ? vnull() : vbool(r == 1);
+}
+
+static int test_order(eql_ctx *c, const eql_node *n, const eql_val *a, const eql_val *b)
+{
+    (void)c;
+    if (a->t == V_NULL || b->t == V_NULL) return -1;
+    bool ok;
+    int r = eql_compare(a, b, &ok);
+    if (!ok) return -1;
+    switch (n->kind) {
+    case N_LT: return r < 0;
+    case N_LE: return r <= 0;
+    case N_GT: return r > 0;
+    default: return r >= 0;
+    }
+}
+
+static int test_eq(eql_ctx *c, const eql_node *n, const eql_val *a, const eql_val *b)
+{
+    (void)c;
+    (void)n;
+    return eql_equal(a, b, false);
+}
+
+/* : like regex against the node's rhs list */
+static int test_match(eql_ctx *c, const eql_node *n, const eql_val *v, const eql_val *unused)
+{
+    (void)unused;
+    if (v->t == V_NULL) return -1;
+    for (uint32_t i = 1; i < n->nkids; i++) {
+        if (n->pat[i]) {
+            if (v->t != V_STR) continue;
+            bool m = n->kind == N_REGEX ? eql_regex_match(n->pat[i], v->s, v->n)
+                                        : eql_glob_match(n->pat[i], v->s, v->n);
+            if (m) return 1;
+        } else {
+            eql_val r = eql_eval(c, n->kids[i]);
+            if (r.t == V_ARR) {
+                uint32_t cur = 0;
+                for (uint32_t k = 0; k < r.n; k++) {
+                    eql_val e = elem(c, &r, &cur, k == 0);
+                    if (eql_equal(v, &e, n->kind == N_COLON || n->ci)) return 1;
+                }
+            } else if (eql_equal(v, &r, n->kind == N_COLON || n->ci)) {
+                return 1;
+            }
+        }
+    }
+    return v->t == V_STR || n->kind == N_COLON ? 0 : -1;
+}
+
+static int test_in(eql_ctx *c, const eql_node *n, const eql_val *v, const eql_val *unused)
+{
+    (void)unused;
+    for (uint32_t i = 1; i < n->nkids; i++) {
+        eql_val r = eql_eval(c, n->kids[i]);
+        if (eql_equal(v, &r, n->ci)) return 1;
+    }
+    return 0;
+}
+
+static eql_val arith(const eql_node *n, eql_val a, eql_val b)
+{
+    if (!is_num(&a) || !is_num(&b)) return vnull();
+    eql_val r = vnull();
+    if (a.t == V_INT && b.t == V_INT) {
+        int64_t x = a.i, y = b.i;
+        r.t = V_INT;
+        switch (n->kind) {
+        case N_ADD: r.i = (int64_t)((uint64_t)x + (uint64_t)y); break;
+        case N_SUB: r.i = (int64_t)((uint64_t)x - (uint64_t)y); break;
+        case N_MUL: r.i = (int64_t)((uint64_t)x * (uint64_t)y); break;
+        case N_DIV:
+            if (!y || (x == INT64_MIN && y == -1)) return vnull();
+            r.i = x / y;
+            break;
+        default:
+            if (!y || (x == INT64_MIN && y == -1)) return vnull();
+            r.i = x % y;
+        }
+        return r;
+    }
+    double x = num(&a), y = num(&b);
+    r.t = V_DOUBLE;
+    switch (n->kind) {
+    case N_ADD: r.d = x + y; break;
+    case N_SUB: r.d = x - y; break;
+    case N_MUL: r.d = x * y; break;
+    case N_DIV:
+        if (y == 0) return vnull();
+        r.d = x / y;
+        break;
+    default:
+        if (y == 0) return vnull();
+        r.d = fmod(x, y);
+    }
+    return r;
+}
+
+eql_val eql_arith(const eql_node *n, eql_val a, eql_val b)
+{
+    return arith(n, a, b);
+}
+
+/* A value used as a condition: booleans as they are, null stays null, any
+ * other value is true when non-empty / non-zero (the reference engine's
+ * truthiness, so `where some_object and ...` works). */
+static eql_val cond(eql_val v)
+{
+    switch (v.t) {
+    case V_BOOL:
+    case V_NULL: return v;
+    case V_INT: return vbool(v.i != 0);
+    case V_DOUBLE: return vbool(v.d != 0);
+    default: return vbool(v.n != 0);
+    }
+}
+
+eql_val eql_eval(eql_ctx *c, const eql_node *n)
+{
+    switch (n->kind) {
+    case N_LIT: return n->val;
+    case N_FIELD:
+        if (n->var >= 0) {
+            eql_val base = c->vars[n->var];
+            if (!n->path_len) return base;
+            if (base.t != V_OBJ) return vnull();
+            return eql_field(c, n->path, n->path_len, base.ref);
+        }
+        return eql_field(c, n->path, n->path_len, 0);
+    case N_NOT: {
+        eql_val v = cond(eql_eval(c, n->kids[0]));
+        return v.t == V_BOOL ? vbool(!v.b) : vnull();
+    }
+    case N_NEG: {
+        eql_val v = eql_eval(c, n->kids[0]);
+        if (v.t == V_INT) v.i = -v.i;
+        else if (v.t == V_DOUBLE) v.d = -v.d;
+        else return vnull();
+        return v;
+    }
+    case N_AND: {
+        eql_val a = cond(eql_eval(c, n->kids[0]));
+        if (a.t == V_BOOL && !a.b) return a;
+        eql_val b = cond(eql_eval(c, n->kids[1]));
+        if (b.t == V_BOOL && !b.b) return b;
+        if (a.t == V_BOOL && b.t == V_BOOL) return vbool(true);
+        return vnull();
+    }
+    case N_OR: {
+        eql_val a = cond(eql_eval(c, n->kids[0]));
+        if (a.t == V_BOOL && a.b) return a;
+        eql_val b = cond(eql_eval(c, n->kids[1]));
+        if (b.t == V_BOOL && b.b) return b;
+        if (a.t == V_BOOL && b.t == V_BOOL) return vbool(false);
+        return vnull();
+    }
+    case N_EQ:
+    case N_NE: {
+        eql_val a = eql_eval(c, n->kids[0]), b = eql_eval(c, n->kids[1]);
+        int r;
+        bool null_lit = (n->kids[0]->kind == N_LIT && n->kids[0]->val.t == V_NULL) ||
+                        (n->kids[1]->kind == N_LIT && n->kids[1]->val.t == V_NULL);
+        if (!null_lit && (a.t == V_NULL || b.t == V_NULL)) return vnull();
+        if (a.t == V_ARR && b.t != V_ARR) r = any_of(c, n, &a, &b, test_eq);
+        else if (b.t == V_ARR && a.t != V_ARR) r = any_of(c, n, &b, &a, test_eq);
+        else r = eql_equal(&a, &b, false);
+        if (r < 0) return vnull();
+        return vbool(n->kind == N_EQ ? r == 1 : r != 1);
+    }
+    case N_LT:
+    case N_LE:
+    case N_GT:
+    case N_GE: {
+        eql_val a = eql_eval(c, n->kids[0]), b = eql_eval(c, n->kids[1]);
+        return tri(any_of(c, n, &a, &b, test_order));
+    }
+    case N_ADD:
+    case N_SUB:
+    case N_MUL:
+    case N_DIV:
+    case N_MOD: return arith(n, eql_eval(c, n->kids[0]), eql_eval(c, n->kids[1]));
+    case N_COLON:
+    case N_LIKE:
+    case N_REGEX: {
+        eql_val v = eql_eval(c, n->kids[0]);
+        return tri(any_of(c, n, &v, NULL, test_match));
+    }
+    case N_IN: {
+        eql_val v = eql_eval(c, n->kids[0]);
+        int r = any_of(c, n, &v, NULL, test_in);
+        if (r < 0) return vnull();
+        return vbool(n->neg ? r != 1 : r == 1);
+    }
+    case N_CALL: {
+        const eql_fn_def *def = eql_fn_get(n->fn);
+        eql_val args[64];
+        uint32_t na = n->nkids < 64 ? n->nkids : 64;
+        if (!def->lazy)
+            for (uint32_t i = 0; i < na; i++) args[i] = eql_eval(c, n->kids[i]);
+        return def->impl(c, n, args, na);
+    }
+    case N_LINEAGE: return vbool(c->lineage && c->lineage[n->lin_slot]);
+    }
+    return vnull();
+}

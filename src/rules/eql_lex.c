@@ -1,0 +1,309 @@
+/* eql_lex.c - EQL tokens with their line and column.
+ *
+ * Strings: "..." and '...' with backslash escapes (\n \t \r \" \' \\ \/ \b \f
+ * \uXXXX, \u{X...}), and """...""" raw strings (no escapes, as Elasticsearch
+ * reads them). Identifiers carry dots and '@' (process.parent.name,
+ * @timestamp); `...` quotes an identifier; ?name marks an optional field and
+ * $name a variable. Comments: // to end of line and slash-star blocks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "eql.h"
+
+void eql_lex_init(eql_lexer *lx, arena *a, const char *text, size_t len)
+{
+    lx->p = lx->start = text;
+    lx->end = text + len;
+    lx->line = 1;
+    lx->line_start = text;
+    lx->a = a;
+}
+
+static bool ident_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '@';
+}
+
+static bool ident_char(char c)
+{
+    return ident_start(c) || (c >= '0' && c <= '9') || c == '.';
+}
+
+static void skip_space(eql_lexer *lx)
+{
+    while (lx->p < lx->end) {
+        char c = *lx->p;
+        if (c == '\n') {
+            lx->p++;
+            lx->line++;
+            lx->line_start = lx->p;
+        } else if (c == ' ' || c == '\t' || c == '\r') {
+            lx->p++;
+        } else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '/') {
+            while (lx->p < lx->end && *lx->p != '\n') lx->p++;
+        } else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '*') {
+            lx->p += 2;
+            while (lx->p + 1 < lx->end && !(lx->p[0] == '*' && lx->p[1] == '/')) {
+                if (*lx->p == '\n') {
+                    lx->line++;
+                    lx->line_start = lx->p + 1;
+                }
+                lx->p++;
+            }
+            lx->p = lx->p + 2 <= lx->end ? lx->p + 2 : lx->end;
+        } else {
+            break;
+        }
+    }
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static size_t put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+static eql_token error_tok(eql_token t, const char *msg)
+{
+    t.t = T_ERROR;
+    t.s = msg;
+    t.sn = (uint32_t)strlen(msg);
+    return t;
+}
+
+static eql_token lex_string(eql_lexer *lx, eql_token t)
+{
+    char q = *lx->p;
+    if (q == '"' && lx->end - lx->p >= 6 && lx->p[1] == '"' && lx->p[2] == '"') {
+        const char *b = lx->p + 3, *e = b;
+        while (e + 2 < lx->end && !(e[0] == '"' && e[1] == '"' && e[2] == '"')) {
+            if (*e == '\n') {
+                lx->line++;
+                lx->line_start = e + 1;
+            }
+            e++;
+        }
+        if (e + 2 >= lx->end) return error_tok(t, "unterminated \"\"\" string");
+        t.t = T_STRING;
+        t.s = b;
+        t.sn = (uint32_t)(e - b);
+        lx->p = e + 3;
+        t.n = (uint32_t)(lx->p - t.p);
+        return t;
+    }
+    const char *e = lx->p + 1;
+    char *o = arena_alloc(lx->a, (size_t)(lx->end - lx->p) + 1);
+    if (!o) return error_tok(t, "out of memory");
+    size_t on = 0;
+    while (e < lx->end && *e != q) {
+        if (*e == '\n') return error_tok(t, "unterminated string");
+        if (*e != '\\') {
+            o[on++] = *e++;
+            continue;
+        }
+        if (++e >= lx->end) break;
+        char c = *e++;
+        switch (c) {
+        case 'n': o[on++] = '\n'; break;
+        case 't': o[on++] = '\t'; break;
+        case 'r': o[on++] = '\r'; break;
+        case 'b': o[on++] = '\b'; break;
+        case 'f': o[on++] = '\f'; break;
+        case '"':
+        case '\'':
+        case '\\':
+        case '/': o[on++] = c; break;
+        case 'u': {
+            uint32_t cp = 0;
+            if (e < lx->end && *e == '{') {
+                e++;
+                int k = 0;
+                while (e < lx->end && *e != '}' && hexv(*e) >= 0 && k < 8) cp = cp << 4 | (uint32_t)hexv(*e++), k++;
+                if (e >= lx->end || *e != '}' || !k || cp > 0x10ffff) return error_tok(t, "bad \\u{...} escape");
+                e++;
+            } else {
+                for (int k = 0; k < 4; k++) {
+                    if (e >= lx->end || hexv(*e) < 0) return error_tok(t, "bad \\u escape");
+                    cp = cp << 4 | (uint32_t)hexv(*e++);
+                }
+            }
+            on += put_utf8(o + on, cp);
+            break;
+        }
+        default: return error_tok(t, "unknown escape in string");
+        }
+    }
+    if (e >= lx->end) return error_tok(t, "unterminated string");
+    lx->p = e + 1;
+    t.t = T_STRING;
+    t.s = o;
+    t.sn = (uint32_t)on;
+    t.n = (uint32_t)(lx->p - t.p);
+    return t;
+}
+
+eql_token eql_lex_next(eql_lexer *lx)
+{
+    skip_space(lx);
+    eql_token t = {0};
+    t.p = lx->p;
+    t.line = lx->line;
+    t.col = (uint32_t)(lx->p - lx->line_start) + 1;
+    if (lx->p >= lx->end) {
+        t.t = T_EOF;
+        return t;
+    }
+    char c = *lx->p;
+    if (c == '"' || c == '\'') return lex_string(lx, t);
+    if (ident_start(c) || c == '`' || ((c == '?' || c == '$') && lx->p + 1 < lx->end &&
+                                        (ident_start(lx->p[1]) || lx->p[1] == '`'))) {
+        t.t = c == '?' ? T_QFIELD : c == '$' ? T_VAR : T_IDENT;
+        if (c == '?' || c == '$') lx->p++;
+        if (*lx->p == '`') {
+            const char *b = ++lx->p;
+            while (lx->p < lx->end && *lx->p != '`') lx->p++;
+            if (lx->p >= lx->end) return error_tok(t, "unterminated `identifier`");
+            t.s = b;
+            t.sn = (uint32_t)(lx->p - b);
+            lx->p++;
+            /* `a b`.c : keep dotted continuations */
+            while (lx->p < lx->end && *lx->p == '.' && lx->p + 1 < lx->end && ident_char(lx->p[1])) {
+                const char *q = lx->p + 1;
+                while (q < lx->end && ident_char(*q)) q++;
+                char *j = arena_alloc(lx->a, t.sn + (size_t)(q - lx->p));
+                memcpy(j, t.s, t.sn);
+                memcpy(j + t.sn, lx->p, (size_t)(q - lx->p));
+                t.sn += (uint32_t)(q - lx->p);
+                t.s = j;
+                lx->p = q;
+            }
+        } else {
+            const char *b = lx->p;
+            while (lx->p < lx->end && ident_char(*lx->p)) lx->p++;
+            /* array indexes inside a field: a.b[0].c */
+            while (lx->p < lx->end && *lx->p == '[' && lx->p + 1 < lx->end && lx->p[1] >= '0' &&
+                   lx->p[1] <= '9' && t.t != T_VAR) {
+                const char *q = lx->p + 1;
+                while (q < lx->end && *q >= '0' && *q <= '9') q++;
+                if (q >= lx->end || *q != ']') break;
+                lx->p = q + 1;
+                while (lx->p < lx->end && ident_char(*lx->p)) lx->p++;
+            }
+            t.s = b;
+            t.sn = (uint32_t)(lx->p - b);
+        }
+        t.n = (uint32_t)(lx->p - t.p);
+        return t;
+    }
+    if (c >= '0' && c <= '9') {
+        const char *b = lx->p;
+        bool dbl = false;
+        while (lx->p < lx->end && *lx->p >= '0' && *lx->p <= '9') lx->p++;
+        if (lx->p + 1 < lx->end && *lx->p == '.' && lx->p[1] >= '0' && lx->p[1] <= '9') {
+            dbl = true;
+            lx->p++;
+            while (lx->p < lx->end && *lx->p >= '0' && *lx->p <= '9') lx->p++;
+        }
+        if (lx->p < lx->end && (*lx->p == 'e' || *lx->p == 'E')) {
+            const char *q = lx->p + 1;
+            if (q < lx->end && (*q == '+' || *q == '-')) q++;
+            if (q < lx->end && *q >= '0' && *q <= '9') {
+                dbl = true;
+                while (q < lx->end && *q >= '0' && *q <= '9') q++;
+                lx->p = q;
+            }
+        }
+        /* a unit suffix (maxspan=10s) is read by the parser from the raw text */
+        char buf[64];
+        size_t n = (size_t)(lx->p - b);
+        if (n >= sizeof buf) return error_tok(t, "number too long");
+        memcpy(buf, b, n);
+        buf[n] = 0;
+        t.n = (uint32_t)n;
+        if (dbl) {
+            t.t = T_DOUBLE;
+            t.d = strtod(buf, NULL);
+        } else {
+            t.t = T_INT;
+            char *end;
+            unsigned long long v = strtoull(buf, &end, 10);
+            if (v > (unsigned long long)INT64_MAX) {
+                t.t = T_DOUBLE;
+                t.d = strtod(buf, NULL);
+            } else {
+                t.i = (int64_t)v;
+            }
+        }
+        return t;
+    }
+    lx->p++;
+    t.n = 1;
+    char d = lx->p < lx->end ? *lx->p : 0;
+    switch (c) {
+    case '(': t.t = T_LP; break;
+    case ')': t.t = T_RP; break;
+    case '[': t.t = T_LB; break;
+    case ']': t.t = T_RB; break;
+    case ',': t.t = T_COMMA; break;
+    case '|': t.t = T_PIPE; break;
+    case ':': t.t = T_COLON; break;
+    case '+': t.t = T_PLUS; break;
+    case '-': t.t = T_MINUS; break;
+    case '*': t.t = T_STAR; break;
+    case '/': t.t = T_SLASH; break;
+    case '%': t.t = T_PCT; break;
+    case '~': t.t = T_TILDE; break;
+    case '.': t.t = T_DOT; break;
+    case '=':
+        if (d == '=') {
+            lx->p++;
+            t.t = T_EQ;
+        } else {
+            t.t = T_ASSIGN;
+        }
+        break;
+    case '!':
+        if (d != '=') return error_tok(t, "unexpected '!' (use 'not' or '!=')");
+        lx->p++;
+        t.t = T_NE;
+        break;
+    case '<':
+        if (d == '=') lx->p++, t.t = T_LE;
+        else t.t = T_LT;
+        break;
+    case '>':
+        if (d == '=') lx->p++, t.t = T_GE;
+        else t.t = T_GT;
+        break;
+    default: return error_tok(t, "unexpected character");
+    }
+    t.n = (uint32_t)(lx->p - t.p);
+    return t;
+}

@@ -1,0 +1,894 @@
+/* eql_query.c - run a compiled query over a stream of events.
+ *
+ * Event queries test each event. Sequences keep, per stage and per join key,
+ * the partial match waiting for the next stage: an event that matches stage i
+ * advances the partial of stage i-1 with the same key (the newer candidate
+ * replaces an older one at a stage), stages are tried last to first so one
+ * event never advances a partial twice, `until` drops every partial of its
+ * key, and maxspan drops a partial whose first event is too old. Joins keep
+ * the first event of each stage per key and fire when every stage has one.
+ * Lineage (descendant / child / event of) keeps a process table built from
+ * the events (entity ids where present, pid/ppid otherwise; a new process
+ * with a reused pid replaces the old entry) and, per sub-query, which
+ * processes matched it.
+ *
+ * State is bounded: partials and processes are capped (limits below), with
+ * counted drops. Matched events are kept as copies of their JSON text; pipes
+ * other than head buffer the results until the end of input and re-parse
+ * what they need (a sequence result is seen by pipes as {"events":[...]}).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eql_query.h"
+
+#define MAX_PARTIALS 200000
+#define MAX_PROCS 500000
+#define KEY_MAX 512
+
+typedef struct stored {
+    char *text;
+    uint32_t len;
+} stored;
+
+typedef struct partial {
+    bool used;
+    uint32_t stage; /* stages matched so far - 1 */
+    int64_t t0;
+    uint32_t klen;
+    uint32_t hash;
+    char key[KEY_MAX];
+    stored *ev; /* nstages_total */
+} partial;
+
+typedef struct proc {
+    bool used;
+    uint32_t klen, plen;
+    char key[64], parent[64];
+    uint64_t marks; /* lineage slots matched by an event of this process */
+} proc;
+
+typedef struct result {
+    stored *ev;
+    uint32_t n;
+} result;
+
+struct eql_runtime {
+    const eql_query *q;
+    eql_emit_fn emit;
+    void *ctx;
+    mj_parser *parser; /* for pipes over buffered results */
+    mj_doc doc;
+    arena scratch;
+    eql_val vars[64];
+    bool lin[64];
+    /* sequences: expanded stages (runs) */
+    const eql_stage **st;
+    uint32_t nst;
+    partial *parts; /* open-addressed per stage: nst * part_cap */
+    uint32_t part_cap, nparts;
+    /* lineage */
+    proc *procs;
+    uint32_t proc_cap, nprocs;
+    /* results */
+    result *res;
+    uint32_t nres, capres;
+    bool buffer;
+    int64_t head_left; /* streaming head; -1 none */
+    bool done;
+    eql_stats stats;
+};
+
+static void free_stored(stored *s)
+{
+    free(s->text);
+    s->text = NULL;
+}
+
+static bool keep(stored *s, const char *text, size_t len)
+{
+    s->text = malloc(len + MJ_PADDING);
+    if (!s->text) return false;
+    memcpy(s->text, text, len);
+    memset(s->text + len, ' ', MJ_PADDING);
+    s->len = (uint32_t)len;
+    return true;
+}
+
+static uint32_t fnv(const void *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
+    return h;
+}
+
+/* ---- values to keys ---------------------------------------------------------- */
+
+static size_t put_key(char *k, size_t at, const eql_val *v)
+{
+    if (at + 2 + 24 > KEY_MAX) return KEY_MAX + 1;
+    k[at++] = (char)('0' + v->t);
+    switch (v->t) {
+    case V_BOOL: k[at++] = v->b ? '1' : '0'; break;
+    case V_INT: memcpy(k + at, &v->i, 8), at += 8; break;
+    case V_DOUBLE: {
+        /* 2 == 2.0 as join keys */
+        if (v->d == (double)(int64_t)v->d) {
+            k[at - 1] = (char)('0' + V_INT);
+            int64_t i = (int64_t)v->d;
+            memcpy(k + at, &i, 8);
+        } else {
+            memcpy(k + at, &v->d, 8);
+        }
+        at += 8;
+        break;
+    }
+    case V_STR:
+        if (at + v->n + 1 > KEY_MAX) return KEY_MAX + 1;
+        memcpy(k + at, v->s, v->n);
+        at += v->n;
+        k[at++] = 0;
+        break;
+    case V_ARR:
+    case V_OBJ: memcpy(k + at, &v->ref, 4), at += 4; break;
+    default: break;
+    }
+    return at;
+}
+
+static size_t stage_key(eql_runtime *rt, eql_ctx *c, const eql_stage *st, char *k)
+{
+    size_t at = 0;
+    for (uint32_t i = 0; i < st->nby; i++) {
+        eql_val v = eql_eval(c, st->by[i]);
+        at = put_key(k, at, &v);
+        if (at > KEY_MAX) return KEY_MAX + 1;
+    }
+    (void)rt;
+    return at;
+}
+
+/* ---- time ------------------------------------------------------------------------- */
+
+static int64_t iso_ns(const char *s, uint32_t n)
+{
+    /* YYYY-MM-DDTHH:MM:SS[.frac][Z|+hh:mm] */
+    if (n < 19) return 0;
+    int Y, M, D, h, m, sec;
+    char buf[40];
+    size_t k = n < sizeof buf - 1 ? n : sizeof buf - 1;
+    memcpy(buf, s, k);
+    buf[k] = 0;
+    if (sscanf(buf, "%4d-%2d-%2d%*c%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6) return 0;
+    /* days from civil (Howard Hinnant) */
+    Y -= M <= 2;
+    int64_t era = (Y >= 0 ? Y : Y - 399) / 400;
+    int64_t yoe = Y - era * 400;
+    int64_t doy = (153 * (M + (M > 2 ? -3 : 9)) + 2) / 5 + D - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    int64_t ns = ((days * 86400 + h * 3600 + m * 60 + sec)) * 1000000000ll;
+    const char *p = buf + 19;
+    if (*p == '.') {
+        int64_t scale = 100000000;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            if (scale) ns += (*p - '0') * scale;
+    }
+    if (*p == '+' || *p == '-') {
+        int oh = 0, om = 0;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) >= 1) {
+            int64_t off = (oh * 3600 + om * 60) * 1000000000ll;
+            ns += *p == '+' ? -off : off;
+        }
+    }
+    return ns;
+}
+
+int64_t eql_event_time(const eql_ctx *c)
+{
+    eql_val v = eql_field(c, "@timestamp", 10, 0);
+    if (v.t == V_STR) return iso_ns(v.s, v.n);
+    if (v.t != V_INT && v.t != V_DOUBLE) v = eql_field(c, "timestamp", 9, 0);
+    double x = v.t == V_INT ? (double)v.i : v.t == V_DOUBLE ? v.d : 0;
+    if (v.t == V_INT && v.i >= 10000000000000000ll && v.i < 1000000000000000000ll)
+        return v.i * 100; /* FILETIME ticks */
+    if (x >= 1e18) return (int64_t)x;            /* ns */
+    if (x >= 1e16) return (int64_t)(x * 100);    /* FILETIME ticks (100 ns) */
+    if (x >= 1e11) return (int64_t)(x * 1e6);    /* ms */
+    return (int64_t)(x * 1e9);                   /* s */
+}
+
+/* ---- category ---------------------------------------------------------------------- */
+
+static bool category_ok(const eql_ctx *c, const eql_stage *st)
+{
+    if (st->any) return true;
+    eql_val v = eql_field(c, "event.category", 14, 0);
+    if (v.t == V_NULL) v = eql_field(c, "event_type", 10, 0);
+    sv cat = st->category;
+    if (v.t == V_STR) return sv_ieq((sv){v.s, v.n}, cat);
+    if (v.t == V_ARR) {
+        const mj_doc *d = c->doc;
+        for (uint32_t k = v.ref + 1, j = 0; j < v.n; j++, k = d->nodes[k].next)
+            if (d->nodes[k].type == MJ_STRING && sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, cat))
+                return true;
+    }
+    return false;
+}
+
+static bool stage_match(eql_runtime *rt, eql_ctx *c, const eql_stage *st)
+{
+    (void)rt;
+    return category_ok(c, st) && eql_true(eql_eval(c, st->where));
+}
+
+/* ---- results and pipes --------------------------------------------------------------- */
+
+static void deliver(eql_runtime *rt, stored *ev, uint32_t n)
+{
+    rt->stats.matches++;
+    if (rt->buffer) {
+        if (rt->nres == rt->capres) {
+            uint32_t cap = rt->capres ? rt->capres * 2 : 64;
+            result *r = realloc(rt->res, sizeof *r * cap);
+            if (!r) {
+                for (uint32_t i = 0; i < n; i++) free_stored(&ev[i]);
+                free(ev);
+                return;
+            }
+            rt->res = r;
+            rt->capres = cap;
+        }
+        rt->res[rt->nres++] = (result){ev, n};
+        return;
+    }
+    if (rt->head_left == 0) {
+        rt->done = true;
+    } else {
+        const char *t[256];
+        size_t l[256];
+        for (uint32_t i = 0; i < n && i < 256; i++) t[i] = ev[i].text, l[i] = ev[i].len;
+        rt->emit(rt->ctx, t, l, n < 256 ? n : 256);
+        if (rt->head_left > 0 && --rt->head_left == 0) rt->done = true;
+    }
+    for (uint32_t i = 0; i < n; i++) free_stored(&ev[i]);
+    free(ev);
+}
+
+/* parse a result for a pipe: the event itself, or {"events":[...]} */
+static bool result_ctx(eql_runtime *rt, const result *r, eql_ctx *c, char **owned)
+{
+    *owned = NULL;
+    const char *text;
+    size_t len;
+    if (rt->q->kind == Q_EVENT) {
+        text = r->ev[0].text;
+        len = r->ev[0].len;
+    } else {
+        len = 12;
+        for (uint32_t i = 0; i < r->n; i++) len += r->ev[i].len + 1;
+        char *b = malloc(len + MJ_PADDING);
+        if (!b) return false;
+        size_t k = 0;
+        memcpy(b, "{\"events\":[", 11);
+        k = 11;
+        for (uint32_t i = 0; i < r->n; i++) {
+            if (i) b[k++] = ',';
+            memcpy(b + k, r->ev[i].text, r->ev[i].len);
+            k += r->ev[i].len;
+        }
+        b[k++] = ']';
+        b[k++] = '}';
+        memset(b + k, ' ', MJ_PADDING);
+        len = k;
+        text = b;
+        *owned = b;
+    }
+    mj_error err;
+    if (mj_parse(rt->parser, text, len, NULL, &rt->doc, &err)) return false;
+    c->doc = &rt->doc;
+    c->scratch = &rt->scratch;
+    c->vars = rt->vars;
+    c->lineage = NULL;
+    return true;
+}
+
+static void drop_result(result *r)
+{
+    for (uint32_t i = 0; i < r->n; i++) free_stored(&r->ev[i]);
+    free(r->ev);
+    r->ev = NULL;
+    r->n = 0;
+}
+
+typedef struct sort_item {
+    uint32_t idx;
+    eql_val *keys; /* copies; strings copied into the arena */
+} sort_item;
+
+static uint32_t g_nkeys;
+static int cmp_items(const void *a, const void *b)
+{
+    const sort_item *x = a, *y = b;
+    for (uint32_t k = 0; k < g_nkeys; k++) {
+        const eql_val *u = &x->keys[k], *v = &y->keys[k];
+        if (u->t == V_NULL || v->t == V_NULL) {
+            if (u->t != v->t) return u->t == V_NULL ? -1 : 1;
+            continue;
+        }
+        bool ok;
+        int r = eql_compare(u, v, &ok);
+        if (!ok) r = u->t < v->t ? -1 : u->t > v->t;
+        if (r) return r;
+    }
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static eql_val copy_val(arena *a, eql_val v)
+{
+    if (v.t == V_STR) v.s = arena_strndup(a, v.s, v.n);
+    if (v.t == V_ARR || v.t == V_OBJ) v.t = V_NULL; /* containers do not sort */
+    return v;
+}
+
+/* unique_count: the first event of each group gains "count" and "percent" */
+static void annotate(stored *ev, uint32_t count, double percent)
+{
+    char add[80];
+    int n = snprintf(add, sizeof add, ",\"count\":%u,\"percent\":%.17g}", count, percent);
+    size_t end = ev->len;
+    while (end && ev->text[end - 1] != '}') end--;
+    if (!end || n <= 0) return;
+    char *t = malloc(end - 1 + (size_t)n + MJ_PADDING);
+    if (!t) return;
+    memcpy(t, ev->text, end - 1);
+    memcpy(t + end - 1, add, (size_t)n);
+    memset(t + end - 1 + n, ' ', MJ_PADDING);
+    free(ev->text);
+    ev->text = t;
+    ev->len = (uint32_t)(end - 1 + (size_t)n);
+}
+
+static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
+{
+    arena keys;
+    arena_init(&keys, 1 << 16);
+    switch (p->kind) {
+    case P_HEAD:
+        for (uint32_t i = p->n < 0 ? 0 : (uint32_t)(p->n < rt->nres ? p->n : rt->nres); i < rt->nres; i++)
+            drop_result(&rt->res[i]);
+        if ((int64_t)rt->nres > p->n) rt->nres = p->n < 0 ? 0 : (uint32_t)p->n;
+        break;
+    case P_TAIL: {
+        uint32_t keep_n = p->n < 0 ? 0 : (uint32_t)(p->n < rt->nres ? p->n : rt->nres);
+        uint32_t from = rt->nres - keep_n;
+        for (uint32_t i = 0; i < from; i++) drop_result(&rt->res[i]);
+        memmove(rt->res, rt->res + from, sizeof(result) * keep_n);
+        rt->nres = keep_n;
+        break;
+    }
+    case P_FILTER: {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < rt->nres; i++) {
+            eql_ctx c;
+            char *owned;
+            bool ok = result_ctx(rt, &rt->res[i], &c, &owned) && eql_true(eql_eval(&c, p->args[0]));
+            free(owned);
+            arena_reset(&rt->scratch);
+            if (ok) rt->res[k++] = rt->res[i];
+            else drop_result(&rt->res[i]);
+        }
+        rt->nres = k;
+        break;
+    }
+    case P_SORT:
+    case P_UNIQUE:
+    case P_UNIQUE_COUNT: {
+        uint32_t nk = p->nargs;
+        sort_item *items = calloc(rt->nres ? rt->nres : 1, sizeof *items);
+        if (!items) break;
+        for (uint32_t i = 0; i < rt->nres; i++) {
+            items[i].idx = i;
+            items[i].keys = arena_alloc(&keys, sizeof(eql_val) * (nk ? nk : 1));
+            eql_ctx c;
+            char *owned;
+            bool ok = result_ctx(rt, &rt->res[i], &c, &owned);
+            for (uint32_t k = 0; k < nk; k++) {
+                eql_val v = {0};
+                if (ok) v = eql_eval(&c, p->args[k]);
+                items[i].keys[k] = copy_val(&keys, v);
+            }
+            free(owned);
+            arena_reset(&rt->scratch);
+        }
+        if (p->kind == P_SORT) {
+            g_nkeys = nk;
+            qsort(items, rt->nres, sizeof *items, cmp_items);
+            result *sorted = malloc(sizeof(result) * (rt->nres ? rt->nres : 1));
+            if (sorted) {
+                for (uint32_t i = 0; i < rt->nres; i++) sorted[i] = rt->res[items[i].idx];
+                memcpy(rt->res, sorted, sizeof(result) * rt->nres);
+                free(sorted);
+            }
+        } else {
+            uint32_t k = 0, total = rt->nres;
+            uint32_t *count = calloc(total ? total : 1, sizeof *count);
+            for (uint32_t i = 0; i < rt->nres; i++) {
+                int32_t first = -1;
+                for (uint32_t j = 0; j < i && first < 0; j++) {
+                    bool same = true;
+                    for (uint32_t x = 0; x < nk && same; x++)
+                        same = eql_equal(&items[i].keys[x], &items[j].keys[x], false);
+                    if (same) first = (int32_t)j;
+                }
+                while (first >= 0 && !rt->res[first].ev) first = -1; /* cannot happen: firsts stay */
+                if (first >= 0) {
+                    if (count) count[first]++;
+                    drop_result(&rt->res[i]);
+                } else if (count) {
+                    count[i] = 1;
+                }
+            }
+            if (p->kind == P_UNIQUE_COUNT && count && rt->q->kind == Q_EVENT)
+                for (uint32_t i = 0; i < rt->nres; i++)
+                    if (rt->res[i].ev) annotate(&rt->res[i].ev[0], count[i], (double)count[i] / total);
+            free(count);
+            for (uint32_t i = 0; i < rt->nres; i++)
+                if (rt->res[i].ev) rt->res[k++] = rt->res[i];
+            rt->nres = k;
+        }
+        free(items);
+        break;
+    }
+    default: break;
+    }
+    arena_free(&keys);
+}
+
+/* ---- lineage --------------------------------------------------------------------------- */
+
+static proc *proc_find(eql_runtime *rt, const char *k, uint32_t n)
+{
+    if (!rt->proc_cap || !n) return NULL;
+    uint32_t h = fnv(k, n) & (rt->proc_cap - 1);
+    for (uint32_t i = 0; i < rt->proc_cap; i++) {
+        proc *p = &rt->procs[(h + i) & (rt->proc_cap - 1)];
+        if (!p->used) return NULL;
+        if (p->klen == n && !memcmp(p->key, k, n)) return p;
+    }
+    return NULL;
+}
+
+static proc *proc_put(eql_runtime *rt, const char *k, uint32_t n)
+{
+    if (!rt->proc_cap || !n || n > sizeof rt->procs[0].key) return NULL;
+    uint32_t h = fnv(k, n) & (rt->proc_cap - 1);
+    for (uint32_t i = 0; i < rt->proc_cap; i++) {
+        proc *p = &rt->procs[(h + i) & (rt->proc_cap - 1)];
+        if (p->used && p->klen == n && !memcmp(p->key, k, n)) return p;
+        if (!p->used) {
+            if (rt->nprocs >= MAX_PROCS || rt->nprocs * 2 >= rt->proc_cap) {
+                rt->stats.dropped_procs++;
+                return NULL;
+            }
+            memset(p, 0, sizeof *p);
+            p->used = true;
+            p->klen = n;
+            memcpy(p->key, k, n);
+            rt->nprocs++;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* identity of an event's process and of its parent */
+static void proc_ids(const eql_ctx *c, char *k, uint32_t *kn, char *pk, uint32_t *pn)
+{
+    static const char *own[] = {"process.entity_id", "process.pid", "pid", "unique_pid", NULL};
+    static const char *par[] = {"process.parent.entity_id", "process.parent.pid", "ppid",
+                                "unique_ppid", NULL};
+    *kn = *pn = 0;
+    for (int i = 0; own[i] && !*kn; i++) {
+        eql_val v = eql_field(c, own[i], (uint32_t)strlen(own[i]), 0);
+        if (v.t != V_NULL) {
+            size_t n = put_key(k, 0, &v);
+            if (n <= 64) *kn = (uint32_t)n;
+        }
+    }
+    for (int i = 0; par[i] && !*pn; i++) {
+        eql_val v = eql_field(c, par[i], (uint32_t)strlen(par[i]), 0);
+        if (v.t != V_NULL) {
+            size_t n = put_key(pk, 0, &v);
+            if (n <= 64) *pn = (uint32_t)n;
+        }
+    }
+}
+
+static bool is_process_start(const eql_ctx *c)
+{
+    eql_val v = eql_field(c, "opcode", 6, 0);
+    if (v.t == V_INT) return v.i == 1 || v.i == 3 || v.i == 9;
+    v = eql_field(c, "event.type", 10, 0);
+    eql_val cat = eql_field(c, "event.category", 14, 0);
+    (void)cat;
+    if (v.t == V_STR) return sv_ieq((sv){v.s, v.n}, SV_LIT("start"));
+    if (v.t == V_ARR) {
+        const mj_doc *d = c->doc;
+        for (uint32_t k = v.ref + 1, j = 0; j < v.n; j++, k = d->nodes[k].next)
+            if (d->nodes[k].type == MJ_STRING && sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, SV_LIT("start")))
+                return true;
+    }
+    return false;
+}
+
+static void lineage_step(eql_runtime *rt, eql_ctx *c)
+{
+    const eql_query *q = rt->q;
+    char k[64], pk[64];
+    uint32_t kn, pn;
+    proc_ids(c, k, &kn, pk, &pn);
+    proc *me = NULL;
+    if (kn) {
+        if (is_process_start(c)) {
+            me = proc_put(rt, k, kn);
+            if (me) {
+                me->marks = 0; /* a new process, even with a reused pid */
+                me->plen = pn;
+                memcpy(me->parent, pk, pn);
+            }
+        } else {
+            me = proc_find(rt, k, kn);
+            if (!me) {
+                me = proc_put(rt, k, kn);
+                if (me) {
+                    me->plen = pn;
+                    memcpy(me->parent, pk, pn);
+                }
+            }
+        }
+    }
+    /* Inner sub-queries have lower slots: for each slot in order, mark this
+     * process if the event matches the sub-query (seeing the answers of the
+     * inner slots), then answer the slot for this event. */
+    c->lineage = rt->lin;
+    for (uint32_t s = 0; s < q->nlineage && s < 64; s++) {
+        const eql_node *ln = q->lineage[s];
+        if (me && stage_match(rt, c, ln->sub->stages)) me->marks |= 1ull << s;
+        bool r = false;
+        if (me) {
+            if (ln->lineage == LIN_EVENT) {
+                r = me->marks >> s & 1;
+            } else {
+                proc *p = proc_find(rt, me->parent, me->plen);
+                for (int depth = 0; p && depth < 128; depth++) {
+                    if (p->marks >> s & 1) {
+                        r = true;
+                        break;
+                    }
+                    if (ln->lineage == LIN_CHILD) break;
+                    p = proc_find(rt, p->parent, p->plen);
+                }
+            }
+        }
+        rt->lin[s] = r;
+    }
+    c->lineage = rt->lin;
+}
+
+/* ---- sequences ---------------------------------------------------------------------------- */
+
+static partial *probe(partial *base, uint32_t cap, const char *key, uint32_t klen, uint32_t h)
+{
+    for (uint32_t i = 0; i < cap; i++) {
+        partial *p = &base[(h + i) & (cap - 1)];
+        if (!p->used || (p->hash == h && p->klen == klen && !memcmp(p->key, key, klen))) return p;
+    }
+    return NULL;
+}
+
+/* Keep every stage's table at most half full: double them all when one fills. */
+static bool part_grow(eql_runtime *rt)
+{
+    uint32_t slots = rt->q->kind == Q_JOIN ? 1 : rt->nst, cap = rt->part_cap * 2;
+    partial *np = calloc((size_t)slots * cap, sizeof(partial));
+    if (!np) return false;
+    for (uint32_t s = 0; s < slots; s++)
+        for (uint32_t i = 0; i < rt->part_cap; i++) {
+            partial *o = &rt->parts[(size_t)s * rt->part_cap + i];
+            if (o->used) *probe(np + (size_t)s * cap, cap, o->key, o->klen, o->hash) = *o;
+        }
+    free(rt->parts);
+    rt->parts = np;
+    rt->part_cap = cap;
+    return true;
+}
+
+static partial *part_slot(eql_runtime *rt, uint32_t stage, const char *key, uint32_t klen,
+                          uint32_t h, bool create)
+{
+    if (create && rt->nparts * 2 >= rt->part_cap) {
+        if (rt->nparts >= MAX_PARTIALS || !part_grow(rt)) {
+            partial *p = probe(rt->parts + (size_t)stage * rt->part_cap, rt->part_cap, key, klen, h);
+            if (p && p->used) return p; /* replacing an existing partial needs no room */
+            rt->stats.dropped_partials++;
+            return NULL;
+        }
+    }
+    partial *p = probe(rt->parts + (size_t)stage * rt->part_cap, rt->part_cap, key, klen, h);
+    if (p && !p->used && !create) return NULL;
+    return p;
+}
+
+static void part_clear(eql_runtime *rt, partial *p)
+{
+    if (p->ev) {
+        for (uint32_t i = 0; i < rt->nst; i++) free_stored(&p->ev[i]);
+        free(p->ev);
+    }
+    p->ev = NULL;
+    p->used = false;
+    rt->nparts--;
+}
+
+/* removal in open addressing: re-insert the cluster after the hole */
+static void part_remove(eql_runtime *rt, uint32_t stage, partial *p)
+{
+    partial *base = rt->parts + (size_t)stage * rt->part_cap;
+    part_clear(rt, p);
+    uint32_t i = (uint32_t)(p - base);
+    for (uint32_t j = (i + 1) & (rt->part_cap - 1); base[j].used; j = (j + 1) & (rt->part_cap - 1)) {
+        partial tmp = base[j];
+        base[j].used = false;
+        *probe(base, rt->part_cap, tmp.key, tmp.klen, tmp.hash) = tmp;
+    }
+}
+
+static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
+{
+    const eql_query *q = rt->q;
+    char key[KEY_MAX];
+    int64_t ts = q->maxspan_ns ? eql_event_time(c) : 0;
+    if (q->until && stage_match(rt, c, q->until)) {
+        size_t kl = stage_key(rt, c, q->until, key);
+        if (kl <= KEY_MAX) {
+            uint32_t h = fnv(key, kl);
+            for (uint32_t s = 0; s < rt->nst; s++) {
+                partial *p = part_slot(rt, s, key, (uint32_t)kl, h, false);
+                if (p && p->used) part_remove(rt, s, p);
+            }
+        }
+    }
+    for (uint32_t s = rt->nst; s-- > 0;) {
+        const eql_stage *st = rt->st[s];
+        if (!stage_match(rt, c, st)) continue;
+        size_t kl = stage_key(rt, c, st, key);
+        if (kl > KEY_MAX) {
+            rt->stats.dropped_partials++;
+            continue;
+        }
+        uint32_t h = fnv(key, kl);
+        if (s == 0) {
+            partial *p = part_slot(rt, 0, key, (uint32_t)kl, h, true);
+            if (!p) continue;
+            if (p->used) part_clear(rt, p);
+            memset(p, 0, sizeof *p);
+            p->ev = calloc(rt->nst, sizeof(stored));
+            if (!p->ev || !keep(&p->ev[0], text, len)) {
+                free(p->ev);
+                continue;
+            }
+            p->used = true;
+            p->hash = h;
+            p->klen = (uint32_t)kl;
+            memcpy(p->key, key, kl);
+            p->t0 = ts;
+            p->stage = 0;
+            rt->nparts++;
+            if (rt->nst == 1) {
+                stored *ev = p->ev;
+                p->ev = NULL;
+                p->used = false;
+                rt->nparts--;
+                deliver(rt, ev, 1);
+            }
+            continue;
+        }
+        partial *prev = part_slot(rt, s - 1, key, (uint32_t)kl, h, false);
+        if (!prev || !prev->used) continue;
+        if (q->maxspan_ns && ts - prev->t0 > q->maxspan_ns) {
+            part_remove(rt, s - 1, prev);
+            rt->stats.expired++;
+            continue;
+        }
+        partial moved = *prev;
+        if (st->fork) { /* the partial stays at s-1 for later events: copy it */
+            moved.ev = calloc(rt->nst, sizeof(stored));
+            bool ok = moved.ev != NULL;
+            for (uint32_t i = 0; ok && i < s; i++) ok = keep(&moved.ev[i], prev->ev[i].text, prev->ev[i].len);
+            if (!ok) {
+                if (moved.ev)
+                    for (uint32_t i = 0; i < s; i++) free_stored(&moved.ev[i]);
+                free(moved.ev);
+                continue;
+            }
+        } else {
+            prev->ev = NULL; /* moved, not freed */
+            part_remove(rt, s - 1, prev);
+        }
+        if (!keep(&moved.ev[s], text, len)) {
+            for (uint32_t i = 0; i < s; i++) free_stored(&moved.ev[i]);
+            free(moved.ev);
+            continue;
+        }
+        moved.stage = s;
+        if (s + 1 == rt->nst) {
+            deliver(rt, moved.ev, rt->nst);
+            continue;
+        }
+        partial *dst = part_slot(rt, s, key, (uint32_t)kl, h, true);
+        if (!dst) {
+            for (uint32_t i = 0; i <= s; i++) free_stored(&moved.ev[i]);
+            free(moved.ev);
+            continue;
+        }
+        if (dst->used) part_clear(rt, dst);
+        *dst = moved;
+        dst->used = true;
+        rt->nparts++;
+    }
+}
+
+/* join: the first event of each stage per key, in any order */
+static void join_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
+{
+    const eql_query *q = rt->q;
+    char key[KEY_MAX];
+    if (q->until && stage_match(rt, c, q->until)) {
+        size_t kl = stage_key(rt, c, q->until, key);
+        if (kl <= KEY_MAX) {
+            partial *p = part_slot(rt, 0, key, (uint32_t)kl, fnv(key, kl), false);
+            if (p && p->used) part_remove(rt, 0, p);
+        }
+    }
+    for (uint32_t s = 0; s < rt->nst; s++) {
+        const eql_stage *st = rt->st[s];
+        if (!stage_match(rt, c, st)) continue;
+        size_t kl = stage_key(rt, c, st, key);
+        if (kl > KEY_MAX) continue;
+        uint32_t h = fnv(key, kl);
+        partial *p = part_slot(rt, 0, key, (uint32_t)kl, h, true);
+        if (!p) continue;
+        if (!p->used) {
+            memset(p, 0, sizeof *p);
+            p->ev = calloc(rt->nst, sizeof(stored));
+            if (!p->ev) continue;
+            p->used = true;
+            p->hash = h;
+            p->klen = (uint32_t)kl;
+            memcpy(p->key, key, kl);
+            rt->nparts++;
+        }
+        if (p->ev[s].text) continue;
+        keep(&p->ev[s], text, len);
+        bool full = true;
+        for (uint32_t i = 0; i < rt->nst; i++) full = full && p->ev[i].text;
+        if (full) {
+            stored *ev = p->ev;
+            p->ev = NULL;
+            part_remove(rt, 0, p);
+            deliver(rt, ev, rt->nst);
+        }
+        break; /* one event fills one stage */
+    }
+}
+
+/* ---- API ------------------------------------------------------------------------------------ */
+
+eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
+{
+    eql_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return NULL;
+    rt->q = q;
+    rt->emit = emit;
+    rt->ctx = ctx;
+    rt->head_left = -1;
+    arena_init(&rt->scratch, 1 << 16);
+    rt->parser = mj_parser_create(64u << 20, 128, 1u << 22);
+    for (uint32_t i = 0; i < q->npipes; i++) {
+        if (q->pipes[i].kind == P_HEAD && i == 0 && q->npipes == 1) rt->head_left = q->pipes[i].n;
+        else rt->buffer = true;
+    }
+    if (rt->head_left < 0 && q->npipes == 1 && q->pipes[0].kind == P_HEAD) rt->head_left = 0;
+    if (q->kind != Q_EVENT) {
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < q->nstages; i++) n += q->stages[i].runs;
+        rt->st = calloc(n, sizeof *rt->st);
+        for (uint32_t i = 0, k = 0; i < q->nstages; i++)
+            for (uint32_t r = 0; r < q->stages[i].runs; r++) rt->st[k++] = &q->stages[i];
+        rt->nst = n;
+        rt->part_cap = 1024;
+        uint32_t slots = q->kind == Q_JOIN ? 1 : n;
+        rt->parts = calloc((size_t)slots * rt->part_cap, sizeof(partial));
+    }
+    if (q->nlineage) {
+        rt->proc_cap = 1 << 16;
+        rt->procs = calloc(rt->proc_cap, sizeof(proc));
+    }
+    if (!rt->parser || (q->kind != Q_EVENT && (!rt->st || !rt->parts)) ||
+        (q->nlineage && !rt->procs)) {
+        eql_runtime_destroy(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+bool eql_runtime_done(const eql_runtime *rt)
+{
+    return rt->done;
+}
+
+void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
+                       arena *scratch)
+{
+    if (rt->done) return;
+    const eql_query *q = rt->q;
+    eql_ctx c = {doc, scratch, rt->vars, NULL};
+    rt->stats.events++;
+    if (q->nlineage) lineage_step(rt, &c);
+    if (q->kind == Q_EVENT) {
+        if (stage_match(rt, &c, q->stages)) {
+            stored *ev = malloc(sizeof *ev);
+            if (ev && keep(ev, text, len)) deliver(rt, ev, 1);
+            else free(ev);
+        }
+    } else if (q->kind == Q_SEQUENCE) {
+        seq_step(rt, &c, text, len);
+    } else {
+        join_step(rt, &c, text, len);
+    }
+}
+
+void eql_runtime_finish(eql_runtime *rt)
+{
+    if (!rt->buffer) return;
+    for (uint32_t i = 0; i < rt->q->npipes; i++) apply_pipe(rt, &rt->q->pipes[i]);
+    for (uint32_t i = 0; i < rt->nres; i++) {
+        const char *t[256];
+        size_t l[256];
+        result *r = &rt->res[i];
+        for (uint32_t k = 0; k < r->n && k < 256; k++) t[k] = r->ev[k].text, l[k] = r->ev[k].len;
+        rt->emit(rt->ctx, t, l, r->n < 256 ? r->n : 256);
+        drop_result(r);
+    }
+    rt->nres = 0;
+}
+
+void eql_runtime_stats(const eql_runtime *rt, eql_stats *out)
+{
+    *out = rt->stats;
+}
+
+void eql_runtime_destroy(eql_runtime *rt)
+{
+    if (!rt) return;
+    if (rt->parts) {
+        uint32_t slots = rt->q->kind == Q_JOIN ? 1 : rt->nst;
+        for (size_t i = 0; i < (size_t)slots * rt->part_cap; i++)
+            if (rt->parts[i].used) {
+                for (uint32_t k = 0; k < rt->nst; k++) free_stored(&rt->parts[i].ev[k]);
+                free(rt->parts[i].ev);
+            }
+        free(rt->parts);
+    }
+    for (uint32_t i = 0; i < rt->nres; i++) drop_result(&rt->res[i]);
+    free(rt->res);
+    free(rt->st);
+    free(rt->procs);
+    mj_parser_destroy(rt->parser);
+    mj_doc_free(&rt->doc);
+    arena_free(&rt->scratch);
+    free(rt);
+}

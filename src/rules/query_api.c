@@ -1,0 +1,126 @@
+/* query_api.c - the public face of the EQL engine (modus_query_*). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../decode/event.h"
+#include "eql_query.h"
+
+struct modus_query {
+    arena a;
+    eql_query *q;
+};
+
+struct modus_query_run {
+    eql_runtime *rt;
+};
+
+/* fields the runtime reads besides the query's own */
+static const char *const runtime_fields[] = {
+    "event.category", "event_type", "@timestamp", "timestamp", "process.entity_id",
+    "process.pid", "pid", "unique_pid", "process.parent.entity_id", "process.parent.pid", "ppid",
+    "unique_ppid", "opcode", "event.type", NULL};
+
+modus_status modus_query_compile(const char *text, size_t len, modus_query **out,
+                                 modus_diag *diag)
+{
+    *out = NULL;
+    modus_query *mq = calloc(1, sizeof *mq);
+    if (!mq) return MODUS_ENOMEM;
+    arena_init(&mq->a, 1 << 14);
+    eql_error err;
+    mq->q = eql_compile(&mq->a, text, len, &err);
+    if (!mq->q) {
+        if (diag) {
+            memset(diag, 0, sizeof *diag);
+            diag->line = err.line;
+            diag->column = err.col;
+            snprintf(diag->message, sizeof diag->message, "%s", err.msg);
+        }
+        modus_query_destroy(mq);
+        return MODUS_EPARSE;
+    }
+    *out = mq;
+    return MODUS_OK;
+}
+
+static void free_patterns(eql_node *n);
+
+static void free_query_patterns(eql_query *q)
+{
+    if (!q) return;
+    for (uint32_t i = 0; i < q->nstages; i++) free_patterns(q->stages[i].where);
+    if (q->until) free_patterns(q->until->where);
+    for (uint32_t i = 0; i < q->npipes; i++)
+        for (uint32_t k = 0; k < q->pipes[i].nargs; k++) free_patterns(q->pipes[i].args[k]);
+    for (uint32_t i = 0; i < q->nstages; i++)
+        for (uint32_t k = 0; k < q->stages[i].nby; k++) free_patterns(q->stages[i].by[k]);
+}
+
+/* regexes are malloc'd (PCRE2); everything else lives in the arena */
+static void free_patterns(eql_node *n)
+{
+    if (!n) return;
+    if (n->kind == N_REGEX && n->pat)
+        for (uint32_t i = 1; i < n->nkids; i++) {
+            eql_regex_free(n->pat[i]);
+            n->pat[i] = NULL;
+        }
+    if (n->kind == N_LINEAGE) free_query_patterns(n->sub);
+    for (uint32_t i = 0; i < n->nkids; i++) free_patterns(n->kids[i]);
+}
+
+void modus_query_destroy(modus_query *q)
+{
+    if (!q) return;
+    free_query_patterns(q->q);
+    arena_free(&q->a);
+    free(q);
+}
+
+bool query_want(const modus_query *q, mj_want *w)
+{
+    for (uint32_t i = 0; i < q->q->nfields; i++)
+        if (!mj_want_add(w, q->q->fields[i])) return false;
+    for (int i = 0; runtime_fields[i]; i++)
+        if (!mj_want_add(w, runtime_fields[i])) return false;
+    return true;
+}
+
+modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, void *ctx,
+                                    modus_query_run **out)
+{
+    *out = NULL;
+    modus_query_run *r = calloc(1, sizeof *r);
+    if (!r) return MODUS_ENOMEM;
+    r->rt = eql_runtime_create(q->q, emit, ctx);
+    if (!r->rt) {
+        free(r);
+        return MODUS_ENOMEM;
+    }
+    *out = r;
+    return MODUS_OK;
+}
+
+void modus_query_run_event(modus_query_run *r, const modus_event *ev)
+{
+    if (!ev->is_json) return;
+    eql_runtime_event(r->rt, &ev->sc->doc, ev->text, ev->len, &ev->sc->scratch);
+}
+
+bool modus_query_run_done(const modus_query_run *r)
+{
+    return eql_runtime_done(r->rt);
+}
+
+void modus_query_run_finish(modus_query_run *r)
+{
+    eql_runtime_finish(r->rt);
+}
+
+void modus_query_run_destroy(modus_query_run *r)
+{
+    if (!r) return;
+    eql_runtime_destroy(r->rt);
+    free(r);
+}
