@@ -127,7 +127,8 @@ int cmd_query(int argc, char **argv)
     modus_scanner *sc = NULL;
     modus_query_run *run = NULL;
     int rc = EXIT_USAGE;
-    if (modus_engine_create(&eo, &eng, &d) != MODUS_OK || modus_scanner_create(eng, &sc) != MODUS_OK ||
+    if (modus_engine_create(&eo, &eng, &d) != MODUS_OK ||
+        modus_scanner_create(eng, &sc) != MODUS_OK ||
         modus_scanner_create(eng, &out.sc) != MODUS_OK ||
         modus_query_run_create(q, emit, &out, &run) != MODUS_OK) {
         cli_error("query: cannot start: out of memory");

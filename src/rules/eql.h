@@ -68,28 +68,28 @@ typedef struct eql_node {
     bool neg;      /* not in */
     bool optional; /* ?field */
     uint32_t line, col;
-    eql_val val;            /* N_LIT */
-    const char *path;       /* N_FIELD: dotted, may hold [N] indexes */
+    eql_val val;      /* N_LIT */
+    const char *path; /* N_FIELD: dotted, may hold [N] indexes */
     uint32_t path_len;
-    int var;                /* N_FIELD: $var index, -1 */
-    int fn;                 /* N_CALL: function id */
+    int var; /* N_FIELD: $var index, -1 */
+    int fn;  /* N_CALL: function id */
     struct eql_node **kids;
     uint32_t nkids;
-    void **pat;             /* N_LIKE/N_REGEX/N_COLON: compiled pattern per literal kid */
-    uint8_t lineage;        /* N_LINEAGE */
-    struct eql_query *sub;  /* N_LINEAGE */
-    int lin_slot;           /* N_LINEAGE: index into the runtime's lineage marks */
+    void **pat;            /* N_LIKE/N_REGEX/N_COLON: compiled pattern per literal kid */
+    uint8_t lineage;       /* N_LINEAGE */
+    struct eql_query *sub; /* N_LINEAGE */
+    int lin_slot;          /* N_LINEAGE: index into the runtime's lineage marks */
 } eql_node;
 
 /* One event query: CATEGORY where EXPR. */
 typedef struct eql_stage {
-    sv category;       /* "any" matches every event */
+    sv category; /* "any" matches every event */
     bool any;
     eql_node *where;
-    eql_node **by;     /* join keys: shared sequence keys first, then the stage's own */
+    eql_node **by; /* join keys: shared sequence keys first, then the stage's own */
     uint32_t nby;
-    uint32_t runs;     /* with runs=N */
-    bool fork;         /* fork=true: reaching this stage copies the partial match */
+    uint32_t runs; /* with runs=N */
+    bool fork;     /* fork=true: reaching this stage copies the partial match */
 } eql_stage;
 
 enum { Q_EVENT, Q_SEQUENCE, Q_JOIN };
@@ -97,8 +97,8 @@ enum { P_HEAD, P_TAIL, P_FILTER, P_SORT, P_UNIQUE, P_UNIQUE_COUNT, P_COUNT };
 
 typedef struct eql_pipe {
     uint8_t kind;
-    int64_t n;        /* head / tail */
-    eql_node **args;  /* filter: 1; sort / unique: keys */
+    int64_t n;       /* head / tail */
+    eql_node **args; /* filter: 1; sort / unique: keys */
     uint32_t nargs;
 } eql_pipe;
 
@@ -106,14 +106,14 @@ typedef struct eql_query {
     uint8_t kind;
     eql_stage *stages; /* Q_EVENT: 1 */
     uint32_t nstages;
-    eql_stage *until;  /* NULL */
+    eql_stage *until;   /* NULL */
     int64_t maxspan_ns; /* 0: none */
     eql_pipe *pipes;
     uint32_t npipes;
-    uint32_t nvars;      /* $ variables used by arraySearch / _arraysearch */
-    uint32_t nlineage;   /* lineage sub-queries in the whole tree */
+    uint32_t nvars;            /* $ variables used by arraySearch / _arraysearch */
+    uint32_t nlineage;         /* lineage sub-queries in the whole tree */
     struct eql_node **lineage; /* every N_LINEAGE node, by lin_slot */
-    const char **fields; /* every field path the query reads (for the decoder) */
+    const char **fields;       /* every field path the query reads (for the decoder) */
     uint32_t nfields;
 } eql_query;
 
@@ -128,9 +128,35 @@ eql_query *eql_compile(arena *a, const char *text, size_t len, eql_error *err);
 /* ---- lexer (eql_lex.c) --------------------------------------------------------- */
 
 enum eql_tok {
-    T_EOF, T_IDENT, T_STRING, T_INT, T_DOUBLE, T_LP, T_RP, T_LB, T_RB, T_COMMA, T_PIPE,
-    T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_COLON, T_PLUS, T_MINUS, T_STAR, T_SLASH, T_PCT,
-    T_TILDE, T_ASSIGN, T_DOT, T_VAR, T_QFIELD, T_ERROR
+    T_EOF,
+    T_IDENT,
+    T_STRING,
+    T_INT,
+    T_DOUBLE,
+    T_LP,
+    T_RP,
+    T_LB,
+    T_RB,
+    T_COMMA,
+    T_PIPE,
+    T_EQ,
+    T_NE,
+    T_LT,
+    T_LE,
+    T_GT,
+    T_GE,
+    T_COLON,
+    T_PLUS,
+    T_MINUS,
+    T_STAR,
+    T_SLASH,
+    T_PCT,
+    T_TILDE,
+    T_ASSIGN,
+    T_DOT,
+    T_VAR,
+    T_QFIELD,
+    T_ERROR
 };
 
 typedef struct eql_token {
@@ -177,16 +203,18 @@ static inline bool eql_true(eql_val v)
     }
 }
 eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t from);
-int eql_compare(const eql_val *a, const eql_val *b, bool *ok); /* -1/0/1, ok=false if incomparable */
+int eql_compare(const eql_val *a, const eql_val *b,
+                bool *ok); /* -1/0/1, ok=false if incomparable */
 bool eql_equal(const eql_val *a, const eql_val *b, bool ci);
 
 /* functions */
-typedef eql_val (*eql_fn_impl)(eql_ctx *c, const eql_node *call, const eql_val *args, uint32_t nargs);
+typedef eql_val (*eql_fn_impl)(eql_ctx *c, const eql_node *call, const eql_val *args,
+                               uint32_t nargs);
 typedef struct eql_fn_def {
-    const char *name; /* lower-case */
+    const char *name;       /* lower-case */
     int min_args, max_args; /* max -1: variadic */
-    bool has_ci;      /* a ~ form exists */
-    bool lazy;        /* arguments are evaluated by the function (arraySearch) */
+    bool has_ci;            /* a ~ form exists */
+    bool lazy;              /* arguments are evaluated by the function (arraySearch) */
     eql_fn_impl impl;
 } eql_fn_def;
 int eql_fn_lookup(const char *name, size_t len);

@@ -43,8 +43,14 @@ static eql_val from_node(const mj_doc *d, uint32_t i)
     eql_val v = vnull();
     const mj_node *n = &d->nodes[i];
     switch (n->type) {
-    case MJ_BOOL: v.t = V_BOOL; v.b = n->b; break;
-    case MJ_INT: v.t = V_INT; v.i = n->v.i; break;
+    case MJ_BOOL:
+        v.t = V_BOOL;
+        v.b = n->b;
+        break;
+    case MJ_INT:
+        v.t = V_INT;
+        v.i = n->v.i;
+        break;
     case MJ_UINT:
         if (n->v.u <= INT64_MAX) {
             v.t = V_INT;
@@ -54,10 +60,25 @@ static eql_val from_node(const mj_doc *d, uint32_t i)
             v.d = (double)n->v.u;
         }
         break;
-    case MJ_DOUBLE: v.t = V_DOUBLE; v.d = n->v.d; break;
-    case MJ_STRING: v.t = V_STR; v.s = n->v.s; v.n = n->len; break;
-    case MJ_ARRAY: v.t = V_ARR; v.ref = i; v.n = n->count; break;
-    case MJ_OBJECT: v.t = V_OBJ; v.ref = i; v.n = n->count; break;
+    case MJ_DOUBLE:
+        v.t = V_DOUBLE;
+        v.d = n->v.d;
+        break;
+    case MJ_STRING:
+        v.t = V_STR;
+        v.s = n->v.s;
+        v.n = n->len;
+        break;
+    case MJ_ARRAY:
+        v.t = V_ARR;
+        v.ref = i;
+        v.n = n->count;
+        break;
+    case MJ_OBJECT:
+        v.t = V_OBJ;
+        v.ref = i;
+        v.n = n->count;
+        break;
     default: break;
     }
     return v;
@@ -86,7 +107,8 @@ eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t fro
         while (p < len && path[p] == '[') {
             size_t q = p + 1;
             uint32_t idx = 0;
-            while (q < len && path[q] >= '0' && path[q] <= '9') idx = idx * 10 + (uint32_t)(path[q++] - '0');
+            while (q < len && path[q] >= '0' && path[q] <= '9')
+                idx = idx * 10 + (uint32_t)(path[q++] - '0');
             if (d->nodes[cur].type != MJ_ARRAY || idx >= d->nodes[cur].count) return vnull();
             uint32_t k = cur + 1;
             for (uint32_t j = 0; j < idx; j++) k = d->nodes[k].next;
@@ -302,9 +324,12 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
     }
     case N_NEG: {
         eql_val v = eql_eval(c, n->kids[0]);
-        if (v.t == V_INT) v.i = -v.i;
-        else if (v.t == V_DOUBLE) v.d = -v.d;
-        else return vnull();
+        if (v.t == V_INT)
+            v.i = -v.i;
+        else if (v.t == V_DOUBLE)
+            v.d = -v.d;
+        else
+            return vnull();
         return v;
     }
     case N_AND: {
@@ -330,9 +355,12 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
         bool null_lit = (n->kids[0]->kind == N_LIT && n->kids[0]->val.t == V_NULL) ||
                         (n->kids[1]->kind == N_LIT && n->kids[1]->val.t == V_NULL);
         if (!null_lit && (a.t == V_NULL || b.t == V_NULL)) return vnull();
-        if (a.t == V_ARR && b.t != V_ARR) r = any_of(c, n, &a, &b, test_eq);
-        else if (b.t == V_ARR && a.t != V_ARR) r = any_of(c, n, &b, &a, test_eq);
-        else r = eql_equal(&a, &b, false);
+        if (a.t == V_ARR && b.t != V_ARR)
+            r = any_of(c, n, &a, &b, test_eq);
+        else if (b.t == V_ARR && a.t != V_ARR)
+            r = any_of(c, n, &b, &a, test_eq);
+        else
+            r = eql_equal(&a, &b, false);
         if (r < 0) return vnull();
         return vbool(n->kind == N_EQ ? r == 1 : r != 1);
     }

@@ -82,8 +82,8 @@ bool eql_glob_match(const void *pat, const char *s, uint32_t n)
         return t.n >= g->lit.n &&
                (g->ci ? sv_istarts(t, g->lit) : !memcmp(t.p, g->lit.p, g->lit.n));
     case G_SUFFIX:
-        return t.n >= g->lit.n && (g->ci ? sv_iends(t, g->lit)
-                                         : !memcmp(t.p + t.n - g->lit.n, g->lit.p, g->lit.n));
+        return t.n >= g->lit.n &&
+               (g->ci ? sv_iends(t, g->lit) : !memcmp(t.p + t.n - g->lit.n, g->lit.p, g->lit.n));
     case G_CONTAINS: return find(t, g->lit, g->ci);
     default: return g->ci ? sv_iglob(g->pat, t) : sv_glob(g->pat, t);
     }
@@ -473,7 +473,8 @@ static bool parse_ip(const char *s, size_t n, unsigned char out[16], bool *v6)
     if (gap < 0 && ng != 8) return false;
     memset(out, 0, 16);
     int tail = gap < 0 ? 0 : ng - gap;
-    for (int i = 0; i < (gap < 0 ? ng : gap); i++) out[2 * i] = (unsigned char)(g[i] >> 8), out[2 * i + 1] = (unsigned char)g[i];
+    for (int i = 0; i < (gap < 0 ? ng : gap); i++)
+        out[2 * i] = (unsigned char)(g[i] >> 8), out[2 * i + 1] = (unsigned char)g[i];
     for (int i = 0; i < tail; i++) {
         int k = 8 - tail + i;
         out[2 * k] = (unsigned char)(g[gap + i] >> 8);

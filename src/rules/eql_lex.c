@@ -145,8 +145,10 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
             if (e < lx->end && *e == '{') {
                 e++;
                 int k = 0;
-                while (e < lx->end && *e != '}' && hexv(*e) >= 0 && k < 8) cp = cp << 4 | (uint32_t)hexv(*e++), k++;
-                if (e >= lx->end || *e != '}' || !k || cp > 0x10ffff) return error_tok(t, "bad \\u{...} escape");
+                while (e < lx->end && *e != '}' && hexv(*e) >= 0 && k < 8)
+                    cp = cp << 4 | (uint32_t)hexv(*e++), k++;
+                if (e >= lx->end || *e != '}' || !k || cp > 0x10ffff)
+                    return error_tok(t, "bad \\u{...} escape");
                 e++;
             } else {
                 for (int k = 0; k < 4; k++) {
@@ -182,8 +184,9 @@ eql_token eql_lex_next(eql_lexer *lx)
     }
     char c = *lx->p;
     if (c == '"' || c == '\'') return lex_string(lx, t);
-    if (ident_start(c) || c == '`' || ((c == '?' || c == '$') && lx->p + 1 < lx->end &&
-                                        (ident_start(lx->p[1]) || lx->p[1] == '`'))) {
+    if (ident_start(c) || c == '`' ||
+        ((c == '?' || c == '$') && lx->p + 1 < lx->end &&
+         (ident_start(lx->p[1]) || lx->p[1] == '`'))) {
         t.t = c == '?' ? T_QFIELD : c == '$' ? T_VAR : T_IDENT;
         if (c == '?' || c == '$') lx->p++;
         if (*lx->p == '`') {
@@ -194,7 +197,8 @@ eql_token eql_lex_next(eql_lexer *lx)
             t.sn = (uint32_t)(lx->p - b);
             lx->p++;
             /* `a b`.c : keep dotted continuations */
-            while (lx->p < lx->end && *lx->p == '.' && lx->p + 1 < lx->end && ident_char(lx->p[1])) {
+            while (lx->p < lx->end && *lx->p == '.' && lx->p + 1 < lx->end &&
+                   ident_char(lx->p[1])) {
                 const char *q = lx->p + 1;
                 while (q < lx->end && ident_char(*q)) q++;
                 char *j = arena_alloc(lx->a, t.sn + (size_t)(q - lx->p));
@@ -295,12 +299,16 @@ eql_token eql_lex_next(eql_lexer *lx)
         t.t = T_NE;
         break;
     case '<':
-        if (d == '=') lx->p++, t.t = T_LE;
-        else t.t = T_LT;
+        if (d == '=')
+            lx->p++, t.t = T_LE;
+        else
+            t.t = T_LT;
         break;
     case '>':
-        if (d == '=') lx->p++, t.t = T_GE;
-        else t.t = T_GT;
+        if (d == '=')
+            lx->p++, t.t = T_GE;
+        else
+            t.t = T_GT;
         break;
     default: return error_tok(t, "unexpected character");
     }

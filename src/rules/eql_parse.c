@@ -19,7 +19,7 @@
 
 #include "eql.h"
 
-#define MAX_VARS 16
+#define MAX_VARS  16
 #define MAX_DEPTH 200
 
 typedef struct parser {
@@ -58,8 +58,8 @@ static void fail(parser *p, const eql_token *t, const char *fmt, ...)
     if (t->t == T_EOF)
         snprintf(p->err->msg, sizeof p->err->msg, "%s, at the end of the query", msg);
     else
-        snprintf(p->err->msg, sizeof p->err->msg, "%s, at '%.*s'", msg, (int)(t->n > 40 ? 40 : t->n),
-                 t->p);
+        snprintf(p->err->msg, sizeof p->err->msg, "%s, at '%.*s'", msg,
+                 (int)(t->n > 40 ? 40 : t->n), t->p);
 }
 
 static void advance(parser *p)
@@ -249,8 +249,7 @@ static eql_node *parse_call(parser *p, eql_token name, eql_node *self)
             if (def->lazy && args.n == 1 && !self) {
                 /* arraySearch(array, var, predicate): bind the variable */
                 eql_token v = p->tok;
-                if ((v.t != T_IDENT && v.t != T_VAR) || reserved(&v) ||
-                    memchr(v.s, '.', v.sn)) {
+                if ((v.t != T_IDENT && v.t != T_VAR) || reserved(&v) || memchr(v.s, '.', v.sn)) {
                     fail(p, &v, "expected a variable name");
                     return NULL;
                 }
@@ -280,7 +279,8 @@ static eql_node *parse_call(parser *p, eql_token name, eql_node *self)
     expect(p, T_RP, "')' after the arguments");
     if ((int)args.n < def->min_args || (def->max_args >= 0 && (int)args.n > def->max_args)) {
         if (def->max_args < 0)
-            fail(p, &name, "%s takes at least %d arguments, not %u", def->name, def->min_args, args.n);
+            fail(p, &name, "%s takes at least %d arguments, not %u", def->name, def->min_args,
+                 args.n);
         else if (def->min_args == def->max_args)
             fail(p, &name, "%s takes %d arguments, not %u", def->name, def->min_args, args.n);
         else
@@ -355,9 +355,10 @@ static eql_node *parse_primary(parser *p)
         if ((is_kw(&t, "descendant") || is_kw(&t, "child") || is_kw(&t, "event")) &&
             is_kw(peek(p), "of")) {
             advance(p);
-            return parse_lineage(p, is_kw(&t, "descendant") ? LIN_DESCENDANT
-                                    : is_kw(&t, "child")    ? LIN_CHILD
-                                                            : LIN_EVENT,
+            return parse_lineage(p,
+                                 is_kw(&t, "descendant") ? LIN_DESCENDANT
+                                 : is_kw(&t, "child")    ? LIN_CHILD
+                                                         : LIN_EVENT,
                                  &t);
         }
         if (reserved(&t)) {
@@ -424,7 +425,8 @@ static bool is_string_lit(const eql_node *n)
 static void arith_check(parser *p, const eql_token *at, eql_node *n)
 {
     for (uint32_t i = 0; n && i < n->nkids; i++)
-        if (n->kids[i]->kind == N_LIT && (n->kids[i]->val.t == V_STR || n->kids[i]->val.t == V_BOOL))
+        if (n->kids[i]->kind == N_LIT &&
+            (n->kids[i]->val.t == V_STR || n->kids[i]->val.t == V_BOOL))
             fail(p, at, "arithmetic on a %s", n->kids[i]->val.t == V_STR ? "string" : "boolean");
 }
 
@@ -434,7 +436,11 @@ static eql_node *parse_mul(parser *p)
     while (!p->failed && (p->tok.t == T_STAR || p->tok.t == T_SLASH || p->tok.t == T_PCT)) {
         eql_token t = p->tok;
         advance(p);
-        l = binary(p, t.t == T_STAR ? N_MUL : t.t == T_SLASH ? N_DIV : N_MOD, &t, l, parse_unary(p));
+        l = binary(p,
+                   t.t == T_STAR    ? N_MUL
+                   : t.t == T_SLASH ? N_DIV
+                                    : N_MOD,
+                   &t, l, parse_unary(p));
         arith_check(p, &t, l);
     }
     return l;
@@ -497,7 +503,11 @@ static eql_node *match_op(parser *p, uint8_t kind, bool ci, const eql_token *at,
                 char msg[160];
                 n->pat[i] = eql_regex_compile(k->val.s, k->val.n, ci, msg, sizeof msg);
                 if (!n->pat[i]) {
-                    eql_token kt = {.line = k->line, .col = k->col, .p = k->val.s, .n = k->val.n, .t = T_STRING};
+                    eql_token kt = {.line = k->line,
+                                    .col = k->col,
+                                    .p = k->val.s,
+                                    .n = k->val.n,
+                                    .t = T_STRING};
                     fail(p, &kt, "bad regular expression: %s", msg);
                     return NULL;
                 }
@@ -714,8 +724,8 @@ static bool pipe_name(parser *p, eql_pipe *pp)
     static const struct {
         const char *name;
         uint8_t kind;
-    } names[] = {{"head", P_HEAD},     {"tail", P_TAIL},     {"filter", P_FILTER},
-                 {"sort", P_SORT},     {"unique", P_UNIQUE}, {"unique_count", P_UNIQUE_COUNT},
+    } names[] = {{"head", P_HEAD},  {"tail", P_TAIL},     {"filter", P_FILTER},
+                 {"sort", P_SORT},  {"unique", P_UNIQUE}, {"unique_count", P_UNIQUE_COUNT},
                  {"count", P_COUNT}};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (is_kw(&p->tok, names[i].name)) {
@@ -732,7 +742,8 @@ static void parse_pipes(parser *p, eql_query *q)
         advance(p);
         eql_pipe pp = {0};
         if (!pipe_name(p, &pp)) {
-            fail(p, &p->tok, "unknown pipe (head, tail, filter, sort, unique, unique_count, count)");
+            fail(p, &p->tok,
+                 "unknown pipe (head, tail, filter, sort, unique, unique_count, count)");
             return;
         }
         advance(p);
@@ -825,7 +836,8 @@ static eql_query *parse_query_body(parser *p, bool nested)
     if (!p->failed && q->nstages < 2) {
         uint32_t total = 0;
         for (uint32_t i = 0; i < q->nstages; i++) total += q->stages[i].runs;
-        if (total < 2) fail(p, &p->tok, "a %s needs at least two stages", seq ? "sequence" : "join");
+        if (total < 2)
+            fail(p, &p->tok, "a %s needs at least two stages", seq ? "sequence" : "join");
     }
     if (!p->failed && accept_kw(p, "until")) {
         q->until = arena_alloc(p->a, sizeof(eql_stage));

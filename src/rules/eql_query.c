@@ -25,8 +25,8 @@
 #include "eql_query.h"
 
 #define MAX_PARTIALS 200000
-#define MAX_PROCS 500000
-#define KEY_MAX 512
+#define MAX_PROCS    500000
+#define KEY_MAX      512
 
 typedef struct stored {
     char *text;
@@ -193,11 +193,11 @@ int64_t eql_event_time(const eql_ctx *c)
     if (v.t != V_INT && v.t != V_DOUBLE) v = eql_field(c, "timestamp", 9, 0);
     double x = v.t == V_INT ? (double)v.i : v.t == V_DOUBLE ? v.d : 0;
     if (v.t == V_INT && v.i >= 10000000000000000ll && v.i < 1000000000000000000ll)
-        return v.i * 100; /* FILETIME ticks */
-    if (x >= 1e18) return (int64_t)x;            /* ns */
-    if (x >= 1e16) return (int64_t)(x * 100);    /* FILETIME ticks (100 ns) */
-    if (x >= 1e11) return (int64_t)(x * 1e6);    /* ms */
-    return (int64_t)(x * 1e9);                   /* s */
+        return v.i * 100;                     /* FILETIME ticks */
+    if (x >= 1e18) return (int64_t)x;         /* ns */
+    if (x >= 1e16) return (int64_t)(x * 100); /* FILETIME ticks (100 ns) */
+    if (x >= 1e11) return (int64_t)(x * 1e6); /* ms */
+    return (int64_t)(x * 1e9);                /* s */
 }
 
 /* ---- category ---------------------------------------------------------------------- */
@@ -212,7 +212,8 @@ static bool category_ok(const eql_ctx *c, const eql_stage *st)
     if (v.t == V_ARR) {
         const mj_doc *d = c->doc;
         for (uint32_t k = v.ref + 1, j = 0; j < v.n; j++, k = d->nodes[k].next)
-            if (d->nodes[k].type == MJ_STRING && sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, cat))
+            if (d->nodes[k].type == MJ_STRING &&
+                sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, cat))
                 return true;
     }
     return false;
@@ -357,7 +358,8 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
     arena_init(&keys, 1 << 16);
     switch (p->kind) {
     case P_HEAD:
-        for (uint32_t i = p->n < 0 ? 0 : (uint32_t)(p->n < rt->nres ? p->n : rt->nres); i < rt->nres; i++)
+        for (uint32_t i = p->n < 0 ? 0 : (uint32_t)(p->n < rt->nres ? p->n : rt->nres);
+             i < rt->nres; i++)
             drop_result(&rt->res[i]);
         if ((int64_t)rt->nres > p->n) rt->nres = p->n < 0 ? 0 : (uint32_t)p->n;
         break;
@@ -377,8 +379,10 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
             bool ok = result_ctx(rt, &rt->res[i], &c, &owned) && eql_true(eql_eval(&c, p->args[0]));
             free(owned);
             arena_reset(&rt->scratch);
-            if (ok) rt->res[k++] = rt->res[i];
-            else drop_result(&rt->res[i]);
+            if (ok)
+                rt->res[k++] = rt->res[i];
+            else
+                drop_result(&rt->res[i]);
         }
         rt->nres = k;
         break;
@@ -423,7 +427,8 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
                         same = eql_equal(&items[i].keys[x], &items[j].keys[x], false);
                     if (same) first = (int32_t)j;
                 }
-                while (first >= 0 && !rt->res[first].ev) first = -1; /* cannot happen: firsts stay */
+                while (first >= 0 && !rt->res[first].ev)
+                    first = -1; /* cannot happen: firsts stay */
                 if (first >= 0) {
                     if (count) count[first]++;
                     drop_result(&rt->res[i]);
@@ -433,7 +438,8 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
             }
             if (p->kind == P_UNIQUE_COUNT && count && rt->q->kind == Q_EVENT)
                 for (uint32_t i = 0; i < rt->nres; i++)
-                    if (rt->res[i].ev) annotate(&rt->res[i].ev[0], count[i], (double)count[i] / total);
+                    if (rt->res[i].ev)
+                        annotate(&rt->res[i].ev[0], count[i], (double)count[i] / total);
             free(count);
             for (uint32_t i = 0; i < rt->nres; i++)
                 if (rt->res[i].ev) rt->res[k++] = rt->res[i];
@@ -518,7 +524,8 @@ static bool is_process_start(const eql_ctx *c)
     if (v.t == V_ARR) {
         const mj_doc *d = c->doc;
         for (uint32_t k = v.ref + 1, j = 0; j < v.n; j++, k = d->nodes[k].next)
-            if (d->nodes[k].type == MJ_STRING && sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, SV_LIT("start")))
+            if (d->nodes[k].type == MJ_STRING &&
+                sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, SV_LIT("start")))
                 return true;
     }
     return false;
@@ -611,7 +618,8 @@ static partial *part_slot(eql_runtime *rt, uint32_t stage, const char *key, uint
 {
     if (create && rt->nparts * 2 >= rt->part_cap) {
         if (rt->nparts >= MAX_PARTIALS || !part_grow(rt)) {
-            partial *p = probe(rt->parts + (size_t)stage * rt->part_cap, rt->part_cap, key, klen, h);
+            partial *p =
+                probe(rt->parts + (size_t)stage * rt->part_cap, rt->part_cap, key, klen, h);
             if (p && p->used) return p; /* replacing an existing partial needs no room */
             rt->stats.dropped_partials++;
             return NULL;
@@ -639,7 +647,8 @@ static void part_remove(eql_runtime *rt, uint32_t stage, partial *p)
     partial *base = rt->parts + (size_t)stage * rt->part_cap;
     part_clear(rt, p);
     uint32_t i = (uint32_t)(p - base);
-    for (uint32_t j = (i + 1) & (rt->part_cap - 1); base[j].used; j = (j + 1) & (rt->part_cap - 1)) {
+    for (uint32_t j = (i + 1) & (rt->part_cap - 1); base[j].used;
+         j = (j + 1) & (rt->part_cap - 1)) {
         partial tmp = base[j];
         base[j].used = false;
         *probe(base, rt->part_cap, tmp.key, tmp.klen, tmp.hash) = tmp;
@@ -707,7 +716,8 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
         if (st->fork) { /* the partial stays at s-1 for later events: copy it */
             moved.ev = calloc(rt->nst, sizeof(stored));
             bool ok = moved.ev != NULL;
-            for (uint32_t i = 0; ok && i < s; i++) ok = keep(&moved.ev[i], prev->ev[i].text, prev->ev[i].len);
+            for (uint32_t i = 0; ok && i < s; i++)
+                ok = keep(&moved.ev[i], prev->ev[i].text, prev->ev[i].len);
             if (!ok) {
                 if (moved.ev)
                     for (uint32_t i = 0; i < s; i++) free_stored(&moved.ev[i]);
@@ -798,8 +808,10 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
     arena_init(&rt->scratch, 1 << 16);
     rt->parser = mj_parser_create(64u << 20, 128, 1u << 22);
     for (uint32_t i = 0; i < q->npipes; i++) {
-        if (q->pipes[i].kind == P_HEAD && i == 0 && q->npipes == 1) rt->head_left = q->pipes[i].n;
-        else rt->buffer = true;
+        if (q->pipes[i].kind == P_HEAD && i == 0 && q->npipes == 1)
+            rt->head_left = q->pipes[i].n;
+        else
+            rt->buffer = true;
     }
     if (rt->head_left < 0 && q->npipes == 1 && q->pipes[0].kind == P_HEAD) rt->head_left = 0;
     if (q->kind != Q_EVENT) {
@@ -841,8 +853,10 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
     if (q->kind == Q_EVENT) {
         if (stage_match(rt, &c, q->stages)) {
             stored *ev = malloc(sizeof *ev);
-            if (ev && keep(ev, text, len)) deliver(rt, ev, 1);
-            else free(ev);
+            if (ev && keep(ev, text, len))
+                deliver(rt, ev, 1);
+            else
+                free(ev);
         }
     } else if (q->kind == Q_SEQUENCE) {
         seq_step(rt, &c, text, len);

@@ -16,13 +16,23 @@ struct modus_query_run {
 };
 
 /* fields the runtime reads besides the query's own */
-static const char *const runtime_fields[] = {
-    "event.category", "event_type", "@timestamp", "timestamp", "process.entity_id",
-    "process.pid", "pid", "unique_pid", "process.parent.entity_id", "process.parent.pid", "ppid",
-    "unique_ppid", "opcode", "event.type", NULL};
+static const char *const runtime_fields[] = {"event.category",
+                                             "event_type",
+                                             "@timestamp",
+                                             "timestamp",
+                                             "process.entity_id",
+                                             "process.pid",
+                                             "pid",
+                                             "unique_pid",
+                                             "process.parent.entity_id",
+                                             "process.parent.pid",
+                                             "ppid",
+                                             "unique_ppid",
+                                             "opcode",
+                                             "event.type",
+                                             NULL};
 
-modus_status modus_query_compile(const char *text, size_t len, modus_query **out,
-                                 modus_diag *diag)
+modus_status modus_query_compile(const char *text, size_t len, modus_query **out, modus_diag *diag)
 {
     *out = NULL;
     modus_query *mq = calloc(1, sizeof *mq);
