@@ -6,7 +6,7 @@
 
 #include "modus/modus.h"
 
-static modus_scanner *fuzz_scanner(void)
+static inline modus_scanner *fuzz_scanner(void)
 {
     static modus_engine *e;
     static modus_scanner *s;

@@ -78,6 +78,7 @@ modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **o
         text = owned;
     }
     bool want_ok = decode_want_init(&e->want);
+    e->augment = opts && opts->nqueries;
     for (size_t i = 0; want_ok && opts && i < opts->nqueries; i++)
         want_ok = query_want(opts->queries[i], &e->want);
     if (!want_ok) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "event.h"
+#include "../util/limits.h"
 
 static sv str_at(const mj_doc *d, const char *path)
 {
@@ -130,6 +131,108 @@ bool decode_want_init(mj_want *w)
     return true;
 }
 
+/* ---- the fields modus adds, as nodes: rules read them like any field ---- */
+
+static void add_str(mj_doc *d, uint32_t parent, const char *key, sv v)
+{
+    uint32_t n = mj_append(d, parent, key, strlen(key), MJ_STRING);
+    if (!n) return;
+    d->nodes[n].v.s = v.p ? v.p : "";
+    d->nodes[n].len = (uint32_t)v.n;
+}
+
+static void add_strs(mj_doc *d, uint32_t parent, const char *key, const sv *v, int n)
+{
+    uint32_t a = mj_append(d, parent, key, strlen(key), MJ_ARRAY);
+    for (int i = 0; a && i < n; i++) add_str(d, a, "", v[i]);
+    if (a) /* array elements carry no key */
+        for (uint32_t k = a + 1, i = 0; i < d->nodes[a].count; i++, k = d->nodes[k].next)
+            d->nodes[k].key = NULL, d->nodes[k].key_len = 0;
+}
+
+static void add_derived(modus_scanner *sc, uint32_t ext, bool summary, bool unbacked, bool final)
+{
+    mj_doc *d = &sc->doc;
+    modus_event *ev = &sc->ev;
+    const modality_result *r = &ev->mr;
+    if (summary) add_str(d, ext, "call_stack_summary", r->summary);
+    if (unbacked) {
+        uint32_t b = mj_append(d, ext, "call_stack_contains_unbacked", 28, MJ_BOOL);
+        if (b) d->nodes[b].b = r->contains_unbacked;
+    }
+    if (final && r->final_user >= 0) {
+        const frame *f = &ev->stk.f[r->final_user];
+        uint32_t o = mj_append(d, ext, "call_stack_final_user_module", 28, MJ_OBJECT);
+        if (o) {
+            add_str(d, o, "name", frame_token(f));
+            if (f->kind == FRAME_MODULE) add_str(d, o, "path", f->path);
+            if (f->provenance.n) add_str(d, o, "protection_provenance", f->provenance);
+        }
+    }
+}
+
+static void augment(modus_scanner *sc)
+{
+    mj_doc *d = &sc->doc;
+    modus_event *ev = &sc->ev;
+    const modality_result *r = &ev->mr;
+    const sigtab *t = &sc->eng->tab;
+    if (!d->n || !d->nodes[0].count) return;
+    if (!mj_member(d, 0, "modality", 8)) {
+        uint32_t m = mj_append(d, 0, "modality", 8, MJ_OBJECT);
+        if (!m) return;
+        add_str(d, m, "name", sv_cstr(t->mod[r->name].name));
+        sv layers[MODUS_MAX_LAYERS];
+        for (int i = 0; i < r->nlayers; i++) layers[i] = sv_cstr(t->mod[r->layers[i]].name);
+        add_strs(d, m, "layers", layers, r->nlayers);
+        add_str(d, m, "syscall", sv_cstr(syscall_names[r->syscall]));
+        add_str(d, m, "confidence", sv_cstr(confidence_names[r->confidence]));
+        if (r->initiator >= 0) {
+            uint32_t ini = mj_append(d, m, "initiator", 9, MJ_OBJECT);
+            if (ini) {
+                add_str(d, ini, "name", r->initiator_name);
+                if (r->initiator_path.n) add_str(d, ini, "path", r->initiator_path);
+            }
+        }
+        add_strs(d, m, "evidence", r->evidence, r->nevidence);
+        sv an[ANOM_COUNT];
+        int na = 0;
+        for (int i = 0; i < ANOM_COUNT; i++)
+            if (r->anomalies & (1u << i)) an[na++] = sv_cstr(anomaly_names[i]);
+        add_strs(d, m, "anomalies", an, na);
+    }
+    if (!ev->stk.n) return;
+    if ((ev->site == SITE_PROCESS || ev->site == SITE_PARENT) && ev->ext &&
+        d->nodes[ev->ext].type == MJ_OBJECT) {
+        add_derived(sc, ev->ext, !ev->src_summary, !ev->src_unbacked, !ev->src_final);
+    } else if ((ev->site == SITE_CALLTRACE || ev->site == SITE_WINLOG) &&
+               !mj_member(d, 0, "process", 7)) {
+        /* Sysmon: process.thread.Ext with the stack in Elastic's form */
+        uint32_t p = mj_append(d, 0, "process", 7, MJ_OBJECT);
+        uint32_t th = p ? mj_append(d, p, "thread", 6, MJ_OBJECT) : 0;
+        uint32_t ext = th ? mj_append(d, th, "Ext", 3, MJ_OBJECT) : 0;
+        if (!ext) return;
+        uint32_t arr = mj_append(d, ext, "call_stack", 10, MJ_ARRAY);
+        for (uint32_t i = 0; arr && i < ev->stk.n; i++) {
+            uint32_t fo = mj_append(d, arr, NULL, 0, MJ_OBJECT);
+            if (!fo) break;
+            const frame *f = &ev->stk.f[i];
+            char text[MODUS_MAX_FRAME_TEXT + 64];
+            int k;
+            if (f->kind == FRAME_UNBACKED)
+                k = snprintf(text, sizeof text, "Unbacked+0x%llx", (unsigned long long)f->address);
+            else
+                k = snprintf(text, sizeof text, "%.*s+0x%llx", (int)f->path.n, f->path.p,
+                             (unsigned long long)f->offset);
+            if (k < 0) break;
+            if ((size_t)k >= sizeof text) k = (int)sizeof text - 1;
+            add_str(d, fo, "symbol_info",
+                    (sv){arena_strndup(&sc->scratch, text, (size_t)k), (size_t)k});
+        }
+        add_derived(sc, ext, true, true, true);
+    }
+}
+
 modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus_diag *diag)
 {
     modus_event *ev = &sc->ev;
@@ -202,5 +305,6 @@ modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus
         }
     }
     classify_stack(sc->cls, &ev->stk, ev->image, &sc->scratch, &ev->mr);
+    if (sc->eng->augment) augment(sc);
     return MODUS_OK;
 }

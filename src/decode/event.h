@@ -20,6 +20,7 @@ enum stack_site {
 struct modus_engine {
     sigtab tab;
     mj_want want; /* the fields decoding needs (decode_ecs.c) */
+    bool augment; /* queries run: add modus's fields to each event's node table */
 };
 
 struct modus_event {

@@ -107,3 +107,33 @@ const mj_want *mj_want_find(const mj_want *w, const char *key, size_t len)
     }
     return NULL;
 }
+
+uint32_t mj_append(mj_doc *d, uint32_t parent, const char *key, size_t key_len, uint8_t type)
+{
+    if (parent >= d->n) return 0;
+    mj_node *p = &d->nodes[parent];
+    if ((p->type != MJ_OBJECT && p->type != MJ_ARRAY) || (!p->count && parent + 1 != d->n))
+        return 0; /* an empty container's first child must directly follow it */
+    if (d->n == d->cap) {
+        uint32_t cap = d->cap ? d->cap * 2 : 256;
+        mj_node *nn = realloc(d->nodes, sizeof *nn * cap);
+        if (!nn) return 0;
+        d->nodes = nn;
+        d->cap = cap;
+    }
+    uint32_t i = d->n++;
+    mj_node *c = &d->nodes[i];
+    memset(c, 0, sizeof *c);
+    c->key = key;
+    c->key_len = (uint32_t)key_len;
+    c->type = type;
+    c->parent = parent;
+    p = &d->nodes[parent];
+    if (p->count) {
+        uint32_t last = parent + 1;
+        while (d->nodes[last].next) last = d->nodes[last].next;
+        d->nodes[last].next = i;
+    }
+    p->count++;
+    return i;
+}

@@ -81,6 +81,11 @@ int mj_parse(mj_parser *p, const char *buf, size_t len, const mj_want *want, mj_
 int mj_parse_full(mj_parser *p, mj_doc *doc, mj_error *err);
 void mj_doc_free(mj_doc *doc);
 
+/* Append a child (type set, value zeroed) to an object or array; the key is
+ * borrowed. An empty container can only gain a child while it is the last
+ * node. Returns the new node, or 0. */
+uint32_t mj_append(mj_doc *d, uint32_t parent, const char *key, size_t key_len, uint8_t type);
+
 /* Byte offset of the value at a dotted path of nested keys in a valid JSON
  * document, or -1 (json_locate.c). Used to splice new members into the text. */
 long mj_locate(const char *json, size_t len, const char *path);

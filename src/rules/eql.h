@@ -115,6 +115,8 @@ typedef struct eql_query {
     struct eql_node **lineage; /* every N_LINEAGE node, by lin_slot */
     const char **fields;       /* every field path the query reads (for the decoder) */
     uint32_t nfields;
+    void **regexes; /* every compiled regex (malloc'd: free with eql_query_free) */
+    uint32_t nregexes;
 } eql_query;
 
 typedef struct eql_error {
@@ -124,6 +126,8 @@ typedef struct eql_error {
 
 /* Compile a query. The AST lives in `a`. Returns NULL with err filled. */
 eql_query *eql_compile(arena *a, const char *text, size_t len, eql_error *err);
+/* What the arena does not own (regexes). */
+void eql_query_free(eql_query *q);
 
 /* ---- lexer (eql_lex.c) --------------------------------------------------------- */
 

@@ -40,6 +40,8 @@ typedef struct parser {
     uint32_t nfields, capfields;
     eql_node **lineage;
     uint32_t nlineage, caplineage;
+    void **regexes;
+    uint32_t nregexes, capregexes;
 } parser;
 
 static void fail(parser *p, const eql_token *t, const char *fmt, ...)
@@ -502,6 +504,20 @@ static eql_node *match_op(parser *p, uint8_t kind, bool ci, const eql_token *at,
             if (kind == N_REGEX) {
                 char msg[160];
                 n->pat[i] = eql_regex_compile(k->val.s, k->val.n, ci, msg, sizeof msg);
+                if (n->pat[i]) {
+                    if (p->nregexes == p->capregexes) {
+                        uint32_t cap = p->capregexes ? p->capregexes * 2 : 8;
+                        void **v = realloc(p->regexes, sizeof *v * cap);
+                        if (!v) {
+                            eql_regex_free(n->pat[i]);
+                            n->pat[i] = NULL;
+                        } else {
+                            p->regexes = v;
+                            p->capregexes = cap;
+                        }
+                    }
+                    if (n->pat[i]) p->regexes[p->nregexes++] = n->pat[i];
+                }
                 if (!n->pat[i]) {
                     eql_token kt = {.line = k->line,
                                     .col = k->col,
@@ -868,11 +884,26 @@ eql_query *eql_compile(arena *a, const char *text, size_t len, eql_error *err)
     eql_query *q = p.failed ? NULL : parse_query_body(&p, false);
     if (!p.failed) parse_pipes(&p, q);
     if (!p.failed && p.tok.t != T_EOF) fail(&p, &p.tok, "unexpected text after the query");
-    if (p.failed || !q) return NULL;
+    if (p.failed || !q) {
+        for (uint32_t i = 0; i < p.nregexes; i++) eql_regex_free(p.regexes[i]);
+        free(p.regexes);
+        return NULL;
+    }
+    q->regexes = p.regexes;
+    q->nregexes = p.nregexes;
     q->nvars = p.nvars_total;
     q->nlineage = p.nlineage;
     q->lineage = p.lineage;
     q->fields = p.fields;
     q->nfields = p.nfields;
     return q;
+}
+
+void eql_query_free(eql_query *q)
+{
+    if (!q) return;
+    for (uint32_t i = 0; i < q->nregexes; i++) eql_regex_free(q->regexes[i]);
+    free(q->regexes);
+    q->regexes = NULL;
+    q->nregexes = 0;
 }

@@ -367,7 +367,7 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
         uint32_t keep_n = p->n < 0 ? 0 : (uint32_t)(p->n < rt->nres ? p->n : rt->nres);
         uint32_t from = rt->nres - keep_n;
         for (uint32_t i = 0; i < from; i++) drop_result(&rt->res[i]);
-        memmove(rt->res, rt->res + from, sizeof(result) * keep_n);
+        if (keep_n) memmove(rt->res, rt->res + from, sizeof(result) * keep_n);
         rt->nres = keep_n;
         break;
     }
@@ -411,11 +411,11 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
             g_nkeys = nk;
             qsort(items, rt->nres, sizeof *items, cmp_items);
             result *sorted = malloc(sizeof(result) * (rt->nres ? rt->nres : 1));
-            if (sorted) {
+            if (sorted && rt->nres) {
                 for (uint32_t i = 0; i < rt->nres; i++) sorted[i] = rt->res[items[i].idx];
                 memcpy(rt->res, sorted, sizeof(result) * rt->nres);
-                free(sorted);
             }
+            free(sorted);
         } else {
             uint32_t k = 0, total = rt->nres;
             uint32_t *count = calloc(total ? total : 1, sizeof *count);

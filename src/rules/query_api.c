@@ -54,36 +54,10 @@ modus_status modus_query_compile(const char *text, size_t len, modus_query **out
     return MODUS_OK;
 }
 
-static void free_patterns(eql_node *n);
-
-static void free_query_patterns(eql_query *q)
-{
-    if (!q) return;
-    for (uint32_t i = 0; i < q->nstages; i++) free_patterns(q->stages[i].where);
-    if (q->until) free_patterns(q->until->where);
-    for (uint32_t i = 0; i < q->npipes; i++)
-        for (uint32_t k = 0; k < q->pipes[i].nargs; k++) free_patterns(q->pipes[i].args[k]);
-    for (uint32_t i = 0; i < q->nstages; i++)
-        for (uint32_t k = 0; k < q->stages[i].nby; k++) free_patterns(q->stages[i].by[k]);
-}
-
-/* regexes are malloc'd (PCRE2); everything else lives in the arena */
-static void free_patterns(eql_node *n)
-{
-    if (!n) return;
-    if (n->kind == N_REGEX && n->pat)
-        for (uint32_t i = 1; i < n->nkids; i++) {
-            eql_regex_free(n->pat[i]);
-            n->pat[i] = NULL;
-        }
-    if (n->kind == N_LINEAGE) free_query_patterns(n->sub);
-    for (uint32_t i = 0; i < n->nkids; i++) free_patterns(n->kids[i]);
-}
-
 void modus_query_destroy(modus_query *q)
 {
     if (!q) return;
-    free_query_patterns(q->q);
+    eql_query_free(q->q);
     arena_free(&q->a);
     free(q);
 }
