@@ -11,18 +11,23 @@ static void usage(FILE *f)
 {
     fputs("usage: modus scan [OPTIONS] FILE... | -\n"
           "\n"
-          "Reads ECS NDJSON (Elastic Defend, the modus sensor) and flat Sysmon JSON, parses\n"
-          "every call stack and names its execution modality.\n"
+          "Reads ECS NDJSON (Elastic Defend, the modus sensor) and flat Sysmon JSON, names\n"
+          "the execution modality of every call stack, and runs detection rules: modus's\n"
+          "built-in pack, or --rules. Alerts are one JSON object per line (a table on a\n"
+          "terminal). With --enrich it writes the events themselves instead.\n"
           "\n"
           "options:\n"
+          "  --rules PATH          a rule file or a directory of *.toml rules (repeatable;\n"
+          "                        default: the built-in pack)\n"
+          "  --strict              stop if any rule fails to compile (default: report, skip)\n"
+          "  --exit-status         exit 1 when there are alerts\n"
           "  --enrich              write every input event with the fields modus adds\n"
           "                        (modality.*, and call_stack_summary,\n"
           "                        call_stack_contains_unbacked, call_stack_final_user_module\n"
-          "                        where the source lacks them)\n"
-          "  --format json|text    json: one event per line; text: a readable table\n"
+          "                        where the source lacks them); no rules run\n"
+          "  --format json|text    json: one object per line; text: a readable table\n"
           "                        (default: text on a terminal, json otherwise)\n"
-          "  --summary             print the modality distribution (on stderr with --enrich,\n"
-          "                        on stdout otherwise; the default without --enrich)\n"
+          "  --summary             print the modality distribution on stderr at the end\n"
           "  --max-line BYTES      longest line accepted (default 16 MiB); longer lines are\n"
           "                        reported and skipped\n"
           "  --modalities FILE     use this signature table instead of the embedded one\n"
@@ -30,7 +35,8 @@ static void usage(FILE *f)
           "  -h, --help            this help\n"
           "\n"
           "Malformed lines are reported (file:line:column, byte offset) up to 20 per file,\n"
-          "counted and skipped; the scan goes on. Exit status 2 if any input error occurred.\n",
+          "counted and skipped; the scan goes on. Exit status: 0, 1 alerts (--exit-status),\n"
+          "2 an input error occurred, 3 a rule failed with --strict.\n",
           f);
 }
 
@@ -120,6 +126,52 @@ static void print_row(uint64_t lineno, const modus_event *ev)
            il ? ini : "-", (int)(sl > 60 ? 57 : sl), sl ? sum : "-", sl > 60 ? "..." : "");
 }
 
+typedef struct alert_out {
+    int format; /* 0 json, 1 text */
+    const modus_ruleset *rs;
+    modus_scanner *sc; /* to read fields of the alert for the table */
+} alert_out;
+
+static void on_alert(void *ctx, const char *json, size_t len, size_t rule)
+{
+    alert_out *o = ctx;
+    if (o->format == 0) {
+        fwrite(json, 1, len, stdout);
+        putchar('\n');
+        return;
+    }
+    modus_rule_info ri;
+    modus_ruleset_rule(o->rs, rule, &ri);
+    char *buf = malloc(len + MODUS_PADDING);
+    if (!buf) return;
+    memcpy(buf, json, len);
+    memset(buf + len, ' ', MODUS_PADDING);
+    const modus_event *ev;
+    modus_diag d;
+    char ts[32] = "-", mod[16] = "-", proc[40] = "-";
+    if (modus_scanner_decode(o->sc, buf, len, &ev, &d) == MODUS_OK) {
+        field_text(ev, "@timestamp", ts, sizeof ts);
+        field_text(ev, "modality.name", mod, sizeof mod);
+        field_text(ev, "process.executable", proc, sizeof proc);
+        if (!proc[0] || !strcmp(proc, "-")) field_text(ev, "process.name", proc, sizeof proc);
+    }
+    printf("%-24.24s  %-8s  %-10s  %-22.22s  %s\n", ts[0] ? ts : "-",
+           ri.severity ? ri.severity : "-", mod[0] ? mod : "-", proc[0] ? proc : "-", ri.name);
+    free(buf);
+}
+
+static void on_rule_error(void *ctx, const modus_diag *d, const char *text, size_t len)
+{
+    (void)ctx;
+    (void)text;
+    (void)len;
+    if (d->line)
+        fprintf(stderr, "modus: %s:%llu:%llu: %s (rule skipped)\n", d->file,
+                (unsigned long long)d->line, (unsigned long long)d->column, d->message);
+    else
+        fprintf(stderr, "modus: %s: %s\n", d->file, d->message);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -129,6 +181,7 @@ static double now(void)
 
 typedef struct scan_ctx {
     stats *st;
+    modus_alerter *alerter;
     bool enrich;
     int format;
     bool progress;
@@ -141,6 +194,7 @@ static int on_event(const modus_event *ev, const char *file, uint64_t line, void
     stats *st = c->st;
     if (modus_event_has_stack(ev)) st->with_stack++;
     count_modality(st, modus_event_modality(ev));
+    if (c->alerter) modus_alerter_event(c->alerter, ev);
     if (c->enrich) {
         if (c->format == 0) {
             size_t n;
@@ -170,9 +224,14 @@ int cmd_scan(int argc, char **argv)
                                          {"max-line", required_argument, NULL, 'L'},
                                          {"modalities", required_argument, NULL, 'm'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"rules", required_argument, NULL, 'r'},
+                                         {"strict", no_argument, NULL, 'S'},
+                                         {"exit-status", no_argument, NULL, 'x'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    bool enrich = false, summary = false, quiet = false;
+    bool enrich = false, summary = false, quiet = false, strict = false, exit_status = false;
+    char *rule_paths[64];
+    int nrules = 0;
     int format = -1; /* 0 json, 1 text */
     const char *table = NULL;
     size_t max_line = 0;
@@ -205,6 +264,15 @@ int cmd_scan(int argc, char **argv)
         }
         case 'm': table = optarg; break;
         case 'q': quiet = true; break;
+        case 'r':
+            if (nrules == 64) {
+                cli_error("scan: at most 64 --rules");
+                return EXIT_USAGE;
+            }
+            rule_paths[nrules++] = optarg;
+            break;
+        case 'S': strict = true; break;
+        case 'x': exit_status = true; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -213,14 +281,49 @@ int cmd_scan(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (!enrich) summary = true;
     if (format < 0) format = isatty(1) ? 1 : 0;
-    modus_engine *eng = cli_engine(table);
-    if (!eng) return EXIT_USAGE;
+    modus_ruleset *rs = NULL;
+    if (!enrich) {
+        modus_ruleset_create(&rs);
+        size_t loaded = 0, failed = 0;
+        if (!rs) return EXIT_USAGE;
+        if (!nrules) modus_ruleset_add_default(rs, on_rule_error, NULL, &loaded, &failed);
+        for (int i = 0; i < nrules; i++)
+            modus_ruleset_add_path(rs, rule_paths[i], on_rule_error, NULL, &loaded, &failed);
+        if (failed && strict) {
+            cli_error("scan: %zu rules failed to compile (--strict)", failed);
+            modus_ruleset_destroy(rs);
+            return EXIT_RULES;
+        }
+        if (!quiet || failed)
+            fprintf(stderr, "modus: %zu rules loaded%s", loaded, failed ? "" : "\n");
+        if (failed) fprintf(stderr, ", %zu failed and skipped\n", failed);
+    }
+    modus_engine_opts eo = {.modalities_path = table, .rules = rs};
+    modus_engine *eng = NULL;
+    modus_diag ed = {0};
+    if (modus_engine_create(&eo, &eng, &ed) != MODUS_OK) {
+        if (ed.message[0]) cli_diag("modality table", &ed);
+        modus_ruleset_destroy(rs);
+        return EXIT_USAGE;
+    }
+    alert_out ao = {format, rs, NULL};
+    modus_alerter *alerter = NULL;
+    if (rs && (modus_scanner_create(eng, &ao.sc) != MODUS_OK ||
+               modus_alerter_create(eng, rs, on_alert, &ao, &alerter) != MODUS_OK)) {
+        cli_error("out of memory");
+        modus_scanner_destroy(ao.sc);
+        modus_engine_destroy(eng);
+        modus_ruleset_destroy(rs);
+        return EXIT_USAGE;
+    }
     modus_scanner *sc;
     if (modus_scanner_create(eng, &sc) != MODUS_OK) {
         cli_error("out of memory");
+        modus_alerter_destroy(alerter);
+        modus_scanner_destroy(ao.sc);
         modus_engine_destroy(eng);
+        modus_ruleset_destroy(rs);
         return EXIT_USAGE;
     }
     static char outbuf[1 << 20];
@@ -228,27 +331,38 @@ int cmd_scan(int argc, char **argv)
     bool progress = !quiet && isatty(2);
     double t0 = now();
     stats st = {0};
+    if (!enrich && format == 1)
+        printf("%-24s  %-8s  %-10s  %-22s  %s\n", "TIME", "SEVERITY", "MODALITY", "PROCESS",
+               "RULE");
     if (enrich && format == 1)
         printf("%6s  %-9s %-22s %-11s %-6s %-8s %-22s %s\n", "LINE", "CATEGORY", "PROCESS",
                "MODALITY", "CONF", "SYSCALL", "INITIATOR", "SUMMARY");
-    scan_ctx ctx = {&st, enrich, format, progress, t0, t0};
+    scan_ctx ctx = {&st, alerter, enrich, format, progress, t0, t0};
     cli_input_opts io = {.max_line = max_line, .quiet = quiet};
     for (int fi = optind; fi < argc; fi++)
         cli_each_event(sc, argv[fi], &io, &st.in, on_event, &ctx);
+    if (alerter) modus_alerter_finish(alerter);
     if (progress && ctx.last != t0) fputs("\r\033[K", stderr);
     fflush(stdout);
     uint64_t errors = cli_errors(&st.in);
-    if (summary) print_summary(enrich ? stderr : stdout, &st);
+    if (summary) print_summary(stderr, &st);
     fflush(stdout);
     if (errors || !quiet)
-        fprintf(stderr,
-                "modus: scanned %llu events (%.1f MB) in %.2f s; errors: %llu malformed, "
-                "%llu too long, %llu unreadable files%s\n",
-                (unsigned long long)st.in.events, (double)st.in.bytes_done / 1e6, now() - t0,
-                (unsigned long long)st.in.bad_json, (unsigned long long)st.in.too_long,
-                (unsigned long long)(st.in.files_failed + st.in.io_errors),
-                errors ? " (skipped, see above)" : "");
+        fprintf(
+            stderr,
+            "modus: scanned %llu events (%.1f MB) in %.2f s, %llu alerts; errors: %llu malformed, "
+            "%llu too long, %llu unreadable files%s\n",
+            (unsigned long long)st.in.events, (double)st.in.bytes_done / 1e6, now() - t0,
+            (unsigned long long)(alerter ? modus_alerter_count(alerter) : 0),
+            (unsigned long long)st.in.bad_json, (unsigned long long)st.in.too_long,
+            (unsigned long long)(st.in.files_failed + st.in.io_errors),
+            errors ? " (skipped, see above)" : "");
+    uint64_t alerts = alerter ? modus_alerter_count(alerter) : 0;
+    modus_alerter_destroy(alerter);
+    modus_scanner_destroy(ao.sc);
     modus_scanner_destroy(sc);
     modus_engine_destroy(eng);
-    return errors ? EXIT_USAGE : EXIT_OK;
+    modus_ruleset_destroy(rs);
+    if (errors) return EXIT_USAGE;
+    return exit_status && alerts ? EXIT_ALERTS : EXIT_OK;
 }

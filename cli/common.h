@@ -44,6 +44,9 @@ int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o,
 
 int cmd_scan(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+/* cmd_rules.c: PATHs, or the default pack when n == 0 */
+modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed);
 int cmd_stack(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static void usage(FILE *f)
           "          write enriched events (--enrich) and a modality summary\n"
           "  stack   explain one call stack: frames, summary, layers, modality, evidence\n"
           "  query   run an EQL query over telemetry files and print the matches\n"
+          "  rules   check, list or test rule files (Elastic's TOML format)\n"
           "\n"
           "Run 'modus COMMAND --help' for a command's options. 'modus --version' prints\n"
           "the version. Exit status: 0 success, 1 alerts found (--exit-status), 2 usage\n"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "scan")) return cmd_scan(argc - 1, argv + 1);
     if (!strcmp(cmd, "stack")) return cmd_stack(argc - 1, argv + 1);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'modus --help')", cmd);
     return EXIT_USAGE;
 }

@@ -19,10 +19,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                         "\"2026-01-01T00:00:00Z\",\"process\":{\"pid\":4,\"name\":\"cmd.exe\","
                         "\"args\":[\"a\",\"b\"],\"parent\":{\"pid\":1}}}"
                         "                                                                ";
-    static char ev2[] = "{\"event\":{\"category\":[\"file\"]},\"@timestamp\":\"2026-01-01T00:00:01Z\","
-                        "\"process\":{\"pid\":4,\"thread\":{\"Ext\":{\"call_stack\":[{\"symbol_info\":"
-                        "\"Unbacked+0x1\"}]}}},\"file\":{\"path\":\"C:\\\\x.exe\"}}"
-                        "                                                                ";
+    static char ev2[] =
+        "{\"event\":{\"category\":[\"file\"]},\"@timestamp\":\"2026-01-01T00:00:01Z\","
+        "\"process\":{\"pid\":4,\"thread\":{\"Ext\":{\"call_stack\":[{\"symbol_info\":"
+        "\"Unbacked+0x1\"}]}}},\"file\":{\"path\":\"C:\\\\x.exe\"}}"
+        "                                                                ";
     const modus_query *qs[1] = {q};
     modus_engine_opts eo = {.queries = qs, .nqueries = 1};
     modus_engine *e;
@@ -35,7 +36,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                 for (int i = 0; i < 3; i++) {
                     char *t = i % 2 ? ev2 : ev1;
                     size_t n = strlen(t) - 64;
-                    if (modus_scanner_decode(s, t, n, &ev, &d) == MODUS_OK) modus_query_run_event(r, ev);
+                    if (modus_scanner_decode(s, t, n, &ev, &d) == MODUS_OK)
+                        modus_query_run_event(r, ev);
                 }
                 modus_query_run_finish(r);
                 modus_query_run_destroy(r);

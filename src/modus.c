@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "decode/event.h"
+#include "rules/ruleset.h"
 #include "util/limits.h"
 
 extern const char modus_modalities_conf[];
@@ -78,7 +79,9 @@ modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **o
         text = owned;
     }
     bool want_ok = decode_want_init(&e->want);
-    e->augment = opts && opts->nqueries;
+    e->augment = opts && (opts->nqueries || (opts->rules && opts->rules->n));
+    for (size_t i = 0; want_ok && opts && opts->rules && i < opts->rules->n; i++)
+        want_ok = query_want(opts->rules->r[i].q, &e->want);
     for (size_t i = 0; want_ok && opts && i < opts->nqueries; i++)
         want_ok = query_want(opts->queries[i], &e->want);
     if (!want_ok) {

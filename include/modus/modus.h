@@ -69,6 +69,7 @@ typedef struct modus_engine_opts {
      * extracted while decoding (borrowed; must outlive the engine) */
     const modus_query *const *queries;
     size_t nqueries;
+    const struct modus_ruleset *rules; /* borrowed, may be NULL: same, for a rule set */
 } modus_engine_opts;
 
 modus_status modus_engine_create(const modus_engine_opts *opts, modus_engine **out,
@@ -203,6 +204,57 @@ bool modus_query_run_done(const modus_query_run *r);
 /* end of input: emit what pipes buffered (tail, sort, unique) */
 void modus_query_run_finish(modus_query_run *r);
 void modus_query_run_destroy(modus_query_run *r);
+
+/* ---- rules ----------------------------------------------------------------- */
+
+/* Rules in Elastic's TOML format ([rule] name, id, query...; [[threat]];
+ * [[actions]]) with modus's own [modus] table (severity, modalities, tests). */
+typedef struct modus_ruleset modus_ruleset;
+/* One rule that failed: diag has file, line, column and message; `text` is
+ * the offending line of the file (not NUL-terminated). */
+typedef void (*modus_rule_error_fn)(void *ctx, const modus_diag *d, const char *text, size_t len);
+
+modus_status modus_ruleset_create(modus_ruleset **out);
+void modus_ruleset_destroy(modus_ruleset *rs);
+/* A .toml file, or a directory searched recursively for *.toml (in name
+ * order). Failed rules are reported and skipped; counts are added to. */
+modus_status modus_ruleset_add_path(modus_ruleset *rs, const char *path,
+                                    modus_rule_error_fn on_error, void *ctx, size_t *loaded,
+                                    size_t *failed);
+/* The default pack embedded in modus (rules/ in the source tree). */
+modus_status modus_ruleset_add_default(modus_ruleset *rs, modus_rule_error_fn on_error, void *ctx,
+                                       size_t *loaded, size_t *failed);
+size_t modus_ruleset_count(const modus_ruleset *rs);
+
+typedef struct modus_rule_info {
+    const char *id, *name, *description, *version, *severity, *file, *query;
+    const char *const *techniques; /* ATT&CK ids */
+    size_t ntechniques;
+    size_t ntests; /* [[modus.tests]] entries */
+} modus_rule_info;
+void modus_ruleset_rule(const modus_ruleset *rs, size_t i, modus_rule_info *out);
+
+/* Run every rule's [[modus.tests]] (expect = "match" | "no match", event =
+ * one JSON document) on an engine created with this rule set. cb is called
+ * for each test; `why` explains a failure. */
+typedef void (*modus_rule_test_fn)(void *ctx, size_t rule, size_t test, bool ok, const char *why);
+modus_status modus_ruleset_test(const modus_ruleset *rs, const modus_engine *e,
+                                modus_rule_test_fn cb, void *ctx, size_t *passed, size_t *failed);
+
+/* ---- alerts ------------------------------------------------------------------ */
+
+/* Evaluates a rule set over events (per thread). Each alert is one JSON
+ * object (SPEC §6): @timestamp, event.kind "alert", rule.*, threat[],
+ * modality.* of the triggering event, events[] (the event, or every event of
+ * a sequence in order), host and process of the last event, actions[]. */
+typedef struct modus_alerter modus_alerter;
+typedef void (*modus_alert_fn)(void *ctx, const char *json, size_t len, size_t rule);
+modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs, modus_alert_fn fn,
+                                  void *ctx, modus_alerter **out);
+void modus_alerter_event(modus_alerter *a, const modus_event *ev);
+void modus_alerter_finish(modus_alerter *a);
+uint64_t modus_alerter_count(const modus_alerter *a);
+void modus_alerter_destroy(modus_alerter *a);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,9 @@ struct modus_scanner {
 /* query_api.c: add a query's fields to the decoder's trie */
 bool query_want(const modus_query *q, mj_want *w);
 
+/* out_render.c: "modality":{...} of an event */
+void render_modality(buf *b, const modus_event *ev);
+
 /* decode_ecs.c */
 bool decode_want_init(mj_want *w);
 modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus_diag *diag);

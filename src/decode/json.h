@@ -89,6 +89,8 @@ uint32_t mj_append(mj_doc *d, uint32_t parent, const char *key, size_t key_len, 
 /* Byte offset of the value at a dotted path of nested keys in a valid JSON
  * document, or -1 (json_locate.c). Used to splice new members into the text. */
 long mj_locate(const char *json, size_t len, const char *path);
+/* The same, with *end set past the value's last byte. */
+long mj_locate_span(const char *json, size_t len, const char *path, size_t *end);
 
 /* Member `key` of object node `obj`, or 0 when absent (0 is the root and never a member). */
 uint32_t mj_member(const mj_doc *d, uint32_t obj, const char *key, size_t key_len);

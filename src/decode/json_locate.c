@@ -89,3 +89,11 @@ long mj_locate(const char *p, size_t n, const char *path)
     }
     return (long)i;
 }
+
+long mj_locate_span(const char *p, size_t n, const char *path, size_t *end)
+{
+    long at = mj_locate(p, n, path);
+    if (at < 0) return -1;
+    *end = skip_value(p, n, (size_t)at);
+    return at;
+}

@@ -327,8 +327,8 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
             evidence(r, a, "frame 1: Unbacked code calls the syscall stub %s directly (indirect)",
                      tok(&s->f[0], b1, sizeof b1));
         }
-    } else if (c->cls[0] == C_KERNEL) {
-        r->syscall = SYSCALL_UNKNOWN;
+    } else if (c->cls[0] == C_KERNEL || c->cls[0] == C_UNKNOWN) {
+        r->syscall = SYSCALL_UNKNOWN; /* kernel code, or a frame the source could not resolve */
     } else {
         r->syscall = SYSCALL_DIRECT;
         evidence(r, a, "frame 0: %s is not a syscall stub: the syscall was issued directly",
@@ -491,7 +491,12 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
     int best = -1;
     for (int l = 0; l < r->nlayers; l++)
         if (best < 0 || t->mod[r->layers[l]].rank > t->mod[best].rank) best = r->layers[l];
-    if (best < 0) {
+    if (best < 0 && c->cls[init] == C_UNKNOWN) {
+        /* nothing recognised and the acting frame itself is unresolved */
+        r->name = t->m_unknown;
+        weak = true;
+        evidence(r, a, "frame %u: unresolved by the source: the acting code cannot be named", init);
+    } else if (best < 0) {
         r->name = t->m_native;
         evidence(r, a, "frame %u: %s is native code with no runtime or dispatcher under it", init,
                  tok(&s->f[init], b1, sizeof b1));

@@ -88,7 +88,7 @@ static bool put_derived(buf *b, const modus_event *ev, bool all)
     return any;
 }
 
-static void put_modality(buf *b, const modus_event *ev)
+void render_modality(buf *b, const modus_event *ev)
 {
     const modality_result *r = &ev->mr;
     const sigtab *t = &ev->sc->eng->tab;
@@ -176,14 +176,14 @@ static void render_enriched(buf *b, const modus_event *ev)
         put_derived(b, ev, true);
         buf_puts(b, "}}},");
     }
-    put_modality(b, ev);
+    render_modality(b, ev);
     buf_putc(b, '}');
 }
 
 static void render_fields(buf *b, const modus_event *ev)
 {
     buf_putc(b, '{');
-    put_modality(b, ev);
+    render_modality(b, ev);
     if (ev->stk.n) {
         buf_puts(b, ",\"process\":{\"thread\":{\"Ext\":{");
         put_call_stack(b, ev);

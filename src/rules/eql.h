@@ -71,8 +71,9 @@ typedef struct eql_node {
     eql_val val;      /* N_LIT */
     const char *path; /* N_FIELD: dotted, may hold [N] indexes */
     uint32_t path_len;
-    int var; /* N_FIELD: $var index, -1 */
-    int fn;  /* N_CALL: function id */
+    int var;   /* N_FIELD: $var index, -1 */
+    int alias; /* N_FIELD: an earlier sequence stage's event (`[...] as event0`), -1 */
+    int fn;    /* N_CALL: function id */
     struct eql_node **kids;
     uint32_t nkids;
     void **pat;            /* N_LIKE/N_REGEX/N_COLON: compiled pattern per literal kid */
@@ -88,8 +89,10 @@ typedef struct eql_stage {
     eql_node *where;
     eql_node **by; /* join keys: shared sequence keys first, then the stage's own */
     uint32_t nby;
-    uint32_t runs; /* with runs=N */
-    bool fork;     /* fork=true: reaching this stage copies the partial match */
+    uint32_t runs;   /* with runs=N */
+    bool fork;       /* fork=true: reaching this stage copies the partial match */
+    sv alias;        /* `as NAME`, empty if none */
+    bool uses_alias; /* the where clause reads an earlier stage's event */
 } eql_stage;
 
 enum { Q_EVENT, Q_SEQUENCE, Q_JOIN };
@@ -187,10 +190,11 @@ eql_token eql_lex_next(eql_lexer *lx);
 /* ---- evaluation (eql_eval.c, eql_func.c) ------------------------------------- */
 
 typedef struct eql_ctx {
-    const mj_doc *doc;   /* the event */
-    arena *scratch;      /* per-event strings */
-    eql_val *vars;       /* $var bindings */
-    const bool *lineage; /* per lin_slot: does this event's process descend from a match */
+    const mj_doc *doc;          /* the event */
+    arena *scratch;             /* per-event strings */
+    eql_val *vars;              /* $var bindings */
+    const bool *lineage;        /* per lin_slot: does this event's process descend from a match */
+    const mj_doc *const *alias; /* per stage: its event in the partial match, or NULL */
 } eql_ctx;
 
 eql_val eql_eval(eql_ctx *c, const eql_node *n);

@@ -311,6 +311,13 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
     switch (n->kind) {
     case N_LIT: return n->val;
     case N_FIELD:
+        if (n->alias >= 0) { /* an earlier stage's event: scalars only */
+            if (!c->alias || !c->alias[n->alias]) return vnull();
+            eql_ctx ac = *c;
+            ac.doc = c->alias[n->alias];
+            eql_val v = eql_field(&ac, n->path, n->path_len, 0);
+            return v.t == V_ARR || v.t == V_OBJ ? vnull() : v;
+        }
         if (n->var >= 0) {
             eql_val base = c->vars[n->var];
             if (!n->path_len) return base;

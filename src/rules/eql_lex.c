@@ -111,6 +111,7 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
             e++;
         }
         if (e + 2 >= lx->end) return error_tok(t, "unterminated \"\"\" string");
+        while (e + 3 < lx->end && e[3] == '"') e++; /* """a"""" ends with a quote */
         t.t = T_STRING;
         t.s = b;
         t.sn = (uint32_t)(e - b);
@@ -211,6 +212,26 @@ eql_token eql_lex_next(eql_lexer *lx)
         } else {
             const char *b = lx->p;
             while (lx->p < lx->end && ident_char(*lx->p)) lx->p++;
+            /* "process. command_line": a space after a dot, seen in real rules */
+            if (lx->p > b && lx->p[-1] == '.' && lx->p < lx->end && *lx->p == ' ') {
+                const char *q = lx->p;
+                while (q < lx->end && *q == ' ') q++;
+                if (q < lx->end && ident_start(*q)) {
+                    size_t head = (size_t)(lx->p - b);
+                    const char *r = q;
+                    while (r < lx->end && ident_char(*r)) r++;
+                    char *j = arena_alloc(lx->a, head + (size_t)(r - q));
+                    if (j) {
+                        memcpy(j, b, head);
+                        memcpy(j + head, q, (size_t)(r - q));
+                        t.s = j;
+                        t.sn = (uint32_t)(head + (size_t)(r - q));
+                        lx->p = r;
+                        t.n = (uint32_t)(lx->p - t.p);
+                        return t;
+                    }
+                }
+            }
             /* array indexes inside a field: a.b[0].c */
             while (lx->p < lx->end && *lx->p == '[' && lx->p + 1 < lx->end && lx->p[1] >= '0' &&
                    lx->p[1] <= '9' && t.t != T_VAR) {

@@ -42,6 +42,10 @@ typedef struct parser {
     uint32_t nlineage, caplineage;
     void **regexes;
     uint32_t nregexes, capregexes;
+    /* sequence stage aliases seen so far (`[...] as event0`) */
+    sv aliases[64];
+    uint32_t nalias;
+    eql_stage *cur_stage;
 } parser;
 
 static void fail(parser *p, const eql_token *t, const char *fmt, ...)
@@ -138,6 +142,7 @@ static eql_node *node(parser *p, uint8_t kind, const eql_token *at)
     n->line = at->line;
     n->col = at->col;
     n->var = -1;
+    n->alias = -1;
     n->fn = -1;
     n->lin_slot = -1;
     return n;
@@ -212,9 +217,20 @@ static eql_node *field(parser *p, const eql_token *t, bool optional, bool is_var
         fail(p, t, "unknown variable $%.*s", (int)first, t->s);
         return NULL;
     }
+    n->alias = -1;
+    if (n->var < 0)
+        for (uint32_t i = 0; i < p->nalias; i++)
+            if (p->aliases[i].n && sv_eq(p->aliases[i], (sv){path.p, first})) {
+                n->alias = (int)i;
+                path.p += first;
+                path.n -= first;
+                if (path.n && path.p[0] == '.') path.p++, path.n--;
+                if (p->cur_stage) p->cur_stage->uses_alias = true;
+                break;
+            }
     n->path = path.p;
     n->path_len = (uint32_t)path.n;
-    if (n->var < 0) { /* the decoder extracts a[2].b as the whole of a */
+    if (n->var < 0 && n->alias < 0) { /* the decoder extracts a[2].b as the whole of a */
         const char *br = memchr(path.p, '[', path.n);
         add_field(p, path.p, br ? (uint32_t)(br - path.p) : (uint32_t)path.n);
     }
@@ -696,13 +712,30 @@ static int64_t parse_span(parser *p)
     return 0;
 }
 
+/* Elastic Defend's stage alias: later stages read this stage's event as NAME.field */
+static void parse_alias(parser *p, eql_stage *st)
+{
+    if (p->failed || !is_kw(&p->tok, "as")) return;
+    advance(p);
+    if (p->tok.t != T_IDENT || reserved(&p->tok) || memchr(p->tok.s, '.', p->tok.sn) ||
+        st->alias.n) {
+        fail(p, &p->tok, st->alias.n ? "a stage has one alias" : "expected a name after 'as'");
+        return;
+    }
+    st->alias = (sv){p->tok.s, p->tok.sn};
+    advance(p);
+}
+
 static void parse_stage(parser *p, eql_stage *st, nlist *shared)
 {
     eql_token at = p->tok;
     expect(p, T_LB, "'[' to open a sequence stage");
     if (p->failed) return;
+    p->cur_stage = st;
     parse_event_query(p, st);
+    p->cur_stage = NULL;
     expect(p, T_RB, "']' to close the stage");
+    parse_alias(p, st);
     nlist keys = {0};
     for (uint32_t i = 0; i < shared->n; i++) nlist_push(p, &keys, shared->v[i]);
     /* the reference engine's fork=true|false, before or after `by` */
@@ -730,6 +763,7 @@ static void parse_stage(parser *p, eql_stage *st, nlist *shared)
         st->runs = (uint32_t)p->tok.i;
         advance(p);
     }
+    parse_alias(p, st); /* `[...] by key as event0` */
     st->by = keys.v;
     st->nby = keys.n;
     (void)at;
@@ -848,6 +882,10 @@ static eql_query *parse_query_body(parser *p, bool nested)
         eql_stage *st = &q->stages[q->nstages++];
         memset(st, 0, sizeof *st);
         parse_stage(p, st, &shared);
+        if (q->nstages <= 64) {
+            p->aliases[q->nstages - 1] = st->alias;
+            p->nalias = q->nstages;
+        }
     }
     if (!p->failed && q->nstages < 2) {
         uint32_t total = 0;

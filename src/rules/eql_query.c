@@ -67,6 +67,12 @@ struct eql_runtime {
     /* sequences: expanded stages (runs) */
     const eql_stage **st;
     uint32_t nst;
+    uint32_t *decl;     /* expanded stage -> declared stage */
+    uint32_t *last_exp; /* declared stage -> its last expanded stage */
+    /* events of earlier stages, parsed for `as` aliases */
+    mj_parser *alias_parser[64];
+    mj_doc alias_doc[64];
+    const mj_doc *alias_ptr[64];
     partial *parts; /* open-addressed per stage: nst * part_cap */
     uint32_t part_cap, nparts;
     /* lineage */
@@ -293,6 +299,7 @@ static bool result_ctx(eql_runtime *rt, const result *r, eql_ctx *c, char **owne
     c->scratch = &rt->scratch;
     c->vars = rt->vars;
     c->lineage = NULL;
+    c->alias = NULL;
     return true;
 }
 
@@ -655,6 +662,30 @@ static void part_remove(eql_runtime *rt, uint32_t stage, partial *p)
     }
 }
 
+/* For a stage that reads earlier stages' events (`as` aliases): find the
+ * partial this event would extend and parse its events for the where clause. */
+static bool alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, char *key)
+{
+    if (s == 0) return false;
+    size_t kl = stage_key(rt, c, rt->st[s], key);
+    if (kl > KEY_MAX) return false;
+    partial *prev = part_slot(rt, s - 1, key, (uint32_t)kl, fnv(key, kl), false);
+    if (!prev || !prev->used) return false;
+    uint32_t upto = rt->decl[s];
+    for (uint32_t k = 0; k < 64; k++) rt->alias_ptr[k] = NULL;
+    for (uint32_t k = 0; k < upto && k < 64; k++) {
+        uint32_t e = rt->last_exp[k];
+        if (e >= s || !prev->ev[e].text) continue;
+        if (!rt->alias_parser[k]) rt->alias_parser[k] = mj_parser_create(64u << 20, 128, 1u << 22);
+        mj_error err;
+        if (rt->alias_parser[k] && !mj_parse(rt->alias_parser[k], prev->ev[e].text, prev->ev[e].len,
+                                             NULL, &rt->alias_doc[k], &err))
+            rt->alias_ptr[k] = &rt->alias_doc[k];
+    }
+    c->alias = rt->alias_ptr;
+    return true;
+}
+
 static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
 {
     const eql_query *q = rt->q;
@@ -672,7 +703,10 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
     }
     for (uint32_t s = rt->nst; s-- > 0;) {
         const eql_stage *st = rt->st[s];
-        if (!stage_match(rt, c, st)) continue;
+        if (st->uses_alias && !alias_prepare(rt, c, s, key)) continue;
+        bool m = stage_match(rt, c, st);
+        c->alias = NULL;
+        if (!m) continue;
         size_t kl = stage_key(rt, c, st, key);
         if (kl > KEY_MAX) {
             rt->stats.dropped_partials++;
@@ -818,8 +852,15 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
         uint32_t n = 0;
         for (uint32_t i = 0; i < q->nstages; i++) n += q->stages[i].runs;
         rt->st = calloc(n, sizeof *rt->st);
-        for (uint32_t i = 0, k = 0; i < q->nstages; i++)
-            for (uint32_t r = 0; r < q->stages[i].runs; r++) rt->st[k++] = &q->stages[i];
+        rt->decl = calloc(n, sizeof *rt->decl);
+        rt->last_exp = calloc(q->nstages, sizeof *rt->last_exp);
+        if (rt->st && rt->decl && rt->last_exp)
+            for (uint32_t i = 0, k = 0; i < q->nstages; i++)
+                for (uint32_t r = 0; r < q->stages[i].runs; r++) {
+                    rt->decl[k] = i;
+                    rt->last_exp[i] = k;
+                    rt->st[k++] = &q->stages[i];
+                }
         rt->nst = n;
         rt->part_cap = 1024;
         uint32_t slots = q->kind == Q_JOIN ? 1 : n;
@@ -847,7 +888,7 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
 {
     if (rt->done) return;
     const eql_query *q = rt->q;
-    eql_ctx c = {doc, scratch, rt->vars, NULL};
+    eql_ctx c = {doc, scratch, rt->vars, NULL, NULL};
     rt->stats.events++;
     if (q->nlineage) lineage_step(rt, &c);
     if (q->kind == Q_EVENT) {
@@ -900,6 +941,12 @@ void eql_runtime_destroy(eql_runtime *rt)
     for (uint32_t i = 0; i < rt->nres; i++) drop_result(&rt->res[i]);
     free(rt->res);
     free(rt->st);
+    free(rt->decl);
+    free(rt->last_exp);
+    for (int i = 0; i < 64; i++) {
+        mj_parser_destroy(rt->alias_parser[i]);
+        mj_doc_free(&rt->alias_doc[i]);
+    }
     free(rt->procs);
     mj_parser_destroy(rt->parser);
     mj_doc_free(&rt->doc);

@@ -4,6 +4,12 @@
 
 #include "eql.h"
 
+/* the public modus_query: a compiled query and the arena of its AST */
+struct modus_query {
+    arena a;
+    eql_query *q;
+};
+
 typedef struct eql_runtime eql_runtime;
 /* one result: an event, or every event of a sequence, as JSON text */
 typedef void (*eql_emit_fn)(void *ctx, const char *const *texts, const size_t *lens, uint32_t n);

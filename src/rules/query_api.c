@@ -6,11 +6,6 @@
 #include "../decode/event.h"
 #include "eql_query.h"
 
-struct modus_query {
-    arena a;
-    eql_query *q;
-};
-
 struct modus_query_run {
     eql_runtime *rt;
 };

@@ -80,6 +80,6 @@ expect_eq "stdin input" "$(jq -r .modality.name "$TMP/s")" powershell
 printf '%s\n' '{"process.thread.Ext.call_stack":[{"symbol_info":"c:\\w\\ntdll.dll+0x1"},{"symbol_info":"Unbacked+0x2"}],"process.name":"x.exe"}' |
     "$MODUS" scan --enrich --format json - >"$TMP/flat" 2>/dev/null
 expect_eq "flattened (dotted) keys are read" "$(jq -r .modality.name "$TMP/flat")" shellcode
-out=$("$MODUS" scan "$C/elastic/article_event.ndjson" 2>/dev/null)
-check "scan without --enrich prints the summary" grep -q "^modality summary: 1 events, 1 with a call stack" <<<"$out"
+out=$("$MODUS" scan --summary "$C/elastic/article_event.ndjson" 2>&1 >/dev/null)
+check "--summary prints the modality distribution on stderr" grep -q "^modality summary: 1 events, 1 with a call stack" <<<"$out"
 finish

@@ -1,0 +1,325 @@
+/* ruleset.c - rule files into compiled rules; the default pack; rule tests.
+ *
+ * A rule file is read whole (capped by MODUS_MAX_RULE_FILE), parsed by the
+ * TOML shim (rule_toml.cpp) and its query compiled (eql_parse.c). A failure
+ * at either step is reported with the file's own line and column (a query
+ * error at line L, column C of the query maps to the file through the
+ * position where the query string starts) and the offending line of the
+ * file, then the rule is skipped: one bad rule never stops the others.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../decode/event.h"
+#include "eql_query.h"
+#include "rule_toml.h"
+#include "ruleset.h"
+
+extern const char *const modus_pack_names[];
+extern const char *const modus_pack_texts[];
+extern const size_t modus_pack_lens[];
+extern const size_t modus_pack_count;
+
+modus_status modus_ruleset_create(modus_ruleset **out)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? MODUS_OK : MODUS_ENOMEM;
+}
+
+void modus_ruleset_destroy(modus_ruleset *rs)
+{
+    if (!rs) return;
+    for (size_t i = 0; i < rs->n; i++) {
+        rule_src_free(&rs->r[i].src);
+        modus_query_destroy(rs->r[i].q);
+    }
+    free(rs->r);
+    free(rs);
+}
+
+size_t modus_ruleset_count(const modus_ruleset *rs)
+{
+    return rs->n;
+}
+
+static void report(modus_rule_error_fn cb, void *ctx, const char *file, const char *text,
+                   size_t len, uint32_t line, uint32_t col, const char *msg)
+{
+    if (!cb) return;
+    modus_diag d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.file, sizeof d.file, "%s", file);
+    d.line = line;
+    d.column = col;
+    snprintf(d.message, sizeof d.message, "%s", msg);
+    /* the offending line */
+    const char *p = text, *end = text + len;
+    for (uint32_t l = 1; l < line && p < end; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    const char *e = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+    if (!e) e = end;
+    if (line && p < end) d.offset = (uint64_t)(p - text) + (col ? col - 1 : 0);
+    cb(ctx, &d, line ? p : "", line ? (size_t)(e - p) : 0);
+}
+
+static modus_status add_text(modus_ruleset *rs, const char *file, const char *text, size_t len,
+                             modus_rule_error_fn cb, void *ctx, size_t *loaded, size_t *failed)
+{
+    rule r;
+    memset(&r, 0, sizeof r);
+    uint32_t el = 0, ec = 0;
+    char msg[256];
+    if (rule_toml_parse(file, text, len, &r.src, &el, &ec, msg, sizeof msg)) {
+        report(cb, ctx, file, text, len, el, ec, msg);
+        if (failed) (*failed)++;
+        return MODUS_OK;
+    }
+    modus_diag qd;
+    if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
+        uint32_t line = r.src.query_line + (uint32_t)(qd.line ? qd.line - 1 : 0);
+        uint32_t col = qd.line <= 1 ? r.src.query_col + (uint32_t)(qd.column ? qd.column - 1 : 0)
+                                    : (uint32_t)qd.column;
+        report(cb, ctx, file, text, len, line, col, qd.message);
+        rule_src_free(&r.src);
+        if (failed) (*failed)++;
+        return MODUS_OK;
+    }
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        rule *v = realloc(rs->r, sizeof *v * cap);
+        if (!v) {
+            rule_src_free(&r.src);
+            modus_query_destroy(r.q);
+            return MODUS_ENOMEM;
+        }
+        rs->r = v;
+        rs->cap = cap;
+    }
+    rs->r[rs->n++] = r;
+    if (loaded) (*loaded)++;
+    return MODUS_OK;
+}
+
+static modus_status add_file(modus_ruleset *rs, const char *path, modus_rule_error_fn cb, void *ctx,
+                             size_t *loaded, size_t *failed)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        report(cb, ctx, path, "", 0, 0, 0, "cannot open the rule file");
+        if (failed) (*failed)++;
+        return MODUS_OK;
+    }
+    char *text = malloc(MODUS_MAX_RULE_FILE + 1);
+    size_t n = text ? fread(text, 1, MODUS_MAX_RULE_FILE + 1, f) : 0;
+    fclose(f);
+    if (!text) return MODUS_ENOMEM;
+    modus_status st = MODUS_OK;
+    if (n > MODUS_MAX_RULE_FILE) {
+        report(cb, ctx, path, "", 0, 0, 0, "rule file larger than 4 MiB");
+        if (failed) (*failed)++;
+    } else {
+        st = add_text(rs, path, text, n, cb, ctx, loaded, failed);
+    }
+    free(text);
+    return st;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+static modus_status add_dir(modus_ruleset *rs, const char *path, int depth, modus_rule_error_fn cb,
+                            void *ctx, size_t *loaded, size_t *failed)
+{
+    if (depth > 32) return MODUS_OK;
+    DIR *d = opendir(path);
+    if (!d) {
+        report(cb, ctx, path, "", 0, 0, 0, "cannot read the directory");
+        if (failed) (*failed)++;
+        return MODUS_OK;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **v = realloc(names, sizeof *v * cap);
+            if (!v) break;
+            names = v;
+        }
+        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        names[n] = malloc(len);
+        if (!names[n]) break;
+        snprintf(names[n], len, "%s/%s", path, e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+    modus_status st = MODUS_OK;
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (st == MODUS_OK && stat(names[i], &sb) == 0) {
+            if (S_ISDIR(sb.st_mode))
+                st = add_dir(rs, names[i], depth + 1, cb, ctx, loaded, failed);
+            else if (S_ISREG(sb.st_mode) && ends_with(names[i], ".toml"))
+                st = add_file(rs, names[i], cb, ctx, loaded, failed);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return st;
+}
+
+modus_status modus_ruleset_add_path(modus_ruleset *rs, const char *path, modus_rule_error_fn cb,
+                                    void *ctx, size_t *loaded, size_t *failed)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        report(cb, ctx, path, "", 0, 0, 0, "no such file or directory");
+        if (failed) (*failed)++;
+        return MODUS_EIO;
+    }
+    if (S_ISDIR(sb.st_mode)) return add_dir(rs, path, 0, cb, ctx, loaded, failed);
+    return add_file(rs, path, cb, ctx, loaded, failed);
+}
+
+modus_status modus_ruleset_add_default(modus_ruleset *rs, modus_rule_error_fn cb, void *ctx,
+                                       size_t *loaded, size_t *failed)
+{
+    for (size_t i = 0; i < modus_pack_count; i++) {
+        modus_status st = add_text(rs, modus_pack_names[i], modus_pack_texts[i], modus_pack_lens[i],
+                                   cb, ctx, loaded, failed);
+        if (st != MODUS_OK) return st;
+    }
+    return MODUS_OK;
+}
+
+/* ---- [modus] tests ------------------------------------------------------------ */
+
+typedef struct rule_tests {
+    mj_parser *p;
+    mj_doc doc;
+    char *buf;
+    uint32_t arr; /* node of the tests array, 0 none */
+} rule_tests;
+
+static bool tests_open(const rule *r, rule_tests *t)
+{
+    memset(t, 0, sizeof *t);
+    if (!r->src.modus_json) return false;
+    size_t n = strlen(r->src.modus_json);
+    t->buf = malloc(n + MJ_PADDING);
+    t->p = mj_parser_create(MODUS_MAX_RULE_FILE, 64, 1u << 20);
+    if (!t->buf || !t->p) return false;
+    memcpy(t->buf, r->src.modus_json, n);
+    memset(t->buf + n, ' ', MJ_PADDING);
+    mj_error err;
+    if (mj_parse(t->p, t->buf, n, NULL, &t->doc, &err)) return false;
+    t->arr = mj_member(&t->doc, 0, "tests", 5);
+    if (t->arr && t->doc.nodes[t->arr].type != MJ_ARRAY) t->arr = 0;
+    return t->arr != 0;
+}
+
+static void tests_close(rule_tests *t)
+{
+    mj_doc_free(&t->doc);
+    mj_parser_destroy(t->p);
+    free(t->buf);
+}
+
+void modus_ruleset_rule(const modus_ruleset *rs, size_t i, modus_rule_info *out)
+{
+    const rule *r = &rs->r[i];
+    memset(out, 0, sizeof *out);
+    out->id = r->src.id;
+    out->name = r->src.name;
+    out->description = r->src.description;
+    out->version = r->src.version;
+    out->severity = r->src.severity;
+    out->file = r->src.file;
+    out->query = r->src.query;
+    out->techniques = (const char *const *)r->src.technique_ids;
+    out->ntechniques = r->src.n_technique_ids;
+    rule_tests t;
+    if (tests_open(r, &t)) out->ntests = t.doc.nodes[t.arr].count;
+    tests_close(&t);
+}
+
+static void count_emit(void *ctx, const char *const *ev, const size_t *len, uint32_t n)
+{
+    (void)ev, (void)len, (void)n;
+    (*(size_t *)ctx)++;
+}
+
+modus_status modus_ruleset_test(const modus_ruleset *rs, const modus_engine *e,
+                                modus_rule_test_fn cb, void *ctx, size_t *passed, size_t *failed)
+{
+    modus_scanner *sc;
+    if (modus_scanner_create(e, &sc) != MODUS_OK) return MODUS_ENOMEM;
+    for (size_t i = 0; i < rs->n; i++) {
+        rule_tests t;
+        if (!tests_open(&rs->r[i], &t)) {
+            tests_close(&t);
+            continue;
+        }
+        const mj_doc *d = &t.doc;
+        size_t k = 0;
+        for (uint32_t c = d->nodes[t.arr].count ? t.arr + 1 : 0; c; c = d->nodes[c].next, k++) {
+            sv expect = mj_str(d, mj_member(d, c, "expect", 6));
+            sv event = mj_str(d, mj_member(d, c, "event", 5));
+            bool want = sv_eq(expect, SV_LIT("match"));
+            char why[400] = "";
+            bool ok = false;
+            if (!want && !sv_eq(expect, SV_LIT("no match"))) {
+                snprintf(why, sizeof why, "expect must be \"match\" or \"no match\"");
+            } else if (!event.p) {
+                snprintf(why, sizeof why, "the test has no event");
+            } else {
+                char *ev = malloc(event.n + MODUS_PADDING);
+                const modus_event *me;
+                modus_diag dd;
+                modus_query_run *run = NULL;
+                size_t hits = 0;
+                if (!ev) return MODUS_ENOMEM;
+                memcpy(ev, event.p, event.n);
+                memset(ev + event.n, ' ', MODUS_PADDING);
+                if (modus_scanner_decode(sc, ev, event.n, &me, &dd) != MODUS_OK) {
+                    snprintf(why, sizeof why, "test event is not valid JSON: %s (column %llu)",
+                             dd.message, (unsigned long long)dd.column);
+                } else if (modus_query_run_create(rs->r[i].q, count_emit, &hits, &run) ==
+                           MODUS_OK) {
+                    modus_query_run_event(run, me);
+                    modus_query_run_finish(run);
+                    ok = (hits > 0) == want;
+                    if (!ok)
+                        snprintf(why, sizeof why, "expected %s, got %s (modality %s)",
+                                 want ? "a match" : "no match", hits ? "a match" : "none",
+                                 modus_event_modality(me));
+                }
+                modus_query_run_destroy(run);
+                free(ev);
+            }
+            if (ok)
+                (*passed)++;
+            else
+                (*failed)++;
+            if (cb) cb(ctx, i, k, ok, why);
+        }
+        tests_close(&t);
+    }
+    modus_scanner_destroy(sc);
+    return MODUS_OK;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# test_rules.sh - rules: Elastic's 1,314 public behaviour rules compile
+# unchanged; the default pack's own tests pass; alerts have the SPEC §6 shape;
+# errors point at file:line:col with the offending text; exit codes.
+source "$(dirname "$0")/lib.sh"
+C=$SHARED/corpora
+
+# --- every public Elastic endpoint rule, converted to TOML, compiles --------
+bash "$SRC/tests/cli/rules_to_toml.sh" "$C/elastic-rules/behavior_rules.jsonl" "$TMP/elastic" >/dev/null
+out=$("$MODUS" rules check "$TMP/elastic" 2>"$TMP/check.err")
+expect_eq "rules check: Elastic corpus" "$out" "1314 rules compiled, 0 failed"
+[ -s "$TMP/check.err" ] && head -5 "$TMP/check.err" >&2
+
+# --- the default pack -------------------------------------------------------
+out=$("$MODUS" rules test 2>"$TMP/test.err")
+check "default pack: every rule test passes ($out)" grep -Eq '^[1-9][0-9]* passed, 0 failed$' <<<"$out"
+n=$("$MODUS" rules list 2>/dev/null | grep -c '^[0-9a-f]\{8\}-')
+check "default pack: at least 10 rules ($n)" test "$n" -ge 10
+expect_eq "default pack: every rule has ATT&CK ids" \
+    "$("$MODUS" rules list 2>/dev/null | grep -c 'ATT&CK T')" "$n"
+expect_eq "default pack: every rule has a positive and a negative test" \
+    "$("$MODUS" rules list 2>/dev/null | grep -Ec 'tests [2-9]')" "$n"
+"$MODUS" rules check "$SRC/rules" >"$TMP/o" 2>&1
+expect_eq "default pack sources compile" "$(tail -1 "$TMP/o")" "$n rules compiled, 0 failed"
+
+# --- the article event raises the PowerShell rule ---------------------------
+"$MODUS" scan "$C/elastic/article_event.ndjson" >"$TMP/a.json" 2>/dev/null
+expect_eq "article: one alert" "$(wc -l <"$TMP/a.json")" 1
+expect_eq "article: rule" "$(jq -r .rule.name "$TMP/a.json")" "Memory made executable by a script modality"
+expect_eq "article: modality in the alert" "$(jq -r .modality.name "$TMP/a.json")" powershell
+expect_eq "article: alert shape" "$(jq -c '[.event.kind, (.rule | has("id") and has("name") and has("description") and has("version")), (.threat | length > 0), (.events | length), .process.pid]' "$TMP/a.json")" \
+    '["alert",true,true,1,21908]'
+expect_eq "article: the triggering event is whole" \
+    "$(jq -cS '.events[0]' "$TMP/a.json")" "$(jq -cS . "$C/elastic/article_event.ndjson")"
+"$MODUS" scan --exit-status "$C/elastic/article_event.ndjson" >/dev/null 2>&1
+expect_eq "--exit-status with alerts" "$?" 1
+
+# --- quiet on benign telemetry: Elastic's sample documents and our sample's benign events
+jq -c .event "$C/elastic/elastic_endpoint_sample_events.ndjson" >"$TMP/samples.ndjson"
+"$MODUS" scan --exit-status "$TMP/samples.ndjson" >"$TMP/s.json" 2>/dev/null
+expect_eq "Elastic sample documents: no alerts" "$?:$(wc -l <"$TMP/s.json")" "0:0"
+"$MODUS" scan "$SRC/examples/sample.ndjson" >"$TMP/e.json" 2>/dev/null
+expect_eq "sample: no alert on a native, rpc, com or wmi event" \
+    "$(jq -r 'select(.modality.name | IN("native","rpc","com","wmi")) | select(.rule.name | test("syscall|tampered") | not) | .rule.name' "$TMP/e.json" | wc -l)" 0
+
+# --- Sysmon: LSASS read by scripts and in-memory tools ------------------------
+"$MODUS" scan "$C"/sysmon/*eid10*.ndjson >"$TMP/l.json" 2>/dev/null
+expect_eq "Sysmon: LSASS alerts come only from script or shellcode modalities" \
+    "$(jq -r 'select(.rule.name | startswith("LSASS")) | .modality.name' "$TMP/l.json" | sort -u | tr '\n' ' ')" \
+    "dotnet powershell python shellcode "
+check "Sysmon: Outflank Dumpert's direct syscalls alert" \
+    grep -q 'Outflank-Dumpert' <(jq -r 'select(.rule.name | startswith("Sensitive operation through")) | .events[0].SourceImage' "$TMP/l.json")
+
+# --- errors -------------------------------------------------------------------
+printf '[rule]\nname = "bad"\nid = "x"\nquery = """\nprocess where\n  process.name == "a" and\n  startsWith(process.name)\n"""\n' >"$TMP/bad.toml"
+"$MODUS" rules check "$TMP/bad.toml" >"$TMP/o" 2>"$TMP/err"
+expect_eq "bad rule: exit 3" "$?" 3
+expect_eq "bad rule: summary line" "$(cat "$TMP/o")" "0 rules compiled, 1 failed"
+check "bad rule: file:line:col and message" grep -q "bad.toml:7:3: startswith takes 2 arguments, not 1" "$TMP/err"
+check "bad rule: the offending text" grep -q '^ *startsWith(process.name)$' "$TMP/err"
+printf '[rule]\nname = 3\n' >"$TMP/bad2.toml"
+"$MODUS" rules check "$TMP/bad2.toml" 2>"$TMP/err" >/dev/null
+check "bad TOML: reported with a line" grep -q "bad2.toml:2:" "$TMP/err"
+"$MODUS" scan --rules "$TMP/bad.toml" --rules "$SRC/rules" "$C/elastic/article_event.ndjson" >"$TMP/o" 2>"$TMP/err"
+expect_eq "a failed rule is skipped, the others run" "$?:$(wc -l <"$TMP/o")" "0:1"
+check "the skipped rule is reported" grep -q "rule skipped" "$TMP/err"
+"$MODUS" scan --strict --rules "$TMP/bad.toml" "$C/elastic/article_event.ndjson" >/dev/null 2>&1
+expect_eq "--strict: exit 3" "$?" 3
+finish
