@@ -4,6 +4,7 @@
 
 #include "decode/event.h"
 #include "rules/ruleset.h"
+#include "util/blob.h"
 #include "util/limits.h"
 
 extern const char modus_modalities_conf[];
@@ -137,6 +138,7 @@ modus_status modus_scanner_create(const modus_engine *e, modus_scanner **out)
 void modus_scanner_destroy(modus_scanner *s)
 {
     if (!s) return;
+    blob_unref(s->cur_blob);
     mj_parser_destroy(s->parser);
     mj_doc_free(&s->doc);
     mj_doc_free(&s->full);

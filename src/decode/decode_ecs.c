@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "event.h"
+#include "../util/blob.h"
 #include "../util/limits.h"
 
 static sv str_at(const mj_doc *d, const char *path)
@@ -237,6 +238,8 @@ modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus
 {
     modus_event *ev = &sc->ev;
     arena_reset(&sc->scratch);
+    blob_unref(sc->cur_blob); /* rules that kept the previous event hold their own refs */
+    sc->cur_blob = NULL;
     ev->sc = sc;
     ev->text = json;
     ev->len = len;

@@ -48,6 +48,7 @@ struct modus_scanner {
     classifier *cls;
     buf out;
     struct modus_event ev;
+    struct blob *cur_blob; /* the current event's shared copy, if a rule kept it */
 };
 
 /* query_api.c: add a query's fields to the decoder's trie */

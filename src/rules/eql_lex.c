@@ -120,7 +120,11 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
         return t;
     }
     const char *e = lx->p + 1;
-    char *o = arena_alloc(lx->a, (size_t)(lx->end - lx->p) + 1);
+    /* the unescaped text is never longer than the quoted one: find its end first */
+    const char *stop = e;
+    while (stop < lx->end && *stop != q && *stop != '\n')
+        stop += *stop == '\\' && stop + 1 < lx->end ? 2 : 1;
+    char *o = arena_alloc(lx->a, (size_t)(stop - e) + 8);
     if (!o) return error_tok(t, "out of memory");
     size_t on = 0;
     while (e < lx->end && *e != q) {

@@ -23,13 +23,16 @@
 #include <time.h>
 
 #include "eql_query.h"
+#include "../util/blob.h"
 
-#define MAX_PARTIALS 200000
+#define MAX_PARTIALS 20000 /* per rule; then new partials are dropped (counted) */
 #define MAX_PROCS    500000
 #define KEY_MAX      512
+#define PROC_KEY     160 /* entity ids are ~90 bytes */
 
 typedef struct stored {
-    char *text;
+    blob *b; /* shared; NULL when empty */
+    const char *text;
     uint32_t len;
 } stored;
 
@@ -39,15 +42,14 @@ typedef struct partial {
     int64_t t0;
     uint32_t klen;
     uint32_t hash;
-    char key[KEY_MAX];
+    char *key;  /* malloc'd, klen bytes */
     stored *ev; /* nstages_total */
 } partial;
 
 typedef struct proc {
-    bool used;
-    uint32_t klen, plen;
-    char key[64], parent[64];
     uint64_t marks; /* lineage slots matched by an event of this process */
+    uint16_t klen, plen;
+    char *kp; /* malloc'd: the key, then the parent's key; NULL = free slot */
 } proc;
 
 typedef struct result {
@@ -75,6 +77,7 @@ struct eql_runtime {
     const mj_doc *alias_ptr[64];
     partial *parts; /* open-addressed per stage: nst * part_cap */
     uint32_t part_cap, nparts;
+    uint32_t since_sweep;
     /* lineage */
     proc *procs;
     uint32_t proc_cap, nprocs;
@@ -85,22 +88,40 @@ struct eql_runtime {
     int64_t head_left; /* streaming head; -1 none */
     bool done;
     eql_stats stats;
+    /* the current event, and where its shared copy lives (see blob.h) */
+    blob **cur;
+    blob *own_cur; /* when the caller gives no slot */
+    const char *cur_text;
+    size_t cur_len;
 };
 
 static void free_stored(stored *s)
 {
-    free(s->text);
+    blob_unref(s->b);
+    s->b = NULL;
     s->text = NULL;
 }
 
-static bool keep(stored *s, const char *text, size_t len)
+static void set_stored(stored *s, blob *b)
 {
-    s->text = malloc(len + MJ_PADDING);
-    if (!s->text) return false;
-    memcpy(s->text, text, len);
-    memset(s->text + len, ' ', MJ_PADDING);
-    s->len = (uint32_t)len;
+    s->b = b;
+    s->text = b ? b->text : NULL;
+    s->len = b ? b->len : 0;
+}
+
+/* keep the current event: one copy per event, shared by every rule */
+static bool keep(eql_runtime *rt, stored *s)
+{
+    if (!*rt->cur) *rt->cur = blob_new(rt->cur_text, rt->cur_len);
+    if (!*rt->cur) return false;
+    set_stored(s, blob_ref(*rt->cur));
     return true;
+}
+
+/* share an already kept event */
+static void share(stored *dst, const stored *src)
+{
+    set_stored(dst, blob_ref(src->b));
 }
 
 static uint32_t fnv(const void *p, size_t n)
@@ -294,7 +315,8 @@ static bool result_ctx(eql_runtime *rt, const result *r, eql_ctx *c, char **owne
         *owned = b;
     }
     mj_error err;
-    if (mj_parse(rt->parser, text, len, NULL, &rt->doc, &err)) return false;
+    if (!rt->parser) rt->parser = mj_parser_create(64u << 20, 128, 1u << 22); /* pipes only */
+    if (!rt->parser || mj_parse(rt->parser, text, len, NULL, &rt->doc, &err)) return false;
     c->doc = &rt->doc;
     c->scratch = &rt->scratch;
     c->vars = rt->vars;
@@ -349,14 +371,15 @@ static void annotate(stored *ev, uint32_t count, double percent)
     size_t end = ev->len;
     while (end && ev->text[end - 1] != '}') end--;
     if (!end || n <= 0) return;
-    char *t = malloc(end - 1 + (size_t)n + MJ_PADDING);
+    char *t = malloc(end - 1 + (size_t)n);
     if (!t) return;
     memcpy(t, ev->text, end - 1);
     memcpy(t + end - 1, add, (size_t)n);
-    memset(t + end - 1 + n, ' ', MJ_PADDING);
-    free(ev->text);
-    ev->text = t;
-    ev->len = (uint32_t)(end - 1 + (size_t)n);
+    blob *b = blob_new(t, end - 1 + (size_t)n); /* a new text: the old blob may be shared */
+    free(t);
+    if (!b) return;
+    free_stored(ev);
+    set_stored(ev, b);
 }
 
 static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
@@ -468,56 +491,87 @@ static proc *proc_find(eql_runtime *rt, const char *k, uint32_t n)
     uint32_t h = fnv(k, n) & (rt->proc_cap - 1);
     for (uint32_t i = 0; i < rt->proc_cap; i++) {
         proc *p = &rt->procs[(h + i) & (rt->proc_cap - 1)];
-        if (!p->used) return NULL;
-        if (p->klen == n && !memcmp(p->key, k, n)) return p;
+        if (!p->kp) return NULL;
+        if (p->klen == n && !memcmp(p->kp, k, n)) return p;
     }
     return NULL;
 }
 
-static proc *proc_put(eql_runtime *rt, const char *k, uint32_t n)
+static bool proc_grow(eql_runtime *rt)
 {
-    if (!rt->proc_cap || !n || n > sizeof rt->procs[0].key) return NULL;
-    uint32_t h = fnv(k, n) & (rt->proc_cap - 1);
+    uint32_t cap = rt->proc_cap * 2;
+    proc *np = calloc(cap, sizeof *np);
+    if (!np) return false;
     for (uint32_t i = 0; i < rt->proc_cap; i++) {
-        proc *p = &rt->procs[(h + i) & (rt->proc_cap - 1)];
-        if (p->used && p->klen == n && !memcmp(p->key, k, n)) return p;
-        if (!p->used) {
-            if (rt->nprocs >= MAX_PROCS || rt->nprocs * 2 >= rt->proc_cap) {
-                rt->stats.dropped_procs++;
-                return NULL;
-            }
-            memset(p, 0, sizeof *p);
-            p->used = true;
-            p->klen = n;
-            memcpy(p->key, k, n);
-            rt->nprocs++;
-            return p;
-        }
+        proc *o = &rt->procs[i];
+        if (!o->kp) continue;
+        uint32_t h = fnv(o->kp, o->klen) & (cap - 1);
+        while (np[h].kp) h = (h + 1) & (cap - 1);
+        np[h] = *o;
     }
-    return NULL;
+    free(rt->procs);
+    rt->procs = np;
+    rt->proc_cap = cap;
+    return true;
+}
+
+/* The entry of process k (created if needed) with parent pk. */
+static proc *proc_put(eql_runtime *rt, const char *k, uint32_t n, const char *pk, uint32_t pn)
+{
+    if (!rt->proc_cap || !n) return NULL;
+    proc *p = proc_find(rt, k, n);
+    if (!p) {
+        if (rt->nprocs >= MAX_PROCS) {
+            rt->stats.dropped_procs++;
+            return NULL;
+        }
+        if (rt->nprocs * 2 >= rt->proc_cap && !proc_grow(rt)) return NULL;
+        uint32_t h = fnv(k, n) & (rt->proc_cap - 1);
+        while (rt->procs[h].kp) h = (h + 1) & (rt->proc_cap - 1);
+        p = &rt->procs[h];
+        rt->nprocs++;
+    } else {
+        free(p->kp);
+    }
+    p->kp = malloc(n + pn + 1);
+    if (!p->kp) {
+        rt->nprocs--;
+        memset(p, 0, sizeof *p);
+        return NULL;
+    }
+    memcpy(p->kp, k, n);
+    if (pn) memcpy(p->kp + n, pk, pn);
+    p->klen = (uint16_t)n;
+    p->plen = (uint16_t)pn;
+    return p;
 }
 
 /* identity of an event's process and of its parent */
+/* identity of an event's process and of its parent (k, pk: PROC_KEY bytes) */
+static void proc_id(const eql_ctx *c, const char *const *fields, char *k, uint32_t *kn)
+{
+    *kn = 0;
+    for (int i = 0; fields[i]; i++) {
+        eql_val v = eql_field(c, fields[i], (uint32_t)strlen(fields[i]), 0);
+        if (v.t == V_NULL) continue;
+        char tmp[KEY_MAX];
+        size_t n = put_key(tmp, 0, &v);
+        if (n <= PROC_KEY) {
+            memcpy(k, tmp, n);
+            *kn = (uint32_t)n;
+        }
+        return;
+    }
+}
+
 static void proc_ids(const eql_ctx *c, char *k, uint32_t *kn, char *pk, uint32_t *pn)
 {
-    static const char *own[] = {"process.entity_id", "process.pid", "pid", "unique_pid", NULL};
-    static const char *par[] = {"process.parent.entity_id", "process.parent.pid", "ppid",
-                                "unique_ppid", NULL};
-    *kn = *pn = 0;
-    for (int i = 0; own[i] && !*kn; i++) {
-        eql_val v = eql_field(c, own[i], (uint32_t)strlen(own[i]), 0);
-        if (v.t != V_NULL) {
-            size_t n = put_key(k, 0, &v);
-            if (n <= 64) *kn = (uint32_t)n;
-        }
-    }
-    for (int i = 0; par[i] && !*pn; i++) {
-        eql_val v = eql_field(c, par[i], (uint32_t)strlen(par[i]), 0);
-        if (v.t != V_NULL) {
-            size_t n = put_key(pk, 0, &v);
-            if (n <= 64) *pn = (uint32_t)n;
-        }
-    }
+    static const char *const own[] = {"process.entity_id", "process.pid", "pid", "unique_pid",
+                                      NULL};
+    static const char *const par[] = {"process.parent.entity_id", "process.parent.pid", "ppid",
+                                      "unique_ppid", NULL};
+    proc_id(c, own, k, kn);
+    proc_id(c, par, pk, pn);
 }
 
 static bool is_process_start(const eql_ctx *c)
@@ -525,8 +579,6 @@ static bool is_process_start(const eql_ctx *c)
     eql_val v = eql_field(c, "opcode", 6, 0);
     if (v.t == V_INT) return v.i == 1 || v.i == 3 || v.i == 9;
     v = eql_field(c, "event.type", 10, 0);
-    eql_val cat = eql_field(c, "event.category", 14, 0);
-    (void)cat;
     if (v.t == V_STR) return sv_ieq((sv){v.s, v.n}, SV_LIT("start"));
     if (v.t == V_ARR) {
         const mj_doc *d = c->doc;
@@ -541,55 +593,46 @@ static bool is_process_start(const eql_ctx *c)
 static void lineage_step(eql_runtime *rt, eql_ctx *c)
 {
     const eql_query *q = rt->q;
-    char k[64], pk[64];
+    char k[PROC_KEY], pk[PROC_KEY];
     uint32_t kn, pn;
     proc_ids(c, k, &kn, pk, &pn);
     proc *me = NULL;
     if (kn) {
         if (is_process_start(c)) {
-            me = proc_put(rt, k, kn);
-            if (me) {
-                me->marks = 0; /* a new process, even with a reused pid */
-                me->plen = pn;
-                memcpy(me->parent, pk, pn);
-            }
+            me = proc_put(rt, k, kn, pk, pn);
+            if (me) me->marks = 0; /* a new process, even with a reused pid */
         } else {
             me = proc_find(rt, k, kn);
-            if (!me) {
-                me = proc_put(rt, k, kn);
-                if (me) {
-                    me->plen = pn;
-                    memcpy(me->parent, pk, pn);
-                }
-            }
         }
     }
     /* Inner sub-queries have lower slots: for each slot in order, mark this
      * process if the event matches the sub-query (seeing the answers of the
-     * inner slots), then answer the slot for this event. */
+     * inner slots), then answer the slot for this event. A process first seen
+     * in a matching event is added then; others need no entry: their parent
+     * comes from the event itself. */
     c->lineage = rt->lin;
     for (uint32_t s = 0; s < q->nlineage && s < 64; s++) {
         const eql_node *ln = q->lineage[s];
-        if (me && stage_match(rt, c, ln->sub->stages)) me->marks |= 1ull << s;
+        if (kn && stage_match(rt, c, ln->sub->stages)) {
+            if (!me) me = proc_put(rt, k, kn, pk, pn);
+            if (me) me->marks |= 1ull << s;
+        }
         bool r = false;
-        if (me) {
-            if (ln->lineage == LIN_EVENT) {
-                r = me->marks >> s & 1;
-            } else {
-                proc *p = proc_find(rt, me->parent, me->plen);
-                for (int depth = 0; p && depth < 128; depth++) {
-                    if (p->marks >> s & 1) {
-                        r = true;
-                        break;
-                    }
-                    if (ln->lineage == LIN_CHILD) break;
-                    p = proc_find(rt, p->parent, p->plen);
+        if (ln->lineage == LIN_EVENT) {
+            r = me && (me->marks >> s & 1);
+        } else {
+            proc *p = me ? proc_find(rt, me->kp + me->klen, me->plen) : proc_find(rt, pk, pn);
+            for (int depth = 0; p && depth < 128; depth++) {
+                if (p->marks >> s & 1) {
+                    r = true;
+                    break;
                 }
+                if (ln->lineage == LIN_CHILD) break;
+                p = proc_find(rt, p->kp + p->klen, p->plen);
             }
         }
         rt->lin[s] = r;
     }
-    c->lineage = rt->lin;
 }
 
 /* ---- sequences ---------------------------------------------------------------------------- */
@@ -644,6 +687,8 @@ static void part_clear(eql_runtime *rt, partial *p)
         free(p->ev);
     }
     p->ev = NULL;
+    free(p->key);
+    p->key = NULL;
     p->used = false;
     rt->nparts--;
 }
@@ -686,11 +731,35 @@ static bool alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, char *key)
     return true;
 }
 
+/* Drop partials whose first event is older than maxspan: they can never
+ * complete. Run every few thousand events, so memory follows the time
+ * window, not the input size. */
+static void seq_expire(eql_runtime *rt, int64_t now)
+{
+    uint32_t slots = rt->nst;
+    for (uint32_t s = 0; s < slots; s++) {
+        partial *base = rt->parts + (size_t)s * rt->part_cap;
+        for (uint32_t i = 0; i < rt->part_cap; i++) {
+            partial *p = &base[i];
+            if (p->used && now - p->t0 > rt->q->maxspan_ns) {
+                part_remove(rt, s, p);
+                rt->stats.expired++;
+                i--; /* the cluster shifted into this slot */
+            }
+        }
+    }
+}
+
 static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
 {
     const eql_query *q = rt->q;
     char key[KEY_MAX];
     int64_t ts = q->maxspan_ns ? eql_event_time(c) : 0;
+    if (q->maxspan_ns && rt->nparts &&
+        (++rt->since_sweep >= 4096 || rt->nparts * 2 >= rt->part_cap)) {
+        rt->since_sweep = 0;
+        seq_expire(rt, ts);
+    }
     if (q->until && stage_match(rt, c, q->until)) {
         size_t kl = stage_key(rt, c, q->until, key);
         if (kl <= KEY_MAX) {
@@ -719,13 +788,21 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
             if (p->used) part_clear(rt, p);
             memset(p, 0, sizeof *p);
             p->ev = calloc(rt->nst, sizeof(stored));
-            if (!p->ev || !keep(&p->ev[0], text, len)) {
+            if (!p->ev || !keep(rt, &p->ev[0])) {
                 free(p->ev);
                 continue;
             }
             p->used = true;
             p->hash = h;
             p->klen = (uint32_t)kl;
+            p->key = malloc(kl ? kl : 1);
+            if (!p->key) {
+                free_stored(&p->ev[0]);
+                free(p->ev);
+                p->ev = NULL;
+                p->used = false;
+                continue;
+            }
             memcpy(p->key, key, kl);
             p->t0 = ts;
             p->stage = 0;
@@ -733,8 +810,7 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
             if (rt->nst == 1) {
                 stored *ev = p->ev;
                 p->ev = NULL;
-                p->used = false;
-                rt->nparts--;
+                part_remove(rt, 0, p);
                 deliver(rt, ev, 1);
             }
             continue;
@@ -749,26 +825,31 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
         partial moved = *prev;
         if (st->fork) { /* the partial stays at s-1 for later events: copy it */
             moved.ev = calloc(rt->nst, sizeof(stored));
-            bool ok = moved.ev != NULL;
-            for (uint32_t i = 0; ok && i < s; i++)
-                ok = keep(&moved.ev[i], prev->ev[i].text, prev->ev[i].len);
+            moved.key = malloc(prev->klen ? prev->klen : 1);
+            if (moved.key) memcpy(moved.key, prev->key, prev->klen);
+            bool ok = moved.ev != NULL && moved.key != NULL;
+            for (uint32_t i = 0; ok && i < s; i++) share(&moved.ev[i], &prev->ev[i]);
             if (!ok) {
                 if (moved.ev)
                     for (uint32_t i = 0; i < s; i++) free_stored(&moved.ev[i]);
                 free(moved.ev);
+                free(moved.key);
                 continue;
             }
         } else {
             prev->ev = NULL; /* moved, not freed */
+            prev->key = NULL;
             part_remove(rt, s - 1, prev);
         }
-        if (!keep(&moved.ev[s], text, len)) {
+        if (!keep(rt, &moved.ev[s])) {
             for (uint32_t i = 0; i < s; i++) free_stored(&moved.ev[i]);
             free(moved.ev);
+            free(moved.key);
             continue;
         }
         moved.stage = s;
         if (s + 1 == rt->nst) {
+            free(moved.key);
             deliver(rt, moved.ev, rt->nst);
             continue;
         }
@@ -776,6 +857,7 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
         if (!dst) {
             for (uint32_t i = 0; i <= s; i++) free_stored(&moved.ev[i]);
             free(moved.ev);
+            free(moved.key);
             continue;
         }
         if (dst->used) part_clear(rt, dst);
@@ -812,11 +894,18 @@ static void join_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
             p->used = true;
             p->hash = h;
             p->klen = (uint32_t)kl;
+            p->key = malloc(kl ? kl : 1);
+            if (!p->key) {
+                free(p->ev);
+                p->ev = NULL;
+                p->used = false;
+                continue;
+            }
             memcpy(p->key, key, kl);
             rt->nparts++;
         }
         if (p->ev[s].text) continue;
-        keep(&p->ev[s], text, len);
+        keep(rt, &p->ev[s]);
         bool full = true;
         for (uint32_t i = 0; i < rt->nst; i++) full = full && p->ev[i].text;
         if (full) {
@@ -840,7 +929,6 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
     rt->ctx = ctx;
     rt->head_left = -1;
     arena_init(&rt->scratch, 1 << 16);
-    rt->parser = mj_parser_create(64u << 20, 128, 1u << 22);
     for (uint32_t i = 0; i < q->npipes; i++) {
         if (q->pipes[i].kind == P_HEAD && i == 0 && q->npipes == 1)
             rt->head_left = q->pipes[i].n;
@@ -862,16 +950,15 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
                     rt->st[k++] = &q->stages[i];
                 }
         rt->nst = n;
-        rt->part_cap = 1024;
+        rt->part_cap = 16; /* grows (part_grow) */
         uint32_t slots = q->kind == Q_JOIN ? 1 : n;
         rt->parts = calloc((size_t)slots * rt->part_cap, sizeof(partial));
     }
     if (q->nlineage) {
-        rt->proc_cap = 1 << 16;
+        rt->proc_cap = 64; /* grows (proc_grow) */
         rt->procs = calloc(rt->proc_cap, sizeof(proc));
     }
-    if (!rt->parser || (q->kind != Q_EVENT && (!rt->st || !rt->parts)) ||
-        (q->nlineage && !rt->procs)) {
+    if ((q->kind != Q_EVENT && (!rt->st || !rt->parts)) || (q->nlineage && !rt->procs)) {
         eql_runtime_destroy(rt);
         return NULL;
     }
@@ -884,9 +971,17 @@ bool eql_runtime_done(const eql_runtime *rt)
 }
 
 void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
-                       arena *scratch)
+                       arena *scratch, blob **slot)
 {
     if (rt->done) return;
+    if (!slot) { /* no shared slot: a private one, for this event only */
+        blob_unref(rt->own_cur);
+        rt->own_cur = NULL;
+        slot = &rt->own_cur;
+    }
+    rt->cur = slot;
+    rt->cur_text = text;
+    rt->cur_len = len;
     const eql_query *q = rt->q;
     eql_ctx c = {doc, scratch, rt->vars, NULL, NULL};
     rt->stats.events++;
@@ -894,7 +989,7 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
     if (q->kind == Q_EVENT) {
         if (stage_match(rt, &c, q->stages)) {
             stored *ev = malloc(sizeof *ev);
-            if (ev && keep(ev, text, len))
+            if (ev && keep(rt, ev))
                 deliver(rt, ev, 1);
             else
                 free(ev);
@@ -933,8 +1028,10 @@ void eql_runtime_destroy(eql_runtime *rt)
         uint32_t slots = rt->q->kind == Q_JOIN ? 1 : rt->nst;
         for (size_t i = 0; i < (size_t)slots * rt->part_cap; i++)
             if (rt->parts[i].used) {
-                for (uint32_t k = 0; k < rt->nst; k++) free_stored(&rt->parts[i].ev[k]);
+                if (rt->parts[i].ev)
+                    for (uint32_t k = 0; k < rt->nst; k++) free_stored(&rt->parts[i].ev[k]);
                 free(rt->parts[i].ev);
+                free(rt->parts[i].key);
             }
         free(rt->parts);
     }
@@ -947,7 +1044,9 @@ void eql_runtime_destroy(eql_runtime *rt)
         mj_parser_destroy(rt->alias_parser[i]);
         mj_doc_free(&rt->alias_doc[i]);
     }
+    for (uint32_t i = 0; rt->procs && i < rt->proc_cap; i++) free(rt->procs[i].kp);
     free(rt->procs);
+    blob_unref(rt->own_cur);
     mj_parser_destroy(rt->parser);
     mj_doc_free(&rt->doc);
     arena_free(&rt->scratch);

@@ -19,8 +19,10 @@ typedef struct eql_stats {
 } eql_stats;
 
 eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx);
+struct blob;
+/* `slot`: where the current event's shared copy is kept (NULL: private). */
 void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
-                       arena *scratch);
+                       arena *scratch, struct blob **slot);
 /* Results buffered by pipes are emitted here. */
 void eql_runtime_finish(eql_runtime *rt);
 /* No later event can produce output (head reached). */

@@ -32,7 +32,7 @@ modus_status modus_query_compile(const char *text, size_t len, modus_query **out
     *out = NULL;
     modus_query *mq = calloc(1, sizeof *mq);
     if (!mq) return MODUS_ENOMEM;
-    arena_init(&mq->a, 1 << 14);
+    arena_init(&mq->a, 4096);
     eql_error err;
     mq->q = eql_compile(&mq->a, text, len, &err);
     if (!mq->q) {
@@ -84,7 +84,7 @@ modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, vo
 void modus_query_run_event(modus_query_run *r, const modus_event *ev)
 {
     if (!ev->is_json) return;
-    eql_runtime_event(r->rt, &ev->sc->doc, ev->text, ev->len, &ev->sc->scratch);
+    eql_runtime_event(r->rt, &ev->sc->doc, ev->text, ev->len, &ev->sc->scratch, &ev->sc->cur_blob);
 }
 
 bool modus_query_run_done(const modus_query_run *r)
