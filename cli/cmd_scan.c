@@ -318,6 +318,10 @@ int cmd_scan(int argc, char **argv)
         return EXIT_USAGE;
     }
     modus_scanner *sc;
+    if (alerter && !quiet && modus_alerter_unguarded(alerter))
+        fprintf(stderr,
+                "modus: %zu rules have no literal guard and run on every event of their category\n",
+                modus_alerter_unguarded(alerter));
     if (modus_scanner_create(eng, &sc) != MODUS_OK) {
         cli_error("out of memory");
         modus_alerter_destroy(alerter);

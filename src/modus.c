@@ -139,6 +139,7 @@ void modus_scanner_destroy(modus_scanner *s)
 {
     if (!s) return;
     blob_unref(s->cur_blob);
+    eql_cache_free(&s->cache);
     mj_parser_destroy(s->parser);
     mj_doc_free(&s->doc);
     mj_doc_free(&s->full);

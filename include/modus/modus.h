@@ -254,6 +254,8 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
 void modus_alerter_event(modus_alerter *a, const modus_event *ev);
 void modus_alerter_finish(modus_alerter *a);
 uint64_t modus_alerter_count(const modus_alerter *a);
+/* Rules without a literal guard: evaluated on every event of their categories. */
+size_t modus_alerter_unguarded(const modus_alerter *a);
 void modus_alerter_destroy(modus_alerter *a);
 
 #ifdef __cplusplus

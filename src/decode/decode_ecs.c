@@ -240,6 +240,7 @@ modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus
     arena_reset(&sc->scratch);
     blob_unref(sc->cur_blob); /* rules that kept the previous event hold their own refs */
     sc->cur_blob = NULL;
+    sc->cache.gen++; /* a new event: cached field nodes are stale */
     ev->sc = sc;
     ev->text = json;
     ev->len = len;

@@ -5,6 +5,7 @@
 #include "modus/modus.h"
 #include "json.h"
 #include "../modality/classify.h"
+#include "../rules/eql.h"
 #include "../util/buf.h"
 
 /* Where the call stack of an event came from, and where derived fields go. */
@@ -49,6 +50,7 @@ struct modus_scanner {
     buf out;
     struct modus_event ev;
     struct blob *cur_blob; /* the current event's shared copy, if a rule kept it */
+    eql_cache cache;       /* field nodes and time of the current event, for rules */
 };
 
 /* query_api.c: add a query's fields to the decoder's trie */

@@ -1,6 +1,8 @@
 /* out_alert.c - evaluate a rule set over events and write alerts (SPEC §6).
  *
- * Prefilter: every rule is filed under the event categories it can use
+ * Prefilter, two levels. Rules whose every stage pins a field to literal
+ * values are indexed by those values (out_prefilter.c) and run only when the
+ * event carries one. The others are filed under the event categories they can use
  * (the categories of its stages, `until` and lineage sub-queries; `any`
  * rules in a bucket of their own). For each event the alerter reads its
  * categories once and runs only the rules of those buckets, so a registry
@@ -20,6 +22,7 @@
 #include "../decode/event.h"
 #include "../rules/eql_query.h"
 #include "../rules/ruleset.h"
+#include "prefilter.h"
 
 #define MAX_CATS 64
 
@@ -42,6 +45,9 @@ struct modus_alerter {
     size_t *bucket[MAX_CATS + 1];
     size_t nbucket[MAX_CATS + 1];
     uint64_t gen, alerts;
+    prefilter pf;
+    size_t unguarded;
+    const modus_event *cur;
     modus_scanner *side;
     buf out;
 };
@@ -186,10 +192,23 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
-        file_query(a, i, rs->r[i].q->q);
+        /* a rule with a literal guard on every stage runs only when it fires */
+        if (!prefilter_add(&a->pf, rs->r[i].q->q, i)) {
+            file_query(a, i, rs->r[i].q->q);
+            a->unguarded++;
+        }
     }
     *out = a;
     return MODUS_OK;
+}
+
+static void run_rule(void *ctx, size_t idx)
+{
+    modus_alerter *a = ctx;
+    rule_run *rr = &a->runs[idx];
+    if (rr->seen == a->gen) return;
+    rr->seen = a->gen;
+    modus_query_run_event(rr->run, a->cur);
 }
 
 static void run_bucket(modus_alerter *a, int b, const modus_event *ev)
@@ -207,6 +226,8 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
     if (!ev->is_json) return;
     a->gen++;
     const mj_doc *d = &ev->sc->doc;
+    a->cur = ev;
+    prefilter_event(&a->pf, d, run_rule, a);
     uint32_t c = mj_path(d, 0, "event.category", 14);
     if (!c) c = mj_path(d, 0, "event_type", 10);
     if (c && d->nodes[c].type == MJ_STRING) {
@@ -231,6 +252,11 @@ uint64_t modus_alerter_count(const modus_alerter *a)
     return a->alerts;
 }
 
+size_t modus_alerter_unguarded(const modus_alerter *a)
+{
+    return a->unguarded;
+}
+
 void modus_alerter_destroy(modus_alerter *a)
 {
     if (!a) return;
@@ -238,6 +264,7 @@ void modus_alerter_destroy(modus_alerter *a)
         for (size_t i = 0; i < a->rs->n; i++) modus_query_run_destroy(a->runs[i].run);
     free(a->runs);
     for (size_t i = 0; i <= MAX_CATS; i++) free(a->bucket[i]);
+    prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);
     free(a);

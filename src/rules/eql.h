@@ -71,9 +71,10 @@ typedef struct eql_node {
     eql_val val;      /* N_LIT */
     const char *path; /* N_FIELD: dotted, may hold [N] indexes */
     uint32_t path_len;
-    int var;   /* N_FIELD: $var index, -1 */
-    int alias; /* N_FIELD: an earlier sequence stage's event (`[...] as event0`), -1 */
-    int fn;    /* N_CALL: function id */
+    int var;      /* N_FIELD: $var index, -1 */
+    int alias;    /* N_FIELD: an earlier sequence stage's event (`[...] as event0`), -1 */
+    int field_id; /* N_FIELD: interned path (eql_field_intern) for the per-event cache, -1 */
+    int fn;       /* N_CALL: function id */
     struct eql_node **kids;
     uint32_t nkids;
     void **pat;            /* N_LIKE/N_REGEX/N_COLON: compiled pattern per literal kid */
@@ -189,12 +190,29 @@ eql_token eql_lex_next(eql_lexer *lx);
 
 /* ---- evaluation (eql_eval.c, eql_func.c) ------------------------------------- */
 
+/* What one event's evaluation learns once and every rule reuses: the
+ * node of each field path (by interned id) and the event's time. Owned by
+ * the scanner; `gen` says which event it describes. */
+typedef struct eql_cache {
+    uint64_t gen;
+    uint64_t time_gen;
+    int64_t time;
+    uint32_t *node;     /* per field id: node index + 1 (0: absent) */
+    uint64_t *node_gen; /* per field id: the gen node[] was filled for */
+    uint32_t cap;
+} eql_cache;
+
+/* A process-wide id for a field path (thread-safe; ids are never reused). */
+int eql_field_intern(const char *path, uint32_t len);
+void eql_cache_free(eql_cache *c);
+
 typedef struct eql_ctx {
     const mj_doc *doc;          /* the event */
     arena *scratch;             /* per-event strings */
     eql_val *vars;              /* $var bindings */
     const bool *lineage;        /* per lin_slot: does this event's process descend from a match */
     const mj_doc *const *alias; /* per stage: its event in the partial match, or NULL */
+    eql_cache *cache;           /* may be NULL */
 } eql_ctx;
 
 eql_val eql_eval(eql_ctx *c, const eql_node *n);

@@ -318,6 +318,29 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
             eql_val v = eql_field(&ac, n->path, n->path_len, 0);
             return v.t == V_ARR || v.t == V_OBJ ? vnull() : v;
         }
+        if (n->field_id >= 0 && c->cache) {
+            eql_cache *k = c->cache;
+            uint32_t id = (uint32_t)n->field_id;
+            if (id >= k->cap) {
+                uint32_t cap = k->cap ? k->cap : 64;
+                while (cap <= id) cap *= 2;
+                uint32_t *nn = realloc(k->node, sizeof *nn * cap);
+                uint64_t *ng = nn ? realloc(k->node_gen, sizeof *ng * cap) : NULL;
+                if (nn) k->node = nn;
+                if (ng) {
+                    memset(ng + k->cap, 0, sizeof *ng * (cap - k->cap));
+                    k->node_gen = ng;
+                    k->cap = cap;
+                }
+            }
+            if (id < k->cap) {
+                if (k->node_gen[id] != k->gen) {
+                    k->node_gen[id] = k->gen;
+                    k->node[id] = mj_path(c->doc, 0, n->path, n->path_len) + 1;
+                }
+                return k->node[id] > 1 ? from_node(c->doc, k->node[id] - 1) : vnull();
+            }
+        }
         if (n->var >= 0) {
             eql_val base = c->vars[n->var];
             if (!n->path_len) return base;
@@ -406,4 +429,50 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
     case N_LINEAGE: return vbool(c->lineage && c->lineage[n->lin_slot]);
     }
     return vnull();
+}
+
+/* ---- interned field paths --------------------------------------------------- */
+
+#include <pthread.h>
+
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **interned;
+static uint32_t *interned_len;
+static uint32_t ninterned, capinterned;
+
+int eql_field_intern(const char *path, uint32_t len)
+{
+    int id = -1;
+    pthread_mutex_lock(&intern_lock);
+    for (uint32_t i = 0; i < ninterned && id < 0; i++)
+        if (interned_len[i] == len && !memcmp(interned[i], path, len)) id = (int)i;
+    if (id < 0 && ninterned < (1u << 20)) {
+        if (ninterned == capinterned) {
+            uint32_t cap = capinterned ? capinterned * 2 : 256;
+            char **v = realloc(interned, sizeof *v * cap);
+            if (v) interned = v;
+            uint32_t *l = v ? realloc(interned_len, sizeof *l * cap) : NULL;
+            if (l) {
+                interned_len = l;
+                capinterned = cap;
+            }
+        }
+        char *copy = ninterned < capinterned ? malloc(len + 1) : NULL;
+        if (copy) {
+            memcpy(copy, path, len);
+            copy[len] = 0;
+            interned[ninterned] = copy;
+            interned_len[ninterned] = len;
+            id = (int)ninterned++;
+        }
+    }
+    pthread_mutex_unlock(&intern_lock);
+    return id;
+}
+
+void eql_cache_free(eql_cache *c)
+{
+    free(c->node);
+    free(c->node_gen);
+    memset(c, 0, sizeof *c);
 }

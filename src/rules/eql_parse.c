@@ -143,6 +143,7 @@ static eql_node *node(parser *p, uint8_t kind, const eql_token *at)
     n->col = at->col;
     n->var = -1;
     n->alias = -1;
+    n->field_id = -1;
     n->fn = -1;
     n->lin_slot = -1;
     return n;
@@ -233,6 +234,7 @@ static eql_node *field(parser *p, const eql_token *t, bool optional, bool is_var
     if (n->var < 0 && n->alias < 0) { /* the decoder extracts a[2].b as the whole of a */
         const char *br = memchr(path.p, '[', path.n);
         add_field(p, path.p, br ? (uint32_t)(br - path.p) : (uint32_t)path.n);
+        if (!br && path.n) n->field_id = eql_field_intern(path.p, (uint32_t)path.n);
     }
     return n;
 }

@@ -213,7 +213,20 @@ static int64_t iso_ns(const char *s, uint32_t n)
     return ns;
 }
 
+static int64_t event_time(const eql_ctx *c);
+
 int64_t eql_event_time(const eql_ctx *c)
+{
+    eql_cache *k = c->cache;
+    if (!k) return event_time(c);
+    if (k->time_gen != k->gen) { /* once per event, whatever the number of sequence rules */
+        k->time_gen = k->gen;
+        k->time = event_time(c);
+    }
+    return k->time;
+}
+
+static int64_t event_time(const eql_ctx *c)
 {
     eql_val v = eql_field(c, "@timestamp", 10, 0);
     if (v.t == V_STR) return iso_ns(v.s, v.n);
@@ -322,6 +335,7 @@ static bool result_ctx(eql_runtime *rt, const result *r, eql_ctx *c, char **owne
     c->vars = rt->vars;
     c->lineage = NULL;
     c->alias = NULL;
+    c->cache = NULL; /* a pipe's document is not the scanner's event */
     return true;
 }
 
@@ -971,7 +985,7 @@ bool eql_runtime_done(const eql_runtime *rt)
 }
 
 void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
-                       arena *scratch, blob **slot)
+                       arena *scratch, blob **slot, eql_cache *cache)
 {
     if (rt->done) return;
     if (!slot) { /* no shared slot: a private one, for this event only */
@@ -983,7 +997,7 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
     rt->cur_text = text;
     rt->cur_len = len;
     const eql_query *q = rt->q;
-    eql_ctx c = {doc, scratch, rt->vars, NULL, NULL};
+    eql_ctx c = {doc, scratch, rt->vars, NULL, NULL, cache};
     rt->stats.events++;
     if (q->nlineage) lineage_step(rt, &c);
     if (q->kind == Q_EVENT) {

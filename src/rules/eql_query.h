@@ -22,7 +22,7 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
 struct blob;
 /* `slot`: where the current event's shared copy is kept (NULL: private). */
 void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
-                       arena *scratch, struct blob **slot);
+                       arena *scratch, struct blob **slot, eql_cache *cache);
 /* Results buffered by pipes are emitted here. */
 void eql_runtime_finish(eql_runtime *rt);
 /* No later event can produce output (head reached). */

@@ -84,7 +84,8 @@ modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, vo
 void modus_query_run_event(modus_query_run *r, const modus_event *ev)
 {
     if (!ev->is_json) return;
-    eql_runtime_event(r->rt, &ev->sc->doc, ev->text, ev->len, &ev->sc->scratch, &ev->sc->cur_blob);
+    eql_runtime_event(r->rt, &ev->sc->doc, ev->text, ev->len, &ev->sc->scratch, &ev->sc->cur_blob,
+                      &ev->sc->cache);
 }
 
 bool modus_query_run_done(const modus_query_run *r)
