@@ -185,6 +185,8 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
+    const char *env = getenv("MODUS_PREFILTER");
+    bool use_pf = !env || strcmp(env, "off");
     for (size_t i = 0; i < rs->n; i++) {
         a->runs[i].a = a;
         a->runs[i].rule = i;
@@ -192,8 +194,9 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
-        /* a rule with a literal guard on every stage runs only when it fires */
-        if (!prefilter_add(&a->pf, rs->r[i].q->q, i)) {
+        /* a rule with a literal guard on every stage runs only when it fires;
+         * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
+        if (!use_pf || !prefilter_add(&a->pf, rs->r[i].q->q, i)) {
             file_query(a, i, rs->r[i].q->q);
             a->unguarded++;
         }

@@ -152,9 +152,11 @@ static bool guard_stage(prefilter *pf, const eql_stage *st, size_t rule)
     if (!n) return false;
     int fi = field_index(pf, (sv){f->path, f->path_len});
     if (fi < 0) return false;
-    if (n->kind == N_EQ) return add_entry(&pf->fields[fi], (sv){n->kids[1]->val.s, n->kids[1]->val.n}, rule);
+    if (n->kind == N_EQ)
+        return add_entry(&pf->fields[fi], (sv){n->kids[1]->val.s, n->kids[1]->val.n}, rule);
     for (uint32_t i = 1; i < n->nkids; i++)
-        if (!add_entry(&pf->fields[fi], (sv){n->kids[i]->val.s, n->kids[i]->val.n}, rule)) return false;
+        if (!add_entry(&pf->fields[fi], (sv){n->kids[i]->val.s, n->kids[i]->val.n}, rule))
+            return false;
     return true;
 }
 
@@ -167,7 +169,8 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule)
     return true;
 }
 
-static void fire(prefilter *pf, const pf_field *f, const char *s, size_t n, pf_fire_fn fn, void *ctx)
+static void fire(prefilter *pf, const pf_field *f, const char *s, size_t n, pf_fire_fn fn,
+                 void *ctx)
 {
     if (!f->cap) return;
     uint32_t hv = hash_lower(s, n);
