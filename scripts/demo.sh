@@ -9,7 +9,11 @@ cmake --build build -j"$(nproc)" >/dev/null
 echo "== modus scan --enrich --format text examples/sample.ndjson"
 ./build/modus scan --enrich --format text --summary examples/sample.ndjson 2>&1
 echo
-echo "== modus stack: why the PowerShell event is 'powershell'"
+echo "== modus stack: why the first event is 'powershell'"
 ./build/modus stack --event examples/sample.ndjson 2>/dev/null | awk '/^== /{n++} n==1' || true
 echo
-echo "Enriched JSON: ./build/modus scan --enrich --format json examples/sample.ndjson"
+echo "== modus scan: alerts from the built-in rule pack"
+./build/modus scan --format text examples/sample.ndjson 2>&1
+echo
+echo "JSON: ./build/modus scan --enrich --format json examples/sample.ndjson (events),"
+echo "      ./build/modus scan --format json examples/sample.ndjson (alerts)"
