@@ -705,7 +705,12 @@ static int64_t parse_span(parser *p)
         for (size_t i = 0; i < sizeof units / sizeof *units; i++)
             if (p->tok.sn == strlen(units[i].u) && !memcmp(p->tok.s, units[i].u, p->tok.sn)) {
                 advance(p);
-                return (int64_t)(v * units[i].ns);
+                double ns = v * units[i].ns;
+                if (!(ns >= 0 && ns < 9e18)) { /* ~285 years: beyond int64 nanoseconds */
+                    fail(p, &t, "time span too large");
+                    return 0;
+                }
+                return (int64_t)ns;
             }
         fail(p, &p->tok, "unknown time unit (use ms, s, m, h or d)");
         return 0;

@@ -232,12 +232,15 @@ static int64_t event_time(const eql_ctx *c)
     if (v.t == V_STR) return iso_ns(v.s, v.n);
     if (v.t != V_INT && v.t != V_DOUBLE) v = eql_field(c, "timestamp", 9, 0);
     double x = v.t == V_INT ? (double)v.i : v.t == V_DOUBLE ? v.d : 0;
+    /* FILETIME counts 100 ns ticks from 1601: shift to the Unix epoch first */
+    const int64_t epoch_ticks = 116444736000000000ll;
     if (v.t == V_INT && v.i >= 10000000000000000ll && v.i < 1000000000000000000ll)
-        return v.i * 100;                     /* FILETIME ticks */
-    if (x >= 1e18) return (int64_t)x;         /* ns */
-    if (x >= 1e16) return (int64_t)(x * 100); /* FILETIME ticks (100 ns) */
-    if (x >= 1e11) return (int64_t)(x * 1e6); /* ms */
-    return (int64_t)(x * 1e9);                /* s */
+        return (v.i - epoch_ticks) * 100;
+    if (!(x > -9e18 && x < 9e18)) return 0; /* NaN or beyond int64: no usable time */
+    if (x >= 1e18) return (int64_t)x;       /* ns */
+    if (x >= 1e16) return (int64_t)((x - (double)epoch_ticks) * 100); /* FILETIME */
+    if (x >= 1e11) return (int64_t)(x * 1e6);                         /* ms */
+    return (int64_t)(x * 1e9);                                        /* s */
 }
 
 /* ---- category ---------------------------------------------------------------------- */
