@@ -21,6 +21,7 @@ static void usage(FILE *f)
           "                        default: the built-in pack)\n"
           "  --strict              stop if any rule fails to compile (default: report, skip)\n"
           "  --exit-status         exit 1 when there are alerts\n"
+          "  --profile             print the cost of the 25 most expensive rules at the end\n"
           "  --enrich              write every input event with the fields modus adds\n"
           "                        (modality.*, and call_stack_summary,\n"
           "                        call_stack_contains_unbacked, call_stack_final_user_module\n"
@@ -172,6 +173,43 @@ static void on_rule_error(void *ctx, const modus_diag *d, const char *text, size
         fprintf(stderr, "modus: %s: %s\n", d->file, d->message);
 }
 
+typedef struct prof_row {
+    size_t rule;
+    uint64_t runs, ns, alerts;
+} prof_row;
+
+static int by_ns(const void *a, const void *b)
+{
+    const prof_row *x = a, *y = b;
+    return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
+}
+
+/* --profile: the 25 most expensive rules, on stderr */
+static void print_profile(const modus_alerter *a, const modus_ruleset *rs)
+{
+    size_t n = modus_ruleset_count(rs);
+    prof_row *rows = calloc(n ? n : 1, sizeof *rows);
+    if (!rows) return;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        rows[i].rule = i;
+        modus_alerter_rule_stats(a, i, &rows[i].runs, &rows[i].ns, &rows[i].alerts);
+        total += rows[i].ns;
+    }
+    qsort(rows, n, sizeof *rows, by_ns);
+    fprintf(stderr, "modus: rule cost (--profile), %.3f s in rules\n", (double)total / 1e9);
+    fprintf(stderr, "  %10s %9s %7s %7s  %s\n", "events", "ms", "ns/ev", "alerts", "rule");
+    for (size_t i = 0; i < n && i < 25; i++) {
+        modus_rule_info ri;
+        modus_ruleset_rule(rs, rows[i].rule, &ri);
+        fprintf(stderr, "  %10llu %9.1f %7.0f %7llu  %s\n", (unsigned long long)rows[i].runs,
+                (double)rows[i].ns / 1e6,
+                rows[i].runs ? (double)rows[i].ns / (double)rows[i].runs : 0.0,
+                (unsigned long long)rows[i].alerts, ri.name);
+    }
+    free(rows);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -227,9 +265,11 @@ int cmd_scan(int argc, char **argv)
                                          {"rules", required_argument, NULL, 'r'},
                                          {"strict", no_argument, NULL, 'S'},
                                          {"exit-status", no_argument, NULL, 'x'},
+                                         {"profile", no_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bool enrich = false, summary = false, quiet = false, strict = false, exit_status = false;
+    bool profile = false;
     char *rule_paths[64];
     int nrules = 0;
     int format = -1; /* 0 json, 1 text */
@@ -273,6 +313,7 @@ int cmd_scan(int argc, char **argv)
             break;
         case 'S': strict = true; break;
         case 'x': exit_status = true; break;
+        case 'P': profile = true; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -318,6 +359,7 @@ int cmd_scan(int argc, char **argv)
         return EXIT_USAGE;
     }
     modus_scanner *sc;
+    if (alerter && profile) modus_alerter_profile(alerter, true);
     if (alerter && !quiet && modus_alerter_unguarded(alerter))
         fprintf(stderr,
                 "modus: %zu rules have no literal guard and run on every event of their category\n",
@@ -361,6 +403,7 @@ int cmd_scan(int argc, char **argv)
             (unsigned long long)st.in.bad_json, (unsigned long long)st.in.too_long,
             (unsigned long long)(st.in.files_failed + st.in.io_errors),
             errors ? " (skipped, see above)" : "");
+    if (alerter && profile) print_profile(alerter, rs);
     uint64_t alerts = alerter ? modus_alerter_count(alerter) : 0;
     modus_alerter_destroy(alerter);
     modus_scanner_destroy(ao.sc);

@@ -256,6 +256,10 @@ void modus_alerter_finish(modus_alerter *a);
 uint64_t modus_alerter_count(const modus_alerter *a);
 /* Rules without a literal guard: evaluated on every event of their categories. */
 size_t modus_alerter_unguarded(const modus_alerter *a);
+/* Per-rule cost: how often each rule ran, for how long, and its alerts. */
+void modus_alerter_profile(modus_alerter *a, bool on);
+void modus_alerter_rule_stats(const modus_alerter *a, size_t rule, uint64_t *runs, uint64_t *ns,
+                              uint64_t *alerts);
 void modus_alerter_destroy(modus_alerter *a);
 
 #ifdef __cplusplus

@@ -30,7 +30,8 @@ typedef struct rule_run {
     struct modus_alerter *a;
     size_t rule;
     modus_query_run *run;
-    uint64_t seen; /* event generation: a rule in two buckets runs once */
+    uint64_t seen;             /* event generation: a rule in two buckets runs once */
+    uint64_t runs, ns, alerts; /* --profile */
 } rule_run;
 
 struct modus_alerter {
@@ -45,6 +46,7 @@ struct modus_alerter {
     size_t *bucket[MAX_CATS + 1];
     size_t nbucket[MAX_CATS + 1];
     uint64_t gen, alerts;
+    bool profile;
     prefilter pf;
     size_t unguarded;
     const modus_event *cur;
@@ -167,6 +169,7 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
     free(copy);
     if (b->oom) return;
     a->alerts++;
+    rr->alerts++;
     a->fn(a->ctx, b->p, b->n, rr->rule);
 }
 
@@ -205,23 +208,36 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     return MODUS_OK;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void run_one(modus_alerter *a, rule_run *rr, const modus_event *ev)
+{
+    if (rr->seen == a->gen) return;
+    rr->seen = a->gen;
+    if (!a->profile) {
+        modus_query_run_event(rr->run, ev);
+        return;
+    }
+    uint64_t t0 = now_ns();
+    modus_query_run_event(rr->run, ev);
+    rr->ns += now_ns() - t0;
+    rr->runs++;
+}
+
 static void run_rule(void *ctx, size_t idx)
 {
     modus_alerter *a = ctx;
-    rule_run *rr = &a->runs[idx];
-    if (rr->seen == a->gen) return;
-    rr->seen = a->gen;
-    modus_query_run_event(rr->run, a->cur);
+    run_one(a, &a->runs[idx], a->cur);
 }
 
 static void run_bucket(modus_alerter *a, int b, const modus_event *ev)
 {
-    for (size_t i = 0; i < a->nbucket[b]; i++) {
-        rule_run *rr = &a->runs[a->bucket[b][i]];
-        if (rr->seen == a->gen) continue;
-        rr->seen = a->gen;
-        modus_query_run_event(rr->run, ev);
-    }
+    for (size_t i = 0; i < a->nbucket[b]; i++) run_one(a, &a->runs[a->bucket[b][i]], ev);
 }
 
 void modus_alerter_event(modus_alerter *a, const modus_event *ev)
@@ -258,6 +274,19 @@ uint64_t modus_alerter_count(const modus_alerter *a)
 size_t modus_alerter_unguarded(const modus_alerter *a)
 {
     return a->unguarded;
+}
+
+void modus_alerter_profile(modus_alerter *a, bool on)
+{
+    a->profile = on;
+}
+
+void modus_alerter_rule_stats(const modus_alerter *a, size_t idx, uint64_t *runs, uint64_t *ns,
+                              uint64_t *alerts)
+{
+    *runs = a->runs[idx].runs;
+    *ns = a->runs[idx].ns;
+    *alerts = a->runs[idx].alerts;
 }
 
 void modus_alerter_destroy(modus_alerter *a)

@@ -64,6 +64,11 @@ MODUS_PREFILTER=off "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$T
 check "prefilter: some alerts to compare ($(wc -l <"$TMP/pf-on"))" test "$(wc -l <"$TMP/pf-on")" -gt 100
 check "prefilter: the same alerts with and without it" cmp -s "$TMP/pf-on" "$TMP/pf-off"
 
+# --- --profile ------------------------------------------------------------------
+"$MODUS" scan --profile --rules "$SRC/rules" "$C/elastic/article_event.ndjson" >/dev/null 2>"$TMP/prof"
+check "--profile: a cost table" grep -q "rule cost (--profile)" "$TMP/prof"
+check "--profile: the rule that fired, with its alert" grep -Eq '^ +1 +[0-9.]+ +[0-9]+ +1  Memory made executable by a script modality$' "$TMP/prof"
+
 # --- errors -------------------------------------------------------------------
 printf '[rule]\nname = "bad"\nid = "x"\nquery = """\nprocess where\n  process.name == "a" and\n  startsWith(process.name)\n"""\n' >"$TMP/bad.toml"
 "$MODUS" rules check "$TMP/bad.toml" >"$TMP/o" 2>"$TMP/err"
