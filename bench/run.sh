@@ -32,7 +32,7 @@ sevents=$(wc -l <"$slice")
 declare -A cmd=(
     [wc-l]="wc -l $file"
     [cat]="cat $file | cat"
-    [modus-summary]="$BUILD/modus scan -q $file"
+    [modus-summary]="$BUILD/modus scan -q --no-rules $file"
     [modus-enrich]="$BUILD/modus scan -q --enrich --format json $file"
     [jq]="jq -c . $slice"
 )

@@ -22,6 +22,7 @@ static void usage(FILE *f)
           "  --strict              stop if any rule fails to compile (default: report, skip)\n"
           "  --exit-status         exit 1 when there are alerts\n"
           "  --profile             print the cost of the 25 most expensive rules at the end\n"
+          "  --no-rules            classify only (with --summary: the modality distribution)\n"
           "  --enrich              write every input event with the fields modus adds\n"
           "                        (modality.*, and call_stack_summary,\n"
           "                        call_stack_contains_unbacked, call_stack_final_user_module\n"
@@ -266,10 +267,11 @@ int cmd_scan(int argc, char **argv)
                                          {"strict", no_argument, NULL, 'S'},
                                          {"exit-status", no_argument, NULL, 'x'},
                                          {"profile", no_argument, NULL, 'P'},
+                                         {"no-rules", no_argument, NULL, 'N'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bool enrich = false, summary = false, quiet = false, strict = false, exit_status = false;
-    bool profile = false;
+    bool profile = false, no_rules = false;
     char *rule_paths[64];
     int nrules = 0;
     int format = -1; /* 0 json, 1 text */
@@ -314,6 +316,7 @@ int cmd_scan(int argc, char **argv)
         case 'S': strict = true; break;
         case 'x': exit_status = true; break;
         case 'P': profile = true; break;
+        case 'N': no_rules = true; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -324,7 +327,7 @@ int cmd_scan(int argc, char **argv)
     }
     if (format < 0) format = isatty(1) ? 1 : 0;
     modus_ruleset *rs = NULL;
-    if (!enrich) {
+    if (!enrich && !no_rules) {
         modus_ruleset_create(&rs);
         size_t loaded = 0, failed = 0;
         if (!rs) return EXIT_USAGE;
