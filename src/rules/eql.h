@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../decode/json.h"
 #include "../util/arena.h"
@@ -30,6 +31,21 @@ typedef struct eql_val {
     uint32_t n;
     uint32_t ref; /* V_ARR / V_OBJ: node in the event's node table */
 } eql_val;
+
+static inline eql_val eql_null(void)
+{
+    eql_val v;
+    memset(&v, 0, sizeof v);
+    return v;
+}
+
+static inline eql_val eql_bool(bool b)
+{
+    eql_val v = eql_null();
+    v.t = V_BOOL;
+    v.b = b;
+    return v;
+}
 
 /* ---- AST -------------------------------------------------------------------- */
 

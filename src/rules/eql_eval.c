@@ -23,24 +23,9 @@
 
 #include "eql.h"
 
-static eql_val vnull(void)
-{
-    eql_val v;
-    memset(&v, 0, sizeof v);
-    return v;
-}
-
-static eql_val vbool(bool b)
-{
-    eql_val v = vnull();
-    v.t = V_BOOL;
-    v.b = b;
-    return v;
-}
-
 static eql_val from_node(const mj_doc *d, uint32_t i)
 {
-    eql_val v = vnull();
+    eql_val v = eql_null();
     const mj_node *n = &d->nodes[i];
     switch (n->type) {
     case MJ_BOOL:
@@ -87,11 +72,11 @@ static eql_val from_node(const mj_doc *d, uint32_t i)
 eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t from)
 {
     const mj_doc *d = c->doc;
-    if (!d || !d->n) return vnull();
+    if (!d || !d->n) return eql_null();
     if (!memchr(path, '[', len)) {
         if (!len) return from_node(d, from);
         uint32_t i = mj_path(d, from, path, len);
-        return i ? from_node(d, i) : vnull();
+        return i ? from_node(d, i) : eql_null();
     }
     /* a.b[2].c: walk component by component */
     uint32_t cur = from;
@@ -101,7 +86,7 @@ eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t fro
         while (e < len && path[e] != '.' && path[e] != '[') e++;
         if (e > p) {
             cur = mj_member(d, cur, path + p, e - p);
-            if (!cur) return vnull();
+            if (!cur) return eql_null();
         }
         p = e;
         while (p < len && path[p] == '[') {
@@ -109,7 +94,7 @@ eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t fro
             uint32_t idx = 0;
             while (q < len && path[q] >= '0' && path[q] <= '9')
                 idx = idx * 10 + (uint32_t)(path[q++] - '0');
-            if (d->nodes[cur].type != MJ_ARRAY || idx >= d->nodes[cur].count) return vnull();
+            if (d->nodes[cur].type != MJ_ARRAY || idx >= d->nodes[cur].count) return eql_null();
             uint32_t k = cur + 1;
             for (uint32_t j = 0; j < idx; j++) k = d->nodes[k].next;
             cur = k;
@@ -187,7 +172,7 @@ static int any_of(eql_ctx *c, const eql_node *n, const eql_val *v, const eql_val
 
 static eql_val tri(int r)
 {
-    return r < 0 ? vnull() : vbool(r == 1);
+    return r < 0 ? eql_null() : eql_bool(r == 1);
 }
 
 static int test_order(eql_ctx *c, const eql_node *n, const eql_val *a, const eql_val *b)
@@ -251,8 +236,8 @@ static int test_in(eql_ctx *c, const eql_node *n, const eql_val *v, const eql_va
 
 static eql_val arith(const eql_node *n, eql_val a, eql_val b)
 {
-    if (!is_num(&a) || !is_num(&b)) return vnull();
-    eql_val r = vnull();
+    if (!is_num(&a) || !is_num(&b)) return eql_null();
+    eql_val r = eql_null();
     if (a.t == V_INT && b.t == V_INT) {
         int64_t x = a.i, y = b.i;
         r.t = V_INT;
@@ -261,11 +246,11 @@ static eql_val arith(const eql_node *n, eql_val a, eql_val b)
         case N_SUB: r.i = (int64_t)((uint64_t)x - (uint64_t)y); break;
         case N_MUL: r.i = (int64_t)((uint64_t)x * (uint64_t)y); break;
         case N_DIV:
-            if (!y || (x == INT64_MIN && y == -1)) return vnull();
+            if (!y || (x == INT64_MIN && y == -1)) return eql_null();
             r.i = x / y;
             break;
         default:
-            if (!y || (x == INT64_MIN && y == -1)) return vnull();
+            if (!y || (x == INT64_MIN && y == -1)) return eql_null();
             r.i = x % y;
         }
         return r;
@@ -277,11 +262,11 @@ static eql_val arith(const eql_node *n, eql_val a, eql_val b)
     case N_SUB: r.d = x - y; break;
     case N_MUL: r.d = x * y; break;
     case N_DIV:
-        if (y == 0) return vnull();
+        if (y == 0) return eql_null();
         r.d = x / y;
         break;
     default:
-        if (y == 0) return vnull();
+        if (y == 0) return eql_null();
         r.d = fmod(x, y);
     }
     return r;
@@ -300,9 +285,9 @@ static eql_val cond(eql_val v)
     switch (v.t) {
     case V_BOOL:
     case V_NULL: return v;
-    case V_INT: return vbool(v.i != 0);
-    case V_DOUBLE: return vbool(v.d != 0);
-    default: return vbool(v.n != 0);
+    case V_INT: return eql_bool(v.i != 0);
+    case V_DOUBLE: return eql_bool(v.d != 0);
+    default: return eql_bool(v.n != 0);
     }
 }
 
@@ -312,11 +297,11 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
     case N_LIT: return n->val;
     case N_FIELD:
         if (n->alias >= 0) { /* an earlier stage's event: scalars only */
-            if (!c->alias || !c->alias[n->alias]) return vnull();
+            if (!c->alias || !c->alias[n->alias]) return eql_null();
             eql_ctx ac = *c;
             ac.doc = c->alias[n->alias];
             eql_val v = eql_field(&ac, n->path, n->path_len, 0);
-            return v.t == V_ARR || v.t == V_OBJ ? vnull() : v;
+            return v.t == V_ARR || v.t == V_OBJ ? eql_null() : v;
         }
         if (n->field_id >= 0 && c->cache) {
             eql_cache *k = c->cache;
@@ -338,19 +323,19 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
                     k->node_gen[id] = k->gen;
                     k->node[id] = mj_path(c->doc, 0, n->path, n->path_len) + 1;
                 }
-                return k->node[id] > 1 ? from_node(c->doc, k->node[id] - 1) : vnull();
+                return k->node[id] > 1 ? from_node(c->doc, k->node[id] - 1) : eql_null();
             }
         }
         if (n->var >= 0) {
             eql_val base = c->vars[n->var];
             if (!n->path_len) return base;
-            if (base.t != V_OBJ) return vnull();
+            if (base.t != V_OBJ) return eql_null();
             return eql_field(c, n->path, n->path_len, base.ref);
         }
         return eql_field(c, n->path, n->path_len, 0);
     case N_NOT: {
         eql_val v = cond(eql_eval(c, n->kids[0]));
-        return v.t == V_BOOL ? vbool(!v.b) : vnull();
+        return v.t == V_BOOL ? eql_bool(!v.b) : eql_null();
     }
     case N_NEG: {
         eql_val v = eql_eval(c, n->kids[0]);
@@ -359,7 +344,7 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
         else if (v.t == V_DOUBLE)
             v.d = -v.d;
         else
-            return vnull();
+            return eql_null();
         return v;
     }
     case N_AND: {
@@ -367,16 +352,16 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
         if (a.t == V_BOOL && !a.b) return a;
         eql_val b = cond(eql_eval(c, n->kids[1]));
         if (b.t == V_BOOL && !b.b) return b;
-        if (a.t == V_BOOL && b.t == V_BOOL) return vbool(true);
-        return vnull();
+        if (a.t == V_BOOL && b.t == V_BOOL) return eql_bool(true);
+        return eql_null();
     }
     case N_OR: {
         eql_val a = cond(eql_eval(c, n->kids[0]));
         if (a.t == V_BOOL && a.b) return a;
         eql_val b = cond(eql_eval(c, n->kids[1]));
         if (b.t == V_BOOL && b.b) return b;
-        if (a.t == V_BOOL && b.t == V_BOOL) return vbool(false);
-        return vnull();
+        if (a.t == V_BOOL && b.t == V_BOOL) return eql_bool(false);
+        return eql_null();
     }
     case N_EQ:
     case N_NE: {
@@ -384,15 +369,15 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
         int r;
         bool null_lit = (n->kids[0]->kind == N_LIT && n->kids[0]->val.t == V_NULL) ||
                         (n->kids[1]->kind == N_LIT && n->kids[1]->val.t == V_NULL);
-        if (!null_lit && (a.t == V_NULL || b.t == V_NULL)) return vnull();
+        if (!null_lit && (a.t == V_NULL || b.t == V_NULL)) return eql_null();
         if (a.t == V_ARR && b.t != V_ARR)
             r = any_of(c, n, &a, &b, test_eq);
         else if (b.t == V_ARR && a.t != V_ARR)
             r = any_of(c, n, &b, &a, test_eq);
         else
             r = eql_equal(&a, &b, false);
-        if (r < 0) return vnull();
-        return vbool(n->kind == N_EQ ? r == 1 : r != 1);
+        if (r < 0) return eql_null();
+        return eql_bool(n->kind == N_EQ ? r == 1 : r != 1);
     }
     case N_LT:
     case N_LE:
@@ -415,8 +400,8 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
     case N_IN: {
         eql_val v = eql_eval(c, n->kids[0]);
         int r = any_of(c, n, &v, NULL, test_in);
-        if (r < 0) return vnull();
-        return vbool(n->neg ? r != 1 : r == 1);
+        if (r < 0) return eql_null();
+        return eql_bool(n->neg ? r != 1 : r == 1);
     }
     case N_CALL: {
         const eql_fn_def *def = eql_fn_get(n->fn);
@@ -426,9 +411,9 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
             for (uint32_t i = 0; i < na; i++) args[i] = eql_eval(c, n->kids[i]);
         return def->impl(c, n, args, na);
     }
-    case N_LINEAGE: return vbool(c->lineage && c->lineage[n->lin_slot]);
+    case N_LINEAGE: return eql_bool(c->lineage && c->lineage[n->lin_slot]);
     }
-    return vnull();
+    return eql_null();
 }
 
 /* ---- interned field paths --------------------------------------------------- */

@@ -137,24 +137,9 @@ void eql_regex_free(void *re)
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static eql_val vnull(void)
-{
-    eql_val v;
-    memset(&v, 0, sizeof v);
-    return v;
-}
-
-static eql_val vbool(bool b)
-{
-    eql_val v = vnull();
-    v.t = V_BOOL;
-    v.b = b;
-    return v;
-}
-
 static eql_val vint(int64_t i)
 {
-    eql_val v = vnull();
+    eql_val v = eql_null();
     v.t = V_INT;
     v.i = i;
     return v;
@@ -162,7 +147,7 @@ static eql_val vint(int64_t i)
 
 static eql_val vstr(const char *s, size_t n)
 {
-    eql_val v = vnull();
+    eql_val v = eql_null();
     v.t = V_STR;
     v.s = s;
     v.n = (uint32_t)n;
@@ -227,24 +212,24 @@ static bool as_int(const eql_val *v, int64_t *out)
 static eql_val f_starts(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)c;
-    if (any_null(a, na) || a[0].t != V_STR || a[1].t != V_STR) return vnull();
+    if (any_null(a, na) || a[0].t != V_STR || a[1].t != V_STR) return eql_null();
     sv s = {a[0].s, a[0].n}, p = {a[1].s, a[1].n};
-    return vbool(s.n >= p.n && (n->ci ? sv_istarts(s, p) : !memcmp(s.p, p.p, p.n)));
+    return eql_bool(s.n >= p.n && (n->ci ? sv_istarts(s, p) : !memcmp(s.p, p.p, p.n)));
 }
 
 static eql_val f_ends(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)c;
-    if (any_null(a, na) || a[0].t != V_STR || a[1].t != V_STR) return vnull();
+    if (any_null(a, na) || a[0].t != V_STR || a[1].t != V_STR) return eql_null();
     sv s = {a[0].s, a[0].n}, p = {a[1].s, a[1].n};
-    return vbool(s.n >= p.n && (n->ci ? sv_iends(s, p) : !memcmp(s.p + s.n - p.n, p.p, p.n)));
+    return eql_bool(s.n >= p.n && (n->ci ? sv_iends(s, p) : !memcmp(s.p + s.n - p.n, p.p, p.n)));
 }
 
 static eql_val f_contains(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)c;
-    if (any_null(a, na) || a[0].t != V_STR || a[1].t != V_STR) return vnull();
-    return vbool(find((sv){a[0].s, a[0].n}, (sv){a[1].s, a[1].n}, n->ci));
+    if (any_null(a, na) || a[0].t != V_STR || a[1].t != V_STR) return eql_null();
+    return eql_bool(find((sv){a[0].s, a[0].n}, (sv){a[1].s, a[1].n}, n->ci));
 }
 
 static size_t find_from(sv hay, sv needle, size_t from, bool ci)
@@ -266,24 +251,24 @@ static size_t find_from(sv hay, sv needle, size_t from, bool ci)
 static eql_val f_indexof(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)c;
-    if (a[0].t != V_STR || a[1].t != V_STR) return vnull();
+    if (a[0].t != V_STR || a[1].t != V_STR) return eql_null();
     int64_t start = 0;
-    if (na > 2 && a[2].t != V_NULL && (!as_int(&a[2], &start))) return vnull();
+    if (na > 2 && a[2].t != V_NULL && (!as_int(&a[2], &start))) return eql_null();
     if (start < 0) start = 0;
     size_t r = find_from((sv){a[0].s, a[0].n}, (sv){a[1].s, a[1].n}, (size_t)start, n->ci);
-    return r == (size_t)-1 ? vnull() : vint((int64_t)r);
+    return r == (size_t)-1 ? eql_null() : vint((int64_t)r);
 }
 
 static eql_val f_between(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)c;
     if (any_null(a, na < 3 ? na : 3) || a[0].t != V_STR || a[1].t != V_STR || a[2].t != V_STR)
-        return vnull();
+        return eql_null();
     bool greedy = na > 3 && a[3].t == V_BOOL && a[3].b;
-    if (na > 3 && a[3].t != V_BOOL) return vnull();
+    if (na > 3 && a[3].t != V_BOOL) return eql_null();
     sv s = {a[0].s, a[0].n}, l = {a[1].s, a[1].n}, r = {a[2].s, a[2].n};
     size_t i = find_from(s, l, 0, n->ci);
-    if (i == (size_t)-1) return vnull();
+    if (i == (size_t)-1) return eql_null();
     size_t from = i + l.n, j;
     if (greedy) {
         j = (size_t)-1;
@@ -291,7 +276,7 @@ static eql_val f_between(eql_ctx *c, const eql_node *n, const eql_val *a, uint32
     } else {
         j = find_from(s, r, from, n->ci);
     }
-    if (j == (size_t)-1) return vnull();
+    if (j == (size_t)-1) return eql_null();
     return vstr(s.p + from, j - from);
 }
 
@@ -301,7 +286,7 @@ static eql_val f_length(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_
     (void)n;
     (void)na;
     if (a[0].t == V_ARR) return vint(a[0].n);
-    if (a[0].t != V_STR) return vnull();
+    if (a[0].t != V_STR) return eql_null();
     int64_t chars = 0;
     for (uint32_t i = 0; i < a[0].n; i++)
         if (((unsigned char)a[0].s[i] & 0xc0) != 0x80) chars++;
@@ -311,15 +296,15 @@ static eql_val f_length(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_
 static eql_val f_concat(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)n;
-    if (any_null(a, na)) return vnull();
+    if (any_null(a, na)) return eql_null();
     size_t total = 0;
     sv parts[64];
     for (uint32_t i = 0; i < na && i < 64; i++) {
-        if (!to_text(c, &a[i], &parts[i])) return vnull();
+        if (!to_text(c, &a[i], &parts[i])) return eql_null();
         total += parts[i].n;
     }
     char *p = arena_alloc(c->scratch, total + 1);
-    if (!p) return vnull();
+    if (!p) return eql_null();
     size_t k = 0;
     for (uint32_t i = 0; i < na && i < 64; i++) {
         memcpy(p + k, parts[i].p, parts[i].n);
@@ -333,7 +318,7 @@ static eql_val f_string(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_
     (void)n;
     (void)na;
     sv t;
-    if (a[0].t == V_NULL || !to_text(c, &a[0], &t)) return vnull();
+    if (a[0].t == V_NULL || !to_text(c, &a[0], &t)) return eql_null();
     return vstr(t.p, t.n);
 }
 
@@ -341,10 +326,10 @@ static eql_val f_substring(eql_ctx *c, const eql_node *n, const eql_val *a, uint
 {
     (void)c;
     (void)n;
-    if (a[0].t != V_STR) return vnull();
+    if (a[0].t != V_STR) return eql_null();
     int64_t len = a[0].n, s = 0, e = len;
-    if (na > 1 && a[1].t != V_NULL && !as_int(&a[1], &s)) return vnull();
-    if (na > 2 && a[2].t != V_NULL && !as_int(&a[2], &e)) return vnull();
+    if (na > 1 && a[1].t != V_NULL && !as_int(&a[1], &s)) return eql_null();
+    if (na > 2 && a[2].t != V_NULL && !as_int(&a[2], &e)) return eql_null();
     if (s < 0) s += len;
     if (e < 0) e += len;
     if (s < 0) s = 0;
@@ -359,10 +344,10 @@ static eql_val f_number(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_
     (void)c;
     (void)n;
     if (a[0].t == V_INT || a[0].t == V_DOUBLE) return a[0];
-    if (a[0].t != V_STR || !a[0].n || a[0].n > 64) return vnull();
+    if (a[0].t != V_STR || !a[0].n || a[0].n > 64) return eql_null();
     int64_t base = 10;
     bool explicit_base = na > 1 && a[1].t != V_NULL;
-    if (explicit_base && (!as_int(&a[1], &base) || base < 2 || base > 36)) return vnull();
+    if (explicit_base && (!as_int(&a[1], &base) || base < 2 || base > 36)) return eql_null();
     char buf[72];
     memcpy(buf, a[0].s, a[0].n);
     buf[a[0].n] = 0;
@@ -375,15 +360,15 @@ static eql_val f_number(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_
         if (!*end) return vint(v);
         double d = strtod(buf, &end);
         if (!*end) {
-            eql_val r = vnull();
+            eql_val r = eql_null();
             r.t = V_DOUBLE;
             r.d = d;
             return r;
         }
-        return vnull();
+        return eql_null();
     }
     long long v = strtoll(buf, &end, (int)base);
-    return *end ? vnull() : vint(v);
+    return *end ? eql_null() : vint(v);
 }
 
 /* ---- arithmetic ------------------------------------------------------------------ */
@@ -514,18 +499,18 @@ static bool cidr_match(sv ip, sv cidr)
 static eql_val f_cidr(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)c, (void)n;
-    if (a[0].t != V_STR) return vnull();
+    if (a[0].t != V_STR) return eql_null();
     for (uint32_t i = 1; i < na; i++)
         if (a[i].t == V_STR && cidr_match((sv){a[0].s, a[0].n}, (sv){a[i].s, a[i].n}))
-            return vbool(true);
-    return vbool(false);
+            return eql_bool(true);
+    return eql_bool(false);
 }
 
 /* ---- patterns as functions ------------------------------------------------------------ */
 
 static eql_val f_wildcard(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
-    if (a[0].t != V_STR) return vnull();
+    if (a[0].t != V_STR) return eql_null();
     for (uint32_t i = 1; i < na; i++) {
         if (a[i].t != V_STR) continue;
         glob g;
@@ -533,16 +518,16 @@ static eql_val f_wildcard(eql_ctx *c, const eql_node *n, const eql_val *a, uint3
         g.kind = G_GLOB;
         g.ci = n->ci;
         g.pat = (sv){a[i].s, a[i].n};
-        if (eql_glob_match(&g, a[0].s, a[0].n)) return vbool(true);
+        if (eql_glob_match(&g, a[0].s, a[0].n)) return eql_bool(true);
     }
     (void)c;
-    return vbool(false);
+    return eql_bool(false);
 }
 
 static eql_val f_match(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
     (void)c;
-    if (a[0].t != V_STR) return vnull();
+    if (a[0].t != V_STR) return eql_null();
     for (uint32_t i = 1; i < na; i++) {
         if (a[i].t != V_STR) continue;
         char err[8];
@@ -550,9 +535,9 @@ static eql_val f_match(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t
         if (!re) continue;
         bool m = eql_regex_match(re, a[0].s, a[0].n);
         eql_regex_free(re);
-        if (m) return vbool(true);
+        if (m) return eql_bool(true);
     }
-    return vbool(false);
+    return eql_bool(false);
 }
 
 static eql_val f_safe(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
@@ -570,19 +555,19 @@ static eql_val elem_at(const eql_ctx *c, uint32_t node)
 
 static eql_val f_array_contains(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
 {
-    if (a[0].t == V_NULL) return vnull();
+    if (a[0].t == V_NULL) return eql_null();
     if (a[0].t != V_ARR) {
         for (uint32_t i = 1; i < na; i++)
-            if (eql_equal(&a[0], &a[i], n->ci)) return vbool(true);
-        return vbool(false);
+            if (eql_equal(&a[0], &a[i], n->ci)) return eql_bool(true);
+        return eql_bool(false);
     }
     const mj_doc *d = c->doc;
     for (uint32_t k = a[0].n ? a[0].ref + 1 : 0, j = 0; j < a[0].n; j++, k = d->nodes[k].next) {
         eql_val e = elem_at(c, k);
         for (uint32_t i = 1; i < na; i++)
-            if (eql_equal(&e, &a[i], n->ci)) return vbool(true);
+            if (eql_equal(&e, &a[i], n->ci)) return eql_bool(true);
     }
-    return vbool(false);
+    return eql_bool(false);
 }
 
 /* arraySearch / arrayCount(array, var, predicate): kids[1] holds the var slot */
@@ -590,7 +575,7 @@ static eql_val search(eql_ctx *c, const eql_node *n, bool count)
 {
     eql_val arr = eql_eval(c, n->kids[0]);
     int slot = (int)n->kids[1]->val.i;
-    if (arr.t == V_NULL) return vnull();
+    if (arr.t == V_NULL) return eql_null();
     eql_val saved = c->vars[slot];
     int64_t hits = 0;
     if (arr.t == V_ARR) {
@@ -607,7 +592,7 @@ static eql_val search(eql_ctx *c, const eql_node *n, bool count)
         hits = eql_true(eql_eval(c, n->kids[2]));
     }
     c->vars[slot] = saved;
-    return count ? vint(hits) : vbool(hits > 0);
+    return count ? vint(hits) : eql_bool(hits > 0);
 }
 
 static eql_val f_array_search(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
