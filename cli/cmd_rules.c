@@ -7,15 +7,35 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: modus rules check PATH...     compile rules, report every error\n"
-          "       modus rules list [PATH...]    one line per rule (default: the built-in pack)\n"
-          "       modus rules test [PATH...]    run the rules' [[modus.tests]] events\n"
-          "\n"
-          "PATH is a rule file in Elastic's TOML format or a directory searched\n"
-          "recursively for *.toml. Errors are printed as FILE:LINE:COL: message, followed\n"
-          "by the offending line; check ends with 'N rules compiled, M failed'.\n"
-          "Exit status: 0 success, 3 a rule failed (or a test did).\n",
-          f);
+    fputs(
+        "usage: modus rules check PATH...     compile rules, report every error\n"
+        "       modus rules list [PATH...]    one line per rule (default: the built-in pack)\n"
+        "       modus rules test [PATH...]    run the rules' [[modus.tests]] events\n"
+        "       modus rules score [--json] [--min SCORE] [--observables FILE] [PATH...]\n"
+        "                                     Summiting the Pyramid robustness of each rule\n"
+        "                                     (e.g. 5K), the observable that decided it, and\n"
+        "                                     a histogram; --min 3K exits 1 if any rule is lower\n"
+        "\n"
+        "PATH is a rule file in Elastic's TOML format or a directory searched\n"
+        "recursively for *.toml. Errors are printed as FILE:LINE:COL: message, followed\n"
+        "by the offending line; check ends with 'N rules compiled, M failed'.\n"
+        "Exit status: 0 success, 3 a rule failed (or a test did).\n",
+        f);
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
 }
 
 static void on_error(void *ctx, const modus_diag *d, const char *text, size_t len)
@@ -56,6 +76,93 @@ static void on_test(void *ctx, size_t rule, size_t test, bool ok, const char *wh
     fprintf(stderr, "FAIL: %s: \"%s\" test %zu: %s\n", ri.file, ri.name, test + 1, why);
 }
 
+/* "3K" -> rank (level * 3 + column), -1 if malformed; a bare level means column A */
+static int parse_min(const char *s)
+{
+    if (s[0] < '1' || s[0] > '5') return -1;
+    int col = 0;
+    if (s[1]) {
+        const char *p = strchr("AUK", s[1]);
+        if (!p || s[2]) return -1;
+        col = (int)(p - "AUK");
+    }
+    return (s[0] - '0') * 3 + col;
+}
+
+static int rules_score(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"min", required_argument, NULL, 'm'},
+                                         {"observables", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    bool json = false;
+    int min = -1;
+    const char *table = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = true; break;
+        case 'm':
+            if ((min = parse_min(optarg)) < 0) {
+                cli_error("rules score: --min needs a score such as 3K or 4, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o': table = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    modus_scorer *sc;
+    modus_diag d;
+    if (modus_scorer_create(table, &sc, &d) != MODUS_OK) {
+        cli_diag("observables table", &d);
+        return EXIT_USAGE;
+    }
+    size_t loaded, failed;
+    modus_ruleset *rs = cli_load_rules(argv + optind, argc - optind, &loaded, &failed);
+    if (!rs) {
+        modus_scorer_destroy(sc);
+        return EXIT_USAGE;
+    }
+    size_t hist[6][3] = {{0}}, below = 0;
+    for (size_t i = 0; i < modus_ruleset_count(rs); i++) {
+        modus_rule_info ri;
+        modus_score s;
+        modus_ruleset_rule(rs, i, &ri);
+        modus_scorer_rule(sc, rs, i, &s);
+        int col = (int)(strchr("AUK", s.column) - "AUK");
+        hist[s.level][col]++;
+        if (min >= 0 && s.level * 3 + col < min) below++;
+        if (json) {
+            fputs("{\"rule\":{\"id\":", stdout);
+            json_str(ri.id);
+            fputs(",\"name\":", stdout);
+            json_str(ri.name);
+            printf("},\"robustness\":{\"level\":%d,\"column\":\"%c\",\"score\":\"%s\",\"reason\":",
+                   s.level, s.column, s.score);
+            json_str(s.reason);
+            fputs("}}\n", stdout);
+        } else {
+            printf("%s  %s\n    %s\n", s.score, ri.name, s.reason);
+        }
+    }
+    if (!json) {
+        printf("\nrobustness of %zu rules (level x column):\n        A      U      K\n",
+               modus_ruleset_count(rs));
+        for (int l = 5; l >= 1; l--)
+            printf("  %d  %5zu  %5zu  %5zu\n", l, hist[l][0], hist[l][1], hist[l][2]);
+    }
+    if (min >= 0 && below)
+        fprintf(stderr, "modus: %zu rules score below %s\n", below, argv[0] ? "--min" : "");
+    modus_ruleset_destroy(rs);
+    modus_scorer_destroy(sc);
+    if (failed) return EXIT_RULES;
+    return below ? EXIT_ALERTS : EXIT_OK;
+}
+
 int cmd_rules(int argc, char **argv)
 {
     if (argc < 2 || cli_is_help(argv[1])) {
@@ -63,8 +170,9 @@ int cmd_rules(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     const char *sub = argv[1];
+    if (!strcmp(sub, "score")) return rules_score(argc - 1, argv + 1);
     if (strcmp(sub, "check") && strcmp(sub, "list") && strcmp(sub, "test")) {
-        cli_error("rules: unknown subcommand '%s' (check, list or test)", sub);
+        cli_error("rules: unknown subcommand '%s' (check, list, test or score)", sub);
         return EXIT_USAGE;
     }
     if (!strcmp(sub, "check") && argc < 3) {

@@ -241,6 +241,23 @@ typedef void (*modus_rule_test_fn)(void *ctx, size_t rule, size_t test, bool ok,
 modus_status modus_ruleset_test(const modus_ruleset *rs, const modus_engine *e,
                                 modus_rule_test_fn cb, void *ctx, size_t *passed, size_t *failed);
 
+/* ---- robustness (Summiting the Pyramid) ------------------------------------- */
+
+/* The observables table: data/observables.conf embedded, or a file. */
+typedef struct modus_scorer modus_scorer;
+modus_status modus_scorer_create(const char *observables_path, modus_scorer **out,
+                                 modus_diag *diag);
+void modus_scorer_destroy(modus_scorer *s);
+
+typedef struct modus_score {
+    int level;        /* 1..5 */
+    char column;      /* 'A', 'U' or 'K' */
+    char score[4];    /* "5K" */
+    char reason[512]; /* the observable that decided it, and why */
+} modus_score;
+modus_status modus_scorer_rule(const modus_scorer *s, const modus_ruleset *rs, size_t rule,
+                               modus_score *out);
+
 /* ---- alerts ------------------------------------------------------------------ */
 
 /* Evaluates a rule set over events (per thread). Each alert is one JSON

@@ -32,6 +32,7 @@ typedef struct rule_run {
     modus_query_run *run;
     uint64_t seen;             /* event generation: a rule in two buckets runs once */
     uint64_t runs, ns, alerts; /* --profile */
+    char robustness[4];        /* STP score, e.g. "5K" */
 } rule_run;
 
 struct modus_alerter {
@@ -139,6 +140,7 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
         buf_puts(b, ",\"severity\":");
         put_str_or_null(b, r->src.severity);
     }
+    if (rr->robustness[0]) buf_printf(b, ",\"robustness\":\"%s\"", rr->robustness);
     buf_puts(b, "},\"threat\":");
     buf_puts(b, r->src.threat_json ? r->src.threat_json : "[]");
     /* the modality of the triggering (last) event */
@@ -188,12 +190,18 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
+    modus_scorer *scorer = NULL;
+    modus_scorer_create(NULL, &scorer, NULL); /* the embedded table: rule.robustness in alerts */
     const char *env = getenv("MODUS_PREFILTER");
     bool use_pf = !env || strcmp(env, "off");
     for (size_t i = 0; i < rs->n; i++) {
         a->runs[i].a = a;
         a->runs[i].rule = i;
+        modus_score s;
+        if (scorer && modus_scorer_rule(scorer, rs, i, &s) == MODUS_OK)
+            memcpy(a->runs[i].robustness, s.score, sizeof s.score);
         if (modus_query_run_create(rs->r[i].q, emit, &a->runs[i], &a->runs[i].run) != MODUS_OK) {
+            modus_scorer_destroy(scorer);
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
@@ -204,6 +212,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
             a->unguarded++;
         }
     }
+    modus_scorer_destroy(scorer);
     *out = a;
     return MODUS_OK;
 }
