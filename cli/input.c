@@ -27,6 +27,8 @@ int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o,
         if (s != MODUS_OK) {
             if (s == MODUS_ETOOLONG)
                 n->too_long++;
+            else if (s == MODUS_EPARSE) /* a damaged record or event */
+                n->bad_json++;
             else
                 n->io_errors++;
             if (!o->quiet && reported++ < CLI_MAX_REPORTED) cli_diag(NULL, &d);

@@ -1,0 +1,56 @@
+/* winevt.h - Windows event records (EVTX, Sysmon/Windows XML) to ECS JSON.
+ *
+ * Two steps, both per record and allocation-free in steady state:
+ *   winxml_parse   one <Event> element (as libevtx, wevtutil or evtxexport
+ *                  write it) -> winrec: the System fields and the EventData /
+ *                  UserData name-value pairs, text unescaped, UTF-8.
+ *   winmap_ecs     winrec -> one ECS JSON document, mapped the way Elastic's
+ *                  Windows and Sysmon integrations map them (event.code,
+ *                  event.category/type/action, process.*, file.*, registry.*,
+ *                  dll.*, network, dns) with every original field kept under
+ *                  winlog.*. Sysmon 10's CallTrace stays in
+ *                  winlog.event_data.CallTrace, where the ECS decoder finds it.
+ * The JSON then goes through the same decoder as Elastic Defend documents, so
+ * one classifier and one rule set serve both.
+ */
+#ifndef MODUS_WINEVT_H
+#define MODUS_WINEVT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/buf.h"
+#include "../util/sv.h"
+
+#define WINREC_MAX_DATA 256
+
+typedef struct winrec {
+    /* System */
+    sv provider, channel, computer, time, user_sid, level, task, opcode, keywords, version;
+    sv event_id_text, record_id_text;
+    uint32_t event_id;
+    uint64_t record_id;
+    uint64_t exec_pid, exec_tid;
+    bool has_exec;
+    /* EventData / UserData */
+    size_t ndata;
+    sv data_name[WINREC_MAX_DATA], data_val[WINREC_MAX_DATA];
+} winrec;
+
+typedef struct winxml winxml;
+winxml *winxml_new(void);
+void winxml_free(winxml *w);
+/* Parse one <Event> element. 0 on success; -1 with msg and *err_off (byte
+ * offset into xml) on malformed XML or a document that is not an event. The
+ * record's strings live in w until the next call. */
+int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg,
+                 size_t msz, size_t *err_off);
+
+/* Append rec as one ECS JSON document (no newline) to out. */
+typedef struct winmap winmap;
+winmap *winmap_new(void);
+void winmap_free(winmap *m);
+void winmap_ecs(winmap *m, const winrec *rec, buf *out);
+
+#endif
