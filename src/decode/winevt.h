@@ -44,8 +44,8 @@ void winxml_free(winxml *w);
 /* Parse one <Event> element. 0 on success; -1 with msg and *err_off (byte
  * offset into xml) on malformed XML or a document that is not an event. The
  * record's strings live in w until the next call. */
-int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg,
-                 size_t msz, size_t *err_off);
+int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg, size_t msz,
+                 size_t *err_off);
 
 /* Append rec as one ECS JSON document (no newline) to out. */
 typedef struct winmap winmap;

@@ -19,8 +19,20 @@
 #include "winevt.h"
 
 /* conversions */
-enum { T_STR, T_INT, T_HEX, T_EXE, T_FILE, T_USER, T_HASHES, T_REG, T_BOOL, T_DIR, T_REGDATA,
-       T_STACK };
+enum {
+    T_STR,
+    T_INT,
+    T_HEX,
+    T_EXE,
+    T_FILE,
+    T_USER,
+    T_HASHES,
+    T_REG,
+    T_BOOL,
+    T_DIR,
+    T_REGDATA,
+    T_STACK
+};
 
 typedef struct fmap {
     const char *name, *path;
@@ -284,7 +296,8 @@ static void map_file(winmap *m, const char *pre, sv v)
     put_str(m, pre, ".path", v);
     sv name = after_last(v, '\\');
     put_str(m, pre, ".name", name);
-    if (name.n < v.n && name.n + 1 <= v.n) put_str(m, pre, ".directory", (sv){v.p, v.n - name.n - 1});
+    if (name.n < v.n && name.n + 1 <= v.n)
+        put_str(m, pre, ".directory", (sv){v.p, v.n - name.n - 1});
     sv ext = after_last(name, '.');
     if (ext.n < name.n && ext.n) put_str(m, pre, ".extension", ext);
 }
@@ -323,13 +336,21 @@ static void map_hashes(winmap *m, const char *pre, sv v)
 /* HKLM\..., \REGISTRY\MACHINE\..., HKEY_LOCAL_MACHINE\... -> hive + key (+ value) */
 static void map_reg(winmap *m, sv v, bool has_value)
 {
-    static const struct { const char *from, *hive; } hives[] = {
-        {"\\REGISTRY\\MACHINE", "HKLM"}, {"\\REGISTRY\\USER", "HKU"},
-        {"HKEY_LOCAL_MACHINE", "HKLM"},  {"HKEY_USERS", "HKU"},
-        {"HKEY_CURRENT_USER", "HKCU"},   {"HKEY_CLASSES_ROOT", "HKCR"},
-        {"HKEY_CURRENT_CONFIG", "HKCC"}, {"HKLM", "HKLM"},
-        {"HKU", "HKU"},                  {"HKCU", "HKCU"},
-        {"HKCR", "HKCR"},                {"HKCC", "HKCC"},
+    static const struct {
+        const char *from, *hive;
+    } hives[] = {
+        {"\\REGISTRY\\MACHINE", "HKLM"},
+        {"\\REGISTRY\\USER", "HKU"},
+        {"HKEY_LOCAL_MACHINE", "HKLM"},
+        {"HKEY_USERS", "HKU"},
+        {"HKEY_CURRENT_USER", "HKCU"},
+        {"HKEY_CLASSES_ROOT", "HKCR"},
+        {"HKEY_CURRENT_CONFIG", "HKCC"},
+        {"HKLM", "HKLM"},
+        {"HKU", "HKU"},
+        {"HKCU", "HKCU"},
+        {"HKCR", "HKCR"},
+        {"HKCC", "HKCC"},
     };
     const char *hive = NULL;
     sv rest = v;
@@ -473,9 +494,7 @@ static void map_field(winmap *m, const fmap *f, uint32_t id, sv v)
     case T_REG: map_reg(m, v, id != 12); break;
     case T_REGDATA: map_regdata(m, v); break;
     case T_STACK: map_stack(m, f->path, v); break;
-    case T_BOOL:
-        put_raw(m, f->path, sv_ieq(v, sv_cstr("true")) ? "true" : "false");
-        break;
+    case T_BOOL: put_raw(m, f->path, sv_ieq(v, sv_cstr("true")) ? "true" : "false"); break;
     case T_DIR:
         put_str(m, f->path, NULL, sv_cstr(sv_ieq(v, sv_cstr("true")) ? "egress" : "ingress"));
         break;
@@ -508,7 +527,7 @@ static void emit(winmap *m, buf *out)
         const kv *k = &m->kv[i];
         sv path = {P + k->poff, k->plen};
         if (i > 0 && m->kv[i - 1].plen == k->plen && !memcmp(P + m->kv[i - 1].poff, path.p, path.n))
-            continue; /* duplicate: the first mapping wins */
+            continue;       /* duplicate: the first mapping wins */
         if (i + 1 < m->n) { /* a leaf that is also an object prefix: keep the object */
             const kv *nx = &m->kv[i + 1];
             if (nx->plen > k->plen && !memcmp(P + nx->poff, path.p, path.n) &&
@@ -594,7 +613,7 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
                 if (sv_eq(r->data_name[i], sv_cstr("EventType")))
                     type = sv_istarts(r->data_val[i], sv_cstr("Create"))   ? "[\"creation\"]"
                            : sv_istarts(r->data_val[i], sv_cstr("Delete")) ? "[\"deletion\"]"
-                                                                          : type;
+                                                                           : type;
         }
         put_raw(m, "event.type", type);
     }

@@ -14,11 +14,29 @@
 
 #include "winevt.h"
 
-enum { F_PROVIDER, F_CHANNEL, F_COMPUTER, F_TIME, F_SID, F_LEVEL, F_TASK, F_OPCODE,
-       F_KEYWORDS, F_VERSION, F_EID, F_RID, F_EPID, F_ETID, F_N };
+enum {
+    F_PROVIDER,
+    F_CHANNEL,
+    F_COMPUTER,
+    F_TIME,
+    F_SID,
+    F_LEVEL,
+    F_TASK,
+    F_OPCODE,
+    F_KEYWORDS,
+    F_VERSION,
+    F_EID,
+    F_RID,
+    F_EPID,
+    F_ETID,
+    F_N
+};
 enum { S_NONE, S_SYSTEM, S_EVENTDATA, S_USERDATA };
 
-typedef struct span { size_t off, len; bool set; } span;
+typedef struct span {
+    size_t off, len;
+    bool set;
+} span;
 
 struct winxml {
     XML_Parser p;
@@ -27,14 +45,16 @@ struct winxml {
     bool root_seen, not_event;
     char root_name[64];
     /* text capture */
-    int cap_field;  /* F_* or -1 */
-    bool cap_data;  /* capturing a data value */
+    int cap_field; /* F_* or -1 */
+    bool cap_data; /* capturing a data value */
     bool child_seen;
     size_t cap_start, cap_name_off, cap_name_len;
     unsigned param_no;
     span f[F_N];
     size_t nd;
-    struct { size_t noff, nlen, voff, vlen; } d[WINREC_MAX_DATA];
+    struct {
+        size_t noff, nlen, voff, vlen;
+    } d[WINREC_MAX_DATA];
     winrec rec;
 };
 
@@ -100,10 +120,13 @@ static void XMLCALL on_start(void *ud, const char *name, const char **atts)
         } else if (!strcmp(n, "Security")) {
             put_attr(w, F_SID, atts, "UserID");
         } else {
-            static const struct { const char *n; int f; } text[] = {
-                {"EventID", F_EID},   {"EventRecordID", F_RID}, {"Channel", F_CHANNEL},
-                {"Computer", F_COMPUTER}, {"Level", F_LEVEL},   {"Task", F_TASK},
-                {"Opcode", F_OPCODE}, {"Keywords", F_KEYWORDS}, {"Version", F_VERSION},
+            static const struct {
+                const char *n;
+                int f;
+            } text[] = {
+                {"EventID", F_EID},       {"EventRecordID", F_RID}, {"Channel", F_CHANNEL},
+                {"Computer", F_COMPUTER}, {"Level", F_LEVEL},       {"Task", F_TASK},
+                {"Opcode", F_OPCODE},     {"Keywords", F_KEYWORDS}, {"Version", F_VERSION},
             };
             for (size_t i = 0; i < sizeof text / sizeof *text; i++)
                 if (!strcmp(n, text[i].n)) start_capture(w, text[i].f);
@@ -197,8 +220,8 @@ static uint64_t to_u64(sv s, bool *ok)
     return v;
 }
 
-int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg,
-                 size_t msz, size_t *err_off)
+int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg, size_t msz,
+                 size_t *err_off)
 {
     XML_ParserReset(w->p, "UTF-8");
     XML_SetUserData(w->p, w);

@@ -30,10 +30,10 @@ enum { OBS_SOURCE, OBS_FIELD };
 
 typedef struct obs {
     uint8_t kind;
-    sv pattern;  /* category, or field glob */
-    sv values;   /* '|' globs, or empty */
-    int level;   /* 0: a selector, not an observable */
-    int column;  /* -1: the stage's */
+    sv pattern; /* category, or field glob */
+    sv values;  /* '|' globs, or empty */
+    int level;  /* 0: a selector, not an observable */
+    int column; /* -1: the stage's */
     sv reason;
     uint32_t line;
 } obs;
@@ -126,9 +126,12 @@ modus_status modus_scorer_create(const char *path, modus_scorer **out, modus_dia
             }
             o.pattern = pat;
             sv lv = tok(&line);
-            if (sv_eq(lv, SV_LIT("-"))) o.level = 0;
-            else if (lv.n == 1 && lv.p[0] >= '1' && lv.p[0] <= '5') o.level = lv.p[0] - '0';
-            else err = "a field needs a level from 1 to 5, or -";
+            if (sv_eq(lv, SV_LIT("-")))
+                o.level = 0;
+            else if (lv.n == 1 && lv.p[0] >= '1' && lv.p[0] <= '5')
+                o.level = lv.p[0] - '0';
+            else
+                err = "a field needs a level from 1 to 5, or -";
             o.column = col_index(tok(&line));
             if (o.column < -1) err = "a field needs a column A, U, K or -";
         } else {
@@ -233,7 +236,8 @@ static int source_column(const modus_scorer *s, const eql_stage *st)
     for (size_t i = 0; i < s->n; i++)
         if (s->o[i].kind == OBS_SOURCE && sv_ieq(s->o[i].pattern, cat)) return s->o[i].column;
     for (size_t i = 0; i < s->n; i++)
-        if (s->o[i].kind == OBS_SOURCE && sv_eq(s->o[i].pattern, SV_LIT("*"))) return s->o[i].column;
+        if (s->o[i].kind == OBS_SOURCE && sv_eq(s->o[i].pattern, SV_LIT("*")))
+            return s->o[i].column;
     return 1;
 }
 
@@ -307,7 +311,8 @@ static sc score_where(walk *w, const eql_node *n, bool negated)
                 if (arr->var >= 0 && arr->var < 16) {
                     char base[160];
                     memcpy(base, w->var_path[arr->var], sizeof base);
-                    int bl = (int)strnlen(base, 80), pl = (int)(arr->path_len > 70 ? 70 : arr->path_len);
+                    int bl = (int)strnlen(base, 80),
+                        pl = (int)(arr->path_len > 70 ? 70 : arr->path_len);
                     snprintf(w->var_path[slot], sizeof w->var_path[slot], "%.*s.%.*s", bl, base, pl,
                              arr->path);
                 } else

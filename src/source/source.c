@@ -145,8 +145,7 @@ static modus_status detect(modus_source *s, const char *path, modus_diag *diag)
         size_t i = 0;
         if (n >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3)) i = 3;
         while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
-        if (i < n && (b[i] == '<' || (b[i] != '{' && memmem(b, n, "<Event", 6))))
-            s->kind = K_XML;
+        if (i < n && (b[i] == '<' || (b[i] != '{' && memmem(b, n, "<Event", 6)))) s->kind = K_XML;
     }
     if (s->kind != K_NDJSON) {
         s->wx = winxml_new();
@@ -349,7 +348,8 @@ static modus_status next_xml(modus_source *s, const char **line, size_t *len, mo
         const char *b = s->buf + s->start, *e = s->buf + s->end;
         const char *ev = find_event_start(b, e);
         if (ev) {
-            const char *from = s->buf + (s->scan > (size_t)(ev - s->buf) ? s->scan : (size_t)(ev - s->buf));
+            const char *from =
+                s->buf + (s->scan > (size_t)(ev - s->buf) ? s->scan : (size_t)(ev - s->buf));
             const char *close = memmem(from, (size_t)(e - from), "</Event>", 8);
             if (close) {
                 size_t evoff = (size_t)(ev - s->buf), n = (size_t)(close + 8 - ev);
@@ -365,7 +365,8 @@ static modus_status next_xml(modus_source *s, const char **line, size_t *len, mo
                 }
                 char msg[200];
                 size_t err_off = 0;
-                modus_status st = to_doc(s, s->buf + evoff, n, line, len, msg, sizeof msg, &err_off);
+                modus_status st =
+                    to_doc(s, s->buf + evoff, n, line, len, msg, sizeof msg, &err_off);
                 if (st != MODUS_OK) {
                     rec_diag(diag, s, "event", s->events, at + err_off, true, msg);
                     return st;
