@@ -121,7 +121,9 @@ static const char *const wanted[] = {
     "winlog.event_data.SourceImage",
     "modality",
     "event.category",
+    "event.code",
     "EventID",
+    "Image",
 };
 
 bool decode_want_init(mj_want *w)
@@ -234,6 +236,42 @@ static void augment(modus_scanner *sc)
     }
 }
 
+static bool has_category(const mj_doc *d, const char *cat)
+{
+    uint32_t n = mj_path(d, 0, "event.category", 14);
+    if (!n) return false;
+    sv c = sv_cstr(cat);
+    if (d->nodes[n].type == MJ_STRING) return sv_eq(str_at(d, "event.category"), c);
+    if (d->nodes[n].type != MJ_ARRAY) return false;
+    for (uint32_t k = n + 1, i = 0; i < d->nodes[n].count; i++, k = d->nodes[k].next)
+        if (sv_eq(mj_str(d, k), c)) return true;
+    return false;
+}
+
+/* Windows events with no stack where the acting process is all a source
+ * offers (SPEC 3): registry writes and service installs. Sets ev->image;
+ * returns what the evidence should say, or NULL: no stack, unknown. */
+static const char *stackless_why(const mj_doc *d, modus_event *ev)
+{
+    sv os = str_at(d, "host.os.type");
+    uint32_t eid = mj_path(d, 0, "EventID", 7);
+    bool flat = eid && (d->nodes[eid].type == MJ_INT || d->nodes[eid].type == MJ_UINT);
+    if (!flat && !(os.p && sv_ieq(os, SV_LIT("windows")))) return NULL;
+    sv code = str_at(d, "event.code");
+    int64_t id = flat ? d->nodes[eid].v.i : 0;
+    if (has_category(d, "registry") || (flat && id >= 12 && id <= 14)) {
+        ev->image = str_at(d, flat ? "Image" : "process.executable");
+        if (!ev->image.p) ev->image = str_at(d, "process.name");
+        return ev->image.n ? "a registry event" : NULL;
+    }
+    if ((code.p && (sv_eq(code, SV_LIT("7045")) || sv_eq(code, SV_LIT("4697")))) ||
+        (flat && (id == 7045 || id == 4697))) {
+        ev->image = SV_LIT("services.exe");
+        return "a service install: the service control manager created it for a client";
+    }
+    return NULL;
+}
+
 modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus_diag *diag)
 {
     modus_event *ev = &sc->ev;
@@ -308,7 +346,11 @@ modus_status decode_event(modus_scanner *sc, const char *json, size_t len, modus
                 str_at(d, site == SITE_CALLTRACE ? "SourceImage" : "winlog.event_data.SourceImage");
         }
     }
-    classify_stack(sc->cls, &ev->stk, ev->image, &sc->scratch, &ev->mr);
+    const char *why = ev->stk.n ? NULL : stackless_why(d, ev);
+    if (why)
+        classify_identity(sc->cls, STACK_OS_WINDOWS, ev->image, why, &sc->scratch, &ev->mr);
+    else
+        classify_stack(sc->cls, &ev->stk, ev->image, &sc->scratch, &ev->mr);
     if (sc->eng->augment) augment(sc);
     return MODUS_OK;
 }

@@ -232,20 +232,31 @@ static void init_result(const sigtab *t, modality_result *r)
     r->confidence = CONF_LOW;
 }
 
-void classify_identity(classifier *c, uint8_t os, sv image, arena *a, modality_result *r)
+void classify_identity(classifier *c, uint8_t os, sv image, const char *why, arena *a,
+                       modality_result *r)
 {
     const sigtab *t = c->t;
     init_result(t, r);
-    int h = image.n ? sigtab_match_name(t, os, ROLE_HOST, image) : -1;
-    if (h < 0) {
+    sv base = sv_basename(image);
+    if (!base.n) {
         evidence(r, a, "no call stack");
         return;
     }
-    int m = t->sigs[h].modality;
+    r->initiator_name = arena_lower(a, base);
+    r->initiator_path = image;
+    r->initiator = 0;
+    int h = sigtab_match_name(t, os, ROLE_IDENTITY, image);
+    int m = h >= 0 ? t->sigs[h].modality : t->m_native;
     r->name = m;
     add_layer(t, r, m);
-    evidence(r, a, "no call stack: modality from the identity of %.*s only (table line %u)",
-             (int)sv_basename(image).n, sv_basename(image).p, t->sigs[h].line);
+    if (h >= 0)
+        evidence(r, a, "no call stack: %s; modality from the identity of %.*s only (table line %u)",
+                 why, (int)base.n, base.p, t->sigs[h].line);
+    else
+        evidence(r, a,
+                 "no call stack: %s; %.*s is no script host or dispatcher in the table: taken as "
+                 "native code",
+                 why, (int)base.n, base.p);
 }
 
 void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_result *r)

@@ -52,7 +52,8 @@ void classifier_destroy(classifier *c);
  * Strings in the result live in `a`. */
 void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_result *r);
 /* Modality from process identity alone (no stack): low confidence. */
-void classify_identity(classifier *c, uint8_t os, sv image, arena *a, modality_result *r);
+void classify_identity(classifier *c, uint8_t os, sv image, const char *why, arena *a,
+                       modality_result *r);
 
 /* Per-frame class (enum frame_class) and modality index (-1) of the stack
  * classified last. */

@@ -118,8 +118,8 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
                 s->os = SIG_OS_ANY;
             else
                 return fail(err_line, lineno, msg, msgcap, "unknown OS '%.*s'", os);
-            static const char *roles[] = {NULL,      "stub",     "api",        "kernel",
-                                          "runtime", "dispatch", "provenance", "host"};
+            static const char *roles[] = {NULL,       "stub",       "api",  "kernel",  "runtime",
+                                          "dispatch", "provenance", "host", "identity"};
             s->role = ROLE_NONE;
             for (unsigned r = 1; r < sizeof roles / sizeof *roles; r++)
                 if (sv_eq(role, sv_cstr(roles[r]))) s->role = (uint8_t)r;

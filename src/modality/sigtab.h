@@ -16,6 +16,7 @@ enum sig_role {
     ROLE_DISPATCH,
     ROLE_PROVENANCE,
     ROLE_HOST,
+    ROLE_IDENTITY,
 };
 
 #define SIG_MAX_MODALITIES 48
