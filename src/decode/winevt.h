@@ -36,6 +36,9 @@ typedef struct winrec {
     /* EventData / UserData */
     size_t ndata;
     sv data_name[WINREC_MAX_DATA], data_val[WINREC_MAX_DATA];
+    /* flat JSON only: nested members kept as they were (raw JSON text) */
+    size_t nraw;
+    sv raw_name[16], raw_json[16];
 } winrec;
 
 typedef struct winxml winxml;
@@ -46,6 +49,15 @@ void winxml_free(winxml *w);
  * record's strings live in w until the next call. */
 int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg, size_t msz,
                  size_t *err_off);
+
+/* One flat Windows event as JSON (the OTRF/NXLog shape: {"EventID": 13,
+ * "Channel": ..., "Image": ..., ...}) -> winrec. 1: mapped; 0: not a flat
+ * Windows event (no numeric top-level EventID), pass it on as it is; -1: the
+ * line is not valid JSON. Strings live in w until the next call. */
+typedef struct winflat winflat;
+winflat *winflat_new(void);
+void winflat_free(winflat *w);
+int winflat_parse(winflat *w, const char *json, size_t len, const winrec **out);
 
 /* Append rec as one ECS JSON document (no newline) to out. */
 typedef struct winmap winmap;

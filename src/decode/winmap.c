@@ -596,6 +596,18 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
         put_str(m, "@timestamp", NULL, (sv){ts, 24});
     } else if (t.p) {
         put_str(m, "@timestamp", NULL, t);
+    } else {
+        /* Sysmon's UtcTime, "2020-06-10 02:50:55.941" */
+        for (size_t i = 0; i < r->ndata; i++)
+            if (sv_eq(r->data_name[i], sv_cstr("UtcTime")) && r->data_val[i].n == 23 &&
+                r->data_val[i].p[10] == ' ') {
+                char ts[32];
+                memcpy(ts, r->data_val[i].p, 23);
+                ts[10] = 'T';
+                ts[23] = 'Z';
+                put_str(m, "@timestamp", NULL, (sv){ts, 24});
+                break;
+            }
     }
     char id[16];
     snprintf(id, sizeof id, "%u", r->event_id);
@@ -651,6 +663,15 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
         for (const fmap *f = pv->map; f->name; f++)
             if (applies(f, r->event_id) && sv_ieq(name, sv_cstr(f->name)))
                 map_field(m, f, r->event_id, v);
+    }
+    for (size_t i = 0; i < r->nraw; i++) {
+        char key[96];
+        if (r->raw_name[i].n >= sizeof key) continue;
+        memcpy(key, r->raw_name[i].p, r->raw_name[i].n);
+        key[r->raw_name[i].n] = 0;
+        size_t o = m->vals.n;
+        buf_putsv(&m->vals, r->raw_json[i]);
+        add(m, key, NULL, o);
     }
     emit(m, out);
 }

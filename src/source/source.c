@@ -46,7 +46,8 @@ struct modus_source {
     uint64_t skip_line, skip_off;
     modus_source_stats st;
     /* Windows event formats */
-    enum { K_NDJSON, K_XML, K_EVTX } kind;
+    enum { K_NDJSON, K_XML, K_EVTX, K_FLAT } kind;
+    winflat *wf;
     evtx_reader *evtx;
     winxml *wx;
     winmap *wm;
@@ -118,7 +119,10 @@ modus_status modus_source_open(const char *path, const modus_source_opts *opts, 
 static modus_status detect(modus_source *s, const char *path, modus_diag *diag)
 {
     ssize_t r = 1;
-    while (s->end - s->start < 4096 && r > 0) r = fill(s);
+    while (r > 0 &&
+           (s->end - s->start < 4096 || (s->end - s->start < (1u << 20) &&
+                                         !memchr(s->buf + s->start, '\n', s->end - s->start))))
+        r = fill(s);
     if (r < 0) {
         char msg[200];
         snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
@@ -145,7 +149,17 @@ static modus_status detect(modus_source *s, const char *path, modus_diag *diag)
         size_t i = 0;
         if (n >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3)) i = 3;
         while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
-        if (i < n && (b[i] == '<' || (b[i] != '{' && memmem(b, n, "<Event", 6)))) s->kind = K_XML;
+        if (i < n && (b[i] == '<' || (b[i] != '{' && memmem(b, n, "<Event", 6)))) {
+            s->kind = K_XML;
+        } else if (i < n && b[i] == '{') {
+            /* flat Windows events: the first line has a numeric top-level EventID */
+            const char *nl = memchr(b + i, '\n', n - i);
+            size_t ln = nl ? (size_t)(nl - b) - i : n - i;
+            const winrec *rec;
+            if (memmem(b + i, ln, "\"EventID\"", 9) && (s->wf = winflat_new()) != NULL &&
+                winflat_parse(s->wf, b + i, ln, &rec) == 1)
+                s->kind = K_FLAT;
+        }
     }
     if (s->kind != K_NDJSON) {
         s->wx = winxml_new();
@@ -161,6 +175,7 @@ void modus_source_close(modus_source *s)
     if (s->own_fd) close(s->fd);
     evtx_close(s->evtx);
     winxml_free(s->wx);
+    winflat_free(s->wf);
     winmap_free(s->wm);
     buf_free(&s->doc);
     free(s->buf);
@@ -203,10 +218,29 @@ static ssize_t fill(modus_source *s)
 static modus_status next_evtx(modus_source *s, const char **line, size_t *len, modus_diag *diag);
 static modus_status next_xml(modus_source *s, const char **line, size_t *len, modus_diag *diag);
 
+static modus_status next_line(modus_source *s, const char **line, size_t *len, modus_diag *diag);
+
 modus_status modus_source_next(modus_source *s, const char **line, size_t *len, modus_diag *diag)
 {
     if (s->kind == K_EVTX) return next_evtx(s, line, len, diag);
     if (s->kind == K_XML) return next_xml(s, line, len, diag);
+    modus_status st = next_line(s, line, len, diag);
+    if (st != MODUS_OK || s->kind != K_FLAT) return st;
+    /* a flat Windows event becomes ECS; anything else goes on as it is, and
+     * the decoder reports what is wrong with it */
+    const winrec *rec;
+    if (winflat_parse(s->wf, *line, *len, &rec) != 1) return MODUS_OK;
+    buf_reset(&s->doc);
+    winmap_ecs(s->wm, rec, &s->doc);
+    if (!buf_reserve(&s->doc, MODUS_PADDING) || s->doc.oom) return MODUS_ENOMEM;
+    memset(s->doc.p + s->doc.n, ' ', MODUS_PADDING);
+    *line = s->doc.p;
+    *len = s->doc.n;
+    return MODUS_OK;
+}
+
+static modus_status next_line(modus_source *s, const char **line, size_t *len, modus_diag *diag)
+{
     for (;;) {
         char *nl = s->scan < s->end ? memchr(s->buf + s->scan, '\n', s->end - s->scan) : NULL;
         if (s->skipping) {

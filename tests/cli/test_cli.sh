@@ -72,9 +72,14 @@ expect_eq "missing table: exit 2" "$?" 2
 "$MODUS" scan --enrich --format json "$C"/sysmon/evtx_samples_sysmon_eid10_calltrace.ndjson >"$TMP/e1" 2>/dev/null
 "$MODUS" scan --enrich --format json "$TMP/e1" >"$TMP/e2" 2>/dev/null
 check "enriching twice changes nothing" cmp -s "$TMP/e1" "$TMP/e2"
+# flat Sysmon JSON becomes ECS: every flat field is kept, under winlog.event_data
+# (values as text) or winlog.event_id / record_id / host.name; nested members stay as they were
+flat_fields='[to_entries[] | select((.value | type) as $t | $t != "object" and $t != "array" and $t != "null")
+  | select(.key | IN("EventID", "Computer", "EventRecordID", "TimeCreated") | not) | {key, value: (.value | tostring)}] | from_entries'
 expect_eq "enrich keeps every input field" \
-    "$(jq -cS 'del(.modality, .process)' "$TMP/e1" | md5sum)" \
-    "$(jq -cS 'del(.process)' "$C"/sysmon/evtx_samples_sysmon_eid10_calltrace.ndjson | md5sum)"
+    "$(jq -cS '[.winlog.event_data, .winlog.event_id, .host.name, (.winlog.record_id | tostring), .source, .dedup]' "$TMP/e1" | md5sum)" \
+    "$(jq -cS "[($flat_fields), (.EventID | tostring), .Computer, .EventRecordID, .source, .dedup]" \
+        "$C"/sysmon/evtx_samples_sysmon_eid10_calltrace.ndjson | md5sum)"
 cat "$C/elastic/article_event.ndjson" | "$MODUS" scan --enrich --format json - >"$TMP/s" 2>/dev/null
 expect_eq "stdin input" "$(jq -r .modality.name "$TMP/s")" powershell
 printf '%s\n' '{"process.thread.Ext.call_stack":[{"symbol_info":"c:\\w\\ntdll.dll+0x1"},{"symbol_info":"Unbacked+0x2"}],"process.name":"x.exe"}' |

@@ -26,7 +26,7 @@ expect_eq "eid10: frames that failed to parse" \
 expect_eq "eid10: every record has a modality other than unknown" \
     "$(jq -r 'select(.modality.name == "unknown")' "$TMP/eid10.json" | wc -l)" 0
 expect_eq "eid10: Sysmon frames become Elastic call_stack frames" \
-    "$(jq -r 'select((.CallTrace | split("|") | length) != (.process.thread.Ext.call_stack | length))' "$TMP/eid10.json" | wc -l)" 0
+    "$(jq -r 'select((.winlog.event_data.CallTrace | split("|") | length) != (.process.thread.Ext.call_stack | length))' "$TMP/eid10.json" | wc -l)" 0
 # The distribution, reviewed by hand (README shows it). A change here is a
 # classifier change: review it and update both.
 dist=$(jq -r .modality.name "$TMP/eid10.json" | sort | uniq -c | sort -k1,1nr -k2 | awk '{printf "%s=%s ", $2, $1}')
@@ -41,25 +41,25 @@ rep() {
     expect_eq "$1" "$got" "$3 $4;"
 }
 rep "Outflank Dumpert (tool's own frame 0): native, direct syscall" \
-    '.CallTrace | test("^[^|]*Outflank-Dumpert(-DLL)?\\.(exe|dll)\\+")' native direct
+    '.winlog.event_data.CallTrace | test("^[^|]*Outflank-Dumpert(-DLL)?\\.(exe|dll)\\+")' native direct
 rep "a stack that is one UNKNOWN frame: shellcode, direct syscall" \
-    '.CallTrace | test("^UNKNOWN\\([0-9A-Fa-f]+\\)$")' shellcode direct
-rep "python ctypes" '.CallTrace | test("_ctypes.pyd")' python stub
+    '.winlog.event_data.CallTrace | test("^UNKNOWN\\([0-9A-Fa-f]+\\)$")' shellcode direct
+rep "python ctypes" '.winlog.event_data.CallTrace | test("_ctypes.pyd")' python stub
 rep "System.Management.Automation frames: powershell" \
-    '(.CallTrace | test("System.Management.Automation.ni.dll")) and (.SourceImage | test("powershell.exe$";"i"))' powershell stub
-rep "Covenant Grunt (.NET under system.ni.dll)" '.SourceImage | tostring | test("GruntHTTP")' dotnet stub
+    '(.winlog.event_data.CallTrace | test("System.Management.Automation.ni.dll")) and (.winlog.event_data.SourceImage | test("powershell.exe$";"i"))' powershell stub
+rep "Covenant Grunt (.NET under system.ni.dll)" '.winlog.event_data.SourceImage | tostring | test("GruntHTTP")' dotnet stub
 rep "services.exe over rpcrt4 server dispatch" \
     '.process.thread.Ext.call_stack_summary == "ntdll.dll|kernelbase.dll|kernel32.dll|services.exe|rpcrt4.dll|ntdll.dll"' rpc stub
 rep "lsass acting for an RPC client" \
     '.process.thread.Ext.call_stack_summary == "ntdll.dll|lsasrv.dll|sspisrv.dll|rpcrt4.dll|ntdll.dll|kernel32.dll|ntdll.dll"' rpc stub
-rep "CMLUA elevated COM object in dllhost" '.CallTrace | test("cmlua.dll")' com stub
+rep "CMLUA elevated COM object in dllhost" '.winlog.event_data.CallTrace | test("cmlua.dll")' com stub
 rep "WMI provider service" '.process.thread.Ext.call_stack_summary | test("^ntdll.dll\\|kernelbase.dll\\|wmiprvsd.dll")' wmi stub
 rep "DLL side-loading: thread running in unmapped image memory" \
-    '.SourceImage | tostring | test("NvSmart.exe$")' shellcode stub
+    '.winlog.event_data.SourceImage | tostring | test("NvSmart.exe$")' shellcode stub
 rep "meterpreter payload calling kernelbase from its own private memory" \
-    '(.SourceImage | tostring | test("winx64_payload.exe$")) and (.process.thread.Ext.call_stack_summary == "ntdll.dll|kernelbase.dll|Unbacked")' shellcode stub
+    '(.winlog.event_data.SourceImage | tostring | test("winx64_payload.exe$")) and (.process.thread.Ext.call_stack_summary == "ntdll.dll|kernelbase.dll|Unbacked")' shellcode stub
 rep "meterpreter payload running its PowerShell extension" \
-    '(.SourceImage | tostring | test("winx64_payload.exe$")) and (.CallTrace | test("System.Management.Automation"))' powershell stub
+    '(.winlog.event_data.SourceImage | tostring | test("winx64_payload.exe$")) and (.winlog.event_data.CallTrace | test("System.Management.Automation"))' powershell stub
 rep "cmd.exe's own code" '.process.thread.Ext.call_stack_summary == "ntdll.dll|kernelbase.dll|kernel32.dll|cmd.exe|kernel32.dll|ntdll.dll"' native stub
 
 # --- Elastic Defend sample documents (schema fixtures: the document is under .event) ---

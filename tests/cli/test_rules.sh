@@ -49,7 +49,7 @@ expect_eq "Sysmon: LSASS alerts come only from script or shellcode modalities" \
     "$(jq -r 'select(.rule.name | startswith("LSASS")) | .modality.name' "$TMP/l.json" | sort -u | tr '\n' ' ')" \
     "dotnet powershell python shellcode "
 check "Sysmon: Outflank Dumpert's direct syscalls alert" \
-    grep -q 'Outflank-Dumpert' <(jq -r 'select(.rule.name | startswith("Sensitive operation through")) | .events[0].SourceImage' "$TMP/l.json")
+    grep -q 'Outflank-Dumpert' <(jq -r 'select(.rule.name | startswith("Sensitive operation through")) | .events[0].winlog.event_data.SourceImage' "$TMP/l.json")
 
 # --- the prefilter never changes what fires ----------------------------------
 # every Windows rule of the corpus plus the pack, over generated events and the
