@@ -48,8 +48,9 @@ run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -
 
 step "fuzz: ${fuzz_seconds}s per target"
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 &&
-    cmake --build build-fuzz -j"$jobs" --target fuzz_json fuzz_calltrace fuzz_symbol_info fuzz_eql fuzz_rule_toml >/dev/null 2>&1; then
-    for t in json calltrace symbol_info eql rule_toml; do
+    cmake --build build-fuzz -j"$jobs" --target fuzz_json fuzz_calltrace fuzz_symbol_info fuzz_eql fuzz_rule_toml \
+        fuzz_winevt fuzz_source >/dev/null 2>&1; then
+    for t in json calltrace symbol_info eql rule_toml winevt source; do
         corpus=$(mktemp -d)
         if ./build-fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 \
             -artifact_prefix=out/ "$corpus" fuzz/seeds/$t >out/fuzz_$t.log 2>&1; then

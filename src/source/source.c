@@ -48,6 +48,7 @@ struct modus_source {
     /* Windows event formats */
     enum { K_NDJSON, K_XML, K_EVTX, K_FLAT } kind;
     winflat *wf;
+    bool damage_reported;
     evtx_reader *evtx;
     winxml *wx;
     winmap *wm;
@@ -316,7 +317,7 @@ static void rec_diag(modus_diag *d, const modus_source *s, const char *what, uin
                  (unsigned long long)off, msg);
     else
         snprintf(m, sizeof m, "%s %llu: %.200s", what, (unsigned long long)rec, msg);
-    set_diag(d, s, 0, off, m);
+    set_diag(d, s, 0, 0, m); /* the offset is in the message, after the record */
 }
 
 /* XML text of one event -> s->doc. */
@@ -345,7 +346,22 @@ static modus_status next_evtx(modus_source *s, const char **line, size_t *len, m
     bool recovered;
     char msg[240];
     int r = evtx_next(s->evtx, &xml, &n, &recno, &recovered, msg, sizeof msg);
-    if (r > 0) return MODUS_DONE;
+    if (r > 0) {
+        if (evtx_corrupted(s->evtx) && !s->damage_reported) {
+            /* libevtx skips chunks it cannot read whole (a truncated copy, a
+             * damaged chunk): what they held is lost, say so once */
+            s->damage_reported = true;
+            uint64_t frag, dup;
+            evtx_counts(s->evtx, &frag, &dup);
+            snprintf(msg, sizeof msg,
+                     "damaged or truncated EVTX file: %llu records read, records in unreadable "
+                     "chunks are lost",
+                     (unsigned long long)s->st.lines);
+            set_diag(diag, s, 0, 0, msg);
+            return MODUS_EPARSE;
+        }
+        return MODUS_DONE;
+    }
     s->st.lines++;
     const char *what = recovered ? "recovered record" : "record";
     if (r < 0) {

@@ -59,7 +59,16 @@ int evtx_open(const char *path, evtx_reader **out, char *msg, size_t msz)
         free(r);
         return -1;
     }
-    if (libevtx_file_open(r->file, path, LIBEVTX_OPEN_READ, &e) != 1) {
+    int opened = libevtx_file_open(r->file, path, LIBEVTX_OPEN_READ, &e);
+    if (opened != 1) { /* libevtx refuses some relative names ("../x.evtx") */
+        char *real = realpath(path, NULL);
+        if (real) {
+            libevtx_error_free(&e);
+            opened = libevtx_file_open(r->file, real, LIBEVTX_OPEN_READ, &e);
+            free(real);
+        }
+    }
+    if (opened != 1) {
         err_text(e, msg, msz, "not a readable EVTX file");
         libevtx_file_free(&r->file, NULL);
         free(r);

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# test_windows.sh - Windows event logs: EVTX (real files from ../shared/corpora,
+# damaged copies of them), event XML (evtxexport's and our own Event Viewer
+# style sample), flat Sysmon JSON; the ECS mapping of each event id, the
+# identity modality of stackless service events, and bad input.
+source "$(dirname "$0")/lib.sh"
+: "${SRC:?SRC must point at the source tree}"
+C=$(cd "$SHARED/corpora" && pwd)
+X=$SRC/tests/data/windows/events_sample.xml
+sel() { jq -c "select($1)" "$TMP/evtx.json"; }
+val() { jq -r "select($1) | $2" "$TMP/evtx.json" | head -1; }
+
+# --- every EVTX record of the corpus, as ECS ------------------------------------
+"$MODUS" scan --enrich --format json "$C"/evtx/*.evtx >"$TMP/evtx.json" 2>"$TMP/err"
+expect_eq "evtx: exit status" "$?" 0
+expect_eq "evtx: all 168 records" "$(wc -l <"$TMP/evtx.json")" 168
+check "evtx: no errors" grep -q "errors: 0 malformed, 0 too long, 0 unreadable" "$TMP/err"
+expect_eq "evtx: every record has event.code, host and winlog" \
+    "$(jq -r 'select(.event.code and .host.name and .winlog.channel and .winlog.record_id | not)' "$TMP/evtx.json" | wc -l)" 0
+expect_eq "evtx: Event 10 count" "$(sel '.event.code == "10"' | wc -l)" 73
+expect_eq "evtx: every Event 10 has a modality from its stack" \
+    "$(sel '.event.code == "10" and (.modality.name == "unknown" or .modality.name == null or (.process.thread.Ext.call_stack | length) == 0)' | wc -l)" 0
+expect_eq "evtx: CallTrace frames = call_stack frames" \
+    "$(sel '.event.code == "10" and ((.winlog.event_data.CallTrace | split("|") | length) != (.process.thread.Ext.call_stack | length))' | wc -l)" 0
+expect_eq "evtx: Dumpert's direct-syscall LSASS access" \
+    "$(sel '.process.name == "Outflank-Dumpert.exe" and .Target.process.name == "lsass.exe" and .modality.syscall == "direct"' | jq -r .modality.name)" native
+expect_eq "evtx: Dumpert's MiniDumpWriteDump access goes through the stub" \
+    "$(sel '.process.name == "Outflank-Dumpert.exe" and .modality.syscall == "stub"' | jq -r .modality.initiator.name)" ctiuser.dll
+# hand-checked against evtxexport's rendering of the same records
+expect_eq "evtx 1: parent" "$(val '.winlog.record_id == 8352 and .event.code == "1"' .process.parent.name)" notepad.exe
+expect_eq "evtx 1: md5" "$(val '.winlog.record_id == 8352' .process.hash.md5)" c648901695e275c8f2ad04b687a68ce2
+expect_eq "evtx 1: category" "$(val '.winlog.record_id == 8352' '.event.category[0] + "/" + .event.type[0]')" process/start
+expect_eq "evtx 3: destination" "$(val '.event.code == "3"' '"\(.destination.ip):\(.destination.port) \(.network.direction) \(.destination.port | type)"')" "10.0.2.18:8181 egress number"
+expect_eq "evtx 7: dll" "$(val '.event.code == "7" and .dll.name == "jli.dll"' '"\(.dll.path) \(.event.category[0]) \(.dll.code_signature.signed)"')" 'C:\Users\IEUser\Desktop\info.rar\jli.dll library false'
+expect_eq "evtx 8: target" "$(val '.event.code == "8"' '"\(.process.name) -> \(.Target.process.name) \(.Target.process.pid)"')" "powershell.exe -> notepad.exe 1632"
+expect_eq "evtx 11: file" "$(val '.event.code == "11"' '"\(.file.name)|\(.file.directory)"')" 'MP Scheduled Scan|C:\Windows\System32\Tasks\Microsoft\Windows Defender'
+expect_eq "evtx 12: key creation" "$(val '.event.code == "12"' '"\(.registry.hive) \(.event.type[0])"')" "HKU creation"
+expect_eq "evtx 13: DWORD as text" "$(val '.event.code == "13" and .registry.value == "Start"' '"\(.registry.data.type) \(.registry.data.strings[0]) \(.registry.key)"')" 'REG_DWORD 2 System\CurrentControlSet\services\HxUpdateServiceInfo'
+expect_eq "evtx 4688: hex pids" "$(val '.event.code == "4688" and .process.name == "MalSeclogon.exe"' '"\(.process.pid) \(.process.parent.pid) \(.user.name)"')" "8612 9344 IEUser"
+expect_eq "evtx 7045: service" "$(val '.event.code == "7045"' .service.name)" spoolfool
+expect_eq "evtx 13 by services.exe: rpc, low" \
+    "$(val '.event.code == "13" and .process.name == "services.exe"' '"\(.modality.name) \(.modality.confidence)"')" "rpc low"
+expect_eq "evtx 7045: rpc, low" "$(val '.event.code == "7045"' '"\(.modality.name) \(.modality.confidence)"')" "rpc low"
+check "evtx: identity evidence says there was no stack" \
+    grep -q "no call stack: a registry event" <<<"$(val '.event.code == "13"' '.modality.evidence[0]')"
+expect_eq "evtx: events without a stack that are not registry or service: unknown" \
+    "$(sel '.event.code == "1"' | jq -r .modality.name | sort -u)" unknown
+
+# --- the same records as XML ---------------------------------------------------
+if command -v evtxexport >/dev/null; then
+    for f in "$C"/evtx/*.evtx; do evtxexport -f xml "$f" 2>/dev/null; done >"$TMP/all.xml"
+    "$MODUS" scan --enrich --format json "$TMP/all.xml" >"$TMP/xml.json" 2>/dev/null
+    expect_eq "xml: evtxexport output gives the same documents as the EVTX files" \
+        "$(jq -cS . "$TMP/xml.json" | sort | md5sum)" "$(jq -cS . "$TMP/evtx.json" | sort | md5sum)"
+    "$MODUS" scan --enrich --format json - <"$TMP/all.xml" >"$TMP/xml2.json" 2>/dev/null
+    check "xml: from stdin too" cmp -s "$TMP/xml.json" "$TMP/xml2.json"
+else
+    fail=$((fail + 1))
+    echo "FAIL: evtxexport missing (scripts/deps.sh test installs libevtx-utils)" >&2
+fi
+"$MODUS" scan --enrich --format json "$X" >"$TMP/x.json" 2>"$TMP/err"
+expect_eq "xml sample: 5 events" "$(wc -l <"$TMP/x.json")" 5
+expect_eq "xml sample: PowerShell writing ImagePath" \
+    "$(jq -r 'select(.registry.value == "ImagePath") | "\(.modality.name) \(.modality.confidence) \(.registry.data.strings[0])"' "$TMP/x.json")" \
+    'powershell low C:\ProgramData\modus-test\svc.exe & "arg"'
+expect_eq "xml sample: \\REGISTRY\\MACHINE normalised, reg.exe is native" \
+    "$(jq -r 'select(.registry.value == "Start") | "\(.registry.path) \(.modality.name)"' "$TMP/x.json")" \
+    'HKLM\SYSTEM\CurrentControlSet\Services\ModusTestSvc\Start native'
+expect_eq "xml sample: 4697 service and subject" \
+    "$(jq -r 'select(.event.code == "4697") | "\(.service.name)|\(.user.domain)\\\(.user.name)|\(.modality.name)"' "$TMP/x.json")" \
+    'Modus Test Service|WS01\analyst|rpc'
+expect_eq "xml sample: UserData kept" \
+    "$(jq -r 'select(.event.code == "1102") | .winlog.event_data.SubjectUserName' "$TMP/x.json")" analyst
+expect_eq "xml sample: RenderingInfo does not leak into event_data" \
+    "$(jq -r 'select(.event.code == "7045") | .winlog.event_data | keys | join(",")' "$TMP/x.json")" \
+    "AccountName,ImagePath,ServiceName,ServiceType,StartType"
+"$MODUS" scan "$X" >"$TMP/xa.json" 2>/dev/null
+expect_eq "xml sample: default pack alerts" \
+    "$(jq -r .rule.name "$TMP/xa.json" | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')" \
+    "1 Service registry written by a script, shellcode or a remote registry client;2 Service registry written without the service control manager;"
+
+# --- flat Sysmon JSON ------------------------------------------------------------
+"$MODUS" scan --enrich --format json "$C"/sysmon/*service*.ndjson >"$TMP/flat.json" 2>"$TMP/err"
+expect_eq "flat: exit status" "$?" 0
+expect_eq "flat: every record" "$(wc -l <"$TMP/flat.json")" "$(cat "$C"/sysmon/*service*.ndjson | wc -l)"
+expect_eq "flat: every record mapped" "$(jq -r 'select(.event.code == null)' "$TMP/flat.json" | wc -l)" 0
+# who wrote service keys, by identity (hand-checked: the SCM, script hosts, utilities)
+svc() {
+    jq -r --arg p "$1" 'select(.event.category[0] == "registry" and (.registry.path | test("\\\\Services\\\\"; "i")) and .process.name == $p) | "\(.modality.name) \(.modality.confidence)"' \
+        "$TMP/flat.json" | sort -u | tr '\n' ';'
+}
+expect_eq "flat: services.exe -> rpc" "$(svc services.exe)" "rpc low;"
+expect_eq "flat: powershell.exe -> powershell" "$(svc powershell.exe)" "powershell low;"
+expect_eq "flat: reg.exe -> native" "$(svc reg.exe)" "native low;"
+expect_eq "flat: sc.exe -> native" "$(svc sc.exe)" "native low;"
+expect_eq "flat: python.exe -> python" "$(svc python.exe)" "python low;"
+expect_eq "flat: mshta.exe -> vbscript" "$(svc mshta.exe)" "vbscript low;"
+expect_eq "flat: System -> kernel" "$(svc System)" "kernel low;"
+expect_eq "flat: 7045 and 4697 -> rpc" \
+    "$(jq -r 'select(.event.code == "7045" or .event.code == "4697") | .modality.name' "$TMP/flat.json" | sort -u)" rpc
+expect_eq "flat: 7040 service name" \
+    "$(jq -r 'select(.event.code == "7040") | (.service.name | type)' "$TMP/flat.json" | sort -u)" string
+
+# --- damaged EVTX ------------------------------------------------------------------
+D=$C/evtx/discovery_meterpreter_ps_cmd_process_listing_sysmon_10.evtx
+full=$("$MODUS" scan --enrich --format json "$D" 2>/dev/null | wc -l)
+# its first 64 KiB chunk holds 51 records, the second one more
+head -c $((4096 + 65536 + 1000)) "$D" >"$TMP/trunc.evtx"
+"$MODUS" scan --enrich --format json "$TMP/trunc.evtx" >"$TMP/t.json" 2>"$TMP/t.err"
+rc=$?
+check "truncated evtx: no crash" test "$rc" -lt 128
+n=$(wc -l <"$TMP/t.json")
+check "truncated evtx: some records read ($n of $full)" test "$n" -gt 0 -a "$n" -lt "$full"
+check "truncated evtx: output is valid JSON" jq -e . "$TMP/t.json" >/dev/null
+check "truncated evtx: reported" grep -q "trunc.evtx: damaged or truncated EVTX file: $n records read" "$TMP/t.err"
+head -c 20000 "$D" >"$TMP/trunc1.evtx"
+"$MODUS" scan "$TMP/trunc1.evtx" >/dev/null 2>"$TMP/t1.err"
+check "evtx cut inside its only chunk: the loss is reported" \
+    grep -q "trunc1.evtx: damaged or truncated EVTX file: 0 records read" "$TMP/t1.err"
+# overwrite 4 KiB in the middle of the second chunk (chunks are 64 KiB after a 4 KiB header)
+cp "$D" "$TMP/bad.evtx"
+python3 -c "
+import sys; f=open(sys.argv[1],'r+b'); f.seek(4096+65536+20000); f.write(b'\xa5'*4096)" "$TMP/bad.evtx"
+"$MODUS" scan --enrich --format json "$TMP/bad.evtx" >"$TMP/b.json" 2>"$TMP/b.err"
+rc=$?
+check "corrupted chunk: no crash" test "$rc" -lt 128
+n=$(wc -l <"$TMP/b.json")
+check "corrupted chunk: the other records are read ($n of $full)" test "$n" -gt $((full / 3))
+check "corrupted chunk: output is valid JSON" jq -e . "$TMP/b.json" >/dev/null
+printf 'ElfFile\0%s' "$(head -c 5000 /dev/zero | tr '\0' 'x')" >"$TMP/junk.evtx"
+"$MODUS" scan "$TMP/junk.evtx" >/dev/null 2>"$TMP/j.err"
+check "junk evtx: nonzero exit" test $? -ne 0
+check "junk evtx: says it is not readable" grep -q "junk.evtx: not a readable EVTX file" "$TMP/j.err"
+"$MODUS" scan - <"$D" >/dev/null 2>"$TMP/s.err"
+check "evtx on stdin: asks for the path" grep -q "give the file's path" "$TMP/s.err"
+
+# --- bad XML ---------------------------------------------------------------------------
+{
+    sed -n '7p' "$X"
+    printf '%s\n' "<Event xmlns='x'><System><EventID>13</EventID></System><EventData><Data Name='a'>1</Dta></EventData></Event>"
+    sed -n '8p' "$X"
+    printf '%s\n' "<Event><System><EventID>not a number</EventID></System></Event>"
+    printf '%s' "<Event><System><EventID>1</EventID>"
+} >"$TMP/bad.xml"
+"$MODUS" scan --enrich --format json "$TMP/bad.xml" >"$TMP/bx.json" 2>"$TMP/bx.err"
+expect_eq "bad xml: the good events" "$(wc -l <"$TMP/bx.json")" 2
+check "bad xml: mismatched tag, with event number and byte" \
+    grep -q "bad.xml: event 2 (byte [0-9]*): malformed XML: mismatched tag" "$TMP/bx.err"
+check "bad xml: no numeric EventID" grep -q "event 4 (byte [0-9]*): event without a numeric <EventID>" "$TMP/bx.err"
+check "bad xml: truncated last event" grep -q "event 5 (byte [0-9]*): truncated" "$TMP/bx.err"
+check "bad xml: counted" grep -q "errors: 3 malformed" "$TMP/bx.err"
+
+finish
