@@ -59,6 +59,15 @@ winflat *winflat_new(void);
 void winflat_free(winflat *w);
 int winflat_parse(winflat *w, const char *json, size_t len, const winrec **out);
 
+/* The same record from element events instead of text (the EVTX reader
+ * walks binary XML): begin, start/text/end per node, finish. Names are
+ * local names; atts is NULL-terminated name/value pairs, UTF-8. */
+void winxml_sax_begin(winxml *w);
+void winxml_sax_start(winxml *w, const char *name, const char **atts);
+void winxml_sax_text(winxml *w, const char *s, size_t n);
+void winxml_sax_end(winxml *w);
+int winxml_sax_finish(winxml *w, const winrec **out, char *msg, size_t msz);
+
 /* Append rec as one ECS JSON document (no newline) to out. */
 typedef struct winmap winmap;
 winmap *winmap_new(void);

@@ -42,7 +42,7 @@ struct winxml {
     XML_Parser p;
     buf pool;
     int depth, sect, sect_depth;
-    bool root_seen, not_event;
+    bool root_seen, not_event, in_expat;
     char root_name[64];
     /* text capture */
     int cap_field; /* F_* or -1 */
@@ -83,9 +83,8 @@ static void start_capture(winxml *w, int field)
     w->cap_start = w->pool.n;
 }
 
-static void XMLCALL on_start(void *ud, const char *name, const char **atts)
+void winxml_sax_start(winxml *w, const char *name, const char **atts)
 {
-    winxml *w = ud;
     const char *n = local(name);
     w->depth++;
     w->child_seen = true; /* for the element that encloses this one */
@@ -94,7 +93,7 @@ static void XMLCALL on_start(void *ud, const char *name, const char **atts)
         if (strcmp(n, "Event")) {
             w->not_event = true;
             snprintf(w->root_name, sizeof w->root_name, "%s", n);
-            XML_StopParser(w->p, XML_FALSE);
+            if (w->in_expat) XML_StopParser(w->p, XML_FALSE);
         }
         return;
     }
@@ -154,10 +153,8 @@ static void XMLCALL on_start(void *ud, const char *name, const char **atts)
     }
 }
 
-static void XMLCALL on_end(void *ud, const char *name)
+void winxml_sax_end(winxml *w)
 {
-    winxml *w = ud;
-    (void)name;
     if (w->cap_field >= 0) {
         span *s = &w->f[w->cap_field];
         s->off = w->cap_start;
@@ -178,10 +175,25 @@ static void XMLCALL on_end(void *ud, const char *name)
     w->depth--;
 }
 
+void winxml_sax_text(winxml *w, const char *s, size_t len)
+{
+    if (w->cap_field >= 0 || w->cap_data) buf_put(&w->pool, s, len);
+}
+
+static void XMLCALL on_start(void *ud, const char *name, const char **atts)
+{
+    winxml_sax_start(ud, name, atts);
+}
+
+static void XMLCALL on_end(void *ud, const char *name)
+{
+    (void)name;
+    winxml_sax_end(ud);
+}
+
 static void XMLCALL on_text(void *ud, const char *s, int len)
 {
-    winxml *w = ud;
-    if (w->cap_field >= 0 || w->cap_data) buf_put(&w->pool, s, (size_t)len);
+    winxml_sax_text(ud, s, (size_t)len);
 }
 
 winxml *winxml_new(void)
@@ -220,13 +232,8 @@ static uint64_t to_u64(sv s, bool *ok)
     return v;
 }
 
-int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg, size_t msz,
-                 size_t *err_off)
+void winxml_sax_begin(winxml *w)
 {
-    XML_ParserReset(w->p, "UTF-8");
-    XML_SetUserData(w->p, w);
-    XML_SetElementHandler(w->p, on_start, on_end);
-    XML_SetCharacterDataHandler(w->p, on_text);
     buf_reset(&w->pool);
     w->depth = 0;
     w->sect = S_NONE;
@@ -236,12 +243,24 @@ int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, cha
     w->param_no = 0;
     w->nd = 0;
     memset(w->f, 0, sizeof w->f);
+}
+
+int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, char *msg, size_t msz,
+                 size_t *err_off)
+{
+    XML_ParserReset(w->p, "UTF-8");
+    XML_SetUserData(w->p, w);
+    XML_SetElementHandler(w->p, on_start, on_end);
+    XML_SetCharacterDataHandler(w->p, on_text);
+    winxml_sax_begin(w);
     *err_off = 0;
     if (len > (size_t)INT32_MAX) {
         snprintf(msg, msz, "event too large");
         return -1;
     }
+    w->in_expat = true;
     enum XML_Status st = XML_Parse(w->p, xml, (int)len, XML_TRUE);
+    w->in_expat = false;
     if (w->not_event) {
         snprintf(msg, msz, "not a Windows event: root element <%s>", w->root_name);
         return -1;
@@ -250,6 +269,15 @@ int winxml_parse(winxml *w, const char *xml, size_t len, const winrec **out, cha
         XML_Index at = XML_GetCurrentByteIndex(w->p);
         *err_off = at < 0 ? 0 : (size_t)at;
         snprintf(msg, msz, "malformed XML: %s", XML_ErrorString(XML_GetErrorCode(w->p)));
+        return -1;
+    }
+    return winxml_sax_finish(w, out, msg, msz);
+}
+
+int winxml_sax_finish(winxml *w, const winrec **out, char *msg, size_t msz)
+{
+    if (w->not_event) {
+        snprintf(msg, msz, "not a Windows event: root element <%s>", w->root_name);
         return -1;
     }
     if (w->pool.oom) {

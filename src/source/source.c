@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "../util/limits.h"
 #include "../util/buf.h"
 #include "../decode/winevt.h"
+#include "evtx_fast.h"
 #include "source_win.h"
 
 struct modus_source {
@@ -49,6 +51,11 @@ struct modus_source {
     enum { K_NDJSON, K_XML, K_EVTX, K_FLAT } kind;
     winflat *wf;
     bool damage_reported;
+    evtx_fast *fast; /* intact EVTX files: read directly (evtx_fast.c) */
+    void *map;
+    size_t map_len;
+    uint64_t fast_index;
+    char path[4096];
     evtx_reader *evtx;
     winxml *wx;
     winmap *wm;
@@ -139,12 +146,23 @@ static modus_status detect(modus_source *s, const char *path, modus_diag *diag)
             return MODUS_EINVAL;
         }
         char msg[240];
-        if (evtx_open(path, &s->evtx, msg, sizeof msg) != 0) {
+        snprintf(s->path, sizeof s->path, "%s", path);
+        struct stat sb;
+        if (fstat(s->fd, &sb) == 0) s->st.bytes = (uint64_t)sb.st_size;
+        s->wx = winxml_new();
+        if (!s->wx) return MODUS_ENOMEM;
+        if (getenv("MODUS_EVTX_LIBEVTX") == NULL && sb.st_size > 0) {
+            void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, s->fd, 0);
+            if (m != MAP_FAILED) {
+                s->map = m;
+                s->map_len = (size_t)sb.st_size;
+                s->fast = evtx_fast_open(m, s->map_len, s->wx);
+            }
+        }
+        if (!s->fast && evtx_open(path, &s->evtx, msg, sizeof msg) != 0) {
             set_diag(diag, s, 0, 0, msg);
             return MODUS_EIO;
         }
-        struct stat sb;
-        if (fstat(s->fd, &sb) == 0) s->st.bytes = (uint64_t)sb.st_size;
         s->kind = K_EVTX;
     } else {
         size_t i = 0;
@@ -163,7 +181,7 @@ static modus_status detect(modus_source *s, const char *path, modus_diag *diag)
         }
     }
     if (s->kind != K_NDJSON) {
-        s->wx = winxml_new();
+        if (!s->wx) s->wx = winxml_new();
         s->wm = winmap_new();
         if (!s->wx || !s->wm) return MODUS_ENOMEM;
     }
@@ -175,6 +193,8 @@ void modus_source_close(modus_source *s)
     if (!s) return;
     if (s->own_fd) close(s->fd);
     evtx_close(s->evtx);
+    evtx_fast_close(s->fast);
+    if (s->map) munmap(s->map, s->map_len);
     winxml_free(s->wx);
     winflat_free(s->wf);
     winmap_free(s->wm);
@@ -338,8 +358,43 @@ static modus_status to_doc(modus_source *s, const char *xml, size_t n, const cha
     return MODUS_OK;
 }
 
+static modus_status next_fast(modus_source *s, const char **line, size_t *len, modus_diag *diag)
+{
+    const winrec *rec;
+    uint64_t recno = 0;
+    char msg[240];
+    int r = evtx_fast_next(s->fast, &rec, &recno, &s->fast_index);
+    if (r > 0) return MODUS_DONE;
+    s->st.lines++;
+    if (r < 0) { /* a record the direct reader cannot walk: libevtx renders it */
+        const char *xml;
+        size_t n, err_off;
+        if (!s->evtx && evtx_open(s->path, &s->evtx, msg, sizeof msg) != 0) {
+            rec_diag(diag, s, "record", recno, 0, false, msg);
+            return MODUS_EPARSE;
+        }
+        if (evtx_record_xml(s->evtx, (int)s->fast_index - 1, &xml, &n, msg, sizeof msg) != 0 ||
+            winxml_parse(s->wx, xml, n, &rec, msg, sizeof msg, &err_off) != 0) {
+            rec_diag(diag, s, "record", recno, 0, false, msg);
+            return MODUS_EPARSE;
+        }
+    }
+    buf_reset(&s->doc);
+    winmap_ecs(s->wm, rec, &s->doc);
+    if (!buf_reserve(&s->doc, MODUS_PADDING) || s->doc.oom) return MODUS_ENOMEM;
+    memset(s->doc.p + s->doc.n, ' ', MODUS_PADDING);
+    *line = s->doc.p;
+    *len = s->doc.n;
+    if (diag) {
+        diag->line = recno;
+        diag->offset = 0;
+    }
+    return MODUS_OK;
+}
+
 static modus_status next_evtx(modus_source *s, const char **line, size_t *len, modus_diag *diag)
 {
+    if (s->fast) return next_fast(s, line, len, diag);
     const char *xml;
     size_t n, err_off;
     uint64_t recno;

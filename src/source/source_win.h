@@ -15,6 +15,10 @@ bool evtx_corrupted(const evtx_reader *r);
 int evtx_next(evtx_reader *r, const char **xml, size_t *len, uint64_t *recno, bool *recovered,
               char *msg, size_t msz);
 void evtx_close(evtx_reader *r);
+/* The XML of regular record `index` (0-based), for the direct reader's
+ * fallback. 0, or -1 with msg. */
+int evtx_record_xml(evtx_reader *r, int index, const char **xml, size_t *len, char *msg,
+                    size_t msz);
 /* recovered fragments that did not parse; recovered copies of live records */
 void evtx_counts(const evtx_reader *r, uint64_t *fragments, uint64_t *duplicates);
 
