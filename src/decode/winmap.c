@@ -37,8 +37,13 @@ enum {
 typedef struct fmap {
     const char *name, *path;
     uint8_t t;
-    uint16_t ids[6]; /* event ids this applies to; {0}: all */
+    uint16_t ids[6];  /* event ids this applies to; {0}: all */
+    uint8_t name_len; /* filled by M() */
 } fmap;
+#define M(name, path, t, ...)                                                                      \
+    {                                                                                              \
+        name, path, t, __VA_ARGS__, sizeof(name) - 1                                               \
+    }
 
 typedef struct emeta {
     uint16_t id;
@@ -83,72 +88,72 @@ static const emeta sysmon_meta[] = {
 };
 
 static const fmap sysmon_map[] = {
-    {"RuleName", "rule.name", T_STR, {0}},
-    {"ProcessGuid", "process.entity_id", T_STR, {0}},
-    {"ProcessId", "process.pid", T_INT, {0}},
-    {"Image", "process", T_EXE, {0}},
-    {"User", "user", T_USER, {0}},
-    {"CommandLine", "process.command_line", T_STR, {0}},
-    {"CurrentDirectory", "process.working_directory", T_STR, {0}},
-    {"ParentProcessGuid", "process.parent.entity_id", T_STR, {0}},
-    {"ParentProcessId", "process.parent.pid", T_INT, {0}},
-    {"ParentImage", "process.parent", T_EXE, {0}},
-    {"ParentCommandLine", "process.parent.command_line", T_STR, {0}},
-    {"OriginalFileName", "process.pe.original_file_name", T_STR, {1}},
-    {"Description", "process.pe.description", T_STR, {1}},
-    {"Product", "process.pe.product", T_STR, {1}},
-    {"Company", "process.pe.company", T_STR, {1}},
-    {"FileVersion", "process.pe.file_version", T_STR, {1}},
-    {"Hashes", "process", T_HASHES, {1}},
+    M("RuleName", "rule.name", T_STR, {0}),
+    M("ProcessGuid", "process.entity_id", T_STR, {0}),
+    M("ProcessId", "process.pid", T_INT, {0}),
+    M("Image", "process", T_EXE, {0}),
+    M("User", "user", T_USER, {0}),
+    M("CommandLine", "process.command_line", T_STR, {0}),
+    M("CurrentDirectory", "process.working_directory", T_STR, {0}),
+    M("ParentProcessGuid", "process.parent.entity_id", T_STR, {0}),
+    M("ParentProcessId", "process.parent.pid", T_INT, {0}),
+    M("ParentImage", "process.parent", T_EXE, {0}),
+    M("ParentCommandLine", "process.parent.command_line", T_STR, {0}),
+    M("OriginalFileName", "process.pe.original_file_name", T_STR, {1}),
+    M("Description", "process.pe.description", T_STR, {1}),
+    M("Product", "process.pe.product", T_STR, {1}),
+    M("Company", "process.pe.company", T_STR, {1}),
+    M("FileVersion", "process.pe.file_version", T_STR, {1}),
+    M("Hashes", "process", T_HASHES, {1}),
     /* network */
-    {"Protocol", "network.transport", T_STR, {3}},
-    {"Initiated", "network.direction", T_DIR, {3}},
-    {"SourceIp", "source.ip", T_STR, {3}},
-    {"SourcePort", "source.port", T_INT, {3}},
-    {"SourceHostname", "source.domain", T_STR, {3}},
-    {"DestinationIp", "destination.ip", T_STR, {3}},
-    {"DestinationPort", "destination.port", T_INT, {3}},
-    {"DestinationHostname", "destination.domain", T_STR, {3}},
+    M("Protocol", "network.transport", T_STR, {3}),
+    M("Initiated", "network.direction", T_DIR, {3}),
+    M("SourceIp", "source.ip", T_STR, {3}),
+    M("SourcePort", "source.port", T_INT, {3}),
+    M("SourceHostname", "source.domain", T_STR, {3}),
+    M("DestinationIp", "destination.ip", T_STR, {3}),
+    M("DestinationPort", "destination.port", T_INT, {3}),
+    M("DestinationHostname", "destination.domain", T_STR, {3}),
     /* drivers and images */
-    {"ImageLoaded", "file", T_FILE, {6, 7}},
-    {"ImageLoaded", "dll", T_FILE, {7}},
-    {"Hashes", "file", T_HASHES, {6, 7}},
-    {"Hashes", "dll", T_HASHES, {7}},
-    {"Signed", "file.code_signature.signed", T_BOOL, {6, 7}},
-    {"Signature", "file.code_signature.subject_name", T_STR, {6, 7}},
-    {"SignatureStatus", "file.code_signature.status", T_STR, {6, 7}},
-    {"Signed", "dll.code_signature.signed", T_BOOL, {7}},
-    {"Signature", "dll.code_signature.subject_name", T_STR, {7}},
-    {"SignatureStatus", "dll.code_signature.status", T_STR, {7}},
-    {"OriginalFileName", "dll.pe.original_file_name", T_STR, {7}},
-    {"Description", "dll.pe.description", T_STR, {7}},
-    {"Product", "dll.pe.product", T_STR, {7}},
-    {"Company", "dll.pe.company", T_STR, {7}},
-    {"FileVersion", "dll.pe.file_version", T_STR, {7}},
+    M("ImageLoaded", "file", T_FILE, {6, 7}),
+    M("ImageLoaded", "dll", T_FILE, {7}),
+    M("Hashes", "file", T_HASHES, {6, 7}),
+    M("Hashes", "dll", T_HASHES, {7}),
+    M("Signed", "file.code_signature.signed", T_BOOL, {6, 7}),
+    M("Signature", "file.code_signature.subject_name", T_STR, {6, 7}),
+    M("SignatureStatus", "file.code_signature.status", T_STR, {6, 7}),
+    M("Signed", "dll.code_signature.signed", T_BOOL, {7}),
+    M("Signature", "dll.code_signature.subject_name", T_STR, {7}),
+    M("SignatureStatus", "dll.code_signature.status", T_STR, {7}),
+    M("OriginalFileName", "dll.pe.original_file_name", T_STR, {7}),
+    M("Description", "dll.pe.description", T_STR, {7}),
+    M("Product", "dll.pe.product", T_STR, {7}),
+    M("Company", "dll.pe.company", T_STR, {7}),
+    M("FileVersion", "dll.pe.file_version", T_STR, {7}),
     /* process to process: the source is the actor */
-    {"SourceProcessGuid", "process.entity_id", T_STR, {8, 10}},
-    {"SourceProcessId", "process.pid", T_INT, {8, 10}},
-    {"SourceThreadId", "process.thread.id", T_INT, {10}},
-    {"SourceImage", "process", T_EXE, {8, 10}},
-    {"SourceUser", "user", T_USER, {8, 10}},
-    {"TargetProcessGuid", "Target.process.entity_id", T_STR, {8, 10}},
-    {"TargetProcessId", "Target.process.pid", T_INT, {8, 10}},
-    {"TargetImage", "Target.process", T_EXE, {8, 10}},
-    {"NewThreadId", "Target.process.thread.id", T_INT, {8}},
-    {"CallTrace", "process.thread.Ext.call_stack", T_STACK, {10}},
+    M("SourceProcessGuid", "process.entity_id", T_STR, {8, 10}),
+    M("SourceProcessId", "process.pid", T_INT, {8, 10}),
+    M("SourceThreadId", "process.thread.id", T_INT, {10}),
+    M("SourceImage", "process", T_EXE, {8, 10}),
+    M("SourceUser", "user", T_USER, {8, 10}),
+    M("TargetProcessGuid", "Target.process.entity_id", T_STR, {8, 10}),
+    M("TargetProcessId", "Target.process.pid", T_INT, {8, 10}),
+    M("TargetImage", "Target.process", T_EXE, {8, 10}),
+    M("NewThreadId", "Target.process.thread.id", T_INT, {8}),
+    M("CallTrace", "process.thread.Ext.call_stack", T_STACK, {10}),
     /* files */
-    {"TargetFilename", "file", T_FILE, {2, 11, 15, 23, 26}},
-    {"Hashes", "file", T_HASHES, {23, 26}},
-    {"Hash", "file", T_HASHES, {15}},
-    {"PipeName", "file.name", T_STR, {17, 18}},
-    {"Device", "file.path", T_STR, {9}},
+    M("TargetFilename", "file", T_FILE, {2, 11, 15, 23, 26}),
+    M("Hashes", "file", T_HASHES, {23, 26}),
+    M("Hash", "file", T_HASHES, {15}),
+    M("PipeName", "file.name", T_STR, {17, 18}),
+    M("Device", "file.path", T_STR, {9}),
     /* registry */
-    {"TargetObject", "registry", T_REG, {12, 13, 14}},
-    {"Details", "registry", T_REGDATA, {13}},
+    M("TargetObject", "registry", T_REG, {12, 13, 14}),
+    M("Details", "registry", T_REGDATA, {13}),
     /* dns */
-    {"QueryName", "dns.question.name", T_STR, {22}},
-    {"QueryResults", "dns.answers_text", T_STR, {22}},
-    {NULL, NULL, 0, {0}},
+    M("QueryName", "dns.question.name", T_STR, {22}),
+    M("QueryResults", "dns.answers_text", T_STR, {22}),
+    {NULL, NULL, 0, {0}, 0},
 };
 
 /* ---- Security ---- */
@@ -159,18 +164,18 @@ static const emeta security_meta[] = {
     {0, NULL, NULL, NULL},
 };
 static const fmap security_map[] = {
-    {"SubjectUserName", "user.name", T_STR, {0}},
-    {"SubjectDomainName", "user.domain", T_STR, {0}},
-    {"SubjectUserSid", "user.id", T_STR, {0}},
-    {"NewProcessId", "process.pid", T_HEX, {4688}},
-    {"NewProcessName", "process", T_EXE, {4688}},
-    {"CommandLine", "process.command_line", T_STR, {4688}},
-    {"ProcessId", "process.parent.pid", T_HEX, {4688}},
-    {"ParentProcessName", "process.parent", T_EXE, {4688}},
-    {"ProcessId", "process.pid", T_HEX, {4689}},
-    {"ProcessName", "process", T_EXE, {4689}},
-    {"ServiceName", "service.name", T_STR, {4697}},
-    {NULL, NULL, 0, {0}},
+    M("SubjectUserName", "user.name", T_STR, {0}),
+    M("SubjectDomainName", "user.domain", T_STR, {0}),
+    M("SubjectUserSid", "user.id", T_STR, {0}),
+    M("NewProcessId", "process.pid", T_HEX, {4688}),
+    M("NewProcessName", "process", T_EXE, {4688}),
+    M("CommandLine", "process.command_line", T_STR, {4688}),
+    M("ProcessId", "process.parent.pid", T_HEX, {4688}),
+    M("ParentProcessName", "process.parent", T_EXE, {4688}),
+    M("ProcessId", "process.pid", T_HEX, {4689}),
+    M("ProcessName", "process", T_EXE, {4689}),
+    M("ServiceName", "service.name", T_STR, {4697}),
+    {NULL, NULL, 0, {0}, 0},
 };
 
 /* ---- System: the service control manager ---- */
@@ -181,13 +186,13 @@ static const emeta scm_meta[] = {
     {0, NULL, NULL, NULL},
 };
 static const fmap scm_map[] = {
-    {"ServiceName", "service.name", T_STR, {7045}},
-    {"param1", "service.name", T_STR, {7040, 7036}},
-    {NULL, NULL, 0, {0}},
+    M("ServiceName", "service.name", T_STR, {7045}),
+    M("param1", "service.name", T_STR, {7040, 7036}),
+    {NULL, NULL, 0, {0}, 0},
 };
 
 static const emeta no_meta[] = {{0, NULL, NULL, NULL}};
-static const fmap no_map[] = {{NULL, NULL, 0, {0}}};
+static const fmap no_map[] = {{NULL, NULL, 0, {0}, 0}};
 
 static const provider providers[] = {
     {"Microsoft-Windows-Sysmon", "sysmon", "windows.sysmon_operational", sysmon_meta, sysmon_map},
@@ -201,19 +206,51 @@ static const provider other = {NULL, "windows", "windows.forwarded", no_meta, no
 
 #define WM_MAX_KV 1024
 typedef struct kv {
+    uint64_t key; /* the path's first 8 bytes, big-endian, zero-padded: most compares end here */
     uint32_t poff, plen, voff, vlen, seq;
 } kv;
 
+/* EventData name -> fmap rows, per provider: chained hash of the lower-case
+ * name, rows kept in table order (the first mapping of a path wins). */
+#define WM_BUCKETS 128
+typedef struct pindex {
+    int16_t head[WM_BUCKETS], tail[WM_BUCKETS], next[256];
+} pindex;
+
 struct winmap {
+    pindex idx[sizeof providers / sizeof *providers];
     kv kv[WM_MAX_KV];
     size_t n;
     buf paths, vals, tmp;
     char *pool_base; /* paths.p at sort time */
 };
 
+static unsigned name_hash(sv n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n.n; i++) h = (h ^ (uint8_t)ascii_lower(n.p[i])) * 16777619u;
+    return h & (WM_BUCKETS - 1);
+}
+
 winmap *winmap_new(void)
 {
-    return calloc(1, sizeof(winmap));
+    winmap *m = calloc(1, sizeof(winmap));
+    if (!m) return NULL;
+    for (size_t p = 0; p < sizeof providers / sizeof *providers; p++) {
+        pindex *x = &m->idx[p];
+        memset(x->head, -1, sizeof x->head);
+        memset(x->tail, -1, sizeof x->tail);
+        memset(x->next, -1, sizeof x->next);
+        for (int i = 0; providers[p].map[i].name && i < 256; i++) {
+            unsigned b = name_hash(sv_cstr(providers[p].map[i].name));
+            if (x->tail[b] < 0)
+                x->head[b] = (int16_t)i;
+            else
+                x->next[x->tail[b]] = (int16_t)i;
+            x->tail[b] = (int16_t)i;
+        }
+    }
+    return m;
 }
 
 void winmap_free(winmap *m)
@@ -237,6 +274,10 @@ static void add(winmap *m, const char *prefix, const char *suffix, size_t voff)
     k->voff = (uint32_t)voff;
     k->vlen = (uint32_t)(m->vals.n - voff);
     k->seq = (uint32_t)m->n;
+    k->key = 0;
+    for (uint32_t i = 0; i < 8; i++)
+        k->key =
+            k->key << 8 | (i < k->plen && !m->paths.oom ? (uint8_t)m->paths.p[k->poff + i] : 0);
     m->n++;
 }
 
@@ -505,9 +546,10 @@ static void map_field(winmap *m, const fmap *f, uint32_t id, sv v)
 static int kv_cmp(const void *a, const void *b, void *ctx)
 {
     const kv *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
     const char *base = ctx;
     size_t n = x->plen < y->plen ? x->plen : y->plen;
-    int c = memcmp(base + x->poff, base + y->poff, n);
+    int c = n > 8 ? memcmp(base + x->poff + 8, base + y->poff + 8, n - 8) : 0;
     if (c) return c;
     if (x->plen != y->plen) return x->plen < y->plen ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -610,7 +652,14 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
             }
     }
     char id[16];
-    snprintf(id, sizeof id, "%u", r->event_id);
+    {
+        int k = 15;
+        uint32_t v = r->event_id;
+        id[k] = 0;
+        do id[--k] = (char)('0' + v % 10);
+        while ((v /= 10) && k > 0);
+        memmove(id, id + k, (size_t)(16 - k));
+    }
     put_str(m, "event.code", NULL, sv_cstr(id));
     put_str(m, "event.kind", NULL, sv_cstr("event"));
     put_str(m, "event.module", NULL, sv_cstr(pv->module));
@@ -650,19 +699,37 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
     if (r->keywords.p) put_str(m, "winlog.keywords", NULL, r->keywords);
     if (r->level.p) put_str(m, "winlog.level", NULL, r->level);
 
+    /* every pair, as winlogbeat keeps it: one object, written in record
+     * order (a repeated name keeps its first value), not sorted with the rest */
+    size_t ed = m->vals.n;
+    bool any = false;
+    for (size_t i = 0; i < r->ndata; i++) {
+        sv name = r->data_name[i];
+        if (!name.n || name.n >= 64) continue;
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++) dup = sv_eq(r->data_name[j], name);
+        if (dup) continue;
+        buf_putc(&m->vals, any ? ',' : '{');
+        any = true;
+        char key[64];
+        for (size_t k = 0; k < name.n; k++) key[k] = name.p[k] == '.' ? '_' : name.p[k];
+        buf_put_json_str(&m->vals, key, name.n);
+        buf_putc(&m->vals, ':');
+        buf_put_json_str(&m->vals, r->data_val[i].p ? r->data_val[i].p : "", r->data_val[i].n);
+    }
+    if (any) {
+        buf_putc(&m->vals, '}');
+        add(m, "winlog.event_data", NULL, ed);
+    }
     for (size_t i = 0; i < r->ndata; i++) {
         sv name = r->data_name[i], v = r->data_val[i];
-        /* every pair, as winlogbeat keeps it */
-        char key[96];
-        if (name.n && name.n < 64) {
-            size_t k = 0;
-            for (; k < name.n; k++) key[k] = name.p[k] == '.' ? '_' : name.p[k];
-            key[k] = 0;
-            put_str(m, "winlog.event_data.", key, v);
-        }
-        for (const fmap *f = pv->map; f->name; f++)
-            if (applies(f, r->event_id) && sv_ieq(name, sv_cstr(f->name)))
+        if (pv == &other) continue;
+        const pindex *x = &m->idx[pv - providers];
+        for (int k = x->head[name_hash(name)]; k >= 0; k = x->next[k]) {
+            const fmap *f = &pv->map[k];
+            if (f->name_len == name.n && applies(f, r->event_id) && sv_ieq(name, sv_cstr(f->name)))
                 map_field(m, f, r->event_id, v);
+        }
     }
     for (size_t i = 0; i < r->nraw; i++) {
         char key[96];

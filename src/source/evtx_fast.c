@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 #include "../decode/winevt.h"
@@ -44,7 +45,7 @@ struct evtx_fast {
     const uint8_t *data;
     size_t size;
     unsigned nchunks, chunk;
-    const uint8_t *c; /* current chunk */
+    const uint8_t *c;  /* current chunk */
     uint32_t off, end; /* next record, end of records, chunk-relative */
     winxml *wx;
     buf text, attv, nm;
@@ -84,7 +85,9 @@ evtx_fast *evtx_fast_open(const uint8_t *data, size_t size, winxml *wx)
     if ((size - HDR_SIZE) / CHUNK_SIZE < n) return NULL; /* truncated: libevtx's job */
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *c = data + HDR_SIZE + (size_t)i * CHUNK_SIZE;
-        if (!chunk_ok(c)) return NULL;
+        bool ok = chunk_ok(c);
+        madvise((void *)c, CHUNK_SIZE, MADV_DONTNEED); /* memory stays one chunk deep */
+        if (!ok) return NULL;
     }
     evtx_fast *f = calloc(1, sizeof *f);
     if (!f) return NULL;
@@ -132,7 +135,28 @@ static void put_utf8(buf *b, uint32_t cp)
 /* n UTF-16LE code units; stops at a NUL */
 static void utf16(buf *b, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    /* ASCII runs straight into the buffer */
+    if (!buf_reserve(b, n)) return;
+    size_t i = 0;
+    while (i + 4 <= n) { /* four ASCII code units at a time */
+        uint64_t w;
+        memcpy(&w, p + 2 * i, 8);
+        w = le64((const uint8_t *)&w);
+        if (w & 0xff80ff80ff80ff80ull) break;
+        uint8_t c0 = (uint8_t)w, c1 = (uint8_t)(w >> 16), c2 = (uint8_t)(w >> 32),
+                c3 = (uint8_t)(w >> 48);
+        if (!c0 || !c1 || !c2 || !c3) break;
+        char *o = b->p + b->n;
+        o[0] = (char)c0, o[1] = (char)c1, o[2] = (char)c2, o[3] = (char)c3;
+        b->n += 4;
+        i += 4;
+    }
+    while (i < n && p[2 * i + 1] == 0 && p[2 * i] && p[2 * i] < 0x80) {
+        b->p[b->n++] = (char)p[2 * i];
+        i++;
+    }
+    if (i < n && p[2 * i + 1] == 0 && p[2 * i] == 0) return;
+    for (; i < n; i++) {
         uint32_t u = le16(p + 2 * i);
         if (!u) break;
         if (u >= 0xd800 && u < 0xdc00 && i + 1 < n) {
@@ -161,9 +185,16 @@ static void filetime(buf *b, uint64_t ft)
     unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
     if (m <= 2) y++;
-    buf_printf(b, "%04lld-%02u-%02uT%02u:%02u:%02u.%07llu00Z", (long long)y, m, d,
-               (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
-               (unsigned long long)frac);
+    if (y < 0 || y > 9999) return;
+    char t[32] = "0000-00-00T00:00:00.000000000Z";
+    unsigned f[] = {(unsigned)y,         m, d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
+                    (unsigned)(rem % 60)};
+    static const int at[] = {0, 5, 8, 11, 14, 17}, w[] = {4, 2, 2, 2, 2, 2};
+    for (int k = 0; k < 6; k++)
+        for (int j = w[k] - 1, v = (int)f[k]; j >= 0; j--, v /= 10)
+            t[at[k] + j] = (char)('0' + v % 10);
+    for (int j = 26; j >= 20; j--, frac /= 10) t[j] = (char)('0' + frac % 10);
+    buf_put(b, t, 30);
 }
 
 static int walk(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsigned nv, buf *out);
@@ -185,29 +216,67 @@ static int value_text(evtx_fast *f, const val *x, buf *b)
         }
         return 0;
     }
-    case 0x03: if (n >= 1) buf_printf(b, "%d", (int8_t)p[0]); return 0;
-    case 0x04: if (n >= 1) buf_printf(b, "%u", p[0]); return 0;
-    case 0x05: if (n >= 2) buf_printf(b, "%d", (int16_t)le16(p)); return 0;
-    case 0x06: if (n >= 2) buf_printf(b, "%u", le16(p)); return 0;
-    case 0x07: if (n >= 4) buf_printf(b, "%d", (int32_t)le32(p)); return 0;
-    case 0x08: if (n >= 4) buf_printf(b, "%u", le32(p)); return 0;
-    case 0x09: if (n >= 8) buf_printf(b, "%lld", (long long)le64(p)); return 0;
-    case 0x0a: if (n >= 8) buf_printf(b, "%llu", (unsigned long long)le64(p)); return 0;
-    case 0x0d: if (n >= 4) buf_puts(b, le32(p) ? "true" : "false"); return 0;
+    case 0x03:
+        if (n >= 1) buf_printf(b, "%d", (int8_t)p[0]);
+        return 0;
+    case 0x04:
+        if (n >= 1) buf_put_u64(b, p[0]);
+        return 0;
+    case 0x05:
+        if (n >= 2) buf_printf(b, "%d", (int16_t)le16(p));
+        return 0;
+    case 0x06:
+        if (n >= 2) buf_put_u64(b, le16(p));
+        return 0;
+    case 0x07:
+        if (n >= 4) buf_printf(b, "%d", (int32_t)le32(p));
+        return 0;
+    case 0x08:
+        if (n >= 4) buf_put_u64(b, le32(p));
+        return 0;
+    case 0x09:
+        if (n >= 8) buf_printf(b, "%lld", (long long)le64(p));
+        return 0;
+    case 0x0a:
+        if (n >= 8) buf_put_u64(b, le64(p));
+        return 0;
+    case 0x0d:
+        if (n >= 4) buf_puts(b, le32(p) ? "true" : "false");
+        return 0;
     case 0x0e:
         for (uint32_t i = 0; i < n; i++) buf_printf(b, "%02X", p[i]);
         return 0;
     case 0x0f:
-        if (n >= 16)
-            buf_printf(b, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", le32(p),
-                       le16(p + 4), le16(p + 6), p[8], p[9], p[10], p[11], p[12], p[13], p[14],
-                       p[15]);
+        if (n >= 16) { /* {Data1-Data2-Data3-Data4[0..1]-Data4[2..7]}, upper case */
+            static const char hx[] = "0123456789ABCDEF";
+            static const int8_t order[16] = {3, 2, 1, 0, -1, 5, 4, -1, 7, 6, -1, 8, 9, -1, 10, 11};
+            char g[38], *o = g;
+            *o++ = '{';
+            for (int k = 0; k < 16; k++) {
+                if (order[k] < 0) {
+                    *o++ = '-';
+                    continue;
+                }
+                *o++ = hx[p[order[k]] >> 4];
+                *o++ = hx[p[order[k]] & 15];
+            }
+            for (int k = 12; k < 16; k++) {
+                *o++ = hx[p[k] >> 4];
+                *o++ = hx[p[k] & 15];
+            }
+            *o++ = '}';
+            buf_put(b, g, (size_t)(o - g));
+        }
         return 0;
     case 0x10:
-        if (n >= 8) buf_printf(b, "0x%016llx", (unsigned long long)le64(p));
-        else if (n >= 4) buf_printf(b, "0x%08x", le32(p));
+        if (n >= 8)
+            buf_printf(b, "0x%016llx", (unsigned long long)le64(p));
+        else if (n >= 4)
+            buf_printf(b, "0x%08x", le32(p));
         return 0;
-    case 0x11: if (n >= 8) filetime(b, le64(p)); return 0;
+    case 0x11:
+        if (n >= 8) filetime(b, le64(p));
+        return 0;
     case 0x13:
         if (n >= 8 && p[1] <= 15 && n >= 8u + 4u * p[1]) {
             uint64_t auth = 0;
@@ -216,8 +285,18 @@ static int value_text(evtx_fast *f, const val *x, buf *b)
             for (unsigned i = 0; i < p[1]; i++) buf_printf(b, "-%u", le32(p + 8 + 4 * i));
         }
         return 0;
-    case 0x14: if (n >= 4) buf_printf(b, "0x%08x", le32(p)); return 0;
-    case 0x15: if (n >= 8) buf_printf(b, "0x%016llx", (unsigned long long)le64(p)); return 0;
+    case 0x14:
+        if (n >= 4) buf_printf(b, "0x%08x", le32(p));
+        return 0;
+    case 0x15:
+        if (n >= 8) {
+            static const char hx[] = "0123456789abcdef";
+            char h[18] = {'0', 'x'};
+            uint64_t q = le64(p);
+            for (int k = 17; k >= 2; k--, q >>= 4) h[k] = hx[q & 15];
+            buf_put(b, h, 18);
+        }
+        return 0;
     case 0x21: { /* nested binary XML: the elements go to the sink, no text */
         uint32_t pos = x->off;
         return walk(f, &pos, x->off + n, NULL, 0, NULL);
@@ -228,9 +307,9 @@ static int value_text(evtx_fast *f, const val *x, buf *b)
 
 /* ---- binary XML ---- */
 
-#define NEED(k)                                                                                   \
-    do {                                                                                          \
-        if ((uint64_t)*pos + (k) > end) return -1;                                                \
+#define NEED(k)                                                                                    \
+    do {                                                                                           \
+        if ((uint64_t)*pos + (k) > end) return -1;                                                 \
     } while (0)
 
 /* Name at chunk offset `at` (UTF-16 string structure), into b; skips the
@@ -342,7 +421,9 @@ static int element(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsi
     char ename[128];
     buf_reset(&f->nm);
     if (name(f, at, pos, end, &f->nm)) return -1;
-    snprintf(ename, sizeof ename, "%.*s", (int)f->nm.n, f->nm.p ? f->nm.p : "");
+    size_t el = f->nm.n < sizeof ename - 1 ? f->nm.n : sizeof ename - 1;
+    if (el) memcpy(ename, f->nm.p, el);
+    ename[el] = 0;
     if (has_att) {
         NEED(4);
         *pos += 4;
@@ -406,9 +487,15 @@ static int walk(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsigne
         uint8_t t = f->c[*pos] & 0xbf;
         int r = 0;
         switch (t) {
-        case 0x00: *pos += 1; f->depth--; return 0;
+        case 0x00:
+            *pos += 1;
+            f->depth--;
+            return 0;
         case 0x04: f->depth--; return 0;
-        case 0x0f: NEED(4); *pos += 4; break;
+        case 0x0f:
+            NEED(4);
+            *pos += 4;
+            break;
         case 0x0c: r = template_instance(f, pos, end); break;
         case 0x01: r = element(f, pos, end, v, nv); break;
         case 0x0a: { /* processing instruction: target name, then 0x0b data */
@@ -437,7 +524,10 @@ int evtx_fast_next(evtx_fast *f, const winrec **rec, uint64_t *recno, uint64_t *
 {
     for (;;) {
         if (!f->c || f->off + 24 > f->end) {
-            if (f->c) f->chunk++;
+            if (f->c) { /* done with this chunk: its pages can go */
+                madvise((void *)f->c, CHUNK_SIZE, MADV_DONTNEED);
+                f->chunk++;
+            }
             if (f->chunk >= f->nchunks) return 1;
             f->c = f->data + HDR_SIZE + (size_t)f->chunk * CHUNK_SIZE;
             f->off = 512;

@@ -99,8 +99,7 @@ void evtx_close(evtx_reader *r)
 /* Recovered records are read from slack space and damaged chunks: most are
  * stale copies of live records (same EventRecordID, skipped) or fragments
  * that no longer parse (counted, not reported: slack is not damage). */
-int evtx_record_xml(evtx_reader *r, int index, const char **xml, size_t *len, char *msg,
-                    size_t msz)
+int evtx_record_xml(evtx_reader *r, int index, const char **xml, size_t *len, char *msg, size_t msz)
 {
     libevtx_record_t *rec = NULL;
     libevtx_error_t *e = NULL;
