@@ -356,9 +356,10 @@ static void map_hashes(winmap *m, const char *pre, sv v)
         if (eq) {
             sv algo = {item.p, (size_t)(eq - item.p)};
             sv hex = {eq + 1, item.n - algo.n - 1};
-            char low[80];
-            for (size_t k = 0; k < hex.n && k < sizeof low - 1; k++) low[k] = ascii_lower(hex.p[k]);
-            sv lh = {low, hex.n < sizeof low - 1 ? hex.n : sizeof low - 1};
+            char low[136];
+            size_t ln = utf8_cut(hex.p, hex.n < sizeof low ? hex.n : sizeof low, hex.n);
+            for (size_t k = 0; k < ln; k++) low[k] = ascii_lower(hex.p[k]);
+            sv lh = {low, ln};
             if (sv_ieq(algo, sv_cstr("IMPHASH")))
                 put_str(m, pre, ".pe.imphash", lh);
             else if (sv_ieq(algo, sv_cstr("MD5")))
@@ -617,6 +618,14 @@ static void emit(winmap *m, buf *out)
     buf_putc(out, '}');
 }
 
+/* timestamps are copied by their first 23 bytes: only when those are ASCII */
+static bool ascii23(const char *p)
+{
+    for (int i = 0; i < 23; i++)
+        if ((unsigned char)p[i] >= 0x80) return false;
+    return true;
+}
+
 void winmap_ecs(winmap *m, const winrec *r, buf *out)
 {
     m->n = 0;
@@ -631,7 +640,7 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
 
     /* @timestamp: SystemTime to milliseconds */
     sv t = r->time;
-    if (t.n >= 23 && t.p[19] == '.') {
+    if (t.n >= 23 && t.p[19] == '.' && ascii23(t.p)) {
         char ts[32];
         memcpy(ts, t.p, 23);
         ts[23] = 'Z';
@@ -642,7 +651,7 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
         /* Sysmon's UtcTime, "2020-06-10 02:50:55.941" */
         for (size_t i = 0; i < r->ndata; i++)
             if (sv_eq(r->data_name[i], sv_cstr("UtcTime")) && r->data_val[i].n == 23 &&
-                r->data_val[i].p[10] == ' ') {
+                r->data_val[i].p[10] == ' ' && ascii23(r->data_val[i].p)) {
                 char ts[32];
                 memcpy(ts, r->data_val[i].p, 23);
                 ts[10] = 'T';

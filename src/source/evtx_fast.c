@@ -332,10 +332,10 @@ static int template_instance(evtx_fast *f, uint32_t *pos, uint32_t end)
     NEED(10);
     uint32_t def = le32(f->c + *pos + 6);
     *pos += 10;
-    if (def + 24u > CHUNK_SIZE) return -1;
+    if ((uint64_t)def + 24 > CHUNK_SIZE) return -1;
     uint32_t dsize = le32(f->c + def + 20);
+    if ((uint64_t)def + 24 + dsize > CHUNK_SIZE) return -1;
     uint32_t body = def + 24, body_end = body + dsize;
-    if (body_end > CHUNK_SIZE || body_end < body) return -1;
     if (def == *pos) {
         NEED(24u + dsize);
         *pos = body_end;
@@ -421,7 +421,7 @@ static int element(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsi
     char ename[128];
     buf_reset(&f->nm);
     if (name(f, at, pos, end, &f->nm)) return -1;
-    size_t el = f->nm.n < sizeof ename - 1 ? f->nm.n : sizeof ename - 1;
+    size_t el = utf8_cut(f->nm.p, f->nm.n < sizeof ename - 1 ? f->nm.n : sizeof ename - 1, f->nm.n);
     if (el) memcpy(ename, f->nm.p, el);
     ename[el] = 0;
     if (has_att) {

@@ -52,6 +52,14 @@ static inline bool sv_iends(sv a, sv suffix)
 }
 
 /* Case-insensitive glob: '*' any run, '?' one char. No escapes. */
+/* The longest prefix of p[0, n) that does not end inside a UTF-8 sequence,
+ * given that p[n] is readable or n is the string's end (cap = full length). */
+static inline size_t utf8_cut(const char *p, size_t n, size_t full)
+{
+    while (n > 0 && n < full && ((unsigned char)p[n] & 0xc0) == 0x80) n--;
+    return n;
+}
+
 bool sv_iglob(sv pattern, sv text);
 bool sv_glob(sv pattern, sv text);
 

@@ -106,6 +106,13 @@ expect_eq "flat: 7045 and 4697 -> rpc" \
 expect_eq "flat: 7040 service name" \
     "$(jq -r 'select(.event.code == "7040") | (.service.name | type)' "$TMP/flat.json" | sort -u)" string
 
+# multi-byte text where modus cuts values (hashes, time stamps): still valid UTF-8
+long=$(printf 'é%.0s' $(seq 100))
+printf '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\\\x.exe", "Hashes": "SHA1=%s", "UtcTime": "2026-11-20 10:15:0é.12"}\n' "$long" >"$TMP/mb.ndjson"
+"$MODUS" scan --enrich --format json "$TMP/mb.ndjson" >"$TMP/mb.json" 2>"$TMP/mb.err"
+expect_eq "multi-byte values cut on character boundaries" "$(jq -r '.process.hash.sha1 | length' "$TMP/mb.json")" 68
+check "multi-byte values: no decode error" grep -q "errors: 0 malformed" "$TMP/mb.err"
+
 # --- damaged EVTX ------------------------------------------------------------------
 D=$C/evtx/discovery_meterpreter_ps_cmd_process_listing_sysmon_10.evtx
 full=$("$MODUS" scan --enrich --format json "$D" 2>/dev/null | wc -l)
