@@ -15,5 +15,9 @@ echo
 echo "== modus scan: alerts from the built-in rule pack"
 ./build/modus scan --format text examples/sample.ndjson 2>&1
 echo
+echo "== Windows event XML (an Event Viewer export): service keys written by PowerShell and reg.exe"
+./build/modus scan --enrich --format text examples/windows_events.xml 2>&1
+./build/modus scan --format text examples/windows_events.xml 2>&1
+echo
 echo "JSON: ./build/modus scan --enrich --format json examples/sample.ndjson (events),"
 echo "      ./build/modus scan --format json examples/sample.ndjson (alerts)"

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 : "${SRC:?SRC must point at the source tree}"
 C=$(cd "$SHARED/corpora" && pwd)
-X=$SRC/tests/data/windows/events_sample.xml
+X=$SRC/examples/windows_events.xml
 sel() { jq -c "select($1)" "$TMP/evtx.json"; }
 val() { jq -r "select($1) | $2" "$TMP/evtx.json" | head -1; }
 
