@@ -84,6 +84,82 @@ expect_eq "xml sample: default pack alerts" \
     "$(jq -r .rule.name "$TMP/xa.json" | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')" \
     "1 Service registry written by a script, shellcode or a remote registry client;2 Service registry written without the service control manager;"
 
+# --- every mapped event id, one event each (written here) ----------------------------
+# ev PROVIDER ID NAME=VALUE...: one <Event> element
+ev() {
+    local prov=$1 id=$2 d=""
+    shift 2
+    for kv in "$@"; do d+="<Data Name='${kv%%=*}'>${kv#*=}</Data>"; done
+    printf "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='%s'/><EventID>%s</EventID><TimeCreated SystemTime='2026-11-21T08:00:00.1234567Z'/><EventRecordID>%s</EventRecordID><Channel>c</Channel><Computer>h1</Computer></System><EventData>%s</EventData></Event>\n" "$prov" "$id" "$id" "$d"
+}
+S=Microsoft-Windows-Sysmon
+img='Image=C:\Windows\System32\cmd.exe'
+{
+    ev $S 1 "$img" "CommandLine=cmd /c x" "ParentImage=C:\Windows\explorer.exe" "ParentProcessId=40"
+    ev $S 2 "$img" 'TargetFilename=C:\t\a.txt'
+    ev $S 3 "$img" "SourceIp=10.0.0.1" "SourcePort=5000" "DestinationIp=10.0.0.2" "DestinationPort=443" "Initiated=false" "Protocol=udp"
+    ev $S 4 "State=Started"
+    ev $S 5 "$img" "ProcessId=77"
+    ev $S 6 'ImageLoaded=C:\Windows\System32\drivers\x.sys' "Signed=true" "Signature=Microsoft Windows"
+    ev $S 7 "$img" 'ImageLoaded=C:\Windows\System32\amsi.dll' "Signed=true"
+    ev $S 8 'SourceImage=C:\a\inj.exe' "TargetProcessId=12" 'TargetImage=C:\Windows\notepad.exe' "NewThreadId=9"
+    ev $S 9 "$img" 'Device=\Device\HarddiskVolume1'
+    ev $S 10 'SourceImage=C:\a\p.exe' "SourceProcessId=5" "SourceThreadId=6" 'TargetImage=C:\Windows\System32\lsass.exe' "CallTrace=C:\Windows\SYSTEM32\ntdll.dll+9d1e4|C:\a\p.exe+1234"
+    ev $S 11 "$img" 'TargetFilename=C:\t\b.ps1'
+    ev $S 12 "$img" "EventType=DeleteKey" 'TargetObject=HKU\S-1-5-21\Software\k'
+    ev $S 13 "$img" "EventType=SetValue" 'TargetObject=HKCU\Software\k\v' "Details=QWORD (0x00000001-0x00000002)"
+    ev $S 14 "$img" "EventType=RenameKey" 'TargetObject=HKLM\SOFTWARE\k\old' 'NewName=HKLM\SOFTWARE\k\new'
+    ev $S 15 "$img" 'TargetFilename=C:\t\c.exe:Zone.Identifier' "Hash=SHA256=AB12"
+    ev $S 16 "Configuration=c.xml"
+    ev $S 17 "$img" 'PipeName=\modus_pipe'
+    ev $S 18 "$img" 'PipeName=\modus_pipe'
+    ev $S 19 "Operation=Created" "Name=f1"
+    ev $S 20 "Operation=Created" "Name=c1" "Type=Command Line"
+    ev $S 21 "Operation=Created" "Consumer=c1" "Filter=f1"
+    ev $S 22 "$img" "QueryName=example.test" "QueryResults=::1;"
+    ev $S 23 "$img" 'TargetFilename=C:\t\d.exe' "Hashes=MD5=AA,SHA256=BB"
+    ev $S 24 "$img" "Hashes=SHA1=CC"
+    ev $S 25 "$img" "Type=Image is replaced"
+    ev $S 26 "$img" 'TargetFilename=C:\t\e.exe'
+    ev Microsoft-Windows-Security-Auditing 4689 "ProcessId=0x1f4" 'ProcessName=C:\Windows\System32\cmd.exe' "SubjectUserName=u1"
+    ev "Service Control Manager" 7036 "param1=Modus Test Service" "param2=running"
+    ev "Service Control Manager" 7040 "param1=Modus Test Service" "param2=demand start" "param3=auto start" "param4=ModusTestSvc"
+} >"$TMP/ids.xml"
+"$MODUS" scan --enrich --format json "$TMP/ids.xml" >"$TMP/ids.json" 2>"$TMP/ids.err"
+expect_eq "ids: every event" "$(wc -l <"$TMP/ids.json")" 29
+check "ids: no errors" grep -q "errors: 0 malformed" "$TMP/ids.err"
+idv() { jq -r --arg c "$1" "select(.event.code == \$c) | $2" "$TMP/ids.json"; }
+expect_eq "1" "$(idv 1 '"\(.event.action) \(.process.command_line) \(.process.parent.name) \(.process.parent.pid)"')" "ProcessCreate cmd /c x explorer.exe 40"
+expect_eq "2" "$(idv 2 '"\(.event.category[0])/\(.event.type[0]) \(.file.extension)"')" "file/change txt"
+expect_eq "3" "$(idv 3 '"\(.network.direction) \(.network.transport) \(.source.port) \(.destination.ip)"')" "ingress udp 5000 10.0.0.2"
+expect_eq "4" "$(idv 4 '.event.action')" "SysmonServiceStateChange"
+expect_eq "5" "$(idv 5 '"\(.event.type[0]) \(.process.pid)"')" "end 77"
+expect_eq "6" "$(idv 6 '"\(.event.category[0]) \(.file.name) \(.file.code_signature.signed) \(.file.code_signature.subject_name)"')" "driver x.sys true Microsoft Windows"
+expect_eq "7" "$(idv 7 '"\(.event.category[0]) \(.dll.name) \(.dll.code_signature.signed) \(.process.name)"')" "library amsi.dll true cmd.exe"
+expect_eq "8" "$(idv 8 '"\(.process.name) \(.Target.process.pid) \(.Target.process.name) \(.Target.process.thread.id)"')" "inj.exe 12 notepad.exe 9"
+expect_eq "9" "$(idv 9 '"\(.event.category[0])/\(.event.type[0]) \(.file.path)"')" 'file/access \Device\HarddiskVolume1'
+expect_eq "10" "$(idv 10 '"\(.process.thread.id) \(.process.thread.Ext.call_stack | length) \(.modality.name) \(.process.thread.Ext.call_stack_final_user_module.name)"')" "6 2 native p.exe"
+expect_eq "11" "$(idv 11 '"\(.event.type[0]) \(.file.name) \(.file.directory)"')" 'creation b.ps1 C:\t'
+expect_eq "12" "$(idv 12 '"\(.event.type[0]) \(.registry.hive) \(.registry.key) \(.registry.value)"')" 'deletion HKU S-1-5-21\Software\k null'
+expect_eq "13" "$(idv 13 '"\(.registry.hive) \(.registry.value) \(.registry.data.type) \(.modality.confidence)"')" "HKCU v REG_QWORD low"
+expect_eq "14" "$(idv 14 '"\(.registry.path) \(.winlog.event_data.NewName)"')" 'HKLM\SOFTWARE\k\old HKLM\SOFTWARE\k\new'
+expect_eq "15" "$(idv 15 '"\(.file.name) \(.file.hash.sha256)"')" "c.exe:Zone.Identifier ab12"
+expect_eq "16" "$(idv 16 '.event.category[0]')" configuration
+expect_eq "17" "$(idv 17 '"\(.event.action) \(.file.name)"')" 'PipeCreated \modus_pipe'
+expect_eq "18" "$(idv 18 '"\(.event.action) \(.event.type[0])"')" "PipeConnected access"
+expect_eq "19" "$(idv 19 '.event.action')" WmiEventFilter
+expect_eq "20" "$(idv 20 '"\(.event.action) \(.winlog.event_data.Type)"')" "WmiEventConsumer Command Line"
+expect_eq "21" "$(idv 21 '.event.action')" WmiEventConsumerToFilter
+expect_eq "22" "$(idv 22 '"\(.dns.question.name) \(.event.category[0])"')" "example.test network"
+expect_eq "23" "$(idv 23 '"\(.event.type[0]) \(.file.hash.md5) \(.file.hash.sha256)"')" "deletion aa bb"
+expect_eq "24" "$(idv 24 '.event.action')" ClipboardChange
+expect_eq "25" "$(idv 25 '"\(.event.action) \(.event.type[0])"')" "ProcessTampering change"
+expect_eq "26" "$(idv 26 '"\(.event.action) \(.file.name)"')" "FileDeleteDetected e.exe"
+expect_eq "4689" "$(idv 4689 '"\(.event.type[0]) \(.process.pid) \(.process.name) \(.user.name)"')" "end 500 cmd.exe u1"
+expect_eq "7036" "$(idv 7036 '.service.name')" "Modus Test Service"
+expect_eq "7040" "$(idv 7040 '"\(.event.action) \(.service.name)"')" "service-start-type-changed Modus Test Service"
+expect_eq "timestamps to milliseconds" "$(jq -r '."@timestamp"' "$TMP/ids.json" | sort -u)" "2026-11-21T08:00:00.123Z"
+
 # --- flat Sysmon JSON ------------------------------------------------------------
 "$MODUS" scan --enrich --format json "$C"/sysmon/*service*.ndjson >"$TMP/flat.json" 2>"$TMP/err"
 expect_eq "flat: exit status" "$?" 0
