@@ -15,7 +15,8 @@
 
 static void put32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -52,7 +53,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         const modus_event *ev;
         modus_diag d;
         if (modus_scanner_decode(fuzz_scanner(), out.p, out.n, &ev, &d) != MODUS_OK) {
-            fprintf(stderr, "winmap wrote JSON the decoder rejects: %s\n%.*s\n", d.message, (int)out.n, out.p);
+            fprintf(stderr, "winmap wrote JSON the decoder rejects: %s\n%.*s\n", d.message,
+                    (int)out.n, out.p);
             abort();
         }
     }
