@@ -219,6 +219,7 @@ typedef struct pindex {
 
 struct winmap {
     pindex idx[sizeof providers / sizeof *providers];
+    uint32_t esc_off[WINREC_MAX_DATA], esc_len[WINREC_MAX_DATA]; /* event_data values */
     kv kv[WM_MAX_KV];
     size_t n;
     buf paths, vals, tmp;
@@ -505,12 +506,29 @@ static bool applies(const fmap *f, uint32_t id)
     return false;
 }
 
-static void map_field(winmap *m, const fmap *f, uint32_t id, sv v)
+/* A path whose value is JSON text already in vals (an event_data value). */
+static void add_ref(winmap *m, const char *prefix, const char *suffix, uint32_t off, uint32_t len)
+{
+    if (m->n >= WM_MAX_KV) return;
+    size_t end = m->vals.n;
+    add(m, prefix, suffix, end);
+    m->kv[m->n - 1].voff = off;
+    m->kv[m->n - 1].vlen = len;
+}
+
+/* esc_off/esc_len: v already escaped in vals (0 length: not there) */
+static void map_field(winmap *m, const fmap *f, uint32_t id, sv v, uint32_t esc_off,
+                      uint32_t esc_len)
 {
     if (!v.n || (v.n == 1 && v.p[0] == '-')) return;
     uint64_t n;
     switch (f->t) {
-    case T_STR: put_str(m, f->path, NULL, v); break;
+    case T_STR:
+        if (esc_len)
+            add_ref(m, f->path, NULL, esc_off, esc_len);
+        else
+            put_str(m, f->path, NULL, v);
+        break;
     case T_INT:
         if (parse_num(v, 10, &n)) put_u64(m, f->path, n);
         break;
@@ -518,7 +536,10 @@ static void map_field(winmap *m, const fmap *f, uint32_t id, sv v)
         if (parse_num(v, 16, &n)) put_u64(m, f->path, n);
         break;
     case T_EXE:
-        put_str(m, f->path, ".executable", v);
+        if (esc_len)
+            add_ref(m, f->path, ".executable", esc_off, esc_len);
+        else
+            put_str(m, f->path, ".executable", v);
         put_str(m, f->path, ".name", after_last(v, '\\'));
         break;
     case T_FILE: map_file(m, f->path, v); break;
@@ -714,6 +735,7 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
     bool any = false;
     for (size_t i = 0; i < r->ndata; i++) {
         sv name = r->data_name[i];
+        m->esc_len[i] = 0;
         if (!name.n || name.n >= 64) continue;
         bool dup = false;
         for (size_t j = 0; j < i && !dup; j++) dup = sv_eq(r->data_name[j], name);
@@ -724,7 +746,9 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
         for (size_t k = 0; k < name.n; k++) key[k] = name.p[k] == '.' ? '_' : name.p[k];
         buf_put_json_str(&m->vals, key, name.n);
         buf_putc(&m->vals, ':');
+        m->esc_off[i] = (uint32_t)m->vals.n;
         buf_put_json_str(&m->vals, r->data_val[i].p ? r->data_val[i].p : "", r->data_val[i].n);
+        m->esc_len[i] = (uint32_t)(m->vals.n - m->esc_off[i]);
     }
     if (any) {
         buf_putc(&m->vals, '}');
@@ -737,7 +761,7 @@ void winmap_ecs(winmap *m, const winrec *r, buf *out)
         for (int k = x->head[name_hash(name)]; k >= 0; k = x->next[k]) {
             const fmap *f = &pv->map[k];
             if (f->name_len == name.n && applies(f, r->event_id) && sv_ieq(name, sv_cstr(f->name)))
-                map_field(m, f, r->event_id, v);
+                map_field(m, f, r->event_id, v, m->esc_off[i], m->esc_len[i]);
         }
     }
     for (size_t i = 0; i < r->nraw; i++) {
