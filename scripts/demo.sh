@@ -15,7 +15,7 @@ echo
 echo "== modus scan: alerts from the built-in rule pack"
 ./build/modus scan --format text examples/sample.ndjson 2>&1
 echo
-echo "== Windows event XML (an Event Viewer export): service keys written by PowerShell and reg.exe"
+echo "== Windows event XML (an Event Viewer export): a service installed through the SCM, then re-pointed by PowerShell and reg.exe"
 ./build/modus scan --enrich --format text examples/windows_events.xml 2>&1
 ./build/modus scan --format text examples/windows_events.xml 2>&1
 echo

@@ -422,6 +422,25 @@ static void map_reg(winmap *m, sv v, bool has_value)
         key = val.n < rest.n ? (sv){rest.p, rest.n - val.n - 1} : (sv){rest.p, 0};
     }
     if (hive) put_str(m, "registry.key", NULL, key);
+    /* a write under SYSTEM\<ControlSet>\Services\<name>: the service it configures, so
+     * rules can join it with the 7045/4697 install of the same service */
+    static const char svc[] = "\\services\\";
+    if (hive && !strcmp(hive, "HKLM")) {
+        for (size_t i = 0; i + sizeof svc - 1 < rest.n; i++) {
+            if (!sv_istarts((sv){rest.p + i, rest.n - i}, SV_LIT(svc))) continue;
+            sv before = {rest.p, i}; /* SYSTEM\\CurrentControlSet or SYSTEM\\ControlSet00N */
+            if (!sv_istarts(before, SV_LIT("SYSTEM\\"))) break;
+            sv cs = {before.p + 7, before.n - 7};
+            if (memchr(cs.p, '\\', cs.n) || !(sv_istarts(cs, SV_LIT("ControlSet")) ||
+                                              sv_istarts(cs, SV_LIT("CurrentControlSet"))))
+                break;
+            sv name = {rest.p + i + sizeof svc - 1, rest.n - i - (sizeof svc - 1)};
+            const char *bs = memchr(name.p, '\\', name.n);
+            if (bs) name.n = (size_t)(bs - name.p);
+            if (name.n && bs) put_str(m, "service.name", NULL, name);
+            break;
+        }
+    }
 }
 
 static void map_regdata(winmap *m, sv v)

@@ -280,6 +280,11 @@ modus_status modus_ruleset_test(const modus_ruleset *rs, const modus_engine *e,
         for (uint32_t c = d->nodes[t.arr].count ? t.arr + 1 : 0; c; c = d->nodes[c].next, k++) {
             sv expect = mj_str(d, mj_member(d, c, "expect", 6));
             sv event = mj_str(d, mj_member(d, c, "event", 5));
+            bool many = false; /* events = NDJSON, one event a line, in order (sequences) */
+            if (!event.p) {
+                event = mj_str(d, mj_member(d, c, "events", 6));
+                many = event.p != NULL;
+            }
             bool want = sv_eq(expect, SV_LIT("match"));
             char why[400] = "";
             bool ok = false;
@@ -296,18 +301,39 @@ modus_status modus_ruleset_test(const modus_ruleset *rs, const modus_engine *e,
                 if (!ev) return MODUS_ENOMEM;
                 memcpy(ev, event.p, event.n);
                 memset(ev + event.n, ' ', MODUS_PADDING);
-                if (modus_scanner_decode(sc, ev, event.n, &me, &dd) != MODUS_OK) {
-                    snprintf(why, sizeof why, "test event is not valid JSON: %s (column %llu)",
-                             dd.message, (unsigned long long)dd.column);
-                } else if (modus_query_run_create(rs->r[i].q, count_emit, &hits, &run) ==
-                           MODUS_OK) {
-                    modus_query_run_event(run, me);
-                    modus_query_run_finish(run);
-                    ok = (hits > 0) == want;
-                    if (!ok)
-                        snprintf(why, sizeof why, "expected %s, got %s (modality %s)",
-                                 want ? "a match" : "no match", hits ? "a match" : "none",
-                                 modus_event_modality(me));
+                bool bad = false;
+                const char *last_modality = "unknown";
+                if (modus_query_run_create(rs->r[i].q, count_emit, &hits, &run) == MODUS_OK) {
+                    size_t at = 0, line = 0;
+                    while (at < event.n && !bad) {
+                        size_t end = event.n;
+                        if (many) {
+                            const char *nl = memchr(ev + at, '\n', event.n - at);
+                            if (nl) end = (size_t)(nl - ev);
+                        }
+                        size_t b = at, len = end - at;
+                        at = end + 1;
+                        line++;
+                        while (len && (ev[b] == ' ' || ev[b] == '\r' || ev[b] == '\t')) b++, len--;
+                        if (!len) continue;
+                        if (modus_scanner_decode(sc, ev + b, len, &me, &dd) != MODUS_OK) {
+                            snprintf(why, sizeof why,
+                                     "test event %zu is not valid JSON: %s (column %llu)", line,
+                                     dd.message, (unsigned long long)dd.column);
+                            bad = true;
+                            break;
+                        }
+                        last_modality = modus_event_modality(me);
+                        modus_query_run_event(run, me);
+                    }
+                    if (!bad) {
+                        modus_query_run_finish(run);
+                        ok = (hits > 0) == want;
+                        if (!ok)
+                            snprintf(why, sizeof why, "expected %s, got %s (modality %s)",
+                                     want ? "a match" : "no match", hits ? "a match" : "none",
+                                     last_modality);
+                    }
                 }
                 modus_query_run_destroy(run);
                 free(ev);

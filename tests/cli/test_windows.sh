@@ -64,25 +64,28 @@ else
     echo "FAIL: evtxexport missing (scripts/deps.sh test installs libevtx-utils)" >&2
 fi
 "$MODUS" scan --enrich --format json "$X" >"$TMP/x.json" 2>"$TMP/err"
-expect_eq "xml sample: 5 events" "$(wc -l <"$TMP/x.json")" 5
-expect_eq "xml sample: PowerShell writing ImagePath" \
-    "$(jq -r 'select(.registry.value == "ImagePath") | "\(.modality.name) \(.modality.confidence) \(.registry.data.strings[0])"' "$TMP/x.json")" \
-    'powershell low C:\ProgramData\modus-test\svc.exe & "arg"'
+expect_eq "xml sample: 6 events" "$(wc -l <"$TMP/x.json")" 6
+expect_eq "xml sample: who wrote ImagePath" \
+    "$(jq -r 'select(.registry.value == "ImagePath") | "\(.modality.name) \(.modality.confidence) \(.service.name) \(.registry.data.strings[0])"' "$TMP/x.json")" \
+    'rpc low ModusTestSvc C:\ProgramData\modus-test\svc.exe
+powershell low ModusTestSvc "C:\Users\Public\upd.exe" --svc & "arg"'
 expect_eq "xml sample: \\REGISTRY\\MACHINE normalised, reg.exe is native" \
     "$(jq -r 'select(.registry.value == "Start") | "\(.registry.path) \(.modality.name)"' "$TMP/x.json")" \
     'HKLM\SYSTEM\CurrentControlSet\Services\ModusTestSvc\Start native'
 expect_eq "xml sample: 4697 service and subject" \
     "$(jq -r 'select(.event.code == "4697") | "\(.service.name)|\(.user.domain)\\\(.user.name)|\(.modality.name)"' "$TMP/x.json")" \
-    'Modus Test Service|WS01\analyst|rpc'
+    'ModusTestSvc|WS01\analyst|rpc'
 expect_eq "xml sample: UserData kept" \
     "$(jq -r 'select(.event.code == "1102") | .winlog.event_data.SubjectUserName' "$TMP/x.json")" analyst
 expect_eq "xml sample: RenderingInfo does not leak into event_data" \
     "$(jq -r 'select(.event.code == "7045") | .winlog.event_data | keys | join(",")' "$TMP/x.json")" \
     "AccountName,ImagePath,ServiceName,ServiceType,StartType"
 "$MODUS" scan "$X" >"$TMP/xa.json" 2>/dev/null
+expect_eq "xml sample: the install joined with the later direct write (by host and service)" \
+    "$(jq -r 'select(.rule.name | startswith("Installed service re-pointed")) | [.events[].event.code] | join(",")' "$TMP/xa.json")" "4697,13"
 expect_eq "xml sample: default pack alerts" \
     "$(jq -r .rule.name "$TMP/xa.json" | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')" \
-    "1 Service registry written by a script, shellcode or a remote registry client;2 Service registry written without the service control manager;"
+    "1 Installed service re-pointed outside the service control manager;1 Service registry written by a script, shellcode or a remote registry client;2 Service registry written without the service control manager;"
 
 # --- every mapped event id, one event each (written here) ----------------------------
 # ev PROVIDER ID NAME=VALUE...: one <Event> element
@@ -224,9 +227,9 @@ check "evtx on stdin: asks for the path" grep -q "give the file's path" "$TMP/s.
 
 # --- bad XML ---------------------------------------------------------------------------
 {
-    sed -n '7p' "$X"
+    grep -m1 "powershell.exe</Data>" "$X"
     printf '%s\n' "<Event xmlns='x'><System><EventID>13</EventID></System><EventData><Data Name='a'>1</Dta></EventData></Event>"
-    sed -n '8p' "$X"
+    grep -m1 "reg.exe</Data>" "$X"
     printf '%s\n' "<Event><System><EventID>not a number</EventID></System></Event>"
     printf '%s' "<Event><System><EventID>1</EventID>"
 } >"$TMP/bad.xml"
