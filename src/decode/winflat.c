@@ -49,6 +49,95 @@ static bool key_is(sv k, const char *a)
     return sv_eq(k, sv_cstr(a));
 }
 
+/* A scalar node as text (numbers into w->num[slot]); {NULL, 0} for others. */
+static sv scalar(winflat *w, const mj_node *n, size_t slot)
+{
+    char *nb = slot < WINREC_MAX_DATA ? w->num[slot] : NULL;
+    switch (n->type) {
+    case MJ_STRING: return (sv){n->v.s, n->len};
+    case MJ_INT:
+        return nb ? (sv){nb, (size_t)snprintf(nb, 24, "%lld", (long long)n->v.i)} : (sv){0};
+    case MJ_UINT:
+        return nb ? (sv){nb, (size_t)snprintf(nb, 24, "%llu", (unsigned long long)n->v.u)}
+                  : (sv){0};
+    case MJ_BOOL: return sv_cstr(n->b ? "true" : "false");
+    default: return (sv){NULL, 0};
+    }
+}
+
+/* winlogbeat / Elastic Agent documents that no ingest pipeline has mapped:
+ * {"@timestamp", "winlog": {"event_id", "provider_name", "channel",
+ * "computer_name", "record_id", "process": {...}, "event_data": {...}}, ...}
+ * with no event.category. 1: taken into r; 0: not that shape; the other
+ * top-level members are kept raw (host, agent, ...), except event, which is
+ * rebuilt. */
+static int winlogbeat(winflat *w, const char *json, size_t len, winrec *r)
+{
+    const mj_doc *d = &w->doc;
+    uint32_t wl = mj_member(d, 0, "winlog", 6);
+    if (!wl || d->nodes[wl].type != MJ_OBJECT) return 0;
+    uint32_t id = mj_member(d, wl, "event_id", 8);
+    if (!id || mj_path(d, 0, "event.category", 14)) return 0;
+    size_t slot = WINREC_MAX_DATA - 1; /* number text for the event id */
+    sv idt = scalar(w, &d->nodes[id], slot);
+    bool ok = idt.n > 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < idt.n; i++) {
+        if (idt.p[i] < '0' || idt.p[i] > '9') ok = false;
+        v = v * 10 + (uint64_t)(idt.p[i] - '0');
+    }
+    if (!ok || v > UINT32_MAX) return 0;
+    r->event_id = (uint32_t)v;
+    r->event_id_text = idt;
+    r->provider = mj_str(d, mj_member(d, wl, "provider_name", 13));
+    r->channel = mj_str(d, mj_member(d, wl, "channel", 7));
+    r->computer = mj_str(d, mj_member(d, wl, "computer_name", 13));
+    r->time = mj_str(d, mj_member(d, 0, "@timestamp", 10));
+    uint32_t rid = mj_member(d, wl, "record_id", 9);
+    if (rid) {
+        r->record_id_text = scalar(w, &d->nodes[rid], WINREC_MAX_DATA - 2);
+        r->record_id = strtoull(r->record_id_text.p ? r->record_id_text.p : "0", NULL, 10);
+    }
+    uint32_t pid = mj_path(d, wl, "process.pid", 11);
+    if (pid && (d->nodes[pid].type == MJ_INT || d->nodes[pid].type == MJ_UINT)) {
+        r->exec_pid = d->nodes[pid].v.u;
+        r->has_exec = true;
+        uint32_t tid = mj_path(d, wl, "process.thread.id", 17);
+        if (tid && (d->nodes[tid].type == MJ_INT || d->nodes[tid].type == MJ_UINT))
+            r->exec_tid = d->nodes[tid].v.u;
+    }
+    r->user_sid = mj_str(d, mj_path(d, wl, "user.identifier", 15));
+    static const char *const data_keys[] = {"event_data", "user_data"};
+    for (size_t q = 0; q < 2; q++) {
+        uint32_t ed = mj_member(d, wl, data_keys[q], strlen(data_keys[q]));
+        if (!ed || d->nodes[ed].type != MJ_OBJECT) continue;
+        for (uint32_t k = ed + 1, i = 0; i < d->nodes[ed].count; i++, k = d->nodes[k].next) {
+            if (r->ndata >= WINREC_MAX_DATA - 2) break;
+            sv val = scalar(w, &d->nodes[k], r->ndata);
+            if (!val.p) continue;
+            r->data_name[r->ndata] = (sv){d->nodes[k].key, d->nodes[k].key_len};
+            r->data_val[r->ndata++] = val;
+        }
+    }
+    /* everything else at the top level, as it was */
+    for (uint32_t k = 1, i = 0; i < d->nodes[0].count; i++, k = d->nodes[k].next) {
+        sv key = {d->nodes[k].key, d->nodes[k].key_len};
+        if (sv_eq(key, SV_LIT("winlog")) || sv_eq(key, SV_LIT("event")) ||
+            sv_eq(key, SV_LIT("@timestamp")) || r->nraw >= 16)
+            continue;
+        char path[128];
+        if (key.n >= sizeof path || memchr(key.p, '.', key.n)) continue;
+        memcpy(path, key.p, key.n);
+        path[key.n] = 0;
+        size_t end;
+        long at = mj_locate_span(json, len, path, &end);
+        if (at < 0) continue;
+        r->raw_name[r->nraw] = key;
+        r->raw_json[r->nraw++] = (sv){json + at, end - (size_t)at};
+    }
+    return 1;
+}
+
 int winflat_parse(winflat *w, const char *json, size_t len, const winrec **out)
 {
     mj_error err;
@@ -57,6 +146,8 @@ int winflat_parse(winflat *w, const char *json, size_t len, const winrec **out)
     if (!d->n || d->nodes[0].type != MJ_OBJECT) return 0;
     winrec *r = &w->rec;
     memset(r, 0, sizeof *r);
+    int wb = winlogbeat(w, json, len, r);
+    if (wb) return wb > 0 ? (*out = r, 1) : 0;
     bool have_id = false;
     bool sysmonish = false;
     for (uint32_t k = 1, i = 0; i < d->nodes[0].count; i++, k = d->nodes[k].next) {

@@ -171,12 +171,13 @@ static modus_status detect(modus_source *s, const char *path, modus_diag *diag)
         if (i < n && (b[i] == '<' || (b[i] != '{' && memmem(b, n, "<Event", 6)))) {
             s->kind = K_XML;
         } else if (i < n && b[i] == '{') {
-            /* flat Windows events: the first line has a numeric top-level EventID */
+            /* flat Windows events (a numeric top-level EventID) or unmapped winlogbeat
+             * documents (winlog.event_id and no event.category), told by the first line */
             const char *nl = memchr(b + i, '\n', n - i);
             size_t ln = nl ? (size_t)(nl - b) - i : n - i;
             const winrec *rec;
-            if (memmem(b + i, ln, "\"EventID\"", 9) && (s->wf = winflat_new()) != NULL &&
-                winflat_parse(s->wf, b + i, ln, &rec) == 1)
+            if ((memmem(b + i, ln, "\"EventID\"", 9) || memmem(b + i, ln, "\"winlog\"", 8)) &&
+                (s->wf = winflat_new()) != NULL && winflat_parse(s->wf, b + i, ln, &rec) == 1)
                 s->kind = K_FLAT;
         }
     }

@@ -163,6 +163,18 @@ expect_eq "7036" "$(idv 7036 '.service.name')" "Modus Test Service"
 expect_eq "7040" "$(idv 7040 '"\(.event.action) \(.service.name)"')" "service-start-type-changed Modus Test Service"
 expect_eq "timestamps to milliseconds" "$(jq -r '."@timestamp"' "$TMP/ids.json" | sort -u)" "2026-11-21T08:00:00.123Z"
 
+# --- winlogbeat / Elastic Agent documents no ingest pipeline has mapped ------------
+"$MODUS" scan --enrich --format json "$SRC/tests/data/windows/winlogbeat.ndjson" >"$TMP/wb.json" 2>/dev/null
+expect_eq "winlogbeat: Sysmon 10 mapped, its stack classified" \
+    "$(jq -r 'select(.event.code == "10") | "\(.process.name) \(.Target.process.name) \(.modality.name) \(.process.thread.Ext.call_stack | length) \(.agent.type)"' "$TMP/wb.json")" \
+    "powershell.exe lsass.exe powershell 4 winlogbeat"
+expect_eq "winlogbeat: numeric event_id, registry by identity, service.name" \
+    "$(jq -r 'select(.event.code == "13") | "\(.process.name) \(.modality.name) \(.modality.confidence) \(.service.name)"' "$TMP/wb.json")" \
+    "python.exe python low pysvc"
+expect_eq "winlogbeat: an already mapped document passes unchanged" \
+    "$(jq -cS 'select(.event.code == "1") | del(.modality)' "$TMP/wb.json")" \
+    "$(sed -n 3p "$SRC/tests/data/windows/winlogbeat.ndjson" | jq -cS .)"
+
 # --- flat Sysmon JSON ------------------------------------------------------------
 "$MODUS" scan --enrich --format json "$C"/sysmon/*service*.ndjson >"$TMP/flat.json" 2>"$TMP/err"
 expect_eq "flat: exit status" "$?" 0
