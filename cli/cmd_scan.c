@@ -122,7 +122,7 @@ static void print_row(uint64_t lineno, const modus_event *ev)
     size_t il, sl;
     const char *ini = modus_event_initiator(ev, &il);
     const char *sum = modus_event_summary(ev, &sl);
-    printf("%6llu  %-9.9s %-22.22s %-11s %-6s %-8s %-22.*s %.*s%s\n", (unsigned long long)lineno,
+    printf("%6llu  %-13.13s %-22.22s %-11s %-6s %-8s %-22.*s %.*s%s\n", (unsigned long long)lineno,
            cat[0] ? cat : "-", proc[0] ? proc : "-", modus_event_modality(ev),
            modus_event_confidence(ev), modus_event_syscall(ev), (int)(il ? (il > 22 ? 22 : il) : 1),
            il ? ini : "-", (int)(sl > 60 ? 57 : sl), sl ? sum : "-", sl > 60 ? "..." : "");
@@ -384,7 +384,7 @@ int cmd_scan(int argc, char **argv)
         printf("%-24s  %-8s  %-10s  %-22s  %s\n", "TIME", "SEVERITY", "MODALITY", "PROCESS",
                "RULE");
     if (enrich && format == 1)
-        printf("%6s  %-9s %-22s %-11s %-6s %-8s %-22s %s\n", "LINE", "CATEGORY", "PROCESS",
+        printf("%6s  %-13s %-22s %-11s %-6s %-8s %-22s %s\n", "LINE", "CATEGORY", "PROCESS",
                "MODALITY", "CONF", "SYSCALL", "INITIATOR", "SUMMARY");
     scan_ctx ctx = {&st, alerter, enrich, format, progress, t0, t0};
     cli_input_opts io = {.max_line = max_line, .quiet = quiet};
