@@ -89,6 +89,15 @@ evtx_fast *evtx_fast_open(const uint8_t *data, size_t size, winxml *wx)
         madvise((void *)c, CHUNK_SIZE, MADV_DONTNEED); /* memory stays one chunk deep */
         if (!ok) return NULL;
     }
+    /* a copy of a log in use can hold more chunks than its header counts yet */
+    while ((size - HDR_SIZE) / CHUNK_SIZE > n && n < 65535) {
+        const uint8_t *c = data + HDR_SIZE + (size_t)n * CHUNK_SIZE;
+        if (memcmp(c, "ElfChnk", 8)) break;
+        bool ok = chunk_ok(c);
+        madvise((void *)c, CHUNK_SIZE, MADV_DONTNEED);
+        if (!ok) return NULL;
+        n++;
+    }
     evtx_fast *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->data = data;

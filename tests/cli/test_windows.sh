@@ -230,6 +230,16 @@ check "corrupted chunk: no crash" test "$rc" -lt 128
 n=$(wc -l <"$TMP/b.json")
 check "corrupted chunk: the other records are read ($n of $full)" test "$n" -gt $((full / 3))
 check "corrupted chunk: output is valid JSON" jq -e . "$TMP/b.json" >/dev/null
+# a copy of a log in use: its header counts one chunk fewer than the file holds
+python3 -c '
+import struct, sys, zlib
+d = bytearray(open(sys.argv[1], "rb").read())
+struct.pack_into("<H", d, 42, struct.unpack_from("<H", d, 42)[0] - 1)
+struct.pack_into("<I", d, 124, zlib.crc32(bytes(d[:120])))
+open(sys.argv[2], "wb").write(d)' "$D" "$TMP/stale.evtx"
+"$MODUS" scan --enrich --format json "$TMP/stale.evtx" >"$TMP/st.json" 2>"$TMP/st.err"
+expect_eq "stale chunk count in the header: every record still read" "$(wc -l <"$TMP/st.json")" "$full"
+check "stale chunk count: no error" grep -q "errors: 0 malformed" "$TMP/st.err"
 printf 'ElfFile\0%s' "$(head -c 5000 /dev/zero | tr '\0' 'x')" >"$TMP/junk.evtx"
 "$MODUS" scan "$TMP/junk.evtx" >/dev/null 2>"$TMP/j.err"
 check "junk evtx: nonzero exit" test $? -ne 0
