@@ -7,14 +7,13 @@
 #include <string.h>
 
 #include "decode/winevt.h"
-#include "fuzz_common.h"
+#include "fuzz_winmap.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static winxml *wx;
     static winflat *wf;
     static winmap *wm;
-    static buf out;
     if (!wx && (!(wx = winxml_new()) || !(wf = winflat_new()) || !(wm = winmap_new()))) abort();
     if (!size) return 0;
     bool flat = data[0] & 1;
@@ -29,20 +28,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     size_t off;
     int ok = flat ? winflat_parse(wf, in, size, &rec) == 1
                   : winxml_parse(wx, in, size, &rec, msg, sizeof msg, &off) == 0;
-    if (ok) {
-        buf_reset(&out);
-        winmap_ecs(wm, rec, &out);
-        if (!buf_reserve(&out, MODUS_PADDING)) abort();
-        memset(out.p + out.n, ' ', MODUS_PADDING);
-        const modus_event *ev;
-        modus_diag d;
-        if (modus_scanner_decode(fuzz_scanner(), out.p, out.n, &ev, &d) != MODUS_OK) {
-            fprintf(stderr, "winmap wrote JSON the decoder rejects: %s\n%.*s\n", d.message,
-                    (int)out.n, out.p);
-            abort();
-        }
-        modus_event_render(ev, MODUS_RENDER_ENRICHED, NULL);
-    }
+    if (ok) fuzz_winmap_check(wm, rec);
     free(in);
     return 0;
 }

@@ -60,9 +60,24 @@ static sv scalar(winflat *w, const mj_node *n, size_t slot)
     case MJ_UINT:
         return nb ? (sv){nb, (size_t)snprintf(nb, 24, "%llu", (unsigned long long)n->v.u)}
                   : (sv){0};
+    case MJ_DOUBLE: return nb ? (sv){nb, (size_t)snprintf(nb, 24, "%.17g", n->v.d)} : (sv){0};
     case MJ_BOOL: return sv_cstr(n->b ? "true" : "false");
     default: return (sv){NULL, 0};
     }
+}
+
+/* A top-level member kept as its JSON text (nested values, other documents' fields). */
+static void keep_raw(winrec *r, const char *json, size_t len, sv key)
+{
+    char path[128];
+    if (key.n >= sizeof path || memchr(key.p, '.', key.n) || r->nraw >= 16) return;
+    memcpy(path, key.p, key.n);
+    path[key.n] = 0;
+    size_t end;
+    long at = mj_locate_span(json, len, path, &end);
+    if (at < 0) return;
+    r->raw_name[r->nraw] = key;
+    r->raw_json[r->nraw++] = (sv){json + at, end - (size_t)at};
 }
 
 /* winlogbeat / Elastic Agent documents that no ingest pipeline has mapped:
@@ -122,18 +137,9 @@ static int winlogbeat(winflat *w, const char *json, size_t len, winrec *r)
     /* everything else at the top level, as it was */
     for (uint32_t k = 1, i = 0; i < d->nodes[0].count; i++, k = d->nodes[k].next) {
         sv key = {d->nodes[k].key, d->nodes[k].key_len};
-        if (sv_eq(key, SV_LIT("winlog")) || sv_eq(key, SV_LIT("event")) ||
-            sv_eq(key, SV_LIT("@timestamp")) || r->nraw >= 16)
-            continue;
-        char path[128];
-        if (key.n >= sizeof path || memchr(key.p, '.', key.n)) continue;
-        memcpy(path, key.p, key.n);
-        path[key.n] = 0;
-        size_t end;
-        long at = mj_locate_span(json, len, path, &end);
-        if (at < 0) continue;
-        r->raw_name[r->nraw] = key;
-        r->raw_json[r->nraw++] = (sv){json + at, end - (size_t)at};
+        if (!sv_eq(key, SV_LIT("winlog")) && !sv_eq(key, SV_LIT("event")) &&
+            !sv_eq(key, SV_LIT("@timestamp")))
+            keep_raw(r, json, len, key);
     }
     return 1;
 }
@@ -153,34 +159,12 @@ int winflat_parse(winflat *w, const char *json, size_t len, const winrec **out)
     for (uint32_t k = 1, i = 0; i < d->nodes[0].count; i++, k = d->nodes[k].next) {
         const mj_node *n = &d->nodes[k];
         sv key = {n->key, n->key_len};
-        sv val = {NULL, 0};
-        char *nb = r->ndata < WINREC_MAX_DATA ? w->num[r->ndata] : NULL;
-        switch (n->type) {
-        case MJ_STRING: val = (sv){n->v.s, n->len}; break;
-        case MJ_INT:
-            if (nb) val = (sv){nb, (size_t)snprintf(nb, 24, "%lld", (long long)n->v.i)};
-            break;
-        case MJ_UINT:
-            if (nb) val = (sv){nb, (size_t)snprintf(nb, 24, "%llu", (unsigned long long)n->v.u)};
-            break;
-        case MJ_DOUBLE:
-            if (nb) val = (sv){nb, (size_t)snprintf(nb, 24, "%.17g", n->v.d)};
-            break;
-        case MJ_BOOL: val = sv_cstr(n->b ? "true" : "false"); break;
-        case MJ_NULL: continue;
-        default: { /* nested: kept raw */
-            size_t end;
-            char path[128];
-            if (key.n >= sizeof path || memchr(key.p, '.', key.n) || r->nraw >= 16) continue;
-            memcpy(path, key.p, key.n);
-            path[key.n] = 0;
-            long at = mj_locate_span(json, len, path, &end);
-            if (at < 0) continue;
-            r->raw_name[r->nraw] = key;
-            r->raw_json[r->nraw++] = (sv){json + at, end - (size_t)at};
+        if (n->type == MJ_NULL) continue;
+        if (n->type == MJ_ARRAY || n->type == MJ_OBJECT) { /* nested: kept raw */
+            keep_raw(r, json, len, key);
             continue;
         }
-        }
+        sv val = scalar(w, n, r->ndata);
         if (key_is(key, "EventID") || key_is(key, "EventId") || key_is(key, "event_id")) {
             if (n->type == MJ_INT || n->type == MJ_UINT) {
                 r->event_id = (uint32_t)n->v.u;

@@ -346,9 +346,8 @@ static void map_file(winmap *m, const char *pre, sv v)
 
 static void map_hashes(winmap *m, const char *pre, sv v)
 {
-    /* SHA1=...,MD5=...,SHA256=...,IMPHASH=... ; a lone hash is SHA256 */
+    /* SHA1=...,MD5=...,SHA256=...,IMPHASH=... (unknown algorithms stay in event_data) */
     size_t i = 0;
-    bool any = false;
     while (i < v.n) {
         size_t e = i;
         while (e < v.n && v.p[e] != ',') e++;
@@ -369,11 +368,9 @@ static void map_hashes(winmap *m, const char *pre, sv v)
                 put_str(m, pre, ".hash.sha1", lh);
             else if (sv_ieq(algo, sv_cstr("SHA256")))
                 put_str(m, pre, ".hash.sha256", lh);
-            any = true;
         }
         i = e + 1;
     }
-    (void)any;
 }
 
 /* HKLM\..., \REGISTRY\MACHINE\..., HKEY_LOCAL_MACHINE\... -> hive + key (+ value) */

@@ -206,7 +206,7 @@ static void filetime(buf *b, uint64_t ft)
     buf_put(b, t, 30);
 }
 
-static int walk(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsigned nv, buf *out);
+static int walk(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsigned nv);
 
 static int value_text(evtx_fast *f, const val *x, buf *b)
 {
@@ -308,7 +308,7 @@ static int value_text(evtx_fast *f, const val *x, buf *b)
         return 0;
     case 0x21: { /* nested binary XML: the elements go to the sink, no text */
         uint32_t pos = x->off;
-        return walk(f, &pos, x->off + n, NULL, 0, NULL);
+        return walk(f, &pos, x->off + n, NULL, 0);
     }
     default: return -1; /* arrays, SYSTEMTIME, floats: let libevtx render them */
     }
@@ -365,7 +365,7 @@ static int template_instance(evtx_fast *f, uint32_t *pos, uint32_t end)
     if (data > end) return -1;
     *pos = data;
     uint32_t bp = body;
-    return walk(f, &bp, body_end, v, nv, NULL);
+    return walk(f, &bp, body_end, v, nv);
 }
 
 /* Text of one substitution or value token, appended to out (attribute values)
@@ -474,7 +474,7 @@ static int element(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsi
     if (++f->depth > MAX_DEPTH) return -1;
     winxml_sax_start(f->wx, ename, atts);
     if (close == 0x02) {
-        if (walk(f, pos, end, v, nv, NULL)) return -1;
+        if (walk(f, pos, end, v, nv)) return -1;
         NEED(1);
         if (f->c[*pos] != 0x04) return -1;
         *pos += 1;
@@ -488,9 +488,8 @@ static int element(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsi
 
 /* A token sequence, up to the end of the fragment (consumed) or the end of
  * the enclosing element (left for the caller). */
-static int walk(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsigned nv, buf *out)
+static int walk(evtx_fast *f, uint32_t *pos, uint32_t end, const val *v, unsigned nv)
 {
-    (void)out;
     if (++f->depth > MAX_DEPTH) return -1;
     while (*pos < end) {
         uint8_t t = f->c[*pos] & 0xbf;
@@ -556,7 +555,7 @@ int evtx_fast_next(evtx_fast *f, const winrec **rec, uint64_t *recno, uint64_t *
         f->depth = 0;
         winxml_sax_begin(f->wx);
         char msg[160];
-        if (walk(f, &pos, end, NULL, 0, NULL) || f->text.oom || f->attv.oom ||
+        if (walk(f, &pos, end, NULL, 0) || f->text.oom || f->attv.oom ||
             winxml_sax_finish(f->wx, rec, msg, sizeof msg))
             return -1; /* the caller asks libevtx for this one */
         return 0;

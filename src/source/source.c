@@ -179,13 +179,14 @@ static modus_status detect(modus_source *s, const char *path, modus_diag *diag)
             if ((memmem(b + i, ln, "\"EventID\"", 9) || memmem(b + i, ln, "\"winlog\"", 8)) &&
                 (s->wf = winflat_new()) != NULL && winflat_parse(s->wf, b + i, ln, &rec) == 1)
                 s->kind = K_FLAT;
+            if (s->kind != K_FLAT) { /* ECS documents: no use for it */
+                winflat_free(s->wf);
+                s->wf = NULL;
+            }
         }
     }
-    if (s->kind != K_NDJSON) {
-        if (!s->wx) s->wx = winxml_new();
-        s->wm = winmap_new();
-        if (!s->wx || !s->wm) return MODUS_ENOMEM;
-    }
+    if (s->kind == K_XML && !(s->wx = winxml_new())) return MODUS_ENOMEM; /* EVTX made its own */
+    if (s->kind != K_NDJSON && !(s->wm = winmap_new())) return MODUS_ENOMEM;
     return MODUS_OK;
 }
 
@@ -242,6 +243,18 @@ static modus_status next_xml(modus_source *s, const char **line, size_t *len, mo
 
 static modus_status next_line(modus_source *s, const char **line, size_t *len, modus_diag *diag);
 
+/* One Windows record as an ECS document in s->doc, handed out like a line. */
+static modus_status emit_doc(modus_source *s, const winrec *rec, const char **line, size_t *len)
+{
+    buf_reset(&s->doc);
+    winmap_ecs(s->wm, rec, &s->doc);
+    if (!buf_reserve(&s->doc, MODUS_PADDING) || s->doc.oom) return MODUS_ENOMEM;
+    memset(s->doc.p + s->doc.n, ' ', MODUS_PADDING);
+    *line = s->doc.p;
+    *len = s->doc.n;
+    return MODUS_OK;
+}
+
 modus_status modus_source_next(modus_source *s, const char **line, size_t *len, modus_diag *diag)
 {
     if (s->kind == K_EVTX) return next_evtx(s, line, len, diag);
@@ -252,13 +265,7 @@ modus_status modus_source_next(modus_source *s, const char **line, size_t *len, 
      * the decoder reports what is wrong with it */
     const winrec *rec;
     if (winflat_parse(s->wf, *line, *len, &rec) != 1) return MODUS_OK;
-    buf_reset(&s->doc);
-    winmap_ecs(s->wm, rec, &s->doc);
-    if (!buf_reserve(&s->doc, MODUS_PADDING) || s->doc.oom) return MODUS_ENOMEM;
-    memset(s->doc.p + s->doc.n, ' ', MODUS_PADDING);
-    *line = s->doc.p;
-    *len = s->doc.n;
-    return MODUS_OK;
+    return emit_doc(s, rec, line, len);
 }
 
 static modus_status next_line(modus_source *s, const char **line, size_t *len, modus_diag *diag)
@@ -347,16 +354,9 @@ static modus_status to_doc(modus_source *s, const char *xml, size_t n, const cha
 {
     const winrec *rec;
     if (winxml_parse(s->wx, xml, n, &rec, msg, msz, err_off) != 0) return MODUS_EPARSE;
-    buf_reset(&s->doc);
-    winmap_ecs(s->wm, rec, &s->doc);
-    if (!buf_reserve(&s->doc, MODUS_PADDING) || s->doc.oom) {
-        snprintf(msg, msz, "out of memory");
-        return MODUS_ENOMEM;
-    }
-    memset(s->doc.p + s->doc.n, ' ', MODUS_PADDING);
-    *line = s->doc.p;
-    *len = s->doc.n;
-    return MODUS_OK;
+    modus_status st = emit_doc(s, rec, line, len);
+    if (st != MODUS_OK) snprintf(msg, msz, "out of memory");
+    return st;
 }
 
 static modus_status next_fast(modus_source *s, const char **line, size_t *len, modus_diag *diag)
@@ -380,12 +380,7 @@ static modus_status next_fast(modus_source *s, const char **line, size_t *len, m
             return MODUS_EPARSE;
         }
     }
-    buf_reset(&s->doc);
-    winmap_ecs(s->wm, rec, &s->doc);
-    if (!buf_reserve(&s->doc, MODUS_PADDING) || s->doc.oom) return MODUS_ENOMEM;
-    memset(s->doc.p + s->doc.n, ' ', MODUS_PADDING);
-    *line = s->doc.p;
-    *len = s->doc.n;
+    if (emit_doc(s, rec, line, len) != MODUS_OK) return MODUS_ENOMEM;
     if (diag) {
         diag->line = recno;
         diag->offset = 0;

@@ -96,24 +96,14 @@ void evtx_close(evtx_reader *r)
     free(r);
 }
 
-/* Recovered records are read from slack space and damaged chunks: most are
- * stale copies of live records (same EventRecordID, skipped) or fragments
- * that no longer parse (counted, not reported: slack is not damage). */
-int evtx_record_xml(evtx_reader *r, int index, const char **xml, size_t *len, char *msg, size_t msz)
+/* The record's XML into r->xml; frees rec either way. */
+static int render(evtx_reader *r, libevtx_record_t *rec, const char **xml, size_t *len, char *msg,
+                  size_t msz)
 {
-    libevtx_record_t *rec = NULL;
     libevtx_error_t *e = NULL;
-    if (libevtx_file_get_record_by_index(r->file, index, &rec, &e) != 1) {
-        err_text(e, msg, msz, "unreadable record");
-        return -1;
-    }
     size_t n = 0;
-    if (libevtx_record_get_utf8_xml_string_size(rec, &n, &e) != 1 || n == 0) {
-        err_text(e, msg, msz, "record cannot be rendered as XML");
-        libevtx_record_free(&rec, NULL);
-        return -1;
-    }
-    if (n > r->cap) {
+    int ok = libevtx_record_get_utf8_xml_string_size(rec, &n, &e) == 1 && n > 0;
+    if (ok && n > r->cap) {
         uint8_t *p = realloc(r->xml, n);
         if (!p) {
             libevtx_record_free(&rec, NULL);
@@ -123,7 +113,7 @@ int evtx_record_xml(evtx_reader *r, int index, const char **xml, size_t *len, ch
         r->xml = p;
         r->cap = n;
     }
-    int ok = libevtx_record_get_utf8_xml_string(rec, r->xml, n, &e) == 1;
+    ok = ok && libevtx_record_get_utf8_xml_string(rec, r->xml, n, &e) == 1;
     libevtx_record_free(&rec, NULL);
     if (!ok) {
         err_text(e, msg, msz, "record cannot be rendered as XML");
@@ -134,6 +124,20 @@ int evtx_record_xml(evtx_reader *r, int index, const char **xml, size_t *len, ch
     return 0;
 }
 
+int evtx_record_xml(evtx_reader *r, int index, const char **xml, size_t *len, char *msg, size_t msz)
+{
+    libevtx_record_t *rec = NULL;
+    libevtx_error_t *e = NULL;
+    if (libevtx_file_get_record_by_index(r->file, index, &rec, &e) != 1) {
+        err_text(e, msg, msz, "unreadable record");
+        return -1;
+    }
+    return render(r, rec, xml, len, msg, msz);
+}
+
+/* Recovered records are read from slack space and damaged chunks: most are
+ * stale copies of live records (same EventRecordID, skipped) or fragments
+ * that no longer parse (counted, not reported: slack is not damage). */
 int evtx_next(evtx_reader *r, const char **xml, size_t *len, uint64_t *recno, bool *recovered,
               char *msg, size_t msz)
 {
@@ -184,29 +188,5 @@ int evtx_next(evtx_reader *r, const char **xml, size_t *len, uint64_t *recno, bo
         }
         break;
     }
-    size_t n = 0;
-    if (libevtx_record_get_utf8_xml_string_size(rec, &n, &e) != 1 || n == 0) {
-        err_text(e, msg, msz, "record cannot be rendered as XML");
-        libevtx_record_free(&rec, NULL);
-        return -1;
-    }
-    if (n > r->cap) {
-        uint8_t *p = realloc(r->xml, n);
-        if (!p) {
-            libevtx_record_free(&rec, NULL);
-            snprintf(msg, msz, "out of memory");
-            return -1;
-        }
-        r->xml = p;
-        r->cap = n;
-    }
-    if (libevtx_record_get_utf8_xml_string(rec, r->xml, n, &e) != 1) {
-        err_text(e, msg, msz, "record cannot be rendered as XML");
-        libevtx_record_free(&rec, NULL);
-        return -1;
-    }
-    libevtx_record_free(&rec, NULL);
-    *xml = (const char *)r->xml;
-    *len = strnlen((const char *)r->xml, n);
-    return 0;
+    return render(r, rec, xml, len, msg, msz);
 }
