@@ -8,6 +8,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test || exit 2
+# The corpus tests read real public telemetry from ../shared/corpora (or $SHARED):
+# without it most CLI tests would fail one by one, so say so once and stop.
+want_shared=${SHARED:-../shared}
+export SHARED=$(cd "$want_shared" 2>/dev/null && pwd)
+if [ ! -f "$SHARED/corpora/README.md" ]; then
+    echo "modus: the tests need the corpora: $want_shared/corpora not found." >&2
+    echo "  Put this checkout next to shared/ (…/main and …/shared), or run SHARED=/path/to/shared $0" >&2
+    echo "total: 0 passed, 1 failed"
+    exit 1
+fi
 jobs=$(nproc)
 fuzz_seconds=${FUZZ_SECONDS:-30}
 pass=0
@@ -53,7 +63,7 @@ if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_T
     # fuzz_evtx's seeds: the records area of each corpus EVTX file's first chunk,
     # cut at run time (corpus content stays out of the tree)
     mkdir -p out/seeds_evtx
-    for f in ../shared/corpora/evtx/*.evtx; do
+    for f in "$SHARED"/corpora/evtx/*.evtx; do
         [ -f "$f" ] && python3 -c 'import sys,struct; d=open(sys.argv[1],"rb").read(); c=d[4096:4096+65536]; e=struct.unpack_from("<I",c,48)[0]; open(sys.argv[2],"wb").write(c[512:e])' "$f" "out/seeds_evtx/$(basename "$f")"
     done
     for t in json calltrace symbol_info eql rule_toml winevt source evtx; do
