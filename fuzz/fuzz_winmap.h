@@ -20,8 +20,8 @@ static inline void fuzz_winmap_check(winmap *wm, const winrec *rec)
     const modus_event *ev;
     modus_diag d;
     if (modus_scanner_decode(fuzz_scanner(), out.p, out.n, &ev, &d) != MODUS_OK) {
-        fprintf(stderr, "winmap wrote JSON the decoder rejects: %s\n%.*s\n", d.message,
-                (int)out.n, out.p);
+        fprintf(stderr, "winmap wrote JSON the decoder rejects: %s\n%.*s\n", d.message, (int)out.n,
+                out.p);
         abort();
     }
     modus_event_render(ev, MODUS_RENDER_ENRICHED, NULL);
