@@ -17,6 +17,7 @@ static void usage(FILE *f)
           "  stack   explain one call stack: frames, summary, layers, modality, evidence\n"
           "  query   run an EQL query over telemetry files and print the matches\n"
           "  rules   check, list or test rule files (Elastic's TOML format)\n"
+          "  live    the Linux eBPF sensor: kernel events with call stacks, detected live\n"
           "\n"
           "Run 'modus COMMAND --help' for a command's options. 'modus --version' prints\n"
           "the version. Exit status: 0 success, 1 alerts found (--exit-status), 2 usage\n"
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "stack")) return cmd_stack(argc - 1, argv + 1);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
+    if (!strcmp(cmd, "live")) return cmd_live(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'modus --help')", cmd);
     return EXIT_USAGE;
 }

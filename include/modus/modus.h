@@ -279,6 +279,39 @@ void modus_alerter_rule_stats(const modus_alerter *a, size_t rule, uint64_t *run
                               uint64_t *alerts);
 void modus_alerter_destroy(modus_alerter *a);
 
+/* ---- live sensor (Linux, root) --------------------------------------------- */
+
+/* The eBPF sensor: kernel events with user call stacks, each turned into an
+ * ECS document in the shape Elastic Defend uses on Linux (SPEC §2), ready
+ * for modus_scanner_decode. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN
+ * to mount tracefs, CAP_SYS_PTRACE to read other processes' maps). */
+typedef struct modus_sensor modus_sensor;
+typedef struct modus_sensor_opts {
+    const char *backend;  /* "auto" (NULL), "tp" or "lsm" */
+    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 8192 */
+    bool no_raw_syscalls; /* never attach the raw sys_enter hook */
+    const char *hostname; /* host.name; NULL: gethostname() */
+} modus_sensor_opts;
+typedef void (*modus_sensor_fn)(void *ctx, const char *json, size_t len);
+
+modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out, modus_diag *diag);
+/* Which backend runs, in words ("tracepoints (no lsm: ...)"). */
+const char *modus_sensor_backend(const modus_sensor *s);
+/* Wait up to timeout_ms for records, then hand every captured event to fn
+ * (JSON borrowed for the call). */
+modus_status modus_sensor_poll(modus_sensor *s, int timeout_ms, modus_sensor_fn fn, void *ctx);
+typedef struct modus_sensor_stats {
+    uint64_t sent;      /* records the kernel handed over */
+    uint64_t lost;      /* records the kernel could not hand over (ring full) */
+    uint64_t records;   /* records read */
+    uint64_t events;    /* ECS events made from them */
+    uint64_t bad;       /* malformed records, skipped */
+    uint64_t processes; /* processes tracked */
+    uint64_t unwound;   /* stacks unwound */
+} modus_sensor_stats;
+void modus_sensor_stats_get(const modus_sensor *s, modus_sensor_stats *out);
+void modus_sensor_close(modus_sensor *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -146,7 +146,11 @@ static void render_enriched(buf *b, const modus_event *ev)
     const char *t = ev->text;
     size_t len = ev->len;
     while (len && (t[len - 1] == ' ' || t[len - 1] == '\t' || t[len - 1] == '\r')) len--;
-    if (mj_member(d, 0, "modality", 8) || !len || t[len - 1] != '}') {
+    /* a document that has modality.* already is left alone; with rules the
+     * node table may hold a "modality" node the rules asked for, so the
+     * text has the last word */
+    bool has_modality = mj_member(d, 0, "modality", 8) && mj_locate(t, len, "modality") >= 0;
+    if (has_modality || !len || t[len - 1] != '}') {
         buf_put(b, t, ev->len);
         return;
     }

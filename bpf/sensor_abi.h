@@ -1,0 +1,118 @@
+/* sensor_abi.h - the one record layout shared by bpf/sensor.bpf.c and the
+ * user-space consumer (src/source/source_ebpf.c). Fixed-width fields only.
+ *
+ * Schema version 1. Existing record types only gain fields at the end of
+ * their union member; new behaviour gets a new type. A record is the header
+ * followed by `data_len` bytes: the copy of the user stack (from regs.sp) for
+ * records with MSR_F_STACK, the NUL-separated argv for MSR_EXEC.
+ */
+#ifndef MODUS_SENSOR_ABI_H
+#define MODUS_SENSOR_ABI_H
+
+#define MSR_SCHEMA 1
+
+#define MSR_STACK_MAX 16384 /* largest stack copy; --stack-bytes picks less */
+#define MSR_PATH 512        /* path buffers; components of a walked path */
+#define MSR_ARGS 1024
+#define MSR_NAME 32 /* watch-list keys: one path component */
+
+enum msr_type {
+    MSR_EXEC = 1,         /* sched_process_exec: the new image */
+    MSR_EXEC_CALLER = 2,  /* execve entry: the stack of the caller */
+    MSR_FORK = 3,         /* a new process (not a thread) */
+    MSR_EXIT = 4,         /* the thread-group leader exits */
+    MSR_VFORK = 5,        /* clone(CLONE_VFORK): the parent's stack for the child's exec */
+    MSR_MPROTECT = 6,     /* PROT_EXEC on writable, anonymous or deleted-file memory */
+    MSR_MMAP = 7,         /* an executable mapping (always; flags say if it matters) */
+    MSR_FILE_OPEN = 8,    /* write/create open of a watched path */
+    MSR_RENAME = 9,       /* rename*(): user-supplied new path */
+    MSR_PTRACE = 10,      /* ptrace writes and attaches */
+    MSR_VM_WRITEV = 11,   /* process_vm_writev */
+    MSR_MEMFD = 12,       /* memfd_create */
+    MSR_MODULE = 13,      /* init_module / finit_module attempt */
+    MSR_BPF = 14,         /* bpf(BPF_PROG_LOAD) */
+    MSR_TYPE_MAX = 15,
+};
+
+/* flags */
+#define MSR_F_STACK 0x1       /* regs + stack copy present */
+#define MSR_F_IP_ANON 0x2     /* regs.ip in anonymous memory (no vm_file) */
+#define MSR_F_IP_WRITE 0x4    /* regs.ip's vma is writable */
+#define MSR_F_IP_NOVMA 0x8    /* no vma at regs.ip */
+#define MSR_F_CREATED 0x10    /* MSR_FILE_OPEN: the open created the file */
+#define MSR_F_PATH_TRUNC 0x20 /* path longer than the walk or buffer */
+#define MSR_F_SUSPECT 0x40    /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
+#define MSR_F_IPBYTES 0x80    /* ip_bytes[] holds the 16 bytes before regs.ip */
+
+/* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
+#define MSR_VM_READ 0x1
+#define MSR_VM_WRITE 0x2
+#define MSR_VM_EXEC 0x4
+
+struct msr_regs {
+    __u64 ip, sp, bp, bx, r12, r13, r14, r15;
+};
+
+struct msr_hdr {
+    __u32 type, flags;
+    __u32 size;     /* whole record, header included */
+    __u32 data_len; /* bytes after the header */
+    __u64 ts;       /* bpf_ktime_get_boot_ns */
+    __u32 tgid, tid, ppid, uid;
+    __u64 start_ns;  /* process start (boot ns): entity ids survive pid reuse */
+    __u64 pstart_ns; /* parent's */
+    char comm[16];
+    struct msr_regs regs;
+    __u8 ip_bytes[16];
+    union {
+        struct {
+            __u64 addr, len;
+            __u32 prot, old_vm_flags;
+            __u32 pkey, vma_anon; /* vma_anon: 1 anonymous, 2 deleted/memfd file */
+            __u64 vma_start, vma_end;
+            char path[MSR_PATH]; /* the vma's file, walked */
+        } mem; /* MSR_MPROTECT, MSR_MMAP */
+        struct {
+            __u32 mode, oflags;
+            __u64 ino;
+            char path[MSR_PATH]; /* components leaf first, '\0'-separated */
+        } file; /* MSR_FILE_OPEN */
+        struct {
+            __s32 olddfd, newdfd;
+            char oldpath[MSR_PATH / 2];
+            char newpath[MSR_PATH]; /* as the caller wrote it */
+        } rename;
+        struct {
+            __s64 request;
+            __u32 target, pad;
+            __u64 addr;
+        } ptrace; /* MSR_PTRACE, MSR_VM_WRITEV (request = iovec count) */
+        struct {
+            __u32 flags, pad;
+            char name[64];
+        } memfd;
+        struct {
+            __s64 fd; /* -1 for init_module */
+            __u64 len;
+            char params[64];
+        } module;
+        struct {
+            __u32 cmd, prog_type;
+            char prog_name[16];
+        } bpf;
+        struct {
+            __u32 child, child_tid;
+            __u64 child_start_ns;
+        } fork;
+        struct {
+            __s32 code, pad;
+        } exit;
+        struct {
+            char path[MSR_PATH]; /* the new executable, walked leaf first */
+            char filename[MSR_PATH / 2];
+            __u32 old_tid, args_truncated;
+        } exec;
+    } u;
+};
+
+#endif

@@ -1,0 +1,402 @@
+/* cmd_live.c - `modus live`: the Linux eBPF sensor, classified and detected as
+ * events happen. Loads the kernel side (libmodus's modus_sensor), drops the
+ * capabilities it no longer needs, then: every captured event goes through
+ * the same decoder, classifier and rules as `modus scan`. */
+#include <errno.h>
+#include <getopt.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: modus live [OPTIONS]\n"
+          "\n"
+          "Captures kernel events with eBPF (process exec/fork/exit, memory made executable,\n"
+          "writes to persistence files, ptrace and process_vm_writev, memfd_create, module\n"
+          "and bpf loads), each with the full user call stack of the thread that caused it,\n"
+          "names its execution modality and runs detection rules: the built-in pack, or\n"
+          "--rules. Needs root. Runs until SIGINT/SIGTERM or --duration.\n"
+          "\n"
+          "options:\n"
+          "  --rules PATH          a rule file or directory of *.toml rules (repeatable;\n"
+          "                        default: the built-in pack); Elastic's Linux rules load\n"
+          "  --output FILE         append alerts (NDJSON) to FILE instead of stdout\n"
+          "  --all-events          also write every captured event, enriched with modality.*\n"
+          "  --duration SECONDS    stop after this long\n"
+          "  --format json|text    stdout format (default: text on a terminal, else json)\n"
+          "  --backend auto|tp|lsm kernel hooks (default auto: lsm where the kernel allows\n"
+          "                        BPF trampolines, tracepoints otherwise)\n"
+          "  --stack-bytes N       user stack copied per event, 4096..16384 (default 8192)\n"
+          "  --no-raw-syscalls     never use the raw sys_enter hook (module loads on\n"
+          "                        kernels without module tracepoints)\n"
+          "  --no-kill             do not carry out [[actions]] kill_process\n"
+          "  --stats-interval S    print counts every S seconds (default 60, 0: never)\n"
+          "  -q, --quiet           no start-up and statistics lines\n"
+          "  -h, --help            this help\n"
+          "\n"
+          "Exit status: 0, 2 the sensor could not start (not root, no BTF...), 3 rule error.\n",
+          f);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+typedef struct live {
+    modus_scanner *sc, *asc;
+    modus_alerter *alerter;
+    const modus_ruleset *rs;
+    FILE *out;
+    int format; /* 0 json, 1 text */
+    bool all_events, no_kill, quiet;
+    uint64_t events, bad, killed;
+    char *abuf;
+    size_t abuf_cap;
+} live;
+
+static void field(const modus_event *ev, const char *path, char *out, size_t cap)
+{
+    modus_value v;
+    out[0] = 0;
+    if (modus_event_get(ev, path, &v) != MODUS_OK) return;
+    if (v.type == MODUS_T_STRING)
+        snprintf(out, cap, "%.*s", (int)v.len, v.str);
+    else if (v.type == MODUS_T_INT)
+        snprintf(out, cap, "%lld", (long long)v.i);
+    else if (v.type == MODUS_T_UINT)
+        snprintf(out, cap, "%llu", (unsigned long long)v.u);
+}
+
+/* [[actions]] kill_process: the process of the sequence stage `state`
+ * (Elastic's convention), else the alert's process. */
+static void do_actions(live *l, const modus_event *alert, size_t rule)
+{
+    modus_value acts, a;
+    if (modus_event_get(alert, "actions", &acts) != MODUS_OK || acts.type != MODUS_T_ARRAY) return;
+    for (size_t i = 0; i < acts.len; i++) {
+        if (modus_value_index(alert, &acts, i, &a) != MODUS_OK) continue;
+        modus_value act, state;
+        if (modus_value_get(alert, &a, "action", &act) != MODUS_OK || act.type != MODUS_T_STRING ||
+            act.len != 12 || memcmp(act.str, "kill_process", 12))
+            continue;
+        char pid[24] = "", name[64] = "";
+        if (modus_value_get(alert, &a, "state", &state) == MODUS_OK &&
+            (state.type == MODUS_T_INT || state.type == MODUS_T_UINT)) {
+            char path[64];
+            snprintf(path, sizeof path, "events.%lld.process.pid", (long long)state.i);
+            modus_value evs, e1, pv;
+            if (modus_event_get(alert, "events", &evs) == MODUS_OK &&
+                modus_value_index(alert, &evs, (size_t)state.i, &e1) == MODUS_OK &&
+                modus_value_get(alert, &e1, "process.pid", &pv) == MODUS_OK &&
+                (pv.type == MODUS_T_INT || pv.type == MODUS_T_UINT))
+                snprintf(pid, sizeof pid, "%lld", (long long)pv.i);
+        }
+        if (!pid[0]) field(alert, "process.pid", pid, sizeof pid);
+        field(alert, "process.name", name, sizeof name);
+        long p = strtol(pid, NULL, 10);
+        modus_rule_info ri;
+        modus_ruleset_rule(l->rs, rule, &ri);
+        if (p <= 1 || p == getpid()) continue;
+        if (l->no_kill) {
+            fprintf(stderr, "modus live: rule '%s' asks to kill %ld (%s): not done (--no-kill)\n",
+                    ri.name, p, name);
+            continue;
+        }
+        if (kill((pid_t)p, SIGKILL) == 0) {
+            l->killed++;
+            fprintf(stderr, "modus live: killed %ld (%s): rule '%s'\n", p, name, ri.name);
+        } else {
+            fprintf(stderr, "modus live: cannot kill %ld (%s) for rule '%s': %s\n", p, name,
+                    ri.name, strerror(errno));
+        }
+    }
+}
+
+static void on_alert(void *ctx, const char *json, size_t len, size_t rule)
+{
+    live *l = ctx;
+    if (l->format == 0) {
+        fwrite(json, 1, len, l->out);
+        fputc('\n', l->out);
+        fflush(l->out);
+    }
+    if (len + MODUS_PADDING > l->abuf_cap) {
+        char *nb = realloc(l->abuf, len + MODUS_PADDING);
+        if (!nb) return;
+        l->abuf = nb;
+        l->abuf_cap = len + MODUS_PADDING;
+    }
+    memcpy(l->abuf, json, len);
+    memset(l->abuf + len, ' ', MODUS_PADDING);
+    const modus_event *ev;
+    modus_diag d;
+    if (modus_scanner_decode(l->asc, l->abuf, len, &ev, &d) != MODUS_OK) return;
+    if (l->format == 1) {
+        modus_rule_info ri;
+        modus_ruleset_rule(l->rs, rule, &ri);
+        char ts[32], mod[16], proc[64], pid[16];
+        field(ev, "@timestamp", ts, sizeof ts);
+        field(ev, "modality.name", mod, sizeof mod);
+        field(ev, "process.executable", proc, sizeof proc);
+        if (!proc[0]) field(ev, "process.name", proc, sizeof proc);
+        field(ev, "process.pid", pid, sizeof pid);
+        fprintf(l->out, "%-26.26s  %-8s  %-10s  %7s  %-24.24s  %s\n", ts,
+                ri.severity ? ri.severity : "-", mod[0] ? mod : "-", pid, proc, ri.name);
+        fflush(l->out);
+    }
+    do_actions(l, ev, rule);
+}
+
+static void on_event(void *ctx, const char *json, size_t len)
+{
+    live *l = ctx;
+    const modus_event *ev;
+    modus_diag d = {0};
+    if (modus_scanner_decode(l->sc, json, len, &ev, &d) != MODUS_OK) {
+        if (l->bad++ < 5)
+            fprintf(stderr, "modus live: sensor event %llu unreadable: %s\n",
+                    (unsigned long long)l->events + 1, d.message);
+        return;
+    }
+    l->events++;
+    if (l->all_events && l->format == 0) {
+        size_t n;
+        const char *out = modus_event_render(ev, MODUS_RENDER_ENRICHED, &n);
+        if (out) {
+            fwrite(out, 1, n, l->out);
+            fputc('\n', l->out);
+        }
+    }
+    modus_alerter_event(l->alerter, ev);
+}
+
+static void print_stats(const modus_sensor *s, const live *l, double secs, const char *when)
+{
+    modus_sensor_stats st;
+    modus_sensor_stats_get(s, &st);
+    fprintf(stderr,
+            "modus live: %s%.0f s: %llu events, %llu alerts, %llu lost in the kernel, "
+            "%llu records (%llu malformed), %llu stacks unwound, %llu processes tracked\n",
+            when, secs, (unsigned long long)l->events,
+            (unsigned long long)modus_alerter_count(l->alerter), (unsigned long long)st.lost,
+            (unsigned long long)st.records, (unsigned long long)(st.bad + l->bad),
+            (unsigned long long)st.unwound, (unsigned long long)st.processes);
+}
+
+/* After loading: keep only what the event loop needs. CAP_SYS_PTRACE and
+ * CAP_DAC_READ_SEARCH read other users' /proc/PID/maps and binaries for
+ * symbolization, CAP_KILL carries out kill_process. */
+static void drop_caps(bool quiet)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2] = {{0}};
+    unsigned keep[] = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_KILL};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        d[keep[i] / 32].effective |= 1u << (keep[i] % 32);
+        d[keep[i] / 32].permitted |= 1u << (keep[i] % 32);
+    }
+    for (int c = 0; c <= CAP_LAST_CAP; c++) {
+        bool k = false;
+        for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) k |= (unsigned)c == keep[i];
+        if (!k) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+    }
+    if (syscall(SYS_capset, &h, d) != 0 && !quiet)
+        fprintf(stderr, "modus live: could not drop capabilities: %s\n", strerror(errno));
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int cmd_live(int argc, char **argv)
+{
+    static const struct option opts[] = {{"rules", required_argument, NULL, 'r'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"all-events", no_argument, NULL, 'a'},
+                                         {"duration", required_argument, NULL, 'd'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"backend", required_argument, NULL, 'b'},
+                                         {"stack-bytes", required_argument, NULL, 'B'},
+                                         {"no-raw-syscalls", no_argument, NULL, 'R'},
+                                         {"no-kill", no_argument, NULL, 'K'},
+                                         {"stats-interval", required_argument, NULL, 'i'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    char *rule_paths[64];
+    int nrules = 0, c, format = -1;
+    const char *output = NULL;
+    double duration = 0, interval = 60;
+    live l = {0};
+    modus_sensor_opts so = {0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if (nrules == 64) {
+                cli_error("live: at most 64 --rules");
+                return EXIT_USAGE;
+            }
+            rule_paths[nrules++] = optarg;
+            break;
+        case 'o': output = optarg; break;
+        case 'a': l.all_events = true; break;
+        case 'd':
+        case 'i': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || v < 0) {
+                cli_error("live: --%s needs a number of seconds, not '%s'",
+                          c == 'd' ? "duration" : "stats-interval", optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 'd')
+                duration = v;
+            else
+                interval = v;
+            break;
+        }
+        case 'f':
+            if (!strcmp(optarg, "json"))
+                format = 0;
+            else if (!strcmp(optarg, "text"))
+                format = 1;
+            else {
+                cli_error("live: --format must be json or text, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'b':
+            if (strcmp(optarg, "auto") && strcmp(optarg, "tp") && strcmp(optarg, "lsm")) {
+                cli_error("live: --backend must be auto, tp or lsm, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            so.backend = strcmp(optarg, "auto") ? optarg : NULL;
+            break;
+        case 'B': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || v < 4096 || v > 16384) {
+                cli_error("live: --stack-bytes must be 4096..16384, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            so.stack_bytes = (uint32_t)v;
+            break;
+        }
+        case 'R': so.no_raw_syscalls = true; break;
+        case 'K': l.no_kill = true; break;
+        case 'q': l.quiet = true; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("live: unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (geteuid() != 0) {
+        cli_error("live: the sensor needs root (it loads eBPF programs)");
+        return EXIT_USAGE;
+    }
+    size_t loaded = 0, failed = 0;
+    modus_ruleset *rs = cli_load_rules(rule_paths, nrules, &loaded, &failed);
+    if (!rs) return EXIT_RULES;
+    l.rs = rs;
+    modus_engine_opts eo = {.rules = rs};
+    modus_engine *eng = NULL;
+    modus_diag d = {0};
+    if (modus_engine_create(&eo, &eng, &d) != MODUS_OK) {
+        cli_diag("engine", &d);
+        modus_ruleset_destroy(rs);
+        return EXIT_USAGE;
+    }
+    l.out = stdout;
+    if (output) {
+        l.out = fopen(output, "a");
+        if (!l.out) {
+            cli_error("live: cannot open %s: %s", output, strerror(errno));
+            modus_engine_destroy(eng);
+            modus_ruleset_destroy(rs);
+            return EXIT_USAGE;
+        }
+        format = 0;
+    }
+    if (format < 0) format = isatty(fileno(l.out)) ? 1 : 0;
+    l.format = format;
+    int rc = EXIT_OK;
+    modus_sensor *sensor = NULL;
+    if (modus_scanner_create(eng, &l.sc) != MODUS_OK ||
+        modus_scanner_create(eng, &l.asc) != MODUS_OK ||
+        modus_alerter_create(eng, rs, on_alert, &l, &l.alerter) != MODUS_OK) {
+        cli_error("out of memory");
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    double t0 = now();
+    if (modus_sensor_open(&so, &sensor, &d) != MODUS_OK) {
+        cli_error("live: %s", d.message);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    drop_caps(l.quiet);
+    if (!l.quiet) {
+        fprintf(stderr,
+                "modus live: backend %s; %zu rules%s; stack copy %u bytes; started in %.0f ms\n",
+                modus_sensor_backend(sensor), loaded, nrules ? "" : " (built-in pack)",
+                so.stack_bytes ? so.stack_bytes : 8192, (now() - t0) * 1e3);
+        fprintf(stderr, "modus live: ready\n");
+    }
+    if (l.format == 1)
+        fprintf(l.out, "%-26s  %-8s  %-10s  %7s  %-24s  %s\n", "TIME", "SEVERITY", "MODALITY",
+                "PID", "PROCESS", "RULE");
+    double start = now(), last = start;
+    while (!stop_flag) {
+        if (modus_sensor_poll(sensor, 50, on_event, &l) != MODUS_OK) {
+            cli_error("live: reading the ring buffer failed");
+            rc = EXIT_USAGE;
+            break;
+        }
+        double t = now();
+        if (duration > 0 && t - start >= duration) break;
+        if (interval > 0 && t - last >= interval && !l.quiet) {
+            last = t;
+            print_stats(sensor, &l, t - start, "");
+        }
+    }
+    /* drain what the kernel already handed over */
+    modus_sensor_poll(sensor, 0, on_event, &l);
+    modus_alerter_finish(l.alerter);
+    fflush(l.out);
+    print_stats(sensor, &l, now() - start, "stopped after ");
+done:
+    modus_sensor_close(sensor);
+    modus_alerter_destroy(l.alerter);
+    modus_scanner_destroy(l.sc);
+    modus_scanner_destroy(l.asc);
+    modus_engine_destroy(eng);
+    modus_ruleset_destroy(rs);
+    free(l.abuf);
+    if (l.out && l.out != stdout) fclose(l.out);
+    return rc;
+}

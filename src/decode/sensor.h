@@ -1,0 +1,26 @@
+/* sensor.h - the live sensor's records (bpf/sensor_abi.h) to ECS documents. */
+#ifndef MODUS_DECODE_SENSOR_H
+#define MODUS_DECODE_SENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "../../bpf/sensor_abi.h"
+
+typedef struct msdec msdec;
+
+msdec *msdec_create(const char *hostname);
+void msdec_destroy(msdec *d);
+/* Seed the process table and the module maps from /proc. */
+void msdec_scan_proc(msdec *d);
+/* One ring-buffer record. 1: an event, *json (owned by d, valid until the
+ * next call) holds it; 0: state only (maps, pending stacks); -1: malformed. */
+int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size_t *len);
+void msdec_stats(const msdec *d, uint64_t *processes, uint64_t *unwound);
+/* The persistence class of an absolute path ("systemd", "cron"...), NULL if
+ * it is not a persistence location. */
+const char *sensor_persist_class(const char *path);
+
+#endif

@@ -1,0 +1,277 @@
+/* source_ebpf.c - the live sensor's source: load bpf/sensor.bpf.c, read its
+ * ring buffer, hand each record to the sensor decoder (decode_sensor.c).
+ *
+ * Start-up, in order:
+ *   1. tracefs is mounted if it is not (syscall tracepoints need its ids);
+ *   2. the backend is chosen: `lsm` needs BPF trampolines, so the probe loads
+ *      a one-instruction lsm/ program; where the kernel refuses (these VMs:
+ *      EPERM with an empty verifier log) or the caller asked for `tp`, the
+ *      tracepoint backend runs. The LSM backend is not written yet: a kernel
+ *      that accepts the probe is told so and runs tracepoints too;
+ *   3. programs whose tracepoint does not exist are not loaded (module
+ *      syscalls without CONFIG_MODULES: the raw sys_enter hook stands in,
+ *      unless disabled);
+ *   4. the watch lists (directory and file names of persistence locations)
+ *      go into the kernel's hash maps, the ring buffer is opened;
+ *   5. the /proc scan seeds the process table and the module maps, so that
+ *      processes that started earlier are named and symbolized.
+ * Then the caller drops the capabilities it no longer needs.
+ *
+ * Polling: the kernel side only wakes us past wake_bytes pending, so
+ * modus_sensor_poll waits at most timeout_ms and then consumes whatever is
+ * there. Lost records are counted in the kernel per type and summed here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "decode/sensor.h"
+#include "modus/modus.h"
+#include "sensor.skel.h"
+
+struct modus_sensor {
+    struct sensor_bpf *skel;
+    struct ring_buffer *rb;
+    msdec *dec;
+    char backend[160];
+    modus_sensor_fn fn;
+    void *ctx;
+    uint64_t records, events, bad;
+    int ncpu;
+};
+
+/* Names of the parent directory (watch_dirs) or of the file itself
+ * (watch_names) whose write-opens are reported; user space then matches the
+ * whole path against sensor_persist_path(). */
+static const char *const watch_dirs[] = {
+    "system",      "user",         "system.d",     "cron.d",      "cron.daily",
+    "cron.hourly", "cron.weekly",  "cron.monthly", "crontabs",    "cron",
+    "profile.d",   "sudoers.d",    "rules.d",      ".ssh",        "init.d",
+    "autostart",   "system-generators", "user-generators", "ld.so.conf.d", "update-motd.d",
+};
+static const char *const watch_names[] = {
+    "ld.so.preload", "crontab",   "sudoers",    ".bashrc",      ".bash_profile",
+    ".profile",      ".zshrc",    ".bash_login", ".bash_logout", "bash.bashrc",
+    "profile",       "rc.local",  "authorized_keys", "authorized_keys2", ".zprofile",
+    "environment",   "ld.so.conf",
+};
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_WARN && getenv("MODUS_BPF_DEBUG")) return vfprintf(stderr, fmt, ap);
+    if (level == LIBBPF_DEBUG && getenv("MODUS_BPF_DEBUG")) return vfprintf(stderr, fmt, ap);
+    return 0;
+}
+
+static bool tp_exists(const char *cat, const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "/sys/kernel/tracing/events/%s/%s", cat, name);
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static void ensure_tracefs(void)
+{
+    struct stat st;
+    if (stat("/sys/kernel/tracing/events", &st) == 0) return;
+    if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0 &&
+        stat("/sys/kernel/debug/tracing/events", &st) != 0)
+        mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+}
+
+/* Does the kernel accept BPF LSM programs (trampolines)? */
+static bool probe_lsm(char *why, size_t n)
+{
+    struct bpf_insn insns[] = {
+        {.code = 0xb7, .dst_reg = 0, .imm = 0}, /* r0 = 0 */
+        {.code = 0x95},                         /* exit */
+    };
+    int btf_id = -1;
+    struct btf *vm = btf__load_vmlinux_btf();
+    if (vm) {
+        btf_id = btf__find_by_name_kind(vm, "bpf_lsm_file_mprotect", BTF_KIND_FUNC);
+        btf__free(vm);
+    }
+    if (btf_id < 0) {
+        snprintf(why, n, "no bpf_lsm_file_mprotect in the kernel's BTF");
+        return false;
+    }
+    LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_LSM_MAC,
+                .attach_btf_id = (uint32_t)btf_id);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_LSM, "modus_probe", "GPL", insns, 2, &o);
+    if (fd < 0) {
+        snprintf(why, n, "the kernel refuses BPF LSM programs (%s)", strerror(errno));
+        return false;
+    }
+    close(fd);
+    snprintf(why, n, "BPF LSM programs load");
+    return true;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+    modus_sensor *s = ctx;
+    s->records++;
+    const char *json;
+    size_t len;
+    int r = msdec_record(s->dec, data, size, &json, &len);
+    if (r < 0) s->bad++;
+    if (r > 0) {
+        s->events++;
+        s->fn(s->ctx, json, len);
+    }
+    return 0;
+}
+
+modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out,
+                               modus_diag *diag)
+{
+    *out = NULL;
+    modus_sensor_opts def = {0};
+    if (!opts) opts = &def;
+    libbpf_set_print(libbpf_quiet);
+    modus_sensor *s = calloc(1, sizeof *s);
+    if (!s) return MODUS_ENOMEM;
+    s->ncpu = libbpf_num_possible_cpus();
+    if (s->ncpu < 1) s->ncpu = 1;
+
+    ensure_tracefs();
+    char why[160] = "";
+    bool want_lsm = opts->backend && !strcmp(opts->backend, "lsm");
+    bool lsm_ok = false;
+    if (!opts->backend || strcmp(opts->backend, "tp")) lsm_ok = probe_lsm(why, sizeof why);
+    if (want_lsm) {
+        snprintf(diag->message, sizeof diag->message,
+                 "the lsm backend is not available: %s; the lsm programs are not written yet, "
+                 "use --backend tp or auto",
+                 lsm_ok ? "this kernel would load them" : why);
+        free(s);
+        return MODUS_EINVAL;
+    }
+    if (lsm_ok)
+        snprintf(s->backend, sizeof s->backend, "tracepoints (lsm possible, not implemented)");
+    else if (opts->backend && !strcmp(opts->backend, "tp"))
+        snprintf(s->backend, sizeof s->backend, "tracepoints");
+    else
+        snprintf(s->backend, sizeof s->backend, "tracepoints (no lsm: %.120s)", why);
+
+    s->skel = sensor_bpf__open();
+    if (!s->skel) {
+        snprintf(diag->message, sizeof diag->message, "cannot open the BPF object: %s",
+                 strerror(errno));
+        free(s);
+        return MODUS_EIO;
+    }
+    uint32_t sb = opts->stack_bytes ? opts->stack_bytes : 8192;
+    if (sb > 16384) sb = 16384;
+    sb = (sb + 4095) & ~4095u;
+    s->skel->rodata->stack_max = sb;
+    s->skel->rodata->self_tgid = (uint32_t)getpid();
+    bool mod_tp = tp_exists("syscalls", "sys_enter_finit_module");
+    bpf_program__set_autoload(s->skel->progs.tp_init_module, mod_tp);
+    bpf_program__set_autoload(s->skel->progs.tp_finit_module, mod_tp);
+    bpf_program__set_autoload(s->skel->progs.tp_sys_enter_module, !mod_tp && !opts->no_raw_syscalls);
+    if (!tp_exists("syscalls", "sys_enter_pkey_mprotect"))
+        bpf_program__set_autoload(s->skel->progs.tp_pkey_mprotect, false);
+    if (!tp_exists("syscalls", "sys_exit_openat2"))
+        bpf_program__set_autoload(s->skel->progs.tp_openat2_exit, false);
+    if (!tp_exists("syscalls", "sys_enter_clone3"))
+        bpf_program__set_autoload(s->skel->progs.tp_clone3, false);
+
+    int err = sensor_bpf__load(s->skel);
+    if (!err) err = sensor_bpf__attach(s->skel);
+    if (err) {
+        snprintf(diag->message, sizeof diag->message,
+                 "cannot load the eBPF programs: %s (run as root; MODUS_BPF_DEBUG=1 shows the "
+                 "verifier log)",
+                 strerror(-err));
+        sensor_bpf__destroy(s->skel);
+        free(s);
+        return MODUS_EIO;
+    }
+    if (!mod_tp && opts->no_raw_syscalls)
+        strncat(s->backend, "; module loads not watched", sizeof s->backend - strlen(s->backend) - 1);
+
+    uint8_t one = 1;
+    for (size_t i = 0; i < sizeof watch_dirs / sizeof *watch_dirs; i++) {
+        char k[MSR_NAME] = {0};
+        strncpy(k, watch_dirs[i], sizeof k - 1);
+        bpf_map__update_elem(s->skel->maps.watch_dirs, k, sizeof k, &one, 1, BPF_ANY);
+    }
+    for (size_t i = 0; i < sizeof watch_names / sizeof *watch_names; i++) {
+        char k[MSR_NAME] = {0};
+        strncpy(k, watch_names[i], sizeof k - 1);
+        bpf_map__update_elem(s->skel->maps.watch_names, k, sizeof k, &one, 1, BPF_ANY);
+    }
+
+    s->dec = msdec_create(opts->hostname);
+    if (!s->dec) {
+        modus_sensor_close(s);
+        return MODUS_ENOMEM;
+    }
+    s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.rb), on_record, s, NULL);
+    if (!s->rb) {
+        snprintf(diag->message, sizeof diag->message, "cannot open the ring buffer: %s",
+                 strerror(errno));
+        modus_sensor_close(s);
+        return MODUS_EIO;
+    }
+    msdec_scan_proc(s->dec);
+    *out = s;
+    return MODUS_OK;
+}
+
+const char *modus_sensor_backend(const modus_sensor *s)
+{
+    return s->backend;
+}
+
+modus_status modus_sensor_poll(modus_sensor *s, int timeout_ms, modus_sensor_fn fn, void *ctx)
+{
+    s->fn = fn;
+    s->ctx = ctx;
+    int r = ring_buffer__poll(s->rb, timeout_ms);
+    if (r >= 0) r = ring_buffer__consume(s->rb);
+    if (r < 0 && r != -EINTR) return MODUS_EIO;
+    return MODUS_OK;
+}
+
+static uint64_t sum_map(int fd, uint32_t key, int ncpu)
+{
+    uint64_t v[ncpu], t = 0;
+    if (bpf_map_lookup_elem(fd, &key, v)) return 0;
+    for (int i = 0; i < ncpu; i++) t += v[i];
+    return t;
+}
+
+void modus_sensor_stats_get(const modus_sensor *s, modus_sensor_stats *o)
+{
+    memset(o, 0, sizeof *o);
+    o->records = s->records;
+    o->events = s->events;
+    o->bad = s->bad;
+    int dfd = bpf_map__fd(s->skel->maps.drops), sfd = bpf_map__fd(s->skel->maps.sent);
+    for (uint32_t t = 1; t < MSR_TYPE_MAX; t++) {
+        o->lost += sum_map(dfd, t, s->ncpu);
+        o->sent += sum_map(sfd, t, s->ncpu);
+    }
+    msdec_stats(s->dec, &o->processes, &o->unwound);
+}
+
+void modus_sensor_close(modus_sensor *s)
+{
+    if (!s) return;
+    ring_buffer__free(s->rb);
+    if (s->skel) sensor_bpf__destroy(s->skel);
+    msdec_destroy(s->dec);
+    free(s);
+}
