@@ -1,0 +1,174 @@
+#!/bin/bash
+# test_live.sh - modus live on the real kernel: start the sensor, run small
+# real programs in several runtimes, and check the event, the call stack, the
+# modality and the alert of each; then benign workloads (a package install
+# whose maintainer script writes a cron file, a build, a Python test run)
+# must raise no alert. Needs root; exits 77 (skipped) otherwise.
+# Every file it creates is removed, also on failure.
+. "$(dirname "$0")/../cli/lib.sh"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
+    exit 77
+fi
+if [ ! -r /sys/kernel/btf/vmlinux ]; then
+    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
+    exit 77
+fi
+PROGS=$(cd "$(dirname "$0")/progs" && pwd)
+UNIT_SH=/etc/systemd/system/modus-live-test-shell.service
+UNIT_PY=/etc/systemd/system/modus-live-test-python.service
+CRON_NODE=/etc/cron.d/modus-live-test-node
+CRON_DEB=/etc/cron.d/modus-live-test-deb
+SENSOR=
+cleanup() {
+    [ -n "$SENSOR" ] && kill "$SENSOR" 2>/dev/null
+    rm -f "$UNIT_SH" "$UNIT_PY" "$CRON_NODE" "$CRON_DEB"
+    dpkg -s modus-live-test >/dev/null 2>&1 && dpkg --purge modus-live-test >/dev/null 2>&1
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# The native test programs are built before the sensor starts (gcc -O2,
+# no frame pointers, as Debian builds).
+gcc -O2 -o "$TMP/mprotect_rwx" "$PROGS/mprotect_rwx.c" || exit 1
+gcc -O2 -o "$TMP/raw_syscall" "$PROGS/raw_syscall.c" || exit 1
+
+OUT=$TMP/live.ndjson
+"$MODUS" live --all-events --output "$OUT" --stats-interval 0 2>"$TMP/err" &
+SENSOR=$!
+for _ in $(seq 100); do
+    grep -q "ready" "$TMP/err" 2>/dev/null && break
+    kill -0 "$SENSOR" 2>/dev/null || break
+    sleep 0.2
+done
+if ! grep -q "ready" "$TMP/err"; then
+    echo "FAIL: the sensor did not start:" >&2
+    cat "$TMP/err" >&2
+    exit 1
+fi
+grep "backend" "$TMP/err"
+
+run() { # NAME CMD... : runs it in the background, waits, records its pid
+    local name=$1
+    shift
+    "$@" &
+    local pid=$!
+    wait $pid
+    eval "PID_$name=$pid"
+}
+run py /usr/bin/python3 "$PROGS/py_mprotect.py"
+run pl /usr/bin/perl "$PROGS/pl_mprotect.pl"
+run sh /bin/bash "$PROGS/unit.sh" "$UNIT_SH"
+run pyunit /usr/bin/python3 "$PROGS/py_unit.py" "$UNIT_PY"
+have_node=0
+if command -v node >/dev/null; then
+    have_node=1
+    run node node "$PROGS/node_cron.js" "$CRON_NODE"
+fi
+run c "$TMP/mprotect_rwx"
+run raw "$TMP/raw_syscall"
+
+# Benign: a package whose maintainer script (sh, run by dpkg) installs a cron
+# file and ships a unit; a build; a Python test run.
+mkdir -p "$TMP/deb/DEBIAN" "$TMP/deb/usr/lib/systemd/system"
+printf 'Package: modus-live-test\nVersion: 1.0\nArchitecture: all\nMaintainer: modus tests <tests@modus.invalid>\nDescription: modus live benign package test\n' >"$TMP/deb/DEBIAN/control"
+printf '[Unit]\nDescription=modus benign test\n' >"$TMP/deb/usr/lib/systemd/system/modus-live-test.service"
+printf '#!/bin/sh\necho "# modus benign" > %s\n' "$CRON_DEB" >"$TMP/deb/DEBIAN/postinst"
+printf '#!/bin/sh\nrm -f %s\n' "$CRON_DEB" >"$TMP/deb/DEBIAN/postrm"
+chmod 755 "$TMP/deb/DEBIAN/postinst" "$TMP/deb/DEBIAN/postrm"
+dpkg-deb --build "$TMP/deb" "$TMP/modus-live-test.deb" >/dev/null
+dpkg -i "$TMP/modus-live-test.deb" >/dev/null
+check "the benign package's maintainer script wrote its cron file" test -f "$CRON_DEB"
+dpkg --purge modus-live-test >/dev/null
+mkdir -p "$TMP/build"
+for i in 1 2 3 4; do printf 'int f%d(int x) { return x * %d; }\n' $i $i >"$TMP/build/f$i.c"; done
+printf 'all: f1.o f2.o f3.o f4.o\n%%.o: %%.c\n\tgcc -O2 -c $< -o $@\n' >"$TMP/build/Makefile"
+make -s -j2 -C "$TMP/build" >/dev/null
+mkdir -p "$TMP/pyt"
+printf 'import tempfile, unittest\nclass T(unittest.TestCase):\n    def test_file(self):\n        with tempfile.NamedTemporaryFile("w") as f:\n            f.write("x")\n        self.assertTrue(True)\n' >"$TMP/pyt/test_x.py"
+(cd "$TMP/pyt" && /usr/bin/python3 -m unittest -q 2>/dev/null)
+
+sleep 1
+kill -INT "$SENSOR"
+wait "$SENSOR"
+rc=$?
+SENSOR=
+expect_eq "the sensor exits 0 on SIGINT" "$rc" 0
+check "the sensor prints its counts when it stops" grep -q "stopped after .* events, .* alerts, .* lost in the kernel" "$TMP/err"
+grep "stopped after" "$TMP/err"
+# KEEP_LIVE_OUT=FILE keeps what the sensor wrote, for a look after a failure
+[ -n "${KEEP_LIVE_OUT:-}" ] && cp "$OUT" "$KEEP_LIVE_OUT"
+
+ev() { # PID ACTION -> the first event of that pid and action
+    jq -c --argjson p "$1" --arg a "$2" \
+        'select(.event.kind == "event" and .process.pid == $p and .event.action == $a)' "$OUT" | head -1
+}
+alerts_of() { # PID -> rule names alerted on that pid, sorted
+    jq -r --argjson p "$1" 'select(.event.kind == "alert" and .process.pid == $p) | .rule.name' "$OUT" | sort -u
+}
+frames() { jq -r '[.process.thread.Ext.call_stack[].symbol_info] | join(" | ")'; }
+
+# Python, ctypes mprotect RWX
+e=$(ev "$PID_py" mprotect)
+expect_eq "python mprotect: modality" "$(jq -r .modality.name <<<"$e")" python
+check "python mprotect: the stack reaches the interpreter loop" grep -q "_PyEval_EvalFrameDefault" <<<"$(frames <<<"$e")"
+check "python mprotect: the stack shows ctypes/libffi" grep -q "libffi\|_ctypes" <<<"$(frames <<<"$e")"
+expect_eq "python mprotect: protection" "$(jq -r .process.Ext.api.parameters.protection <<<"$e")" RWX
+expect_eq "python mprotect: syscall through libc" "$(jq -r .modality.syscall <<<"$e")" stub
+expect_eq "python mprotect: alert" "$(alerts_of "$PID_py")" "Memory made executable by a script on Linux"
+
+# Perl, syscall(10, ...)
+e=$(ev "$PID_pl" mprotect)
+expect_eq "perl mprotect: modality" "$(jq -r .modality.name <<<"$e")" perl
+check "perl mprotect: Perl_pp_syscall on the stack" grep -q "Perl_pp_syscall" <<<"$(frames <<<"$e")"
+expect_eq "perl mprotect: alert" "$(alerts_of "$PID_pl")" "Memory made executable by a script on Linux"
+
+# bash redirection into a unit file
+e=$(ev "$PID_sh" creation)
+expect_eq "shell unit: file.path" "$(jq -r .file.path <<<"$e")" "$UNIT_SH"
+expect_eq "shell unit: modality" "$(jq -r .modality.name <<<"$e")" shell
+check "shell unit: bash's redirection code on the stack" grep -q "do_redirections\|execute_command" <<<"$(frames <<<"$e")"
+expect_eq "shell unit: alert" "$(alerts_of "$PID_sh")" "Linux persistence file written by a script or shellcode"
+
+# Python writing a unit file
+e=$(ev "$PID_pyunit" creation)
+expect_eq "python unit: file.path" "$(jq -r .file.path <<<"$e")" "$UNIT_PY"
+expect_eq "python unit: modality" "$(jq -r .modality.name <<<"$e")" python
+expect_eq "python unit: alert" "$(alerts_of "$PID_pyunit")" "Linux persistence file written by a script or shellcode"
+
+# node writing a cron file
+if [ $have_node = 1 ]; then
+    e=$(ev "$PID_node" creation)
+    expect_eq "node cron: file.path" "$(jq -r .file.path <<<"$e")" "$CRON_NODE"
+    expect_eq "node cron: modality" "$(jq -r .modality.name <<<"$e")" node
+    check "node cron: libuv or node::fs on the stack" grep -q "uv_fs\|uv__fs\|node::fs" <<<"$(frames <<<"$e")"
+    expect_eq "node cron: alert" "$(alerts_of "$PID_node")" "Linux persistence file written by a script or shellcode"
+else
+    echo "note: node is not installed; the node case is not run"
+fi
+
+# a native C program: named native, no alert
+e=$(ev "$PID_c" mprotect)
+expect_eq "C mprotect: modality" "$(jq -r .modality.name <<<"$e")" native
+check "C mprotect: its own function on the stack" grep -q "make_rwx\|mprotect_rwx" <<<"$(frames <<<"$e")"
+expect_eq "C mprotect: no alert" "$(alerts_of "$PID_c")" ""
+
+# a raw syscall from anonymous executable memory
+e=$(jq -c --argjson p "$PID_raw" 'select(.event.kind == "event" and .process.pid == $p and .event.action == "mprotect" and (.process.Ext.api.parameters.protection == "RWX"))' "$OUT" | head -1)
+expect_eq "raw syscall: modality" "$(jq -r .modality.name <<<"$e")" shellcode
+expect_eq "raw syscall: modality.syscall" "$(jq -r .modality.syscall <<<"$e")" direct
+check "raw syscall: frame 0 is Unbacked" grep -q "^Unbacked" <<<"$(frames <<<"$e")"
+expect_eq "raw syscall: alert" "$(alerts_of "$PID_raw")" "Sensitive API called from shellcode"
+
+# the benign workloads: every alert belongs to one of the programs above
+want="$PID_py $PID_pl $PID_sh $PID_pyunit ${PID_node:-} $PID_raw"
+stray=$(jq -r 'select(.event.kind == "alert") | "\(.process.pid) \(.process.name) \(.rule.name)"' "$OUT" |
+    while read -r pid rest; do case " $want " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac; done)
+expect_eq "no alert from the package install, the build or the Python test run" "$stray" ""
+has() { [ -n "$(jq -c "select($1)" "$OUT" | head -1)" ]; } # (jq 1.6's -e looks at the last line only)
+check "the package's maintainer script was seen" has '.event.kind == "event" and .file.path == "'"$CRON_DEB"'"'
+check "process exec events carry entity ids and the parent" has '.event.action == "exec" and .process.entity_id != null and .process.parent.pid != null'
+check "fork and end events are there" has '.event.action == "fork"'
+check "every alert carries its event and the rule" [ -z "$(jq -c 'select(.event.kind == "alert" and (.events | length) < 1)' "$OUT")" ]
+
+finish
