@@ -50,7 +50,7 @@
 const char *const anomaly_names[ANOM_COUNT] = {"unbacked",           "rwx_frame",
                                                "truncated",          "no_stub",
                                                "module_overwritten", "return_not_after_call",
-                                               "malformed_frame"};
+                                               "malformed_frame",    "not_after_syscall"};
 const char *const syscall_names[] = {"unknown", "stub", "direct", "indirect"};
 const char *const confidence_names[] = {"low", "medium", "high"};
 

@@ -21,6 +21,7 @@ enum anomaly {
     ANOM_MODULE_OVERWRITTEN,
     ANOM_RETURN_NOT_AFTER_CALL,
     ANOM_MALFORMED_FRAME,
+    ANOM_NOT_AFTER_SYSCALL,
     ANOM_COUNT
 };
 extern const char *const anomaly_names[ANOM_COUNT];

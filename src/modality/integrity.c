@@ -10,6 +10,10 @@
  *   return_not_after_call  the bytes before a return address do not end with
  *                          an x86-64 call instruction (ROP, spoofed frames)
  *   malformed_frame        a frame the parser could not read
+ *   not_after_syscall      Linux sensor events: the bytes just before frame 0
+ *                          (where the thread entered the kernel) are not a
+ *                          syscall instruction (0f 05, 0f 34, cd 80): the
+ *                          registers or the frame were forged
  *
  * The call check decodes backwards: a return address is valid when some call
  * encoding ends exactly there: E8 rel32, or FF /2 (and FF /3) with any ModRM,
@@ -88,6 +92,17 @@ void stack_anomalies(const stack *s, const uint8_t *cls, uint32_t *out)
             memchr(f->protection.p, 'X', f->protection.n))
             a |= 1u << ANOM_RWX_FRAME;
         if (f->kind == FRAME_MODULE && f->alloc_private > 0) a |= 1u << ANOM_MODULE_OVERWRITTEN;
+        /* frame 0 is where the thread entered the kernel: on Linux the
+         * sensor copies the bytes before it, which end with the syscall */
+        if (i == 0 && s->os == STACK_OS_LINUX && f->leading.n >= 4 && f->leading.n % 2 == 0) {
+            uint8_t code[2];
+            size_t len;
+            sv tail = {f->leading.p + f->leading.n - 4, 4};
+            if (hex_decode(tail, code, sizeof code, &len) &&
+                !((code[0] == 0x0f && (code[1] == 0x05 || code[1] == 0x34)) ||
+                  (code[0] == 0xcd && code[1] == 0x80)))
+                a |= 1u << ANOM_NOT_AFTER_SYSCALL;
+        }
         /* frame 0 is where the thread is, not a return address */
         if (i > 0 && f->leading.n >= 2 * 5 && f->leading.n % 2 == 0) {
             /* a call is at most 15 bytes: decode only the tail */
