@@ -21,7 +21,7 @@
 #define NOINLINE __attribute__((noinline, noclone))
 #endif
 
-#define COPY_MAX 8192
+#define COPY_MAX 16384 /* what the sensor copies at most */
 #define NF       64
 
 typedef struct snap {
@@ -147,7 +147,7 @@ static void check_own_stack(const char *title, ustack *u, uint32_t tgid, const s
           (int)stop);
 }
 
-static void test_self(void)
+NOINLINE static void test_self(void)
 {
     ustack *u = ustack_create();
     CHECK(u != NULL, "create");
@@ -164,7 +164,7 @@ static void test_self(void)
 
 /* Frame 0 in anonymous RWX memory registered by the sensor, with a frame
  * pointer chain through it back into level_a. */
-static void test_fp_fallback(void)
+NOINLINE static void test_fp_fallback(void)
 {
     uint8_t *code =
         mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -267,7 +267,7 @@ NOINLINE void test_after_exit(void)
     ustack_destroy(u);
 }
 
-static void test_format(void)
+NOINLINE static void test_format(void)
 {
     static arena A;
     arena_init(&A, 0);
@@ -317,7 +317,7 @@ static uint64_t rnd(void)
     return xs;
 }
 
-static void test_garbage(void)
+NOINLINE static void test_garbage(void)
 {
     ustack *u = ustack_create();
     uint32_t me = (uint32_t)getpid();
@@ -360,7 +360,7 @@ static double now_us(void)
 }
 
 /* Not a timed test: prints the figure for BENCHMARKS. */
-static void bench(void)
+NOINLINE static void bench(void)
 {
     ustack_frame f[NF];
     uint32_t me = (uint32_t)getpid();
