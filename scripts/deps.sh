@@ -3,7 +3,7 @@
 # As root it installs what is missing; otherwise it prints the apt-get line.
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev)
+need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev libdw-dev libelf-dev)
 if [ "${1:-build}" = test ]; then
     # clang + libclang-rt: libFuzzer and sanitizers; jq: CLI tests; time: RSS checks
     need+=(clang libclang-rt-14-dev clang-format jq time python3 libevtx-utils)

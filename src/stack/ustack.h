@@ -54,7 +54,7 @@ bool ustack_load_pid(ustack *u, uint32_t tgid);
 void ustack_map(ustack *u, uint32_t tgid, uint64_t start, uint64_t end, uint64_t pgoff,
                 uint32_t prot, const char *path, const char *provenance);
 void ustack_fork(ustack *u, uint32_t parent, uint32_t child); /* child inherits */
-void ustack_exec(ustack *u, uint32_t tgid); /* old image gone; reread lazily */
+void ustack_exec(ustack *u, uint32_t tgid);                   /* old image gone; reread lazily */
 void ustack_exit(ustack *u, uint32_t tgid);
 
 /* Unwinding --------------------------------------------------------------- */
@@ -83,8 +83,10 @@ typedef enum ustack_stop {
 } ustack_stop;
 
 /* Unwind one stack. `stack` is the copy of user memory at regs->sp.
- * Strings in out[] are owned by u and valid until ustack_destroy. Returns
- * the number of frames (at least 1 when regs->ip != 0). */
+ * Strings in out[] are owned by u and valid until the next ustack_* call on
+ * u other than ustack_format (they live in a per-call arena, so the bounded
+ * file and process caches can evict freely). Returns the number of frames
+ * (at least 1 when regs->ip != 0). */
 size_t ustack_unwind(ustack *u, uint32_t tgid, const ustack_regs *regs, const void *stack,
                      size_t stack_len, ustack_frame *out, size_t max, ustack_stop *stop);
 
