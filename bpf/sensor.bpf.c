@@ -47,16 +47,16 @@ const volatile __u32 self_tgid = 0;
 const volatile __u32 stack_max = 8192;   /* <= MSR_STACK_MAX, multiple of 4096 */
 const volatile __u64 wake_bytes = 65536; /* wake the consumer past this much */
 
-#define PROT_WRITE 0x2
-#define PROT_EXEC 0x4
+#define PROT_WRITE    0x2
+#define PROT_EXEC     0x4
 #define MAP_ANONYMOUS 0x20
-#define VM_READ 0x1
-#define VM_WRITE 0x2
-#define VM_EXEC 0x4
-#define FMODE_WRITE 0x2
+#define VM_READ       0x1
+#define VM_WRITE      0x2
+#define VM_EXEC       0x4
+#define FMODE_WRITE   0x2
 #define FMODE_CREATED 0x100000
-#define CLONE_VFORK 0x4000
-#define PATH_DEPTH 16
+#define CLONE_VFORK   0x4000
+#define PATH_DEPTH    16
 
 struct scratch {
     struct msr_hdr h;
@@ -347,8 +347,7 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
         s->h.u.exec.args_truncated = 1;
     }
     n &= (MSR_ARGS * 2 - 1);
-    if (n && n <= MSR_ARGS && bpf_probe_read_user(s->data, n, (void *)as) == 0)
-        s->h.data_len = n;
+    if (n && n <= MSR_ARGS && bpf_probe_read_user(s->data, n, (void *)as) == 0) s->h.data_len = n;
     submit(ctx, s);
     return 0;
 }
@@ -621,8 +620,7 @@ int tp_memfd(struct trace_event_raw_sys_enter *ctx)
     if (is_self()) return 0;
     struct scratch *s = begin(MSR_MEMFD);
     if (!s) return 0;
-    bpf_probe_read_user_str(s->h.u.memfd.name, sizeof(s->h.u.memfd.name),
-                            (void *)ctx->args[0]);
+    bpf_probe_read_user_str(s->h.u.memfd.name, sizeof(s->h.u.memfd.name), (void *)ctx->args[0]);
     s->h.u.memfd.flags = ctx->args[1];
     capture(s);
     submit(ctx, s);
@@ -680,8 +678,7 @@ int tp_sys_enter_module(struct bpf_raw_tracepoint_args *ctx)
     long id = ctx->args[1];
     if (id != 175 && id != 313) return 0;
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-    __u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si),
-          a2 = BPF_CORE_READ(regs, dx);
+    __u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si), a2 = BPF_CORE_READ(regs, dx);
     if (id == 313) return on_module(ctx, a0, 0, (const char *)a1);
     return on_module(ctx, -1, a1, (const char *)a2);
 }

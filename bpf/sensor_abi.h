@@ -12,42 +12,42 @@
 #define MSR_SCHEMA 1
 
 #define MSR_STACK_MAX 16384 /* largest stack copy; --stack-bytes picks less */
-#define MSR_PATH 512        /* path buffers; components of a walked path */
-#define MSR_ARGS 1024
-#define MSR_NAME 32 /* watch-list keys: one path component */
+#define MSR_PATH      512   /* path buffers; components of a walked path */
+#define MSR_ARGS      1024
+#define MSR_NAME      32 /* watch-list keys: one path component */
 
 enum msr_type {
-    MSR_EXEC = 1,         /* sched_process_exec: the new image */
-    MSR_EXEC_CALLER = 2,  /* execve entry: the stack of the caller */
-    MSR_FORK = 3,         /* a new process (not a thread) */
-    MSR_EXIT = 4,         /* the thread-group leader exits */
-    MSR_VFORK = 5,        /* clone(CLONE_VFORK): the parent's stack for the child's exec */
-    MSR_MPROTECT = 6,     /* PROT_EXEC on writable, anonymous or deleted-file memory */
-    MSR_MMAP = 7,         /* an executable mapping (always; flags say if it matters) */
-    MSR_FILE_OPEN = 8,    /* write/create open of a watched path */
-    MSR_RENAME = 9,       /* rename*(): user-supplied new path */
-    MSR_PTRACE = 10,      /* ptrace writes and attaches */
-    MSR_VM_WRITEV = 11,   /* process_vm_writev */
-    MSR_MEMFD = 12,       /* memfd_create */
-    MSR_MODULE = 13,      /* init_module / finit_module attempt */
-    MSR_BPF = 14,         /* bpf(BPF_PROG_LOAD) */
+    MSR_EXEC = 1,        /* sched_process_exec: the new image */
+    MSR_EXEC_CALLER = 2, /* execve entry: the stack of the caller */
+    MSR_FORK = 3,        /* a new process (not a thread) */
+    MSR_EXIT = 4,        /* the thread-group leader exits */
+    MSR_VFORK = 5,       /* clone(CLONE_VFORK): the parent's stack for the child's exec */
+    MSR_MPROTECT = 6,    /* PROT_EXEC on writable, anonymous or deleted-file memory */
+    MSR_MMAP = 7,        /* an executable mapping (always; flags say if it matters) */
+    MSR_FILE_OPEN = 8,   /* write/create open of a watched path */
+    MSR_RENAME = 9,      /* rename*(): user-supplied new path */
+    MSR_PTRACE = 10,     /* ptrace writes and attaches */
+    MSR_VM_WRITEV = 11,  /* process_vm_writev */
+    MSR_MEMFD = 12,      /* memfd_create */
+    MSR_MODULE = 13,     /* init_module / finit_module attempt */
+    MSR_BPF = 14,        /* bpf(BPF_PROG_LOAD) */
     MSR_TYPE_MAX = 15,
 };
 
 /* flags */
-#define MSR_F_STACK 0x1       /* regs + stack copy present */
-#define MSR_F_IP_ANON 0x2     /* regs.ip in anonymous memory (no vm_file) */
-#define MSR_F_IP_WRITE 0x4    /* regs.ip's vma is writable */
-#define MSR_F_IP_NOVMA 0x8    /* no vma at regs.ip */
-#define MSR_F_CREATED 0x10    /* MSR_FILE_OPEN: the open created the file */
+#define MSR_F_STACK      0x1  /* regs + stack copy present */
+#define MSR_F_IP_ANON    0x2  /* regs.ip in anonymous memory (no vm_file) */
+#define MSR_F_IP_WRITE   0x4  /* regs.ip's vma is writable */
+#define MSR_F_IP_NOVMA   0x8  /* no vma at regs.ip */
+#define MSR_F_CREATED    0x10 /* MSR_FILE_OPEN: the open created the file */
 #define MSR_F_PATH_TRUNC 0x20 /* path longer than the walk or buffer */
-#define MSR_F_SUSPECT 0x40    /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
-#define MSR_F_IPBYTES 0x80    /* ip_bytes[] holds the 16 bytes before regs.ip */
+#define MSR_F_SUSPECT    0x40 /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
+#define MSR_F_IPBYTES    0x80 /* ip_bytes[] holds the 16 bytes before regs.ip */
 
 /* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
-#define MSR_VM_READ 0x1
+#define MSR_VM_READ  0x1
 #define MSR_VM_WRITE 0x2
-#define MSR_VM_EXEC 0x4
+#define MSR_VM_EXEC  0x4
 
 struct msr_regs {
     __u64 ip, sp, bp, bx, r12, r13, r14, r15;
@@ -71,12 +71,12 @@ struct msr_hdr {
             __u32 pkey, vma_anon; /* vma_anon: 1 anonymous, 2 deleted/memfd file */
             __u64 vma_start, vma_end;
             char path[MSR_PATH]; /* the vma's file, walked */
-        } mem; /* MSR_MPROTECT, MSR_MMAP */
+        } mem;                   /* MSR_MPROTECT, MSR_MMAP */
         struct {
             __u32 mode, oflags;
             __u64 ino;
             char path[MSR_PATH]; /* components leaf first, '\0'-separated */
-        } file; /* MSR_FILE_OPEN */
+        } file;                  /* MSR_FILE_OPEN */
         struct {
             __s32 olddfd, newdfd;
             char oldpath[MSR_PATH / 2];

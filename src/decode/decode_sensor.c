@@ -46,10 +46,10 @@
 #include "stack/ustack.h"
 #include "util/buf.h"
 
-#define MAX_PROCS 65536u /* power of two */
+#define MAX_PROCS   65536u /* power of two */
 #define MAX_PENDING 256u
-#define MAX_FRAMES 128
-#define ARGS_MAX 1024
+#define MAX_FRAMES  128
+#define ARGS_MAX    1024
 
 typedef struct proc {
     uint32_t tgid, ppid; /* tgid 0: free slot */
@@ -543,8 +543,8 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     char ts[40];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     buf_printf(b, "{\"@timestamp\":\"%s.%06lldZ\"", ts, (long long)(ns % 1000000000LL / 1000));
-    buf_printf(b, ",\"event\":{\"kind\":\"event\",\"category\":[\"%s\"],\"type\":[\"%s\"]", category,
-               type);
+    buf_printf(b, ",\"event\":{\"kind\":\"event\",\"category\":[\"%s\"],\"type\":[\"%s\"]",
+               category, type);
     kstr(b, "action", action);
     buf_puts(b, ",\"dataset\":\"modus.sensor\",\"module\":\"modus\"}");
     buf_puts(b, ",\"host\":{\"name\":");
@@ -658,8 +658,7 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         khex(b, "address", h->u.mem.addr);
         knum(b, "size", h->u.mem.len);
         kstr(b, "protection", prot_str(h->u.mem.prot, ps));
-        if (h->type == MSR_MPROTECT)
-            kstr(b, "protection_old", prot_str(h->u.mem.old_vm_flags, os));
+        if (h->type == MSR_MPROTECT) kstr(b, "protection_old", prot_str(h->u.mem.old_vm_flags, os));
         break;
     case MSR_PTRACE:
         kstr(b, "request", ptrace_req(h->u.ptrace.request));
@@ -907,16 +906,15 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             return 0;
         }
         int r = api_event(d, h, data, "api", "mmap", "mmap", json, len);
-        ustack_map(d->u, h->tgid, h->u.mem.addr, h->u.mem.addr + h->u.mem.len,
-                   h->u.mem.vma_start, h->u.mem.prot,
-                   h->u.mem.vma_anon == 1 ? NULL : (path[0] ? path : NULL), d->jit);
+        ustack_map(d->u, h->tgid, h->u.mem.addr, h->u.mem.addr + h->u.mem.len, h->u.mem.vma_start,
+                   h->u.mem.prot, h->u.mem.vma_anon == 1 ? NULL : (path[0] ? path : NULL), d->jit);
         return r;
     }
     case MSR_MPROTECT: {
         int r = api_event(d, h, data, "api", "mprotect", "mprotect", json, len);
         if (h->u.mem.vma_anon == 1)
-            ustack_map(d->u, h->tgid, h->u.mem.vma_start, h->u.mem.vma_end, 0, h->u.mem.prot,
-                       NULL, d->jit);
+            ustack_map(d->u, h->tgid, h->u.mem.vma_start, h->u.mem.vma_end, 0, h->u.mem.prot, NULL,
+                       d->jit);
         return r;
     }
     case MSR_FILE_OPEN: {

@@ -52,15 +52,31 @@ struct modus_sensor {
  * (watch_names) whose write-opens are reported; user space then matches the
  * whole path against sensor_persist_path(). */
 static const char *const watch_dirs[] = {
-    "system",      "user",         "system.d",     "cron.d",      "cron.daily",
-    "cron.hourly", "cron.weekly",  "cron.monthly", "crontabs",    "cron",
-    "profile.d",   "sudoers.d",    "rules.d",      ".ssh",        "init.d",
-    "autostart",   "system-generators", "user-generators", "ld.so.conf.d", "update-motd.d",
+    "system",
+    "user",
+    "system.d",
+    "cron.d",
+    "cron.daily",
+    "cron.hourly",
+    "cron.weekly",
+    "cron.monthly",
+    "crontabs",
+    "cron",
+    "profile.d",
+    "sudoers.d",
+    "rules.d",
+    ".ssh",
+    "init.d",
+    "autostart",
+    "system-generators",
+    "user-generators",
+    "ld.so.conf.d",
+    "update-motd.d",
 };
 static const char *const watch_names[] = {
-    "ld.so.preload", "crontab",   "sudoers",    ".bashrc",      ".bash_profile",
-    ".profile",      ".zshrc",    ".bash_login", ".bash_logout", "bash.bashrc",
-    "profile",       "rc.local",  "authorized_keys", "authorized_keys2", ".zprofile",
+    "ld.so.preload", "crontab",    "sudoers",         ".bashrc",          ".bash_profile",
+    ".profile",      ".zshrc",     ".bash_login",     ".bash_logout",     "bash.bashrc",
+    "profile",       "rc.local",   "authorized_keys", "authorized_keys2", ".zprofile",
     "environment",   "ld.so.conf",
 };
 
@@ -132,8 +148,7 @@ static int on_record(void *ctx, void *data, size_t size)
     return 0;
 }
 
-modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out,
-                               modus_diag *diag)
+modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out, modus_diag *diag)
 {
     *out = NULL;
     modus_sensor_opts def = {0};
@@ -179,7 +194,8 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
     bool mod_tp = tp_exists("syscalls", "sys_enter_finit_module");
     bpf_program__set_autoload(s->skel->progs.tp_init_module, mod_tp);
     bpf_program__set_autoload(s->skel->progs.tp_finit_module, mod_tp);
-    bpf_program__set_autoload(s->skel->progs.tp_sys_enter_module, !mod_tp && !opts->no_raw_syscalls);
+    bpf_program__set_autoload(s->skel->progs.tp_sys_enter_module,
+                              !mod_tp && !opts->no_raw_syscalls);
     if (!tp_exists("syscalls", "sys_enter_pkey_mprotect"))
         bpf_program__set_autoload(s->skel->progs.tp_pkey_mprotect, false);
     if (!tp_exists("syscalls", "sys_exit_openat2"))
@@ -199,7 +215,8 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
         return MODUS_EIO;
     }
     if (!mod_tp && opts->no_raw_syscalls)
-        strncat(s->backend, "; module loads not watched", sizeof s->backend - strlen(s->backend) - 1);
+        strncat(s->backend, "; module loads not watched",
+                sizeof s->backend - strlen(s->backend) - 1);
 
     uint8_t one = 1;
     for (size_t i = 0; i < sizeof watch_dirs / sizeof *watch_dirs; i++) {

@@ -11,8 +11,8 @@
 int main(void)
 {
     static const unsigned char stub[] = {0xb8, 0x0a, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xc3};
-    unsigned char *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                               -1, 0);
+    unsigned char *code =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void *target = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (code == MAP_FAILED || target == MAP_FAILED) return perror("mmap"), 1;
     memcpy(code + 0x40, stub, sizeof stub);
