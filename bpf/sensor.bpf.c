@@ -75,6 +75,14 @@ struct {
     __type(value, struct scratch);
 } scratch_map SEC(".maps");
 
+/* all zeroes, never written: clears a header (too big for an inline memset) */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct msr_hdr);
+} zero_hdr SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, MSR_TYPE_MAX);
@@ -132,10 +140,11 @@ static __always_inline struct scratch *begin(__u32 type)
 {
     __u32 zero = 0;
     struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-    if (!s) return 0;
+    struct msr_hdr *z = bpf_map_lookup_elem(&zero_hdr, &zero);
+    if (!s || !z) return 0;
     struct task_struct *t = (struct task_struct *)bpf_get_current_task();
     __u64 pt = bpf_get_current_pid_tgid();
-    __builtin_memset(&s->h, 0, sizeof(s->h));
+    bpf_probe_read_kernel(&s->h, sizeof(s->h), z);
     s->h.type = type;
     s->h.ts = bpf_ktime_get_boot_ns();
     s->h.tgid = pt >> 32;
@@ -169,7 +178,7 @@ static __always_inline void submit(void *ctx, struct scratch *s)
 }
 
 struct vma_info {
-    __u64 flags, start, end;
+    __u64 flags, start, end, pgoff;
     __u32 anon; /* 1 anonymous, 2 file without links (memfd, deleted) */
     __u32 found;
     struct file *file;
@@ -182,6 +191,7 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
     vi->flags = vma->vm_flags;
     vi->start = vma->vm_start;
     vi->end = vma->vm_end;
+    vi->pgoff = vma->vm_pgoff << 12;
     struct file *f = vma->vm_file;
     vi->file = f;
     if (!f)
@@ -340,6 +350,23 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
     struct task_struct *t = (struct task_struct *)bpf_get_current_task();
     struct file *exe = BPF_CORE_READ(t, mm, exe_file);
     if (exe) walk_file(exe, s->h.u.exec.path, &s->h.flags);
+    /* the kernel mapped the program and its interpreter without an mmap
+     * call: report their text, so short-lived processes can be unwound */
+    struct vma_info vi;
+    vma_at(BPF_CORE_READ(t, mm, start_code), &vi);
+    if (vi.found && vi.file) {
+        s->h.u.exec.text_start = vi.start;
+        s->h.u.exec.text_end = vi.end;
+        s->h.u.exec.text_pgoff = vi.pgoff;
+    }
+    struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    vma_at(BPF_CORE_READ(r, ip), &vi);
+    if (vi.found && vi.file && vi.start != s->h.u.exec.text_start) {
+        s->h.u.exec.interp_start = vi.start;
+        s->h.u.exec.interp_end = vi.end;
+        s->h.u.exec.interp_pgoff = vi.pgoff;
+        walk_file(vi.file, s->h.u.exec.interp, &s->h.flags);
+    }
     __u64 as = BPF_CORE_READ(t, mm, arg_start), ae = BPF_CORE_READ(t, mm, arg_end);
     __u64 n = ae > as ? ae - as : 0;
     if (n > MSR_ARGS) {
@@ -642,11 +669,12 @@ int tp_bpf(struct trace_event_raw_sys_enter *ctx)
     return 0;
 }
 
-static __always_inline int on_module(void *ctx, long fd, __u64 len, const char *params)
+static __always_inline int on_module(void *ctx, bool finit, long fd, __u64 len, const char *params)
 {
     if (is_self()) return 0;
     struct scratch *s = begin(MSR_MODULE);
     if (!s) return 0;
+    s->h.u.module.finit = finit;
     s->h.u.module.fd = fd;
     s->h.u.module.len = len;
     bpf_probe_read_user_str(s->h.u.module.params, sizeof(s->h.u.module.params), params);
@@ -660,13 +688,13 @@ static __always_inline int on_module(void *ctx, long fd, __u64 len, const char *
 SEC("tp/syscalls/sys_enter_init_module")
 int tp_init_module(struct trace_event_raw_sys_enter *ctx)
 {
-    return on_module(ctx, -1, ctx->args[1], (const char *)ctx->args[2]);
+    return on_module(ctx, false, -1, ctx->args[1], (const char *)ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_finit_module")
 int tp_finit_module(struct trace_event_raw_sys_enter *ctx)
 {
-    return on_module(ctx, ctx->args[0], 0, (const char *)ctx->args[1]);
+    return on_module(ctx, true, ctx->args[0], 0, (const char *)ctx->args[1]);
 }
 
 /* Without CONFIG_MODULES there are no module tracepoints, but an attempt
@@ -679,6 +707,6 @@ int tp_sys_enter_module(struct bpf_raw_tracepoint_args *ctx)
     if (id != 175 && id != 313) return 0;
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     __u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si), a2 = BPF_CORE_READ(regs, dx);
-    if (id == 313) return on_module(ctx, a0, 0, (const char *)a1);
-    return on_module(ctx, -1, a1, (const char *)a2);
+    if (id == 313) return on_module(ctx, true, a0, 0, (const char *)a1);
+    return on_module(ctx, false, -1, a1, (const char *)a2);
 }

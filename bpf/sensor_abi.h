@@ -92,9 +92,10 @@ struct msr_hdr {
             char name[64];
         } memfd;
         struct {
-            __s64 fd; /* -1 for init_module */
+            __s64 fd; /* finit_module's */
             __u64 len;
             char params[64];
+            __u32 finit, pad;
         } module;
         struct {
             __u32 cmd, prog_type;
@@ -111,6 +112,11 @@ struct msr_hdr {
             char path[MSR_PATH]; /* the new executable, walked leaf first */
             char filename[MSR_PATH / 2];
             __u32 old_tid, args_truncated;
+            /* the executable mappings the kernel made itself (no mmap call
+             * reports them): the program's text and the interpreter's */
+            __u64 text_start, text_end, text_pgoff;
+            __u64 interp_start, interp_end, interp_pgoff;
+            char interp[MSR_PATH]; /* walked leaf first */
         } exec;
     } u;
 };

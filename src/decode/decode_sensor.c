@@ -12,8 +12,8 @@
  *   FILE_OPEN         file            creation, modification
  *   RENAME            file            rename
  *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.pid)
- *   MEMFD             api             memfd_create
- *   MODULE            driver          load                (process.Ext.api.name finit_module...)
+ *   MEMFD             process, api    memfd_create        (type start, as Elastic Defend)
+ *   MODULE            process, driver load_module         (type start; api.name finit_module...)
  *   BPF               api             bpf                 (BPF_PROG_LOAD)
  *   (* MMAP only when suspect: W+X, anonymous, deleted/memfd file)
  *
@@ -486,6 +486,7 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
             f->module = NULL;
             f->symbol = NULL;
             f->anon_exec = true;
+            f->mapped = true;
         }
         ustack_format(f, d->fbuf, sizeof d->fbuf);
         if (i) buf_putc(b, ',');
@@ -543,8 +544,15 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     char ts[40];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     buf_printf(b, "{\"@timestamp\":\"%s.%06lldZ\"", ts, (long long)(ns % 1000000000LL / 1000));
-    buf_printf(b, ",\"event\":{\"kind\":\"event\",\"category\":[\"%s\"],\"type\":[\"%s\"]",
-               category, type);
+    /* category may name several, comma-separated: "process,api" */
+    buf_puts(b, ",\"event\":{\"kind\":\"event\",\"category\":[");
+    for (const char *c = category; *c;) {
+        size_t n = strcspn(c, ",");
+        if (c != category) buf_putc(b, ',');
+        buf_put_json_str(b, c, n);
+        c += n + (c[n] == ',');
+    }
+    buf_printf(b, "],\"type\":[\"%s\"]", type);
     kstr(b, "action", action);
     buf_puts(b, ",\"dataset\":\"modus.sensor\",\"module\":\"modus\"}");
     buf_puts(b, ",\"host\":{\"name\":");
@@ -644,7 +652,9 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
                      const char *action, const char *api, const char **json, size_t *len)
 {
     size_t nf = unwind_json(d, h, data);
-    begin_doc(d, h, category, "change", action);
+    /* Elastic Defend reports memfd_create and module loads as process
+     * events of type start; modus keeps that shape so its rules run */
+    begin_doc(d, h, category, strncmp(category, "process", 7) ? "change" : "start", action);
     put_process(d, h, nf ? d->tmp.p : NULL, NULL);
     buf *b = &d->out;
     buf_puts(b, ",\"Ext\":{\"api\":{\"name\":");
@@ -686,7 +696,7 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         char pr[65];
         memcpy(pr, h->u.module.params, 64);
         pr[64] = 0;
-        if (h->u.module.fd >= 0) knum(b, "fd", (uint64_t)h->u.module.fd);
+        if (h->u.module.finit) knum(b, "fd", (uint64_t)h->u.module.fd);
         kstr(b, "params", pr);
         break;
     }
@@ -880,6 +890,15 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         }
         if (pe) pending_clear(pe);
         ustack_exec(d->u, h->tgid);
+        if (p && h->u.exec.text_end > h->u.exec.text_start)
+            ustack_map(d->u, h->tgid, h->u.exec.text_start, h->u.exec.text_end,
+                       h->u.exec.text_pgoff, USTACK_PROT_R | USTACK_PROT_X, p->exe, NULL);
+        if (h->u.exec.interp_end > h->u.exec.interp_start && h->u.exec.interp[0]) {
+            char ip[MSR_PATH * 2];
+            path_join(h->u.exec.interp, sizeof h->u.exec.interp, ip, sizeof ip);
+            ustack_map(d->u, h->tgid, h->u.exec.interp_start, h->u.exec.interp_end,
+                       h->u.exec.interp_pgoff, USTACK_PROT_R | USTACK_PROT_X, ip, NULL);
+        }
         begin_doc(d, h, "process", "start", "exec");
         put_process(d, h, NULL, caller);
         buf_putc(&d->out, '}');
@@ -940,11 +959,12 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
     case MSR_PTRACE: return api_event(d, h, data, "api", "ptrace", "ptrace", json, len);
     case MSR_VM_WRITEV:
         return api_event(d, h, data, "api", "process_vm_writev", "process_vm_writev", json, len);
-    case MSR_MEMFD: return api_event(d, h, data, "api", "memfd_create", "memfd_create", json, len);
+    case MSR_MEMFD:
+        return api_event(d, h, data, "process,api", "memfd_create", "memfd_create", json, len);
     case MSR_BPF: return api_event(d, h, data, "api", "bpf", "bpf", json, len);
     case MSR_MODULE:
-        return api_event(d, h, data, "driver", "load",
-                         h->u.module.fd >= 0 ? "finit_module" : "init_module", json, len);
+        return api_event(d, h, data, "process,driver", "load_module",
+                         h->u.module.finit ? "finit_module" : "init_module", json, len);
     default: return -1;
     }
 }

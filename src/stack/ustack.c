@@ -484,8 +484,14 @@ void ustack_fork(ustack *u, uint32_t parent, uint32_t child)
 
 void ustack_exec(ustack *u, uint32_t tgid)
 {
+    /* the old image is gone: the sensor reports the new one's mappings as
+     * they are made (its text, the interpreter, then every mmap), and a
+     * miss rereads /proc while the process lives */
     uproc *pr = uprocs_get(&u->procs, tgid, false);
-    if (pr) pr->stale = true;
+    if (pr) {
+        pr->n = 0;
+        pr->stale = false;
+    }
 }
 
 void ustack_exit(ustack *u, uint32_t tgid)
@@ -656,5 +662,8 @@ int ustack_format(const ustack_frame *f, char *buf, size_t n)
     if (f->module && f->symbol)
         return snprintf(buf, n, "%s!%s+0x%" PRIx64, f->module, f->symbol, f->offset);
     if (f->module) return snprintf(buf, n, "%s+0x%" PRIx64, f->module, f->offset);
+    /* an address in no executable mapping is not code: a stale or forged
+     * return address, not shellcode */
+    if (!f->mapped && !f->anon_exec) return snprintf(buf, n, "Unknown");
     return snprintf(buf, n, "Unbacked+0x%" PRIx64, f->offset);
 }
