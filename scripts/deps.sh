@@ -6,7 +6,8 @@ set -euo pipefail
 need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev libdw-dev libelf-dev)
 if [ "${1:-build}" = test ]; then
     # clang + libclang-rt: libFuzzer and sanitizers; jq: CLI tests; time: RSS checks
-    need+=(clang libclang-rt-14-dev clang-format jq time python3 libevtx-utils)
+    # perl, nodejs: runtimes the live sensor's tests run programs in
+    need+=(libclang-rt-14-dev clang-format jq time python3 libevtx-utils perl nodejs)
 fi
 missing=()
 for p in "${need[@]}"; do

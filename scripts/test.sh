@@ -4,6 +4,8 @@
 #   2. release build + every test (unit, CLI, golden, corpora in ../shared)
 #   3. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. bounded libFuzzer runs of every parser (FUZZ_SECONDS each, default 30)
+# Steps 2 and 3 include the real-kernel tests of `modus live` (tests/live) when
+# run as root; otherwise they are skipped, and this script says so.
 # Ends with one line: "total: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,12 @@ run_suite() { # name builddir cmake-args...
     count "$dir/Testing/Temporary/LastTest.log"
     grep -q "100% tests passed" "out/$dir.ctest.log" || ko "$name: a test program failed"
 }
+if [ "$(id -u)" -eq 0 ]; then
+    echo "modus: running as root: the real-kernel tests of modus live (tests/live) run in each suite"
+else
+    echo "modus: NOT root: the real-kernel tests of modus live (tests/live) are SKIPPED (ctest shows them"
+    echo "  as 'Skipped'); run this script as root to include them"
+fi
 run_suite release build -DCMAKE_BUILD_TYPE=Release
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
@@ -59,14 +67,14 @@ run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -
 step "fuzz: ${fuzz_seconds}s per target"
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 &&
     cmake --build build-fuzz -j"$jobs" --target fuzz_json fuzz_calltrace fuzz_symbol_info fuzz_eql fuzz_rule_toml \
-        fuzz_winevt fuzz_source fuzz_evtx >/dev/null 2>&1; then
+        fuzz_winevt fuzz_source fuzz_evtx fuzz_sensor >/dev/null 2>&1; then
     # fuzz_evtx's seeds: the records area of each corpus EVTX file's first chunk,
     # cut at run time (corpus content stays out of the tree)
     mkdir -p out/seeds_evtx
     for f in "$SHARED"/corpora/evtx/*.evtx; do
         [ -f "$f" ] && python3 -c 'import sys,struct; d=open(sys.argv[1],"rb").read(); c=d[4096:4096+65536]; e=struct.unpack_from("<I",c,48)[0]; open(sys.argv[2],"wb").write(c[512:e])' "$f" "out/seeds_evtx/$(basename "$f")"
     done
-    for t in json calltrace symbol_info eql rule_toml winevt source evtx; do
+    for t in json calltrace symbol_info eql rule_toml winevt source evtx sensor; do
         corpus=$(mktemp -d)
         if ./build-fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 \
             -artifact_prefix=out/ "$corpus" "$(if [ $t = evtx ]; then echo out/seeds_evtx; else echo fuzz/seeds/$t; fi)" >out/fuzz_$t.log 2>&1; then

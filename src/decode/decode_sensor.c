@@ -383,17 +383,67 @@ const char *sensor_persist_class(const char *path)
 
 /* ---- JSON helpers ------------------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80) return 1;
+    size_t l = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+    if (!l || l > n || p[0] > 0xf4) return 0;
+    for (size_t i = 1; i < l; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (l == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+    if (l == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+    return l;
+}
+
+/* A JSON string from kernel bytes: Linux names and arguments are bytes,
+ * not text; invalid UTF-8 becomes U+FFFD so the document stays valid. */
+static void jstr(buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    buf_putc(b, '"');
+    while (i < n) {
+        size_t l = utf8_len(p + i, n - i);
+        if (l) {
+            i += l;
+            continue;
+        }
+        if (i > run) {
+            size_t at = b->n;
+            buf_put_json_str(b, s + run, i - run);
+            /* drop the quotes buf_put_json_str wrote around the run */
+            if (!b->oom && b->n >= at + 2) {
+                memmove(b->p + at, b->p + at + 1, b->n - at - 2);
+                b->n -= 2;
+            }
+        }
+        buf_puts(b, "\\ufffd");
+        i++;
+        run = i;
+    }
+    if (n > run) {
+        size_t at = b->n;
+        buf_put_json_str(b, s + run, n - run);
+        if (!b->oom && b->n >= at + 2) {
+            memmove(b->p + at, b->p + at + 1, b->n - at - 2);
+            b->n -= 2;
+        }
+    }
+    buf_putc(b, '"');
+}
+
 static void key(buf *b, const char *k)
 {
     buf_putc(b, ',');
-    buf_put_json_str(b, k, strlen(k));
+    jstr(b, k, strlen(k));
     buf_putc(b, ':');
 }
 
 static void kstr(buf *b, const char *k, const char *v)
 {
     key(b, k);
-    buf_put_json_str(b, v, strlen(v));
+    jstr(b, v, strlen(v));
 }
 
 static void knum(buf *b, const char *k, uint64_t v)
@@ -416,14 +466,14 @@ static void put_args(buf *b, const char *a, size_t n, bool cmdline)
         char line[ARGS_MAX + 1];
         size_t m = n < ARGS_MAX ? n : ARGS_MAX;
         for (size_t i = 0; i < m; i++) line[i] = a[i] ? a[i] : ' ';
-        buf_put_json_str(b, line, m);
+        jstr(b, line, m);
         return;
     }
     buf_putc(b, '[');
     for (size_t i = 0, k = 0; i < n; k++) {
         size_t l = strnlen(a + i, n - i);
         if (k) buf_putc(b, ',');
-        buf_put_json_str(b, a + i, l);
+        jstr(b, a + i, l);
         i += l + 1;
     }
     buf_putc(b, ']');
@@ -491,7 +541,7 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
         ustack_format(f, d->fbuf, sizeof d->fbuf);
         if (i) buf_putc(b, ',');
         buf_puts(b, "{\"symbol_info\":");
-        buf_put_json_str(b, d->fbuf, strlen(d->fbuf));
+        jstr(b, d->fbuf, strlen(d->fbuf));
         if (f->anon_exec || (i == 0 && (h->flags & MSR_F_IP_ANON))) {
             bool w = f->writable || (i == 0 && (h->flags & MSR_F_IP_WRITE));
             kstr(b, "protection", w ? "RWX" : "R-X");
@@ -549,14 +599,14 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     for (const char *c = category; *c;) {
         size_t n = strcspn(c, ",");
         if (c != category) buf_putc(b, ',');
-        buf_put_json_str(b, c, n);
+        jstr(b, c, n);
         c += n + (c[n] == ',');
     }
     buf_printf(b, "],\"type\":[\"%s\"]", type);
     kstr(b, "action", action);
     buf_puts(b, ",\"dataset\":\"modus.sensor\",\"module\":\"modus\"}");
     buf_puts(b, ",\"host\":{\"name\":");
-    buf_put_json_str(b, d->host, strlen(d->host));
+    jstr(b, d->host, strlen(d->host));
     buf_puts(b, ",\"os\":{\"type\":\"linux\",\"family\":\"debian\"}}");
     buf_puts(b, ",\"agent\":{\"type\":\"modus\"}");
     buf_printf(b, ",\"user\":{\"id\":\"%u\"}", h->uid);
@@ -658,7 +708,7 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
     put_process(d, h, nf ? d->tmp.p : NULL, NULL);
     buf *b = &d->out;
     buf_puts(b, ",\"Ext\":{\"api\":{\"name\":");
-    buf_put_json_str(b, api, strlen(api));
+    jstr(b, api, strlen(api));
     buf_puts(b, ",\"parameters\":{");
     size_t params_at = b->n;
     char ps[8], os[8];
@@ -729,7 +779,7 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         buf_puts(b, ",\"behaviors\":[");
         for (int i = 0; i < nb; i++) {
             if (i) buf_putc(b, ',');
-            buf_put_json_str(b, beh[i], strlen(beh[i]));
+            jstr(b, beh[i], strlen(beh[i]));
         }
         buf_putc(b, ']');
     }
@@ -746,7 +796,7 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
     }
     if (mpath[0] && mem_kind(h, mpath) != MEM_ANON) {
         buf_puts(b, ",\"file\":{\"path\":");
-        buf_put_json_str(b, mpath, strlen(mpath));
+        jstr(b, mpath, strlen(mpath));
         buf_putc(b, '}');
     }
     return finish(d, json, len);
@@ -768,7 +818,7 @@ static int file_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, co
     buf *b = &d->out;
     buf_putc(b, '}');
     buf_puts(b, ",\"file\":{\"path\":");
-    buf_put_json_str(b, path, strlen(path));
+    jstr(b, path, strlen(path));
     const char *name = base_name(path);
     kstr(b, "name", name);
     char dir[MSR_PATH * 2];
@@ -777,10 +827,10 @@ static int file_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, co
     const char *dot = strrchr(name, '.');
     if (dot && dot != name && dot[1]) kstr(b, "extension", dot + 1);
     buf_puts(b, ",\"Ext\":{\"persistence\":");
-    buf_put_json_str(b, cls, strlen(cls));
+    jstr(b, cls, strlen(cls));
     if (orig) {
         buf_puts(b, ",\"original\":{\"path\":");
-        buf_put_json_str(b, orig, strlen(orig));
+        jstr(b, orig, strlen(orig));
         buf_putc(b, '}');
     }
     buf_puts(b, "}}");

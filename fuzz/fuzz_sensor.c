@@ -1,0 +1,38 @@
+/* fuzz_sensor.c - libFuzzer target: the live sensor's kernel records
+ * (bpf/sensor_abi.h) through the decoder that turns them into ECS documents.
+ * Invariant: every document the decoder makes is JSON the scanner accepts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode/sensor.h"
+#include "fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    static msdec *d;
+    if (!d && !(d = msdec_create("fuzz"))) abort();
+    /* the ring buffer hands out 8-byte aligned records */
+    unsigned char *rec = malloc(size ? size : 1);
+    if (!rec) return 0;
+    memcpy(rec, data, size);
+    if (size >= sizeof(struct msr_hdr)) {
+        struct msr_hdr *h = (struct msr_hdr *)rec;
+        h->size = (uint32_t)size; /* the kernel always sets these two right */
+        h->data_len = (uint32_t)(size - sizeof *h);
+        h->tgid = 1 + h->tgid % 4; /* processes of our own, not the machine's */
+    }
+    const char *json;
+    size_t len;
+    if (msdec_record(d, rec, size, &json, &len) == 1) {
+        const modus_event *ev;
+        modus_diag diag;
+        if (modus_scanner_decode(fuzz_scanner(), json, len, &ev, &diag) != MODUS_OK) {
+            fprintf(stderr, "invalid document (column %llu: %s):\n%.*s\n",
+                    (unsigned long long)diag.column, diag.message, (int)len, json);
+            abort();
+        }
+    }
+    free(rec);
+    return 0;
+}
