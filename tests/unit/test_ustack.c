@@ -222,6 +222,48 @@ out:
     munmap(code, 4096);
 }
 
+static snap sig_snap;
+
+NOINLINE static void on_signal(int sig)
+{
+    capture(&sig_snap);
+    __asm__ volatile("" ::: "memory");
+}
+
+NOINLINE int sig_origin(void)
+{
+    int r = raise(SIGUSR1);
+    __asm__ volatile("" ::: "memory");
+    return r + 1;
+}
+
+/* Through a signal frame: libc's __restore_rt has CFI expressions that read
+ * the registers back from the ucontext in the copy. */
+NOINLINE static void test_signal(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGUSR1, &sa, NULL);
+    CHECK(sig_origin() == 1 && sig_snap.len > 0, "signal delivered");
+    signal(SIGUSR1, SIG_DFL);
+    ustack *u = ustack_create();
+    ustack_frame f[NF];
+    ustack_stop stop;
+    size_t n = ustack_unwind(u, (uint32_t)getpid(), &sig_snap.r, sig_snap.stack, sig_snap.len, f,
+                             NF, &stop);
+    dump("signal", f, n, stop);
+    size_t origin = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sym_is(&f[i], "sig_origin") && f[i].how == 'D') origin = i;
+        if (sym_is(&f[i], "main") && f[i].how == 'D') m = i;
+    }
+    CHECK(n >= 4 && sym_is(&f[1], "on_signal"), "signal: handler frame");
+    CHECK(n >= 4 && ends_with(f[2].module, "/libc.so.6") && f[2].how == 'D',
+          "signal: the trampoline in libc");
+    CHECK(origin > 2 && m > origin, "signal: interrupted sig_origin, later main");
+    CHECK(stop == USTACK_STOP_END, "signal: to the end (%d)", (int)stop);
+    ustack_destroy(u);
+}
+
 /* The child captures its stack, hands it over and exits; the parent
  * symbolizes it afterwards from the inherited maps. */
 NOINLINE void test_after_exit(void)
@@ -465,6 +507,7 @@ int main(void)
     CHECK(level_a(&self_snap) > 0 && self_snap.len > 256, "capture");
     test_self();
     test_fp_fallback();
+    test_signal();
     test_after_exit();
     test_format();
     test_garbage();
