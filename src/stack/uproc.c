@@ -268,11 +268,14 @@ void uproc_set(uproc *pr, uint64_t start, uint64_t end, uint64_t pgoff, uint32_t
         cut(pr, start, end, &ok);
         return;
     }
-    size_t plen = path ? strlen(path) : 0;
+    size_t plen = path ? strlen(path) : 0, vlen = prov ? strlen(prov) : 0;
     umap mp = {.start = start, .end = end, .pgoff = pgoff, .prot = (uint8_t)prot};
     mp.kind = (uint8_t)classify(path, &plen);
+    /* room for both first: a compaction between the two would drop the path,
+     * which is not in the map yet */
+    if (!blob_reserve(pr, plen + vlen + 2)) return;
     mp.path = plen ? add_str(pr, path, plen) : USTR_NONE;
-    mp.prov = prov && *prov ? add_str(pr, prov, strlen(prov)) : USTR_NONE;
+    mp.prov = vlen ? add_str(pr, prov, vlen) : USTR_NONE;
     insert(pr, &mp);
 }
 
@@ -285,8 +288,8 @@ bool uproc_copy(uproc *dst, const uproc *src)
         free(b);
         return false;
     }
-    memcpy(m, src->m, src->n * sizeof *m);
-    memcpy(b, src->blob, src->blen);
+    if (src->n) memcpy(m, src->m, src->n * sizeof *m);
+    if (src->blen) memcpy(b, src->blob, src->blen);
     free(dst->m);
     free(dst->blob);
     dst->m = m;

@@ -69,6 +69,7 @@ typedef struct crule {
 typedef struct crow {
     uint64_t elf_id, pc;
     uint8_t state, cfa_reg;
+    bool signal; /* a signal trampoline: the caller's ip is exact, not a return address */
     int64_t cfa_off;
     crule r[NTRACK];
 } crow;
@@ -285,7 +286,8 @@ static void decode_row(Dwarf_Frame *fr, crow *row)
     Dwarf_Op *ops, mem[3];
     size_t nops;
     row->state = ROW_COMPLEX;
-    if (dwarf_frame_info(fr, NULL, NULL, NULL) != REG_IP) return;
+    row->signal = false;
+    if (dwarf_frame_info(fr, NULL, NULL, &row->signal) != REG_IP) return;
     if (dwarf_frame_cfa(fr, &ops, &nops) != 0 || nops != 1) return;
     if (ops[0].atom == DW_OP_bregx && ops[0].number < NREGS) {
         row->cfa_reg = (uint8_t)ops[0].number;
@@ -380,12 +382,13 @@ static int step_frame(Dwarf_Frame *fr, const ustate *s, const umem *m, ustate *n
 }
 
 static int step_cfi(ustack *u, const uelf *e, uint64_t pc, const ustate *s, const umem *m,
-                    ustate *nx)
+                    ustate *nx, bool *signal)
 {
     uint64_t h = (e->id * 0x9E3779B97F4A7C15ull) ^ (pc * 0xff51afd7ed558ccdull);
     crow *row = &u->rows[(h >> 40) % USTACK_ROWS];
     if (row->state != ROW_EMPTY && row->elf_id == e->id && row->pc == pc) {
         if (row->state == ROW_NONE) return ST_NOCFI;
+        *signal = row->signal;
         if (row->state == ROW_OK) return step_row(row, s, m, nx);
     }
     Dwarf_Frame *fr = NULL;
@@ -396,6 +399,7 @@ static int step_cfi(ustack *u, const uelf *e, uint64_t pc, const ustate *s, cons
         return ST_NOCFI;
     }
     decode_row(fr, row);
+    *signal = row->signal;
     int rc = row->state == ROW_OK ? step_row(row, s, m, nx) : step_frame(fr, s, m, nx);
     free(fr);
     return rc;
@@ -550,7 +554,7 @@ typedef struct walk {
 /* Fill f for ip; returns the module's ELF (and ip's vaddr in it) when the
  * frame can be unwound with CFI. */
 static uelf *fill(walk *w, ustack_frame *f, const ustack_frame *prev, uint64_t ip, char how,
-                  uint64_t *vaddr)
+                  bool exact, uint64_t *vaddr)
 {
     memset(f, 0, sizeof *f);
     f->ip = ip;
@@ -584,7 +588,7 @@ static uelf *fill(walk *w, ustack_frame *f, const ustack_frame *prev, uint64_t i
     if (!e || !uelf_vaddr(e, off, vaddr)) return NULL;
     f->offset = *vaddr;
     /* a return address may be just past the end of its caller */
-    uelf_sym *s = uelf_symbol(e, how == 'S' || *vaddr == 0 ? *vaddr : *vaddr - 1);
+    uelf_sym *s = uelf_symbol(e, exact || *vaddr == 0 ? *vaddr : *vaddr - 1);
     if (s) {
         const char *name = uelf_sym_name(s);
         f->symbol = arena_strndup(&w->u->strs, name, strlen(name));
@@ -623,13 +627,17 @@ size_t ustack_unwind(ustack *u, uint32_t tgid, const ustack_regs *regs, const vo
                          REGBIT(14) | REGBIT(15) | REGBIT(REG_IP)};
     umem m = {regs->sp, stack, stack_len};
     char how = 'S';
+    bool exact = true; /* frame 0's ip, or one interrupted by a signal */
     for (;;) {
         uint64_t vaddr = 0;
-        uelf *e = fill(&w, &out[n], n ? &out[n - 1] : NULL, s.r[REG_IP], how, &vaddr);
+        uelf *e = fill(&w, &out[n], n ? &out[n - 1] : NULL, s.r[REG_IP], how, exact, &vaddr);
         n++;
         ustate nx;
         int rc = ST_NOCFI;
-        if (e && e->cfi) rc = step_cfi(u, e, n == 1 ? vaddr : vaddr - 1, &s, &m, &nx);
+        bool signal = false;
+        if (e && e->cfi)
+            rc = step_cfi(u, e, exact || !vaddr ? vaddr : vaddr - 1, &s, &m, &nx, &signal);
+        exact = signal;
         how = 'D';
         if (rc == ST_NOCFI || rc == ST_FAIL) {
             rc = step_fp(&s, &m, &nx);

@@ -7,10 +7,14 @@
 #include "stack/ustack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -218,6 +222,48 @@ out:
     munmap(code, 4096);
 }
 
+static snap sig_snap;
+
+NOINLINE static void on_signal(int sig)
+{
+    capture(&sig_snap);
+    __asm__ volatile("" ::: "memory");
+}
+
+NOINLINE int sig_origin(void)
+{
+    int r = raise(SIGUSR1);
+    __asm__ volatile("" ::: "memory");
+    return r + 1;
+}
+
+/* Through a signal frame: libc's __restore_rt has CFI expressions that read
+ * the registers back from the ucontext in the copy. */
+NOINLINE static void test_signal(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGUSR1, &sa, NULL);
+    CHECK(sig_origin() == 1 && sig_snap.len > 0, "signal delivered");
+    signal(SIGUSR1, SIG_DFL);
+    ustack *u = ustack_create();
+    ustack_frame f[NF];
+    ustack_stop stop;
+    size_t n = ustack_unwind(u, (uint32_t)getpid(), &sig_snap.r, sig_snap.stack, sig_snap.len, f,
+                             NF, &stop);
+    dump("signal", f, n, stop);
+    size_t origin = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sym_is(&f[i], "sig_origin") && f[i].how == 'D') origin = i;
+        if (sym_is(&f[i], "main") && f[i].how == 'D') m = i;
+    }
+    CHECK(n >= 4 && sym_is(&f[1], "on_signal"), "signal: handler frame");
+    CHECK(n >= 4 && ends_with(f[2].module, "/libc.so.6") && f[2].how == 'D',
+          "signal: the trampoline in libc");
+    CHECK(origin > 2 && m > origin, "signal: interrupted sig_origin, later main");
+    CHECK(stop == USTACK_STOP_END, "signal: to the end (%d)", (int)stop);
+    ustack_destroy(u);
+}
+
 /* The child captures its stack, hands it over and exits; the parent
  * symbolizes it afterwards from the inherited maps. */
 NOINLINE void test_after_exit(void)
@@ -356,6 +402,83 @@ NOINLINE static void test_garbage(void)
     ustack_destroy(u);
 }
 
+/* Another process, a stock Debian binary (stripped, no frame pointers):
+ * `cat` blocked in read(2), registers and stack taken with ptrace, as the
+ * sensor would. Skipped when ptrace is not allowed. */
+NOINLINE static void test_foreign(void)
+{
+    int p[2];
+    if (pipe(p) != 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[0], 0);
+        close(p[1]);
+        execl("/bin/cat", "cat", (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    /* wait until it sits in read(2): /proc/PID/syscall starts with "0 " */
+    char fn[64], sc[64];
+    snprintf(fn, sizeof fn, "/proc/%d/syscall", (int)pid);
+    bool in_read = false;
+    for (int i = 0; i < 500 && !in_read; i++) {
+        int fd = open(fn, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, sc, sizeof sc - 1) : -1;
+        if (fd >= 0) close(fd);
+        in_read = n > 2 && !strncmp(sc, "0 ", 2);
+        if (!in_read) usleep(10000);
+    }
+    struct user_regs_struct r;
+    if (!in_read || ptrace(PTRACE_ATTACH, pid, 0, 0) != 0) {
+        printf("skip: foreign process (%s)\n", in_read ? strerror(errno) : "cat not in read");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(p[1]);
+        return;
+    }
+    waitpid(pid, NULL, 0);
+    bool got = ptrace(PTRACE_GETREGS, pid, 0, &r) == 0;
+    static uint8_t copy[COPY_MAX];
+    size_t len = 0;
+    while (got && len < sizeof copy) { /* page by page, up to the first fault */
+        size_t want = 4096 - ((r.rsp + len) & 4095);
+        if (want > sizeof copy - len) want = sizeof copy - len;
+        struct iovec l = {copy + len, want}, rm = {(void *)(uintptr_t)(r.rsp + len), want};
+        ssize_t n = process_vm_readv(pid, &l, 1, &rm, 1, 0);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    ustack *u = ustack_create();
+    CHECK(ustack_load_pid(u, (uint32_t)pid), "load cat's maps");
+    ustack_regs ur = {r.rip, r.rsp, r.rbp, r.rbx, r.r12, r.r13, r.r14, r.r15};
+    ustack_frame f[NF];
+    ustack_stop stop = USTACK_STOP_NOUNWIND;
+    size_t n = got ? ustack_unwind(u, (uint32_t)pid, &ur, copy, len, f, NF, &stop) : 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(p[1]);
+    dump("cat", f, n, stop);
+    CHECK(got && n >= 5, "cat: %zu frames", n);
+    if (n >= 5) {
+        CHECK(ends_with(f[0].module, "/libc.so.6") && f[0].symbol && f[0].how == 'S',
+              "cat: frame 0 in libc's read");
+        size_t in_cat = 0;
+        bool start_main = false;
+        for (size_t i = 1; i < n; i++) {
+            char buf[512];
+            ustack_format(&f[i], buf, sizeof buf);
+            /* stripped: no symbol, the ELF vaddr */
+            if (ends_with(f[i].module, "/cat") && !f[i].symbol && f[i].how == 'D' &&
+                strstr(buf, "/cat+0x"))
+                in_cat++;
+            start_main |= sym_is(&f[i], "__libc_start_main");
+        }
+        CHECK(in_cat >= 2, "cat: %zu frames in cat's static functions", in_cat);
+        CHECK(start_main && stop == USTACK_STOP_END, "cat: through __libc_start_main to the end");
+    }
+    ustack_destroy(u);
+}
+
 static double now_us(void)
 {
     struct timespec ts;
@@ -388,9 +511,11 @@ int main(void)
     CHECK(level_a(&self_snap) > 0 && self_snap.len > 256, "capture");
     test_self();
     test_fp_fallback();
+    test_signal();
     test_after_exit();
     test_format();
     test_garbage();
+    test_foreign();
     bench();
     return check_done();
 }
