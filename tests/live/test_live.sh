@@ -171,4 +171,55 @@ check "process exec events carry entity ids and the parent" has '.event.action =
 check "fork and end events are there" has '.event.action == "fork"'
 check "every alert carries its event and the rule" [ -z "$(jq -c 'select(.event.kind == "alert" and (.events | length) < 1)' "$OUT")" ]
 
+# Part 2: Elastic's Linux rules load into the sensor next to a rule of ours
+# whose [[actions]] kill the process: a Python script that makes memory
+# executable and then sleeps must die by SIGKILL.
+if [ -f "$SHARED/corpora/elastic-rules/behavior_rules.jsonl" ]; then
+    jq -c 'select(.os | index("linux"))' "$SHARED/corpora/elastic-rules/behavior_rules.jsonl" >"$TMP/linux.jsonl"
+    nlinux=$(wc -l <"$TMP/linux.jsonl")
+    bash "$(dirname "$0")/../cli/rules_to_toml.sh" "$TMP/linux.jsonl" "$TMP/elastic-linux" 2>/dev/null
+    cat >"$TMP/kill.toml" <<'TOML'
+[rule]
+name = "test: kill a Python script that makes memory executable"
+id = "00000000-0000-4000-8000-00000000c0de"
+description = "modus live test rule"
+version = "1"
+os_list = ["linux"]
+query = '''
+api where process.Ext.api.name == "mprotect" and modality.name == "python" and
+  process.command_line : "*kill_me*"
+'''
+[[actions]]
+action = "kill_process"
+field = "process.entity_id"
+state = 0
+TOML
+    printf 'import ctypes, mmap, time\nlibc = ctypes.CDLL(None)\nlibc.mmap.restype = ctypes.c_void_p\nlibc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\nlibc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]\na = libc.mmap(None, 4096, 3, 0x22, -1, 0)\nlibc.mprotect(a, 4096, 7)\ntime.sleep(10)\n' >"$TMP/kill_me.py"
+    "$MODUS" live --rules "$TMP/elastic-linux" --rules "$TMP/kill.toml" --output "$TMP/kill.ndjson" \
+        --stats-interval 0 2>"$TMP/err2" &
+    SENSOR=$!
+    for _ in $(seq 100); do grep -q "ready" "$TMP/err2" 2>/dev/null && break; kill -0 "$SENSOR" 2>/dev/null || break; sleep 0.2; done
+    check "the sensor starts with Elastic's Linux rules" grep -q "ready" "$TMP/err2"
+    expect_eq "all of Elastic's $nlinux Linux rules and ours load" \
+        "$(grep -Eo '; [0-9]+ rules' "$TMP/err2" | grep -Eo '[0-9]+')" "$((nlinux + 1))"
+    start=$(date +%s)
+    {
+        /usr/bin/python3 "$TMP/kill_me.py" &
+        victim=$!
+        wait $victim
+        vrc=$?
+    } 2>/dev/null # bash's own "Killed" line
+    took=$(($(date +%s) - start))
+    kill -INT "$SENSOR"
+    wait "$SENSOR"
+    SENSOR=
+    expect_eq "kill_process: the script died by SIGKILL" "$vrc" 137
+    check "kill_process: well before its 10 s sleep ended (took ${took}s)" [ "$took" -lt 8 ]
+    check "kill_process: the sensor says whom it killed and why" grep -q "killed $victim (python3.11): rule 'test: kill" "$TMP/err2"
+    expect_eq "kill_process: the alert carries the action" \
+        "$(jq -r 'select(.event.kind == "alert") | .actions[0].action' "$TMP/kill.ndjson" | head -1)" kill_process
+else
+    echo "note: no corpora ($SHARED): Elastic's Linux rules and kill_process are not tested"
+fi
+
 finish
