@@ -35,8 +35,8 @@ static void usage(FILE *f)
           "  --backend auto|tp|lsm kernel hooks (default auto: lsm where the kernel allows\n"
           "                        BPF trampolines, tracepoints otherwise)\n"
           "  --stack-bytes N       user stack copied per event, 4096..16384 (default 8192)\n"
-          "  --no-raw-syscalls     never use the raw sys_enter hook (module loads on\n"
-          "                        kernels without module tracepoints)\n"
+          "  --module-attempts     on kernels built without module support, watch module\n"
+          "                        load attempts anyway (a hook on every syscall, ~+100 ns)\n"
           "  --no-kill             do not carry out [[actions]] kill_process\n"
           "  --stats-interval S    print counts every S seconds (default 60, 0: never)\n"
           "  -q, --quiet           no start-up and statistics lines\n"
@@ -233,7 +233,7 @@ int cmd_live(int argc, char **argv)
                                          {"format", required_argument, NULL, 'f'},
                                          {"backend", required_argument, NULL, 'b'},
                                          {"stack-bytes", required_argument, NULL, 'B'},
-                                         {"no-raw-syscalls", no_argument, NULL, 'R'},
+                                         {"module-attempts", no_argument, NULL, 'R'},
                                          {"no-kill", no_argument, NULL, 'K'},
                                          {"stats-interval", required_argument, NULL, 'i'},
                                          {"quiet", no_argument, NULL, 'q'},
@@ -299,7 +299,7 @@ int cmd_live(int argc, char **argv)
             so.stack_bytes = (uint32_t)v;
             break;
         }
-        case 'R': so.no_raw_syscalls = true; break;
+        case 'R': so.module_attempts = true; break;
         case 'K': l.no_kill = true; break;
         case 'q': l.quiet = true; break;
         case 'h': usage(stdout); return EXIT_OK;

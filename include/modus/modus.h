@@ -289,7 +289,10 @@ typedef struct modus_sensor modus_sensor;
 typedef struct modus_sensor_opts {
     const char *backend;  /* "auto" (NULL), "tp" or "lsm" */
     uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 8192 */
-    bool no_raw_syscalls; /* never attach the raw sys_enter hook */
+    /* Kernels without module support (CONFIG_MODULES=n) have no module
+     * syscall tracepoints: watch load attempts anyway through the raw
+     * sys_enter hook, which runs on every syscall (~+100 ns each). */
+    bool module_attempts;
     const char *hostname; /* host.name; NULL: gethostname() */
 } modus_sensor_opts;
 typedef void (*modus_sensor_fn)(void *ctx, const char *json, size_t len);

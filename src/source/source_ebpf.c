@@ -41,7 +41,7 @@ struct modus_sensor {
     struct sensor_bpf *skel;
     struct ring_buffer *rb;
     msdec *dec;
-    char backend[160];
+    char backend[256];
     modus_sensor_fn fn;
     void *ctx;
     uint64_t records, events, bad;
@@ -194,8 +194,7 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
     bool mod_tp = tp_exists("syscalls", "sys_enter_finit_module");
     bpf_program__set_autoload(s->skel->progs.tp_init_module, mod_tp);
     bpf_program__set_autoload(s->skel->progs.tp_finit_module, mod_tp);
-    bpf_program__set_autoload(s->skel->progs.tp_sys_enter_module,
-                              !mod_tp && !opts->no_raw_syscalls);
+    bpf_program__set_autoload(s->skel->progs.tp_sys_enter_module, !mod_tp && opts->module_attempts);
     if (!tp_exists("syscalls", "sys_enter_pkey_mprotect"))
         bpf_program__set_autoload(s->skel->progs.tp_pkey_mprotect, false);
     if (!tp_exists("syscalls", "sys_exit_openat2"))
@@ -214,8 +213,11 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
         free(s);
         return MODUS_EIO;
     }
-    if (!mod_tp && opts->no_raw_syscalls)
-        strncat(s->backend, "; module loads not watched",
+    if (!mod_tp)
+        strncat(s->backend,
+                opts->module_attempts
+                    ? "; module load attempts through raw sys_enter (kernel without modules)"
+                    : "; kernel without modules: load attempts not watched (--module-attempts)",
                 sizeof s->backend - strlen(s->backend) - 1);
 
     uint8_t one = 1;

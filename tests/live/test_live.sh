@@ -34,7 +34,7 @@ gcc -O2 -o "$TMP/mprotect_rwx" "$PROGS/mprotect_rwx.c" || exit 1
 gcc -O2 -o "$TMP/raw_syscall" "$PROGS/raw_syscall.c" || exit 1
 
 OUT=$TMP/live.ndjson
-"$MODUS" live --all-events --output "$OUT" --stats-interval 0 2>"$TMP/err" &
+"$MODUS" live --all-events --module-attempts --output "$OUT" --stats-interval 0 2>"$TMP/err" &
 SENSOR=$!
 for _ in $(seq 100); do
     grep -q "ready" "$TMP/err" 2>/dev/null && break
@@ -65,6 +65,7 @@ if command -v node >/dev/null; then
     have_node=1
     run node node "$PROGS/node_cron.js" "$CRON_NODE"
 fi
+run mod /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).syscall(313, -1, b"", 0)'
 run c "$TMP/mprotect_rwx"
 run raw "$TMP/raw_syscall"
 
@@ -146,6 +147,11 @@ if [ $have_node = 1 ]; then
 else
     echo "note: node is not installed; the node case is not run"
 fi
+
+# a module load attempt (this kernel may have no module support: the attempt counts)
+e=$(ev "$PID_mod" load_module)
+expect_eq "module load: api name" "$(jq -r .process.Ext.api.name <<<"$e")" finit_module
+expect_eq "module load: modality" "$(jq -r .modality.name <<<"$e")" python
 
 # a native C program: named native, no alert
 e=$(ev "$PID_c" mprotect)

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# live.sh - what modus live costs (root). Results go in BENCHMARKS.md.
+#   1. a compile workload (gcc -O2 -c of modus's own C sources, make -j2),
+#      sensor off and on, alternated ROUNDS times: median wall and CPU time;
+#   2. per-syscall cost on hooked paths, sensor off vs on (bench/live_load.c);
+#   3. the event rate it sustains: mprotect RWX toggles as fast as one core
+#      makes them, events seen vs lost; BPF program time per run
+#      (kernel.bpf_stats_enabled) and the sensor's peak RSS.
+# Usage: bench/live.sh [ROUNDS]   (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+[ "$(id -u)" -eq 0 ] || { echo "bench/live.sh: needs root" >&2; exit 2; }
+M=${MODUS:-build/modus}
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+gcc -O2 -o "$tmp/load" bench/live_load.c
+
+start_sensor() {
+    "$M" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
+    sensor=$!
+    until grep -q ready "$tmp/err" 2>/dev/null; do kill -0 $sensor || exit 1; sleep 0.1; done
+}
+stop_sensor() {
+    kill -INT $sensor
+    wait $sensor || true
+}
+median() { sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "machine: $(nproc) CPUs, $(uname -r), $(date -u +%F)"
+
+# 1. compile workload
+mkdir -p "$tmp/cc"
+srcs=$(ls src/*/*.c src/*.c | tr '\n' ' ')
+{
+    echo "all: \$(patsubst %.c,%.o,\$(notdir $srcs))"
+    echo "vpath %.c $(ls -d src/*/ | tr '\n' ':')src"
+    echo "%.o: %.c"
+    printf '\tgcc -O2 -D_GNU_SOURCE -I%s/include -I%s/src -I%s/bpf -c $< -o $@\n' "$PWD" "$PWD" "$(cd "$(dirname "$M")" && pwd)"
+} >"$tmp/cc/Makefile"
+sed -i "s|vpath %.c |vpath %.c $PWD/|; s|:src/|:$PWD/src/|g; s|:src\$|:$PWD/src|" "$tmp/cc/Makefile"
+compile() { # -> "wall cpu"
+    rm -f "$tmp"/cc/*.o
+    /usr/bin/time -f "%e %U %S" make -s -j2 -C "$tmp/cc" 2>&1 >/dev/null | tail -1 | awk '{print $1, $2+$3}'
+}
+compile >/dev/null # warm the page cache
+for r in $(seq "$rounds"); do
+    echo "off $(compile)" >>"$tmp/cc.txt"
+    start_sensor
+    echo "on $(compile)" >>"$tmp/cc.txt"
+    stop_sensor
+    grep "stopped after" "$tmp/err" | sed 's/^/  /' >>"$tmp/cc_sensor.txt"
+done
+off_w=$(awk '$1=="off"{print $2}' "$tmp/cc.txt" | median)
+on_w=$(awk '$1=="on"{print $2}' "$tmp/cc.txt" | median)
+off_c=$(awk '$1=="off"{print $3}' "$tmp/cc.txt" | median)
+on_c=$(awk '$1=="on"{print $3}' "$tmp/cc.txt" | median)
+echo
+echo "1. compile workload ($(echo $srcs | wc -w) files, make -j2), $rounds rounds alternated, medians"
+echo "   wall: off ${off_w}s, on ${on_w}s, overhead $(awk -v a="$off_w" -v b="$on_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}')"
+echo "   CPU (user+sys of the build): off ${off_c}s, on ${on_c}s, overhead $(awk -v a="$off_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}')"
+tail -1 "$tmp/cc_sensor.txt"
+
+# 2. per-syscall cost
+echo
+echo "2. ns per syscall, sensor off vs on (median of 5 runs each, alternated)"
+for mode in getppid rw open rwx; do
+    n=200000
+    [ $mode = rwx ] && n=20000
+    for r in 1 2 3 4 5; do
+        echo "off $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
+        start_sensor
+        echo "on $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
+        stop_sensor
+    done
+    off=$(awk '$1=="off"{print $2}' "$tmp/sys_$mode.txt" | median)
+    on=$(awk '$1=="on"{print $2}' "$tmp/sys_$mode.txt" | median)
+    printf "   %-8s off %7.0f ns  on %7.0f ns  x%.2f\n" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
+done
+
+# 3. event rate, BPF time per event, RSS
+echo
+echo "3. sustained rate: live_load rwx 200000 (400,000 mprotect calls, 200,000 events)"
+sysctl -qw kernel.bpf_stats_enabled=1
+start_sensor --all-events
+"$tmp/load" rwx 200000 >/dev/null &
+load=$!
+t0=$(date +%s.%N)
+wait $load
+t1=$(date +%s.%N)
+sleep 1
+rss=$(awk '/VmHWM/{print $2}' /proc/$sensor/status)
+bpftool prog show -j 2>/dev/null | jq -r '.[] | select(.name | test("^tp_")) | select(.run_cnt > 0) | "\(.name) \(.run_cnt) \(.run_time_ns)"' >"$tmp/progs.txt" || true
+stop_sensor
+sysctl -qw kernel.bpf_stats_enabled=0
+events=$(grep -c '"action":"mprotect"' "$tmp/alerts.ndjson" || true)
+echo "   generated in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", 200000/(b-a)}') events/s offered"
+grep "stopped after" "$tmp/err" | sed 's/^/   /'
+echo "   mprotect events written with --all-events: $events"
+echo "   peak RSS of modus live: $((rss / 1024)) MB"
+echo "   BPF program time (bpf_stats), per run:"
+awk '{printf "     %-22s %9d runs  %6.0f ns/run\n", $1, $2, $3/$2}' "$tmp/progs.txt"
