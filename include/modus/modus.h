@@ -201,6 +201,8 @@ modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, vo
 void modus_query_run_event(modus_query_run *r, const modus_event *ev);
 /* true once no later event can produce output (e.g. `| head` reached) */
 bool modus_query_run_done(const modus_query_run *r);
+/* A sequence or join has partial matches open (its later stages can advance). */
+bool modus_query_run_open(const modus_query_run *r);
 /* end of input: emit what pipes buffered (tail, sort, unique) */
 void modus_query_run_finish(modus_query_run *r);
 void modus_query_run_destroy(modus_query_run *r);

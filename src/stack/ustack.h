@@ -54,7 +54,7 @@ bool ustack_load_pid(ustack *u, uint32_t tgid);
 void ustack_map(ustack *u, uint32_t tgid, uint64_t start, uint64_t end, uint64_t pgoff,
                 uint32_t prot, const char *path, const char *provenance);
 void ustack_fork(ustack *u, uint32_t parent, uint32_t child); /* child inherits */
-void ustack_exec(ustack *u, uint32_t tgid); /* old image gone; reread lazily */
+void ustack_exec(ustack *u, uint32_t tgid);                   /* old image gone; reread lazily */
 void ustack_exit(ustack *u, uint32_t tgid);
 
 /* Unwinding --------------------------------------------------------------- */
