@@ -185,8 +185,8 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         }
         /* a rule runs only on the events that satisfy its derived condition;
          * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
+        if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
         lin_base += nlin;
-        if (!prefilter_add(&a->pf, q, i)) a->unguarded++;
     }
     modus_scorer_destroy(scorer);
     if (!prefilter_build(&a->pf)) {
@@ -226,8 +226,8 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
     size_t nw = pf->nwords;
     memset(a->cand, 0, nw * sizeof *a->cand);
     memset(a->late, 0, nw * sizeof *a->late);
-    if (a->procs) eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache);
-    prefilter_event(pf, &ev->sc->doc, a->cand, a->late);
+    const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
+    prefilter_event(pf, &ev->sc->doc, anc, a->cand, a->late);
     for (size_t w = 0; w < nw; w++) {
         uint64_t bits = a->cand[w] | pf->always[w];
         uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;
@@ -257,6 +257,11 @@ uint64_t modus_alerter_count(const modus_alerter *a)
 size_t modus_alerter_unguarded(const modus_alerter *a)
 {
     return a->unguarded;
+}
+
+const char *modus_alerter_unguarded_why(const modus_alerter *a, size_t idx)
+{
+    return idx < a->rs->n ? a->pf.why[idx] : NULL;
 }
 
 void modus_alerter_profile(modus_alerter *a, bool on)

@@ -50,8 +50,15 @@ typedef struct pf_field {
     uint8_t *out;   /* per state: any pattern ends here or in a suffix state */
 } pf_field;
 
+typedef struct pf_lin {
+    uint32_t slot; /* in the process tree */
+    pf_refs refs;
+} pf_lin;
+
 typedef struct prefilter {
     pf_field *fields;
+    pf_lin *lin; /* lineage atoms: rules that may match when a slot marks an ancestor */
+    uint32_t nlin;
     size_t nfields, capfields;
     arena strings;
     size_t nrules, nwords;
@@ -64,12 +71,14 @@ typedef struct prefilter {
 /* off: every rule runs on every event (MODUS_PREFILTER=off, to check it). */
 bool prefilter_init(prefilter *pf, size_t nrules, bool off);
 /* Index a rule: a necessary condition derived from its where clauses. */
-bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule);
+bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_base);
 /* After the last prefilter_add: build the automata. */
 bool prefilter_build(prefilter *pf);
 /* Set the bits of the rules the event may match in cand (all stages) and
- * late (later sequence stages only); both nwords long, cleared by the caller. */
-void prefilter_event(const prefilter *pf, const mj_doc *d, uint64_t *cand, uint64_t *late);
+ * late (later sequence stages only); both nwords long, cleared by the caller.
+ * anc: the lineage slots that mark the event's process or an ancestor. */
+void prefilter_event(const prefilter *pf, const mj_doc *d, const uint64_t *anc, uint64_t *cand,
+                     uint64_t *late);
 void prefilter_free(prefilter *pf);
 
 #endif

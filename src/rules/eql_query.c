@@ -58,6 +58,7 @@ struct eql_procs {
     proc *procs;
     uint32_t cap, n;
     uint32_t nslots, nw; /* nw: mark words per process */
+    uint64_t *anc;       /* the current event: marks of its process and its ancestors */
     uint64_t dropped;
 };
 
@@ -592,7 +593,10 @@ eql_procs *eql_procs_create(uint32_t nslots)
     t->nw = (nslots + 63) / 64;
     t->cap = 64; /* grows (proc_grow) */
     t->procs = calloc(t->cap, sizeof *t->procs);
-    if (!t->procs) {
+    t->anc = calloc(t->nw + 1, sizeof *t->anc);
+    if (!t->procs || !t->anc) {
+        free(t->procs);
+        free(t->anc);
         free(t);
         return NULL;
     }
@@ -604,6 +608,7 @@ void eql_procs_destroy(eql_procs *t)
     if (!t) return;
     for (uint32_t i = 0; i < t->cap; i++) free(t->procs[i].mem);
     free(t->procs);
+    free(t->anc);
     free(t);
 }
 
@@ -670,10 +675,24 @@ static void procs_feed(eql_procs *t, const eql_ctx *c)
     if (kn) proc_put(t, k, kn, pk, pn, true);
 }
 
-void eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache)
+const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache)
 {
     eql_ctx c = {doc, NULL, NULL, NULL, NULL, cache};
+    char k[PROC_KEY], pk[PROC_KEY];
+    uint32_t kn, pn;
     procs_feed(t, &c);
+    memset(t->anc, 0, t->nw * sizeof *t->anc);
+    proc_ids(&c, k, &kn, pk, &pn);
+    proc *me = kn ? proc_find(t, k, kn) : NULL;
+    if (me)
+        for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= me->mem[w];
+    /* the same walk as lineage_step's */
+    proc *p = me ? proc_find(t, proc_key(t, me) + me->klen, me->plen) : proc_find(t, pk, pn);
+    for (int depth = 0; p && depth < 128; depth++) {
+        for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= p->mem[w];
+        p = proc_find(t, proc_key(t, p) + p->klen, p->plen);
+    }
+    return t->anc;
 }
 
 static void lineage_step(eql_runtime *rt, eql_ctx *c)

@@ -24,7 +24,10 @@ typedef struct eql_stats {
  * query with lineage owns slots [lin_base, lin_base + nlineage). */
 typedef struct eql_procs eql_procs;
 eql_procs *eql_procs_create(uint32_t nslots);
-void eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache);
+/* Returns the marks (bit per slot) of the event's process and its ancestors:
+ * a lineage answer can be true only for those slots, or if the event
+ * matches the sub-query itself. */
+const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache);
 void eql_procs_destroy(eql_procs *t);
 
 /* procs NULL: the runtime keeps and feeds a tree of its own. */
