@@ -7,10 +7,12 @@
  * event never advances a partial twice, `until` drops every partial of its
  * key, and maxspan drops a partial whose first event is too old. Joins keep
  * the first event of each stage per key and fire when every stage has one.
- * Lineage (descendant / child / event of) keeps a process table built from
- * the events (entity ids where present, pid/ppid otherwise; a new process
- * with a reused pid replaces the old entry) and, per sub-query, which
- * processes matched it.
+ * Lineage (descendant / child / event of) reads a process tree built from
+ * the process start events (entity ids where present, pid/ppid otherwise; a
+ * new process with a reused pid replaces the old entry) and, per sub-query
+ * (a slot), which processes matched it. The alerter shares one tree among
+ * all its rules and feeds it every event (eql_procs_event); a runtime given
+ * none keeps and feeds its own.
  *
  * State is bounded: partials and processes are capped (limits below), with
  * counted drops. Matched events are kept as copies of their JSON text; pipes
