@@ -200,7 +200,8 @@ static void print_profile(const modus_alerter *a, const modus_ruleset *rs)
     qsort(rows, n, sizeof *rows, by_ns);
     fprintf(stderr, "modus: rule cost (--profile), %.3f s in rules\n", (double)total / 1e9);
     fprintf(stderr, "  %10s %9s %7s %7s  %s\n", "events", "ms", "ns/ev", "alerts", "rule");
-    for (size_t i = 0; i < n && i < 25; i++) {
+    size_t rows_max = getenv("MODUS_PROFILE_ALL") ? n : 25; /* every rule, for analysis */
+    for (size_t i = 0; i < n && i < rows_max; i++) {
         modus_rule_info ri;
         modus_ruleset_rule(rs, rows[i].rule, &ri);
         fprintf(stderr, "  %10llu %9.1f %7.0f %7llu  %s\n", (unsigned long long)rows[i].runs,
@@ -363,10 +364,18 @@ int cmd_scan(int argc, char **argv)
     }
     modus_scanner *sc;
     if (alerter && profile) modus_alerter_profile(alerter, true);
-    if (alerter && !quiet && modus_alerter_unguarded(alerter))
-        fprintf(stderr,
-                "modus: %zu rules have no literal guard and run on every event of their category\n",
-                modus_alerter_unguarded(alerter));
+    /* rules that defeat the prefilter: every event (or every event while a
+     * sequence is open); not said when the prefilter is off on purpose */
+    const char *pf_env = getenv("MODUS_PREFILTER");
+    for (size_t i = 0;
+         alerter && !quiet && !(pf_env && !strcmp(pf_env, "off")) && i < modus_ruleset_count(rs);
+         i++) {
+        const char *why = modus_alerter_unguarded_why(alerter, i);
+        modus_rule_info ri;
+        if (!why) continue;
+        modus_ruleset_rule(rs, i, &ri);
+        fprintf(stderr, "modus: rule '%s' defeats the prefilter: %s\n", ri.name, why);
+    }
     if (modus_scanner_create(eng, &sc) != MODUS_OK) {
         cli_error("out of memory");
         modus_alerter_destroy(alerter);

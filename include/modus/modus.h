@@ -201,6 +201,8 @@ modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, vo
 void modus_query_run_event(modus_query_run *r, const modus_event *ev);
 /* true once no later event can produce output (e.g. `| head` reached) */
 bool modus_query_run_done(const modus_query_run *r);
+/* A sequence or join has partial matches open (its later stages can advance). */
+bool modus_query_run_open(const modus_query_run *r);
 /* end of input: emit what pipes buffered (tail, sort, unique) */
 void modus_query_run_finish(modus_query_run *r);
 void modus_query_run_destroy(modus_query_run *r);
@@ -271,8 +273,11 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
 void modus_alerter_event(modus_alerter *a, const modus_event *ev);
 void modus_alerter_finish(modus_alerter *a);
 uint64_t modus_alerter_count(const modus_alerter *a);
-/* Rules without a literal guard: evaluated on every event of their categories. */
+/* Rules that defeat the prefilter (no necessary condition could be derived
+ * from their where clauses): evaluated on every event. */
 size_t modus_alerter_unguarded(const modus_alerter *a);
+/* Why a rule defeats the prefilter (or a later sequence stage does), or NULL. */
+const char *modus_alerter_unguarded_why(const modus_alerter *a, size_t idx);
 /* Per-rule cost: how often each rule ran, for how long, and its alerts. */
 void modus_alerter_profile(modus_alerter *a, bool on);
 void modus_alerter_rule_stats(const modus_alerter *a, size_t rule, uint64_t *runs, uint64_t *ns,

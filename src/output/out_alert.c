@@ -1,13 +1,10 @@
 /* out_alert.c - evaluate a rule set over events and write alerts (SPEC §6).
  *
- * Prefilter, two levels. Rules whose every stage pins a field to literal
- * values are indexed by those values (out_prefilter.c) and run only when the
- * event carries one. The others are filed under the event categories they can use
- * (the categories of its stages, `until` and lineage sub-queries; `any`
- * rules in a bucket of their own). For each event the alerter reads its
- * categories once and runs only the rules of those buckets, so a registry
- * event never reaches an api rule. Within a bucket the EQL runtime tests
- * the where clause (eql_query.c).
+ * Prefilter (out_prefilter.c): every rule is indexed by a necessary
+ * condition derived from its where clauses (values, prefixes, suffixes,
+ * substrings and presence of fields, the stage's category). For each event
+ * each indexed field is read once; only the rules it may satisfy are run,
+ * in rule order, by the EQL runtime (eql_query.c), which decides.
  *
  * An alert is built only when a rule fires: the last event is decoded again
  * by the alerter's own scanner to render its modality, and the raw host and
@@ -24,13 +21,10 @@
 #include "../rules/ruleset.h"
 #include "prefilter.h"
 
-#define MAX_CATS 64
-
 typedef struct rule_run {
     struct modus_alerter *a;
     size_t rule;
     modus_query_run *run;
-    uint64_t seen;             /* event generation: a rule in two buckets runs once */
     uint64_t runs, ns, alerts; /* --profile */
     char robustness[4];        /* STP score, e.g. "5K" */
 } rule_run;
@@ -41,51 +35,15 @@ struct modus_alerter {
     modus_alert_fn fn;
     void *ctx;
     rule_run *runs;
-    /* buckets: category name -> rules; bucket ncat is `any` */
-    sv cats[MAX_CATS];
-    size_t ncat;
-    size_t *bucket[MAX_CATS + 1];
-    size_t nbucket[MAX_CATS + 1];
-    uint64_t gen, alerts;
+    uint64_t alerts;
     bool profile;
     prefilter pf;
+    uint64_t *cand, *late; /* per event: candidate rules (prefilter_event) */
+    eql_procs *procs;      /* the process tree of every lineage rule */
     size_t unguarded;
-    const modus_event *cur;
     modus_scanner *side;
     buf out;
 };
-
-static int cat_index(modus_alerter *a, sv c, bool add)
-{
-    for (size_t i = 0; i < a->ncat; i++)
-        if (sv_ieq(a->cats[i], c)) return (int)i;
-    if (!add || a->ncat == MAX_CATS) return -1;
-    a->cats[a->ncat] = c;
-    return (int)a->ncat++;
-}
-
-static void file_rule(modus_alerter *a, size_t r, int b)
-{
-    for (size_t i = 0; i < a->nbucket[b]; i++)
-        if (a->bucket[b][i] == r) return;
-    size_t *v = realloc(a->bucket[b], sizeof *v * (a->nbucket[b] + 1));
-    if (!v) return;
-    v[a->nbucket[b]++] = r;
-    a->bucket[b] = v;
-}
-
-static void file_stage(modus_alerter *a, size_t r, const eql_stage *st)
-{
-    int c = st->any ? -1 : cat_index(a, st->category, true);
-    file_rule(a, r, c < 0 ? MAX_CATS : c);
-}
-
-static void file_query(modus_alerter *a, size_t r, const eql_query *q)
-{
-    for (uint32_t i = 0; i < q->nstages; i++) file_stage(a, r, &q->stages[i]);
-    if (q->until) file_stage(a, r, q->until);
-    for (uint32_t i = 0; i < q->nlineage; i++) file_query(a, r, q->lineage[i]->sub);
-}
 
 static void put_span(buf *b, const char *text, size_t len, const char *key, const char *path)
 {
@@ -193,26 +151,48 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     modus_scorer *scorer = NULL;
     modus_scorer_create(NULL, &scorer, NULL); /* the embedded table: rule.robustness in alerts */
     const char *env = getenv("MODUS_PREFILTER");
-    bool use_pf = !env || strcmp(env, "off");
+    bool pf_off = env && !strcmp(env, "off");
+    if (!prefilter_init(&a->pf, rs->n, pf_off) ||
+        !(a->cand = calloc(a->pf.nwords, sizeof *a->cand)) ||
+        !(a->late = calloc(a->pf.nwords, sizeof *a->late))) {
+        modus_scorer_destroy(scorer);
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
+    uint32_t lin_base = 0, nslots = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        uint32_t n = rs->r[i].q->q->nlineage;
+        nslots += n < 64 ? n : 64;
+    }
+    if (nslots && !(a->procs = eql_procs_create(nslots))) {
+        modus_scorer_destroy(scorer);
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
     for (size_t i = 0; i < rs->n; i++) {
         a->runs[i].a = a;
         a->runs[i].rule = i;
         modus_score s;
         if (scorer && modus_scorer_rule(scorer, rs, i, &s) == MODUS_OK)
             memcpy(a->runs[i].robustness, s.score, sizeof s.score);
-        if (modus_query_run_create(rs->r[i].q, emit, &a->runs[i], &a->runs[i].run) != MODUS_OK) {
+        const eql_query *q = rs->r[i].q->q;
+        uint32_t nlin = q->nlineage < 64 ? q->nlineage : 64;
+        if (query_run_create_shared(rs->r[i].q, emit, &a->runs[i], nlin ? a->procs : NULL, lin_base,
+                                    &a->runs[i].run) != MODUS_OK) {
             modus_scorer_destroy(scorer);
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
-        /* a rule with a literal guard on every stage runs only when it fires;
+        /* a rule runs only on the events that satisfy its derived condition;
          * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
-        if (!use_pf || !prefilter_add(&a->pf, rs->r[i].q->q, i)) {
-            file_query(a, i, rs->r[i].q->q);
-            a->unguarded++;
-        }
+        if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
+        lin_base += nlin;
     }
     modus_scorer_destroy(scorer);
+    if (!prefilter_build(&a->pf)) {
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
     *out = a;
     return MODUS_OK;
 }
@@ -226,8 +206,6 @@ static uint64_t now_ns(void)
 
 static void run_one(modus_alerter *a, rule_run *rr, const modus_event *ev)
 {
-    if (rr->seen == a->gen) return;
-    rr->seen = a->gen;
     if (!a->profile) {
         modus_query_run_event(rr->run, ev);
         return;
@@ -238,36 +216,32 @@ static void run_one(modus_alerter *a, rule_run *rr, const modus_event *ev)
     rr->runs++;
 }
 
-static void run_rule(void *ctx, size_t idx)
-{
-    modus_alerter *a = ctx;
-    run_one(a, &a->runs[idx], a->cur);
-}
-
-static void run_bucket(modus_alerter *a, int b, const modus_event *ev)
-{
-    for (size_t i = 0; i < a->nbucket[b]; i++) run_one(a, &a->runs[a->bucket[b][i]], ev);
-}
-
+/* The candidates, in rule order (as with the prefilter off): rules whose
+ * condition the event satisfies, rules without one, and sequences with
+ * partial matches open whose later stages the event may advance. */
 void modus_alerter_event(modus_alerter *a, const modus_event *ev)
 {
     if (!ev->is_json) return;
-    a->gen++;
-    const mj_doc *d = &ev->sc->doc;
-    a->cur = ev;
-    prefilter_event(&a->pf, d, run_rule, a);
-    uint32_t c = mj_path(d, 0, "event.category", 14);
-    if (!c) c = mj_path(d, 0, "event_type", 10);
-    if (c && d->nodes[c].type == MJ_STRING) {
-        int k = cat_index(a, mj_str(d, c), false);
-        if (k >= 0) run_bucket(a, k, ev);
-    } else if (c && d->nodes[c].type == MJ_ARRAY) {
-        for (uint32_t k = d->nodes[c].count ? c + 1 : 0; k; k = d->nodes[k].next) {
-            int b = cat_index(a, mj_str(d, k), false);
-            if (b >= 0) run_bucket(a, b, ev);
+    const prefilter *pf = &a->pf;
+    size_t nw = pf->nwords;
+    memset(a->cand, 0, nw * sizeof *a->cand);
+    memset(a->late, 0, nw * sizeof *a->late);
+    const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
+    prefilter_event(pf, &ev->sc->doc, anc, a->cand, a->late);
+    for (size_t w = 0; w < nw; w++) {
+        uint64_t bits = a->cand[w] | pf->always[w];
+        uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;
+        while (maybe) {
+            size_t r = w * 64 + (size_t)__builtin_ctzll(maybe);
+            maybe &= maybe - 1;
+            if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
+        }
+        while (bits) {
+            size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            run_one(a, &a->runs[r], ev);
         }
     }
-    run_bucket(a, MAX_CATS, ev);
 }
 
 void modus_alerter_finish(modus_alerter *a)
@@ -283,6 +257,11 @@ uint64_t modus_alerter_count(const modus_alerter *a)
 size_t modus_alerter_unguarded(const modus_alerter *a)
 {
     return a->unguarded;
+}
+
+const char *modus_alerter_unguarded_why(const modus_alerter *a, size_t idx)
+{
+    return idx < a->rs->n ? a->pf.why[idx] : NULL;
 }
 
 void modus_alerter_profile(modus_alerter *a, bool on)
@@ -304,7 +283,9 @@ void modus_alerter_destroy(modus_alerter *a)
     if (a->runs)
         for (size_t i = 0; i < a->rs->n; i++) modus_query_run_destroy(a->runs[i].run);
     free(a->runs);
-    for (size_t i = 0; i <= MAX_CATS; i++) free(a->bucket[i]);
+    free(a->cand);
+    free(a->late);
+    eql_procs_destroy(a->procs);
     prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);

@@ -4,36 +4,81 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../decode/json.h"
 #include "../rules/eql.h"
 
-#define PF_MAX_FIELDS 64
+/* A reference to a rule from an atom; PF_LATE: the atom belongs to a later
+ * sequence stage or an `until`, which matters only while the rule has partial
+ * matches open. */
+#define PF_LATE 0x80000000u
 
-typedef struct pf_entry {
-    sv value; /* borrowed from the rule's AST */
+typedef struct pf_refs {
+    uint32_t *v;
+    uint32_t n, cap;
+} pf_refs;
+
+typedef struct pf_exact {
+    sv value; /* lower-cased, owned by the prefilter's arena */
     uint32_t hash;
-    size_t *rules;
-    size_t nrules;
-} pf_entry;
+    pf_refs refs;
+} pf_exact;
+
+typedef struct pf_pat {
+    sv lit;         /* lower-cased atom */
+    uint8_t anchor; /* PF_AT_START / PF_AT_END */
+    pf_refs refs;
+    uint32_t next; /* next pattern ending in the same automaton state, +1 */
+} pf_pat;
+
+enum { PF_AT_START = 1, PF_AT_END = 2 };
 
 typedef struct pf_field {
     sv path;
-    pf_entry *tab; /* open addressing */
+    bool category; /* event.category, else event_type (as a stage's category) */
+    pf_exact *tab; /* exact values, open addressing */
     size_t n, cap;
+    pf_refs exists; /* rules that need the field present (not null) */
+    pf_pat *pats;   /* prefixes, suffixes and substrings: one Aho-Corasick automaton */
+    uint32_t npats, cappats;
+    uint8_t cls[256]; /* byte -> class (both cases alike) */
+    uint32_t ncls, nstates;
+    uint32_t *next; /* DFA: nstates * ncls */
+    uint32_t *term; /* per state: first pattern ending there, +1 */
+    uint32_t *dict; /* per state: nearest proper suffix state with patterns, 0 none */
+    uint8_t *out;   /* per state: any pattern ends here or in a suffix state */
 } pf_field;
 
+typedef struct pf_lin {
+    uint32_t slot; /* in the process tree */
+    pf_refs refs;
+} pf_lin;
+
 typedef struct prefilter {
-    pf_field fields[PF_MAX_FIELDS];
-    size_t nfields;
+    pf_field *fields;
+    pf_lin *lin; /* lineage atoms: rules that may match when a slot marks an ancestor */
+    uint32_t nlin;
+    size_t nfields, capfields;
+    arena strings;
+    size_t nrules, nwords;
+    uint64_t *always;      /* rules with no derived condition: every event */
+    uint64_t *late_always; /* sequences whose later stage has none: every event while open */
+    const char **why;      /* per rule: why it defeats the prefilter, or NULL */
+    bool off;
 } prefilter;
 
-/* Index a rule; false if it cannot be guarded (it must then see every event
- * of its categories). A partly indexed rule stays harmless: it is run anyway. */
-bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule);
-typedef void (*pf_fire_fn)(void *ctx, size_t rule);
-/* Call fn for every rule whose guard the event satisfies (maybe twice). */
-void prefilter_event(prefilter *pf, const mj_doc *d, pf_fire_fn fn, void *ctx);
+/* off: every rule runs on every event (MODUS_PREFILTER=off, to check it). */
+bool prefilter_init(prefilter *pf, size_t nrules, bool off);
+/* Index a rule: a necessary condition derived from its where clauses. */
+bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_base);
+/* After the last prefilter_add: build the automata. */
+bool prefilter_build(prefilter *pf);
+/* Set the bits of the rules the event may match in cand (all stages) and
+ * late (later sequence stages only); both nwords long, cleared by the caller.
+ * anc: the lineage slots that mark the event's process or an ancestor. */
+void prefilter_event(const prefilter *pf, const mj_doc *d, const uint64_t *anc, uint64_t *cand,
+                     uint64_t *late);
 void prefilter_free(prefilter *pf);
 
 #endif

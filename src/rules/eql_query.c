@@ -7,10 +7,12 @@
  * event never advances a partial twice, `until` drops every partial of its
  * key, and maxspan drops a partial whose first event is too old. Joins keep
  * the first event of each stage per key and fire when every stage has one.
- * Lineage (descendant / child / event of) keeps a process table built from
- * the events (entity ids where present, pid/ppid otherwise; a new process
- * with a reused pid replaces the old entry) and, per sub-query, which
- * processes matched it.
+ * Lineage (descendant / child / event of) reads a process tree built from
+ * the process start events (entity ids where present, pid/ppid otherwise; a
+ * new process with a reused pid replaces the old entry) and, per sub-query
+ * (a slot), which processes matched it. The alerter shares one tree among
+ * all its rules and feeds it every event (eql_procs_event); a runtime given
+ * none keeps and feeds its own.
  *
  * State is bounded: partials and processes are capped (limits below), with
  * counted drops. Matched events are kept as copies of their JSON text; pipes
@@ -47,10 +49,20 @@ typedef struct partial {
 } partial;
 
 typedef struct proc {
-    uint64_t marks; /* lineage slots matched by an event of this process */
+    uint64_t *mem; /* malloc'd: the marks (one bit per lineage slot), the key, the
+                      parent's key; NULL = free slot */
     uint16_t klen, plen;
-    char *kp; /* malloc'd: the key, then the parent's key; NULL = free slot */
 } proc;
+
+/* The process tree: one per alerter, shared by all its rules (or one per
+ * runtime that has none given). Each lineage sub-query has a slot. */
+struct eql_procs {
+    proc *procs;
+    uint32_t cap, n;
+    uint32_t nslots, nw; /* nw: mark words per process */
+    uint64_t *anc;       /* the current event: marks of its process and its ancestors */
+    uint64_t dropped;
+};
 
 typedef struct result {
     stored *ev;
@@ -79,8 +91,9 @@ struct eql_runtime {
     uint32_t part_cap, nparts;
     uint32_t since_sweep;
     /* lineage */
-    proc *procs;
-    uint32_t proc_cap, nprocs;
+    eql_procs *procs;
+    bool own_procs;    /* fed by this runtime (no shared tree) */
+    uint32_t lin_base; /* this query's first slot in the tree */
     /* results */
     result *res;
     uint32_t nres, capres;
@@ -502,68 +515,105 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
 
 /* ---- lineage --------------------------------------------------------------------------- */
 
-static proc *proc_find(eql_runtime *rt, const char *k, uint32_t n)
+static char *proc_key(const eql_procs *t, const proc *p)
 {
-    if (!rt->proc_cap || !n) return NULL;
-    uint32_t h = fnv(k, n) & (rt->proc_cap - 1);
-    for (uint32_t i = 0; i < rt->proc_cap; i++) {
-        proc *p = &rt->procs[(h + i) & (rt->proc_cap - 1)];
-        if (!p->kp) return NULL;
-        if (p->klen == n && !memcmp(p->kp, k, n)) return p;
+    return (char *)(p->mem + t->nw);
+}
+
+static proc *proc_find(const eql_procs *t, const char *k, uint32_t n)
+{
+    if (!t->cap || !n) return NULL;
+    uint32_t h = fnv(k, n) & (t->cap - 1);
+    for (uint32_t i = 0; i < t->cap; i++) {
+        proc *p = &t->procs[(h + i) & (t->cap - 1)];
+        if (!p->mem) return NULL;
+        if (p->klen == n && !memcmp(proc_key(t, p), k, n)) return p;
     }
     return NULL;
 }
 
-static bool proc_grow(eql_runtime *rt)
+static bool proc_grow(eql_procs *t)
 {
-    uint32_t cap = rt->proc_cap * 2;
+    uint32_t cap = t->cap * 2;
     proc *np = calloc(cap, sizeof *np);
     if (!np) return false;
-    for (uint32_t i = 0; i < rt->proc_cap; i++) {
-        proc *o = &rt->procs[i];
-        if (!o->kp) continue;
-        uint32_t h = fnv(o->kp, o->klen) & (cap - 1);
-        while (np[h].kp) h = (h + 1) & (cap - 1);
+    for (uint32_t i = 0; i < t->cap; i++) {
+        proc *o = &t->procs[i];
+        if (!o->mem) continue;
+        uint32_t h = fnv(proc_key(t, o), o->klen) & (cap - 1);
+        while (np[h].mem) h = (h + 1) & (cap - 1);
         np[h] = *o;
     }
-    free(rt->procs);
-    rt->procs = np;
-    rt->proc_cap = cap;
+    free(t->procs);
+    t->procs = np;
+    t->cap = cap;
     return true;
 }
 
-/* The entry of process k (created if needed) with parent pk. */
-static proc *proc_put(eql_runtime *rt, const char *k, uint32_t n, const char *pk, uint32_t pn)
+/* The entry of process k (created if needed) with parent pk; its marks are
+ * kept unless `fresh` (a new process, even with a reused pid). */
+static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, uint32_t pn,
+                      bool fresh)
 {
-    if (!rt->proc_cap || !n) return NULL;
-    proc *p = proc_find(rt, k, n);
+    if (!t->cap || !n) return NULL;
+    proc *p = proc_find(t, k, n);
     if (!p) {
-        if (rt->nprocs >= MAX_PROCS) {
-            rt->stats.dropped_procs++;
+        if (t->n >= MAX_PROCS) {
+            t->dropped++;
             return NULL;
         }
-        if (rt->nprocs * 2 >= rt->proc_cap && !proc_grow(rt)) return NULL;
-        uint32_t h = fnv(k, n) & (rt->proc_cap - 1);
-        while (rt->procs[h].kp) h = (h + 1) & (rt->proc_cap - 1);
-        p = &rt->procs[h];
-        rt->nprocs++;
-    } else {
-        free(p->kp);
+        if (t->n * 2 >= t->cap && !proc_grow(t)) return NULL;
+        uint32_t h = fnv(k, n) & (t->cap - 1);
+        while (t->procs[h].mem) h = (h + 1) & (t->cap - 1);
+        p = &t->procs[h];
+        t->n++;
+        fresh = true;
     }
-    p->kp = malloc(n + pn + 1);
-    if (!p->kp) {
-        rt->nprocs--;
-        memset(p, 0, sizeof *p);
-        return NULL;
+    uint64_t *mem = malloc(t->nw * 8 + n + pn + 1);
+    if (!mem) {
+        if (!p->mem) t->n--;
+        return p->mem ? p : NULL;
     }
-    memcpy(p->kp, k, n);
-    if (pn) memcpy(p->kp + n, pk, pn);
+    if (fresh || !p->mem)
+        memset(mem, 0, t->nw * 8);
+    else
+        memcpy(mem, p->mem, t->nw * 8);
+    free(p->mem);
+    p->mem = mem;
+    memcpy(proc_key(t, p), k, n);
+    if (pn) memcpy(proc_key(t, p) + n, pk, pn);
     p->klen = (uint16_t)n;
     p->plen = (uint16_t)pn;
     return p;
 }
 
-/* identity of an event's process and of its parent */
+eql_procs *eql_procs_create(uint32_t nslots)
+{
+    eql_procs *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->nslots = nslots;
+    t->nw = (nslots + 63) / 64;
+    t->cap = 64; /* grows (proc_grow) */
+    t->procs = calloc(t->cap, sizeof *t->procs);
+    t->anc = calloc(t->nw + 1, sizeof *t->anc);
+    if (!t->procs || !t->anc) {
+        free(t->procs);
+        free(t->anc);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void eql_procs_destroy(eql_procs *t)
+{
+    if (!t) return;
+    for (uint32_t i = 0; i < t->cap; i++) free(t->procs[i].mem);
+    free(t->procs);
+    free(t->anc);
+    free(t);
+}
+
 /* identity of an event's process and of its parent (k, pk: PROC_KEY bytes) */
 static void proc_id(const eql_ctx *c, const char *const *fields, char *k, uint32_t *kn)
 {
@@ -591,37 +641,71 @@ static void proc_ids(const eql_ctx *c, char *k, uint32_t *kn, char *pk, uint32_t
     proc_id(c, par, pk, pn);
 }
 
-static bool is_process_start(const eql_ctx *c)
+static bool has_str(const eql_ctx *c, eql_val v, sv want)
 {
-    eql_val v = eql_field(c, "opcode", 6, 0);
-    if (v.t == V_INT) return v.i == 1 || v.i == 3 || v.i == 9;
-    v = eql_field(c, "event.type", 10, 0);
-    if (v.t == V_STR) return sv_ieq((sv){v.s, v.n}, SV_LIT("start"));
+    if (v.t == V_STR) return sv_ieq((sv){v.s, v.n}, want);
     if (v.t == V_ARR) {
         const mj_doc *d = c->doc;
         for (uint32_t k = v.ref + 1, j = 0; j < v.n; j++, k = d->nodes[k].next)
             if (d->nodes[k].type == MJ_STRING &&
-                sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, SV_LIT("start")))
+                sv_ieq((sv){d->nodes[k].v.s, d->nodes[k].len}, want))
                 return true;
     }
     return false;
 }
 
+/* A process event (category process) that starts a process: event.type
+ * start, or an opcode 1, 3 or 9 (Endgame). Library loads and connections
+ * also say "start" and must not restart their process. */
+static bool is_process_start(const eql_ctx *c)
+{
+    eql_val cat = eql_field(c, "event.category", 14, 0);
+    if (cat.t == V_NULL) cat = eql_field(c, "event_type", 10, 0);
+    if (!has_str(c, cat, SV_LIT("process"))) return false;
+    eql_val v = eql_field(c, "opcode", 6, 0);
+    if (v.t == V_INT) return v.i == 1 || v.i == 3 || v.i == 9;
+    return has_str(c, eql_field(c, "event.type", 10, 0), SV_LIT("start"));
+}
+
+/* Feed the tree: a process start enters (or renews) its process. */
+static void procs_feed(eql_procs *t, const eql_ctx *c)
+{
+    char k[PROC_KEY], pk[PROC_KEY];
+    uint32_t kn, pn;
+    if (!is_process_start(c)) return;
+    proc_ids(c, k, &kn, pk, &pn);
+    if (kn) proc_put(t, k, kn, pk, pn, true);
+}
+
+const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache)
+{
+    eql_ctx c = {doc, NULL, NULL, NULL, NULL, cache};
+    char k[PROC_KEY], pk[PROC_KEY];
+    uint32_t kn, pn;
+    procs_feed(t, &c);
+    memset(t->anc, 0, t->nw * sizeof *t->anc);
+    proc_ids(&c, k, &kn, pk, &pn);
+    proc *me = kn ? proc_find(t, k, kn) : NULL;
+    if (me)
+        for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= me->mem[w];
+    /* the same walk as lineage_step's */
+    proc *p = me ? proc_find(t, proc_key(t, me) + me->klen, me->plen) : proc_find(t, pk, pn);
+    for (int depth = 0; p && depth < 128; depth++) {
+        for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= p->mem[w];
+        p = proc_find(t, proc_key(t, p) + p->klen, p->plen);
+    }
+    return t->anc;
+}
+
 static void lineage_step(eql_runtime *rt, eql_ctx *c)
 {
     const eql_query *q = rt->q;
+    eql_procs *t = rt->procs;
     char k[PROC_KEY], pk[PROC_KEY];
     uint32_t kn, pn;
+    if (rt->own_procs) procs_feed(t, c);
     proc_ids(c, k, &kn, pk, &pn);
-    proc *me = NULL;
-    if (kn) {
-        if (is_process_start(c)) {
-            me = proc_put(rt, k, kn, pk, pn);
-            if (me) me->marks = 0; /* a new process, even with a reused pid */
-        } else {
-            me = proc_find(rt, k, kn);
-        }
-    }
+    proc *me = kn ? proc_find(t, k, kn) : NULL;
     /* Inner sub-queries have lower slots: for each slot in order, mark this
      * process if the event matches the sub-query (seeing the answers of the
      * inner slots), then answer the slot for this event. A process first seen
@@ -630,22 +714,24 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
     c->lineage = rt->lin;
     for (uint32_t s = 0; s < q->nlineage && s < 64; s++) {
         const eql_node *ln = q->lineage[s];
+        uint32_t g = rt->lin_base + s;
         if (kn && stage_match(rt, c, ln->sub->stages)) {
-            if (!me) me = proc_put(rt, k, kn, pk, pn);
-            if (me) me->marks |= 1ull << s;
+            if (!me) me = proc_put(t, k, kn, pk, pn, false);
+            if (me) me->mem[g >> 6] |= 1ull << (g & 63);
         }
         bool r = false;
         if (ln->lineage == LIN_EVENT) {
-            r = me && (me->marks >> s & 1);
+            r = me && (me->mem[g >> 6] >> (g & 63) & 1);
         } else {
-            proc *p = me ? proc_find(rt, me->kp + me->klen, me->plen) : proc_find(rt, pk, pn);
+            proc *p =
+                me ? proc_find(t, proc_key(t, me) + me->klen, me->plen) : proc_find(t, pk, pn);
             for (int depth = 0; p && depth < 128; depth++) {
-                if (p->marks >> s & 1) {
+                if (p->mem[g >> 6] >> (g & 63) & 1) {
                     r = true;
                     break;
                 }
                 if (ln->lineage == LIN_CHILD) break;
-                p = proc_find(rt, p->kp + p->klen, p->plen);
+                p = proc_find(t, proc_key(t, p) + p->klen, p->plen);
             }
         }
         rt->lin[s] = r;
@@ -748,9 +834,9 @@ static bool alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, char *key)
     return true;
 }
 
-/* Drop partials whose first event is older than maxspan: they can never
- * complete. Run every few thousand events, so memory follows the time
- * window, not the input size. */
+/* Drop partials whose first event is older than maxspan: with events in time
+ * order they can never complete. Run every few thousand matching events, so
+ * memory follows the time window, not the input size. */
 static void seq_expire(eql_runtime *rt, int64_t now)
 {
     uint32_t slots = rt->nst;
@@ -772,11 +858,7 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
     const eql_query *q = rt->q;
     char key[KEY_MAX];
     int64_t ts = q->maxspan_ns ? eql_event_time(c) : 0;
-    if (q->maxspan_ns && rt->nparts &&
-        (++rt->since_sweep >= 4096 || rt->nparts * 2 >= rt->part_cap)) {
-        rt->since_sweep = 0;
-        seq_expire(rt, ts);
-    }
+    bool swept = false;
     if (q->until && stage_match(rt, c, q->until)) {
         size_t kl = stage_key(rt, c, q->until, key);
         if (kl <= KEY_MAX) {
@@ -793,6 +875,14 @@ static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
         bool m = stage_match(rt, c, st);
         c->alias = NULL;
         if (!m) continue;
+        /* Expiry sweeps happen only on events that match a stage, so they do
+         * not depend on which other events the rule was shown (prefilter). */
+        if (!swept && q->maxspan_ns && rt->nparts &&
+            (++rt->since_sweep >= 4096 || rt->nparts * 2 >= rt->part_cap)) {
+            rt->since_sweep = 0;
+            seq_expire(rt, ts);
+        }
+        swept = true;
         size_t kl = stage_key(rt, c, st, key);
         if (kl > KEY_MAX) {
             rt->stats.dropped_partials++;
@@ -937,7 +1027,8 @@ static void join_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
 
 /* ---- API ------------------------------------------------------------------------------------ */
 
-eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
+eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx, eql_procs *procs,
+                                uint32_t lin_base)
 {
     eql_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return NULL;
@@ -972,8 +1063,13 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
         rt->parts = calloc((size_t)slots * rt->part_cap, sizeof(partial));
     }
     if (q->nlineage) {
-        rt->proc_cap = 64; /* grows (proc_grow) */
-        rt->procs = calloc(rt->proc_cap, sizeof(proc));
+        if (procs) {
+            rt->procs = procs;
+            rt->lin_base = lin_base;
+        } else {
+            rt->procs = eql_procs_create(q->nlineage < 64 ? q->nlineage : 64);
+            rt->own_procs = true;
+        }
     }
     if ((q->kind != Q_EVENT && (!rt->st || !rt->parts)) || (q->nlineage && !rt->procs)) {
         eql_runtime_destroy(rt);
@@ -985,6 +1081,11 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx)
 bool eql_runtime_done(const eql_runtime *rt)
 {
     return rt->done;
+}
+
+bool eql_runtime_open(const eql_runtime *rt)
+{
+    return rt->nparts != 0;
 }
 
 void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
@@ -1061,8 +1162,7 @@ void eql_runtime_destroy(eql_runtime *rt)
         mj_parser_destroy(rt->alias_parser[i]);
         mj_doc_free(&rt->alias_doc[i]);
     }
-    for (uint32_t i = 0; rt->procs && i < rt->proc_cap; i++) free(rt->procs[i].kp);
-    free(rt->procs);
+    if (rt->own_procs) eql_procs_destroy(rt->procs);
     blob_unref(rt->own_cur);
     mj_parser_destroy(rt->parser);
     mj_doc_free(&rt->doc);

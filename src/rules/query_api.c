@@ -69,10 +69,16 @@ bool query_want(const modus_query *q, mj_want *w)
 modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, void *ctx,
                                     modus_query_run **out)
 {
+    return query_run_create_shared(q, emit, ctx, NULL, 0, out);
+}
+
+modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,
+                                     eql_procs *procs, uint32_t lin_base, modus_query_run **out)
+{
     *out = NULL;
     modus_query_run *r = calloc(1, sizeof *r);
     if (!r) return MODUS_ENOMEM;
-    r->rt = eql_runtime_create(q->q, emit, ctx);
+    r->rt = eql_runtime_create(q->q, emit, ctx, procs, lin_base);
     if (!r->rt) {
         free(r);
         return MODUS_ENOMEM;
@@ -91,6 +97,11 @@ void modus_query_run_event(modus_query_run *r, const modus_event *ev)
 bool modus_query_run_done(const modus_query_run *r)
 {
     return eql_runtime_done(r->rt);
+}
+
+bool modus_query_run_open(const modus_query_run *r)
+{
+    return eql_runtime_open(r->rt);
 }
 
 void modus_query_run_finish(modus_query_run *r)

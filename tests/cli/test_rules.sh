@@ -58,11 +58,20 @@ mkdir -p "$TMP/win"
 cp "$TMP"/elastic/behavior/rules/windows/*.toml "$TMP/win/"
 cc -O2 -o "$TMP/gen" "$SRC/bench/gen_ecs.c"
 "$TMP/gen" 4000000 7 >"$TMP/gen.ndjson"
-cat "$TMP/gen.ndjson" "$C"/sysmon/*eid10*.ndjson "$SRC/examples/sample.ndjson" >"$TMP/mix.ndjson"
+cat "$TMP/gen.ndjson" "$C"/sysmon/*.ndjson "$C"/elastic/*.ndjson "$C"/eql-conformance/events.ecs.ndjson \
+    "$SRC/examples/sample.ndjson" >"$TMP/mix.ndjson"
 "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/pf-on"
 MODUS_PREFILTER=off "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/pf-off"
 check "prefilter: some alerts to compare ($(wc -l <"$TMP/pf-on"))" test "$(wc -l <"$TMP/pf-on")" -gt 100
 check "prefilter: the same alerts with and without it" cmp -s "$TMP/pf-on" "$TMP/pf-off"
+# every Windows rule yields a condition (at most one has a later stage without one)
+"$MODUS" scan --rules "$TMP/win" /dev/null 2>"$TMP/pf-err" >/dev/null
+check "prefilter: at most one Windows rule partly defeats it ($(grep -c 'defeats the prefilter' "$TMP/pf-err"))" \
+    test "$(grep -c 'defeats the prefilter' "$TMP/pf-err")" -le 1
+printf '[rule]\nname = "neg"\nid = "n1"\nquery = """\nany where not process.name : "a.exe"\n"""\n' >"$TMP/neg.toml"
+"$MODUS" scan --rules "$TMP/neg.toml" /dev/null 2>"$TMP/pf-err" >/dev/null
+check "prefilter: a rule without condition is reported" \
+    grep -q "rule 'neg' defeats the prefilter: no condition on any field" "$TMP/pf-err"
 
 # --- --profile ------------------------------------------------------------------
 "$MODUS" scan --profile --rules "$SRC/rules" "$C/elastic/article_event.ndjson" >/dev/null 2>"$TMP/prof"
