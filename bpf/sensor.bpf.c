@@ -4,10 +4,18 @@
  * Two backends behind one record layout (sensor_abi.h):
  *   tracepoints  syscalls:sys_enter_* / sys_exit_* and sched:* (tp/, tp_btf/).
  *                Loads wherever eBPF tracing does; the one the tests exercise.
- *   lsm          not here yet: on kernels that allow BPF trampolines the same
- *                records would come from lsm/file_mprotect, mmap_file,
- *                file_open, bprm_creds_for_exec... The loader probes for
- *                trampolines and says which backend runs (source_ebpf.c).
+ *   lsm          on kernels that allow BPF trampolines, the `?lsm/` programs
+ *                at the end of this file replace the syscall tracepoints for
+ *                mprotect, write opens, renames, exec callers, bpf and module
+ *                loads: no syscall slow path, kernel objects instead of user
+ *                pointers (no TOCTOU), bpf_d_path for paths. Process
+ *                lifecycle, mmap (module maps), vfork, ptrace requests,
+ *                process_vm_writev and memfd_create stay on tracepoints. The
+ *                loader probes for trampolines and says which backend runs
+ *                (source_ebpf.c). UNVERIFIED: the machines this was written on
+ *                refuse every trampoline, so the verifier has never seen these
+ *                programs; if they fail to load, the loader falls back to
+ *                tracepoints and says why.
  *
  * What reaches user space is filtered here, so that the hot paths (open,
  * mmap, mprotect) cost a few comparisons for the common case:
@@ -710,4 +718,122 @@ int tp_sys_enter_module(struct bpf_raw_tracepoint_args *ctx)
     __u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si), a2 = BPF_CORE_READ(regs, dx);
     if (id == 313) return on_module(ctx, true, a0, 0, (const char *)a1);
     return on_module(ctx, false, -1, a1, (const char *)a2);
+}
+
+/* ---- the LSM backend (autoload off: the loader turns it on) -------------------------- */
+
+SEC("?lsm/file_mprotect")
+int BPF_PROG(lsm_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
+{
+    if (!(prot & PROT_EXEC) || is_self()) return 0;
+    __u64 fl = vma->vm_flags;
+    struct file *f = vma->vm_file;
+    __u32 anon = !f ? 1 : (BPF_CORE_READ(f, f_inode, __i_nlink) == 0 ? 2 : 0);
+    bool was_w = (fl & VM_WRITE) && !(fl & VM_EXEC);
+    if (!(prot & PROT_WRITE) && !was_w && !anon) return 0;
+    struct scratch *s = begin(MSR_MPROTECT);
+    if (!s) return 0;
+    s->h.u.mem.addr = vma->vm_start;
+    s->h.u.mem.len = vma->vm_end - vma->vm_start;
+    s->h.u.mem.prot = prot;
+    s->h.u.mem.old_vm_flags = fl & (VM_READ | VM_WRITE | VM_EXEC);
+    s->h.u.mem.vma_anon = anon;
+    s->h.u.mem.vma_start = vma->vm_start;
+    s->h.u.mem.vma_end = vma->vm_end;
+    if (f) walk_file(f, s->h.u.mem.path, &s->h.flags);
+    /* mmap_lock is held for writing here: capture's bpf_find_vma fails and
+     * frame 0's memory is judged from the module maps in user space */
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("?lsm/file_open")
+int BPF_PROG(lsm_file_open, struct file *file)
+{
+    if (is_self()) return 0;
+    __u32 mode = file->f_mode;
+    if (!(mode & (FMODE_WRITE | FMODE_CREATED))) return 0;
+    struct dentry *d = file->f_path.dentry;
+    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+    const unsigned char *pname = BPF_CORE_READ(d, d_parent, d_name.name);
+    if (!name_in(&watch_dirs, pname) && !name_in(&watch_names, name)) return 0;
+    struct scratch *s = begin(MSR_FILE_OPEN);
+    if (!s) return 0;
+    s->h.u.file.mode = mode;
+    s->h.u.file.oflags = file->f_flags;
+    s->h.u.file.ino = BPF_CORE_READ(file, f_inode, i_ino);
+    if (mode & FMODE_CREATED) s->h.flags |= MSR_F_CREATED;
+    if (bpf_d_path((struct path *)&file->f_path, s->h.u.file.path, sizeof(s->h.u.file.path)) > 0)
+        s->h.flags |= MSR_F_PATH_FULL;
+    else
+        walk_file(file, s->h.u.file.path, &s->h.flags);
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("?lsm/path_rename")
+int BPF_PROG(lsm_rename, const struct path *old_dir, struct dentry *old_dentry,
+             const struct path *new_dir, struct dentry *new_dentry)
+{
+    if (is_self()) return 0;
+    const unsigned char *name = BPF_CORE_READ(new_dentry, d_name.name);
+    const unsigned char *pname = BPF_CORE_READ(new_dir, dentry, d_name.name);
+    if (!name_in(&watch_dirs, pname) && !name_in(&watch_names, name)) return 0;
+    struct scratch *s = begin(MSR_RENAME);
+    if (!s) return 0;
+    /* the new path as components (dentry walk): user space reads the
+     * rename record's newpath as components when MSR_F_PATH_FULL is clear
+     * and olddfd is -1 */
+    s->h.u.rename.olddfd = -1;
+    s->h.u.rename.newdfd = -1;
+    struct vfsmount *m = BPF_CORE_READ(new_dir, mnt);
+    walk_path(new_dentry, m, s->h.u.rename.newpath, &s->h.flags);
+    bpf_probe_read_kernel_str(s->h.u.rename.oldpath, sizeof(s->h.u.rename.oldpath),
+                              BPF_CORE_READ(old_dentry, d_name.name));
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("?lsm/bprm_creds_for_exec")
+int BPF_PROG(lsm_exec_caller, struct linux_binprm *bprm)
+{
+    if (is_self()) return 0;
+    struct scratch *s = begin(MSR_EXEC_CALLER);
+    if (!s) return 0;
+    bpf_probe_read_kernel_str(s->h.u.exec.filename, sizeof(s->h.u.exec.filename),
+                              BPF_CORE_READ(bprm, filename));
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("?lsm/bpf")
+int BPF_PROG(lsm_bpf, int cmd, union bpf_attr *attr, unsigned int size)
+{
+    if (cmd != 5 /* BPF_PROG_LOAD */ || is_self()) return 0;
+    struct scratch *s = begin(MSR_BPF);
+    if (!s) return 0;
+    s->h.u.bpf.cmd = 5;
+    s->h.u.bpf.prog_type = BPF_CORE_READ(attr, prog_type);
+    bpf_probe_read_kernel(s->h.u.bpf.prog_name, sizeof(s->h.u.bpf.prog_name), attr->prog_name);
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("?lsm/kernel_read_file")
+int BPF_PROG(lsm_module_file, struct file *file, int id)
+{
+    if (id != 2 /* READING_MODULE */) return 0;
+    return on_module(ctx, true, -1, 0, "");
+}
+
+SEC("?lsm/kernel_load_data")
+int BPF_PROG(lsm_module_data, int id)
+{
+    if (id != 2 /* LOADING_MODULE */) return 0;
+    return on_module(ctx, false, -1, 0, "");
 }

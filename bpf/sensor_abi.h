@@ -35,14 +35,15 @@ enum msr_type {
 };
 
 /* flags */
-#define MSR_F_STACK      0x1  /* regs + stack copy present */
-#define MSR_F_IP_ANON    0x2  /* regs.ip in anonymous memory (no vm_file) */
-#define MSR_F_IP_WRITE   0x4  /* regs.ip's vma is writable */
-#define MSR_F_IP_NOVMA   0x8  /* no vma at regs.ip */
-#define MSR_F_CREATED    0x10 /* MSR_FILE_OPEN: the open created the file */
-#define MSR_F_PATH_TRUNC 0x20 /* path longer than the walk or buffer */
-#define MSR_F_SUSPECT    0x40 /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
-#define MSR_F_IPBYTES    0x80 /* ip_bytes[] holds the 16 bytes before regs.ip */
+#define MSR_F_STACK      0x1   /* regs + stack copy present */
+#define MSR_F_IP_ANON    0x2   /* regs.ip in anonymous memory (no vm_file) */
+#define MSR_F_IP_WRITE   0x4   /* regs.ip's vma is writable */
+#define MSR_F_IP_NOVMA   0x8   /* no vma at regs.ip */
+#define MSR_F_CREATED    0x10  /* MSR_FILE_OPEN: the open created the file */
+#define MSR_F_PATH_TRUNC 0x20  /* path longer than the walk or buffer */
+#define MSR_F_SUSPECT    0x40  /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
+#define MSR_F_IPBYTES    0x80  /* ip_bytes[] holds the 16 bytes before regs.ip */
+#define MSR_F_PATH_FULL  0x100 /* file.path is one absolute path (bpf_d_path), not components */
 
 /* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
 #define MSR_VM_READ  0x1

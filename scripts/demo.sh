@@ -57,5 +57,5 @@ echo "== Windows event XML (an Event Viewer export): a service installed through
 ./build/modus scan --format text examples/windows_events.xml 2>&1
 echo
 echo "JSON: ./build/modus scan --enrich --format json examples/sample.ndjson (events),"
-echo "Linux sensor (root): scripts/demo.sh --live"
 echo "      ./build/modus scan --format json examples/sample.ndjson (alerts)"
+echo "The Linux sensor (root): scripts/demo.sh --live"

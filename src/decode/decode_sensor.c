@@ -988,7 +988,10 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
     }
     case MSR_FILE_OPEN: {
         char path[MSR_PATH * 2];
-        path_join(h->u.file.path, sizeof h->u.file.path, path, sizeof path);
+        if (h->flags & MSR_F_PATH_FULL) /* the LSM backend: bpf_d_path */
+            snprintf(path, sizeof path, "%.*s", (int)sizeof h->u.file.path, h->u.file.path);
+        else
+            path_join(h->u.file.path, sizeof h->u.file.path, path, sizeof path);
         const char *cls = sensor_persist_class(path);
         if (!cls) return 0;
         return file_event(d, h, data, path, NULL, cls, json, len);
@@ -1000,10 +1003,16 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         nraw[MSR_PATH] = 0;
         memcpy(oraw, h->u.rename.oldpath, MSR_PATH / 2);
         oraw[MSR_PATH / 2] = 0;
-        resolve(h->tgid, h->u.rename.newdfd, nraw, np, sizeof np);
+        if (h->u.rename.olddfd == -1 && h->u.rename.newdfd == -1) /* LSM: walked */
+            path_join(h->u.rename.newpath, sizeof h->u.rename.newpath, np, sizeof np);
+        else
+            resolve(h->tgid, h->u.rename.newdfd, nraw, np, sizeof np);
         const char *cls = sensor_persist_class(np);
         if (!cls) return 0;
-        resolve(h->tgid, h->u.rename.olddfd, oraw, op, sizeof op);
+        if (h->u.rename.olddfd == -1) /* LSM: the old name only */
+            snprintf(op, sizeof op, "%s", oraw);
+        else
+            resolve(h->tgid, h->u.rename.olddfd, oraw, op, sizeof op);
         return file_event(d, h, data, np, op, cls, json, len);
     }
     case MSR_PTRACE: return api_event(d, h, data, "api", "ptrace", "ptrace", json, len);

@@ -4,10 +4,12 @@
  * Start-up, in order:
  *   1. tracefs is mounted if it is not (syscall tracepoints need its ids);
  *   2. the backend is chosen: `lsm` needs BPF trampolines, so the probe loads
- *      a one-instruction lsm/ program; where the kernel refuses (these VMs:
+ *      a two-instruction lsm/ program; where the kernel refuses (these VMs:
  *      EPERM with an empty verifier log) or the caller asked for `tp`, the
- *      tracepoint backend runs. The LSM backend is not written yet: a kernel
- *      that accepts the probe is told so and runs tracepoints too;
+ *      tracepoint backend runs. Where it accepts, the LSM programs load in
+ *      place of the syscall tracepoints they replace; they have never met a
+ *      verifier (no kernel here allows them), so if they fail to load the
+ *      tracepoint backend runs and the start-up line says why;
  *   3. programs whose tracepoint does not exist are not loaded (module
  *      syscalls without CONFIG_MODULES: the raw sys_enter hook stands in,
  *      unless disabled);
@@ -148,6 +150,52 @@ static int on_record(void *ctx, void *data, size_t size)
     return 0;
 }
 
+/* Open, configure, load and attach the skeleton for one backend; on failure
+ * nothing is left loaded. Returns 0 or a negative errno. */
+static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool mod_tp)
+{
+    struct sensor_bpf *k = sensor_bpf__open();
+    if (!k) return -errno;
+    uint32_t sb = opts->stack_bytes ? opts->stack_bytes : 8192;
+    if (sb > 16384) sb = 16384;
+    sb = (sb + 4095) & ~4095u;
+    k->rodata->stack_max = sb;
+    k->rodata->self_tgid = (uint32_t)getpid();
+    bpf_program__set_autoload(k->progs.tp_init_module, mod_tp && !lsm);
+    bpf_program__set_autoload(k->progs.tp_finit_module, mod_tp && !lsm);
+    bpf_program__set_autoload(k->progs.tp_sys_enter_module,
+                              !mod_tp && !lsm && opts->module_attempts);
+    if (!tp_exists("syscalls", "sys_enter_pkey_mprotect"))
+        bpf_program__set_autoload(k->progs.tp_pkey_mprotect, false);
+    if (!tp_exists("syscalls", "sys_exit_openat2"))
+        bpf_program__set_autoload(k->progs.tp_openat2_exit, false);
+    if (!tp_exists("syscalls", "sys_enter_clone3"))
+        bpf_program__set_autoload(k->progs.tp_clone3, false);
+    if (lsm) {
+        /* the LSM programs replace these tracepoints */
+        struct bpf_program *off[] = {
+            k->progs.tp_mprotect,  k->progs.tp_pkey_mprotect, k->progs.tp_openat_exit,
+            k->progs.tp_open_exit, k->progs.tp_openat2_exit,  k->progs.tp_creat_exit,
+            k->progs.tp_rename,    k->progs.tp_renameat,      k->progs.tp_renameat2,
+            k->progs.tp_execve,    k->progs.tp_execveat,      k->progs.tp_bpf};
+        for (size_t i = 0; i < sizeof off / sizeof *off; i++)
+            bpf_program__set_autoload(off[i], false);
+        struct bpf_program *on[] = {k->progs.lsm_mprotect,   k->progs.lsm_file_open,
+                                    k->progs.lsm_rename,     k->progs.lsm_exec_caller,
+                                    k->progs.lsm_bpf,        k->progs.lsm_module_file,
+                                    k->progs.lsm_module_data};
+        for (size_t i = 0; i < sizeof on / sizeof *on; i++) bpf_program__set_autoload(on[i], true);
+    }
+    int err = sensor_bpf__load(k);
+    if (!err) err = sensor_bpf__attach(k);
+    if (err) {
+        sensor_bpf__destroy(k);
+        return err < 0 ? err : -EINVAL;
+    }
+    s->skel = k;
+    return 0;
+}
+
 modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out, modus_diag *diag)
 {
     *out = NULL;
@@ -160,56 +208,44 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
     if (s->ncpu < 1) s->ncpu = 1;
 
     ensure_tracefs();
-    char why[160] = "";
+    char why[200] = "";
     bool want_lsm = opts->backend && !strcmp(opts->backend, "lsm");
-    bool lsm_ok = false;
-    if (!opts->backend || strcmp(opts->backend, "tp")) lsm_ok = probe_lsm(why, sizeof why);
-    if (want_lsm) {
-        snprintf(diag->message, sizeof diag->message,
-                 "the lsm backend is not available: %s; the lsm programs are not written yet, "
-                 "use --backend tp or auto",
-                 lsm_ok ? "this kernel would load them" : why);
+    bool want_tp = opts->backend && !strcmp(opts->backend, "tp");
+    bool lsm_ok = !want_tp && probe_lsm(why, sizeof why);
+    if (want_lsm && !lsm_ok) {
+        snprintf(diag->message, sizeof diag->message, "the lsm backend is not available: %s", why);
         free(s);
         return MODUS_EINVAL;
     }
-    if (lsm_ok)
-        snprintf(s->backend, sizeof s->backend, "tracepoints (lsm possible, not implemented)");
-    else if (opts->backend && !strcmp(opts->backend, "tp"))
-        snprintf(s->backend, sizeof s->backend, "tracepoints");
-    else
-        snprintf(s->backend, sizeof s->backend, "tracepoints (no lsm: %.120s)", why);
-
-    s->skel = sensor_bpf__open();
-    if (!s->skel) {
-        snprintf(diag->message, sizeof diag->message, "cannot open the BPF object: %s",
-                 strerror(errno));
-        free(s);
-        return MODUS_EIO;
-    }
-    uint32_t sb = opts->stack_bytes ? opts->stack_bytes : 8192;
-    if (sb > 16384) sb = 16384;
-    sb = (sb + 4095) & ~4095u;
-    s->skel->rodata->stack_max = sb;
-    s->skel->rodata->self_tgid = (uint32_t)getpid();
     bool mod_tp = tp_exists("syscalls", "sys_enter_finit_module");
-    bpf_program__set_autoload(s->skel->progs.tp_init_module, mod_tp);
-    bpf_program__set_autoload(s->skel->progs.tp_finit_module, mod_tp);
-    bpf_program__set_autoload(s->skel->progs.tp_sys_enter_module, !mod_tp && opts->module_attempts);
-    if (!tp_exists("syscalls", "sys_enter_pkey_mprotect"))
-        bpf_program__set_autoload(s->skel->progs.tp_pkey_mprotect, false);
-    if (!tp_exists("syscalls", "sys_exit_openat2"))
-        bpf_program__set_autoload(s->skel->progs.tp_openat2_exit, false);
-    if (!tp_exists("syscalls", "sys_enter_clone3"))
-        bpf_program__set_autoload(s->skel->progs.tp_clone3, false);
-
-    int err = sensor_bpf__load(s->skel);
-    if (!err) err = sensor_bpf__attach(s->skel);
+    int err = -1;
+    if (lsm_ok) {
+        err = load(s, opts, true, mod_tp);
+        if (!err)
+            snprintf(s->backend, sizeof s->backend,
+                     "lsm (BPF LSM hooks; unverified before this kernel) + tracepoints");
+        else if (want_lsm) {
+            snprintf(diag->message, sizeof diag->message,
+                     "the lsm programs failed to load: %s (MODUS_BPF_DEBUG=1 shows the verifier "
+                     "log)",
+                     strerror(-err));
+            free(s);
+            return MODUS_EIO;
+        } else
+            snprintf(why, sizeof why, "the lsm programs failed to load: %s", strerror(-err));
+    }
+    if (err) {
+        err = load(s, opts, false, mod_tp);
+        if (want_tp)
+            snprintf(s->backend, sizeof s->backend, "tracepoints");
+        else
+            snprintf(s->backend, sizeof s->backend, "tracepoints (no lsm: %.160s)", why);
+    }
     if (err) {
         snprintf(diag->message, sizeof diag->message,
                  "cannot load the eBPF programs: %s (run as root; MODUS_BPF_DEBUG=1 shows the "
                  "verifier log)",
                  strerror(-err));
-        sensor_bpf__destroy(s->skel);
         free(s);
         return MODUS_EIO;
     }

@@ -47,6 +47,15 @@ if ! grep -q "ready" "$TMP/err"; then
     exit 1
 fi
 grep "backend" "$TMP/err"
+# --backend lsm: either the kernel takes BPF LSM programs and the sensor says
+# so, or it refuses and --backend lsm stops with the reason (exit 2)
+if grep -q "no lsm: the kernel refuses" "$TMP/err"; then
+    "$MODUS" live --backend lsm --duration 1 2>"$TMP/lsm.err"
+    expect_eq "--backend lsm on a kernel without BPF trampolines exits 2" "$?" 2
+    check "--backend lsm says why" grep -q "the lsm backend is not available: the kernel refuses BPF LSM programs" "$TMP/lsm.err"
+else
+    check "the sensor names its backend" grep -Eq "backend (lsm|tracepoints)" "$TMP/err"
+fi
 
 run() { # NAME CMD... : runs it in the background, waits, records its pid
     local name=$1
