@@ -587,7 +587,11 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
 {
     buf *b = &d->out;
     buf_reset(b);
-    int64_t ns = (int64_t)h->ts + d->boot_to_real;
+    /* boot time + the offset to the wall clock; a record claiming more than
+     * ~290 years of uptime is garbage: take it as 0 */
+    uint64_t boot_ns = h->ts < (1ULL << 62) ? h->ts : 0;
+    int64_t ns = (int64_t)boot_ns + d->boot_to_real;
+    if (ns < 0) ns = 0;
     time_t sec = (time_t)(ns / 1000000000LL);
     struct tm tm;
     gmtime_r(&sec, &tm);
