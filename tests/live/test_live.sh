@@ -47,6 +47,9 @@ if ! grep -q "ready" "$TMP/err"; then
     exit 1
 fi
 grep "backend" "$TMP/err"
+# after loading it keeps CAP_DAC_READ_SEARCH (2), CAP_KILL (5), CAP_SYS_PTRACE (19) only
+expect_eq "the sensor dropped every capability it no longer needs" \
+    "$(awk '/^CapEff/{print $2}' /proc/$SENSOR/status)" 0000000000080024
 # --backend lsm: either the kernel takes BPF LSM programs and the sensor says
 # so, or it refuses and --backend lsm stops with the reason (exit 2)
 if grep -q "no lsm: the kernel refuses" "$TMP/err"; then
@@ -74,6 +77,7 @@ if command -v node >/dev/null; then
     have_node=1
     run node node "$PROGS/node_cron.js" "$CRON_NODE"
 fi
+run spawn /usr/bin/python3 -c 'import subprocess; subprocess.run(["/bin/true"])'
 run mod /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).syscall(313, -1, b"", 0)'
 run c "$TMP/mprotect_rwx"
 run raw "$TMP/raw_syscall"
@@ -157,6 +161,11 @@ else
     echo "note: node is not installed; the node case is not run"
 fi
 
+# python's subprocess (vfork + exec): the exec carries the Python caller's stack
+e=$(jq -c --argjson p "$PID_spawn" 'select(.event.action == "exec" and .process.parent.pid == $p and .process.name == "true")' "$OUT" | head -1)
+expect_eq "exec from python's subprocess: modality of the caller" "$(jq -r .modality.name <<<"$e")" python
+check "exec from python's subprocess: the caller's stack reaches the interpreter" grep -q "_PyEval_EvalFrameDefault\|python3" <<<"$(jq -r '[.process.parent.thread.Ext.call_stack[].symbol_info] | join(" ")' <<<"$e")"
+
 # a module load attempt (this kernel may have no module support: the attempt counts)
 e=$(ev "$PID_mod" load_module)
 expect_eq "module load: api name" "$(jq -r .process.Ext.api.name <<<"$e")" finit_module
@@ -211,7 +220,7 @@ state = 0
 TOML
     printf 'import ctypes, mmap, time\nlibc = ctypes.CDLL(None)\nlibc.mmap.restype = ctypes.c_void_p\nlibc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\nlibc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]\na = libc.mmap(None, 4096, 3, 0x22, -1, 0)\nlibc.mprotect(a, 4096, 7)\ntime.sleep(10)\n' >"$TMP/kill_me.py"
     "$MODUS" live --rules "$TMP/elastic-linux" --rules "$TMP/kill.toml" --output "$TMP/kill.ndjson" \
-        --stats-interval 0 2>"$TMP/err2" &
+        --stats-interval 1 2>"$TMP/err2" &
     SENSOR=$!
     for _ in $(seq 100); do grep -q "ready" "$TMP/err2" 2>/dev/null && break; kill -0 "$SENSOR" 2>/dev/null || break; sleep 0.2; done
     check "the sensor starts with Elastic's Linux rules" grep -q "ready" "$TMP/err2"
@@ -225,10 +234,12 @@ TOML
         vrc=$?
     } 2>/dev/null # bash's own "Killed" line
     took=$(($(date +%s) - start))
+    sleep 1.5 # one --stats-interval 1 line at least
     kill -INT "$SENSOR"
     wait "$SENSOR"
     SENSOR=
     expect_eq "kill_process: the script died by SIGKILL" "$vrc" 137
+    check "--stats-interval 1: periodic counts while running" grep -Eq "^modus live: [0-9]+ s: [0-9]+ events" "$TMP/err2"
     check "kill_process: well before its 10 s sleep ended (took ${took}s)" [ "$took" -lt 8 ]
     check "kill_process: the sensor says whom it killed and why" grep -q "killed $victim (python3.11): rule 'test: kill" "$TMP/err2"
     expect_eq "kill_process: the alert carries the action" \
