@@ -6,8 +6,8 @@ set -euo pipefail
 need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev libdw-dev libelf-dev)
 if [ "${1:-build}" = test ]; then
     # clang + libclang-rt: libFuzzer and sanitizers; jq: CLI tests; time: RSS checks
-    # perl, nodejs: runtimes the live sensor's tests run programs in
-    need+=(libclang-rt-14-dev clang-format jq time python3 libevtx-utils perl nodejs)
+    # perl, nodejs, a JDK: runtimes the live sensor's tests run programs in
+    need+=(libclang-rt-14-dev clang-format jq time python3 libevtx-utils perl nodejs openjdk-17-jdk-headless)
 fi
 missing=()
 for p in "${need[@]}"; do

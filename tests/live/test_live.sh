@@ -19,10 +19,11 @@ UNIT_SH=/etc/systemd/system/modus-live-test-shell.service
 UNIT_PY=/etc/systemd/system/modus-live-test-python.service
 CRON_NODE=/etc/cron.d/modus-live-test-node
 CRON_DEB=/etc/cron.d/modus-live-test-deb
+CRON_JAVA=/etc/cron.d/modus-live-test-java
 SENSOR=
 cleanup() {
     [ -n "$SENSOR" ] && kill "$SENSOR" 2>/dev/null
-    rm -f "$UNIT_SH" "$UNIT_PY" "$CRON_NODE" "$CRON_DEB"
+    rm -f "$UNIT_SH" "$UNIT_PY" "$CRON_NODE" "$CRON_DEB" "$CRON_JAVA"
     dpkg -s modus-live-test >/dev/null 2>&1 && dpkg --purge modus-live-test >/dev/null 2>&1
     rm -rf "$TMP"
 }
@@ -32,6 +33,8 @@ trap cleanup EXIT
 # no frame pointers, as Debian builds).
 gcc -O2 -o "$TMP/mprotect_rwx" "$PROGS/mprotect_rwx.c" || exit 1
 gcc -O2 -o "$TMP/raw_syscall" "$PROGS/raw_syscall.c" || exit 1
+have_java=0
+if command -v javac >/dev/null && javac -d "$TMP" "$PROGS/W.java"; then have_java=1; fi
 
 OUT=$TMP/live.ndjson
 "$MODUS" live --all-events --module-attempts --output "$OUT" --stats-interval 0 2>"$TMP/err" &
@@ -79,6 +82,7 @@ if command -v node >/dev/null; then
 fi
 run spawn /usr/bin/python3 -c 'import subprocess; subprocess.run(["/bin/true"])'
 run mod /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).syscall(313, -1, b"", 0)'
+[ $have_java = 1 ] && run java java -cp "$TMP" W "$CRON_JAVA"
 run c "$TMP/mprotect_rwx"
 run raw "$TMP/raw_syscall"
 
@@ -166,6 +170,16 @@ e=$(jq -c --argjson p "$PID_spawn" 'select(.event.action == "exec" and .process.
 expect_eq "exec from python's subprocess: modality of the caller" "$(jq -r .modality.name <<<"$e")" python
 check "exec from python's subprocess: the caller's stack reaches the interpreter" grep -q "_PyEval_EvalFrameDefault\|python3" <<<"$(jq -r '[.process.parent.thread.Ext.call_stack[].symbol_info] | join(" ")' <<<"$e")"
 
+# java writing a cron file: java, through libjvm's JIT/interpreter code
+if [ $have_java = 1 ]; then
+    e=$(ev "$PID_java" creation)
+    expect_eq "java cron: file.path" "$(jq -r .file.path <<<"$e")" "$CRON_JAVA"
+    expect_eq "java cron: modality" "$(jq -r .modality.name <<<"$e")" java
+    check "java cron: anonymous frames carry libjvm's provenance" grep -q "libjvm" <<<"$(jq -r '[.process.thread.Ext.call_stack[].protection_provenance // empty] | join(" ")' <<<"$e")"
+else
+    echo "note: no javac: the java case is not run"
+fi
+
 # a module load attempt (this kernel may have no module support: the attempt counts)
 e=$(ev "$PID_mod" load_module)
 expect_eq "module load: api name" "$(jq -r .process.Ext.api.name <<<"$e")" finit_module
@@ -186,6 +200,8 @@ expect_eq "raw syscall: alert" "$(alerts_of "$PID_raw")" "Sensitive API called f
 
 # the benign workloads: every alert belongs to one of the programs above
 want="$PID_py $PID_pl $PID_sh $PID_pyunit ${PID_node:-} $PID_raw"
+# (java is not in the persistence rule's modalities: a JVM writing a cron file is
+# not unusual enough on its own; it must raise no alert)
 stray=$(jq -r 'select(.event.kind == "alert") | "\(.process.pid) \(.process.name) \(.rule.name)"' "$OUT" |
     while read -r pid rest; do case " $want " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac; done)
 expect_eq "no alert from the package install, the build or the Python test run" "$stray" ""
