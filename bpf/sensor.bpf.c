@@ -319,30 +319,28 @@ static __always_inline struct file *fd_file(long fd)
 
 /* ---- process lifecycle ---------------------------------------------------- */
 
-SEC("tp/syscalls/sys_enter_execve")
-int tp_execve(struct trace_event_raw_sys_enter *ctx)
+/* execve entry: the caller's stack, before the old image is gone */
+static __always_inline int exec_caller(void *ctx, const char *filename)
 {
     if (is_self()) return 0;
     struct scratch *s = begin(MSR_EXEC_CALLER);
     if (!s) return 0;
-    bpf_probe_read_user_str(s->h.u.exec.filename, sizeof(s->h.u.exec.filename),
-                            (void *)ctx->args[0]);
+    bpf_probe_read_user_str(s->h.u.exec.filename, sizeof(s->h.u.exec.filename), filename);
     capture(s);
     submit(ctx, s);
     return 0;
 }
 
+SEC("tp/syscalls/sys_enter_execve")
+int tp_execve(struct trace_event_raw_sys_enter *ctx)
+{
+    return exec_caller(ctx, (const char *)ctx->args[0]);
+}
+
 SEC("tp/syscalls/sys_enter_execveat")
 int tp_execveat(struct trace_event_raw_sys_enter *ctx)
 {
-    if (is_self()) return 0;
-    struct scratch *s = begin(MSR_EXEC_CALLER);
-    if (!s) return 0;
-    bpf_probe_read_user_str(s->h.u.exec.filename, sizeof(s->h.u.exec.filename),
-                            (void *)ctx->args[1]);
-    capture(s);
-    submit(ctx, s);
-    return 0;
+    return exec_caller(ctx, (const char *)ctx->args[1]);
 }
 
 SEC("tp/sched/sched_process_exec")

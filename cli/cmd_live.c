@@ -273,14 +273,7 @@ int cmd_live(int argc, char **argv)
             break;
         }
         case 'f':
-            if (!strcmp(optarg, "json"))
-                format = 0;
-            else if (!strcmp(optarg, "text"))
-                format = 1;
-            else {
-                cli_error("live: --format must be json or text, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
+            if ((format = cli_format("live", optarg)) < 0) return EXIT_USAGE;
             break;
         case 'b':
             if (strcmp(optarg, "auto") && strcmp(optarg, "tp") && strcmp(optarg, "lsm")) {

@@ -284,14 +284,7 @@ int cmd_scan(int argc, char **argv)
         switch (c) {
         case 'e': enrich = true; break;
         case 'f':
-            if (!strcmp(optarg, "json"))
-                format = 0;
-            else if (!strcmp(optarg, "text"))
-                format = 1;
-            else {
-                cli_error("scan: --format must be json or text, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
+            if ((format = cli_format("scan", optarg)) < 0) return EXIT_USAGE;
             break;
         case 's': summary = true; break;
         case 'L': {

@@ -43,6 +43,14 @@ modus_engine *cli_engine(const char *modalities_path)
     return e;
 }
 
+int cli_format(const char *cmd, const char *arg)
+{
+    if (!strcmp(arg, "json")) return 0;
+    if (!strcmp(arg, "text")) return 1;
+    cli_error("%s: --format must be json or text, not '%s'", cmd, arg);
+    return -1;
+}
+
 bool cli_is_help(const char *arg)
 {
     return !strcmp(arg, "--help") || !strcmp(arg, "-h");

@@ -18,6 +18,8 @@ void cli_diag(const char *context, const modus_diag *d);
 modus_engine *cli_engine(const char *modalities_path);
 /* Whether option `arg` is --help or -h. */
 bool cli_is_help(const char *arg);
+/* --format json|text -> 0|1; -1 (and a message naming cmd) otherwise */
+int cli_format(const char *cmd, const char *arg);
 
 /* ---- reading telemetry (input.c) ---- */
 #define CLI_MAX_REPORTED 20 /* errors printed per file; the rest are counted */

@@ -396,6 +396,18 @@ static size_t utf8_len(const unsigned char *p, size_t n)
     return l;
 }
 
+/* Valid UTF-8 escaped as JSON string content, without the quotes. */
+static void put_escaped(buf *b, const char *s, size_t n)
+{
+    if (!n) return;
+    size_t at = b->n;
+    buf_put_json_str(b, s, n);
+    if (!b->oom && b->n >= at + 2) { /* drop the quotes buf_put_json_str adds */
+        memmove(b->p + at, b->p + at + 1, b->n - at - 2);
+        b->n -= 2;
+    }
+}
+
 /* A JSON string from kernel bytes: Linux names and arguments are bytes,
  * not text; invalid UTF-8 becomes U+FFFD so the document stays valid. */
 static void jstr(buf *b, const char *s, size_t n)
@@ -409,27 +421,11 @@ static void jstr(buf *b, const char *s, size_t n)
             i += l;
             continue;
         }
-        if (i > run) {
-            size_t at = b->n;
-            buf_put_json_str(b, s + run, i - run);
-            /* drop the quotes buf_put_json_str wrote around the run */
-            if (!b->oom && b->n >= at + 2) {
-                memmove(b->p + at, b->p + at + 1, b->n - at - 2);
-                b->n -= 2;
-            }
-        }
+        put_escaped(b, s + run, i - run);
         buf_puts(b, "\\ufffd");
-        i++;
-        run = i;
+        run = ++i;
     }
-    if (n > run) {
-        size_t at = b->n;
-        buf_put_json_str(b, s + run, n - run);
-        if (!b->oom && b->n >= at + 2) {
-            memmove(b->p + at, b->p + at + 1, b->n - at - 2);
-            b->n -= 2;
-        }
-    }
+    put_escaped(b, s + run, n - run);
     buf_putc(b, '"');
 }
 
