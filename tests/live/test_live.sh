@@ -15,16 +15,27 @@ if [ ! -r /sys/kernel/btf/vmlinux ]; then
     exit 77
 fi
 PROGS=$(cd "$(dirname "$0")/progs" && pwd)
-UNIT_SH=/etc/systemd/system/modus-live-test-shell.service
-UNIT_PY=/etc/systemd/system/modus-live-test-python.service
-CRON_NODE=/etc/cron.d/modus-live-test-node
-CRON_DEB=/etc/cron.d/modus-live-test-deb
-CRON_JAVA=/etc/cron.d/modus-live-test-java
+# names unique to this run: two suites may run on one machine at once
+UNIT_SH=/etc/systemd/system/modus-live-test-shell-$$.service
+UNIT_PY=/etc/systemd/system/modus-live-test-python-$$.service
+CRON_NODE=/etc/cron.d/modus-live-test-node-$$
+CRON_DEB=/etc/cron.d/modus-live-test-deb-$$
+CRON_JAVA=/etc/cron.d/modus-live-test-java-$$
+PKG=modus-live-test-$$
 SENSOR=
+dpkg_locked() { # dpkg ARGS..., waiting for another dpkg to finish (up to 60 s)
+    for _ in $(seq 60); do
+        dpkg "$@" >"$TMP/dpkg.log" 2>&1 && return 0
+        grep -q "lock" "$TMP/dpkg.log" || break
+        sleep 1
+    done
+    cat "$TMP/dpkg.log" >&2
+    return 1
+}
 cleanup() {
     [ -n "$SENSOR" ] && kill "$SENSOR" 2>/dev/null
     rm -f "$UNIT_SH" "$UNIT_PY" "$CRON_NODE" "$CRON_DEB" "$CRON_JAVA"
-    dpkg -s modus-live-test >/dev/null 2>&1 && dpkg --purge modus-live-test >/dev/null 2>&1
+    dpkg -s "$PKG" >/dev/null 2>&1 && dpkg_locked --purge "$PKG"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -89,15 +100,15 @@ run raw "$TMP/raw_syscall"
 # Benign: a package whose maintainer script (sh, run by dpkg) installs a cron
 # file and ships a unit; a build; a Python test run.
 mkdir -p "$TMP/deb/DEBIAN" "$TMP/deb/usr/lib/systemd/system"
-printf 'Package: modus-live-test\nVersion: 1.0\nArchitecture: all\nMaintainer: modus tests <tests@modus.invalid>\nDescription: modus live benign package test\n' >"$TMP/deb/DEBIAN/control"
-printf '[Unit]\nDescription=modus benign test\n' >"$TMP/deb/usr/lib/systemd/system/modus-live-test.service"
+printf 'Package: %s\nVersion: 1.0\nArchitecture: all\nMaintainer: modus tests <tests@modus.invalid>\nDescription: modus live benign package test\n' "$PKG" >"$TMP/deb/DEBIAN/control"
+printf '[Unit]\nDescription=modus benign test\n' >"$TMP/deb/usr/lib/systemd/system/$PKG.service"
 printf '#!/bin/sh\necho "# modus benign" > %s\n' "$CRON_DEB" >"$TMP/deb/DEBIAN/postinst"
 printf '#!/bin/sh\nrm -f %s\n' "$CRON_DEB" >"$TMP/deb/DEBIAN/postrm"
 chmod 755 "$TMP/deb/DEBIAN/postinst" "$TMP/deb/DEBIAN/postrm"
-dpkg-deb --build "$TMP/deb" "$TMP/modus-live-test.deb" >/dev/null
-dpkg -i "$TMP/modus-live-test.deb" >/dev/null
+dpkg-deb --build "$TMP/deb" "$TMP/$PKG.deb" >/dev/null
+dpkg_locked -i "$TMP/$PKG.deb"
 check "the benign package's maintainer script wrote its cron file" test -f "$CRON_DEB"
-dpkg --purge modus-live-test >/dev/null
+dpkg_locked --purge "$PKG"
 mkdir -p "$TMP/build"
 for i in 1 2 3 4; do printf 'int f%d(int x) { return x * %d; }\n' $i $i >"$TMP/build/f$i.c"; done
 printf 'all: f1.o f2.o f3.o f4.o\n%%.o: %%.c\n\tgcc -O2 -c $< -o $@\n' >"$TMP/build/Makefile"
@@ -202,8 +213,27 @@ expect_eq "raw syscall: alert" "$(alerts_of "$PID_raw")" "Sensitive API called f
 want="$PID_py $PID_pl $PID_sh $PID_pyunit ${PID_node:-} $PID_raw"
 # (java is not in the persistence rule's modalities: a JVM writing a cron file is
 # not unusual enough on its own; it must raise no alert)
+# only this script's descendants count (another test run may share the machine)
+mine=$(jq -r 'select(.event.kind == "event" and (.event.action == "fork" or .event.action == "exec")) | "\(.process.pid) \(.process.parent.pid)"' "$OUT" |
+    python3 -c 'import sys
+kids = {}
+for l in sys.stdin:
+    c, p = l.split()
+    kids.setdefault(p, set()).add(c)
+seen, todo = set(), [sys.argv[1]]
+while todo:
+    p = todo.pop()
+    for c in kids.get(p, ()):
+        if c not in seen:
+            seen.add(c)
+            todo.append(c)
+print(" ".join(sorted(seen)))' $$)
 stray=$(jq -r 'select(.event.kind == "alert") | "\(.process.pid) \(.process.name) \(.rule.name)"' "$OUT" |
-    while read -r pid rest; do case " $want " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac; done)
+    while read -r pid rest; do
+        case " $mine " in *" $pid "*) ;; *) continue ;; esac
+        case " $want " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac
+    done)
+check "the descendants of this script were followed" [ -n "$mine" ]
 expect_eq "no alert from the package install, the build or the Python test run" "$stray" ""
 has() { [ -n "$(jq -c "select($1)" "$OUT" | head -1)" ]; } # (jq 1.6's -e looks at the last line only)
 check "the package's maintainer script was seen" has '.event.kind == "event" and .file.path == "'"$CRON_DEB"'"'
