@@ -272,6 +272,18 @@ TOML
     check "the sensor starts with Elastic's Linux rules" grep -q "ready" "$TMP/err2"
     expect_eq "all of Elastic's $nlinux Linux rules and ours load" \
         "$(grep -Eo '; [0-9]+ rules' "$TMP/err2" | grep -Eo '[0-9]+')" "$((nlinux + 1))"
+    # attacker tradecraft Elastic's Linux rules look for: a binary run from
+    # /dev/shm, a fileless exec from a memfd (Python), a masqueraded exec
+    cp /bin/ls "/dev/shm/.modus-test-$$"
+    "/dev/shm/.modus-test-$$" / >/dev/null
+    rm -f "/dev/shm/.modus-test-$$"
+    /usr/bin/python3 -c 'import os
+fd = os.memfd_create("x", 0)
+os.write(fd, open("/bin/true", "rb").read())
+os.execv("/proc/self/fd/%d" % fd, ["kworker"])' &
+    memfd_pid=$!
+    wait $memfd_pid
+    bash -c 'exec -a "[kworker/0:1]" sleep 0.1'
     start=$(date +%s)
     {
         /usr/bin/python3 "$TMP/kill_me.py" &
@@ -288,8 +300,12 @@ TOML
     check "--stats-interval 1: periodic counts while running" grep -Eq "^modus live: [0-9]+ s: [0-9]+ events" "$TMP/err2"
     check "kill_process: well before its 10 s sleep ended (took ${took}s)" [ "$took" -lt 8 ]
     check "kill_process: the sensor says whom it killed and why" grep -q "killed $victim (python3.11): rule 'test: kill" "$TMP/err2"
+    nrules=$(jq -r 'select(.event.kind == "alert") | .rule.id' "$TMP/kill.ndjson" | sort -u | wc -l)
+    check "Elastic's own Linux rules fire on the sensor's events ($nrules distinct rules)" [ "$nrules" -ge 4 ]
+    expect_eq "the fileless exec from Python is alerted with modality python" \
+        "$(jq -r --argjson p "$memfd_pid" 'select(.event.kind == "alert" and .process.pid == $p) | .modality.name' "$TMP/kill.ndjson" | sort -u | head -1)" python
     expect_eq "kill_process: the alert carries the action" \
-        "$(jq -r 'select(.event.kind == "alert") | .actions[0].action' "$TMP/kill.ndjson" | head -1)" kill_process
+        "$(jq -r 'select(.event.kind == "alert" and .rule.id == "00000000-0000-4000-8000-00000000c0de") | .actions[0].action' "$TMP/kill.ndjson" | head -1)" kill_process
 else
     echo "note: no corpora ($SHARED): Elastic's Linux rules and kill_process are not tested"
 fi
