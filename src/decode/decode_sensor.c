@@ -51,15 +51,16 @@
 #define MAX_FRAMES  128
 #define ARGS_MAX    1024
 
+/* A small fixed slot per process; its strings are allocated (exact size),
+ * so the table costs ~4 MB however many processes pass through. */
 typedef struct proc {
     uint32_t tgid, ppid; /* tgid 0: free slot */
     uint64_t ticks;      /* start time, clock ticks since boot */
     uint32_t uid;
-    bool tomb;
-    char entity[17];
-    char exe[MSR_PATH];
-    char args[ARGS_MAX]; /* NUL-separated */
     uint16_t args_len;
+    char entity[17];
+    char *exe;          /* NULL: unknown */
+    char *args;         /* argv, NUL-separated, args_len bytes */
     char *spawn_frames; /* JSON array text of the parent's vfork stack */
 } proc;
 
@@ -96,33 +97,56 @@ static uint64_t mix(uint64_t h)
     return h ^ (h >> 33);
 }
 
+static uint32_t proc_home(uint32_t tgid)
+{
+    return (uint32_t)mix(tgid) & (MAX_PROCS - 1);
+}
+
+/* Open addressing, linear probing, at most 3/4 full; deletion shifts the
+ * following entries back, so there are no tombstones to slow lookups down
+ * after millions of processes have come and gone. */
 static proc *proc_find(msdec *d, uint32_t tgid, bool create)
 {
     if (!tgid) return NULL;
-    uint32_t i = (uint32_t)mix(tgid) & (MAX_PROCS - 1), tomb = UINT32_MAX;
-    for (uint32_t n = 0; n < MAX_PROCS; n++, i = (i + 1) & (MAX_PROCS - 1)) {
+    uint32_t i = proc_home(tgid);
+    for (;; i = (i + 1) & (MAX_PROCS - 1)) {
         proc *p = &d->procs[i];
-        if (p->tgid == tgid && !p->tomb) return p;
-        if (p->tomb && tomb == UINT32_MAX) tomb = i;
-        if (!p->tgid && !p->tomb) {
-            if (!create) return NULL;
-            if (d->nprocs >= MAX_PROCS * 3 / 4) return NULL;
-            if (tomb != UINT32_MAX) p = &d->procs[tomb];
+        if (p->tgid == tgid) return p;
+        if (!p->tgid) {
+            if (!create || d->nprocs >= MAX_PROCS * 3 / 4) return NULL;
             memset(p, 0, sizeof *p);
             p->tgid = tgid;
             d->nprocs++;
             return p;
         }
     }
-    return NULL;
 }
 
 static void proc_drop(msdec *d, proc *p)
 {
+    free(p->exe);
+    free(p->args);
     free(p->spawn_frames);
+    uint32_t i = (uint32_t)(p - d->procs);
     memset(p, 0, sizeof *p);
-    p->tomb = true;
     d->nprocs--;
+    for (uint32_t j = (i + 1) & (MAX_PROCS - 1); d->procs[j].tgid; j = (j + 1) & (MAX_PROCS - 1)) {
+        uint32_t h = proc_home(d->procs[j].tgid);
+        /* can the entry at j move back to the hole at i? (h not in (i, j]) */
+        bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (stays) continue;
+        d->procs[i] = d->procs[j];
+        memset(&d->procs[j], 0, sizeof d->procs[j]);
+        i = j;
+    }
+}
+
+/* exe may point into p's own strings: copy before freeing */
+static void proc_set_exe(proc *p, const char *exe, size_t n)
+{
+    char *e = n ? strndup(exe, n) : NULL;
+    free(p->exe);
+    p->exe = e;
 }
 
 static void proc_entity(msdec *d, proc *p)
@@ -143,10 +167,13 @@ static uint64_t ns_to_ticks(uint64_t ns)
 
 static void proc_set_args(proc *p, const char *a, size_t n)
 {
-    if (n > sizeof p->args) n = sizeof p->args;
-    while (n && a[n - 1] == 0) n--; /* trailing NULs */
-    memcpy(p->args, a, n);
-    p->args_len = (uint16_t)n;
+    if (n > ARGS_MAX) n = ARGS_MAX;
+    while (n && a[n - 1] == 0) n--;    /* trailing NULs */
+    char *copy = n ? malloc(n) : NULL; /* a may be p->args itself */
+    if (copy) memcpy(copy, a, n);
+    free(p->args);
+    p->args = copy;
+    p->args_len = copy ? (uint16_t)n : 0;
 }
 
 static const char *base_name(const char *path)
@@ -183,8 +210,9 @@ static bool proc_from_procfs(msdec *d, uint32_t tgid)
     p->ppid = ppid;
     p->ticks = start;
     snprintf(path, sizeof path, "/proc/%u/exe", tgid);
-    ssize_t l = readlink(path, p->exe, sizeof p->exe - 1);
-    p->exe[l > 0 ? l : 0] = 0;
+    char exe[MSR_PATH];
+    ssize_t l = readlink(path, exe, sizeof exe - 1);
+    proc_set_exe(p, exe, l > 0 ? (size_t)l : 0);
     snprintf(path, sizeof path, "/proc/%u/cmdline", tgid);
     f = fopen(path, "r");
     if (f) {
@@ -255,7 +283,11 @@ void msdec_destroy(msdec *d)
 {
     if (!d) return;
     if (d->procs)
-        for (uint32_t i = 0; i < MAX_PROCS; i++) free(d->procs[i].spawn_frames);
+        for (uint32_t i = 0; i < MAX_PROCS; i++) {
+            free(d->procs[i].exe);
+            free(d->procs[i].args);
+            free(d->procs[i].spawn_frames);
+        }
     for (unsigned i = 0; i < MAX_PENDING; i++) {
         pending_clear(&d->exec_caller[i]);
         pending_clear(&d->vfork[i]);
@@ -486,7 +518,7 @@ static size_t args_count(const char *a, size_t n)
 static void put_proc_fields(buf *b, const proc *p)
 {
     kstr(b, "entity_id", p->entity);
-    if (p->exe[0]) {
+    if (p->exe) {
         kstr(b, "executable", p->exe);
         kstr(b, "name", base_name(p->exe));
     }
@@ -788,7 +820,7 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         proc *t = proc_find(d, h->u.ptrace.target, false);
         buf_puts(b, ",\"Target\":{\"process\":{\"pid\":");
         buf_put_u64(b, h->u.ptrace.target);
-        if (t && t->exe[0]) {
+        if (t && t->exe) {
             kstr(b, "executable", t->exe);
             kstr(b, "name", base_name(t->exe));
         }
@@ -877,9 +909,8 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             c->ticks = ns_to_ticks(h->u.fork.child_start_ns);
             c->uid = h->uid;
             if (parent) {
-                memcpy(c->exe, parent->exe, sizeof c->exe);
-                memcpy(c->args, parent->args, parent->args_len);
-                c->args_len = parent->args_len;
+                proc_set_exe(c, parent->exe, parent->exe ? strlen(parent->exe) : 0);
+                proc_set_args(c, parent->args, parent->args_len);
             }
             proc_entity(d, c);
             pending *v = pending_get(d->vfork, h->tid);
@@ -923,11 +954,13 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
                 caller = p->spawn_frames; /* posix_spawn / vfork: the parent's stack */
                 p->spawn_frames = NULL;
             }
+            char exe[MSR_PATH * 2];
             if (h->u.exec.path[0])
-                path_join(h->u.exec.path, sizeof h->u.exec.path, p->exe, sizeof p->exe);
+                path_join(h->u.exec.path, sizeof h->u.exec.path, exe, sizeof exe);
             else
-                snprintf(p->exe, sizeof p->exe, "%.*s", (int)sizeof h->u.exec.filename,
+                snprintf(exe, sizeof exe, "%.*s", (int)sizeof h->u.exec.filename,
                          h->u.exec.filename);
+            proc_set_exe(p, exe, strlen(exe));
             proc_set_args(p, (const char *)data, h->data_len);
             p->ppid = h->ppid;
             p->uid = h->uid;
@@ -940,7 +973,7 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         }
         if (pe) pending_clear(pe);
         ustack_exec(d->u, h->tgid);
-        if (p && h->u.exec.text_end > h->u.exec.text_start)
+        if (p && p->exe && h->u.exec.text_end > h->u.exec.text_start)
             ustack_map(d->u, h->tgid, h->u.exec.text_start, h->u.exec.text_end,
                        h->u.exec.text_pgoff, USTACK_PROT_R | USTACK_PROT_X, p->exe, NULL);
         if (h->u.exec.interp_end > h->u.exec.interp_start && h->u.exec.interp[0]) {
