@@ -3,11 +3,12 @@
 # As root it installs what is missing; otherwise it prints the apt-get line.
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev libdw-dev libelf-dev)
+need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev libdw-dev libelf-dev libsqlite3-dev libpq-dev)
 if [ "${1:-build}" = test ]; then
     # clang + libclang-rt: libFuzzer and sanitizers; jq: CLI tests; time: RSS checks
     # perl, nodejs: runtimes the live sensor's tests run programs in
-    need+=(libclang-rt-14-dev clang-format jq time python3 libevtx-utils perl nodejs)
+    # postgresql: the baseline fleet test starts its own server; chromium: the HTML report test
+    need+=(libclang-rt-14-dev clang-format jq time python3 libevtx-utils perl nodejs postgresql chromium)
 fi
 missing=()
 for p in "${need[@]}"; do
