@@ -8,10 +8,10 @@
  *   signer     its code signature subject where the source has one
  *   behaviour  a class that generalises the action without hiding what it
  *              did: api:VirtualProtect:RWX, process:access:lsass.exe:0x1010,
- *              process:exec:c:\windows\system#\cmd.exe,
- *              registry:modify:Services\*\ImagePath,
- *              file:create:/etc/systemd/system/ *.service (no space),
- *              library:load:c:\windows\system#\clr.dll, network:connect
+ *              process:exec:c:\windows\system32\cmd.exe,
+ *              registry:modify:services\*\imagepath,
+ *              file:create:/etc/systemd/system/\*.service (the name folded),
+ *              library:load:c:\windows\system32\clr.dll, network:connect
  *   modality   modality.name (SPEC §4)
  *   shape      the call-stack summary (module sequence), numeric runs folded
  * A profile counts each tuple per host, with first and last seen. The fleet
@@ -90,8 +90,7 @@ static void make_key(buf *k, const modus_baseline_tuple *t)
     buf_putc(k, 0);
 }
 
-modus_status modus_baseline_open(const char *db, bool create, modus_baseline **out,
-                                 modus_diag *d)
+modus_status modus_baseline_open(const char *db, bool create, modus_baseline **out, modus_diag *d)
 {
     *out = NULL;
     memset(d, 0, sizeof *d);
@@ -356,8 +355,7 @@ static modus_status verdict(modus_baseline *b, const modus_baseline_tuple *t,
     }
     if (*deviant) {
         /* what this program normally does instead (same scope) */
-        const char *hp[6] = {t->program, t->signer, t->behaviour, t->modality, t->shape,
-                             t->host};
+        const char *hp[6] = {t->program, t->signer, t->behaviour, t->modality, t->shape, t->host};
         char sql[512];
         int known = 0;
         list_ctx lm = {out, 0}, lb = {out, 0}, ls = {out, 0};
@@ -415,7 +413,8 @@ static modus_status verdict(modus_baseline *b, const modus_baseline_tuple *t,
 static const struct {
     const char *reason, *name, *what;
 } RULES[] = {
-    {"new-program", "Baseline: a program never seen before", "a program the profile has never seen"},
+    {"new-program", "Baseline: a program never seen before",
+     "a program the profile has never seen"},
     {"new-behaviour", "Baseline: a behaviour never seen for this program",
      "a behaviour class this program has never shown"},
     {"new-modality", "Baseline: a behaviour under a modality never seen for this program",
@@ -451,8 +450,9 @@ static void build_alert(modus_baseline *b, const modus_baseline_tuple *t, const 
         modus_baseline_iso(now_ms(), iso);
         buf_printf(o, "\"%s\"", iso);
     }
-    buf_printf(o, ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":\"modus-baseline-%s\","
-                  "\"name\":",
+    buf_printf(o,
+               ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":\"modus-baseline-%s\","
+               "\"name\":",
                reason);
     buf_put_json_str(o, RULES[i].name, strlen(RULES[i].name));
     buf_reset(&b->tmp);
@@ -499,7 +499,8 @@ modus_status modus_baseline_check(modus_baseline *b, const modus_event *ev,
         if (st != MODUS_OK) return st;
         if (b->cache_n + 1 >= MODUS_BASELINE_MAX_CACHE) {
             cache_clear(b);
-            for (i = h & mask; b->cache[i].hash; i = (i + 1) & mask) {}
+            for (i = h & mask; b->cache[i].hash; i = (i + 1) & mask) {
+            }
         }
         char *k = strdup(b->key.p), *j = malloc(b->obj.n + 1);
         if (!k || !j) {
@@ -562,8 +563,7 @@ static void count_row(void *arg, const char *const *c, int nc)
     *v = nc && c[0] ? strtoull(c[0], NULL, 10) : 0;
 }
 
-modus_status modus_baseline_totals_get(modus_baseline *b, modus_baseline_totals *out,
-                                       modus_diag *d)
+modus_status modus_baseline_totals_get(modus_baseline *b, modus_baseline_totals *out, modus_diag *d)
 {
     memset(out, 0, sizeof *out);
     modus_status st = b->st->ops->query(
@@ -649,8 +649,8 @@ modus_status modus_baseline_cells(modus_baseline *b, modus_baseline_cell_fn fn, 
     if (st == MODUS_OK && x.oom) st = MODUS_ENOMEM;
     for (size_t i = 0; i < x.n; i++) {
         if (st == MODUS_OK) {
-            modus_baseline_cell c = {x.v[i].modality, x.v[i].family, x.v[i].events,
-                                     x.v[i].tuples, x.v[i].rare};
+            modus_baseline_cell c = {x.v[i].modality, x.v[i].family, x.v[i].events, x.v[i].tuples,
+                                     x.v[i].rare};
             fn(ctx, &c);
         }
         free(x.v[i].modality);

@@ -22,7 +22,9 @@ typedef struct out {
 
 static void put(out *o, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n && o->n + 1 < o->cap; i++) o->p[o->n++] = s[i];
+    /* control bytes (NUL included) never reach a class: they become '?' */
+    for (size_t i = 0; i < n && o->n + 1 < o->cap; i++)
+        o->p[o->n++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
     if (o->cap) o->p[o->n < o->cap ? o->n : o->cap - 1] = 0;
 }
 
@@ -326,8 +328,7 @@ static void behaviour(const modus_event *ev, char *dst, size_t cap)
     if (api) {
         char prot[8];
         protection(ev, prot);
-        snprintf(dst, cap, "api:%.*s%s%s", (int)(n > 128 ? 128 : n), api, prot[0] ? ":" : "",
-                 prot);
+        snprintf(dst, cap, "api:%.*s%s%s", (int)(n > 128 ? 128 : n), api, prot[0] ? ":" : "", prot);
         return;
     }
     const char *v;
@@ -411,8 +412,8 @@ void modus_baseline_tuple_of(const modus_event *ev, modus_baseline_tuple *t)
     const char *act = field(ev, "event.action", &an);
     const char *cat = field(ev, "event.category", &cn);
     const char *typ = field(ev, "event.type", &tn);
-    bool start = has(cat, cn, "process") && (has(typ, tn, "start") || has(act, an, "exec") ||
-                                             has(act, an, "ProcessCreate"));
+    bool start = has(cat, cn, "process") &&
+                 (has(typ, tn, "start") || has(act, an, "exec") || has(act, an, "ProcessCreate"));
     v = field(ev,
               start ? "process.parent.code_signature.subject_name"
                     : "process.code_signature.subject_name",
