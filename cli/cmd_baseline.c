@@ -65,20 +65,14 @@ typedef struct opts {
 
 static int parse(int argc, char **argv, opts *o)
 {
-    static const struct option lo[] = {{"db", required_argument, NULL, 'd'},
-                                       {"html", required_argument, NULL, 'H'},
-                                       {"json", no_argument, NULL, 'j'},
-                                       {"top", required_argument, NULL, 't'},
-                                       {"scope", required_argument, NULL, 's'},
-                                       {"rare", required_argument, NULL, 'r'},
-                                       {"rules", required_argument, NULL, 'R'},
-                                       {"annotate", no_argument, NULL, 'a'},
-                                       {"exit-status", no_argument, NULL, 'x'},
-                                       {"modalities", required_argument, NULL, 'm'},
-                                       {"max-line", required_argument, NULL, 'L'},
-                                       {"quiet", no_argument, NULL, 'q'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"db", required_argument, NULL, 'd'},       {"html", required_argument, NULL, 'H'},
+        {"json", no_argument, NULL, 'j'},           {"top", required_argument, NULL, 't'},
+        {"scope", required_argument, NULL, 's'},    {"rare", required_argument, NULL, 'r'},
+        {"rules", required_argument, NULL, 'R'},    {"annotate", no_argument, NULL, 'a'},
+        {"exit-status", no_argument, NULL, 'x'},    {"modalities", required_argument, NULL, 'm'},
+        {"max-line", required_argument, NULL, 'L'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int c;
     o->top = 20;
     optind = 1;
@@ -200,8 +194,8 @@ static int do_learn(opts *o, int argc, char **argv)
                 "modus: baseline: learned %llu events into %s (%s) in %.2f s (%.0f events/s), "
                 "%llu tuple rows written; errors: %llu\n",
                 (unsigned long long)n.events, o->db, modus_baseline_backend(b), dt,
-                dt > 0 ? (double)n.events / dt : 0.0,
-                (unsigned long long)modus_baseline_written(b), (unsigned long long)cli_errors(&n));
+                dt > 0 ? (double)n.events / dt : 0.0, (unsigned long long)modus_baseline_written(b),
+                (unsigned long long)cli_errors(&n));
     modus_scanner_destroy(sc);
     modus_engine_destroy(e);
     modus_baseline_close(b);
@@ -436,9 +430,15 @@ static void add_row(row_v **v, size_t *n, size_t *cap, const modus_baseline_row 
         *v = p;
         *cap = c;
     }
-    (*v)[(*n)++] = (row_v){strdup(r->program), strdup(r->signer), strdup(r->behaviour),
-                           strdup(r->modality), strdup(r->shape),    r->count,
-                           r->hosts,            r->first_ms,         r->last_ms};
+    (*v)[(*n)++] = (row_v){strdup(r->program),
+                           strdup(r->signer),
+                           strdup(r->behaviour),
+                           strdup(r->modality),
+                           strdup(r->shape),
+                           r->count,
+                           r->hosts,
+                           r->first_ms,
+                           r->last_ms};
 }
 
 static void add_top(void *ctx, const modus_baseline_row *r)
@@ -550,7 +550,8 @@ static void json_rows(FILE *f, const row_v *v, size_t n)
         json_str(f, v[i].modality);
         fputs(",\"shape\":", f);
         json_str(f, v[i].shape);
-        fprintf(f, ",\"seen_count\":%llu,\"hosts\":%llu,\"first_seen\":\"%s\",\"last_seen\":\"%s\"}",
+        fprintf(f,
+                ",\"seen_count\":%llu,\"hosts\":%llu,\"first_seen\":\"%s\",\"last_seen\":\"%s\"}",
                 (unsigned long long)v[i].count, (unsigned long long)v[i].hosts, a, z);
     }
     fputc(']', f);
@@ -603,9 +604,9 @@ static int do_show(opts *o)
         printf("\n  %-12s %-40s %10s %8s %8s\n", "modality", "behaviour", "events", "tuples",
                "rare");
         for (size_t i = 0; i < s.ncells; i++)
-            printf("  %-12s %-40.40s %10llu %8llu %8llu\n", s.cells[i].modality,
-                   s.cells[i].family, (unsigned long long)s.cells[i].events,
-                   (unsigned long long)s.cells[i].tuples, (unsigned long long)s.cells[i].rare);
+            printf("  %-12s %-40.40s %10llu %8llu %8llu\n", s.cells[i].modality, s.cells[i].family,
+                   (unsigned long long)s.cells[i].events, (unsigned long long)s.cells[i].tuples,
+                   (unsigned long long)s.cells[i].rare);
         printf("\n  top tuples\n  %10s %5s  %-11s %-40s %s\n", "count", "hosts", "modality",
                "behaviour", "program");
         for (size_t i = 0; i < s.ntop; i++)
@@ -633,9 +634,10 @@ static void html_str(FILE *f, const char *s)
 
 static void html_rows(FILE *f, const char *id, const row_v *v, size_t n)
 {
-    fprintf(f, "<table id=\"%s\"><thead><tr><th>count</th><th>hosts</th><th>modality</th>"
-               "<th>behaviour</th><th>program</th><th>signer</th><th>stack shape</th>"
-               "<th>first seen</th><th>last seen</th></tr></thead><tbody>\n",
+    fprintf(f,
+            "<table id=\"%s\"><thead><tr><th>count</th><th>hosts</th><th>modality</th>"
+            "<th>behaviour</th><th>program</th><th>signer</th><th>stack shape</th>"
+            "<th>first seen</th><th>last seen</th></tr></thead><tbody>\n",
             id);
     for (size_t i = 0; i < n; i++) {
         char a[32], z[32];
@@ -758,15 +760,15 @@ static int do_report(opts *o)
             double v = log((double)c->events + 1) / log((double)maxc + 1);
             int r = (int)(255 - v * 200), g = (int)(255 - v * 120), bl = 255;
             bool rare = c->tuples && 2 * c->rare > c->tuples;
-            fprintf(f, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                       "fill=\"rgb(%d,%d,%d)\"%s data-modality=\"",
+            fprintf(f,
+                    "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                    "fill=\"rgb(%d,%d,%d)\"%s data-modality=\"",
                     left + (int)j * cw, topm + (int)i * ch, cw - 1, ch - 1, r, g, bl,
                     rare ? " style=\"stroke:#d00;stroke-width:2\"" : "");
             html_str(f, c->modality);
             fputs("\" data-behaviour=\"", f);
             html_str(f, c->family);
-            fprintf(f,
-                    "\" data-count=\"%llu\" data-tuples=\"%llu\" data-rare=\"%llu\"><title>",
+            fprintf(f, "\" data-count=\"%llu\" data-tuples=\"%llu\" data-rare=\"%llu\"><title>",
                     (unsigned long long)c->events, (unsigned long long)c->tuples,
                     (unsigned long long)c->rare);
             html_str(f, c->modality);

@@ -91,7 +91,8 @@ typedef struct modus_baseline_check_opts {
 
 typedef struct modus_baseline_verdict {
     bool deviant;
-    const char *reason;    /* "new-program", "new-behaviour", "new-modality", "new-shape", "rare"; NULL */
+    const char
+        *reason; /* "new-program", "new-behaviour", "new-modality", "new-shape", "rare"; NULL */
     const char *annotated; /* the enriched event with "baseline":{...} spliced in */
     size_t annotated_len;
     const char *alert; /* the alert (SPEC §6 plus baseline.*) when deviant, else NULL */

@@ -153,8 +153,7 @@ modus_status bl_pg_open(const char *url, bool create, bl_store **out, modus_diag
     s->c = PQconnectdb(url);
     if (!s->c || PQstatus(s->c) != CONNECTION_OK) {
         const char *m = s->c ? PQerrorMessage(s->c) : "out of memory";
-        snprintf(d->message, sizeof d->message, "cannot connect: %.*s", (int)strcspn(m, "\n"),
-                 m);
+        snprintf(d->message, sizeof d->message, "cannot connect: %.*s", (int)strcspn(m, "\n"), m);
         pg_close(&s->base);
         return MODUS_EIO;
     }
@@ -196,8 +195,8 @@ modus_status bl_pg_open(const char *url, bool create, bl_store **out, modus_diag
     char fmt[64] = "", ver[64] = "";
     pg_query(&s->base, "SELECT value FROM modus_baseline_meta WHERE key='format'", NULL, 0,
              one_text, fmt, d);
-    pg_query(&s->base, "SELECT value FROM modus_baseline_meta WHERE key='schema_version'", NULL,
-             0, one_text, ver, d);
+    pg_query(&s->base, "SELECT value FROM modus_baseline_meta WHERE key='schema_version'", NULL, 0,
+             one_text, ver, d);
     if (strcmp(fmt, "modus-baseline")) {
         bl_foreign(d, "modus_baseline_meta has no format 'modus-baseline'");
         goto fail;

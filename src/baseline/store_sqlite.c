@@ -184,9 +184,8 @@ modus_status bl_sqlite_open(const char *path, bool create, bl_store **out, modus
     }
     exec(s, "PRAGMA synchronous=NORMAL");
     char fmt[64] = "", ver[64] = "";
-    if (sq_query(&s->base,
-                 "SELECT value FROM modus_baseline_meta WHERE key='format'",
-                 NULL, 0, one_text, fmt, d) != MODUS_OK ||
+    if (sq_query(&s->base, "SELECT value FROM modus_baseline_meta WHERE key='format'", NULL, 0,
+                 one_text, fmt, d) != MODUS_OK ||
         strcmp(fmt, "modus-baseline")) {
         bl_foreign(d, "no modus_baseline_meta table");
         st = MODUS_EINVAL;
