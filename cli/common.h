@@ -51,5 +51,6 @@ int cmd_rules(int argc, char **argv);
 modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed);
 int cmd_stack(int argc, char **argv);
 int cmd_live(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 #endif

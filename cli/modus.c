@@ -18,6 +18,8 @@ static void usage(FILE *f)
           "  query   run an EQL query over telemetry files and print the matches\n"
           "  rules   check, list or test rule files (Elastic's TOML format)\n"
           "  live    the Linux eBPF sensor: kernel events with call stacks, detected live\n"
+          "  baseline  learn what each modality normally does (per program, host, fleet)\n"
+          "          and flag deviations: learn, check, show, merge, report\n"
           "\n"
           "Run 'modus COMMAND --help' for a command's options. 'modus --version' prints\n"
           "the version. Exit status: 0 success, 1 alerts found (--exit-status), 2 usage\n"
@@ -45,6 +47,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "query")) return cmd_query(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "live")) return cmd_live(argc - 1, argv + 1);
+    if (!strcmp(cmd, "baseline")) return cmd_baseline(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'modus --help')", cmd);
     return EXIT_USAGE;
 }

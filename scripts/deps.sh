@@ -3,11 +3,17 @@
 # As root it installs what is missing; otherwise it prints the apt-get line.
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev libdw-dev libelf-dev)
+# clang + bpftool + libbpf-dev: the eBPF sensor (bpf/sensor.bpf.c, skeleton);
+# libdw-dev + libelf-dev: unwinding and symbolizing its user stacks;
+# libsqlite3-dev + libpq-dev: baseline profiles (SQLite, PostgreSQL)
+need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev
+    clang bpftool libbpf-dev libdw-dev libelf-dev libsqlite3-dev libpq-dev)
 if [ "${1:-build}" = test ]; then
     # clang + libclang-rt: libFuzzer and sanitizers; jq: CLI tests; time: RSS checks
     # perl, nodejs, a JDK: runtimes the live sensor's tests run programs in
-    need+=(libclang-rt-14-dev clang-format jq time python3 libevtx-utils perl nodejs openjdk-17-jdk-headless)
+    # postgresql: the baseline fleet test starts its own server; chromium: the HTML report test
+    need+=(libclang-rt-14-dev clang-format jq time python3 libevtx-utils perl nodejs openjdk-17-jdk-headless
+        postgresql chromium)
 fi
 missing=()
 for p in "${need[@]}"; do

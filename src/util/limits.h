@@ -59,4 +59,14 @@
 /* Errors printed per input file before they are only counted. */
 #define MODUS_MAX_REPORTED_ERRORS 20
 
+/* Baselines: distinct tuples aggregated in memory before a batch is written
+ * (one transaction; bounds a learner's memory whatever the input size), and
+ * verdicts cached by `baseline check` (the cache is emptied when full). */
+#ifndef MODUS_BASELINE_MAX_PENDING
+#define MODUS_BASELINE_MAX_PENDING (1u << 15)
+#endif
+#ifndef MODUS_BASELINE_MAX_CACHE
+#define MODUS_BASELINE_MAX_CACHE (1u << 14)
+#endif
+
 #endif
