@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "modus/baseline.h"
 
 static void usage(FILE *f)
 {
@@ -39,6 +40,11 @@ static void usage(FILE *f)
           "                        load attempts anyway (a hook on every syscall, ~+100 ns)\n"
           "  --no-kill             do not carry out [[actions]] kill_process\n"
           "  --stats-interval S    print counts every S seconds (default 60, 0: never)\n"
+          "  --baseline DB         also alert on events whose (program, behaviour, modality,\n"
+          "                        stack shape) is new to this baseline profile (SQLite path\n"
+          "                        or postgresql:// URL; see modus baseline)\n"
+          "  --learn SECONDS       with --baseline: first add what is seen for this long to\n"
+          "                        the profile, then check against it\n"
           "  -q, --quiet           no start-up and statistics lines\n"
           "  -h, --help            this help\n"
           "\n"
@@ -62,6 +68,10 @@ typedef struct live {
     int format; /* 0 json, 1 text */
     bool all_events, no_kill, quiet;
     uint64_t events, bad, killed;
+    modus_baseline *bl; /* --baseline */
+    double learn_until; /* monotonic time; learning before it, checking after */
+    bool learning;
+    uint64_t learned, deviations;
     char *abuf;
     size_t abuf_cap;
 } live;
@@ -159,6 +169,41 @@ static void on_alert(void *ctx, const char *json, size_t len, size_t rule)
     do_actions(l, ev, rule);
 }
 
+static double now(void);
+
+/* --baseline: learn for --learn seconds, then report what the profile has
+ * not seen (alerts as `modus baseline check` writes them) */
+static void baseline_event(live *l, const modus_event *ev)
+{
+    modus_diag d = {0};
+    if (l->learning && now() >= l->learn_until) {
+        l->learning = false;
+        if (modus_baseline_flush(l->bl, &d) != MODUS_OK)
+            fprintf(stderr, "modus live: baseline: %s\n", d.message);
+        if (!l->quiet)
+            fprintf(stderr, "modus live: baseline: learned %llu events; checking from now on\n",
+                    (unsigned long long)l->learned);
+    }
+    if (l->learning) {
+        if (modus_baseline_learn(l->bl, ev, &d) == MODUS_OK) l->learned++;
+        return;
+    }
+    modus_baseline_check_opts o = {.scope = MODUS_BASELINE_FLEET};
+    modus_baseline_verdict v;
+    if (modus_baseline_check(l->bl, ev, &o, &v, &d) != MODUS_OK || !v.deviant || !v.alert) return;
+    l->deviations++;
+    if (l->format == 0) {
+        fwrite(v.alert, 1, v.alert_len, l->out);
+        fputc('\n', l->out);
+        fflush(l->out);
+    } else {
+        char proc[64];
+        field(ev, "process.executable", proc, sizeof proc);
+        fprintf(l->out, "%-26s  %-8s  %-10s  %7s  %-24.24s  baseline: %s\n", "-", "-",
+                modus_event_modality(ev), "-", proc, v.reason ? v.reason : "deviation");
+    }
+}
+
 static void on_event(void *ctx, const char *json, size_t len)
 {
     live *l = ctx;
@@ -180,6 +225,7 @@ static void on_event(void *ctx, const char *json, size_t len)
         }
     }
     modus_alerter_event(l->alerter, ev);
+    if (l->bl) baseline_event(l, ev);
 }
 
 static void print_stats(const modus_sensor *s, const live *l, double secs, const char *when)
@@ -236,12 +282,15 @@ int cmd_live(int argc, char **argv)
                                          {"module-attempts", no_argument, NULL, 'R'},
                                          {"no-kill", no_argument, NULL, 'K'},
                                          {"stats-interval", required_argument, NULL, 'i'},
+                                         {"baseline", required_argument, NULL, 'D'},
+                                         {"learn", required_argument, NULL, 'l'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     char *rule_paths[64];
     int nrules = 0, c, format = -1;
-    const char *output = NULL;
+    const char *output = NULL, *bl_db = NULL;
+    double learn = 0;
     double duration = 0, interval = 60;
     live l = {0};
     modus_sensor_opts so = {0};
@@ -257,17 +306,24 @@ int cmd_live(int argc, char **argv)
             break;
         case 'o': output = optarg; break;
         case 'a': l.all_events = true; break;
+        case 'D': bl_db = optarg; break;
         case 'd':
+        case 'l':
         case 'i': {
             char *end;
             double v = strtod(optarg, &end);
             if (*end || v < 0) {
                 cli_error("live: --%s needs a number of seconds, not '%s'",
-                          c == 'd' ? "duration" : "stats-interval", optarg);
+                          c == 'd'   ? "duration"
+                          : c == 'l' ? "learn"
+                                     : "stats-interval",
+                          optarg);
                 return EXIT_USAGE;
             }
             if (c == 'd')
                 duration = v;
+            else if (c == 'l')
+                learn = v;
             else
                 interval = v;
             break;
@@ -303,6 +359,10 @@ int cmd_live(int argc, char **argv)
         cli_error("live: unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
+    if (learn > 0 && !bl_db) {
+        cli_error("live: --learn needs --baseline DB (where to keep what is learned)");
+        return EXIT_USAGE;
+    }
     if (geteuid() != 0) {
         cli_error("live: the sensor needs root (it loads eBPF programs)");
         return EXIT_USAGE;
@@ -334,6 +394,15 @@ int cmd_live(int argc, char **argv)
     l.format = format;
     int rc = EXIT_OK;
     modus_sensor *sensor = NULL;
+    if (bl_db) {
+        if (modus_baseline_open(bl_db, learn > 0, &l.bl, &d) != MODUS_OK) {
+            cli_error("live: baseline: %s: %s", bl_db, d.message);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        l.learning = learn > 0;
+        l.learn_until = now() + learn;
+    }
     if (modus_scanner_create(eng, &l.sc) != MODUS_OK ||
         modus_scanner_create(eng, &l.asc) != MODUS_OK ||
         modus_alerter_create(eng, rs, on_alert, &l, &l.alerter) != MODUS_OK) {
@@ -380,10 +449,18 @@ int cmd_live(int argc, char **argv)
     /* drain what the kernel already handed over */
     modus_sensor_poll(sensor, 0, on_event, &l);
     modus_alerter_finish(l.alerter);
+    if (l.bl) {
+        if (l.learning && modus_baseline_flush(l.bl, &d) != MODUS_OK)
+            cli_error("live: baseline: %s", d.message);
+        if (!l.quiet)
+            fprintf(stderr, "modus live: baseline: %llu events learned, %llu deviations\n",
+                    (unsigned long long)l.learned, (unsigned long long)l.deviations);
+    }
     fflush(l.out);
     print_stats(sensor, &l, now() - start, "stopped after ");
 done:
     modus_sensor_close(sensor);
+    modus_baseline_close(l.bl);
     modus_alerter_destroy(l.alerter);
     modus_scanner_destroy(l.sc);
     modus_scanner_destroy(l.asc);

@@ -312,4 +312,22 @@ else
     echo "note: no corpora ($SHARED): Elastic's Linux rules and kill_process are not tested"
 fi
 
+# Part 3: --baseline DB --learn: what is seen while learning is normal, a
+# script making memory executable afterwards is a deviation
+"$MODUS" live --baseline "$TMP/live.db" --learn 2 --duration 6 --output "$TMP/bl.ndjson" \
+    --stats-interval 0 2>"$TMP/err3" &
+SENSOR=$!
+for _ in $(seq 100); do grep -q "ready" "$TMP/err3" 2>/dev/null && break; kill -0 "$SENSOR" 2>/dev/null || break; sleep 0.2; done
+/bin/ls / >/dev/null
+sleep 2.5
+/usr/bin/python3 "$PROGS/py_mprotect.py" &
+bl_pid=$!
+wait $bl_pid
+wait "$SENSOR"
+SENSOR=
+check "--learn: the sensor switches from learning to checking" grep -q "learned [0-9]* events; checking from now on" "$TMP/err3"
+expect_eq "--baseline: the Python mprotect after learning is a deviation" \
+    "$(jq -r --argjson p "$bl_pid" 'select(.baseline and .process.pid == $p and .baseline.behaviour == "api:mprotect:RWX") | .modality.name' "$TMP/bl.ndjson" | head -1)" python
+check "--baseline: the profile was written" test -s "$TMP/live.db"
+
 finish
