@@ -245,6 +245,11 @@ static inline bool eql_true(eql_val v)
     }
 }
 eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t from);
+/* A top-level path through the event's cache (field_id from eql_field_intern):
+ * the node, 0 if absent; UINT32_MAX when there is no cache. */
+uint32_t eql_field_node(const eql_ctx *c, int field_id, const char *path, uint32_t len);
+/* eql_field(c, path, len, 0), through the cache when there is one */
+eql_val eql_field_cached(const eql_ctx *c, int field_id, const char *path, uint32_t len);
 int eql_compare(const eql_val *a, const eql_val *b,
                 bool *ok); /* -1/0/1, ok=false if incomparable */
 bool eql_equal(const eql_val *a, const eql_val *b, bool ci);
