@@ -13,6 +13,8 @@
  * sequence stage or an `until`, which matters only while the rule has partial
  * matches open. */
 #define PF_LATE 0x80000000u
+/* the atom belongs to the second of two clauses the rule needs together */
+#define PF_SECOND 0x40000000u
 
 typedef struct pf_refs {
     uint32_t *v;
@@ -62,9 +64,10 @@ typedef struct prefilter {
     size_t nfields, capfields;
     arena strings;
     size_t nrules, nwords;
-    uint64_t *always;      /* rules with no derived condition: every event */
-    uint64_t *late_always; /* sequences whose later stage has none: every event while open */
-    const char **why;      /* per rule: why it defeats the prefilter, or NULL */
+    uint64_t *always;           /* rules with no derived condition: every event */
+    uint64_t *late_always;      /* sequences whose later stage has none: every event while open */
+    uint64_t *has2, *late_has2; /* conditions of two clauses: both must hold */
+    const char **why;           /* per rule: why it defeats the prefilter, or NULL */
     bool off;
 } prefilter;
 
@@ -75,7 +78,8 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_
 /* After the last prefilter_add: build the automata. */
 bool prefilter_build(prefilter *pf);
 /* Set the bits of the rules the event may match in cand (all stages) and
- * late (later sequence stages only); both nwords long, cleared by the caller.
+ * late (later sequence stages only); both 2 * nwords long (the first nwords
+ * are the answer, the rest scratch), cleared by the caller.
  * anc: the lineage slots that mark the event's process or an ancestor. */
 void prefilter_event(const prefilter *pf, const mj_doc *d, const uint64_t *anc, uint64_t *cand,
                      uint64_t *late);
