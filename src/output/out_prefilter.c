@@ -111,9 +111,16 @@ static double p_exists(sv f)
     return 0.3;
 }
 
+/* ".exe", ".dll": a file extension ends most values of a name or path field */
+static bool extension(sv lit)
+{
+    return lit.n >= 2 && lit.n <= 5 && lit.p[0] == '.' && !memchr(lit.p + 1, '.', lit.n - 1);
+}
+
 static double p_atom(const atom *a)
 {
     double p;
+    if (a->kind == A_SUFFIX && extension(a->lit)) return 0.5;
     switch (a->kind) {
     case A_EXACT: return p_exact(a->field, a->category);
     case A_EXISTS: return p_exists(a->field);
@@ -154,6 +161,7 @@ static cond one(dctx *a, uint8_t kind, sv field, const char *s, size_t n)
     atom *v = arena_alloc(&a->a, sizeof *v);
     if (!v) return ALL;
     v->kind = kind;
+    v->slot = 0;
     v->category = false;
     v->field = field;
     v->lit = kind == A_EXISTS ? (sv){"", 0} : arena_lower(&a->a, (sv){s, n});
@@ -191,13 +199,29 @@ static bool clause_one_field(const clause *c, sv *f)
     return c->n != 0;
 }
 
+static bool same_atom(const atom *x, const atom *y)
+{
+    return x->kind == y->kind && x->category == y->category && x->slot == y->slot &&
+           sv_eq(x->field, y->field) && sv_eq(x->lit, y->lit);
+}
+
 static double joint(const clause *x, const clause *y)
 {
     double lo = x->p < y->p ? x->p : y->p;
     sv fx = {"", 0}, fy = {"", 0};
     if (clause_low(x) && clause_low(y)) return lo;
     if (clause_one_field(x, &fx) && clause_one_field(y, &fy) && sv_eq(fx, fy)) return lo;
-    return x->p * y->p;
+    /* atoms in both clauses pass both: (c | x') & (c | y') = c | (x' & y') */
+    double pc = 0;
+    for (uint32_t i = 0; i < x->n; i++)
+        for (uint32_t k = 0; k < y->n; k++)
+            if (same_atom(&x->v[i], &y->v[k])) {
+                pc += p_atom(&x->v[i]);
+                break;
+            }
+    double px = x->p > pc ? x->p - pc : 0, py = y->p > pc ? y->p - pc : 0;
+    double j = pc + px * py;
+    return j < lo ? j : lo;
 }
 
 /* the best one or two of n candidate clauses (all necessary): the most
@@ -272,6 +296,7 @@ static cond pattern(dctx *a, sv f, const char *s, size_t n)
             uint8_t kind = at_start ? A_PREFIX : at_end ? A_SUFFIX : A_CONTAINS;
             size_t keep = len < PF_ATOM ? len : PF_ATOM;
             int score = (int)keep + (kind == A_CONTAINS ? 0 : 3);
+            if (kind == A_SUFFIX && extension((sv){s + i - keep, keep})) score = 1;
             if (score > best_score) {
                 best_score = score;
                 best_kind = kind;
@@ -512,10 +537,10 @@ static void dump(const cond *c, uint32_t ref)
     for (uint32_t j = 0; j < c->nc; j++) {
         const clause *cl = &c->c[j];
         if (j) fputs(" &", stderr);
-        for (uint32_t i = 0; i < cl->n && i < 6; i++)
+        for (uint32_t i = 0; i < cl->n && (i < 6 || getenv("MODUS_PREFILTER_FULL")); i++)
             fprintf(stderr, " %.*s%s%.*s", (int)cl->v[i].field.n, cl->v[i].field.p,
                     k[cl->v[i].kind], (int)cl->v[i].lit.n, cl->v[i].lit.p);
-        if (cl->n > 6) fprintf(stderr, " ... (%u)", cl->n);
+        if (cl->n > 6 && !getenv("MODUS_PREFILTER_FULL")) fprintf(stderr, " ... (%u)", cl->n);
     }
     fputc('\n', stderr);
 }
