@@ -227,7 +227,7 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
     memset(a->cand, 0, 2 * nw * sizeof *a->cand);
     memset(a->late, 0, 2 * nw * sizeof *a->late);
     const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
-    prefilter_event(pf, &ev->sc->doc, anc, a->cand, a->late);
+    prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late);
     for (size_t w = 0; w < nw; w++) {
         uint64_t bits = a->cand[w] | pf->always[w];
         uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;

@@ -470,6 +470,7 @@ static pf_field *field_get(prefilter *pf, sv path, bool cat)
     if (!p) return NULL;
     f->path = (sv){p, path.n};
     f->category = cat;
+    f->id = cat ? -1 : eql_field_intern(path.p, (uint32_t)path.n);
     pf->nfields++;
     return f;
 }
@@ -600,6 +601,8 @@ bool prefilter_init(prefilter *pf, size_t nrules, bool off)
     pf->nrules = nrules;
     pf->nwords = (nrules + 63) / 64 + 1;
     pf->off = off;
+    pf->cat_id = eql_field_intern("event.category", 14);
+    pf->etype_id = eql_field_intern("event_type", 10);
     pf->always = calloc(pf->nwords, sizeof *pf->always);
     pf->late_always = calloc(pf->nwords, sizeof *pf->late_always);
     pf->has2 = calloc(pf->nwords, sizeof *pf->has2);
@@ -676,6 +679,11 @@ static bool build_field(pf_field *f)
     uint8_t used[256] = {0};
     size_t total = 1;
     for (uint32_t i = 0; i < f->npats; i++) {
+        const pf_pat *pt = &f->pats[i];
+        uint32_t len = (uint32_t)pt->lit.n;
+        if (!pt->anchor) f->inner = true;
+        if ((pt->anchor & PF_AT_START) && len > f->maxpre) f->maxpre = len;
+        if ((pt->anchor & PF_AT_END) && len > f->maxsuf) f->maxsuf = len;
         for (size_t k = 0; k < f->pats[i].lit.n; k++) used[(uint8_t)f->pats[i].lit.p[k]] = 1;
         total += f->pats[i].lit.n;
     }
@@ -761,6 +769,25 @@ static void mark(const pf_refs *r, const marks *m)
     }
 }
 
+/* the automaton from state 0 over s[from, to) of a value n bytes long */
+static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_t n, const marks *m)
+{
+    const uint32_t *next = f->next;
+    const uint8_t *cls = f->cls;
+    uint32_t nc = f->ncls, st = 0;
+    for (size_t i = from; i < to; i++) {
+        st = next[(size_t)st * nc + cls[(uint8_t)s[i]]];
+        if (!f->out[st]) continue;
+        for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
+            for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
+                const pf_pat *pt = &f->pats[p - 1];
+                if ((pt->anchor & PF_AT_START) && i + 1 != pt->lit.n) continue;
+                if ((pt->anchor & PF_AT_END) && i + 1 != n) continue;
+                mark(&pt->refs, m);
+            }
+    }
+}
+
 static void match_value(const pf_field *f, const char *s, size_t n, const marks *m)
 {
     if (f->cap) {
@@ -774,37 +801,40 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
         }
     }
     if (!f->nstates) return;
-    const uint32_t *next = f->next;
-    const uint8_t *cls = f->cls;
-    uint32_t nc = f->ncls, st = 0;
-    for (size_t i = 0; i < n; i++) {
-        st = next[(size_t)st * nc + cls[(uint8_t)s[i]]];
-        if (!f->out[st]) continue;
-        for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
-            for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
-                const pf_pat *pt = &f->pats[p - 1];
-                if ((pt->anchor & PF_AT_START) && i + 1 != pt->lit.n) continue;
-                if ((pt->anchor & PF_AT_END) && i + 1 != n) continue;
-                mark(&pt->refs, m);
-            }
+    /* matches of prefixes start at 0 and of suffixes end at n: without
+     * substrings, only the first and last bytes can complete one */
+    if (!f->inner && (size_t)f->maxpre + f->maxsuf < n) {
+        scan(f, s, 0, f->maxpre, n, m);
+        scan(f, s, n - f->maxsuf, n, n, m);
+    } else {
+        scan(f, s, 0, n, n, m);
     }
 }
 
-void prefilter_event(const prefilter *pf, const mj_doc *d, const uint64_t *anc, uint64_t *cand,
-                     uint64_t *late)
+/* a field's node through the event's cache (shared with the rules' evaluation) */
+static uint32_t node_of(const eql_ctx *c, int id, const char *path, uint32_t len)
+{
+    uint32_t i = eql_field_node(c, id, path, len);
+    return i != UINT32_MAX ? i : mj_path(c->doc, 0, path, len);
+}
+
+void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, const uint64_t *anc,
+                     uint64_t *cand, uint64_t *late)
 {
     size_t nw = pf->nwords;
     marks mk = {cand, late, nw}, *m = &mk;
+    eql_ctx c = {d, NULL, NULL, NULL, NULL, cache};
     for (uint32_t i = 0; anc && i < pf->nlin; i++)
         if (anc[pf->lin[i].slot >> 6] >> (pf->lin[i].slot & 63) & 1) mark(&pf->lin[i].refs, m);
     for (size_t i = 0; i < pf->nfields; i++) {
         const pf_field *f = &pf->fields[i];
         uint32_t node;
         if (f->category) { /* as category_ok() reads it */
-            node = mj_path(d, 0, "event.category", 14);
-            if (!node || d->nodes[node].type == MJ_NULL) node = mj_path(d, 0, "event_type", 10);
+            node = node_of(&c, pf->cat_id, "event.category", 14);
+            if (!node || d->nodes[node].type == MJ_NULL)
+                node = node_of(&c, pf->etype_id, "event_type", 10);
         } else {
-            node = mj_path(d, 0, f->path.p, f->path.n);
+            node = node_of(&c, f->id, f->path.p, (uint32_t)f->path.n);
         }
         if (!node) continue;
         const mj_node *nd = &d->nodes[node];

@@ -39,6 +39,7 @@ enum { PF_AT_START = 1, PF_AT_END = 2 };
 typedef struct pf_field {
     sv path;
     bool category; /* event.category, else event_type (as a stage's category) */
+    int id;        /* eql_field_intern(path): the per-event field cache */
     pf_exact *tab; /* exact values, open addressing */
     size_t n, cap;
     pf_refs exists; /* rules that need the field present (not null) */
@@ -46,10 +47,12 @@ typedef struct pf_field {
     uint32_t npats, cappats;
     uint8_t cls[256]; /* byte -> class (both cases alike) */
     uint32_t ncls, nstates;
-    uint32_t *next; /* DFA: nstates * ncls */
-    uint32_t *term; /* per state: first pattern ending there, +1 */
-    uint32_t *dict; /* per state: nearest proper suffix state with patterns, 0 none */
-    uint8_t *out;   /* per state: any pattern ends here or in a suffix state */
+    uint32_t *next;          /* DFA: nstates * ncls */
+    uint32_t *term;          /* per state: first pattern ending there, +1 */
+    uint32_t *dict;          /* per state: nearest proper suffix state with patterns, 0 none */
+    uint8_t *out;            /* per state: any pattern ends here or in a suffix state */
+    uint32_t maxpre, maxsuf; /* longest prefix, suffix pattern */
+    bool inner;              /* some pattern is a substring: every byte is scanned */
 } pf_field;
 
 typedef struct pf_lin {
@@ -68,6 +71,7 @@ typedef struct prefilter {
     uint64_t *late_always;      /* sequences whose later stage has none: every event while open */
     uint64_t *has2, *late_has2; /* conditions of two clauses: both must hold */
     const char **why;           /* per rule: why it defeats the prefilter, or NULL */
+    int cat_id, etype_id;       /* event.category, event_type in the field cache */
     bool off;
 } prefilter;
 
@@ -80,9 +84,10 @@ bool prefilter_build(prefilter *pf);
 /* Set the bits of the rules the event may match in cand (all stages) and
  * late (later sequence stages only); both 2 * nwords long (the first nwords
  * are the answer, the rest scratch), cleared by the caller.
- * anc: the lineage slots that mark the event's process or an ancestor. */
-void prefilter_event(const prefilter *pf, const mj_doc *d, const uint64_t *anc, uint64_t *cand,
-                     uint64_t *late);
+ * anc: the lineage slots that mark the event's process or an ancestor;
+ * cache: the event's field cache (eql.h), may be NULL. */
+void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, const uint64_t *anc,
+                     uint64_t *cand, uint64_t *late);
 void prefilter_free(prefilter *pf);
 
 #endif
