@@ -744,10 +744,32 @@ static bool build_field(pf_field *f)
     return true;
 }
 
+/* the first component of a path ("process" of "process.name") */
+static sv head_of(sv path)
+{
+    const char *dot = memchr(path.p, '.', path.n);
+    return dot ? (sv){path.p, (size_t)(dot - path.p)} : path;
+}
+
 bool prefilter_build(prefilter *pf)
 {
     for (size_t i = 0; i < pf->nfields; i++)
         if (!build_field(&pf->fields[i])) return false;
+    /* fields by their first component: a whole group is skipped on events
+     * without a top-level member of that name (nor a flattened "name.x") */
+    for (size_t i = 0; i < pf->nfields; i++) {
+        pf_field *f = &pf->fields[i];
+        f->group = UINT32_MAX;
+        if (f->category) continue;
+        sv h = head_of(f->path);
+        uint32_t g = 0;
+        while (g < pf->ngroups && !sv_eq(pf->groups[g], h)) g++;
+        if (g == pf->ngroups) {
+            if (g == PF_GROUPS) continue;
+            pf->groups[pf->ngroups++] = h;
+        }
+        f->group = g;
+    }
     return true;
 }
 
@@ -824,6 +846,16 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
     size_t nw = pf->nwords;
     marks mk = {cand, late, nw}, *m = &mk;
     eql_ctx c = {d, NULL, NULL, NULL, NULL, cache};
+    bool present[PF_GROUPS] = {0};
+    if (d->n && d->nodes[0].type == MJ_OBJECT && d->nodes[0].count)
+        for (uint32_t k = 1; k; k = d->nodes[k].next) {
+            sv h = head_of((sv){d->nodes[k].key, d->nodes[k].key_len});
+            for (uint32_t g = 0; g < pf->ngroups; g++)
+                if (sv_eq(pf->groups[g], h)) {
+                    present[g] = true;
+                    break;
+                }
+        }
     for (uint32_t i = 0; anc && i < pf->nlin; i++)
         if (anc[pf->lin[i].slot >> 6] >> (pf->lin[i].slot & 63) & 1) mark(&pf->lin[i].refs, m);
     for (size_t i = 0; i < pf->nfields; i++) {
@@ -834,6 +866,7 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
             if (!node || d->nodes[node].type == MJ_NULL)
                 node = node_of(&c, pf->etype_id, "event_type", 10);
         } else {
+            if (f->group != UINT32_MAX && !present[f->group]) continue;
             node = node_of(&c, f->id, f->path.p, (uint32_t)f->path.n);
         }
         if (!node) continue;

@@ -16,6 +16,8 @@
 /* the atom belongs to the second of two clauses the rule needs together */
 #define PF_SECOND 0x40000000u
 
+#define PF_GROUPS 64
+
 typedef struct pf_refs {
     uint32_t *v;
     uint32_t n, cap;
@@ -38,9 +40,10 @@ enum { PF_AT_START = 1, PF_AT_END = 2 };
 
 typedef struct pf_field {
     sv path;
-    bool category; /* event.category, else event_type (as a stage's category) */
-    int id;        /* eql_field_intern(path): the per-event field cache */
-    pf_exact *tab; /* exact values, open addressing */
+    bool category;  /* event.category, else event_type (as a stage's category) */
+    int id;         /* eql_field_intern(path): the per-event field cache */
+    uint32_t group; /* prefilter.groups: its first path component, UINT32_MAX none */
+    pf_exact *tab;  /* exact values, open addressing */
     size_t n, cap;
     pf_refs exists; /* rules that need the field present (not null) */
     pf_pat *pats;   /* prefixes, suffixes and substrings: one Aho-Corasick automaton */
@@ -72,6 +75,8 @@ typedef struct prefilter {
     uint64_t *has2, *late_has2; /* conditions of two clauses: both must hold */
     const char **why;           /* per rule: why it defeats the prefilter, or NULL */
     int cat_id, etype_id;       /* event.category, event_type in the field cache */
+    sv groups[PF_GROUPS];       /* the fields' first path components */
+    uint32_t ngroups;
     bool off;
 } prefilter;
 
