@@ -767,8 +767,12 @@ bool prefilter_build(prefilter *pf)
         if (g == pf->ngroups) {
             if (g == PF_GROUPS) continue;
             pf->groups[pf->ngroups++] = h;
+            uint32_t j = hash_lower(h.p, h.n) & (PF_GROUPS * 2 - 1);
+            while (pf->group_tab[j]) j = (j + 1) & (PF_GROUPS * 2 - 1);
+            pf->group_tab[j] = (uint8_t)(g + 1);
         }
         f->group = g;
+        f->rest = f->path.n > h.n ? h.n + 1 : 0; /* after "head." */
     }
     return true;
 }
@@ -846,15 +850,21 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
     size_t nw = pf->nwords;
     marks mk = {cand, late, nw}, *m = &mk;
     eql_ctx c = {d, NULL, NULL, NULL, NULL, cache};
-    bool present[PF_GROUPS] = {0};
-    if (d->n && d->nodes[0].type == MJ_OBJECT && d->nodes[0].count)
+    /* per group: 0 absent; the root member "head" when it is the only root
+     * key with that head (the rest of the path is looked up from it); 1 when
+     * it is not (flattened keys: the whole path from the root) */
+    uint32_t at[PF_GROUPS] = {0};
+    if (pf->ngroups && d->n && d->nodes[0].type == MJ_OBJECT && d->nodes[0].count)
         for (uint32_t k = 1; k; k = d->nodes[k].next) {
-            sv h = head_of((sv){d->nodes[k].key, d->nodes[k].key_len});
-            for (uint32_t g = 0; g < pf->ngroups; g++)
-                if (sv_eq(pf->groups[g], h)) {
-                    present[g] = true;
-                    break;
-                }
+            sv key = {d->nodes[k].key, d->nodes[k].key_len};
+            sv h = head_of(key);
+            uint32_t j = hash_lower(h.p, h.n) & (PF_GROUPS * 2 - 1);
+            for (; pf->group_tab[j]; j = (j + 1) & (PF_GROUPS * 2 - 1)) {
+                uint32_t g = pf->group_tab[j] - 1u;
+                if (!sv_eq(pf->groups[g], h)) continue;
+                at[g] = at[g] || h.n != key.n ? 1 : k;
+                break;
+            }
         }
     for (uint32_t i = 0; anc && i < pf->nlin; i++)
         if (anc[pf->lin[i].slot >> 6] >> (pf->lin[i].slot & 63) & 1) mark(&pf->lin[i].refs, m);
@@ -866,8 +876,16 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
             if (!node || d->nodes[node].type == MJ_NULL)
                 node = node_of(&c, pf->etype_id, "event_type", 10);
         } else {
-            if (f->group != UINT32_MAX && !present[f->group]) continue;
-            node = node_of(&c, f->id, f->path.p, (uint32_t)f->path.n);
+            uint32_t from = f->group != UINT32_MAX ? at[f->group] : 1;
+            if (!from) continue;
+            if (from > 1 && f->rest) { /* the member "head" itself: from there */
+                const char *r = f->path.p + f->rest;
+                uint32_t rn = (uint32_t)(f->path.n - f->rest);
+                node = eql_field_node_from(&c, f->id, from, r, rn);
+                if (node == UINT32_MAX) node = mj_path(d, from, r, rn);
+            } else {
+                node = node_of(&c, f->id, f->path.p, (uint32_t)f->path.n);
+            }
         }
         if (!node) continue;
         const mj_node *nd = &d->nodes[node];

@@ -43,6 +43,7 @@ typedef struct pf_field {
     bool category;  /* event.category, else event_type (as a stage's category) */
     int id;         /* eql_field_intern(path): the per-event field cache */
     uint32_t group; /* prefilter.groups: its first path component, UINT32_MAX none */
+    uint32_t rest;  /* where the path after the first component starts, 0 none */
     pf_exact *tab;  /* exact values, open addressing */
     size_t n, cap;
     pf_refs exists; /* rules that need the field present (not null) */
@@ -77,6 +78,7 @@ typedef struct prefilter {
     int cat_id, etype_id;       /* event.category, event_type in the field cache */
     sv groups[PF_GROUPS];       /* the fields' first path components */
     uint32_t ngroups;
+    uint8_t group_tab[PF_GROUPS * 2]; /* hash of the heads: group + 1 */
     bool off;
 } prefilter;
 

@@ -248,6 +248,10 @@ eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t fro
 /* A top-level path through the event's cache (field_id from eql_field_intern):
  * the node, 0 if absent; UINT32_MAX when there is no cache. */
 uint32_t eql_field_node(const eql_ctx *c, int field_id, const char *path, uint32_t len);
+/* the same, looked up as path from node `from` when it is not cached: the
+ * caller knows that this finds what the whole path from the root would */
+uint32_t eql_field_node_from(const eql_ctx *c, int field_id, uint32_t from, const char *path,
+                             uint32_t len);
 /* eql_field(c, path, len, 0), through the cache when there is one */
 eql_val eql_field_cached(const eql_ctx *c, int field_id, const char *path, uint32_t len);
 int eql_compare(const eql_val *a, const eql_val *b,

@@ -107,6 +107,12 @@ eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t fro
 
 uint32_t eql_field_node(const eql_ctx *c, int field_id, const char *path, uint32_t len)
 {
+    return eql_field_node_from(c, field_id, 0, path, len);
+}
+
+uint32_t eql_field_node_from(const eql_ctx *c, int field_id, uint32_t from, const char *path,
+                             uint32_t len)
+{
     eql_cache *k = c->cache;
     uint32_t id = (uint32_t)field_id;
     if (!k || field_id < 0) return UINT32_MAX;
@@ -125,7 +131,7 @@ uint32_t eql_field_node(const eql_ctx *c, int field_id, const char *path, uint32
     }
     if (k->node_gen[id] != k->gen) {
         k->node_gen[id] = k->gen;
-        k->node[id] = c->doc && c->doc->n ? mj_path(c->doc, 0, path, len) : 0;
+        k->node[id] = c->doc && c->doc->n ? mj_path(c->doc, from, path, len) : 0;
     }
     return k->node[id];
 }
