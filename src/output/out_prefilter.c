@@ -38,7 +38,9 @@
 #include "../rules/eql_query.h"
 #include "prefilter.h"
 
-#define PF_ATOM 16 /* longest substring atom kept: longer pieces are cut */
+#define PF_ATOM  16          /* longest substring atom kept: longer pieces are cut */
+#define PF_OUT   0x80000000u /* automaton entry: a pattern ends in the target state */
+#define PF_SHORT 3           /* shortest substring atom: shorter ones become presence */
 
 enum { A_EXACT, A_PREFIX, A_SUFFIX, A_CONTAINS, A_EXISTS, A_LINEAGE };
 
@@ -308,6 +310,9 @@ static cond pattern(dctx *a, sv f, const char *s, size_t n)
     }
     if (!wild) return one(a, A_EXACT, f, s, n);
     if (best_score < 0) return one(a, A_EXISTS, f, NULL, 0); /* "*", "?*": any string */
+    /* a substring of one or two bytes (" ", ":\\") is in most values and would
+     * stop the automaton on every other byte: the field's presence instead */
+    if (best_kind == A_CONTAINS && best_n < PF_SHORT) return one(a, A_EXISTS, f, NULL, 0);
     return one(a, best_kind, f, s + best_at, best_n);
 }
 
@@ -334,7 +339,7 @@ static cond derive_call(dctx *a, const eql_node *n)
         if (!str_lit(n->kids[1])) return exists(a, n->kids[0]);
         const eql_val *v = &n->kids[1]->val;
         size_t keep = v->n < PF_ATOM ? v->n : PF_ATOM;
-        if (!keep) return exists(a, n->kids[0]);
+        if (!keep || (kind == A_CONTAINS && keep < PF_SHORT)) return exists(a, n->kids[0]);
         return one(a, kind, f, kind == A_PREFIX ? v->s : v->s + v->n - keep, keep);
     }
     if (!strcmp(name, "wildcard")) { /* null unless the field is a string */
@@ -736,7 +741,16 @@ static bool build_field(pf_field *f)
     free(fail);
     free(queue);
     uint32_t *shrunk = realloc(next, (size_t)ns * nc * sizeof *next);
-    f->next = shrunk ? shrunk : next;
+    if (shrunk) next = shrunk;
+    /* entries become the target's row offset, with PF_OUT when some pattern
+     * ends there: no multiply and no second load on the byte loop */
+    if ((uint64_t)ns * nc >= PF_OUT) {
+        free(next), free(term), free(dict), free(out);
+        return false;
+    }
+    for (size_t k = 0; k < (size_t)ns * nc; k++)
+        next[k] = next[k] * nc | (out[next[k]] ? PF_OUT : 0);
+    f->next = next;
     f->term = term;
     f->dict = dict;
     f->out = out;
@@ -800,10 +814,12 @@ static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_
 {
     const uint32_t *next = f->next;
     const uint8_t *cls = f->cls;
-    uint32_t nc = f->ncls, st = 0;
+    uint32_t nc = f->ncls, row = 0;
     for (size_t i = from; i < to; i++) {
-        st = next[(size_t)st * nc + cls[(uint8_t)s[i]]];
-        if (!f->out[st]) continue;
+        uint32_t e = next[row + cls[(uint8_t)s[i]]];
+        row = e & ~PF_OUT;
+        if (!(e & PF_OUT)) continue;
+        uint32_t st = row / nc;
         for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
             for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
                 const pf_pat *pt = &f->pats[p - 1];

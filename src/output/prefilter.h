@@ -51,7 +51,7 @@ typedef struct pf_field {
     uint32_t npats, cappats;
     uint8_t cls[256]; /* byte -> class (both cases alike) */
     uint32_t ncls, nstates;
-    uint32_t *next;          /* DFA: nstates * ncls */
+    uint32_t *next;          /* DFA: nstates * ncls; entries: target * ncls | PF_OUT */
     uint32_t *term;          /* per state: first pattern ending there, +1 */
     uint32_t *dict;          /* per state: nearest proper suffix state with patterns, 0 none */
     uint8_t *out;            /* per state: any pattern ends here or in a suffix state */
