@@ -47,6 +47,7 @@ void *eql_glob_compile(arena *a, const char *s, uint32_t n, bool ci)
 {
     glob *g = arena_alloc(a, sizeof *g);
     if (!g) return NULL;
+    memset(g, 0, sizeof *g);
     g->ci = ci;
     g->pat = (sv){s, n};
     g->kind = G_GLOB;
