@@ -204,10 +204,13 @@ static void print_profile(const modus_alerter *a, const modus_ruleset *rs)
     for (size_t i = 0; i < n && i < rows_max; i++) {
         modus_rule_info ri;
         modus_ruleset_rule(rs, rows[i].rule, &ri);
-        fprintf(stderr, "  %10llu %9.1f %7.0f %7llu  %s\n", (unsigned long long)rows[i].runs,
+        fprintf(stderr, "  %10llu %9.1f %7.0f %7llu  %s", (unsigned long long)rows[i].runs,
                 (double)rows[i].ns / 1e6,
                 rows[i].runs ? (double)rows[i].ns / (double)rows[i].runs : 0.0,
                 (unsigned long long)rows[i].alerts, ri.name);
+        if (rows_max == n)
+            fprintf(stderr, " [rule %zu]", rows[i].rule); /* as MODUS_PREFILTER=explain */
+        fputc('\n', stderr);
     }
     free(rows);
 }

@@ -153,8 +153,8 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     const char *env = getenv("MODUS_PREFILTER");
     bool pf_off = env && !strcmp(env, "off");
     if (!prefilter_init(&a->pf, rs->n, pf_off) ||
-        !(a->cand = calloc(a->pf.nwords, sizeof *a->cand)) ||
-        !(a->late = calloc(a->pf.nwords, sizeof *a->late))) {
+        !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
+        !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late))) {
         modus_scorer_destroy(scorer);
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
@@ -224,10 +224,10 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
     if (!ev->is_json) return;
     const prefilter *pf = &a->pf;
     size_t nw = pf->nwords;
-    memset(a->cand, 0, nw * sizeof *a->cand);
-    memset(a->late, 0, nw * sizeof *a->late);
+    memset(a->cand, 0, 2 * nw * sizeof *a->cand);
+    memset(a->late, 0, 2 * nw * sizeof *a->late);
     const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
-    prefilter_event(pf, &ev->sc->doc, anc, a->cand, a->late);
+    prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late);
     for (size_t w = 0; w < nw; w++) {
         uint64_t bits = a->cand[w] | pf->always[w];
         uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;

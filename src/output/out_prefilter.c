@@ -38,7 +38,9 @@
 #include "../rules/eql_query.h"
 #include "prefilter.h"
 
-#define PF_ATOM 16 /* longest substring atom kept: longer pieces are cut */
+#define PF_ATOM  16          /* longest substring atom kept: longer pieces are cut */
+#define PF_OUT   0x80000000u /* automaton entry: a pattern ends in the target state */
+#define PF_SHORT 3           /* shortest substring atom: shorter ones become presence */
 
 enum { A_EXACT, A_PREFIX, A_SUFFIX, A_CONTAINS, A_EXISTS, A_LINEAGE };
 
@@ -56,15 +58,23 @@ typedef struct atom {
     sv lit; /* lower-cased */
 } atom;
 
-/* a disjunction of atoms; all: no condition (every event passes) */
-typedef struct cond {
-    bool all;
+/* a disjunction of atoms */
+typedef struct clause {
     atom *v;
     uint32_t n;
     double p; /* expected share of events that pass */
+} clause;
+
+/* a conjunction of up to two clauses; nc 0: no condition (every event passes) */
+typedef struct cond {
+    uint32_t nc;
+    clause c[2];
+    double p;
 } cond;
 
-static const cond ALL = {true, NULL, 0, 1.0};
+static const cond ALL = {0, {{NULL, 0, 1.0}, {NULL, 0, 1.0}}, 1.0};
+/* no event passes (an empty disjunction) */
+static const cond NONE = {1, {{NULL, 0, 0.0}, {NULL, 0, 1.0}}, 0.0};
 
 static uint32_t hash_lower(const char *p, size_t n)
 {
@@ -103,9 +113,16 @@ static double p_exists(sv f)
     return 0.3;
 }
 
+/* ".exe", ".dll": a file extension ends most values of a name or path field */
+static bool extension(sv lit)
+{
+    return lit.n >= 2 && lit.n <= 5 && lit.p[0] == '.' && !memchr(lit.p + 1, '.', lit.n - 1);
+}
+
 static double p_atom(const atom *a)
 {
     double p;
+    if (a->kind == A_SUFFIX && extension(a->lit)) return 0.5;
     switch (a->kind) {
     case A_EXACT: return p_exact(a->field, a->category);
     case A_EXISTS: return p_exists(a->field);
@@ -146,12 +163,15 @@ static cond one(dctx *a, uint8_t kind, sv field, const char *s, size_t n)
     atom *v = arena_alloc(&a->a, sizeof *v);
     if (!v) return ALL;
     v->kind = kind;
+    v->slot = 0;
     v->category = false;
     v->field = field;
     v->lit = kind == A_EXISTS ? (sv){"", 0} : arena_lower(&a->a, (sv){s, n});
     if (kind != A_EXISTS && !v->lit.p) return ALL;
-    cond c = {false, v, 1, 0};
-    c.p = p_atom(v);
+    cond c = NONE;
+    c.c[0].v = v;
+    c.c[0].n = 1;
+    c.c[0].p = c.p = p_atom(v);
     return c;
 }
 
@@ -160,23 +180,106 @@ static cond exists(dctx *a, const eql_node *f)
     return plain_field(f) ? one(a, A_EXISTS, field_of(f), NULL, 0) : ALL;
 }
 
+/* Atoms on the event's kind (category, action, type...) are correlated with
+ * each other, and so are two clauses on the same single field: their joint
+ * share is the smaller one's, not the product. */
+static bool clause_low(const clause *c)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->v[i].kind == A_LINEAGE || (!c->v[i].category && !low_card(c->v[i].field)))
+            return false;
+    return true;
+}
+
+static bool clause_one_field(const clause *c, sv *f)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->v[i].kind == A_LINEAGE) return false;
+        if (i && !sv_eq(c->v[i].field, *f)) return false;
+        *f = c->v[i].field;
+    }
+    return c->n != 0;
+}
+
+static bool same_atom(const atom *x, const atom *y)
+{
+    return x->kind == y->kind && x->category == y->category && x->slot == y->slot &&
+           sv_eq(x->field, y->field) && sv_eq(x->lit, y->lit);
+}
+
+static double joint(const clause *x, const clause *y)
+{
+    double lo = x->p < y->p ? x->p : y->p;
+    sv fx = {"", 0}, fy = {"", 0};
+    if (clause_low(x) && clause_low(y)) return lo;
+    if (clause_one_field(x, &fx) && clause_one_field(y, &fy) && sv_eq(fx, fy)) return lo;
+    /* atoms in both clauses pass both: (c | x') & (c | y') = c | (x' & y') */
+    double pc = 0;
+    for (uint32_t i = 0; i < x->n; i++)
+        for (uint32_t k = 0; k < y->n; k++)
+            if (same_atom(&x->v[i], &y->v[k])) {
+                pc += p_atom(&x->v[i]);
+                break;
+            }
+    double px = x->p > pc ? x->p - pc : 0, py = y->p > pc ? y->p - pc : 0;
+    double j = pc + px * py;
+    return j < lo ? j : lo;
+}
+
+/* the best one or two of n candidate clauses (all necessary): the most
+ * selective, then the partner that narrows it most, if it narrows it */
+static cond pick(const clause *v, uint32_t n)
+{
+    if (!n) return ALL;
+    uint32_t b = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (v[i].p < v[b].p) b = i;
+    cond c = NONE;
+    c.c[0] = v[b];
+    c.p = v[b].p;
+    double best = c.p * 0.5; /* a second clause must at least halve the passes */
+    for (uint32_t i = 0; i < n; i++) {
+        if (i == b) continue;
+        double j = joint(&v[b], &v[i]);
+        if (j < best) {
+            best = j;
+            c.nc = 2;
+            c.c[1] = v[i];
+            c.p = j;
+        }
+    }
+    return c;
+}
+
 static cond either(dctx *a, cond x, cond y)
 {
-    if (x.all || y.all) return ALL;
-    atom *v = arena_alloc(&a->a, sizeof *v * (x.n + y.n + 1));
-    if (!v) return ALL;
-    if (x.n) memcpy(v, x.v, sizeof *v * x.n);
-    if (y.n) memcpy(v + x.n, y.v, sizeof *v * y.n);
-    cond c = {false, v, x.n + y.n, x.p + y.p};
-    if (c.p > 1) c.p = 1;
-    return c;
+    if (!x.nc || !y.nc) return ALL;
+    /* (x0 & x1) | (y0 & y1) = (x0|y0) & (x0|y1) & (x1|y0) & (x1|y1) */
+    clause v[4];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < x.nc; i++)
+        for (uint32_t j = 0; j < y.nc; j++) {
+            clause *c = &v[n++];
+            c->n = x.c[i].n + y.c[j].n;
+            c->v = arena_alloc(&a->a, sizeof *c->v * (c->n + 1));
+            if (!c->v) return ALL;
+            if (x.c[i].n) memcpy(c->v, x.c[i].v, sizeof *c->v * x.c[i].n);
+            if (y.c[j].n) memcpy(c->v + x.c[i].n, y.c[j].v, sizeof *c->v * y.c[j].n);
+            c->p = x.c[i].p + y.c[j].p;
+            if (c->p > 1) c->p = 1;
+        }
+    return pick(v, n);
 }
 
 static cond both(cond x, cond y)
 {
-    if (x.all) return y;
-    if (y.all) return x;
-    return y.p < x.p ? y : x;
+    if (!x.nc) return y;
+    if (!y.nc) return x;
+    clause v[4];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < x.nc; i++) v[n++] = x.c[i];
+    for (uint32_t i = 0; i < y.nc; i++) v[n++] = y.c[i];
+    return pick(v, n);
 }
 
 /* the best atom of one wildcard pattern on field f */
@@ -195,6 +298,7 @@ static cond pattern(dctx *a, sv f, const char *s, size_t n)
             uint8_t kind = at_start ? A_PREFIX : at_end ? A_SUFFIX : A_CONTAINS;
             size_t keep = len < PF_ATOM ? len : PF_ATOM;
             int score = (int)keep + (kind == A_CONTAINS ? 0 : 3);
+            if (kind == A_SUFFIX && extension((sv){s + i - keep, keep})) score = 1;
             if (score > best_score) {
                 best_score = score;
                 best_kind = kind;
@@ -206,6 +310,9 @@ static cond pattern(dctx *a, sv f, const char *s, size_t n)
     }
     if (!wild) return one(a, A_EXACT, f, s, n);
     if (best_score < 0) return one(a, A_EXISTS, f, NULL, 0); /* "*", "?*": any string */
+    /* a substring of one or two bytes (" ", ":\\") is in most values and would
+     * stop the automaton on every other byte: the field's presence instead */
+    if (best_kind == A_CONTAINS && best_n < PF_SHORT) return one(a, A_EXISTS, f, NULL, 0);
     return one(a, best_kind, f, s + best_at, best_n);
 }
 
@@ -232,11 +339,11 @@ static cond derive_call(dctx *a, const eql_node *n)
         if (!str_lit(n->kids[1])) return exists(a, n->kids[0]);
         const eql_val *v = &n->kids[1]->val;
         size_t keep = v->n < PF_ATOM ? v->n : PF_ATOM;
-        if (!keep) return exists(a, n->kids[0]);
+        if (!keep || (kind == A_CONTAINS && keep < PF_SHORT)) return exists(a, n->kids[0]);
         return one(a, kind, f, kind == A_PREFIX ? v->s : v->s + v->n - keep, keep);
     }
     if (!strcmp(name, "wildcard")) { /* null unless the field is a string */
-        cond c = {false, NULL, 0, 0};
+        cond c = NONE;
         for (uint32_t i = 1; i < n->nkids; i++) {
             if (!str_lit(n->kids[i])) return exists(a, n->kids[0]);
             c = either(a, c, pattern(a, f, n->kids[i]->val.s, n->kids[i]->val.n));
@@ -253,7 +360,7 @@ static cond derive(dctx *a, const eql_node *n)
     case N_AND: return both(derive(a, n->kids[0]), derive(a, n->kids[1]));
     case N_OR: return either(a, derive(a, n->kids[0]), derive(a, n->kids[1]));
     case N_LIT:
-        if (n->val.t == V_NULL || (n->val.t == V_BOOL && !n->val.b)) return (cond){0};
+        if (n->val.t == V_NULL || (n->val.t == V_BOOL && !n->val.b)) return NONE;
         return ALL;
     case N_EQ:
     case N_NE: {
@@ -279,7 +386,7 @@ static cond derive(dctx *a, const eql_node *n)
     case N_COLON:
     case N_LIKE: {
         if (!plain_field(n->kids[0])) return ALL;
-        cond c = {false, NULL, 0, 0};
+        cond c = NONE;
         for (uint32_t i = 1; i < n->nkids; i++) {
             if (!str_lit(n->kids[i])) return exists(a, n->kids[0]);
             c = either(a, c,
@@ -290,7 +397,7 @@ static cond derive(dctx *a, const eql_node *n)
     case N_REGEX: return exists(a, n->kids[0]);
     case N_IN: {
         if (n->neg || !plain_field(n->kids[0])) return ALL;
-        cond c = {false, NULL, 0, 0};
+        cond c = NONE;
         bool strs = true;
         for (uint32_t i = 1; i < n->nkids; i++) {
             if (!nonnull_lit(n->kids[i])) return ALL; /* x in (null): true when absent */
@@ -307,10 +414,11 @@ static cond derive(dctx *a, const eql_node *n)
                        * (an event that matches it now is a candidate anyway) */
         if (n->lin_slot < 0 || n->lin_slot >= 64) return ALL;
         cond c = one(a, A_EXISTS, SV_LIT(""), NULL, 0);
-        if (c.all) return ALL;
-        c.v[0].kind = A_LINEAGE;
-        c.v[0].slot = a->lin_base + (uint32_t)n->lin_slot;
-        c.p = p_atom(&c.v[0]);
+        if (!c.nc) return ALL;
+        atom *t = &c.c[0].v[0];
+        t->kind = A_LINEAGE;
+        t->slot = a->lin_base + (uint32_t)n->lin_slot;
+        c.c[0].p = c.p = p_atom(t);
         return c;
     }
     default: return ALL;
@@ -321,7 +429,10 @@ static cond category(dctx *a, const eql_stage *st)
 {
     if (st->any) return ALL;
     cond c = one(a, A_EXACT, SV_LIT("event.category"), st->category.p, st->category.n);
-    if (!c.all) c.v[0].category = true;
+    if (c.nc) {
+        c.c[0].v[0].category = true;
+        c.c[0].p = c.p = p_atom(&c.c[0].v[0]);
+    }
     return c;
 }
 
@@ -364,6 +475,7 @@ static pf_field *field_get(prefilter *pf, sv path, bool cat)
     if (!p) return NULL;
     f->path = (sv){p, path.n};
     f->category = cat;
+    f->id = cat ? -1 : eql_field_intern(path.p, (uint32_t)path.n);
     pf->nfields++;
     return f;
 }
@@ -427,11 +539,16 @@ static void dump(const cond *c, uint32_t ref)
     if (on < 0) on = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
     if (!on) return;
     static const char *k[] = {"=", "^", "$", "~", "?", "lineage"};
-    fprintf(stderr, "rule %u%s p=%.3f:", ref & ~PF_LATE, ref & PF_LATE ? " late" : "", c->p);
-    for (uint32_t i = 0; i < c->n && i < 6; i++)
-        fprintf(stderr, " %.*s%s%.*s", (int)c->v[i].field.n, c->v[i].field.p, k[c->v[i].kind],
-                (int)c->v[i].lit.n, c->v[i].lit.p);
-    fprintf(stderr, c->n > 6 ? " ... (%u)\n" : "\n", c->n);
+    fprintf(stderr, "rule %u%s p=%.4f:", ref & ~PF_LATE, ref & PF_LATE ? " late" : "", c->p);
+    for (uint32_t j = 0; j < c->nc; j++) {
+        const clause *cl = &c->c[j];
+        if (j) fputs(" &", stderr);
+        for (uint32_t i = 0; i < cl->n && (i < 6 || getenv("MODUS_PREFILTER_FULL")); i++)
+            fprintf(stderr, " %.*s%s%.*s", (int)cl->v[i].field.n, cl->v[i].field.p,
+                    k[cl->v[i].kind], (int)cl->v[i].lit.n, cl->v[i].lit.p);
+        if (cl->n > 6 && !getenv("MODUS_PREFILTER_FULL")) fprintf(stderr, " ... (%u)", cl->n);
+    }
+    fputc('\n', stderr);
 }
 
 static bool lin_add(prefilter *pf, uint32_t slot, uint32_t ref)
@@ -446,26 +563,33 @@ static bool lin_add(prefilter *pf, uint32_t slot, uint32_t ref)
     return refs_add(&v[pf->nlin++].refs, ref);
 }
 
+static void set_bit(uint64_t *bits, size_t i);
+
+/* clause 0's atoms refer to the rule, clause 1's to the rule | PF_SECOND */
 static bool add_cond(prefilter *pf, const cond *c, uint32_t ref)
 {
     dump(c, ref);
-    for (uint32_t i = 0; i < c->n; i++) {
-        const atom *t = &c->v[i];
-        if (t->kind == A_LINEAGE) {
-            if (!lin_add(pf, t->slot, ref)) return false;
-            continue;
+    if (c->nc == 2) set_bit(ref & PF_LATE ? pf->late_has2 : pf->has2, ref & ~PF_LATE);
+    for (uint32_t j = 0; j < c->nc; j++) {
+        uint32_t r = j ? ref | PF_SECOND : ref;
+        for (uint32_t i = 0; i < c->c[j].n; i++) {
+            const atom *t = &c->c[j].v[i];
+            if (t->kind == A_LINEAGE) {
+                if (!lin_add(pf, t->slot, r)) return false;
+                continue;
+            }
+            pf_field *f = field_get(pf, t->field, t->category);
+            if (!f) return false;
+            bool ok;
+            switch (t->kind) {
+            case A_EXACT: ok = add_exact(pf, f, t->lit, r); break;
+            case A_EXISTS: ok = refs_add(&f->exists, r); break;
+            case A_PREFIX: ok = add_pattern(pf, f, t->lit, PF_AT_START, r); break;
+            case A_SUFFIX: ok = add_pattern(pf, f, t->lit, PF_AT_END, r); break;
+            default: ok = add_pattern(pf, f, t->lit, 0, r); break;
+            }
+            if (!ok) return false;
         }
-        pf_field *f = field_get(pf, t->field, t->category);
-        if (!f) return false;
-        bool ok;
-        switch (t->kind) {
-        case A_EXACT: ok = add_exact(pf, f, t->lit, ref); break;
-        case A_EXISTS: ok = refs_add(&f->exists, ref); break;
-        case A_PREFIX: ok = add_pattern(pf, f, t->lit, PF_AT_START, ref); break;
-        case A_SUFFIX: ok = add_pattern(pf, f, t->lit, PF_AT_END, ref); break;
-        default: ok = add_pattern(pf, f, t->lit, 0, ref); break;
-        }
-        if (!ok) return false;
     }
     return true;
 }
@@ -482,10 +606,14 @@ bool prefilter_init(prefilter *pf, size_t nrules, bool off)
     pf->nrules = nrules;
     pf->nwords = (nrules + 63) / 64 + 1;
     pf->off = off;
+    pf->cat_id = eql_field_intern("event.category", 14);
+    pf->etype_id = eql_field_intern("event_type", 10);
     pf->always = calloc(pf->nwords, sizeof *pf->always);
     pf->late_always = calloc(pf->nwords, sizeof *pf->late_always);
+    pf->has2 = calloc(pf->nwords, sizeof *pf->has2);
+    pf->late_has2 = calloc(pf->nwords, sizeof *pf->late_has2);
     pf->why = calloc(nrules + 1, sizeof *pf->why);
-    return pf->always && pf->late_always && pf->why;
+    return pf->always && pf->late_always && pf->has2 && pf->late_has2 && pf->why;
 }
 
 bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_base)
@@ -507,7 +635,7 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_
         /* lineage sub-queries mark the shared process tree on the events they match */
         for (uint32_t i = 0; i < q->nlineage; i++)
             first = either(&a, first, stage_cond(&a, q->lineage[i]->sub->stages));
-        if (first.all) {
+        if (!first.nc) {
             set_bit(pf->always, rule);
             pf->why[rule] = q->kind == Q_EVENT ? "no condition on any field: every event"
                                                : "no condition on its first stage: every event";
@@ -515,25 +643,28 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_
         } else {
             ok = add_cond(pf, &first, ref);
         }
-        for (uint32_t i = 1; guarded && ok && q->kind == Q_SEQUENCE && i <= q->nstages; i++) {
+        /* later sequence stages and `until`: any of them (one condition for all) */
+        bool any_late = false;
+        cond late = NONE;
+        for (uint32_t i = 1; guarded && q->kind == Q_SEQUENCE && i <= q->nstages; i++) {
             const eql_stage *st = i < q->nstages ? &q->stages[i] : q->until;
             if (!st) continue;
-            cond c = stage_cond(&a, st);
-            if (c.all) {
+            late = either(&a, late, stage_cond(&a, st));
+            any_late = true;
+        }
+        if (guarded && q->kind == Q_JOIN && q->until) {
+            late = stage_cond(&a, q->until);
+            any_late = true;
+        }
+        if (guarded && ok && any_late) {
+            if (!late.nc) {
                 set_bit(pf->late_always, rule);
                 if (!pf->why[rule])
                     pf->why[rule] = "a later stage without condition: every event "
                                     "while a sequence is open";
             } else {
-                ok = add_cond(pf, &c, ref | PF_LATE);
+                ok = add_cond(pf, &late, ref | PF_LATE);
             }
-        }
-        if (guarded && ok && q->kind == Q_JOIN && q->until) {
-            cond c = stage_cond(&a, q->until);
-            if (c.all)
-                set_bit(pf->late_always, rule);
-            else
-                ok = add_cond(pf, &c, ref | PF_LATE);
         }
     }
     arena_free(&a.a);
@@ -553,6 +684,11 @@ static bool build_field(pf_field *f)
     uint8_t used[256] = {0};
     size_t total = 1;
     for (uint32_t i = 0; i < f->npats; i++) {
+        const pf_pat *pt = &f->pats[i];
+        uint32_t len = (uint32_t)pt->lit.n;
+        if (!pt->anchor) f->inner = true;
+        if ((pt->anchor & PF_AT_START) && len > f->maxpre) f->maxpre = len;
+        if ((pt->anchor & PF_AT_END) && len > f->maxsuf) f->maxsuf = len;
         for (size_t k = 0; k < f->pats[i].lit.n; k++) used[(uint8_t)f->pats[i].lit.p[k]] = 1;
         total += f->pats[i].lit.n;
     }
@@ -605,7 +741,16 @@ static bool build_field(pf_field *f)
     free(fail);
     free(queue);
     uint32_t *shrunk = realloc(next, (size_t)ns * nc * sizeof *next);
-    f->next = shrunk ? shrunk : next;
+    if (shrunk) next = shrunk;
+    /* entries become the target's row offset, with PF_OUT when some pattern
+     * ends there: no multiply and no second load on the byte loop */
+    if ((uint64_t)ns * nc >= PF_OUT) {
+        free(next), free(term), free(dict), free(out);
+        return false;
+    }
+    for (size_t k = 0; k < (size_t)ns * nc; k++)
+        next[k] = next[k] * nc | (out[next[k]] ? PF_OUT : 0);
+    f->next = next;
     f->term = term;
     f->dict = dict;
     f->out = out;
@@ -613,78 +758,167 @@ static bool build_field(pf_field *f)
     return true;
 }
 
+/* the first component of a path ("process" of "process.name") */
+static sv head_of(sv path)
+{
+    const char *dot = memchr(path.p, '.', path.n);
+    return dot ? (sv){path.p, (size_t)(dot - path.p)} : path;
+}
+
 bool prefilter_build(prefilter *pf)
 {
     for (size_t i = 0; i < pf->nfields; i++)
         if (!build_field(&pf->fields[i])) return false;
+    /* fields by their first component: a whole group is skipped on events
+     * without a top-level member of that name (nor a flattened "name.x") */
+    for (size_t i = 0; i < pf->nfields; i++) {
+        pf_field *f = &pf->fields[i];
+        f->group = UINT32_MAX;
+        if (f->category) continue;
+        sv h = head_of(f->path);
+        uint32_t g = 0;
+        while (g < pf->ngroups && !sv_eq(pf->groups[g], h)) g++;
+        if (g == pf->ngroups) {
+            if (g == PF_GROUPS) continue;
+            pf->groups[pf->ngroups++] = h;
+            uint32_t j = hash_lower(h.p, h.n) & (PF_GROUPS * 2 - 1);
+            while (pf->group_tab[j]) j = (j + 1) & (PF_GROUPS * 2 - 1);
+            pf->group_tab[j] = (uint8_t)(g + 1);
+        }
+        f->group = g;
+        f->rest = f->path.n > h.n ? h.n + 1 : 0; /* after "head." */
+    }
     return true;
 }
 
 /* ---- per event ------------------------------------------------------------------------ */
 
-static void mark(const pf_refs *r, uint64_t *cand, uint64_t *late)
+/* cand and late are 2 * nwords: clause 0's bits, then clause 1's */
+typedef struct marks {
+    uint64_t *cand, *late;
+    size_t nw;
+} marks;
+
+static void mark(const pf_refs *r, const marks *m)
 {
     for (uint32_t i = 0; i < r->n; i++) {
         uint32_t x = r->v[i];
-        set_bit(x & PF_LATE ? late : cand, x & ~PF_LATE);
+        uint64_t *b = x & PF_LATE ? m->late : m->cand;
+        if (x & PF_SECOND) b += m->nw;
+        set_bit(b, x & ~(PF_LATE | PF_SECOND));
     }
 }
 
-static void match_value(const pf_field *f, const char *s, size_t n, uint64_t *cand, uint64_t *late)
+/* the automaton from state 0 over s[from, to) of a value n bytes long */
+static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_t n, const marks *m)
+{
+    const uint32_t *next = f->next;
+    const uint8_t *cls = f->cls;
+    uint32_t nc = f->ncls, row = 0;
+    for (size_t i = from; i < to; i++) {
+        uint32_t e = next[row + cls[(uint8_t)s[i]]];
+        row = e & ~PF_OUT;
+        if (!(e & PF_OUT)) continue;
+        uint32_t st = row / nc;
+        for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
+            for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
+                const pf_pat *pt = &f->pats[p - 1];
+                if ((pt->anchor & PF_AT_START) && i + 1 != pt->lit.n) continue;
+                if ((pt->anchor & PF_AT_END) && i + 1 != n) continue;
+                mark(&pt->refs, m);
+            }
+    }
+}
+
+static void match_value(const pf_field *f, const char *s, size_t n, const marks *m)
 {
     if (f->cap) {
         uint32_t hv = hash_lower(s, n);
         for (size_t h = hv & (f->cap - 1); f->tab[h].value.p; h = (h + 1) & (f->cap - 1)) {
             const pf_exact *e = &f->tab[h];
             if (e->hash == hv && sv_ieq(e->value, (sv){s, n})) {
-                mark(&e->refs, cand, late);
+                mark(&e->refs, m);
                 break;
             }
         }
     }
     if (!f->nstates) return;
-    const uint32_t *next = f->next;
-    const uint8_t *cls = f->cls;
-    uint32_t nc = f->ncls, st = 0;
-    for (size_t i = 0; i < n; i++) {
-        st = next[(size_t)st * nc + cls[(uint8_t)s[i]]];
-        if (!f->out[st]) continue;
-        for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
-            for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
-                const pf_pat *pt = &f->pats[p - 1];
-                if ((pt->anchor & PF_AT_START) && i + 1 != pt->lit.n) continue;
-                if ((pt->anchor & PF_AT_END) && i + 1 != n) continue;
-                mark(&pt->refs, cand, late);
-            }
+    /* matches of prefixes start at 0 and of suffixes end at n: without
+     * substrings, only the first and last bytes can complete one */
+    if (!f->inner && (size_t)f->maxpre + f->maxsuf < n) {
+        scan(f, s, 0, f->maxpre, n, m);
+        scan(f, s, n - f->maxsuf, n, n, m);
+    } else {
+        scan(f, s, 0, n, n, m);
     }
 }
 
-void prefilter_event(const prefilter *pf, const mj_doc *d, const uint64_t *anc, uint64_t *cand,
-                     uint64_t *late)
+/* a field's node through the event's cache (shared with the rules' evaluation) */
+static uint32_t node_of(const eql_ctx *c, int id, const char *path, uint32_t len)
 {
+    uint32_t i = eql_field_node(c, id, path, len);
+    return i != UINT32_MAX ? i : mj_path(c->doc, 0, path, len);
+}
+
+void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, const uint64_t *anc,
+                     uint64_t *cand, uint64_t *late)
+{
+    size_t nw = pf->nwords;
+    marks mk = {cand, late, nw}, *m = &mk;
+    eql_ctx c = {d, NULL, NULL, NULL, NULL, cache};
+    /* per group: 0 absent; the root member "head" when it is the only root
+     * key with that head (the rest of the path is looked up from it); 1 when
+     * it is not (flattened keys: the whole path from the root) */
+    uint32_t at[PF_GROUPS] = {0};
+    if (pf->ngroups && d->n && d->nodes[0].type == MJ_OBJECT && d->nodes[0].count)
+        for (uint32_t k = 1; k; k = d->nodes[k].next) {
+            sv key = {d->nodes[k].key, d->nodes[k].key_len};
+            sv h = head_of(key);
+            uint32_t j = hash_lower(h.p, h.n) & (PF_GROUPS * 2 - 1);
+            for (; pf->group_tab[j]; j = (j + 1) & (PF_GROUPS * 2 - 1)) {
+                uint32_t g = pf->group_tab[j] - 1u;
+                if (!sv_eq(pf->groups[g], h)) continue;
+                at[g] = at[g] || h.n != key.n ? 1 : k;
+                break;
+            }
+        }
     for (uint32_t i = 0; anc && i < pf->nlin; i++)
-        if (anc[pf->lin[i].slot >> 6] >> (pf->lin[i].slot & 63) & 1)
-            mark(&pf->lin[i].refs, cand, late);
+        if (anc[pf->lin[i].slot >> 6] >> (pf->lin[i].slot & 63) & 1) mark(&pf->lin[i].refs, m);
     for (size_t i = 0; i < pf->nfields; i++) {
         const pf_field *f = &pf->fields[i];
         uint32_t node;
         if (f->category) { /* as category_ok() reads it */
-            node = mj_path(d, 0, "event.category", 14);
-            if (!node || d->nodes[node].type == MJ_NULL) node = mj_path(d, 0, "event_type", 10);
+            node = node_of(&c, pf->cat_id, "event.category", 14);
+            if (!node || d->nodes[node].type == MJ_NULL)
+                node = node_of(&c, pf->etype_id, "event_type", 10);
         } else {
-            node = mj_path(d, 0, f->path.p, f->path.n);
+            uint32_t from = f->group != UINT32_MAX ? at[f->group] : 1;
+            if (!from) continue;
+            if (from > 1 && f->rest) { /* the member "head" itself: from there */
+                const char *r = f->path.p + f->rest;
+                uint32_t rn = (uint32_t)(f->path.n - f->rest);
+                node = eql_field_node_from(&c, f->id, from, r, rn);
+                if (node == UINT32_MAX) node = mj_path(d, from, r, rn);
+            } else {
+                node = node_of(&c, f->id, f->path.p, (uint32_t)f->path.n);
+            }
         }
         if (!node) continue;
         const mj_node *nd = &d->nodes[node];
         if (nd->type == MJ_NULL) continue;
-        mark(&f->exists, cand, late);
+        mark(&f->exists, m);
         if (nd->type == MJ_STRING) {
-            match_value(f, nd->v.s, nd->len, cand, late);
+            match_value(f, nd->v.s, nd->len, m);
         } else if (nd->type == MJ_ARRAY) {
             for (uint32_t k = nd->count ? node + 1 : 0; k; k = d->nodes[k].next)
                 if (d->nodes[k].type == MJ_STRING)
-                    match_value(f, d->nodes[k].v.s, d->nodes[k].len, cand, late);
+                    match_value(f, d->nodes[k].v.s, d->nodes[k].len, m);
         }
+    }
+    /* a rule with two clauses needs both */
+    for (size_t w = 0; w < nw; w++) {
+        cand[w] &= cand[nw + w] | ~pf->has2[w];
+        late[w] &= late[nw + w] | ~pf->late_has2[w];
     }
 }
 
@@ -713,6 +947,8 @@ void prefilter_free(prefilter *pf)
     free(pf->lin);
     free(pf->always);
     free(pf->late_always);
+    free(pf->has2);
+    free(pf->late_has2);
     free(pf->why);
     arena_free(&pf->strings);
     memset(pf, 0, sizeof *pf);

@@ -13,6 +13,10 @@
  * sequence stage or an `until`, which matters only while the rule has partial
  * matches open. */
 #define PF_LATE 0x80000000u
+/* the atom belongs to the second of two clauses the rule needs together */
+#define PF_SECOND 0x40000000u
+
+#define PF_GROUPS 64
 
 typedef struct pf_refs {
     uint32_t *v;
@@ -36,18 +40,23 @@ enum { PF_AT_START = 1, PF_AT_END = 2 };
 
 typedef struct pf_field {
     sv path;
-    bool category; /* event.category, else event_type (as a stage's category) */
-    pf_exact *tab; /* exact values, open addressing */
+    bool category;  /* event.category, else event_type (as a stage's category) */
+    int id;         /* eql_field_intern(path): the per-event field cache */
+    uint32_t group; /* prefilter.groups: its first path component, UINT32_MAX none */
+    uint32_t rest;  /* where the path after the first component starts, 0 none */
+    pf_exact *tab;  /* exact values, open addressing */
     size_t n, cap;
     pf_refs exists; /* rules that need the field present (not null) */
     pf_pat *pats;   /* prefixes, suffixes and substrings: one Aho-Corasick automaton */
     uint32_t npats, cappats;
     uint8_t cls[256]; /* byte -> class (both cases alike) */
     uint32_t ncls, nstates;
-    uint32_t *next; /* DFA: nstates * ncls */
-    uint32_t *term; /* per state: first pattern ending there, +1 */
-    uint32_t *dict; /* per state: nearest proper suffix state with patterns, 0 none */
-    uint8_t *out;   /* per state: any pattern ends here or in a suffix state */
+    uint32_t *next;          /* DFA: nstates * ncls; entries: target * ncls | PF_OUT */
+    uint32_t *term;          /* per state: first pattern ending there, +1 */
+    uint32_t *dict;          /* per state: nearest proper suffix state with patterns, 0 none */
+    uint8_t *out;            /* per state: any pattern ends here or in a suffix state */
+    uint32_t maxpre, maxsuf; /* longest prefix, suffix pattern */
+    bool inner;              /* some pattern is a substring: every byte is scanned */
 } pf_field;
 
 typedef struct pf_lin {
@@ -62,9 +71,14 @@ typedef struct prefilter {
     size_t nfields, capfields;
     arena strings;
     size_t nrules, nwords;
-    uint64_t *always;      /* rules with no derived condition: every event */
-    uint64_t *late_always; /* sequences whose later stage has none: every event while open */
-    const char **why;      /* per rule: why it defeats the prefilter, or NULL */
+    uint64_t *always;           /* rules with no derived condition: every event */
+    uint64_t *late_always;      /* sequences whose later stage has none: every event while open */
+    uint64_t *has2, *late_has2; /* conditions of two clauses: both must hold */
+    const char **why;           /* per rule: why it defeats the prefilter, or NULL */
+    int cat_id, etype_id;       /* event.category, event_type in the field cache */
+    sv groups[PF_GROUPS];       /* the fields' first path components */
+    uint32_t ngroups;
+    uint8_t group_tab[PF_GROUPS * 2]; /* hash of the heads: group + 1 */
     bool off;
 } prefilter;
 
@@ -75,10 +89,12 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_
 /* After the last prefilter_add: build the automata. */
 bool prefilter_build(prefilter *pf);
 /* Set the bits of the rules the event may match in cand (all stages) and
- * late (later sequence stages only); both nwords long, cleared by the caller.
- * anc: the lineage slots that mark the event's process or an ancestor. */
-void prefilter_event(const prefilter *pf, const mj_doc *d, const uint64_t *anc, uint64_t *cand,
-                     uint64_t *late);
+ * late (later sequence stages only); both 2 * nwords long (the first nwords
+ * are the answer, the rest scratch), cleared by the caller.
+ * anc: the lineage slots that mark the event's process or an ancestor;
+ * cache: the event's field cache (eql.h), may be NULL. */
+void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, const uint64_t *anc,
+                     uint64_t *cand, uint64_t *late);
 void prefilter_free(prefilter *pf);
 
 #endif

@@ -79,24 +79,26 @@ enum { LIN_DESCENDANT, LIN_CHILD, LIN_EVENT };
 
 struct eql_query;
 typedef struct eql_node {
+    /* what eql_eval reads on every node first, in one cache line; the value
+     * of a literal next; where it was written last */
     uint8_t kind;
     bool ci;       /* ~ variant */
     bool neg;      /* not in */
     bool optional; /* ?field */
-    uint32_t line, col;
-    eql_val val;      /* N_LIT */
+    uint32_t nkids;
+    struct eql_node **kids;
+    void **pat;       /* N_LIKE/N_REGEX/N_COLON: compiled pattern per literal kid */
     const char *path; /* N_FIELD: dotted, may hold [N] indexes */
     uint32_t path_len;
-    int var;      /* N_FIELD: $var index, -1 */
-    int alias;    /* N_FIELD: an earlier sequence stage's event (`[...] as event0`), -1 */
-    int field_id; /* N_FIELD: interned path (eql_field_intern) for the per-event cache, -1 */
-    int fn;       /* N_CALL: function id */
-    struct eql_node **kids;
-    uint32_t nkids;
-    void **pat;            /* N_LIKE/N_REGEX/N_COLON: compiled pattern per literal kid */
-    uint8_t lineage;       /* N_LINEAGE */
+    int field_id;    /* N_FIELD: interned path (eql_field_intern) for the per-event cache, -1 */
+    int var;         /* N_FIELD: $var index, -1 */
+    int alias;       /* N_FIELD: an earlier sequence stage's event (`[...] as event0`), -1 */
+    int fn;          /* N_CALL: function id */
+    int lin_slot;    /* N_LINEAGE: index into the runtime's lineage marks */
+    eql_val val;     /* N_LIT */
+    uint8_t lineage; /* N_LINEAGE */
     struct eql_query *sub; /* N_LINEAGE */
-    int lin_slot;          /* N_LINEAGE: index into the runtime's lineage marks */
+    uint32_t line, col;
 } eql_node;
 
 /* One event query: CATEGORY where EXPR. */
@@ -245,6 +247,15 @@ static inline bool eql_true(eql_val v)
     }
 }
 eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t from);
+/* A top-level path through the event's cache (field_id from eql_field_intern):
+ * the node, 0 if absent; UINT32_MAX when there is no cache. */
+uint32_t eql_field_node(const eql_ctx *c, int field_id, const char *path, uint32_t len);
+/* the same, looked up as path from node `from` when it is not cached: the
+ * caller knows that this finds what the whole path from the root would */
+uint32_t eql_field_node_from(const eql_ctx *c, int field_id, uint32_t from, const char *path,
+                             uint32_t len);
+/* eql_field(c, path, len, 0), through the cache when there is one */
+eql_val eql_field_cached(const eql_ctx *c, int field_id, const char *path, uint32_t len);
 int eql_compare(const eql_val *a, const eql_val *b,
                 bool *ok); /* -1/0/1, ok=false if incomparable */
 bool eql_equal(const eql_val *a, const eql_val *b, bool ci);

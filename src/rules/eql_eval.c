@@ -105,6 +105,44 @@ eql_val eql_field(const eql_ctx *c, const char *path, uint32_t len, uint32_t fro
     return from_node(d, cur);
 }
 
+uint32_t eql_field_node(const eql_ctx *c, int field_id, const char *path, uint32_t len)
+{
+    return eql_field_node_from(c, field_id, 0, path, len);
+}
+
+uint32_t eql_field_node_from(const eql_ctx *c, int field_id, uint32_t from, const char *path,
+                             uint32_t len)
+{
+    eql_cache *k = c->cache;
+    uint32_t id = (uint32_t)field_id;
+    if (!k || field_id < 0) return UINT32_MAX;
+    if (id >= k->cap) {
+        uint32_t cap = k->cap ? k->cap : 64;
+        while (cap <= id) cap *= 2;
+        uint32_t *nn = realloc(k->node, sizeof *nn * cap);
+        uint64_t *ng = nn ? realloc(k->node_gen, sizeof *ng * cap) : NULL;
+        if (nn) k->node = nn;
+        if (ng) {
+            memset(ng + k->cap, 0, sizeof *ng * (cap - k->cap));
+            k->node_gen = ng;
+            k->cap = cap;
+        }
+        if (id >= k->cap) return UINT32_MAX;
+    }
+    if (k->node_gen[id] != k->gen) {
+        k->node_gen[id] = k->gen;
+        k->node[id] = c->doc && c->doc->n ? mj_path(c->doc, from, path, len) : 0;
+    }
+    return k->node[id];
+}
+
+eql_val eql_field_cached(const eql_ctx *c, int field_id, const char *path, uint32_t len)
+{
+    uint32_t i = eql_field_node(c, field_id, path, len);
+    if (i == UINT32_MAX) return eql_field(c, path, len, 0);
+    return i ? from_node(c->doc, i) : eql_null();
+}
+
 /* element idx of an event array */
 static eql_val elem(const eql_ctx *c, const eql_val *arr, uint32_t *cursor, bool first)
 {
@@ -304,27 +342,8 @@ eql_val eql_eval(eql_ctx *c, const eql_node *n)
             return v.t == V_ARR || v.t == V_OBJ ? eql_null() : v;
         }
         if (n->field_id >= 0 && c->cache) {
-            eql_cache *k = c->cache;
-            uint32_t id = (uint32_t)n->field_id;
-            if (id >= k->cap) {
-                uint32_t cap = k->cap ? k->cap : 64;
-                while (cap <= id) cap *= 2;
-                uint32_t *nn = realloc(k->node, sizeof *nn * cap);
-                uint64_t *ng = nn ? realloc(k->node_gen, sizeof *ng * cap) : NULL;
-                if (nn) k->node = nn;
-                if (ng) {
-                    memset(ng + k->cap, 0, sizeof *ng * (cap - k->cap));
-                    k->node_gen = ng;
-                    k->cap = cap;
-                }
-            }
-            if (id < k->cap) {
-                if (k->node_gen[id] != k->gen) {
-                    k->node_gen[id] = k->gen;
-                    k->node[id] = mj_path(c->doc, 0, n->path, n->path_len) + 1;
-                }
-                return k->node[id] > 1 ? from_node(c->doc, k->node[id] - 1) : eql_null();
-            }
+            uint32_t i = eql_field_node(c, n->field_id, n->path, n->path_len);
+            if (i != UINT32_MAX) return i ? from_node(c->doc, i) : eql_null();
         }
         if (n->var >= 0) {
             eql_val base = c->vars[n->var];

@@ -22,13 +22,18 @@
 
 /* ---- wildcard patterns ------------------------------------------------------ */
 
-enum { G_EXACT, G_PREFIX, G_SUFFIX, G_CONTAINS, G_ANY, G_GLOB };
+/* G_LEN: only wildcards ("?*": at least one byte); G_QEXACT, G_QPREFIX: one
+ * '?' (one byte, as glob_impl counts) then a literal ("?:\\Windows\\x.exe"),
+ * then '*' for the prefix */
+enum { G_EXACT, G_PREFIX, G_SUFFIX, G_CONTAINS, G_ANY, G_GLOB, G_LEN, G_QEXACT, G_QPREFIX };
 
 typedef struct glob {
     uint8_t kind;
     bool ci;
-    sv lit; /* the literal part, for the fast kinds */
-    sv pat; /* the whole pattern */
+    bool star;    /* G_LEN: any length from min */
+    uint32_t min; /* G_LEN: the number of '?' */
+    sv lit;       /* the literal part, for the fast kinds */
+    sv pat;       /* the whole pattern */
 } glob;
 
 static bool has_wild(const char *s, uint32_t n)
@@ -42,6 +47,7 @@ void *eql_glob_compile(arena *a, const char *s, uint32_t n, bool ci)
 {
     glob *g = arena_alloc(a, sizeof *g);
     if (!g) return NULL;
+    memset(g, 0, sizeof *g);
     g->ci = ci;
     g->pat = (sv){s, n};
     g->kind = G_GLOB;
@@ -59,6 +65,24 @@ void *eql_glob_compile(arena *a, const char *s, uint32_t n, bool ci)
     } else if (s[0] == '*' && !has_wild(s + 1, n - 1)) {
         g->kind = G_SUFFIX;
         g->lit = (sv){s + 1, n - 1};
+    } else if (s[0] == '?' && n >= 2 && !has_wild(s + 1, n - 1)) {
+        g->kind = G_QEXACT;
+        g->lit = (sv){s + 1, n - 1};
+    } else if (s[0] == '?' && n >= 3 && s[n - 1] == '*' && !has_wild(s + 1, n - 2)) {
+        g->kind = G_QPREFIX;
+        g->lit = (sv){s + 1, n - 2};
+    } else {
+        uint32_t q = 0;
+        bool only = true;
+        for (uint32_t i = 0; i < n && only; i++) {
+            if (s[i] == '?') q++;
+            only = s[i] == '?' || s[i] == '*';
+        }
+        if (only) {
+            g->kind = G_LEN;
+            g->min = q;
+            g->star = q < n;
+        }
     }
     return g;
 }
@@ -85,6 +109,13 @@ bool eql_glob_match(const void *pat, const char *s, uint32_t n)
         return t.n >= g->lit.n &&
                (g->ci ? sv_iends(t, g->lit) : !memcmp(t.p + t.n - g->lit.n, g->lit.p, g->lit.n));
     case G_CONTAINS: return find(t, g->lit, g->ci);
+    case G_LEN: return g->star ? t.n >= g->min : t.n == g->min;
+    case G_QEXACT:
+        return t.n == g->lit.n + 1 && (g->ci ? sv_ieq((sv){t.p + 1, t.n - 1}, g->lit)
+                                             : !memcmp(t.p + 1, g->lit.p, g->lit.n));
+    case G_QPREFIX:
+        return t.n >= g->lit.n + 1 && (g->ci ? sv_istarts((sv){t.p + 1, t.n - 1}, g->lit)
+                                             : !memcmp(t.p + 1, g->lit.p, g->lit.n));
     default: return g->ci ? sv_iglob(g->pat, t) : sv_glob(g->pat, t);
     }
 }

@@ -20,6 +20,7 @@
  * what they need (a sequence result is seen by pipes as {"events":[...]}).
  */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -258,11 +259,30 @@ static int64_t event_time(const eql_ctx *c)
 
 /* ---- category ---------------------------------------------------------------------- */
 
+/* the fields every rule reads, through the per-event cache */
+enum { F_CATEGORY, F_EVENT_TYPE, F_TYPE, F_OPCODE, F_NFIXED };
+static int fixed_id[F_NFIXED];
+static pthread_once_t fixed_once = PTHREAD_ONCE_INIT;
+static const char *const fixed_path[F_NFIXED] = {"event.category", "event_type", "event.type",
+                                                 "opcode"};
+
+static void fixed_init(void)
+{
+    for (int i = 0; i < F_NFIXED; i++)
+        fixed_id[i] = eql_field_intern(fixed_path[i], (uint32_t)strlen(fixed_path[i]));
+}
+
+static eql_val fixed(const eql_ctx *c, int f)
+{
+    pthread_once(&fixed_once, fixed_init);
+    return eql_field_cached(c, fixed_id[f], fixed_path[f], (uint32_t)strlen(fixed_path[f]));
+}
+
 static bool category_ok(const eql_ctx *c, const eql_stage *st)
 {
     if (st->any) return true;
-    eql_val v = eql_field(c, "event.category", 14, 0);
-    if (v.t == V_NULL) v = eql_field(c, "event_type", 10, 0);
+    eql_val v = fixed(c, F_CATEGORY);
+    if (v.t == V_NULL) v = fixed(c, F_EVENT_TYPE);
     sv cat = st->category;
     if (v.t == V_STR) return sv_ieq((sv){v.s, v.n}, cat);
     if (v.t == V_ARR) {
@@ -659,12 +679,12 @@ static bool has_str(const eql_ctx *c, eql_val v, sv want)
  * also say "start" and must not restart their process. */
 static bool is_process_start(const eql_ctx *c)
 {
-    eql_val cat = eql_field(c, "event.category", 14, 0);
-    if (cat.t == V_NULL) cat = eql_field(c, "event_type", 10, 0);
+    eql_val cat = fixed(c, F_CATEGORY);
+    if (cat.t == V_NULL) cat = fixed(c, F_EVENT_TYPE);
     if (!has_str(c, cat, SV_LIT("process"))) return false;
-    eql_val v = eql_field(c, "opcode", 6, 0);
+    eql_val v = fixed(c, F_OPCODE);
     if (v.t == V_INT) return v.i == 1 || v.i == 3 || v.i == 9;
-    return has_str(c, eql_field(c, "event.type", 10, 0), SV_LIT("start"));
+    return has_str(c, fixed(c, F_TYPE), SV_LIT("start"));
 }
 
 /* Feed the tree: a process start enters (or renews) its process. */

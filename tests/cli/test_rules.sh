@@ -68,6 +68,56 @@ check "prefilter: the same alerts with and without it" cmp -s "$TMP/pf-on" "$TMP
 "$MODUS" scan --rules "$TMP/win" /dev/null 2>"$TMP/pf-err" >/dev/null
 check "prefilter: at most one Windows rule partly defeats it ($(grep -c 'defeats the prefilter' "$TMP/pf-err"))" \
     test "$(grep -c 'defeats the prefilter' "$TMP/pf-err")" -le 1
+# conditions of two clauses (both must hold), and `or` distributed over them
+mkdir -p "$TMP/two"
+cat >"$TMP/two/a.toml" <<'EOF'
+[rule]
+name = "two"
+id = "t1"
+query = '''
+file where user.id : "S-1-5-21*" and file.path : "*\\Startup\\*"
+'''
+EOF
+cat >"$TMP/two/b.toml" <<'EOF'
+[rule]
+name = "or2"
+id = "t2"
+query = '''
+process where (process.name == "a.exe" and user.id == "u1") or
+  (process.name == "b.exe" and user.id == "u2")
+'''
+EOF
+cat >"$TMP/two/c.toml" <<'EOF'
+[rule]
+name = "seq2"
+id = "t3"
+query = '''
+sequence by process.entity_id
+ [process where process.name == "a.exe"]
+ [file where user.id : "S-1-5-21*" and file.path : "*\\Startup\\*"]
+'''
+EOF
+ev() { printf '{"@timestamp":"2024-01-01T00:00:0%sZ","event":{"category":["%s"]},"user":{"id":"%s"},"process":{"name":"%s","entity_id":"p"},"file":{"path":"%s"}}\n' "$@"; }
+{
+    ev 1 file S-1-5-21-1 x.exe 'C:\\Users\\u\\Startup\\x.lnk'
+    ev 2 file S-1-5-18 x.exe 'C:\\Users\\u\\Startup\\x.lnk'
+    ev 3 file S-1-5-21-1 x.exe 'C:\\Users\\u\\x.lnk'
+    ev 4 process u2 a.exe ''
+    ev 5 process u1 a.exe ''
+    ev 6 process u1 b.exe ''
+    ev 7 process u2 b.exe ''
+    ev 8 file S-1-5-21-2 a.exe 'C:\\Users\\u\\Startup\\y.lnk'
+    # flattened keys, alone and next to a nested object of the same name: the
+    # prefilter's groups of fields by first component see them
+    printf '{"@timestamp":"2024-01-01T00:00:09Z","event.category":"process","process.name":"b.exe","user":{"id":"u2"}}\n'
+    printf '{"@timestamp":"2024-01-01T00:00:10Z","event":{"category":"process"},"process":{"pid":1},"process.name":"b.exe","user":{"id":"u2"}}\n'
+} >"$TMP/two.ndjson"
+MODUS_PREFILTER=explain "$MODUS" scan -q --rules "$TMP/two" "$TMP/two.ndjson" 2>"$TMP/two-x" | jq -c '[.rule.name, [.events[]."@timestamp"[17:19]]]' | sort >"$TMP/two-on"
+MODUS_PREFILTER=off "$MODUS" scan -q --rules "$TMP/two" "$TMP/two.ndjson" 2>/dev/null | jq -c '[.rule.name, [.events[]."@timestamp"[17:19]]]' | sort >"$TMP/two-off"
+check "prefilter: a condition of two clauses" grep -q '^rule 0 p=[0-9.]*: user.id^s-1-5-21 & file.path~\\startup\\$' "$TMP/two-x"
+expect_eq "prefilter: two clauses, or over them, a sequence's later stage" "$(tr '\n' ' ' <"$TMP/two-on")" \
+    '["or2",["05"]] ["or2",["07"]] ["or2",["09"]] ["or2",["10"]] ["seq2",["05","08"]] ["two",["01"]] ["two",["08"]] '
+check "prefilter: the same alerts without it" cmp -s "$TMP/two-on" "$TMP/two-off"
 printf '[rule]\nname = "neg"\nid = "n1"\nquery = """\nany where not process.name : "a.exe"\n"""\n' >"$TMP/neg.toml"
 "$MODUS" scan --rules "$TMP/neg.toml" /dev/null 2>"$TMP/pf-err" >/dev/null
 check "prefilter: a rule without condition is reported" \
