@@ -63,6 +63,23 @@ typedef struct opts {
     modus_baseline_check_opts check;
 } opts;
 
+/* The prologue of learn, check and merge: inputs given, the profile open. */
+static modus_baseline *open_for(const opts *o, int argc, bool create, const char *what)
+{
+    if (optind >= argc) {
+        cli_error("baseline %s", what);
+        return NULL;
+    }
+    modus_diag d = {0};
+    modus_baseline *b;
+    modus_status st = modus_baseline_open(o->db, create, &b, &d);
+    if (st != MODUS_OK) {
+        db_error(o->db, &d, st);
+        return NULL;
+    }
+    return b;
+}
+
 static int parse(int argc, char **argv, opts *o)
 {
     static const struct option lo[] = {
@@ -160,17 +177,10 @@ static int on_learn(const modus_event *ev, const char *file, uint64_t line, void
 
 static int do_learn(opts *o, int argc, char **argv)
 {
-    if (optind >= argc) {
-        cli_error("baseline learn: no input files");
-        return EXIT_USAGE;
-    }
+    modus_baseline *b = open_for(o, argc, true, "learn: no input files");
+    if (!b) return EXIT_USAGE;
     modus_diag d = {0};
-    modus_baseline *b;
-    modus_status st = modus_baseline_open(o->db, true, &b, &d);
-    if (st != MODUS_OK) {
-        db_error(o->db, &d, st);
-        return EXIT_USAGE;
-    }
+    modus_status st;
     modus_engine *e = cli_engine(o->table);
     modus_scanner *sc = NULL;
     if (!e || modus_scanner_create(e, &sc) != MODUS_OK) {
@@ -275,17 +285,9 @@ static void on_rule_error(void *ctx, const modus_diag *d, const char *text, size
 
 static int do_check(opts *o, int argc, char **argv)
 {
-    if (optind >= argc) {
-        cli_error("baseline check: no input files");
-        return EXIT_USAGE;
-    }
+    modus_baseline *b = open_for(o, argc, false, "check: no input files");
+    if (!b) return EXIT_USAGE;
     modus_diag d = {0};
-    modus_baseline *b;
-    modus_status st = modus_baseline_open(o->db, false, &b, &d);
-    if (st != MODUS_OK) {
-        db_error(o->db, &d, st);
-        return EXIT_USAGE;
-    }
     int rc = EXIT_USAGE;
     modus_ruleset *rs = NULL;
     modus_engine *e = cli_engine(o->table), *re = NULL;
@@ -347,17 +349,10 @@ out:
 
 static int do_merge(opts *o, int argc, char **argv)
 {
-    if (optind >= argc) {
-        cli_error("baseline merge: no input profiles");
-        return EXIT_USAGE;
-    }
+    modus_baseline *b = open_for(o, argc, true, "merge: no input profiles");
+    if (!b) return EXIT_USAGE;
     modus_diag d = {0};
-    modus_baseline *b;
-    modus_status st = modus_baseline_open(o->db, true, &b, &d);
-    if (st != MODUS_OK) {
-        db_error(o->db, &d, st);
-        return EXIT_USAGE;
-    }
+    modus_status st;
     int rc = EXIT_OK;
     for (int i = optind; i < argc; i++) {
         modus_baseline *in;
