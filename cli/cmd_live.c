@@ -36,6 +36,8 @@ static void usage(FILE *f)
           "  --backend auto|tp|lsm kernel hooks (default auto: lsm where the kernel allows\n"
           "                        BPF trampolines, tracepoints otherwise)\n"
           "  --stack-bytes N       user stack copied per event, 4096..16384 (default 8192)\n"
+          "  --ring-mb N           kernel-to-user ring buffer in MiB, a power of two up to\n"
+          "                        1024 (default 16); raise it if the counts show losses\n"
           "  --module-attempts     on kernels built without module support, watch module\n"
           "                        load attempts anyway (a hook on every syscall, ~+100 ns)\n"
           "  --no-kill             do not carry out [[actions]] kill_process\n"
@@ -279,6 +281,7 @@ int cmd_live(int argc, char **argv)
                                          {"format", required_argument, NULL, 'f'},
                                          {"backend", required_argument, NULL, 'b'},
                                          {"stack-bytes", required_argument, NULL, 'B'},
+                                         {"ring-mb", required_argument, NULL, 'M'},
                                          {"module-attempts", no_argument, NULL, 'R'},
                                          {"no-kill", no_argument, NULL, 'K'},
                                          {"stats-interval", required_argument, NULL, 'i'},
@@ -346,6 +349,17 @@ int cmd_live(int argc, char **argv)
                 return EXIT_USAGE;
             }
             so.stack_bytes = (uint32_t)v;
+            break;
+        }
+        case 'M': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || !v || v > 1024 || (v & (v - 1))) {
+                cli_error("live: --ring-mb must be a power of two from 1 to 1024, not '%s'",
+                          optarg);
+                return EXIT_USAGE;
+            }
+            so.ring_mb = (uint32_t)v;
             break;
         }
         case 'R': so.module_attempts = true; break;
@@ -424,9 +438,11 @@ int cmd_live(int argc, char **argv)
     drop_caps(l.quiet);
     if (!l.quiet) {
         fprintf(stderr,
-                "modus live: backend %s; %zu rules%s; stack copy %u bytes; started in %.0f ms\n",
+                "modus live: backend %s; %zu rules%s; stack copy %u bytes; ring %u MiB; started "
+                "in %.0f ms\n",
                 modus_sensor_backend(sensor), loaded, nrules ? "" : " (built-in pack)",
-                so.stack_bytes ? so.stack_bytes : 8192, (now() - t0) * 1e3);
+                so.stack_bytes ? so.stack_bytes : 8192, so.ring_mb ? so.ring_mb : 16,
+                (now() - t0) * 1e3);
         fprintf(stderr, "modus live: ready\n");
     }
     if (l.format == 1)

@@ -160,6 +160,8 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
     if (sb > 16384) sb = 16384;
     sb = (sb + 4095) & ~4095u;
     k->rodata->stack_max = sb;
+    uint32_t mb = opts->ring_mb ? opts->ring_mb : 16;
+    bpf_map__set_max_entries(k->maps.rb, mb << 20);
     k->rodata->self_tgid = (uint32_t)getpid();
     bpf_program__set_autoload(k->progs.tp_init_module, mod_tp && !lsm);
     bpf_program__set_autoload(k->progs.tp_finit_module, mod_tp && !lsm);

@@ -64,6 +64,9 @@ grep "backend" "$TMP/err"
 # after loading it keeps CAP_DAC_READ_SEARCH (2), CAP_KILL (5), CAP_SYS_PTRACE (19) only
 expect_eq "the sensor dropped every capability it no longer needs" \
     "$(awk '/^CapEff/{print $2}' /proc/$SENSOR/status)" 0000000000080024
+"$MODUS" live --ring-mb 3 --duration 1 2>"$TMP/ring.err"
+expect_eq "--ring-mb takes powers of two only (exit 2)" "$?" 2
+check "--ring-mb says what it takes" grep -q "power of two" "$TMP/ring.err"
 # --backend lsm: either the kernel takes BPF LSM programs and the sensor says
 # so, or it refuses and --backend lsm stops with the reason (exit 2)
 if grep -q "no lsm: the kernel refuses" "$TMP/err"; then
