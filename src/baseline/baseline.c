@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "../decode/json.h"
+#include "../output/alert.h"
 #include "../util/buf.h"
 #include "../util/limits.h"
 #include "store.h"
@@ -424,15 +425,6 @@ static const struct {
     {"rare", "Baseline: a rare behaviour", "a tuple the profile has seen only rarely"},
 };
 
-static void put_span(buf *o, const char *text, size_t len, const char *key)
-{
-    size_t end;
-    long at = mj_locate_span(text, len, key, &end);
-    if (at < 0 || end <= (size_t)at) return;
-    buf_printf(o, ",\"%s\":", key);
-    buf_put(o, text + at, end - (size_t)at);
-}
-
 static void build_alert(modus_baseline *b, const modus_baseline_tuple *t, const char *reason,
                         const char *ann, size_t alen)
 {
@@ -440,16 +432,7 @@ static void build_alert(modus_baseline *b, const modus_baseline_tuple *t, const 
     buf_reset(o);
     size_t i = 0;
     while (i + 1 < sizeof RULES / sizeof *RULES && strcmp(RULES[i].reason, reason)) i++;
-    size_t tend;
-    long ts = mj_locate_span(ann, alen, "@timestamp", &tend);
-    buf_puts(o, "{\"@timestamp\":");
-    if (ts >= 0 && ann[ts] == '"') {
-        buf_put(o, ann + ts, tend - (size_t)ts);
-    } else {
-        char iso[32];
-        modus_baseline_iso(now_ms(), iso);
-        buf_printf(o, "\"%s\"", iso);
-    }
+    alert_put_head(o, ann, alen);
     buf_printf(o,
                ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":\"modus-baseline-%s\","
                "\"name\":",
@@ -461,10 +444,10 @@ static void build_alert(modus_baseline *b, const modus_baseline_tuple *t, const 
     buf_puts(o, ",\"description\":");
     buf_put_json_str(o, b->tmp.p, b->tmp.n);
     buf_puts(o, ",\"version\":\"1\"},\"threat\":[]");
-    put_span(o, ann, alen, "modality");
-    put_span(o, ann, alen, "baseline");
-    put_span(o, ann, alen, "host");
-    put_span(o, ann, alen, "process");
+    alert_put_span(o, ann, alen, "modality", "modality");
+    alert_put_span(o, ann, alen, "baseline", "baseline");
+    alert_put_span(o, ann, alen, "host", "host");
+    alert_put_span(o, ann, alen, "process", "process");
     buf_puts(o, ",\"events\":[");
     buf_put(o, ann, alen);
     buf_puts(o, "]}");

@@ -19,6 +19,7 @@
 #include "../decode/event.h"
 #include "../rules/eql_query.h"
 #include "../rules/ruleset.h"
+#include "alert.h"
 #include "prefilter.h"
 
 typedef struct rule_run {
@@ -45,13 +46,30 @@ struct modus_alerter {
     buf out;
 };
 
-static void put_span(buf *b, const char *text, size_t len, const char *key, const char *path)
+void alert_put_span(buf *b, const char *text, size_t len, const char *key, const char *path)
 {
     size_t end;
     long at = mj_locate_span(text, len, path, &end);
     if (at < 0 || end <= (size_t)at) return;
     buf_printf(b, ",\"%s\":", key);
     buf_put(b, text + at, end - (size_t)at);
+}
+
+void alert_put_head(buf *b, const char *event, size_t len)
+{
+    size_t tend;
+    long ts = mj_locate_span(event, len, "@timestamp", &tend);
+    buf_puts(b, "{\"@timestamp\":");
+    if (ts >= 0 && event[ts] == '"') {
+        buf_put(b, event + ts, tend - (size_t)ts);
+        return;
+    }
+    char now[40];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
+    buf_puts(b, now);
 }
 
 static void put_str_or_null(buf *b, const char *s)
@@ -72,20 +90,7 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
     buf_reset(b);
     const char *last = texts[n - 1];
     size_t last_len = lens[n - 1];
-    /* @timestamp: the last event's, else now */
-    size_t tend;
-    long ts = mj_locate_span(last, last_len, "@timestamp", &tend);
-    buf_puts(b, "{\"@timestamp\":");
-    if (ts >= 0 && last[ts] == '"') {
-        buf_put(b, last + ts, tend - (size_t)ts);
-    } else {
-        char now[40];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(now, sizeof now, "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-        buf_puts(b, now);
-    }
+    alert_put_head(b, last, last_len);
     buf_puts(b, ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":");
     put_str_or_null(b, r->src.id);
     buf_puts(b, ",\"name\":");
@@ -113,8 +118,8 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
             render_modality(b, ev);
         }
     }
-    put_span(b, last, last_len, "host", "host");
-    put_span(b, last, last_len, "process", "process");
+    alert_put_span(b, last, last_len, "host", "host");
+    alert_put_span(b, last, last_len, "process", "process");
     buf_puts(b, ",\"events\":[");
     for (uint32_t i = 0; i < n; i++) {
         if (i) buf_putc(b, ',');
