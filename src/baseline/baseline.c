@@ -41,7 +41,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "../decode/json.h"
 #include "../output/alert.h"
 #include "../util/buf.h"
 #include "../util/limits.h"
