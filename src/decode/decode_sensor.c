@@ -406,6 +406,45 @@ static const struct {
     {"/etc/update-motd.d/*", "motd"},
 };
 
+/* The kernel's cheap pre-filter for the table above: a write-open is reported
+ * when its parent directory's name or its own name is one of these (one
+ * path component each); sensor_persist_class then decides on the whole path.
+ * Keep them in step with persist[]. */
+static const char *const watch_dirs[] = {
+    "system",
+    "user",
+    "system.d",
+    "cron.d",
+    "cron.daily",
+    "cron.hourly",
+    "cron.weekly",
+    "cron.monthly",
+    "crontabs",
+    "cron",
+    "profile.d",
+    "sudoers.d",
+    "rules.d",
+    ".ssh",
+    "init.d",
+    "autostart",
+    "system-generators",
+    "user-generators",
+    "ld.so.conf.d",
+    "update-motd.d",
+};
+static const char *const watch_names[] = {
+    "ld.so.preload", "crontab",     "anacrontab", "sudoers",         ".bashrc",
+    ".bash_profile", ".profile",    ".zshrc",     ".bash_login",     ".bash_logout",
+    "bash.bashrc",   "profile",     "rc.local",   "authorized_keys", "authorized_keys2",
+    ".zprofile",     "environment", "ld.so.conf",
+};
+
+const char *const *sensor_watch_names(bool dirs, size_t *n)
+{
+    *n = dirs ? sizeof watch_dirs / sizeof *watch_dirs : sizeof watch_names / sizeof *watch_names;
+    return dirs ? watch_dirs : watch_names;
+}
+
 const char *sensor_persist_class(const char *path)
 {
     for (size_t i = 0; i < sizeof persist / sizeof *persist; i++)

@@ -2,6 +2,7 @@
 #ifndef MODUS_DECODE_SENSOR_H
 #define MODUS_DECODE_SENSOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,8 @@ void msdec_stats(const msdec *d, uint64_t *processes, uint64_t *unwound);
 /* The persistence class of an absolute path ("systemd", "cron"...), NULL if
  * it is not a persistence location. */
 const char *sensor_persist_class(const char *path);
+/* The kernel's pre-filter: names of parent directories (dirs) or of files
+ * whose write-opens may be persistence; n gets the count. */
+const char *const *sensor_watch_names(bool dirs, size_t *n);
 
 #endif

@@ -50,37 +50,19 @@ struct modus_sensor {
     int ncpu;
 };
 
-/* Names of the parent directory (watch_dirs) or of the file itself
- * (watch_names) whose write-opens are reported; user space then matches the
- * whole path against sensor_persist_path(). */
-static const char *const watch_dirs[] = {
-    "system",
-    "user",
-    "system.d",
-    "cron.d",
-    "cron.daily",
-    "cron.hourly",
-    "cron.weekly",
-    "cron.monthly",
-    "crontabs",
-    "cron",
-    "profile.d",
-    "sudoers.d",
-    "rules.d",
-    ".ssh",
-    "init.d",
-    "autostart",
-    "system-generators",
-    "user-generators",
-    "ld.so.conf.d",
-    "update-motd.d",
-};
-static const char *const watch_names[] = {
-    "ld.so.preload", "crontab",    "sudoers",         ".bashrc",          ".bash_profile",
-    ".profile",      ".zshrc",     ".bash_login",     ".bash_logout",     "bash.bashrc",
-    "profile",       "rc.local",   "authorized_keys", "authorized_keys2", ".zprofile",
-    "environment",   "ld.so.conf",
-};
+/* The kernel's pre-filter of write-opens: the names decode_sensor.c keeps
+ * next to the persistence paths they stand for. */
+static void fill_watch(struct bpf_map *m, bool dirs)
+{
+    size_t n;
+    const char *const *names = sensor_watch_names(dirs, &n);
+    uint8_t one = 1;
+    for (size_t i = 0; i < n; i++) {
+        char k[MSR_NAME] = {0};
+        strncpy(k, names[i], sizeof k - 1);
+        bpf_map__update_elem(m, k, sizeof k, &one, 1, BPF_ANY);
+    }
+}
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -258,17 +240,8 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
                     : "; kernel without modules: load attempts not watched (--module-attempts)",
                 sizeof s->backend - strlen(s->backend) - 1);
 
-    uint8_t one = 1;
-    for (size_t i = 0; i < sizeof watch_dirs / sizeof *watch_dirs; i++) {
-        char k[MSR_NAME] = {0};
-        strncpy(k, watch_dirs[i], sizeof k - 1);
-        bpf_map__update_elem(s->skel->maps.watch_dirs, k, sizeof k, &one, 1, BPF_ANY);
-    }
-    for (size_t i = 0; i < sizeof watch_names / sizeof *watch_names; i++) {
-        char k[MSR_NAME] = {0};
-        strncpy(k, watch_names[i], sizeof k - 1);
-        bpf_map__update_elem(s->skel->maps.watch_names, k, sizeof k, &one, 1, BPF_ANY);
-    }
+    fill_watch(s->skel->maps.watch_dirs, true);
+    fill_watch(s->skel->maps.watch_names, false);
 
     s->dec = msdec_create(opts->hostname);
     if (!s->dec) {
