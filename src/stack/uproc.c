@@ -164,17 +164,24 @@ static uint32_t add_str(uproc *pr, const char *s, size_t n)
 
 /* Mappings ------------------------------------------------------------------- */
 
-umap *uproc_find(uproc *pr, uint64_t pc)
+/* Index of the first mapping that ends after addr (mappings are sorted). */
+static size_t first_ending_after(const uproc *pr, uint64_t addr)
 {
     size_t lo = 0, hi = pr->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (pr->m[mid].end <= pc)
+        if (pr->m[mid].end <= addr)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < pr->n && pr->m[lo].start <= pc ? &pr->m[lo] : NULL;
+    return lo;
+}
+
+umap *uproc_find(uproc *pr, uint64_t pc)
+{
+    size_t i = first_ending_after(pr, pc);
+    return i < pr->n && pr->m[i].start <= pc ? &pr->m[i] : NULL;
 }
 
 static int classify(const char *path, size_t *len)
@@ -201,14 +208,7 @@ static int classify(const char *path, size_t *len)
  * index where a mapping starting at `start` belongs. */
 static size_t cut(uproc *pr, uint64_t start, uint64_t end, bool *ok)
 {
-    size_t i = 0, hi = pr->n; /* first mapping ending after start */
-    while (i < hi) {
-        size_t mid = i + (hi - i) / 2;
-        if (pr->m[mid].end <= start)
-            i = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t i = first_ending_after(pr, start);
     size_t j = i;
     while (j < pr->n && pr->m[j].start < end) j++;
     *ok = true;
