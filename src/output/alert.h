@@ -1,15 +1,28 @@
-/* alert.h - pieces of an alert document (SPEC §6) shared by every writer
- * of alerts: the rules' alerter (out_alert.c) and baseline checks. */
+/* alert.h - alert documents (SPEC §6): a rule's alert (out_alert.c), and the
+ * pieces every writer of alerts shares (the rules' alerter in
+ * src/detect/detect.c, baseline checks). */
 #ifndef MODUS_OUTPUT_ALERT_H
 #define MODUS_OUTPUT_ALERT_H
 
 #include <stddef.h>
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "modus/modus.h"
+#include "../rules/rule_toml.h"
 #include "../util/buf.h"
 
 /* Opens the alert: {"@timestamp": the event's own, else now. */
 void alert_put_head(buf *b, const char *event, size_t len);
 /* ,"key": the raw JSON value at `path` in the event's text, if present. */
 void alert_put_span(buf *b, const char *event, size_t len, const char *key, const char *path);
+
+/* The alert of one match of a rule: texts/lens are the events of the match
+ * in order (n >= 1); robustness the rule's STP score ("" for none); side a
+ * scanner of the caller's, used to decode the last event again. False when
+ * out of memory. */
+bool alert_render(buf *b, const rule_src *src, const char *robustness, modus_scanner *side,
+                  const char *const *texts, const size_t *lens, uint32_t n);
 
 #endif

@@ -1,15 +1,10 @@
-/* out_alert.c - evaluate a rule set over events and write alerts (SPEC §6).
+/* out_alert.c - render an alert (SPEC §6): the rule, its threat and actions,
+ * the modality of the triggering (last) event, host and process of that
+ * event, and every event of the match in order.
  *
- * Prefilter (out_prefilter.c): every rule is indexed by a necessary
- * condition derived from its where clauses (values, prefixes, suffixes,
- * substrings and presence of fields, the stage's category). For each event
- * each indexed field is read once; only the rules it may satisfy are run,
- * in rule order, by the EQL runtime (eql_query.c), which decides.
- *
- * An alert is built only when a rule fires: the last event is decoded again
- * by the alerter's own scanner to render its modality, and the raw host and
- * process objects are copied from its text (json_locate.c), so alerting
- * costs nothing on the events that do not match.
+ * The last event is decoded again by the caller's side scanner to render its
+ * modality, and the raw host and process objects are copied from its text
+ * (json_locate.c): rendering costs nothing on the events that do not match.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,34 +12,7 @@
 #include <time.h>
 
 #include "../decode/event.h"
-#include "../rules/eql_query.h"
-#include "../rules/ruleset.h"
 #include "alert.h"
-#include "prefilter.h"
-
-typedef struct rule_run {
-    struct modus_alerter *a;
-    size_t rule;
-    modus_query_run *run;
-    uint64_t runs, ns, alerts; /* --profile */
-    char robustness[4];        /* STP score, e.g. "5K" */
-} rule_run;
-
-struct modus_alerter {
-    const modus_engine *eng;
-    const modus_ruleset *rs;
-    modus_alert_fn fn;
-    void *ctx;
-    rule_run *runs;
-    uint64_t alerts;
-    bool profile;
-    prefilter pf;
-    uint64_t *cand, *late; /* per event: candidate rules (prefilter_event) */
-    eql_procs *procs;      /* the process tree of every lineage rule */
-    size_t unguarded;
-    modus_scanner *side;
-    buf out;
-};
 
 void alert_put_span(buf *b, const char *text, size_t len, const char *key, const char *path)
 {
@@ -80,32 +48,28 @@ static void put_str_or_null(buf *b, const char *s)
         buf_puts(b, "null");
 }
 
-static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
+bool alert_render(buf *b, const rule_src *src, const char *robustness, modus_scanner *side,
+                  const char *const *texts, const size_t *lens, uint32_t n)
 {
-    rule_run *rr = arg;
-    modus_alerter *a = rr->a;
-    const rule *r = &a->rs->r[rr->rule];
-    if (!n) return;
-    buf *b = &a->out;
     buf_reset(b);
     const char *last = texts[n - 1];
     size_t last_len = lens[n - 1];
     alert_put_head(b, last, last_len);
     buf_puts(b, ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":");
-    put_str_or_null(b, r->src.id);
+    put_str_or_null(b, src->id);
     buf_puts(b, ",\"name\":");
-    put_str_or_null(b, r->src.name);
+    put_str_or_null(b, src->name);
     buf_puts(b, ",\"description\":");
-    put_str_or_null(b, r->src.description);
+    put_str_or_null(b, src->description);
     buf_puts(b, ",\"version\":");
-    put_str_or_null(b, r->src.version);
-    if (r->src.severity) {
+    put_str_or_null(b, src->version);
+    if (src->severity) {
         buf_puts(b, ",\"severity\":");
-        put_str_or_null(b, r->src.severity);
+        put_str_or_null(b, src->severity);
     }
-    if (rr->robustness[0]) buf_printf(b, ",\"robustness\":\"%s\"", rr->robustness);
+    if (robustness[0]) buf_printf(b, ",\"robustness\":\"%s\"", robustness);
     buf_puts(b, "},\"threat\":");
-    buf_puts(b, r->src.threat_json ? r->src.threat_json : "[]");
+    buf_puts(b, src->threat_json ? src->threat_json : "[]");
     /* the modality of the triggering (last) event */
     char *copy = malloc(last_len + MODUS_PADDING);
     const modus_event *ev;
@@ -113,7 +77,7 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
     if (copy) {
         memcpy(copy, last, last_len);
         memset(copy + last_len, ' ', MODUS_PADDING);
-        if (modus_scanner_decode(a->side, copy, last_len, &ev, &d) == MODUS_OK) {
+        if (modus_scanner_decode(side, copy, last_len, &ev, &d) == MODUS_OK) {
             buf_putc(b, ',');
             render_modality(b, ev);
         }
@@ -126,173 +90,12 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
         buf_put(b, texts[i], lens[i]);
     }
     buf_putc(b, ']');
-    if (r->src.actions_json) {
+    if (src->actions_json) {
         buf_puts(b, ",\"actions\":");
-        buf_puts(b, r->src.actions_json);
+        buf_puts(b, src->actions_json);
     }
     buf_putc(b, '}');
     free(copy);
-    if (b->oom) return;
-    a->alerts++;
-    rr->alerts++;
-    a->fn(a->ctx, b->p, b->n, rr->rule);
+    return !b->oom;
 }
 
-modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs, modus_alert_fn fn,
-                                  void *ctx, modus_alerter **out)
-{
-    *out = NULL;
-    modus_alerter *a = calloc(1, sizeof *a);
-    if (!a) return MODUS_ENOMEM;
-    a->eng = e;
-    a->rs = rs;
-    a->fn = fn;
-    a->ctx = ctx;
-    a->runs = calloc(rs->n ? rs->n : 1, sizeof *a->runs);
-    if (!a->runs || modus_scanner_create(e, &a->side) != MODUS_OK) {
-        modus_alerter_destroy(a);
-        return MODUS_ENOMEM;
-    }
-    modus_scorer *scorer = NULL;
-    modus_scorer_create(NULL, &scorer, NULL); /* the embedded table: rule.robustness in alerts */
-    const char *env = getenv("MODUS_PREFILTER");
-    bool pf_off = env && !strcmp(env, "off");
-    if (!prefilter_init(&a->pf, rs->n, pf_off) ||
-        !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
-        !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late))) {
-        modus_scorer_destroy(scorer);
-        modus_alerter_destroy(a);
-        return MODUS_ENOMEM;
-    }
-    uint32_t lin_base = 0, nslots = 0;
-    for (size_t i = 0; i < rs->n; i++) {
-        uint32_t n = rs->r[i].q->q->nlineage;
-        nslots += n < 64 ? n : 64;
-    }
-    if (nslots && !(a->procs = eql_procs_create(nslots))) {
-        modus_scorer_destroy(scorer);
-        modus_alerter_destroy(a);
-        return MODUS_ENOMEM;
-    }
-    for (size_t i = 0; i < rs->n; i++) {
-        a->runs[i].a = a;
-        a->runs[i].rule = i;
-        modus_score s;
-        if (scorer && modus_scorer_rule(scorer, rs, i, &s) == MODUS_OK)
-            memcpy(a->runs[i].robustness, s.score, sizeof s.score);
-        const eql_query *q = rs->r[i].q->q;
-        uint32_t nlin = q->nlineage < 64 ? q->nlineage : 64;
-        if (query_run_create_shared(rs->r[i].q, emit, &a->runs[i], nlin ? a->procs : NULL, lin_base,
-                                    &a->runs[i].run) != MODUS_OK) {
-            modus_scorer_destroy(scorer);
-            modus_alerter_destroy(a);
-            return MODUS_ENOMEM;
-        }
-        /* a rule runs only on the events that satisfy its derived condition;
-         * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
-        if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
-        lin_base += nlin;
-    }
-    modus_scorer_destroy(scorer);
-    if (!prefilter_build(&a->pf)) {
-        modus_alerter_destroy(a);
-        return MODUS_ENOMEM;
-    }
-    *out = a;
-    return MODUS_OK;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void run_one(modus_alerter *a, rule_run *rr, const modus_event *ev)
-{
-    if (!a->profile) {
-        modus_query_run_event(rr->run, ev);
-        return;
-    }
-    uint64_t t0 = now_ns();
-    modus_query_run_event(rr->run, ev);
-    rr->ns += now_ns() - t0;
-    rr->runs++;
-}
-
-/* The candidates, in rule order (as with the prefilter off): rules whose
- * condition the event satisfies, rules without one, and sequences with
- * partial matches open whose later stages the event may advance. */
-void modus_alerter_event(modus_alerter *a, const modus_event *ev)
-{
-    if (!ev->is_json) return;
-    const prefilter *pf = &a->pf;
-    size_t nw = pf->nwords;
-    memset(a->cand, 0, 2 * nw * sizeof *a->cand);
-    memset(a->late, 0, 2 * nw * sizeof *a->late);
-    const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
-    prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late);
-    for (size_t w = 0; w < nw; w++) {
-        uint64_t bits = a->cand[w] | pf->always[w];
-        uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;
-        while (maybe) {
-            size_t r = w * 64 + (size_t)__builtin_ctzll(maybe);
-            maybe &= maybe - 1;
-            if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
-        }
-        while (bits) {
-            size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            run_one(a, &a->runs[r], ev);
-        }
-    }
-}
-
-void modus_alerter_finish(modus_alerter *a)
-{
-    for (size_t i = 0; i < a->rs->n; i++) modus_query_run_finish(a->runs[i].run);
-}
-
-uint64_t modus_alerter_count(const modus_alerter *a)
-{
-    return a->alerts;
-}
-
-size_t modus_alerter_unguarded(const modus_alerter *a)
-{
-    return a->unguarded;
-}
-
-const char *modus_alerter_unguarded_why(const modus_alerter *a, size_t idx)
-{
-    return idx < a->rs->n ? a->pf.why[idx] : NULL;
-}
-
-void modus_alerter_profile(modus_alerter *a, bool on)
-{
-    a->profile = on;
-}
-
-void modus_alerter_rule_stats(const modus_alerter *a, size_t idx, uint64_t *runs, uint64_t *ns,
-                              uint64_t *alerts)
-{
-    *runs = a->runs[idx].runs;
-    *ns = a->runs[idx].ns;
-    *alerts = a->runs[idx].alerts;
-}
-
-void modus_alerter_destroy(modus_alerter *a)
-{
-    if (!a) return;
-    if (a->runs)
-        for (size_t i = 0; i < a->rs->n; i++) modus_query_run_destroy(a->runs[i].run);
-    free(a->runs);
-    free(a->cand);
-    free(a->late);
-    eql_procs_destroy(a->procs);
-    prefilter_free(&a->pf);
-    modus_scanner_destroy(a->side);
-    buf_free(&a->out);
-    free(a);
-}

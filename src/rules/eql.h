@@ -5,7 +5,7 @@
  *   eql_parse.c  tokens -> AST in an arena; functions resolved, patterns compiled
  *   eql_eval.c   expression evaluation over one event, three-valued logic
  *   eql_func.c   the string, array, network and math functions
- *   eql_query.c  event queries, sequences, lineage, pipes
+ *   ../detect/detect_query.c  running them: event queries, sequences, lineage, pipes
  */
 #ifndef MODUS_EQL_H
 #define MODUS_EQL_H

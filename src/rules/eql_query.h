@@ -1,4 +1,5 @@
-/* eql_query.h - the query runtime (internal; see eql_query.c). */
+/* eql_query.h - a compiled query (the public modus_query); its runtime is
+ * src/detect/detect_query.h. */
 #ifndef MODUS_EQL_QUERY_H
 #define MODUS_EQL_QUERY_H
 
@@ -10,45 +11,5 @@ struct modus_query {
     arena a;
     eql_query *q;
 };
-
-typedef struct eql_runtime eql_runtime;
-/* one result: an event, or every event of a sequence, as JSON text */
-typedef void (*eql_emit_fn)(void *ctx, const char *const *texts, const size_t *lens, uint32_t n);
-
-typedef struct eql_stats {
-    uint64_t events, matches, dropped_partials, expired, dropped_procs;
-} eql_stats;
-
-/* The process tree that lineage (descendant / child / event of) reads: one
- * per alerter, fed every event (eql_procs_event) before its rules run; each
- * query with lineage owns slots [lin_base, lin_base + nlineage). */
-typedef struct eql_procs eql_procs;
-eql_procs *eql_procs_create(uint32_t nslots);
-/* Returns the marks (bit per slot) of the event's process and its ancestors:
- * a lineage answer can be true only for those slots, or if the event
- * matches the sub-query itself. */
-const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache);
-void eql_procs_destroy(eql_procs *t);
-
-/* procs NULL: the runtime keeps and feeds a tree of its own. */
-eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx, eql_procs *procs,
-                                uint32_t lin_base);
-struct blob;
-/* `slot`: where the current event's shared copy is kept (NULL: private). */
-void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
-                       arena *scratch, struct blob **slot, eql_cache *cache);
-/* Results buffered by pipes are emitted here. */
-void eql_runtime_finish(eql_runtime *rt);
-/* No later event can produce output (head reached). */
-bool eql_runtime_done(const eql_runtime *rt);
-/* Partial matches are open: a later sequence stage or `until` can act. */
-bool eql_runtime_open(const eql_runtime *rt);
-void eql_runtime_stats(const eql_runtime *rt, eql_stats *out);
-void eql_runtime_destroy(eql_runtime *rt);
-int64_t eql_event_time(const eql_ctx *c);
-
-/* modus_query_run_create on a shared process tree (the alerter's) */
-modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,
-                                     eql_procs *procs, uint32_t lin_base, modus_query_run **out);
 
 #endif

@@ -1,14 +1,11 @@
-/* query_api.c - the public face of the EQL engine (modus_query_*). */
+/* query_api.c - the public face of the EQL compiler (modus_query_compile);
+ * running a query is src/detect/detect_query.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../decode/event.h"
 #include "eql_query.h"
-
-struct modus_query_run {
-    eql_runtime *rt;
-};
 
 /* fields the runtime reads besides the query's own */
 static const char *const runtime_fields[] = {"event.category",
@@ -64,54 +61,4 @@ bool query_want(const modus_query *q, mj_want *w)
     for (int i = 0; runtime_fields[i]; i++)
         if (!mj_want_add(w, runtime_fields[i])) return false;
     return true;
-}
-
-modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, void *ctx,
-                                    modus_query_run **out)
-{
-    return query_run_create_shared(q, emit, ctx, NULL, 0, out);
-}
-
-modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,
-                                     eql_procs *procs, uint32_t lin_base, modus_query_run **out)
-{
-    *out = NULL;
-    modus_query_run *r = calloc(1, sizeof *r);
-    if (!r) return MODUS_ENOMEM;
-    r->rt = eql_runtime_create(q->q, emit, ctx, procs, lin_base);
-    if (!r->rt) {
-        free(r);
-        return MODUS_ENOMEM;
-    }
-    *out = r;
-    return MODUS_OK;
-}
-
-void modus_query_run_event(modus_query_run *r, const modus_event *ev)
-{
-    if (!ev->is_json) return;
-    eql_runtime_event(r->rt, &ev->sc->doc, ev->text, ev->len, &ev->sc->scratch, &ev->sc->cur_blob,
-                      &ev->sc->cache);
-}
-
-bool modus_query_run_done(const modus_query_run *r)
-{
-    return eql_runtime_done(r->rt);
-}
-
-bool modus_query_run_open(const modus_query_run *r)
-{
-    return eql_runtime_open(r->rt);
-}
-
-void modus_query_run_finish(modus_query_run *r)
-{
-    eql_runtime_finish(r->rt);
-}
-
-void modus_query_run_destroy(modus_query_run *r)
-{
-    if (!r) return;
-    eql_runtime_destroy(r->rt);
-    free(r);
 }

@@ -1,4 +1,4 @@
-/* prefilter.h - candidate rules for an event (out_prefilter.c). */
+/* prefilter.h - candidate rules for an event (detect_prefilter.c). */
 #ifndef MODUS_PREFILTER_H
 #define MODUS_PREFILTER_H
 

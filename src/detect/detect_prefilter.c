@@ -1,4 +1,4 @@
-/* out_prefilter.c - which rules can an event possibly match?
+/* detect_prefilter.c - which rules can an event possibly match?
  *
  * For each stage of each rule a *necessary* condition is derived from its
  * where clause at load time: a disjunction of atoms, each about one field:
@@ -35,7 +35,7 @@
 #include <string.h>
 
 #include "../decode/event.h"
-#include "../rules/eql_query.h"
+#include "detect_query.h"
 #include "prefilter.h"
 
 #define PF_ATOM  16          /* longest substring atom kept: longer pieces are cut */

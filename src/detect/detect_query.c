@@ -1,4 +1,4 @@
-/* eql_query.c - run a compiled query over a stream of events.
+/* detect_query.c - run a compiled query over a stream of events.
  *
  * Event queries test each event. Sequences keep, per stage and per join key,
  * the partial match waiting for the next stage: an event that matches stage i
@@ -25,7 +25,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "eql_query.h"
+#include "detect_query.h"
+#include "../decode/event.h"
 #include "../util/blob.h"
 
 #define MAX_PARTIALS 20000 /* per rule; then new partials are dropped (counted) */
@@ -198,11 +199,11 @@ static int64_t iso_ns(const char *s, uint32_t n)
     /* YYYY-MM-DDTHH:MM:SS[.frac][Z|+hh:mm] */
     if (n < 19) return 0;
     int Y, M, D, h, m, sec;
-    char buf[40];
-    size_t k = n < sizeof buf - 1 ? n : sizeof buf - 1;
-    memcpy(buf, s, k);
-    buf[k] = 0;
-    if (sscanf(buf, "%4d-%2d-%2d%*c%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6) return 0;
+    char tmp[40];
+    size_t k = n < sizeof tmp - 1 ? n : sizeof tmp - 1;
+    memcpy(tmp, s, k);
+    tmp[k] = 0;
+    if (sscanf(tmp, "%4d-%2d-%2d%*c%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6) return 0;
     /* days from civil (Howard Hinnant) */
     Y -= M <= 2;
     int64_t era = (Y >= 0 ? Y : Y - 399) / 400;
@@ -211,7 +212,7 @@ static int64_t iso_ns(const char *s, uint32_t n)
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     int64_t days = era * 146097 + doe - 719468;
     int64_t ns = ((days * 86400 + h * 3600 + m * 60 + sec)) * 1000000000ll;
-    const char *p = buf + 19;
+    const char *p = tmp + 19;
     if (*p == '.') {
         int64_t scale = 100000000;
         for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
@@ -1188,4 +1189,59 @@ void eql_runtime_destroy(eql_runtime *rt)
     mj_doc_free(&rt->doc);
     arena_free(&rt->scratch);
     free(rt);
+}
+
+/* The public face of the runtime (modus_query_run_*). */
+struct modus_query_run {
+    eql_runtime *rt;
+};
+
+modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, void *ctx,
+                                    modus_query_run **out)
+{
+    return query_run_create_shared(q, emit, ctx, NULL, 0, out);
+}
+
+modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,
+                                     eql_procs *procs, uint32_t lin_base, modus_query_run **out)
+{
+    *out = NULL;
+    modus_query_run *r = calloc(1, sizeof *r);
+    if (!r) return MODUS_ENOMEM;
+    r->rt = eql_runtime_create(q->q, emit, ctx, procs, lin_base);
+    if (!r->rt) {
+        free(r);
+        return MODUS_ENOMEM;
+    }
+    *out = r;
+    return MODUS_OK;
+}
+
+void modus_query_run_event(modus_query_run *r, const modus_event *ev)
+{
+    if (!ev->is_json) return;
+    eql_runtime_event(r->rt, &ev->sc->doc, ev->text, ev->len, &ev->sc->scratch, &ev->sc->cur_blob,
+                      &ev->sc->cache);
+}
+
+bool modus_query_run_done(const modus_query_run *r)
+{
+    return eql_runtime_done(r->rt);
+}
+
+bool modus_query_run_open(const modus_query_run *r)
+{
+    return eql_runtime_open(r->rt);
+}
+
+void modus_query_run_finish(modus_query_run *r)
+{
+    eql_runtime_finish(r->rt);
+}
+
+void modus_query_run_destroy(modus_query_run *r)
+{
+    if (!r) return;
+    eql_runtime_destroy(r->rt);
+    free(r);
 }

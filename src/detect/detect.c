@@ -1,0 +1,219 @@
+/* detect.c - evaluate a rule set over events: events in, matches out.
+ *
+ * The pipeline's detection stage, between the rules (src/rules: compiled,
+ * immutable) and the output (src/output: an alert rendered as SPEC §6).
+ *
+ * Prefilter (detect_prefilter.c): every rule is indexed by a necessary
+ * condition derived from its where clauses (values, prefixes, suffixes,
+ * substrings and presence of fields, the stage's category). For each event
+ * each indexed field is read once; only the rules it may satisfy are run,
+ * in rule order, by the EQL runtime (detect_query.c), which decides.
+ *
+ * An alert is built only when a rule fires (src/output/out_alert.c), so
+ * alerting costs nothing on the events that do not match.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../decode/event.h"
+#include "../output/alert.h"
+#include "../rules/ruleset.h"
+#include "detect_query.h"
+#include "prefilter.h"
+
+typedef struct rule_run {
+    struct modus_alerter *a;
+    size_t rule;
+    modus_query_run *run;
+    uint64_t runs, ns, alerts; /* --profile */
+    char robustness[4];        /* STP score, e.g. "5K" */
+} rule_run;
+
+struct modus_alerter {
+    const modus_engine *eng;
+    const modus_ruleset *rs;
+    modus_alert_fn fn;
+    void *ctx;
+    rule_run *runs;
+    uint64_t alerts;
+    bool profile;
+    prefilter pf;
+    uint64_t *cand, *late; /* per event: candidate rules (prefilter_event) */
+    eql_procs *procs;      /* the process tree of every lineage rule */
+    size_t unguarded;
+    modus_scanner *side;
+    buf out;
+};
+
+static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
+{
+    rule_run *rr = arg;
+    modus_alerter *a = rr->a;
+    if (!n) return;
+    buf *b = &a->out;
+    if (!alert_render(b, &a->rs->r[rr->rule].src, rr->robustness, a->side, texts, lens, n)) return;
+    a->alerts++;
+    rr->alerts++;
+    a->fn(a->ctx, b->p, b->n, rr->rule);
+}
+
+modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs, modus_alert_fn fn,
+                                  void *ctx, modus_alerter **out)
+{
+    *out = NULL;
+    modus_alerter *a = calloc(1, sizeof *a);
+    if (!a) return MODUS_ENOMEM;
+    a->eng = e;
+    a->rs = rs;
+    a->fn = fn;
+    a->ctx = ctx;
+    a->runs = calloc(rs->n ? rs->n : 1, sizeof *a->runs);
+    if (!a->runs || modus_scanner_create(e, &a->side) != MODUS_OK) {
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
+    modus_scorer *scorer = NULL;
+    modus_scorer_create(NULL, &scorer, NULL); /* the embedded table: rule.robustness in alerts */
+    const char *env = getenv("MODUS_PREFILTER");
+    bool pf_off = env && !strcmp(env, "off");
+    if (!prefilter_init(&a->pf, rs->n, pf_off) ||
+        !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
+        !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late))) {
+        modus_scorer_destroy(scorer);
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
+    uint32_t lin_base = 0, nslots = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        uint32_t n = rs->r[i].q->q->nlineage;
+        nslots += n < 64 ? n : 64;
+    }
+    if (nslots && !(a->procs = eql_procs_create(nslots))) {
+        modus_scorer_destroy(scorer);
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        a->runs[i].a = a;
+        a->runs[i].rule = i;
+        modus_score s;
+        if (scorer && modus_scorer_rule(scorer, rs, i, &s) == MODUS_OK)
+            memcpy(a->runs[i].robustness, s.score, sizeof s.score);
+        const eql_query *q = rs->r[i].q->q;
+        uint32_t nlin = q->nlineage < 64 ? q->nlineage : 64;
+        if (query_run_create_shared(rs->r[i].q, emit, &a->runs[i], nlin ? a->procs : NULL, lin_base,
+                                    &a->runs[i].run) != MODUS_OK) {
+            modus_scorer_destroy(scorer);
+            modus_alerter_destroy(a);
+            return MODUS_ENOMEM;
+        }
+        /* a rule runs only on the events that satisfy its derived condition;
+         * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
+        if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
+        lin_base += nlin;
+    }
+    modus_scorer_destroy(scorer);
+    if (!prefilter_build(&a->pf)) {
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
+    *out = a;
+    return MODUS_OK;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void run_one(modus_alerter *a, rule_run *rr, const modus_event *ev)
+{
+    if (!a->profile) {
+        modus_query_run_event(rr->run, ev);
+        return;
+    }
+    uint64_t t0 = now_ns();
+    modus_query_run_event(rr->run, ev);
+    rr->ns += now_ns() - t0;
+    rr->runs++;
+}
+
+/* The candidates, in rule order (as with the prefilter off): rules whose
+ * condition the event satisfies, rules without one, and sequences with
+ * partial matches open whose later stages the event may advance. */
+void modus_alerter_event(modus_alerter *a, const modus_event *ev)
+{
+    if (!ev->is_json) return;
+    const prefilter *pf = &a->pf;
+    size_t nw = pf->nwords;
+    memset(a->cand, 0, 2 * nw * sizeof *a->cand);
+    memset(a->late, 0, 2 * nw * sizeof *a->late);
+    const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
+    prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late);
+    for (size_t w = 0; w < nw; w++) {
+        uint64_t bits = a->cand[w] | pf->always[w];
+        uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;
+        while (maybe) {
+            size_t r = w * 64 + (size_t)__builtin_ctzll(maybe);
+            maybe &= maybe - 1;
+            if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
+        }
+        while (bits) {
+            size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            run_one(a, &a->runs[r], ev);
+        }
+    }
+}
+
+void modus_alerter_finish(modus_alerter *a)
+{
+    for (size_t i = 0; i < a->rs->n; i++) modus_query_run_finish(a->runs[i].run);
+}
+
+uint64_t modus_alerter_count(const modus_alerter *a)
+{
+    return a->alerts;
+}
+
+size_t modus_alerter_unguarded(const modus_alerter *a)
+{
+    return a->unguarded;
+}
+
+const char *modus_alerter_unguarded_why(const modus_alerter *a, size_t idx)
+{
+    return idx < a->rs->n ? a->pf.why[idx] : NULL;
+}
+
+void modus_alerter_profile(modus_alerter *a, bool on)
+{
+    a->profile = on;
+}
+
+void modus_alerter_rule_stats(const modus_alerter *a, size_t idx, uint64_t *runs, uint64_t *ns,
+                              uint64_t *alerts)
+{
+    *runs = a->runs[idx].runs;
+    *ns = a->runs[idx].ns;
+    *alerts = a->runs[idx].alerts;
+}
+
+void modus_alerter_destroy(modus_alerter *a)
+{
+    if (!a) return;
+    if (a->runs)
+        for (size_t i = 0; i < a->rs->n; i++) modus_query_run_destroy(a->runs[i].run);
+    free(a->runs);
+    free(a->cand);
+    free(a->late);
+    eql_procs_destroy(a->procs);
+    prefilter_free(&a->pf);
+    modus_scanner_destroy(a->side);
+    buf_free(&a->out);
+    free(a);
+}
