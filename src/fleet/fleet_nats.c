@@ -65,6 +65,8 @@ struct fleet_link {
     natsSubscription *acks;
     char inbox[128];
     pthread_mutex_t mu;
+    pthread_cond_t closed_cv;
+    bool closed; /* nats.c's last callback has run */
     struct {
         fleet_ack_fn fn;
         void *ctx;
@@ -151,6 +153,18 @@ static void on_reconnected(natsConnection *nc, void *closure)
     say(l, "nats: connected to %s", url);
 }
 
+/* nats.c calls its connection callbacks on a thread of its own, the closed
+ * one last: the link is freed only after it */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    fleet_link *l = closure;
+    pthread_mutex_lock(&l->mu);
+    l->closed = true;
+    pthread_cond_broadcast(&l->closed_cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
     (void)nc;
@@ -223,6 +237,7 @@ static modus_status nats_open(const modus_fleet_opts *o, bool wait, modus_fleet_
     fleet_link *l = calloc(1, sizeof *l);
     if (!l) return MODUS_ENOMEM;
     pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->closed_cv, NULL);
     l->log = log;
     l->log_ctx = ctx;
     natsOptions *no = NULL;
@@ -296,6 +311,7 @@ static modus_status nats_open(const modus_fleet_opts *o, bool wait, modus_fleet_
     if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(no, on_disconnected, l);
     if (s == NATS_OK) s = natsOptions_SetReconnectedCB(no, on_reconnected, l);
     if (s == NATS_OK) s = natsOptions_SetErrorHandler(no, on_error, l);
+    if (s == NATS_OK) s = natsOptions_SetClosedCB(no, on_closed, l);
     if (s == NATS_OK && !wait) s = natsOptions_SetRetryOnFailedConnect(no, true, on_reconnected, l);
     if (s != NATS_OK) goto fail;
     s = natsConnection_Connect(&l->nc, no);
@@ -355,8 +371,18 @@ static void nats_close(fleet_link *l)
     jsCtx_Destroy(l->js);
     if (l->nc) {
         natsConnection_Close(l->nc);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 5;
+        pthread_mutex_lock(&l->mu);
+        while (!l->closed && pthread_cond_timedwait(&l->closed_cv, &l->mu, &ts) == 0) {
+        }
+        bool closed = l->closed;
+        pthread_mutex_unlock(&l->mu);
         natsConnection_Destroy(l->nc);
+        if (!closed) return; /* a callback may still come: leave the link to it */
     }
+    pthread_cond_destroy(&l->closed_cv);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }

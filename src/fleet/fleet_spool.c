@@ -153,8 +153,20 @@ static void seg_delete_first(spool *s)
     }
     memmove(s->segs, s->segs + 1, (s->nsegs - 1) * sizeof *s->segs);
     s->nsegs--;
-    if (s->rseg) s->rseg--;
-    if (s->fseg) s->fseg--;
+    /* a cursor in the deleted segment moves to the start of the next one */
+    uint64_t next = s->nsegs ? s->segs[0].first : s->next_seq;
+    if (s->rseg) {
+        s->rseg--;
+    } else {
+        s->roff = 0;
+        s->rseq = next;
+    }
+    if (s->fseg) {
+        s->fseg--;
+    } else {
+        s->foff = 0;
+        s->fseq = next;
+    }
 }
 
 /* Makes sure bytes [off, off + n) of segment i are in rbuf. */
@@ -271,7 +283,7 @@ static modus_status resume(spool *s, spool_info *info)
         names[nn++] = v;
     }
     closedir(d);
-    qsort(names, nn, sizeof *names, cmp_u64);
+    if (nn) qsort(names, nn, sizeof *names, cmp_u64);
     uint64_t last = 0;
     bool floor_set = false;
     for (size_t k = 0; k < nn; k++) {

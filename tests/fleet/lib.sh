@@ -14,7 +14,7 @@ CHILDREN=() # other background processes to stop
 fleet_cleanup() {
     for p in "${CHILDREN[@]}" "${SERVERS[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
-    rm -rf "$TMP"
+    if [ -n "${KEEP_TMP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap fleet_cleanup EXIT
 
