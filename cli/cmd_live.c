@@ -295,7 +295,7 @@ static void print_stats(const modus_sensor *s, const live *l, double secs, const
         char counts[512];
         modus_publisher_stats_get(l->pub, &ps);
         cli_publisher_counts(counts, sizeof counts, &ps);
-        fprintf(stderr, "modus live: %spublish: %s\n", when, counts);
+        fprintf(stderr, "modus live: publish%s: %s\n", *when ? " at stop" : "", counts);
     }
 }
 

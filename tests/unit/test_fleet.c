@@ -110,16 +110,20 @@ static void test_parse(void)
     const char *v2 = "$JS.ACK.hub.ACCHASH.MODUS_EVENTS.scan-p0.2.43.8.1700000000000000000.0.tok";
     CHECK(fleet_parse_ack_subject(v2, strlen(v2), &m), "v2 reply subject");
     CHECK(m.stream_seq == 43 && m.delivery_seq == 8 && m.delivered == 2, "v2 fields");
-    const char *bad[] = {"", "$JS.ACK", "_INBOX.x.y", "$JS.ACK.S.C.1.x.7.1.0",
-                         "$JS.ACK.S.C.1.99999999999999999999999.7.1.0", "$JS.ACK.S.C.1.0.7.1.0",
+    const char *bad[] = {"",
+                         "$JS.ACK",
+                         "_INBOX.x.y",
+                         "$JS.ACK.S.C.1.x.7.1.0",
+                         "$JS.ACK.S.C.1.99999999999999999999999.7.1.0",
+                         "$JS.ACK.S.C.1.0.7.1.0",
                          "$JS.ACK.S.C.1.2.3.4"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK(!fleet_parse_ack_subject(bad[i], strlen(bad[i]), &m), "rejects '%s'", bad[i]);
     char why[128];
     const char *ok = "{\"stream\":\"MODUS_EVENTS\",\"seq\":12}";
     const char *dup = "{\"stream\":\"MODUS_EVENTS\",\"seq\":12,\"duplicate\":true}";
-    const char *err =
-        "{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum messages exceeded\"}}";
+    const char *err = "{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum "
+                      "messages exceeded\"}}";
     CHECK(fleet_parse_puback(ok, strlen(ok), why, sizeof why) == FLEET_STORED, "stored");
     CHECK(fleet_parse_puback(dup, strlen(dup), why, sizeof why) == FLEET_DUPLICATE, "duplicate");
     CHECK(fleet_parse_puback(err, strlen(err), why, sizeof why) == FLEET_REFUSED, "refused");
@@ -164,9 +168,9 @@ static uint64_t put(spool *s, int i, size_t pad, spool_drop *drop)
     data[n] = ' ';
     uint64_t seq = 0;
     spool_drop dd;
-    modus_status st = spool_append(s, 0, 0, SV_LIT("modus.events.h"), sv_cstr(id),
-                                   sv_make(data, pad > (size_t)n ? pad : (size_t)n), &seq,
-                                   drop ? drop : &dd);
+    modus_status st =
+        spool_append(s, 0, 0, SV_LIT("modus.events.h"), sv_cstr(id),
+                     sv_make(data, pad > (size_t)n ? pad : (size_t)n), &seq, drop ? drop : &dd);
     CHECK(st == MODUS_OK, "append %d: %s", i, modus_strerror(st));
     return seq;
 }
@@ -260,8 +264,8 @@ static void test_spool(void)
     memset(big, 'y', sizeof big);
     uint64_t seq;
     spool_drop drop;
-    CHECK(spool_append(s, 0, 0, SV_LIT("s"), SV_LIT("i"), sv_make(big, sizeof big), &seq,
-                       &drop) == MODUS_ETOOLONG &&
+    CHECK(spool_append(s, 0, 0, SV_LIT("s"), SV_LIT("i"), sv_make(big, sizeof big), &seq, &drop) ==
+                  MODUS_ETOOLONG &&
               drop.records == 1,
           "an oversized record is dropped and counted");
     spool_close(s);
