@@ -716,8 +716,13 @@ static modus_status nats_part_fetch(fleet_part *p, size_t max, int timeout_ms, f
         p->pull_left = max;
         p->pull_deadline = t0 + timeout_ms + 500;
     }
+    int64_t linger = 0;
     while (*n < max) {
-        int64_t left = deadline - now_ms();
+        /* until the deadline for the first message; then 5 ms more for the
+         * rest of a burst (a batch is handled as soon as the burst ends) */
+        int64_t t = now_ms(), left = deadline - t;
+        if (*n && !linger) linger = t + 5;
+        if (linger && linger - t < left) left = linger - t;
         if (left <= 0) break;
         natsMsg *m = NULL;
         natsStatus s = natsSubscription_NextMsg(&m, p->sub, left);

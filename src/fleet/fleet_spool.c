@@ -401,6 +401,16 @@ void spool_close(spool *s)
 {
     if (!s) return;
     if (s->wbuf && s->wn) spool_flush(s);
+    /* everything acknowledged: nothing needs keeping */
+    if (s->dirfd >= 0 && s->fseq == s->next_seq) {
+        if (s->wseg_open) {
+            close(s->wfd);
+            s->wfd = -1;
+            s->wseg_open = false;
+        }
+        while (s->nsegs) seg_delete_first(s);
+        s->fseq = s->next_seq;
+    }
     if (s->cfd >= 0) {
         write_cursor(s);
         close(s->cfd);

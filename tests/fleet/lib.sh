@@ -77,7 +77,7 @@ cluster() {
         ports+=("$(free_port) $(free_port)")
     done
     for i in 1 2 3; do
-        routes+=("nats-route://127.0.0.1:${ports[$((i - 1))]#* }")
+        routes+=("\"nats-route://127.0.0.1:${ports[$((i - 1))]#* }\"")
     done
     for i in 1 2 3; do
         local cp=${ports[$((i - 1))]% *} rp=${ports[$((i - 1))]#* }
@@ -86,13 +86,13 @@ cluster() {
             echo "server_name: c$i"
             echo "listen: 127.0.0.1:$cp"
             echo "jetstream { store_dir: \"$TMP/c$i.js\" }"
-            echo "cluster { name: modus-test, listen: 127.0.0.1:$rp, routes: [ ${routes[*]} ] }"
+            echo "cluster { name: modus-test, listen: \"127.0.0.1:$rp\", routes: [ $(IFS=,; echo "${routes[*]}") ] }"
             mapping "$1"
         } >"$TMP/c$i.conf"
         start_node "c$i" "$TMP/c$i.conf"
         eval "PORT_c$i=$cp URL_c$i=nats://127.0.0.1:$cp"
     done
-    CLUSTER_URL="nats://127.0.0.1:${ports[0]% *},127.0.0.1:${ports[1]% *},127.0.0.1:${ports[2]% *}"
+    CLUSTER_URL="nats://127.0.0.1:${ports[0]% *},nats://127.0.0.1:${ports[1]% *},nats://127.0.0.1:${ports[2]% *}"
 }
 
 # restart_node NAME: the same config and store again
@@ -110,11 +110,13 @@ kill_node() {
 # wait_drained URL STREAM SECONDS: until every consumer of STREAM has
 # acknowledged everything
 wait_drained() {
-    local n=$(($3 * 5))
+    local n=$(($3 * 5)) left
     for _ in $(seq $n); do
-        [ "$("$NATSUTIL" "$1" pending "$2" 2>/dev/null)" = 0 ] && return 0
+        left=$("$NATSUTIL" "$1" pending "$2" 2>&1)
+        [ "$left" = 0 ] && return 0
         sleep 0.2
     done
+    echo "  $2: still pending: $left" >&2
     return 1
 }
 

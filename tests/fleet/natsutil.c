@@ -25,21 +25,41 @@ static int fail(const char *what, natsStatus s)
     return 2;
 }
 
-/* every message of a stream in order: a pull on an ephemeral consumer */
+/* every message of a stream in order: an ordered consumer */
 static int each(jsCtx *js, natsConnection *nc, const char *stream, int dump)
 {
+    (void)nc;
     jsStreamInfo *si = NULL;
     natsStatus s = js_GetStreamInfo(&si, js, stream, NULL, NULL);
     if (s != NATS_OK) return fail(stream, s);
-    uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
+    uint64_t msgs = si->State.Msgs;
+    char subj[256];
+    snprintf(subj, sizeof subj, "%s", si->Config->Subjects[0]);
     jsStreamInfo_Destroy(si);
-    for (uint64_t seq = 1, seen = 0; seq <= last && seen < msgs; seq++) {
+    if (!msgs) return 0;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Ordered = true;
+    natsSubscription *sub = NULL;
+    s = js_SubscribeSync(&sub, js, subj, NULL, &so, NULL);
+    if (s != NATS_OK) return fail("subscribe", s);
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    for (uint64_t seen = 0; seen < msgs;) {
         natsMsg *m = NULL;
-        jsErrCode err = 0;
-        s = js_GetMsg(&m, js, stream, seq, NULL, &err);
-        if (s == NATS_NOT_FOUND || err == 10037) continue; /* deleted */
-        if (s != NATS_OK) return fail("get", s);
+        s = natsSubscription_NextMsg(&m, sub, 5000);
+        if (s != NATS_OK) {
+            natsSubscription_Destroy(sub);
+            return fail("read", s);
+        }
+        jsMsgMetaData *meta = NULL;
+        if (natsMsg_GetMetaData(&meta, m) != NATS_OK) { /* a heartbeat or flow control */
+            natsMsg_Destroy(m);
+            continue;
+        }
         seen++;
+        uint64_t seq = meta->Sequence.Stream;
+        jsMsgMetaData_Destroy(meta);
         const char *id = NULL;
         if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) != NATS_OK) id = "-";
         if (!dump) {
@@ -60,7 +80,8 @@ static int each(jsCtx *js, natsConnection *nc, const char *stream, int dump)
         }
         natsMsg_Destroy(m);
     }
-    (void)nc;
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
     return 0;
 }
 
@@ -73,7 +94,11 @@ int main(int argc, char **argv)
     natsConnection *nc = NULL;
     natsOptions *o = NULL;
     natsOptions_Create(&o);
-    natsOptions_SetURL(o, argv[1]);
+    /* a,b,c: every server of a cluster */
+    const char *servers[16];
+    int ns = 0;
+    for (char *u = strtok(argv[1], ","); u && ns < 16; u = strtok(NULL, ",")) servers[ns++] = u;
+    natsOptions_SetServers(o, servers, ns);
     natsOptions_SetTimeout(o, 2000);
     natsOptions_SetMaxReconnect(o, 0);
     natsStatus s = natsConnection_Connect(&nc, o);
