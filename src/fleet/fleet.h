@@ -111,6 +111,10 @@ typedef struct fleet_backend {
 } fleet_backend;
 
 extern const fleet_backend fleet_nats;
+/* For tests: the inbox a NATS partition pulls into, and the subject its pull
+ * requests go to. */
+const char *fleet_nats_part_inbox(const fleet_part *p);
+const char *fleet_nats_part_next_subject(const fleet_part *p);
 /* The backend of a URL's scheme, or NULL (diag says which schemes exist). */
 const fleet_backend *fleet_backend_for(const char *url, modus_diag *d);
 

@@ -676,6 +676,16 @@ static void nats_part_close(fleet_part *p)
     free(p);
 }
 
+const char *fleet_nats_part_inbox(const fleet_part *p)
+{
+    return (const char *)p->inbox;
+}
+
+const char *fleet_nats_part_next_subject(const fleet_part *p)
+{
+    return p->next_subj;
+}
+
 static bool grow(fleet_part *p, size_t max)
 {
     if (max <= p->cap) return true;

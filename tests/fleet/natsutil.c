@@ -10,7 +10,7 @@
  *   natsutil URL pending STREAM            messages not yet acknowledged, over its consumers
  *   natsutil URL pub SUBJECT FILE [K=V...] the file's bytes as one message (core publish)
  *
- * URL may carry user:password@ (tests of authentication use modus itself).
+ * URL may carry user:password@; NATS_CA=FILE in the environment: TLS.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +99,10 @@ int main(int argc, char **argv)
     int ns = 0;
     for (char *u = strtok(argv[1], ","); u && ns < 16; u = strtok(NULL, ",")) servers[ns++] = u;
     natsOptions_SetServers(o, servers, ns);
+    if (getenv("NATS_CA")) { /* TLS, the servers checked against this CA */
+        natsOptions_SetSecure(o, true);
+        natsOptions_LoadCATrustedCertificates(o, getenv("NATS_CA"));
+    }
     natsOptions_SetTimeout(o, 2000);
     natsOptions_SetMaxReconnect(o, 0);
     natsStatus s = natsConnection_Connect(&nc, o);
