@@ -150,7 +150,7 @@ typedef struct modus_consumer_opts {
     const char *group;   /* consumer group: durable names and leases (NULL: "scan") */
     unsigned partitions; /* of the events stream (0: as modus_fleet_init stored it) */
     size_t max_message;  /* larger messages are dead-lettered (0: MODUS_MAX_LINE) */
-    uint32_t batch;      /* messages per fetch (0: 256) */
+    uint32_t batch;      /* messages per fetch (0: 1024) */
     modus_fleet_log_fn log;
     void *log_ctx;
 } modus_consumer_opts;

@@ -95,7 +95,12 @@ struct fleet_part {
     natsMsg **msgs; /* the batch handed out */
     fleet_delivery *dl;
     size_t n, cap;
-    natsMsg *last; /* the last message of the batch (its reply acknowledges) */
+    natsMsg *last;    /* the last message of the batch (its reply acknowledges) */
+    char acked[256];  /* the reply subject last acknowledged, */
+    bool unconfirmed; /*   without the server's confirmation yet */
+    int64_t confirmed_ms;
+    size_t pull_max;
+    int pull_timeout;
 };
 
 static int64_t now_ms(void)
@@ -661,9 +666,12 @@ static modus_status nats_part_open(fleet_link *l, const char *group, unsigned p,
     return MODUS_OK;
 }
 
+static modus_status ack_confirmed(fleet_part *p, const char *reply);
+
 static void nats_part_close(fleet_part *p)
 {
     if (!p) return;
+    if (p->unconfirmed) ack_confirmed(p, p->acked); /* before another holder reads the floor */
     batch_free(p);
     natsMsg_Destroy(p->last);
     if (p->sub) {
@@ -699,6 +707,23 @@ static bool grow(fleet_part *p, size_t max)
     return true;
 }
 
+/* Asks for the next batch; the server ends the request 100 ms before the
+ * fetch stops waiting. */
+static bool send_pull(fleet_part *p, int64_t t0)
+{
+    char req[96];
+    int64_t exp = p->pull_timeout > 200 ? p->pull_timeout - 100 : 100;
+    int len = snprintf(req, sizeof req, "{\"batch\":%zu,\"expires\":%lld}", p->pull_max,
+                       (long long)exp * 1000000);
+    if (natsConnection_PublishRequest(p->l->nc, p->next_subj, (const char *)p->inbox, req, len) !=
+        NATS_OK)
+        return false;
+    p->pulling = true;
+    p->pull_left = p->pull_max;
+    p->pull_deadline = t0 + p->pull_timeout + 500;
+    return true;
+}
+
 static modus_status nats_part_fetch(fleet_part *p, size_t max, int timeout_ms, fleet_delivery **out,
                                     size_t *n, uint64_t *skipped)
 {
@@ -713,19 +738,9 @@ static modus_status nats_part_fetch(fleet_part *p, size_t max, int timeout_ms, f
         if (recreate(p, false, &d) != MODUS_OK) return MODUS_EIO;
     }
     int64_t deadline = t0 + timeout_ms;
-    if (!p->pulling || t0 > p->pull_deadline) {
-        /* the server ends the request 100 ms before we stop waiting */
-        char req[96];
-        int64_t exp = timeout_ms > 200 ? timeout_ms - 100 : 100;
-        int len = snprintf(req, sizeof req, "{\"batch\":%zu,\"expires\":%lld}", max,
-                           (long long)exp * 1000000);
-        if (natsConnection_PublishRequest(p->l->nc, p->next_subj, (const char *)p->inbox, req,
-                                          len) != NATS_OK)
-            return MODUS_EIO;
-        p->pulling = true;
-        p->pull_left = max;
-        p->pull_deadline = t0 + timeout_ms + 500;
-    }
+    p->pull_max = max;
+    p->pull_timeout = timeout_ms;
+    if ((!p->pulling || t0 > p->pull_deadline) && !send_pull(p, t0)) return MODUS_EIO;
     int64_t linger = 0;
     while (*n < max) {
         /* until the deadline for the first message; then 5 ms more for the
@@ -785,24 +800,45 @@ static modus_status nats_part_fetch(fleet_part *p, size_t max, int timeout_ms, f
     if (*n) {
         natsMsg_Destroy(p->last);
         p->last = p->msgs[*n - 1];
+        /* the next batch is on its way while this one is handled */
+        if (!p->pulling && !p->reset) send_pull(p, now_ms());
     }
     *out = p->dl;
     return MODUS_OK;
 }
 
 /* AckAll on the last message handed out, confirmed by the server. */
-static modus_status nats_part_commit(fleet_part *p)
+/* An acknowledgement the server confirms (a request). */
+static modus_status ack_confirmed(fleet_part *p, const char *reply)
 {
-    if (!p->last) return MODUS_OK;
-    const char *reply = natsMsg_GetReply(p->last);
     natsMsg *resp = NULL;
     natsStatus s = natsConnection_RequestString(&resp, p->l->nc, reply, "+ACK", 3000);
     natsMsg_Destroy(resp);
     if (s != NATS_OK) return MODUS_EIO;
+    p->unconfirmed = false;
+    p->confirmed_ms = now_ms();
+    return MODUS_OK;
+}
+
+/* AckAll on the last message handed out: sent without waiting, confirmed
+ * once a second and when the partition is closed. A lost acknowledgement
+ * only means a redelivery, which part_fetch skips. */
+static modus_status nats_part_commit(fleet_part *p)
+{
+    if (!p->last) return MODUS_OK;
+    const char *reply = natsMsg_GetReply(p->last);
+    snprintf(p->acked, sizeof p->acked, "%s", reply);
+    modus_status st = MODUS_OK;
+    if (now_ms() - p->confirmed_ms >= 1000) {
+        st = ack_confirmed(p, p->acked);
+    } else {
+        p->unconfirmed = true;
+        if (natsConnection_PublishString(p->l->nc, reply, "+ACK") != NATS_OK) st = MODUS_EIO;
+    }
     if (p->n && p->msgs[p->n - 1] == p->last) p->n--; /* keep batch_free off it */
     natsMsg_Destroy(p->last);
     p->last = NULL;
-    return MODUS_OK;
+    return st;
 }
 
 /* ---- streams (modus fleet init) ------------------------------------------------------- */

@@ -34,10 +34,11 @@ static bool start_server(int port)
 {
     FILE *f = fopen(conf, "w");
     if (!f) return false;
-    fprintf(f,
-            "listen: 127.0.0.1:%d\njetstream { store_dir: \"%s/js\" }\n"
-            "mappings = { \"modus.events.*\": \"modus.events.{{wildcard(1)}}.{{partition(1,1)}}\" }\n",
-            port, dir);
+    fprintf(
+        f,
+        "listen: 127.0.0.1:%d\njetstream { store_dir: \"%s/js\" }\n"
+        "mappings = { \"modus.events.*\": \"modus.events.{{wildcard(1)}}.{{partition(1,1)}}\" }\n",
+        port, dir);
     fclose(f);
     server = fork();
     if (server == 0) {
@@ -145,7 +146,8 @@ static void test_publisher_outage(int port)
     modus_publisher_opts po = {.spool_dir = spool, .log = log_quiet, .host = "h2"};
     modus_publisher *pub = NULL;
     modus_diag d;
-    CHECK(modus_publisher_open(&o, &po, &pub, &d) == MODUS_OK, "publisher opens with the server down");
+    CHECK(modus_publisher_open(&o, &po, &pub, &d) == MODUS_OK,
+          "publisher opens with the server down");
     if (!pub) return;
     for (int i = 0; i < 500; i++) {
         char doc[128];
