@@ -125,9 +125,12 @@ int cli_config(int *argc, char ***argv)
         free(text);
         return EXIT_USAGE;
     }
-    /* argv[0], the command, the file's options (--key [value]), then the
-     * rest of the command line without --config FILE */
+    /* argv[0], the command and its subcommand words (baseline learn), the
+     * file's options (--key [value]), then the rest of the command line
+     * without --config FILE */
     int skip = !strcmp((*argv)[at], "--config") ? 2 : 1;
+    int words = 2;
+    while (words < at && (*argv)[words][0] != '-') words++;
     size_t keybytes = 0;
     for (int i = 0; i < n; i++) keybytes += strlen(keys[i]) + 3;
     cfg_argv = calloc((size_t)(*argc + 2 * n + 1), sizeof *cfg_argv);
@@ -138,8 +141,7 @@ int cli_config(int *argc, char ***argv)
         return EXIT_USAGE;
     }
     int k = 0;
-    cfg_argv[k++] = (*argv)[0];
-    cfg_argv[k++] = (*argv)[1];
+    for (int i = 0; i < words; i++) cfg_argv[k++] = (*argv)[i];
     char *w = cfg_text;
     size_t vbytes = 0;
     for (int i = 0; i < n; i++) vbytes += vals[i] ? strlen(vals[i]) + 1 : 0;
@@ -164,7 +166,7 @@ int cli_config(int *argc, char ***argv)
         }
     }
     free(text);
-    for (int i = 2; i < *argc; i++)
+    for (int i = words; i < *argc; i++)
         if (i < at || i >= at + skip) cfg_argv[k++] = (*argv)[i];
     cfg_argv[k] = NULL;
     *argc = k;

@@ -409,7 +409,7 @@ modus_status modus_consumer_open(const modus_fleet_opts *o, const modus_consumer
     pthread_condattr_destroy(&ca);
     snprintf(c->group, sizeof c->group, "%s", group);
     c->max_message = co->max_message ? co->max_message : MODUS_MAX_LINE;
-    c->batch = co->batch ? co->batch : 1024;
+    c->batch = co->batch ? co->batch : MODUS_FLEET_BATCH;
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     uint32_t r = 0;

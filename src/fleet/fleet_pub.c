@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "../decode/json.h"
+#include "../util/limits.h"
 #include "../util/sha256.h"
 #include "fleet.h"
 #include "spool.h"
@@ -304,8 +305,8 @@ modus_status modus_publisher_open(const modus_fleet_opts *o, const modus_publish
     p->b = b;
     p->log = po->log;
     p->log_ctx = po->log_ctx;
-    p->window = po->max_inflight ? po->max_inflight : 1024;
-    p->ack_timeout_ms = po->ack_timeout_ms ? po->ack_timeout_ms : 5000;
+    p->window = po->max_inflight ? po->max_inflight : MODUS_FLEET_INFLIGHT;
+    p->ack_timeout_ms = po->ack_timeout_ms ? po->ack_timeout_ms : MODUS_FLEET_ACK_TIMEOUT_MS;
     char hn[256] = "";
     const char *host = po->host;
     if (!host) {
@@ -326,8 +327,8 @@ modus_status modus_publisher_open(const modus_fleet_opts *o, const modus_publish
     }
     for (uint32_t i = 0; i < p->window; i++) p->ring[i].seq = UINT64_MAX;
     spool_info si;
-    modus_status st =
-        spool_open(po->spool_dir, po->spool_bytes ? po->spool_bytes : 256ull << 20, &p->sp, &si, d);
+    modus_status st = spool_open(
+        po->spool_dir, po->spool_bytes ? po->spool_bytes : MODUS_FLEET_SPOOL_BYTES, &p->sp, &si, d);
     if (st != MODUS_OK) {
         modus_publisher_close(p, 0);
         return st;
