@@ -126,8 +126,7 @@ static uint32_t leaf_build(prefilter *pf, const eql_node *n, uint32_t *tests)
                        : !strcmp(name, "stringcontains") ? PT_CONTAINS
                        : !strcmp(name, "wildcard")       ? PT_GLOB
                                                          : 0xff;
-        if (kind == 0xff || n->nkids < 2 || !plain(n->kids[0]))
-            return UINT32_MAX;
+        if (kind == 0xff || n->nkids < 2 || !plain(n->kids[0])) return UINT32_MAX;
         if (kind != PT_GLOB && n->nkids != 2) return UINT32_MAX;
         for (uint32_t i = 1; i < n->nkids; i++)
             if (!str_lit(n->kids[i])) return UINT32_MAX;
@@ -336,7 +335,7 @@ static int run(const pf_ins *v, uint32_t i, const prefilter *pf, pf_scratch *ps,
     }
     case OP_LEAF: {
         const pf_leaf *l = &pf->leaves[p->arg];
-        uint8_t st = ps->fstate[l->field];
+        uint8_t st = pf_field_state(pf, ps, c, l->field);
         if (st == FS_MISSING) return l->miss;
         if (st == FS_STR || (st == FS_STRARR && l->arr_ok)) return leaf_value(pf, ps, p->arg);
         return truth(eql_eval(c, p->node));
@@ -361,7 +360,7 @@ void prog_dump(const pf_prog *p, const prefilter *pf, const char *label)
         fprintf(stderr, "  %3u %-5s", i, names[x->op]);
         if (x->op == OP_LEAF) {
             const pf_leaf *l = &pf->leaves[x->arg];
-            const pf_field *f = &pf->fields[l->field];
+            const pf_field *f = &pf->tfields[l->field];
             fprintf(stderr, " #%u %.*s%s miss=%d", x->arg, (int)f->path.n, f->path.p,
                     l->neg ? " (negated)" : "", l->miss);
         } else if (x->op == OP_CONST) {

@@ -87,6 +87,8 @@ typedef struct pf_field {
     bool inner;              /* some pattern is a substring: every byte is scanned */
     pf_refs always;          /* tests without a literal atom: verified on every string */
     uint32_t maxexact;       /* longest exact value: longer values skip the hash */
+    void *hs;                /* many substrings: a Vectorscan database of every pattern
+                                (id = pats index) instead of the automaton */
 } pf_field;
 
 typedef struct pf_lin {
@@ -95,7 +97,9 @@ typedef struct pf_lin {
 } pf_lin;
 
 typedef struct prefilter {
-    pf_field *fields;
+    pf_field *fields;  /* the prefilter's atoms: matched on every event */
+    pf_field *tfields; /* the tests: a field is matched when a program first reads it */
+    size_t ntfields, captfields;
     pf_lin *lin; /* lineage atoms: rules that may match when a slot marks an ancestor */
     uint32_t nlin;
     size_t nfields, capfields;
@@ -132,6 +136,7 @@ typedef struct pf_scratch {
     uint64_t *holds; /* ... with this answer (bit per test) */
     uint32_t tick;
     const mj_doc *doc; /* the event the bits describe */
+    void *hs;          /* Vectorscan scratch for every database of the table */
 } pf_scratch;
 
 /* off: every rule runs on every event (MODUS_PREFILTER=off, to check it). */
@@ -162,6 +167,9 @@ uint32_t pf_leaf_add(prefilter *pf, sv field, const uint32_t *tests, uint32_t nt
                      bool arr_ok, int8_t miss, uint8_t op);
 /* does test t hold for s? (the same answer as the rule's own evaluation) */
 bool pf_test_holds(const pf_test *t, const char *s, size_t n);
+/* the state of test field tf in the current event (FS_*): looked up and
+ * matched against all its tests on the first call for the event */
+uint8_t pf_field_state(const prefilter *pf, pf_scratch *ps, const eql_ctx *c, uint32_t tf);
 /* the tests of leaf i */
 const uint32_t *pf_leaf_tests(const prefilter *pf, uint32_t i, uint32_t *n);
 

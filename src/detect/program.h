@@ -11,8 +11,8 @@ enum { OP_AND, OP_OR, OP_NOT, OP_LEAF, OP_RESID, OP_CONST };
  * `end` is the index after its subtree (short circuits jump there). */
 typedef struct pf_ins {
     uint8_t op;
-    int8_t val;           /* OP_CONST: -1 null, 0, 1 */
-    uint32_t arg;         /* OP_LEAF: the leaf */
+    int8_t val;   /* OP_CONST: -1 null, 0, 1 */
+    uint32_t arg; /* OP_LEAF: the leaf */
     uint32_t end;
     const eql_node *node; /* OP_LEAF (fields of other types), OP_RESID: the tree walker's */
 } pf_ins;
