@@ -147,6 +147,12 @@ static uint32_t leaf_build(prefilter *pf, const eql_node *n, uint32_t *tests)
     uint32_t u = 0;
     for (uint32_t i = 0; i < nt; i++)
         if (!u || tests[u - 1] != tests[i]) tests[u++] = tests[i];
+    /* MODUS_PROGRAMS_FAULT=neg: negation ignored, so that tests/cli/test_rules.sh
+     * shows its comparison with the tree walker can fail */
+    static int fault = -1;
+    if (fault < 0)
+        fault = getenv("MODUS_PROGRAMS_FAULT") && !strcmp(getenv("MODUS_PROGRAMS_FAULT"), "neg");
+    if (fault) neg = false;
     return pf_leaf_add(pf, path, tests, u, neg, arr_ok, missing_value(n), n->kind);
 }
 
