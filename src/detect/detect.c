@@ -3,11 +3,46 @@
  * The pipeline's detection stage, between the rules (src/rules: compiled,
  * immutable) and the output (src/output: an alert rendered as SPEC §6).
  *
- * Prefilter (detect_prefilter.c): every rule is indexed by a necessary
- * condition derived from its where clauses (values, prefixes, suffixes,
- * substrings and presence of fields, the stage's category). For each event
- * each indexed field is read once; only the rules it may satisfy are run,
- * in rule order, by the EQL runtime (detect_query.c), which decides.
+ * How it works, per alerter (one per thread), built once from the rule set:
+ *  1. The shared predicate table (detect_prefilter.c). Every where clause of
+ *     every rule - all stages, `until`, lineage sub-queries - is cut into
+ *     leaves: a comparison of one plain field with literals (==, !=, :, like,
+ *     regex, in, not in, startsWith/endsWith/stringContains/wildcard, == null).
+ *     A leaf's tests, (field, operator, case, value), are unique across the
+ *     rules: an exact value sits in the field's hash (folded), a prefix,
+ *     suffix, substring or wildcard pattern in the field's Aho-Corasick
+ *     automaton by its best literal atom, a regex or atom-less pattern in the
+ *     field's "always" list. Identical leaves of different rules are one leaf.
+ *  2. A program per stage (detect_program.c): the where clause as prefix-order
+ *     instructions over leaf values (and, or, not, constants) with the tree
+ *     walker's three-valued logic; what is not a leaf (field-to-field,
+ *     arithmetic, other functions, lineage, aliases, numbers, node kinds added
+ *     later) is a residual subtree that eql_eval decides. Any AST compiles.
+ *  3. Candidates (the prefilter, same file): a necessary condition per rule,
+ *     category and action first, matched on every event; only the rules it
+ *     marks run, in rule order, through the query runtime (detect_query.c),
+ *     which keeps sequences and asks match_stage() for each stage's answer.
+ *  4. Per event, a field is read and matched against all its tests once,
+ *     the first time a program reads one of its leaves: hash, automaton and
+ *     "always" list mark candidate tests and set their leaves' bits; a leaf
+ *     whose bit is clear is false (or true, negated) at once; otherwise its
+ *     candidate tests are verified, each once per event.
+ * Invariants: a program's answer is the tree walker's for every event (null
+ * included): a leaf's value on a missing field is the walker's on an empty
+ * event, computed at build time; fields of other types (numbers, objects,
+ * mixed arrays) go to the walker. tests/unit/test_program.c and
+ * fuzz/fuzz_program.c check random clauses; tests/cli/test_rules.sh checks
+ * the alerts of 787 rules against every rule on every event.
+ * Cost: per event, the prefilter's fields, then each field some candidate
+ * reads (hash + automaton over its bytes), then the candidates' programs.
+ * How to see it: MODUS_PREFILTER=explain prints each rule's condition and
+ * each stage's program (MODUS_PREFILTER_FULL=1: every atom and instruction);
+ * MODUS_PREFILTER=off runs every rule on every event with the tree walker (the
+ * reference); MODUS_PROGRAMS=off keeps the prefilter and the tree walker;
+ * MODUS_VECTORSCAN=on scans fields with many substrings with Vectorscan;
+ * `modus scan --profile` prints candidate rules per event (mean, p95), the
+ * rules that keep tree-walker parts (all with MODUS_PROFILE_ALL=1) and the
+ * per-rule cost.
  *
  * An alert is built only when a rule fires (src/output/out_alert.c), so
  * alerting costs nothing on the events that do not match.
