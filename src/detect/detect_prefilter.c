@@ -42,7 +42,7 @@
 #define PF_ATOM 16          /* longest substring atom kept: longer pieces are cut */
 #define PF_OUT  0x80000000u /* automaton entry: a pattern ends in the target state */
 #ifndef PF_TATOM
-#define PF_TATOM 16 /* longest atom of a test: longer pieces are cut */
+#define PF_TATOM 8 /* longest atom of a test: a smaller automaton (the program verifies) */
 #endif
 #define PF_SHORT 3 /* shortest substring atom: shorter ones become presence */
 #define PF_HS                                                                                      \
