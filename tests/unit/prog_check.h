@@ -35,19 +35,12 @@ static unsigned pc_pick(pc_in *in, unsigned n)
 }
 
 static const char *const pc_fields[] = {"a", "b.c", "d"};
-static const char *const pc_strs[] = {"x",
-                                      "X",
-                                      "abc",
-                                      "ABC",
-                                      "",
-                                      "C:\\\\Win\\\\x.exe",
-                                      "c:\\\\win\\\\X.EXE",
-                                      "hello world",
-                                      "te*t",
-                                      "aXc"};
-static const char *const pc_pats[] = {"x*",      "*x",     "*b*",    "a?c",          "?:\\\\win*",
-                                      "*.exe",   "*",      "?*",     "abc",          "ABC",
-                                      "*bc",     "hel*wo*", "te*t",   "c:\\\\win\\\\*", "*o w*"};
+static const char *const pc_strs[] = {
+    "x",           "X",    "abc", "ABC", "", "C:\\\\Win\\\\x.exe", "c:\\\\win\\\\X.EXE",
+    "hello world", "te*t", "aXc"};
+static const char *const pc_pats[] = {
+    "x*",  "*x",  "*b*", "a?c",     "?:\\\\win*", "*.exe",          "*",    "?*",
+    "abc", "ABC", "*bc", "hel*wo*", "te*t",       "c:\\\\win\\\\*", "*o w*"};
 static const char *const pc_res[] = {"a.c", "x+", ".*exe", "[a-c]+", "hello.*"};
 
 static void pc_str(pc_in *in, buf *b, const char *const *pool, unsigned n)

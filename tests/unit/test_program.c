@@ -27,7 +27,8 @@ int main(void)
         differ += r == 1;
         failed += r < 0;
     }
-    CHECK(differ == 0, "%d of 20000 random clauses: the program differs from the tree walker", differ);
+    CHECK(differ == 0, "%d of 20000 random clauses: the program differs from the tree walker",
+          differ);
     CHECK(failed == 0, "%d random clauses did not compile", failed);
     CHECK(agree == 20000, "%d clauses agree", agree);
     return check_done();
