@@ -103,6 +103,8 @@ struct eql_runtime {
     int64_t head_left; /* streaming head; -1 none */
     bool done;
     eql_stats stats;
+    eql_match_fn match; /* the alerter's programs, or NULL */
+    void *match_ctx;
     /* the current event, and where its shared copy lives (see blob.h) */
     blob **cur;
     blob *own_cur; /* when the caller gives no slot */
@@ -298,8 +300,9 @@ static bool category_ok(const eql_ctx *c, const eql_stage *st)
 
 static bool stage_match(eql_runtime *rt, eql_ctx *c, const eql_stage *st)
 {
-    (void)rt;
-    return category_ok(c, st) && eql_true(eql_eval(c, st->where));
+    if (!category_ok(c, st)) return false;
+    if (rt->match) return rt->match(rt->match_ctx, c, st);
+    return eql_true(eql_eval(c, st->where));
 }
 
 /* ---- results and pipes --------------------------------------------------------------- */
@@ -1215,6 +1218,12 @@ modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, v
     }
     *out = r;
     return MODUS_OK;
+}
+
+void query_run_set_match(modus_query_run *r, eql_match_fn fn, void *ctx)
+{
+    r->rt->match = fn;
+    r->rt->match_ctx = ctx;
 }
 
 void modus_query_run_event(modus_query_run *r, const modus_event *ev)
