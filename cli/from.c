@@ -143,6 +143,15 @@ static int run(const cli_from *f, const char *group, const char *what,
     return EXIT_OK;
 }
 
+/* A message the decoder refuses is malformed (dead-lettered); running out
+ * of memory is not the message's fault. */
+static modus_status decode(modus_scanner *sc, const char *json, size_t len, const modus_event **ev,
+                           modus_diag *d)
+{
+    modus_status st = modus_scanner_decode(sc, json, len, ev, d);
+    return st == MODUS_OK || st == MODUS_ENOMEM ? st : MODUS_EPARSE;
+}
+
 /* ---- modus scan --from ---------------------------------------------------------------- */
 
 typedef struct scan_from {
@@ -188,8 +197,8 @@ static modus_status scan_message(void *state, const char *json, size_t len,
     scan_part *p = state;
     if (!p) return MODUS_ENOMEM;
     const modus_event *ev;
-    modus_status st = modus_scanner_decode(p->sc, json, len, &ev, d);
-    if (st != MODUS_OK) return st == MODUS_ENOMEM ? st : MODUS_EPARSE;
+    modus_status st = decode(p->sc, json, len, &ev, d);
+    if (st != MODUS_OK) return st;
     p->emit = emit;
     modus_alerter_event(p->al, ev);
     return MODUS_OK;
@@ -256,8 +265,8 @@ static modus_status base_message(void *state, const char *json, size_t len,
     base_part *p = state;
     if (!p) return MODUS_EIO;
     const modus_event *ev;
-    modus_status st = modus_scanner_decode(p->sc, json, len, &ev, d);
-    if (st != MODUS_OK) return st == MODUS_ENOMEM ? st : MODUS_EPARSE;
+    modus_status st = decode(p->sc, json, len, &ev, d);
+    if (st != MODUS_OK) return st;
     modus_diag bd = {0};
     if (p->bf->learn) {
         if (modus_baseline_learn(p->b, ev, &bd) != MODUS_OK) return MODUS_EIO;

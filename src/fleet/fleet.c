@@ -1,9 +1,35 @@
 /* fleet.c - what every backend shares: choosing one by the URL's scheme,
  * subjects and host tokens, and modus_fleet_init. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fleet.h"
+
+int64_t fleet_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fleet_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+void fleet_say(modus_fleet_log_fn log, void *ctx, const char *fmt, ...)
+{
+    if (!log) return;
+    char line[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log(ctx, line);
+}
 
 const fleet_backend *fleet_backend_for(const char *url, modus_diag *d)
 {

@@ -118,6 +118,14 @@ const char *fleet_nats_part_next_subject(const fleet_part *p);
 /* The backend of a URL's scheme, or NULL (diag says which schemes exist). */
 const fleet_backend *fleet_backend_for(const char *url, modus_diag *d);
 
+/* Monotonic milliseconds. */
+int64_t fleet_now_ms(void);
+/* A formatted line to a log callback (nothing without one). */
+void fleet_say(modus_fleet_log_fn log, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sleeps ms milliseconds. */
+void fleet_sleep_ms(int ms);
+
 /* "modus.<kind>.<host token>" into out; false when it does not fit. */
 bool fleet_subject(char *out, size_t cap, const char *prefix, const char *host, size_t hlen);
 

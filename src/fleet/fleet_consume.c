@@ -97,32 +97,15 @@ struct modus_consumer {
     pthread_mutex_t log_mu;
 };
 
-static int64_t now_ms(void)
+/* lines from several workers never mix */
+static void log_locked(void *ctx, const char *line)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
-static void say(modus_consumer *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(modus_consumer *c, const char *fmt, ...)
-{
-    if (!c->log) return;
-    char line[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
+    modus_consumer *c = ctx;
     pthread_mutex_lock(&c->log_mu);
     c->log(c->log_ctx, line);
     pthread_mutex_unlock(&c->log_mu);
 }
+#define say(c, ...) fleet_say((c)->log ? log_locked : NULL, (c), __VA_ARGS__)
 
 static bool stop_wanted(modus_consumer *c)
 {
@@ -235,7 +218,7 @@ static bool flush_out(worker *w)
             if (m->state == OUT_DONE) continue;
             pthread_mutex_lock(&w->mu);
             m->state = OUT_SENT;
-            m->sent_ms = now_ms();
+            m->sent_ms = fleet_now_ms();
             pthread_mutex_unlock(&w->mu);
             fleet_msg fm = {m->subject, m->id[0] ? m->id : NULL, m->data, m->len, m->hdrs,
                             m->nhdrs};
@@ -246,7 +229,7 @@ static bool flush_out(worker *w)
             }
         }
         /* wait for every answer, 5 s at most */
-        int64_t until = now_ms() + 5000;
+        int64_t until = fleet_now_ms() + 5000;
         bool all = false;
         pthread_mutex_lock(&w->mu);
         for (;;) {
@@ -259,7 +242,7 @@ static bool flush_out(worker *w)
                 all = true;
                 break;
             }
-            if (!open || now_ms() >= until) break;
+            if (!open || fleet_now_ms() >= until) break;
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_nsec += 100 * 1000000;
@@ -279,10 +262,10 @@ static bool flush_out(worker *w)
         /* keep trying while running; once asked to stop, for 10 s more at
          * most (then the batch is not acknowledged and is handled again by
          * whoever holds the partition next) */
-        if ((stop_wanted(c) || atomic_load(&w->stop)) && !stop_since) stop_since = now_ms();
-        if (stop_since && now_ms() - stop_since > 10000) return false;
+        if ((stop_wanted(c) || atomic_load(&w->stop)) && !stop_since) stop_since = fleet_now_ms();
+        if (stop_since && fleet_now_ms() - stop_since > 10000) return false;
         backoff = backoff ? (backoff < 2000 ? backoff * 2 : 2000) : 250;
-        sleep_ms((int)backoff);
+        fleet_sleep_ms((int)backoff);
     }
 }
 
@@ -299,11 +282,11 @@ static void *work(void *arg)
         if (!part) {
             memset(&d, 0, sizeof d);
             if (c->b->part_open(c->l, c->group, w->p, &part, &d) != MODUS_OK) {
-                if (now_ms() - last_err > 10000) {
-                    last_err = now_ms();
+                if (fleet_now_ms() - last_err > 10000) {
+                    last_err = fleet_now_ms();
                     say(c, "partition %u: cannot start consuming: %s", w->p, d.message);
                 }
-                sleep_ms(500);
+                fleet_sleep_ms(500);
                 continue;
             }
         }
@@ -311,11 +294,11 @@ static void *work(void *arg)
         size_t n = 0;
         modus_status st = c->b->part_fetch(part, c->batch, 1000, &dl, &n, &skipped);
         if (st == MODUS_DONE) { /* fenced: the lease is not fresh */
-            sleep_ms(100);
+            fleet_sleep_ms(100);
             continue;
         }
         if (st != MODUS_OK) {
-            sleep_ms(200);
+            fleet_sleep_ms(200);
             continue;
         }
         if (skipped) {
@@ -359,7 +342,7 @@ static void *work(void *arg)
         while (c->h.commit && c->h.commit(state, &d) != MODUS_OK) {
             say(c, "partition %u: cannot commit the batch: %s", w->p, d.message);
             if (stop_wanted(c) || atomic_load(&w->stop)) goto out;
-            sleep_ms(1000);
+            fleet_sleep_ms(1000);
         }
         if (c->b->part_commit(part) != MODUS_OK)
             say(c, "partition %u: acknowledgement not confirmed (the next one covers it)", w->p);
@@ -413,7 +396,7 @@ modus_status modus_consumer_open(const modus_fleet_opts *o, const modus_consumer
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     uint32_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint32_t)now_ms();
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint32_t)fleet_now_ms();
     char tok[64];
     modus_fleet_host_token(host, strlen(host), tok, sizeof tok);
     for (char *t = tok; *t; t++)
@@ -475,11 +458,11 @@ static bool reap(modus_consumer *c, unsigned p)
 modus_status modus_consumer_run(modus_consumer *c, double seconds, volatile sig_atomic_t *stop)
 {
     c->user_stop = stop;
-    int64_t end = seconds > 0 ? now_ms() + (int64_t)(seconds * 1000) : 0;
+    int64_t end = seconds > 0 ? fleet_now_ms() + (int64_t)(seconds * 1000) : 0;
     uint64_t release = 0;
     modus_diag d;
     int64_t last_err = 0;
-    while (!stop_wanted(c) && !(end && now_ms() >= end)) {
+    while (!stop_wanted(c) && !(end && fleet_now_ms() >= end)) {
         /* workers that ended: asked to (surplus), or lost their lease */
         for (unsigned p = 0; p < c->n; p++)
             if (c->w[p].running && atomic_load(&c->w[p].exited) && reap(c, p)) release |= 1ull << p;
@@ -487,8 +470,8 @@ modus_status modus_consumer_run(modus_consumer *c, double seconds, volatile sig_
         memset(&d, 0, sizeof d);
         if (c->b->assign(c->l, c->group, c->member, c->n, &c->held, release, &surplus, &d) !=
                 MODUS_OK &&
-            now_ms() - last_err > 10000) {
-            last_err = now_ms();
+            fleet_now_ms() - last_err > 10000) {
+            last_err = fleet_now_ms();
             say(c, "leases: %s", d.message);
         }
         release = 0;
@@ -506,7 +489,8 @@ modus_status modus_consumer_run(modus_consumer *c, double seconds, volatile sig_
                 say(c, "partition %u: handing over (rebalancing)", p);
             }
         }
-        for (int i = 0; i < 10 && !stop_wanted(c) && !(end && now_ms() >= end); i++) sleep_ms(100);
+        for (int i = 0; i < 10 && !stop_wanted(c) && !(end && fleet_now_ms() >= end); i++)
+            fleet_sleep_ms(100);
     }
     /* finish the batches in hand, then give every lease up */
     atomic_store(&c->stopping, true);

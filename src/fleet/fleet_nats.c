@@ -103,23 +103,14 @@ struct fleet_part {
     int pull_timeout;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define say(l, ...) fleet_say((l)->log, (l)->log_ctx, __VA_ARGS__)
 
-static void say(fleet_link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(fleet_link *l, const char *fmt, ...)
+static void drop_sub(natsSubscription **sub)
 {
-    if (!l->log) return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    l->log(l->log_ctx, line);
+    if (!*sub) return;
+    natsSubscription_Unsubscribe(*sub);
+    natsSubscription_Destroy(*sub);
+    *sub = NULL;
 }
 
 static void set_diag(modus_diag *d, const char *what, natsStatus s)
@@ -146,7 +137,7 @@ static void lib_open(void)
 static void on_disconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
-    say(closure, "nats: disconnected");
+    say((fleet_link *)closure, "nats: disconnected");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -174,7 +165,7 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, 
 {
     (void)nc;
     (void)sub;
-    say(closure, "nats: %s", natsStatus_GetText(err));
+    say((fleet_link *)closure, "nats: %s", natsStatus_GetText(err));
 }
 
 /* <inbox>.<sender>.<tag>: one callback for every acknowledgement */
@@ -367,10 +358,7 @@ static void nats_close(fleet_link *l)
     pthread_mutex_lock(&l->mu);
     for (int i = 0; i < l->nsenders; i++) l->senders[i].fn = NULL;
     pthread_mutex_unlock(&l->mu);
-    if (l->acks) {
-        natsSubscription_Unsubscribe(l->acks);
-        natsSubscription_Destroy(l->acks);
-    }
+    drop_sub(&l->acks);
     kvStore_Destroy(l->leases);
     kvStore_Destroy(l->config);
     jsCtx_Destroy(l->js);
@@ -477,7 +465,7 @@ static modus_status nats_assign(fleet_link *l, const char *group, const char *me
             atomic_store(&l->lease_ok_until[p], 0);
             continue;
         }
-        int64_t t0 = now_ms();
+        int64_t t0 = fleet_now_ms();
         uint64_t rev = 0;
         natsStatus s = kvStore_UpdateString(&rev, kv, key, member, l->lease_rev[p]);
         if (s != NATS_OK) {
@@ -542,7 +530,7 @@ static modus_status nats_assign(fleet_link *l, const char *group, const char *me
         uint64_t bit = 1ull << p;
         if ((*held & bit) || (taken & bit)) continue;
         lease_key(key, sizeof key, group, p);
-        int64_t t0 = now_ms();
+        int64_t t0 = fleet_now_ms();
         uint64_t rev = 0;
         if (kvStore_CreateString(&rev, kv, key, member) != NATS_OK) continue;
         l->lease_rev[p] = rev;
@@ -628,11 +616,7 @@ static modus_status recreate(fleet_part *p, bool from_floor, modus_diag *d)
     p->reset = false;
     /* deliveries of the old consumer still on the way are dropped with
      * the old inbox */
-    if (p->sub) {
-        natsSubscription_Unsubscribe(p->sub);
-        natsSubscription_Destroy(p->sub);
-        p->sub = NULL;
-    }
+    drop_sub(&p->sub);
     natsInbox_Destroy(p->inbox);
     p->inbox = NULL;
     s = natsInbox_Create(&p->inbox);
@@ -674,10 +658,7 @@ static void nats_part_close(fleet_part *p)
     if (p->unconfirmed) ack_confirmed(p, p->acked); /* before another holder reads the floor */
     batch_free(p);
     natsMsg_Destroy(p->last);
-    if (p->sub) {
-        natsSubscription_Unsubscribe(p->sub);
-        natsSubscription_Destroy(p->sub);
-    }
+    drop_sub(&p->sub);
     natsInbox_Destroy(p->inbox);
     free(p->msgs);
     free(p->dl);
@@ -731,7 +712,7 @@ static modus_status nats_part_fetch(fleet_part *p, size_t max, int timeout_ms, f
     *out = NULL;
     batch_free(p);
     if (!grow(p, max)) return MODUS_ENOMEM;
-    int64_t t0 = now_ms();
+    int64_t t0 = fleet_now_ms();
     if (t0 >= atomic_load(&p->l->lease_ok_until[p->p])) return MODUS_DONE; /* fenced */
     if (p->reset) {
         modus_diag d;
@@ -745,7 +726,7 @@ static modus_status nats_part_fetch(fleet_part *p, size_t max, int timeout_ms, f
     while (*n < max) {
         /* until the deadline for the first message; then 5 ms more for the
          * rest of a burst (a batch is handled as soon as the burst ends) */
-        int64_t t = now_ms(), left = deadline - t;
+        int64_t t = fleet_now_ms(), left = deadline - t;
         if (*n && !linger) linger = t + 5;
         if (linger && linger - t < left) left = linger - t;
         if (left <= 0) break;
@@ -801,7 +782,7 @@ static modus_status nats_part_fetch(fleet_part *p, size_t max, int timeout_ms, f
         natsMsg_Destroy(p->last);
         p->last = p->msgs[*n - 1];
         /* the next batch is on its way while this one is handled */
-        if (!p->pulling && !p->reset) send_pull(p, now_ms());
+        if (!p->pulling && !p->reset) send_pull(p, fleet_now_ms());
     }
     *out = p->dl;
     return MODUS_OK;
@@ -816,7 +797,7 @@ static modus_status ack_confirmed(fleet_part *p, const char *reply)
     natsMsg_Destroy(resp);
     if (s != NATS_OK) return MODUS_EIO;
     p->unconfirmed = false;
-    p->confirmed_ms = now_ms();
+    p->confirmed_ms = fleet_now_ms();
     return MODUS_OK;
 }
 
@@ -829,7 +810,7 @@ static modus_status nats_part_commit(fleet_part *p)
     const char *reply = natsMsg_GetReply(p->last);
     snprintf(p->acked, sizeof p->acked, "%s", reply);
     modus_status st = MODUS_OK;
-    if (now_ms() - p->confirmed_ms >= 1000) {
+    if (fleet_now_ms() - p->confirmed_ms >= 1000) {
         st = ack_confirmed(p, p->acked);
     } else {
         p->unconfirmed = true;

@@ -82,24 +82,7 @@ struct modus_publisher {
     char subj[FLEET_HOST_TOKEN + 64], id[256];
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void say(modus_publisher *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(modus_publisher *p, const char *fmt, ...)
-{
-    if (!p->log) return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    p->log(p->log_ctx, line);
-}
+#define say(p, ...) fleet_say((p)->log, (p)->log_ctx, __VA_ARGS__)
 
 static slot *slot_of(modus_publisher *p, uint64_t seq)
 {
@@ -137,7 +120,7 @@ static void dropped(modus_publisher *p, const spool_drop *d)
         slot *x = slot_of(p, s);
         if (x->seq == s) x->state = SLOT_EMPTY;
     }
-    int64_t t = now_ms();
+    int64_t t = fleet_now_ms();
     if (t - p->last_drop_log_ms >= 10000) {
         p->last_drop_log_ms = t;
         say(p, "spool full: dropped the oldest documents (%llu so far)",
@@ -233,7 +216,7 @@ static void send_some(modus_publisher *p)
         s->end = end;
         s->flags = rec.flags;
         s->state = SLOT_SENT;
-        s->sent_ms = now_ms();
+        s->sent_ms = fleet_now_ms();
         if (again) p->st.resent++;
         snprintf(p->subj, sizeof p->subj, "%.*s", (int)rec.subject.n, rec.subject.p);
         snprintf(p->id, sizeof p->id, "%.*s", (int)rec.id.n, rec.id.p);
@@ -256,7 +239,7 @@ static void *pump(void *arg)
     modus_publisher *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        int64_t t = now_ms();
+        int64_t t = fleet_now_ms();
         advance(p);
         bool empty = spool_floor_seq(p->sp) == spool_next_seq(p->sp);
         if (p->stop && (!p->drain_until || t >= p->drain_until || empty)) break;
@@ -382,7 +365,7 @@ modus_status modus_publisher_put(modus_publisher *p, modus_fleet_kind kind, cons
     }
     pthread_mutex_lock(&p->mu);
     uint64_t backlog = spool_next_seq(p->sp) - spool_floor_seq(p->sp);
-    bool waiting = !p->st.connected || now_ms() < p->backoff_until || backlog >= p->window;
+    bool waiting = !p->st.connected || fleet_now_ms() < p->backoff_until || backlog >= p->window;
     uint64_t seq;
     spool_drop drop;
     modus_status st = spool_append(p->sp, (uint8_t)kind, waiting ? FLAG_SPOOLED : 0, sv_cstr(subj),
@@ -426,7 +409,7 @@ void modus_publisher_close(modus_publisher *p, int timeout_ms)
         pthread_mutex_lock(&p->mu);
         if (p->sp) spool_flush(p->sp);
         p->stop = true;
-        p->drain_until = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+        p->drain_until = timeout_ms > 0 ? fleet_now_ms() + timeout_ms : 0;
         pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thr, NULL);

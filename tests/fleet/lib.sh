@@ -137,3 +137,11 @@ h=2166136261
 for b in sys.argv[1].encode(): h=((h^b)*16777619)&0xffffffff
 print(h%int(sys.argv[2]))' "$1" "$2"
 }
+
+# skip (exit 77) unless modus live can run: root and a kernel with BTF
+need_sensor() {
+    if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
+        echo "SKIP: modus live needs root and a kernel with BTF"
+        exit 77
+    fi
+}

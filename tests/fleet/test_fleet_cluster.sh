@@ -11,10 +11,7 @@
 #      events lost, 0 duplicate events, 0 duplicate alerts, every event-rule
 #      alert stored.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: modus live needs root and a kernel with BTF"
-    exit 77
-fi
+need_sensor
 RULES=$SRC/tests/fleet/rules
 TAG=$$
 

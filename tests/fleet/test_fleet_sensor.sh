@@ -12,10 +12,7 @@
 # The events are real: a loop starting marker processes (/bin/true
 # modus-fleet-mark-...), plus whatever else the machine runs.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: modus live needs root and a kernel with BTF"
-    exit 77
-fi
+need_sensor
 RULES=$SRC/tests/fleet/rules
 TAG=$$
 

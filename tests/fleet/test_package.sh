@@ -19,17 +19,8 @@ if dpkg-query -W -f='${Status}' modus 2>/dev/null | grep -q installed; then
     exit 77
 fi
 INSTALLED=0
-dpkg_retry() { # dpkg ARGS..., waiting for another dpkg/apt to finish (up to 120 s)
-    for _ in $(seq 120); do
-        dpkg "$@" >"$TMP/dpkg.log" 2>&1 && return 0
-        grep -q "lock" "$TMP/dpkg.log" || break
-        sleep 1
-    done
-    cat "$TMP/dpkg.log" >&2
-    return 1
-}
 cleanup() {
-    [ $INSTALLED = 1 ] && dpkg_retry --purge modus
+    [ $INSTALLED = 1 ] && dpkg_locked --purge modus
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -42,7 +33,7 @@ check "its dependencies are computed (libnats among them)" grep -q 'Depends:.*li
 check "the configuration files are conffiles" test "$(dpkg-deb -f "$deb" Package)" = modus -a \
     "$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | sort | tr '\n' ' ')" = "/etc/modus/live.conf /etc/modus/scan.conf "
 
-dpkg_retry -i "$deb" && INSTALLED=1
+dpkg_locked -i "$deb" && INSTALLED=1
 check "dpkg -i installs it" test $INSTALLED = 1
 expect_eq "the installed modus runs" "$(/usr/bin/modus --version)" "modus $("$MODUS" --version | awk '{print $2}')"
 man modus >"$TMP/man.txt" 2>&1
@@ -66,7 +57,7 @@ for f in live scan; do
     expect_eq "every option of the packaged $f.conf is known" "$?:$(cat "$TMP/$f.err")" "0:"
 done
 
-dpkg_retry --purge modus && INSTALLED=0
+dpkg_locked --purge modus && INSTALLED=0
 check "dpkg --purge removes it" test $INSTALLED = 0
 left=$(ls -d /usr/bin/modus /etc/modus /usr/lib/systemd/system/modus-*.service /usr/share/man/man1/modus.1.gz \
     /usr/share/doc/modus 2>/dev/null)
