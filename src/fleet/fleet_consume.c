@@ -332,6 +332,14 @@ static void *work(void *arg)
                 else
                     snprintf(why, sizeof why, "malformed: %s", d.message);
                 dead_letter(w, &dl[i], why);
+            } else if (hs != MODUS_OK) {
+                /* the handler cannot go on (out of memory, its database):
+                 * nothing of this batch is acknowledged; the worker starts
+                 * again from the last acknowledged batch */
+                say(c, "partition %u: cannot handle events (%s)%s%s; starting over", w->p,
+                    modus_strerror(hs), d.message[0] ? ": " : "", d.message);
+                fleet_sleep_ms(1000);
+                goto out;
             }
         }
         atomic_fetch_add(&c->messages, n);

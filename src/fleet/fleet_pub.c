@@ -22,9 +22,11 @@
  *      in the spool; a full spool deletes its oldest segment (drop-oldest)
  *      and the records lost are counted, never silently.
  * Invariants: floor <= read cursor <= next sequence; read - floor <= the
- * window; every record put is eventually counted exactly once as published
- * (acknowledged, duplicates included) or dropped, or is still in the
- * backlog (on disk, resumed by the next run).
+ * window; every record put is counted once as published (acknowledged,
+ * duplicates included) or dropped, or is in the backlog (on disk, resumed
+ * by the next run, or in flight after the spool dropped it: an "orphan",
+ * published if its acknowledgement comes, dropped if it times out — then it
+ * may have been stored after all, the one case where drops overcount).
  * Order: records are sent in spool order. A record refused while later ones
  * in the same window were stored lands after them (within one window) —
  * only when a send fails while the next ones succeed; an outage fails the
@@ -48,7 +50,10 @@
 
 #define FLAG_SPOOLED 1 /* waited for the broker (or resumed from a previous run) */
 
-enum { SLOT_EMPTY, SLOT_SENT, SLOT_ACKED, SLOT_FAILED };
+/* SLOT_ORPHAN: sent, then the spool dropped its segment (full): it cannot
+ * be sent again; its acknowledgement counts it published, a timeout or a
+ * refusal dropped. */
+enum { SLOT_EMPTY, SLOT_SENT, SLOT_ACKED, SLOT_FAILED, SLOT_ORPHAN };
 
 typedef struct slot {
     uint64_t seq;
@@ -74,6 +79,7 @@ struct modus_publisher {
     bool rewind;
     char why[256];       /* the last refusal */
     uint64_t resume_end; /* records before it came from a previous run */
+    uint64_t orphans;    /* SLOT_ORPHAN slots */
     modus_publisher_stats st;
     uint64_t lost_seen;
     int64_t last_sync_ms, last_drop_log_ms;
@@ -95,7 +101,18 @@ static void on_ack(void *ctx, uint64_t tag, fleet_result r, const char *why)
     modus_publisher *p = ctx;
     pthread_mutex_lock(&p->mu);
     slot *s = slot_of(p, tag);
-    if (s->seq == tag && s->state == SLOT_SENT) {
+    if (s->seq == tag && s->state == SLOT_ORPHAN) {
+        if (r == FLEET_REFUSED) {
+            p->st.dropped++;
+        } else {
+            p->st.published++;
+            if (r == FLEET_DUPLICATE) p->st.duplicates++;
+            if ((s->flags & FLAG_SPOOLED) || tag < p->resume_end) p->st.replayed++;
+        }
+        s->state = SLOT_EMPTY;
+        p->orphans--;
+        pthread_cond_signal(&p->cv);
+    } else if (s->seq == tag && s->state == SLOT_SENT) {
         if (r == FLEET_REFUSED) {
             s->state = SLOT_FAILED;
             snprintf(p->why, sizeof p->why, "%s", why);
@@ -115,10 +132,17 @@ static void on_ack(void *ctx, uint64_t tag, fleet_result r, const char *why)
 static void dropped(modus_publisher *p, const spool_drop *d)
 {
     if (!d->records) return;
-    p->st.dropped += d->records;
     for (uint64_t s = d->first; s < d->end; s++) {
         slot *x = slot_of(p, s);
-        if (x->seq == s) x->state = SLOT_EMPTY;
+        if (x->seq == s && x->state == SLOT_ACKED) { /* published already */
+            x->state = SLOT_EMPTY;
+        } else if (x->seq == s && x->state == SLOT_SENT) { /* its answer decides */
+            x->state = SLOT_ORPHAN;
+            p->orphans++;
+        } else {
+            if (x->seq == s) x->state = SLOT_EMPTY;
+            p->st.dropped++;
+        }
     }
     int64_t t = fleet_now_ms();
     if (t - p->last_drop_log_ms >= 10000) {
@@ -155,6 +179,19 @@ static bool advance(modus_publisher *p)
     }
     if (moved) spool_ack(p->sp, &end);
     return moved;
+}
+
+/* Orphans not answered in time: dropped (they cannot be sent again). */
+static void expire_orphans(modus_publisher *p, int64_t t)
+{
+    for (uint32_t i = 0; p->orphans && i < p->window; i++) {
+        slot *x = &p->ring[i];
+        if (x->state == SLOT_ORPHAN && t - x->sent_ms >= p->ack_timeout_ms) {
+            x->state = SLOT_EMPTY;
+            p->orphans--;
+            p->st.dropped++;
+        }
+    }
 }
 
 /* A failure or a timeout in the window: send it again from the floor. */
@@ -194,6 +231,8 @@ static void send_some(modus_publisher *p)
     for (;;) {
         uint64_t f = spool_floor_seq(p->sp), r = spool_read_seq(p->sp);
         if (r - f >= p->window || (p->stop && !p->drain_until)) return;
+        /* an orphan keeps its slot until it is answered or times out */
+        if (slot_of(p, r)->state == SLOT_ORPHAN) return;
         spool_rec rec;
         spool_pos end;
         uint64_t damaged = 0;
@@ -211,6 +250,10 @@ static void send_some(modus_publisher *p)
         if (got == 0) return;
         slot *s = slot_of(p, rec.seq);
         if (s->seq == rec.seq && s->state == SLOT_ACKED) continue; /* stored already */
+        if (s->state == SLOT_ORPHAN) { /* (after damage skipped records) */
+            p->orphans--;
+            p->st.dropped++;
+        }
         bool again = s->seq == rec.seq;
         s->seq = rec.seq;
         s->end = end;
@@ -247,6 +290,7 @@ static void *pump(void *arg)
         bool up = p->b->connected(p->l, &reconnects);
         p->st.connected = up;
         p->st.reconnects = reconnects;
+        if (p->orphans) expire_orphans(p, t);
         if (must_rewind(p, t)) do_rewind(p, t);
         if (up && t >= p->backoff_until) send_some(p);
         if (t - p->last_sync_ms >= 200) {
@@ -397,7 +441,7 @@ void modus_publisher_stats_get(modus_publisher *p, modus_publisher_stats *out)
 {
     pthread_mutex_lock(&p->mu);
     *out = p->st;
-    out->backlog = spool_next_seq(p->sp) - spool_floor_seq(p->sp);
+    out->backlog = spool_next_seq(p->sp) - spool_floor_seq(p->sp) + p->orphans;
     out->spool_bytes = spool_bytes(p->sp);
     pthread_mutex_unlock(&p->mu);
 }

@@ -92,7 +92,7 @@ phase_alerts() { jq -c -S --arg m "-$TAG-$1-" 'select([.events[].process.args[]?
 # ---- 1. no faults ------------------------------------------------------------------------
 sensor la "$HA"
 sensor lb "$HB"
-workload p1 8
+workload p1 6
 sleep 1
 stop_sensors 1
 check "the scanners drain the stream" wait_drained "$CLUSTER_URL" MODUS_EVENTS 90
@@ -111,16 +111,16 @@ done
 # ---- 2. faults mid-stream ----------------------------------------------------------------
 sensor la "$HA"
 sensor lb "$HB"
-workload p2 30 &
+workload p2 20 &
 W=$!
-sleep 5
+sleep 3
 leader=$("$NATSUTIL" "$CLUSTER_URL" leader MODUS_EVENTS)
 check "the stream has a leader ($leader)" test -n "$leader" -a "$leader" != -
 kill_node "$leader" KILL
 echo "  killed node $leader (the stream's leader) at $(date +%T)"
-sleep 7
+sleep 5
 restart_node "$leader"
-sleep 6
+sleep 3
 victim=s1
 [ "$(grep -c 'consuming (member' "$TMP/s1.err")" -gt 0 ] || victim=s2
 other=$([ $victim = s1 ] && echo s2 || echo s1)
@@ -151,14 +151,14 @@ expect_eq "the surviving scanner stops cleanly" $? 0
 # events: 0 lost, 0 twice
 events_of | jq -r .event.id | sort >"$TMP/ev.want"
 "$NATSUTIL" "$CLUSTER_URL" ids MODUS_EVENTS | awk '{print $3}' | sort >"$TMP/ev.got"
-check "the sensors sent events" [ "$(wc -l <"$TMP/ev.want")" -gt 2000 ]
+check "the sensors sent events" [ "$(wc -l <"$TMP/ev.want")" -gt 1000 ]
 expect_eq "0 events lost" "$(comm -23 "$TMP/ev.want" "$TMP/ev.got" | wc -l)" 0
 expect_eq "0 events stored twice" "$(uniq -d "$TMP/ev.got" | wc -l)" 0
 # alerts: every event-rule alert stored, none twice
 events_of >"$TMP/all.events"
 "$MODUS" scan --rules "$RULES/marker.toml" --format json "$TMP/all.events" 2>/dev/null | jq -r .event.id | sort >"$TMP/al.want"
 "$NATSUTIL" "$CLUSTER_URL" ids MODUS_ALERTS | awk '{print $3}' | sort >"$TMP/al.got"
-check "the faults phase raised alerts" [ "$(wc -l <"$TMP/al.want")" -gt 1000 ]
+check "the faults phase raised alerts" [ "$(wc -l <"$TMP/al.want")" -gt 300 ]
 expect_eq "0 event-rule alerts lost" "$(comm -23 "$TMP/al.want" "$TMP/al.got" | wc -l)" 0
 expect_eq "0 alerts stored twice" "$(uniq -d "$TMP/al.got" | wc -l)" 0
 "$MODUS" scan --rules "$RULES/sequence.toml" --format json "$TMP/all.events" 2>/dev/null | jq -r .event.id | sort >"$TMP/seq.want"

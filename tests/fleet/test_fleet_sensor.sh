@@ -74,11 +74,11 @@ wait $SENSOR
 expect_eq "the sensor stops cleanly" $? 0
 grep -E 'stopped after|at stop' "$TMP/out.err" | sed 's/^/  /'
 nlocal=$(local_ids out | wc -l)
-check "the sensor saw the workload" [ "$nlocal" -gt 1500 ]
+check "the sensor saw the workload" [ "$nlocal" -gt 1000 ]
 expect_eq "every event delivered, in order, once" \
     "$(diff <(local_ids out) <(stream_ids out) >/dev/null && echo same)" same
 spooled=$(metric out modus_publish_spooled_total)
-check "events were spooled during the outage ($spooled)" [ "$spooled" -gt 1000 ]
+check "events were spooled during the outage ($spooled)" [ "$spooled" -gt 500 ]
 expect_eq "every spooled event replayed" "$(metric out modus_publish_replayed_total)" "$spooled"
 expect_eq "none dropped" "$(metric out modus_publish_dropped_total)" 0
 expect_eq "nothing left in the spool" "$(metric out modus_publish_backlog)" 0
@@ -88,7 +88,7 @@ check "the outage is logged" grep -q "nats: disconnected" "$TMP/out.err"
 # the sensor's alerts are in the alerts stream, with the ids a file scan gives
 jq -c 'select(.event.kind == "event")' "$TMP/out.ndjson" >"$TMP/out.events"
 "$MODUS" scan --rules "$RULES/marker.toml" --format json "$TMP/out.events" 2>/dev/null | jq -r .event.id | sort >"$TMP/want.ids"
-check "the workload raised alerts" [ "$(wc -l <"$TMP/want.ids")" -gt 1000 ]
+check "the workload raised alerts" [ "$(wc -l <"$TMP/want.ids")" -gt 200 ]
 "$NATSUTIL" "$URL_n1" ids MODUS_ALERTS | awk -v s="modus.alerts.fleet-out-$TAG" '$2 == s {print $3}' | sort >"$TMP/got.ids"
 expect_eq "alerts stored once each, ids as a file scan gives them" "$(diff "$TMP/want.ids" "$TMP/got.ids" >/dev/null && echo same)" same
 check "spool files are 0600" [ -z "$(find "$TMP/spool-out" -type f ! -perm 600)" ]
@@ -97,7 +97,7 @@ check "the spool directory is 0700" [ "$(stat -c %a "$TMP/spool-out")" = 700 ]
 # ---- 2. a spool too small for the outage ----------------------------------------------
 kill_node n1 KILL
 sensor small 1
-workload 20 d
+workload 12 d
 restart_node n1
 wait_js "$URL_n1" || exit 1
 sleep 3
@@ -105,7 +105,7 @@ kill -INT $SENSOR
 wait $SENSOR
 grep 'at stop' "$TMP/small.err" | sed 's/^/  /'
 dropped=$(metric small modus_publish_dropped_total)
-check "a 1 MiB spool drops during a 20 s outage ($dropped)" [ "$dropped" -gt 0 ]
+check "a 1 MiB spool drops during a 12 s outage ($dropped)" [ "$dropped" -gt 0 ]
 check "the drop is logged" grep -q "spool full: dropped the oldest" "$TMP/small.err"
 check "the stop line counts the drops" grep -q "dropped $dropped," "$TMP/small.err"
 queued=$(metric small modus_publish_queued_total)
