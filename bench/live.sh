@@ -50,7 +50,7 @@ srcs=$(ls src/*/*.c src/*.c | tr '\n' ' ')
     echo "vpath %.c $(ls -d src/*/ | tr '\n' ':')src"
     echo "%.o: %.c"
     printf '\tgcc -O2 -D_GNU_SOURCE -I%s/include -I%s/src -I%s/bpf %s -c $< -o $@\n' "$PWD" "$PWD" "$(cd "$(dirname "$M")" && pwd)" \
-        "$(pkg-config --cflags libpq)"
+        "$(pkg-config --cflags libpq libhs)"
 } >"$tmp/cc/Makefile"
 sed -i "s|vpath %.c |vpath %.c $PWD/|; s|:src/|:$PWD/src/|g; s|:src\$|:$PWD/src|" "$tmp/cc/Makefile"
 compile() { # -> "wall cpu"

@@ -116,6 +116,7 @@ static void usage(FILE *f)
             "           --spool DIR             the spool (default: a temporary directory)\n"
             "           --spool-mb N            its bound (default 256)\n"
             "           --wait SECONDS          for acknowledgements at the end (default 60)\n"
+            "           --max-line BYTES        longest line read (default 16 MiB)\n"
             "\n"
             "%s"
             "  -q, --quiet, -h, --help\n"
