@@ -9,7 +9,10 @@ static void usage(FILE *f)
 {
     fputs(
         "usage: modus rules check PATH...     compile rules, report every error\n"
-        "       modus rules list [PATH...]    one line per rule (default: the built-in pack)\n"
+        "       modus rules list [--query] [PATH...]\n"
+        "                                     one line per rule (default: the built-in pack);\n"
+        "                                     --query also prints each rule's EQL (for Sigma\n"
+        "                                     rules, the query they compile to)\n"
         "       modus rules test [PATH...]    run the rules' [[modus.tests]] events\n"
         "       modus rules score [--json] [--min SCORE] [--observables FILE] [PATH...]\n"
         "                                     Summiting the Pyramid robustness of each rule\n"
@@ -52,12 +55,45 @@ static void on_error(void *ctx, const modus_diag *d, const char *text, size_t le
     }
 }
 
+const char *cli_sigma_mapping;
+
+/* rules read but not applicable (not EQL), by kind, before the check's last line */
+static void print_skipped(const modus_ruleset *rs)
+{
+    size_t n = modus_ruleset_skipped(rs);
+    if (!n) return;
+    const char *kinds[64];
+    size_t counts[64], nk = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *file, *why;
+        modus_ruleset_skipped_get(rs, i, &file, &why);
+        size_t k = 0;
+        while (k < nk && strcmp(kinds[k], why)) k++;
+        if (k == nk && nk < 64) kinds[nk] = why, counts[nk++] = 0;
+        if (k < nk) counts[k]++;
+    }
+    printf("%zu rules not applicable (not EQL):", n);
+    for (size_t k = 0; k < nk; k++) printf("%s %zu %s", k ? "," : "", counts[k], kinds[k]);
+    putchar('\n');
+}
+
 /* load PATHs (or the default pack when none); returns the number of failures */
 modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed)
 {
     modus_ruleset *rs;
-    if (modus_ruleset_create(&rs) != MODUS_OK) return NULL;
+    if (modus_ruleset_create(&rs) != MODUS_OK) {
+        cli_error("out of memory");
+        return NULL;
+    }
     *loaded = *failed = 0;
+    if (cli_sigma_mapping) {
+        modus_diag d;
+        if (modus_ruleset_sigma_mapping(rs, cli_sigma_mapping, &d) != MODUS_OK) {
+            cli_diag("sigma mapping", &d);
+            modus_ruleset_destroy(rs);
+            return NULL;
+        }
+    }
     if (!n) {
         modus_ruleset_add_default(rs, on_error, NULL, loaded, failed);
         return rs;
@@ -175,18 +211,29 @@ int cmd_rules(int argc, char **argv)
         cli_error("rules: unknown subcommand '%s' (check, list, test or score)", sub);
         return EXIT_USAGE;
     }
-    if (!strcmp(sub, "check") && argc < 3) {
+    bool show_query = false;
+    int first = 2;
+    while (first < argc && argv[first][0] == '-' && argv[first][1]) {
+        if (!strcmp(argv[first], "--query") && !strcmp(sub, "list")) {
+            show_query = true;
+        } else if (!strcmp(argv[first], "--sigma-mapping") && first + 1 < argc) {
+            cli_sigma_mapping = argv[++first];
+        } else {
+            cli_error("rules %s: unknown option '%s'", sub, argv[first]);
+            return EXIT_USAGE;
+        }
+        first++;
+    }
+    if (!strcmp(sub, "check") && first >= argc) {
         usage(stderr);
         return EXIT_USAGE;
     }
     size_t loaded, failed;
-    modus_ruleset *rs = cli_load_rules(argv + 2, argc - 2, &loaded, &failed);
-    if (!rs) {
-        cli_error("out of memory");
-        return EXIT_USAGE;
-    }
+    modus_ruleset *rs = cli_load_rules(argv + first, argc - first, &loaded, &failed);
+    if (!rs) return EXIT_USAGE;
     int rc = failed ? EXIT_RULES : EXIT_OK;
     if (!strcmp(sub, "check")) {
+        print_skipped(rs);
         printf("%zu rules compiled, %zu failed\n", loaded, failed);
     } else if (!strcmp(sub, "list")) {
         for (size_t i = 0; i < modus_ruleset_count(rs); i++) {
@@ -200,6 +247,8 @@ int cmd_rules(int argc, char **argv)
                 k += (size_t)snprintf(tech + k, sizeof tech - k, "%s%s", t ? "," : "",
                                       ri.techniques[t]);
             printf("%-36s  %-8s  ATT&CK %s  tests %zu\n", "", "", tech[0] ? tech : "-", ri.ntests);
+            if (ri.logsource) printf("%-36s  %-8s  logsource %s\n", "", "", ri.logsource);
+            if (show_query) printf("    %s\n", ri.query ? ri.query : "-");
         }
         fprintf(stderr, "modus: %zu rules\n", loaded);
     } else {

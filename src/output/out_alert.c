@@ -98,4 +98,3 @@ bool alert_render(buf *b, const rule_src *src, const char *robustness, modus_sca
     free(copy);
     return !b->oom;
 }
-

@@ -343,7 +343,8 @@ modus_status modus_scorer_rule(const modus_scorer *s, const modus_ruleset *rs, s
         if (!st) continue;
         w.stage_column = source_column(s, st);
         if (w.stage_column < col_min) col_min = w.stage_column;
-        total = combine(total, score_where(&w, st->where, k == q->nstages), true);
+        /* until and missing events (![...]) are filters: scored negated */
+        total = combine(total, score_where(&w, st->where, k == q->nstages || st->missing), true);
     }
     if (!total.set) {
         out->level = 1;
