@@ -177,9 +177,13 @@ static modus_status sigma_rule(void *arg, rule_src *src)
     if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
         /* the generated EQL should always compile: say what it was */
         char msg[256];
+        size_t ql = strlen(r.src.query), at = qd.column ? (size_t)qd.column - 1 : 0;
+        if (at > ql) at = ql;
+        size_t from = at > 40 ? at - 40 : 0;
         snprintf(msg, sizeof msg,
-                 "the EQL this rule compiles to does not compile: %.120s (EQL column %llu)",
-                 qd.message, (unsigned long long)qd.column);
+                 "the EQL this rule compiles to does not compile: %.100s (EQL column %llu: "
+                 "...%.60s)",
+                 qd.message, (unsigned long long)qd.column, r.src.query + from);
         report(c->cb, c->ctx, c->file, c->text, c->len, r.src.query_line, r.src.query_col, msg);
         rule_src_free(&r.src);
         if (c->failed) (*c->failed)++;

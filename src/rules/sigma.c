@@ -789,6 +789,32 @@ static bool parse_mods(gen *g, const ynode *at, sv spec, mods *m)
     return true;
 }
 
+/* A group of terms joined by and / or: parenthesised only when it has more
+ * than one (a single term is a comparison, a call or a group already). */
+typedef struct grp {
+    size_t at, terms;
+} grp;
+
+static grp grp_open(const buf *o)
+{
+    return (grp){o->n, 0};
+}
+
+static void grp_sep(buf *o, grp *g, const char *join)
+{
+    if (g->terms++) buf_puts(o, join);
+}
+
+static void grp_close(buf *o, grp *g)
+{
+    if (g->terms < 2 || o->oom) return;
+    buf_putc(o, ' '); /* room for the '(' */
+    if (o->oom) return;
+    memmove(o->p + g->at + 1, o->p + g->at, o->n - 1 - g->at);
+    o->p[g->at] = '(';
+    buf_putc(o, ')');
+}
+
 /* the leaf's null guard: under a `not`, a missing field must make the item
  * false, not null (see the top) */
 static void guard_open(gen *g, bool guard, const char *path)
@@ -814,9 +840,9 @@ static void emit_patterns(gen *g, const ynode *at, const target *t, svec *vals, 
     const char *join = all ? " and " : " or ";
     buf re = {0};
     guard_open(g, guard, t->path);
-    if (md->f & MD_NEQ) buf_puts(o, "not ");
-    buf_putc(o, '(');
-    size_t terms = 0;
+    bool neq = md->f & MD_NEQ;
+    if (neq) buf_puts(o, "not (");
+    grp gr = grp_open(o);
     if (t->any) {
         /* any value under t->path: _anywildcard(), a few patterns per call */
         for (size_t i = 0; i < vals->n;) {
@@ -824,36 +850,36 @@ static void emit_patterns(gen *g, const ynode *at, const target *t, svec *vals, 
                 gfail(g, at, "a literal * or ? cannot be searched for in %s.*", t->path);
                 break;
             }
-            if (terms++) buf_puts(o, join);
+            grp_sep(o, &gr, join);
             buf_printf(o, "_anywildcard%s(", cased ? "" : "~");
             put_field(o, sv_cstr(t->path));
-            size_t k = 0;
-            for (; i < vals->n && k < (all ? 1u : SIGMA_ARGS_PER_CALL); i++, k++) {
+            for (size_t k = 0; i < vals->n && k < (all ? 1u : SIGMA_ARGS_PER_CALL); i++, k++) {
                 buf_puts(o, ", ");
                 put_str(o, vals->v[i].b, vals->v[i].n);
             }
-        buf_putc(o, ')');
+            buf_putc(o, ')');
         }
     } else {
         size_t nglob = 0;
         for (size_t i = 0; i < vals->n; i++) nglob += !sstr_lit_wild(&vals->v[i]);
         if (nglob && !all) {
             /* one list: F : ("a", "b*") */
-            terms++;
+            grp_sep(o, &gr, join);
             put_field(o, sv_cstr(t->path));
-            buf_puts(o, cased ? " like (" : " : (");
+            buf_puts(o, cased ? " like " : " : ");
+            if (nglob > 1) buf_putc(o, '(');
             size_t k = 0;
             for (size_t i = 0; i < vals->n; i++) {
                 if (sstr_lit_wild(&vals->v[i])) continue;
                 if (k++) buf_puts(o, ", ");
                 put_str(o, vals->v[i].b, vals->v[i].n);
             }
-            buf_putc(o, ')');
+            if (nglob > 1) buf_putc(o, ')');
         }
         for (size_t i = 0; i < vals->n; i++) {
             bool lit = sstr_lit_wild(&vals->v[i]);
             if (!lit && !all) continue;
-            if (terms++) buf_puts(o, join);
+            grp_sep(o, &gr, join);
             put_field(o, sv_cstr(t->path));
             if (!lit) {
                 buf_puts(o, cased ? " like " : " : ");
@@ -865,7 +891,8 @@ static void emit_patterns(gen *g, const ynode *at, const target *t, svec *vals, 
             }
         }
     }
-    buf_putc(o, ')');
+    grp_close(o, &gr);
+    if (neq) buf_putc(o, ')');
     guard_close(g, guard);
     buf_free(&re);
 }
@@ -1091,8 +1118,8 @@ static void gen_values(gen *g, const ynode *at, const target *t, const ynode *va
         gfail(g, at, "out of memory");
         return;
     }
-    size_t ns = 0, terms = 0;
-    buf_putc(o, '(');
+    size_t ns = 0;
+    grp gr = grp_open(o);
     for (size_t i = 0; i < nv && !g->failed; i++) {
         const ynode *v = vs[i];
         if (!budget(g, v, 1)) break;
@@ -1101,34 +1128,34 @@ static void gen_values(gen *g, const ynode *at, const target *t, const ynode *va
             break;
         }
         if (md->f & special) {
-            if (terms++) buf_puts(o, join);
+            grp_sep(o, &gr, join);
             emit_scalar_test(g, v, t, md, guard);
             continue;
         }
         if (yis_null(v)) {
-            if (terms++) buf_puts(o, join);
+            grp_sep(o, &gr, join);
             if (t->any) {
                 gfail(g, v, "null cannot be tested under %s.*", t->path);
                 break;
             }
-            buf_putc(o, '(');
             put_field(o, sv_cstr(t->path));
-            buf_puts(o, md->f & MD_NEQ ? " != null)" : " == null)");
+            buf_puts(o, md->f & MD_NEQ ? " != null" : " == null");
             continue;
         }
         int b = yis_bool(v);
         if (!strmods && !t->any && (b >= 0 || is_number_node(v))) {
-            if (terms++) buf_puts(o, join);
+            grp_sep(o, &gr, join);
             char num[64];
             guard_open(g, guard, t->path);
             if (md->f & MD_NEQ) buf_puts(o, "not ");
-            buf_putc(o, '(');
-            put_field(o, sv_cstr(t->path));
-            if (b >= 0) {
+            if (b >= 0) { /* a JSON boolean, or its text */
+                buf_putc(o, '(');
+                put_field(o, sv_cstr(t->path));
                 buf_printf(o, " == %s or ", b ? "true" : "false");
                 put_field(o, sv_cstr(t->path));
-                buf_printf(o, " : \"%s\"", b ? "true" : "false");
-            } else {
+                buf_printf(o, " : \"%s\")", b ? "true" : "false");
+            } else { /* a JSON number, or its text */
+                put_field(o, sv_cstr(t->path));
                 buf_puts(o, " in (");
                 put_str(o, v->s, v->n);
                 if (yis_int(v) && int_text(v, num, sizeof num))
@@ -1137,7 +1164,6 @@ static void gen_values(gen *g, const ynode *at, const target *t, const ynode *va
                     buf_printf(o, ", %.*s", (int)v->n, v->s);
                 buf_putc(o, ')');
             }
-            buf_putc(o, ')');
             guard_close(g, guard);
             continue;
         }
@@ -1146,12 +1172,12 @@ static void gen_values(gen *g, const ynode *at, const target *t, const ynode *va
     if (ns && !g->failed) {
         svec sv_ = {0};
         if (string_values(g, at, strs, ns, md, &sv_) && sv_.n) {
-            if (terms++) buf_puts(o, join);
+            grp_sep(o, &gr, join);
             emit_patterns(g, at, t, &sv_, md, guard);
         }
         svec_free(&sv_);
     }
-    buf_putc(o, ')');
+    grp_close(o, &gr);
     free(strs);
 }
 
@@ -1191,11 +1217,10 @@ static void gen_keywords(gen *g, const ynode *at, const ynode *vals, const mods 
     }
     if (!(md.f & (MD_STARTS | MD_ENDS))) md.f |= MD_CONTAINS; /* a keyword is found anywhere */
     buf *o = g->o;
-    buf_putc(o, '(');
+    grp gr = grp_open(o);
     sv rest = l->rest;
-    size_t n = 0;
     for (sv f = word(&rest); f.n && !g->failed; f = word(&rest)) {
-        if (n++) buf_puts(o, " or ");
+        grp_sep(o, &gr, " or ");
         target t;
         memset(&t, 0, sizeof t);
         if (f.n >= sizeof t.path) {
@@ -1206,7 +1231,7 @@ static void gen_keywords(gen *g, const ynode *at, const ynode *vals, const mods 
         t.any = true;
         gen_values(g, at, &t, vals, &md, guard);
     }
-    buf_putc(o, ')');
+    grp_close(o, &gr);
 }
 
 /* a search identifier's value */
@@ -1219,12 +1244,12 @@ static void gen_search(gen *g, const ynode *name, const ynode *v, bool guard)
             gfail(g, v, "an empty selection");
             return;
         }
-        buf_putc(o, '(');
+        grp gr = grp_open(o);
         for (uint32_t i = 0; i + 1 < v->nkids && !g->failed; i += 2) {
-            if (i) buf_puts(o, " and ");
+            grp_sep(o, &gr, " and ");
             gen_item(g, v->kids[i], v->kids[i + 1], guard);
         }
-        buf_putc(o, ')');
+        grp_close(o, &gr);
     } else if (v->kind == Y_SEQ) {
         if (!v->nkids) {
             gfail(g, v, "an empty selection");
@@ -1242,12 +1267,12 @@ static void gen_search(gen *g, const ynode *name, const ynode *v, bool guard)
             gen_keywords(g, v, v, &md, guard);
             return;
         }
-        buf_putc(o, '(');
+        grp gr = grp_open(o);
         for (uint32_t i = 0; i < v->nkids && !g->failed; i++) {
-            if (i) buf_puts(o, " or ");
+            grp_sep(o, &gr, " or ");
             gen_search(g, name, v->kids[i], guard);
         }
-        buf_putc(o, ')');
+        grp_close(o, &gr);
     } else if (!yis_null(v)) {
         mods md;
         memset(&md, 0, sizeof md);
@@ -1378,18 +1403,17 @@ static void cprimary(cparse *c, int neg)
         sv pat = c->tok;
         size_t pat_at = c->tok_at;
         cnext(c);
-        buf_putc(o, '(');
-        size_t n = 0;
+        grp gr = grp_open(o);
         for (uint32_t i = 0; i + 1 < g->det->nkids && !g->failed; i += 2) {
             const ynode *k = g->det->kids[i];
             if (!is_ident_key(k)) continue;
             sv name = {k->s, k->n};
             if (them ? (name.n && name.p[0] == '_') : !sv_glob(pat, name)) continue;
-            if (n++) buf_puts(o, all ? " and " : " or ");
+            grp_sep(o, &gr, all ? " and " : " or ");
             gen_search(g, k, g->det->kids[i + 1], neg > 0);
         }
-        buf_putc(o, ')');
-        if (!n)
+        grp_close(o, &gr);
+        if (!gr.terms)
             cfail(c, pat_at, "no search identifier matches '%.*s'", (int)(pat.n > 60 ? 60 : pat.n),
                   pat.p);
         (void)at;
@@ -1432,26 +1456,28 @@ static void cnot(cparse *c, int neg)
 
 static void cand(cparse *c, int neg)
 {
-    buf_putc(c->g->o, '(');
+    grp gr = grp_open(c->g->o);
+    grp_sep(c->g->o, &gr, " and ");
     cnot(c, neg);
     while (!c->g->failed && ctok(c, "and")) {
         cnext(c);
-        buf_puts(c->g->o, " and ");
+        grp_sep(c->g->o, &gr, " and ");
         cnot(c, neg);
     }
-    buf_putc(c->g->o, ')');
+    grp_close(c->g->o, &gr);
 }
 
 static void cor(cparse *c, int neg)
 {
-    buf_putc(c->g->o, '(');
+    grp gr = grp_open(c->g->o);
+    grp_sep(c->g->o, &gr, " or ");
     cand(c, neg);
     while (!c->g->failed && ctok(c, "or")) {
         cnext(c);
-        buf_puts(c->g->o, " or ");
+        grp_sep(c->g->o, &gr, " or ");
         cand(c, neg);
     }
-    buf_putc(c->g->o, ')');
+    grp_close(c->g->o, &gr);
 }
 
 static void gen_condition(gen *g, const ynode *cond)
@@ -1796,7 +1822,7 @@ static void compile_rule(sfile *f, sdoc *d)
     } else if (cond->kind == Y_SEQ && cond->nkids) {
         buf_putc(&o, '(');
         for (uint32_t i = 0; i < cond->nkids && !g.failed; i++) {
-            if (i) buf_puts(&o, " or ");
+            if (i) buf_puts(&o, ") or (");
             if (cond->kids[i]->kind != Y_SCALAR)
                 gfail(&g, cond->kids[i], "condition must be a string or a list of strings");
             else
@@ -1820,9 +1846,12 @@ static void compile_rule(sfile *f, sdoc *d)
     if (!sv_eq(trim(lsl->rest), SV_LIT("-"))) {
         buf_putc(&w, '(');
         buf_putsv(&w, lsl->rest);
-        buf_puts(&w, ") and ");
+        buf_puts(&w, ") and (");
+        buf_putsv(&w, (sv){o.p, o.n});
+        buf_putc(&w, ')');
+    } else {
+        buf_putsv(&w, (sv){o.p, o.n});
     }
-    buf_putsv(&w, (sv){o.p, o.n});
     d->category = dupn(lsl->w1.p, lsl->w1.n);
     d->where = w.oom ? NULL : dupn(w.p, w.n);
     buf_free(&w);
