@@ -95,9 +95,19 @@ const char *sigma_map_default(size_t *len)
     return modus_sigma_conf;
 }
 
+/* the next word; a word in double quotes may hold spaces (the quotes are dropped) */
 static sv word(sv *line)
 {
     while (line->n && (*line->p == ' ' || *line->p == '\t')) line->p++, line->n--;
+    if (line->n && *line->p == '"') {
+        const char *e = memchr(line->p + 1, '"', line->n - 1);
+        if (e) {
+            sv t = {line->p + 1, (size_t)(e - line->p - 1)};
+            line->n -= (size_t)(e + 1 - line->p);
+            line->p = e + 1;
+            return t;
+        }
+    }
     size_t i = 0;
     while (i < line->n && line->p[i] != ' ' && line->p[i] != '\t') i++;
     sv t = {line->p, i};
