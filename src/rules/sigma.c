@@ -927,6 +927,19 @@ static bool int_text(const ynode *v, char *out, size_t cap)
     return true;
 }
 
+/* a YAML float as EQL writes it ("1.5", not ".5" or "1.5e3") */
+static bool float_text(const ynode *v, char *out, size_t cap)
+{
+    char tmp[64], *end;
+    if (v->n >= sizeof tmp) return false;
+    memcpy(tmp, v->s, v->n);
+    tmp[v->n] = 0;
+    double d = strtod(tmp, &end);
+    if (*end || d != d || d > 1e15 || d < -1e15) return false;
+    snprintf(out, cap, "%.6f", d);
+    return true;
+}
+
 /* one scalar under modifiers that compare rather than match strings */
 static void emit_scalar_test(gen *g, const ynode *v, const target *t, const mods *md, bool guard)
 {
@@ -985,7 +998,7 @@ static void emit_scalar_test(gen *g, const ynode *v, const target *t, const mods
             return;
         }
         char num[64];
-        if (yis_int(v) ? !int_text(v, num, sizeof num) : (snprintf(num, sizeof num, "%.*s", (int)v->n, v->s), 0)) {
+        if (yis_int(v) ? !int_text(v, num, sizeof num) : !float_text(v, num, sizeof num)) {
             gfail(g, v, "a number out of range");
             return;
         }
@@ -1170,8 +1183,8 @@ static void gen_values(gen *g, const ynode *at, const target *t, const ynode *va
                 put_str(o, v->s, v->n);
                 if (yis_int(v) && int_text(v, num, sizeof num))
                     buf_printf(o, ", %s", num);
-                else if (yis_float(v))
-                    buf_printf(o, ", %.*s", (int)v->n, v->s);
+                else if (yis_float(v) && float_text(v, num, sizeof num))
+                    buf_printf(o, ", %s", num);
                 buf_putc(o, ')');
             }
             guard_close(g, guard);
@@ -1934,14 +1947,19 @@ static void stage_free(stage_src *s)
     free(s->owned_where);
 }
 
-/* "5m", "1h", "30s", "2d" -> the same EQL span */
+/* "5m", "1h", "30s", "2d" -> the same EQL span (1 s to 366 days) */
 static bool timespan(const ynode *t, char *out, size_t cap)
 {
-    if (!t || t->kind != Y_SCALAR || t->n < 2 || t->n > 12) return false;
-    for (size_t i = 0; i + 1 < t->n; i++)
+    if (!t || t->kind != Y_SCALAR || t->n < 2 || t->n > 10) return false;
+    long long v = 0;
+    for (size_t i = 0; i + 1 < t->n; i++) {
         if (!isdigit((unsigned char)t->s[i])) return false;
-    if (!strchr("smhd", t->s[t->n - 1])) return false;
-    snprintf(out, cap, "%.*s", (int)t->n, t->s);
+        v = v * 10 + (t->s[i] - '0');
+    }
+    const char *u = strchr("smhd", t->s[t->n - 1]);
+    static const long long unit[] = {1, 60, 3600, 86400};
+    if (!u || !t->s[t->n - 1] || v < 1 || v * unit[u - "smhd"] > 366ll * 86400) return false;
+    snprintf(out, cap, "%lld%c", v, *u);
     return true;
 }
 
@@ -2023,6 +2041,10 @@ static void compile_correlation(sfile *f, sdoc *d)
         doc_fail(f, d, rules ? rules : c, "a correlation needs a list of rules");
         return;
     }
+    if (ordered && rules->nkids < 2) {
+        doc_fail(f, d, rules, "temporal_ordered needs at least two rules");
+        return;
+    }
     if (groupby && groupby->kind == Y_SCALAR && !yis_null(groupby)) {
         /* one field written without a list */
     } else if (groupby && groupby->kind != Y_SEQ && !yis_null(groupby)) {
@@ -2042,7 +2064,8 @@ static void compile_correlation(sfile *f, sdoc *d)
     }
     char ts[24];
     if (!timespan(span, ts, sizeof ts)) {
-        doc_fail(f, d, span ? span : c, "timespan must be a number and s, m, h or d (e.g. 5m)");
+        doc_fail(f, d, span ? span : c,
+                 "timespan must be a number and s, m, h or d, from 1s to 366d (e.g. 5m)");
         return;
     }
     /* the condition: event_count gte/gt N; temporal_ordered: all the rules */
