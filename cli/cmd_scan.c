@@ -334,7 +334,8 @@ int cmd_scan(int argc, char **argv)
         size_t loaded = 0, failed = 0;
         if (!rs) return EXIT_USAGE;
         modus_diag md;
-        if (cli_sigma_mapping && modus_ruleset_sigma_mapping(rs, cli_sigma_mapping, &md) != MODUS_OK) {
+        if (cli_sigma_mapping &&
+            modus_ruleset_sigma_mapping(rs, cli_sigma_mapping, &md) != MODUS_OK) {
             cli_diag("sigma mapping", &md);
             modus_ruleset_destroy(rs);
             return EXIT_USAGE;

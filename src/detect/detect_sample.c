@@ -37,7 +37,7 @@
 #include "detect_query.h"
 #include "detect_sample.h"
 
-#define EQL_XRT_MAX_KEYS 20000
+#define EQL_XRT_MAX_KEYS    20000
 #define EQL_XRT_MAX_PENDING 20000
 
 typedef struct xpart {
@@ -50,9 +50,9 @@ typedef struct xrec {
     bool used, done;
     char *key;
     uint32_t klen, hash;
-    blob **ev;      /* samples: one slot per filter */
-    xpart *part;    /* sequences: part[j] has matched stages 0..j-1 and waits for j */
-    int64_t *lead;  /* sequences: per leading missing stage, the last time one occurred */
+    blob **ev;     /* samples: one slot per filter */
+    xpart *part;   /* sequences: part[j] has matched stages 0..j-1 and waits for j */
+    int64_t *lead; /* sequences: per leading missing stage, the last time one occurred */
 } xrec;
 
 typedef struct xpend {
@@ -168,7 +168,8 @@ static bool grow(eql_xrt *x)
     xrec *v = calloc(cap, sizeof *v);
     if (!v) return false;
     for (uint32_t i = 0; i < x->cap; i++)
-        if (x->recs[i].used) *probe(v, cap, x->recs[i].key, x->recs[i].klen, x->recs[i].hash) = x->recs[i];
+        if (x->recs[i].used)
+            *probe(v, cap, x->recs[i].key, x->recs[i].klen, x->recs[i].hash) = x->recs[i];
     free(x->recs);
     x->recs = v;
     x->cap = cap;

@@ -327,7 +327,8 @@ typedef struct gen {
     uint32_t work;
 } gen;
 
-static void gfail(gen *g, const ynode *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void gfail(gen *g, const ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void gfail(gen *g, const ynode *at, const char *fmt, ...)
 {
     if (g->failed) return;
@@ -385,8 +386,8 @@ static bool path_plain(sv p)
         if (!(isalnum((unsigned char)c) || c == '_' || c == '@' || c == '.')) return false;
         if (c == '.' && (i + 1 == p.n || p.p[i + 1] == '.')) return false;
     }
-    static const char *const kw[] = {"and",   "or",       "not", "in",  "like",  "regex",
-                                     "where", "sequence", "by",  "with", "until", "join",
+    static const char *const kw[] = {"and",   "or",       "not",   "in",   "like",   "regex",
+                                     "where", "sequence", "by",    "with", "until",  "join",
                                      "of",    "true",     "false", "null", "sample", NULL};
     for (int i = 0; kw[i]; i++)
         if (sv_ieq(p, sv_cstr(kw[i]))) return false;
@@ -788,7 +789,9 @@ static bool parse_mods(gen *g, const ynode *at, sv spec, mods *m)
         }
         if (!found) {
             if (sv_eq(w, SV_LIT("expand")))
-                gfail(g, at, "the expand modifier needs placeholder values (%%name%%) that modus has no pipeline for");
+                gfail(g, at,
+                      "the expand modifier needs placeholder values (%%name%%) that modus has no "
+                      "pipeline for");
             else if (sv_eq(w, SV_LIT("i")) || sv_eq(w, SV_LIT("m")) || sv_eq(w, SV_LIT("s")))
                 gfail(g, at, "modifier '%.*s' is a flag of re and must follow it", (int)w.n, w.p);
             else
@@ -1086,7 +1089,11 @@ static bool string_values(gen *g, const ynode *at, const ynode *const *vs, size_
                     base64(g, v, &cur.v[j], tr == T_B64OFF, &next);
                 } else {
                     sstr u;
-                    if (utf16(g, v, &cur.v[j], tr == T_U16LE ? 0 : tr == T_U16BE ? 1 : 2, &u) &&
+                    if (utf16(g, v, &cur.v[j],
+                              tr == T_U16LE   ? 0
+                              : tr == T_U16BE ? 1
+                                              : 2,
+                              &u) &&
                         !svec_push(&next, u))
                         sstr_free(&u);
                 }
@@ -1099,9 +1106,11 @@ static bool string_values(gen *g, const ynode *at, const ynode *const *vs, size_
             if (md->tr[k] == T_U16LE || md->tr[k] == T_U16BE || md->tr[k] == T_U16) encoded = true;
         for (int k = 0; k < md->ntr; k++)
             if (md->tr[k] == T_B64 || md->tr[k] == T_B64OFF) encoded = false;
-        if (encoded && !g->failed) gfail(g, v, "utf16 encodings need base64 or base64offset after them");
+        if (encoded && !g->failed)
+            gfail(g, v, "utf16 encodings need base64 or base64offset after them");
         for (size_t j = 0; j < cur.n && !g->failed; j++) {
-            if (!wrap(&cur.v[j], md->f & (MD_CONTAINS | MD_ENDS), md->f & (MD_CONTAINS | MD_STARTS)) ||
+            if (!wrap(&cur.v[j], md->f & (MD_CONTAINS | MD_ENDS),
+                      md->f & (MD_CONTAINS | MD_STARTS)) ||
                 !svec_push(out, cur.v[j]))
                 gfail(g, v, "out of memory");
             else
@@ -1390,8 +1399,9 @@ static void cprimary(cparse *c, int neg)
         return;
     }
     if (sv_eq(c->tok, SV_LIT("|"))) {
-        cfail(c, c->tok_at,
-              "aggregations ('| count() ...') are Sigma 1's obsolete form: write a correlation rule");
+        cfail(
+            c, c->tok_at,
+            "aggregations ('| count() ...') are Sigma 1's obsolete form: write a correlation rule");
         return;
     }
     if (sv_eq(c->tok, SV_LIT("("))) {
@@ -1655,9 +1665,11 @@ static void read_tags(sfile *f, sdoc *d, const ynode *tags)
         const ynode *t = tags->kids[i];
         if (t->kind != Y_SCALAR || t->n < 8 || strncasecmp(t->s, "attack.", 7)) continue;
         sv rest = {t->s + 7, t->n - 7};
-        if ((rest.p[0] == 't' || rest.p[0] == 'T') && rest.n >= 5 && isdigit((unsigned char)rest.p[1])) {
+        if ((rest.p[0] == 't' || rest.p[0] == 'T') && rest.n >= 5 &&
+            isdigit((unsigned char)rest.p[1])) {
             if (ni < 64 && rest.n < 16) {
-                for (size_t k = 0; k < rest.n; k++) ids[ni][k] = (char)toupper((unsigned char)rest.p[k]);
+                for (size_t k = 0; k < rest.n; k++)
+                    ids[ni][k] = (char)toupper((unsigned char)rest.p[k]);
                 ids[ni][rest.n] = 0;
                 bool dup = false;
                 for (size_t k = 0; k < ni; k++) dup = dup || !strcmp(ids[k], ids[ni]);
@@ -1704,7 +1716,8 @@ static void read_tags(sfile *f, sdoc *d, const ynode *tags)
         for (size_t i = 0; i < ni; i++) {
             if (strchr(ids[i], '.')) continue;
             if (k++) buf_putc(&b, ',');
-            buf_printf(&b, "{\"id\":\"%s\",\"reference\":\"https://attack.mitre.org/techniques/%s/\"",
+            buf_printf(&b,
+                       "{\"id\":\"%s\",\"reference\":\"https://attack.mitre.org/techniques/%s/\"",
                        ids[i], ids[i]);
             size_t s = 0;
             for (size_t j = 0; j < ni; j++) {
@@ -1713,9 +1726,10 @@ static void read_tags(sfile *f, sdoc *d, const ynode *tags)
                     strlen(ids[i]) != (size_t)(dot - ids[j]))
                     continue;
                 buf_puts(&b, s++ ? "," : ",\"subtechnique\":[");
-                buf_printf(&b,
-                           "{\"id\":\"%s\",\"reference\":\"https://attack.mitre.org/techniques/%s/%s/\"}",
-                           ids[j], ids[i], dot + 1);
+                buf_printf(
+                    &b,
+                    "{\"id\":\"%s\",\"reference\":\"https://attack.mitre.org/techniques/%s/%s/\"}",
+                    ids[j], ids[i], dot + 1);
             }
             if (s) buf_putc(&b, ']');
             buf_putc(&b, '}');
@@ -1726,16 +1740,18 @@ static void read_tags(sfile *f, sdoc *d, const ynode *tags)
             if (!dot) continue;
             bool parent = false;
             for (size_t i = 0; i < ni; i++)
-                parent = parent || (!strchr(ids[i], '.') && strlen(ids[i]) == (size_t)(dot - ids[j]) &&
-                                    !strncmp(ids[i], ids[j], (size_t)(dot - ids[j])));
+                parent =
+                    parent || (!strchr(ids[i], '.') && strlen(ids[i]) == (size_t)(dot - ids[j]) &&
+                               !strncmp(ids[i], ids[j], (size_t)(dot - ids[j])));
             if (parent) continue;
             if (k++) buf_putc(&b, ',');
-            buf_printf(&b,
-                       "{\"id\":\"%.*s\",\"reference\":\"https://attack.mitre.org/techniques/%.*s/\","
-                       "\"subtechnique\":[{\"id\":\"%s\",\"reference\":\"https://attack.mitre.org/"
-                       "techniques/%.*s/%s/\"}]}",
-                       (int)(dot - ids[j]), ids[j], (int)(dot - ids[j]), ids[j], ids[j],
-                       (int)(dot - ids[j]), ids[j], dot + 1);
+            buf_printf(
+                &b,
+                "{\"id\":\"%.*s\",\"reference\":\"https://attack.mitre.org/techniques/%.*s/\","
+                "\"subtechnique\":[{\"id\":\"%s\",\"reference\":\"https://attack.mitre.org/"
+                "techniques/%.*s/%s/\"}]}",
+                (int)(dot - ids[j]), ids[j], (int)(dot - ids[j]), ids[j], ids[j],
+                (int)(dot - ids[j]), ids[j], dot + 1);
         }
         buf_puts(&b, "]}");
     }
@@ -1788,7 +1804,8 @@ static void read_meta(sfile *f, sdoc *d)
 static void read_logsource(sfile *f, sdoc *d, const ynode *ls)
 {
     if (!ls || ls->kind != Y_MAP) {
-        doc_fail(f, d, ls ? ls : d->root, "%s", ls ? "'logsource' must be a map" : "missing 'logsource'");
+        doc_fail(f, d, ls ? ls : d->root, "%s",
+                 ls ? "'logsource' must be a map" : "missing 'logsource'");
         return;
     }
     const char *keys[3] = {"product", "category", "service"};
@@ -1888,7 +1905,8 @@ static void compile_rule(sfile *f, sdoc *d)
     d->src.query_offset = cond->offset;
 }
 
-/* ---- correlations ------------------------------------------------------------------------------ */
+/* ---- correlations ------------------------------------------------------------------------------
+ */
 
 typedef struct stage_src {
     const char *category, *where;
@@ -2210,7 +2228,8 @@ modus_status sigma_load(const sigma_map *m, const char *file, const char *text, 
         sdoc *d = &f.d[f.n++];
         d->root = root;
         if (root->kind != Y_MAP) {
-            doc_fail(&f, d, root, "a Sigma document must be a map (title, logsource, detection...)");
+            doc_fail(&f, d, root,
+                     "a Sigma document must be a map (title, logsource, detection...)");
             continue;
         }
         d->corr = ymap_get(root, "correlation") != NULL;

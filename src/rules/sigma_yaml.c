@@ -354,10 +354,10 @@ bool yis_null(const ynode *n)
 
 int yis_bool(const ynode *n)
 {
-    static const char *const t[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
-                                    NULL};
-    static const char *const f[] = {"no",    "No",    "NO",  "false", "False",
-                                    "FALSE", "off",   "Off", "OFF",   NULL};
+    static const char *const t[] = {"yes",  "Yes", "YES", "true", "True",
+                                    "TRUE", "on",  "On",  "ON",   NULL};
+    static const char *const f[] = {"no",    "No",  "NO",  "false", "False",
+                                    "FALSE", "off", "Off", "OFF",   NULL};
     if (!n || n->kind != Y_SCALAR || !n->plain) return -1;
     if (one_of(n, t)) return 1;
     if (one_of(n, f)) return 0;

@@ -33,12 +33,12 @@ enum { Y_SCALAR, Y_SEQ, Y_MAP };
 
 typedef struct ynode {
     uint8_t kind;
-    bool plain;     /* a plain (unquoted, not block) scalar: may be null, bool, number */
-    const char *s;  /* scalar text, NUL-terminated (it may hold other NULs: see n) */
-    uint32_t n;     /* scalar length */
-    uint32_t line;  /* 1-based */
-    uint32_t col;   /* 1-based byte column */
-    size_t offset;  /* byte offset in the file */
+    bool plain;          /* a plain (unquoted, not block) scalar: may be null, bool, number */
+    const char *s;       /* scalar text, NUL-terminated (it may hold other NULs: see n) */
+    uint32_t n;          /* scalar length */
+    uint32_t line;       /* 1-based */
+    uint32_t col;        /* 1-based byte column */
+    size_t offset;       /* byte offset in the file */
     struct ynode **kids; /* Y_SEQ: items; Y_MAP: key, value, key, value... */
     uint32_t nkids;      /* Y_MAP: 2 * members */
 } ynode;

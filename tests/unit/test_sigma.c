@@ -71,7 +71,8 @@ static int run(modus_ruleset *rs, size_t i, const char *ndjson)
         memcpy(buf, p, n);
         memset(buf + n, ' ', MODUS_PADDING);
         const modus_event *ev;
-        if (n && modus_scanner_decode(sc, buf, n, &ev, &d) == MODUS_OK) modus_query_run_event(r, ev);
+        if (n && modus_scanner_decode(sc, buf, n, &ev, &d) == MODUS_OK)
+            modus_query_run_event(r, ev);
         free(buf);
         p += n + (nl != NULL);
     }
@@ -150,50 +151,59 @@ static const tcase cases[] = {
      "        TicketEncryption: '0x17'\n    condition: selection",
      "\"EventID\": \"4769\", \"TicketOptions\": \"0x40810000\", \"TicketEncryption\": \"0x17\"", 1},
     /* General: values are case-insensitive */
-    {"general: case-insensitive", "    selection:\n        Image: 'C:\\Windows\\System32\\whoami.exe'\n"
-                                 "    condition: selection",
+    {"general: case-insensitive",
+     "    selection:\n        Image: 'C:\\Windows\\System32\\whoami.exe'\n"
+     "    condition: selection",
      "\"Image\": \"c:\\\\windows\\\\system32\\\\WHOAMI.EXE\"", 1},
     {"general: whole value without wildcards",
      "    selection:\n        Image: 'whoami.exe'\n    condition: selection",
      "\"Image\": \"c:\\\\windows\\\\system32\\\\whoami.exe\"", 0},
-    {"numbers: a JSON number in the event", "    selection:\n        Count: 5\n    condition: selection",
-     "\"Count\": 5", 1},
+    {"numbers: a JSON number in the event",
+     "    selection:\n        Count: 5\n    condition: selection", "\"Count\": 5", 1},
     {"numbers: the number's text", "    selection:\n        Count: 5\n    condition: selection",
      "\"Count\": \"5\"", 1},
     {"numbers: another number", "    selection:\n        Count: 5\n    condition: selection",
      "\"Count\": 50", 0},
-    {"booleans: a JSON boolean or its text", "    selection:\n        Signed: false\n    condition: selection",
-     "\"Signed\": \"false\"", 1},
+    {"booleans: a JSON boolean or its text",
+     "    selection:\n        Signed: false\n    condition: selection", "\"Signed\": \"false\"", 1},
     /* String wildcard: ? one character, * any run */
     {"wildcard ?", "    selection:\n        Image: 'prog?.exe'\n    condition: selection",
      "\"Image\": \"progA.exe\"", 1},
-    {"wildcard ? is one character", "    selection:\n        Image: 'prog?.exe'\n    condition: selection",
+    {"wildcard ? is one character",
+     "    selection:\n        Image: 'prog?.exe'\n    condition: selection",
      "\"Image\": \"progAB.exe\"", 0},
     {"wildcard *", "    selection:\n        Image: 'antivirus_V*.exe'\n    condition: selection",
      "\"Image\": \"antivirus_V21.2.1.exe\"", 1},
     /* Escaping */
-    {"escaping: a plain backslash", "    selection:\n        Path: 'C:\\Temp\\x'\n    condition: selection",
+    {"escaping: a plain backslash",
+     "    selection:\n        Path: 'C:\\Temp\\x'\n    condition: selection",
      "\"Path\": \"C:\\\\Temp\\\\x\"", 1},
-    {"escaping: a double backslash is one", "    selection:\n        Path: 'C:\\\\Temp'\n    condition: selection",
+    {"escaping: a double backslash is one",
+     "    selection:\n        Path: 'C:\\\\Temp'\n    condition: selection",
      "\"Path\": \"C:\\\\Temp\"", 1},
-    {"escaping: \\* is a plain asterisk", "    selection:\n        Path: 'a\\*b'\n    condition: selection",
-     "\"Path\": \"a*b\"", 1},
-    {"escaping: \\* is not a wildcard", "    selection:\n        Path: 'a\\*b'\n    condition: selection",
-     "\"Path\": \"axxb\"", 0},
-    {"escaping: \\? is a plain question mark", "    selection:\n        Path: 'a\\?'\n    condition: selection",
-     "\"Path\": \"A?\"", 1},
+    {"escaping: \\* is a plain asterisk",
+     "    selection:\n        Path: 'a\\*b'\n    condition: selection", "\"Path\": \"a*b\"", 1},
+    {"escaping: \\* is not a wildcard",
+     "    selection:\n        Path: 'a\\*b'\n    condition: selection", "\"Path\": \"axxb\"", 0},
+    {"escaping: \\? is a plain question mark",
+     "    selection:\n        Path: 'a\\?'\n    condition: selection", "\"Path\": \"A?\"", 1},
     {"escaping: \\\\* is a backslash then a wildcard",
-     "    selection:\n        Path: 'C:\\\\*'\n    condition: selection", "\"Path\": \"C:\\\\anything\"", 1},
+     "    selection:\n        Path: 'C:\\\\*'\n    condition: selection",
+     "\"Path\": \"C:\\\\anything\"", 1},
     {"escaping: \\\\\\* is a backslash then a plain asterisk",
-     "    selection:\n        Path: 'C:\\\\\\*'\n    condition: selection", "\"Path\": \"C:\\\\*\"", 1},
+     "    selection:\n        Path: 'C:\\\\\\*'\n    condition: selection", "\"Path\": \"C:\\\\*\"",
+     1},
     {"escaping: \\\\\\* is not a wildcard",
-     "    selection:\n        Path: 'C:\\\\\\*'\n    condition: selection", "\"Path\": \"C:\\\\x\"", 0},
+     "    selection:\n        Path: 'C:\\\\\\*'\n    condition: selection", "\"Path\": \"C:\\\\x\"",
+     0},
     {"escaping: four backslashes are two",
-     "    selection:\n        Path: '\\\\\\\\srv'\n    condition: selection", "\"Path\": \"\\\\\\\\srv\"", 1},
+     "    selection:\n        Path: '\\\\\\\\srv'\n    condition: selection",
+     "\"Path\": \"\\\\\\\\srv\"", 1},
     /* Special field values: '' empty, null absent */
-    {"empty value", "    selection:\n        Comment: ''\n    condition: selection", "\"Comment\": \"\"", 1},
-    {"empty value is not any value", "    selection:\n        Comment: ''\n    condition: selection",
-     "\"Comment\": \"x\"", 0},
+    {"empty value", "    selection:\n        Comment: ''\n    condition: selection",
+     "\"Comment\": \"\"", 1},
+    {"empty value is not any value",
+     "    selection:\n        Comment: ''\n    condition: selection", "\"Comment\": \"x\"", 0},
     {"null: the filter example, field absent",
      "    selection:\n        EventID: 4738\n    filter:\n        PasswordLastSet: null\n"
      "    condition: selection and not filter",
@@ -203,132 +213,179 @@ static const tcase cases[] = {
      "    condition: selection and not filter",
      "\"EventID\": \"4738\"", 0},
     /* Field existence */
-    {"exists: true", "    selection:\n        EventID: 4738\n        PasswordLastSet|exists: true\n"
-                     "    condition: selection",
+    {"exists: true",
+     "    selection:\n        EventID: 4738\n        PasswordLastSet|exists: true\n"
+     "    condition: selection",
      "\"EventID\": \"4738\", \"PasswordLastSet\": \"-\"", 1},
-    {"exists: true, absent", "    selection:\n        EventID: 4738\n        PasswordLastSet|exists: true\n"
-                             "    condition: selection",
+    {"exists: true, absent",
+     "    selection:\n        EventID: 4738\n        PasswordLastSet|exists: true\n"
+     "    condition: selection",
      "\"EventID\": \"4738\"", 0},
-    {"exists: false", "    selection:\n        PasswordLastSet|exists: false\n    condition: selection",
+    {"exists: false",
+     "    selection:\n        PasswordLastSet|exists: false\n    condition: selection",
      "\"EventID\": \"4738\"", 1},
     /* Modifiers: contains, startswith, endswith, all */
-    {"contains", "    selection:\n        CommandLine|contains: 'mimikatz'\n    condition: selection",
+    {"contains",
+     "    selection:\n        CommandLine|contains: 'mimikatz'\n    condition: selection",
      "\"CommandLine\": \"x.exe MimiKatz.exe y\"", 1},
-    {"startswith", "    selection:\n        CommandLine|startswith: 'adm'\n    condition: selection",
+    {"startswith",
+     "    selection:\n        CommandLine|startswith: 'adm'\n    condition: selection",
      "\"CommandLine\": \"ADMIN x\"", 1},
-    {"startswith, not inside", "    selection:\n        CommandLine|startswith: 'adm'\n    condition: selection",
+    {"startswith, not inside",
+     "    selection:\n        CommandLine|startswith: 'adm'\n    condition: selection",
      "\"CommandLine\": \"x admin\"", 0},
     {"endswith", "    selection:\n        Image|endswith: '\\cmd.exe'\n    condition: selection",
      "\"Image\": \"C:\\\\Windows\\\\System32\\\\cmd.exe\"", 1},
-    {"endswith, a different name", "    selection:\n        Image|endswith: '\\cmd.exe'\n    condition: selection",
+    {"endswith, a different name",
+     "    selection:\n        Image|endswith: '\\cmd.exe'\n    condition: selection",
      "\"Image\": \"C:\\\\Windows\\\\System32\\\\xcmd.exe\"", 0},
     {"contains|all: every value",
-     "    selection:\n        CommandLine|contains|all:\n            - ' -enc '\n            - 'bypass'\n"
+     "    selection:\n        CommandLine|contains|all:\n            - ' -enc '\n            - "
+     "'bypass'\n"
      "    condition: selection",
      "\"CommandLine\": \"powershell -ep Bypass -enc AAA\"", 1},
     {"contains|all: one missing",
-     "    selection:\n        CommandLine|contains|all:\n            - ' -enc '\n            - 'bypass'\n"
+     "    selection:\n        CommandLine|contains|all:\n            - ' -enc '\n            - "
+     "'bypass'\n"
      "    condition: selection",
      "\"CommandLine\": \"powershell -enc AAA\"", 0},
     {"contains: a list is OR",
-     "    selection:\n        CommandLine|contains:\n            - ' -enc '\n            - 'bypass'\n"
+     "    selection:\n        CommandLine|contains:\n            - ' -enc '\n            - "
+     "'bypass'\n"
      "    condition: selection",
      "\"CommandLine\": \"powershell -enc AAA\"", 1},
     /* cased */
     {"cased", "    selection:\n        CommandLine|cased: 'Mimikatz'\n    condition: selection",
      "\"CommandLine\": \"Mimikatz\"", 1},
-    {"cased: another case", "    selection:\n        CommandLine|cased: 'Mimikatz'\n    condition: selection",
+    {"cased: another case",
+     "    selection:\n        CommandLine|cased: 'Mimikatz'\n    condition: selection",
      "\"CommandLine\": \"mimikatz\"", 0},
-    {"contains|cased", "    selection:\n        CommandLine|contains|cased: 'Dump'\n    condition: selection",
+    {"contains|cased",
+     "    selection:\n        CommandLine|contains|cased: 'Dump'\n    condition: selection",
      "\"CommandLine\": \"x dump\"", 0},
     /* windash: - / en dash, em dash, horizontal bar */
-    {"windash: -", "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: selection",
+    {"windash: -",
+     "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: "
+     "selection",
      "\"CommandLine\": \"ps -exec bypass\"", 1},
-    {"windash: /", "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: selection",
+    {"windash: /",
+     "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: "
+     "selection",
      "\"CommandLine\": \"ps /exec bypass\"", 1},
-    {"windash: en dash", "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: selection",
+    {"windash: en dash",
+     "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: "
+     "selection",
      "\"CommandLine\": \"ps \\u2013exec bypass\"", 1},
-    {"windash: em dash", "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: selection",
+    {"windash: em dash",
+     "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: "
+     "selection",
      "\"CommandLine\": \"ps \\u2014exec bypass\"", 1},
-    {"windash: horizontal bar", "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: selection",
+    {"windash: horizontal bar",
+     "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: "
+     "selection",
      "\"CommandLine\": \"ps \\u2015exec bypass\"", 1},
-    {"windash: another character", "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: selection",
+    {"windash: another character",
+     "    selection:\n        CommandLine|windash|contains: ' -exec bypass'\n    condition: "
+     "selection",
      "\"CommandLine\": \"ps +exec bypass\"", 0},
     {"windash: every dash of the value",
      "    selection:\n        CommandLine|windash|contains: ' -s -d '\n    condition: selection",
      "\"CommandLine\": \"x /s \\u2014d y\"", 1},
     /* re: case-sensitive unless i; found anywhere; m and s */
-    {"re: case-sensitive", "    selection:\n        CommandLine|re: 'Invoke-[A-Z]'\n    condition: selection",
+    {"re: case-sensitive",
+     "    selection:\n        CommandLine|re: 'Invoke-[A-Z]'\n    condition: selection",
      "\"CommandLine\": \"x invoke-Mimikatz\"", 0},
-    {"re: found anywhere", "    selection:\n        CommandLine|re: 'Invoke-[A-Z]'\n    condition: selection",
+    {"re: found anywhere",
+     "    selection:\n        CommandLine|re: 'Invoke-[A-Z]'\n    condition: selection",
      "\"CommandLine\": \"x Invoke-Mimikatz y\"", 1},
     {"re|i", "    selection:\n        CommandLine|re|i: 'invoke-[a-z]+ '\n    condition: selection",
      "\"CommandLine\": \"x INVOKE-MIMIKATZ y\"", 1},
     {"re: anchors hold", "    selection:\n        CommandLine|re: '^cmd'\n    condition: selection",
      "\"CommandLine\": \"x cmd\"", 0},
-    {"re: . does not match a newline", "    selection:\n        CommandLine|re: 'a.b'\n    condition: selection",
+    {"re: . does not match a newline",
+     "    selection:\n        CommandLine|re: 'a.b'\n    condition: selection",
      "\"CommandLine\": \"a\\nb\"", 0},
-    {"re|s: . matches a newline", "    selection:\n        CommandLine|re|s: 'a.b'\n    condition: selection",
+    {"re|s: . matches a newline",
+     "    selection:\n        CommandLine|re|s: 'a.b'\n    condition: selection",
      "\"CommandLine\": \"a\\nb\"", 1},
-    {"re|m: ^ at a line start", "    selection:\n        CommandLine|re|m: '^b'\n    condition: selection",
+    {"re|m: ^ at a line start",
+     "    selection:\n        CommandLine|re|m: '^b'\n    condition: selection",
      "\"CommandLine\": \"a\\nb\"", 1},
-    {"re without m: ^ only at the start", "    selection:\n        CommandLine|re: '^b'\n    condition: selection",
+    {"re without m: ^ only at the start",
+     "    selection:\n        CommandLine|re: '^b'\n    condition: selection",
      "\"CommandLine\": \"a\\nb\"", 0},
     /* base64, base64offset, utf16le/utf16be/utf16/wide */
-    {"base64", "    selection:\n        CommandLine|base64: 'cmd.exe /c whoami'\n    condition: selection",
+    {"base64",
+     "    selection:\n        CommandLine|base64: 'cmd.exe /c whoami'\n    condition: selection",
      "\"CommandLine\": \"Y21kLmV4ZSAvYyB3aG9hbWk=\"", 1},
-    {"base64|contains", "    selection:\n        CommandLine|base64|contains: 'cmd.exe /c whoami'\n    condition: selection",
+    {"base64|contains",
+     "    selection:\n        CommandLine|base64|contains: 'cmd.exe /c whoami'\n    condition: "
+     "selection",
      "\"CommandLine\": \"-e Y21kLmV4ZSAvYyB3aG9hbWk= x\"", 1},
     {"base64offset: offset 0",
-     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: selection",
+     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: "
+     "selection",
      "\"CommandLine\": \"-enc SW52b2tlLU1pbWlrYXR6IC1EdW1w\"", 1},
     {"base64offset: offset 1",
-     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: selection",
+     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: "
+     "selection",
      "\"CommandLine\": \"-enc YUludm9rZS1NaW1pa2F0eiAtRHVtcA==\"", 1},
     {"base64offset: offset 2",
-     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: selection",
+     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: "
+     "selection",
      "\"CommandLine\": \"-enc YWJJbnZva2UtTWltaWthdHogLUR1bXA=\"", 1},
     {"base64offset: another text",
-     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: selection",
+     "    selection:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: "
+     "selection",
      "\"CommandLine\": \"-enc SW52b2tlLUV4cHJlc3Npb24=\"", 0},
     {"utf16le|base64offset",
      "    selection:\n        CommandLine|utf16le|base64offset|contains: 'Invoke-Mimikatz'\n"
      "    condition: selection",
      "\"CommandLine\": \"-enc IAAgAEkAbgB2AG8AawBlAC0ATQBpAG0AaQBrAGEAdAB6AA==\"", 1},
     {"wide|base64offset (wide = utf16le)",
-     "    selection:\n        CommandLine|wide|base64offset|contains: 'Invoke-Mimikatz'\n    condition: selection",
+     "    selection:\n        CommandLine|wide|base64offset|contains: 'Invoke-Mimikatz'\n    "
+     "condition: selection",
      "\"CommandLine\": \"-enc SQBuAHYAbwBrAGUALQBNAGkAbQBpAGsAYQB0AHoA\"", 1},
-    {"utf16be|base64", "    selection:\n        CommandLine|utf16be|base64: 'Invoke'\n    condition: selection",
+    {"utf16be|base64",
+     "    selection:\n        CommandLine|utf16be|base64: 'Invoke'\n    condition: selection",
      "\"CommandLine\": \"AEkAbgB2AG8AawBl\"", 1},
     {"utf16 (a byte order mark, then little-endian)|base64",
      "    selection:\n        CommandLine|utf16|base64: 'cmd'\n    condition: selection",
      "\"CommandLine\": \"//5jAG0AZAA=\"", 1},
     /* cidr: IPv4 and IPv6 */
-    {"cidr: IPv4 inside", "    selection:\n        DestinationIp|cidr: 10.0.0.0/8\n    condition: selection",
+    {"cidr: IPv4 inside",
+     "    selection:\n        DestinationIp|cidr: 10.0.0.0/8\n    condition: selection",
      "\"DestinationIp\": \"10.1.2.3\"", 1},
-    {"cidr: IPv4 outside", "    selection:\n        DestinationIp|cidr: 10.0.0.0/8\n    condition: selection",
+    {"cidr: IPv4 outside",
+     "    selection:\n        DestinationIp|cidr: 10.0.0.0/8\n    condition: selection",
      "\"DestinationIp\": \"11.1.2.3\"", 0},
-    {"cidr: IPv6", "    selection:\n        DestinationIp|cidr: 'fe80::/10'\n    condition: selection",
+    {"cidr: IPv6",
+     "    selection:\n        DestinationIp|cidr: 'fe80::/10'\n    condition: selection",
      "\"DestinationIp\": \"fe80::1\"", 1},
     /* numeric comparisons */
-    {"gt", "    selection:\n        Count|gt: 10\n    condition: selection", "\"Count\": \"11\"", 1},
+    {"gt", "    selection:\n        Count|gt: 10\n    condition: selection", "\"Count\": \"11\"",
+     1},
     {"gt: equal is not greater", "    selection:\n        Count|gt: 10\n    condition: selection",
      "\"Count\": \"10\"", 0},
     {"gte", "    selection:\n        Count|gte: 10\n    condition: selection", "\"Count\": 10", 1},
     {"lt", "    selection:\n        Count|lt: 10\n    condition: selection", "\"Count\": \"9\"", 1},
-    {"lte", "    selection:\n        Count|lte: 10\n    condition: selection", "\"Count\": \"11\"", 0},
+    {"lte", "    selection:\n        Count|lte: 10\n    condition: selection", "\"Count\": \"11\"",
+     0},
     /* neq */
     {"neq: different", "    selection:\n        User|neq: 'admin'\n    condition: selection",
      "\"User\": \"bob\"", 1},
     {"neq: equal", "    selection:\n        User|neq: 'admin'\n    condition: selection",
      "\"User\": \"Admin\"", 0},
     /* fieldref: compares two fields of the event */
-    {"fieldref: equal", "    selection:\n        TargetFilename|fieldref: Image\n    condition: selection",
+    {"fieldref: equal",
+     "    selection:\n        TargetFilename|fieldref: Image\n    condition: selection",
      "\"TargetFilename\": \"C:\\\\x.exe\", \"Image\": \"c:\\\\X.exe\"", 1},
-    {"fieldref: different", "    selection:\n        TargetFilename|fieldref: Image\n    condition: selection",
+    {"fieldref: different",
+     "    selection:\n        TargetFilename|fieldref: Image\n    condition: selection",
      "\"TargetFilename\": \"C:\\\\y.exe\", \"Image\": \"C:\\\\x.exe\"", 0},
     {"fieldref in a filter, the other field absent",
-     "    selection:\n        Image|endswith: 'x.exe'\n    filter:\n        User|fieldref: ParentUser\n"
+     "    selection:\n        Image|endswith: 'x.exe'\n    filter:\n        User|fieldref: "
+     "ParentUser\n"
      "    condition: selection and not filter",
      "\"Image\": \"C:\\\\x.exe\", \"User\": \"a\"", 1},
     /* Condition: and, or, not, brackets, precedence, 1/all of */
@@ -337,46 +394,60 @@ static const tcase cases[] = {
     {"condition: and", "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: a and b",
      "\"Y\": \"1\"", 0},
     {"condition: not on an absent field",
-     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: a and not b", "\"X\": \"1\"", 1},
-    {"condition: not excludes", "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: a and not b",
+     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: a and not b", "\"X\": \"1\"",
+     1},
+    {"condition: not excludes",
+     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: a and not b",
      "\"X\": \"1\", \"Y\": \"1\"", 0},
     {"condition: and binds tighter than or",
-     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    c:\n        Z: '1'\n    condition: a or b and c",
+     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    c:\n        Z: '1'\n    condition: a or "
+     "b and c",
      "\"X\": \"1\"", 1},
     {"condition: brackets",
-     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    c:\n        Z: '1'\n    condition: (a or b) and c",
+     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    c:\n        Z: '1'\n    condition: (a or "
+     "b) and c",
      "\"X\": \"1\"", 0},
     {"condition: not binds tighter than and",
-     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: not a and b", "\"Y\": \"1\"", 1},
+     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: not a and b", "\"Y\": \"1\"",
+     1},
     {"condition: 1 of them",
-     "    sel1:\n        X: '1'\n    sel2:\n        Y: '1'\n    condition: 1 of them", "\"Y\": \"1\"", 1},
+     "    sel1:\n        X: '1'\n    sel2:\n        Y: '1'\n    condition: 1 of them",
+     "\"Y\": \"1\"", 1},
     {"condition: all of them",
-     "    sel1:\n        X: '1'\n    sel2:\n        Y: '1'\n    condition: all of them", "\"Y\": \"1\"", 0},
+     "    sel1:\n        X: '1'\n    sel2:\n        Y: '1'\n    condition: all of them",
+     "\"Y\": \"1\"", 0},
     {"condition: all of them leaves out _names",
-     "    sel1:\n        X: '1'\n    _sel2:\n        Y: '1'\n    condition: all of them", "\"X\": \"1\"", 1},
+     "    sel1:\n        X: '1'\n    _sel2:\n        Y: '1'\n    condition: all of them",
+     "\"X\": \"1\"", 1},
     {"condition: 1 of selection*",
-     "    selection_a:\n        X: '1'\n    selection_b:\n        Y: '1'\n    filter:\n        Z: '1'\n"
+     "    selection_a:\n        X: '1'\n    selection_b:\n        Y: '1'\n    filter:\n        Z: "
+     "'1'\n"
      "    condition: 1 of selection*",
      "\"Z\": \"1\", \"Y\": \"1\"", 1},
     {"condition: all of selection*",
-     "    selection_a:\n        X: '1'\n    selection_b:\n        Y: '1'\n    condition: all of selection*",
+     "    selection_a:\n        X: '1'\n    selection_b:\n        Y: '1'\n    condition: all of "
+     "selection*",
      "\"X\": \"1\", \"Y\": \"1\"", 1},
     {"condition: any of (= 1 of)",
-     "    selection_a:\n        X: '1'\n    selection_b:\n        Y: '1'\n    condition: any of selection_*",
+     "    selection_a:\n        X: '1'\n    selection_b:\n        Y: '1'\n    condition: any of "
+     "selection_*",
      "\"Y\": \"1\"", 1},
     {"condition: 1 of selection* and not 1 of filter*",
-     "    selection_a:\n        X: '1'\n    filter_a:\n        Y: '1'\n    filter_b:\n        Z: '1'\n"
+     "    selection_a:\n        X: '1'\n    filter_a:\n        Y: '1'\n    filter_b:\n        Z: "
+     "'1'\n"
      "    condition: 1 of selection* and not 1 of filter*",
      "\"X\": \"1\", \"Z\": \"1\"", 0},
     {"condition: not 1 of filter*, no filter field present",
-     "    selection_a:\n        X: '1'\n    filter_a:\n        Y: '1'\n    filter_b:\n        Z: '1'\n"
+     "    selection_a:\n        X: '1'\n    filter_a:\n        Y: '1'\n    filter_b:\n        Z: "
+     "'1'\n"
      "    condition: 1 of selection* and not 1 of filter*",
      "\"X\": \"1\"", 1},
     {"condition: a list of conditions is OR",
      "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition:\n        - a\n        - b",
      "\"Y\": \"1\"", 1},
     {"condition: keywords in upper case",
-     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: a AND NOT b", "\"X\": \"1\"", 1},
+     "    a:\n        X: '1'\n    b:\n        Y: '1'\n    condition: a AND NOT b", "\"X\": \"1\"",
+     1},
 };
 
 static const char RULE[] = "title: t\nid: 00000000-0000-4000-8000-0000000000%02d\n"
@@ -410,7 +481,9 @@ static void table(void)
             modus_rule_info ri;
             modus_ruleset_rule(rs, 0, &ri);
             CHECK(hits == c->want, "%s: %s, want %s\n    EQL: %s", c->name,
-                  hits > 0 ? "matched" : hits == 0 ? "no match" : "EQL error",
+                  hits > 0    ? "matched"
+                  : hits == 0 ? "no match"
+                              : "EQL error",
                   c->want ? "a match" : "no match", ri.query);
         }
         modus_ruleset_destroy(rs);
@@ -426,8 +499,9 @@ typedef struct ecase {
 } ecase;
 
 static const ecase errors[] = {
-    {"unknown modifier", "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
-                         "        Image|containz: x\n    condition: sel\n",
+    {"unknown modifier",
+     "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
+     "        Image|containz: x\n    condition: sel\n",
      6, 9, "unknown modifier 'containz'"},
     {"no such identifier",
      "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n        Image: x\n"
@@ -441,27 +515,34 @@ static const ecase errors[] = {
      "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n        Image: x\n"
      "    condition: sel | count() > 5\n",
      7, 20, "aggregations"},
-    {"bad regex", "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
-                  "        Image|re: 'a(b'\n    condition: sel\n",
+    {"bad regex",
+     "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
+     "        Image|re: 'a(b'\n    condition: sel\n",
      6, 19, "bad regular expression"},
-    {"missing title", "logsource:\n    product: windows\ndetection:\n    sel:\n        Image: x\n"
-                      "    condition: sel\n",
+    {"missing title",
+     "logsource:\n    product: windows\ndetection:\n    sel:\n        Image: x\n"
+     "    condition: sel\n",
      1, 1, "missing 'title'"},
-    {"no condition", "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
-                     "        Image: x\n",
+    {"no condition",
+     "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
+     "        Image: x\n",
      5, 5, "the detection has no condition"},
-    {"unmapped logsource", "title: t\nlogsource:\n    product: plan9\n    category: x\ndetection:\n"
-                           "    sel:\n        Image: x\n    condition: sel\n",
+    {"unmapped logsource",
+     "title: t\nlogsource:\n    product: plan9\n    category: x\ndetection:\n"
+     "    sel:\n        Image: x\n    condition: sel\n",
      3, 5, "logsource product=plan9,category=x is not in the Sigma mapping"},
     {"YAML syntax", "title: t\nlogsource: [\n", 3, 1, "did not find expected node content"},
-    {"duplicate key", "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
-                      "        Image: x\n        Image: y\n    condition: sel\n",
+    {"duplicate key",
+     "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
+     "        Image: x\n        Image: y\n    condition: sel\n",
      7, 9, "duplicate key 'Image' (first at line 6)"},
-    {"placeholders", "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
-                     "        User|expand: '%Admins%'\n    condition: sel\n",
+    {"placeholders",
+     "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
+     "        User|expand: '%Admins%'\n    condition: sel\n",
      6, 9, "expand"},
-    {"utf16 needs base64", "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
-                           "        X|utf16le: 'cmd'\n    condition: sel\n",
+    {"utf16 needs base64",
+     "title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n"
+     "        X|utf16le: 'cmd'\n    condition: sel\n",
      6, 20, "utf16 encodings need base64"},
 };
 
@@ -506,10 +587,11 @@ static void mapping_and_meta(void)
         CHECK(ri.ntechniques == 2 && !strcmp(ri.techniques[0], "T1033") &&
                   !strcmp(ri.techniques[1], "T1059.001"),
               "techniques");
-        const char *defend = "{\"event\":{\"category\":[\"process\"],\"type\":[\"start\"]},"
-                             "\"host\":{\"os\":{\"type\":\"windows\"}},\"process\":{\"executable\":"
-                             "\"C:\\\\Windows\\\\System32\\\\whoami.exe\",\"parent\":{\"executable\":"
-                             "\"C:\\\\Windows\\\\System32\\\\cmd.exe\"}}}";
+        const char *defend =
+            "{\"event\":{\"category\":[\"process\"],\"type\":[\"start\"]},"
+            "\"host\":{\"os\":{\"type\":\"windows\"}},\"process\":{\"executable\":"
+            "\"C:\\\\Windows\\\\System32\\\\whoami.exe\",\"parent\":{\"executable\":"
+            "\"C:\\\\Windows\\\\System32\\\\cmd.exe\"}}}";
         CHECK(run(rs, 0, defend) == 1, "an Elastic Defend process start matches");
         const char *end = "{\"event\":{\"category\":[\"process\"],\"type\":[\"end\"]},"
                           "\"host\":{\"os\":{\"type\":\"windows\"}},\"process\":{\"executable\":"
@@ -536,11 +618,12 @@ static void mapping_and_meta(void)
     modus_ruleset_destroy(rs);
 
     /* documents: each compiles on its own; a bad one does not stop the others */
-    rs = load("title: a\nid: d1\nlogsource:\n    product: windows\ndetection:\n    s:\n        X: 1\n"
-              "    condition: s\n---\ntitle: b\nid: d2\nlogsource:\n    product: windows\n"
-              "detection:\n    s:\n        X|bogus: 1\n    condition: s\n---\ntitle: c\nid: d3\n"
-              "logsource:\n    product: windows\ndetection:\n    s:\n        X: 3\n    condition: s\n",
-              &loaded, &failed);
+    rs = load(
+        "title: a\nid: d1\nlogsource:\n    product: windows\ndetection:\n    s:\n        X: 1\n"
+        "    condition: s\n---\ntitle: b\nid: d2\nlogsource:\n    product: windows\n"
+        "detection:\n    s:\n        X|bogus: 1\n    condition: s\n---\ntitle: c\nid: d3\n"
+        "logsource:\n    product: windows\ndetection:\n    s:\n        X: 3\n    condition: s\n",
+        &loaded, &failed);
     CHECK(loaded == 2 && failed == 1, "three documents: %zu loaded, %zu failed", loaded, failed);
     CHECK(!strncmp(last_err, "16:9: ", 6), "the bad document's position: %s", last_err);
     modus_ruleset_destroy(rs);
@@ -577,26 +660,29 @@ static void mapping_and_meta(void)
         CHECK(run(rs, 0, evs) == 2, "four failures of bob: two runs of three");
     }
     modus_ruleset_destroy(rs);
-    rs = load("title: A\nname: ra\nid: t0\nlogsource:\n    product: windows\ndetection:\n    s:\n"
-              "        Step: a\n    condition: s\n---\ntitle: B\nname: rb\nid: t1\nlogsource:\n"
-              "    product: windows\ndetection:\n    s:\n        Step: b\n    condition: s\n---\n"
-              "title: A then B\nid: t2\ncorrelation:\n    type: temporal_ordered\n    rules:\n"
-              "        - ra\n        - rb\n    group-by:\n        - Host\n    timespan: 10s\n---\n"
-              "title: any order\nid: t3\ncorrelation:\n    type: temporal\n    rules:\n        - ra\n"
-              "        - rb\n    group-by:\n        - Host\n    timespan: 10s\n",
-              &loaded, &failed);
+    rs = load(
+        "title: A\nname: ra\nid: t0\nlogsource:\n    product: windows\ndetection:\n    s:\n"
+        "        Step: a\n    condition: s\n---\ntitle: B\nname: rb\nid: t1\nlogsource:\n"
+        "    product: windows\ndetection:\n    s:\n        Step: b\n    condition: s\n---\n"
+        "title: A then B\nid: t2\ncorrelation:\n    type: temporal_ordered\n    rules:\n"
+        "        - ra\n        - rb\n    group-by:\n        - Host\n    timespan: 10s\n---\n"
+        "title: any order\nid: t3\ncorrelation:\n    type: temporal\n    rules:\n        - ra\n"
+        "        - rb\n    group-by:\n        - Host\n    timespan: 10s\n",
+        &loaded, &failed);
     CHECK(loaded == 1 && failed == 1, "temporal_ordered compiles, temporal is reported: %zu, %zu",
           loaded, failed);
     CHECK(strstr(last_err, "temporal (any order)") != NULL, "temporal's reason: %s", last_err);
     if (loaded == 1) {
-        const char *ab = "{\"@timestamp\":\"2024-01-01T00:00:01Z\",\"host\":{\"os\":{\"type\":"
-                         "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"a\",\"Host\":\"h\"}}}\n"
-                         "{\"@timestamp\":\"2024-01-01T00:00:02Z\",\"host\":{\"os\":{\"type\":"
-                         "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"b\",\"Host\":\"h\"}}}\n";
-        const char *ba = "{\"@timestamp\":\"2024-01-01T00:00:01Z\",\"host\":{\"os\":{\"type\":"
-                         "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"b\",\"Host\":\"h\"}}}\n"
-                         "{\"@timestamp\":\"2024-01-01T00:00:02Z\",\"host\":{\"os\":{\"type\":"
-                         "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"a\",\"Host\":\"h\"}}}\n";
+        const char *ab =
+            "{\"@timestamp\":\"2024-01-01T00:00:01Z\",\"host\":{\"os\":{\"type\":"
+            "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"a\",\"Host\":\"h\"}}}\n"
+            "{\"@timestamp\":\"2024-01-01T00:00:02Z\",\"host\":{\"os\":{\"type\":"
+            "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"b\",\"Host\":\"h\"}}}\n";
+        const char *ba =
+            "{\"@timestamp\":\"2024-01-01T00:00:01Z\",\"host\":{\"os\":{\"type\":"
+            "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"b\",\"Host\":\"h\"}}}\n"
+            "{\"@timestamp\":\"2024-01-01T00:00:02Z\",\"host\":{\"os\":{\"type\":"
+            "\"windows\"}},\"winlog\":{\"event_data\":{\"Step\":\"a\",\"Host\":\"h\"}}}\n";
         CHECK(run(rs, 0, ab) == 1, "temporal_ordered: a then b");
         CHECK(run(rs, 0, ba) == 0, "temporal_ordered: b then a");
     }
