@@ -19,9 +19,11 @@ static void usage(FILE *f)
         "                                     (e.g. 5K), the observable that decided it, and\n"
         "                                     a histogram; --min 3K exits 1 if any rule is lower\n"
         "\n"
-        "PATH is a rule file in Elastic's TOML format or a directory searched\n"
-        "recursively for *.toml. Errors are printed as FILE:LINE:COL: message, followed\n"
-        "by the offending line; check ends with 'N rules compiled, M failed'.\n"
+        "PATH is a rule file (Elastic's TOML: endpoint or SIEM rules; Sigma YAML) or a\n"
+        "directory searched recursively for *.toml, *.yml and *.yaml. --sigma-mapping FILE\n"
+        "replaces the Sigma mapping table. Errors are printed as FILE:LINE:COL: message,\n"
+        "followed by the offending line; check ends with 'N rules compiled, M failed'\n"
+        "(SIEM rules that are not EQL are counted apart, on the line before).\n"
         "Exit status: 0 success, 3 a rule failed (or a test did).\n",
         f);
 }
@@ -130,6 +132,7 @@ static int rules_score(int argc, char **argv)
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"min", required_argument, NULL, 'm'},
                                          {"observables", required_argument, NULL, 'o'},
+                                         {"sigma-mapping", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bool json = false;
@@ -147,6 +150,7 @@ static int rules_score(int argc, char **argv)
             }
             break;
         case 'o': table = optarg; break;
+        case 'M': cli_sigma_mapping = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
