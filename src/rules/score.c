@@ -27,6 +27,7 @@
 #include "eql_query.h"
 #include "ruleset.h"
 #include "score.h"
+#include "../util/table.h"
 
 extern const char modus_observables_conf[];
 extern const size_t modus_observables_conf_len;
@@ -60,76 +61,48 @@ static int col_index(sv c)
     return p ? (int)(p - COLS) : -2;
 }
 
-static sv tok(sv *line)
-{
-    while (line->n && (*line->p == ' ' || *line->p == '\t')) line->p++, line->n--;
-    size_t i = 0;
-    while (i < line->n && line->p[i] != ' ' && line->p[i] != '\t') i++;
-    sv t = {line->p, i};
-    line->p += i;
-    line->n -= i;
-    return t;
-}
-
 modus_status modus_scorer_create(const char *path, modus_scorer **out, modus_diag *diag)
 {
     *out = NULL;
     modus_scorer *s = calloc(1, sizeof *s);
     if (!s) return MODUS_ENOMEM;
     const char *name = path ? path : "<embedded observables.conf>";
-    size_t len = modus_observables_conf_len;
-    if (path) {
-        FILE *f = fopen(path, "rb");
-        s->text = f ? malloc(1u << 20) : NULL;
-        len = s->text ? fread(s->text, 1, (1u << 20) - 1, f) : 0;
-        if (f) fclose(f);
-        if (!s->text) {
-            if (diag) {
-                memset(diag, 0, sizeof *diag);
-                snprintf(diag->file, sizeof diag->file, "%s", name);
-                snprintf(diag->message, sizeof diag->message, "cannot read the observables table");
-            }
-            free(s);
-            return MODUS_EIO;
+    size_t len = 0;
+    s->text = table_text(path, modus_observables_conf, modus_observables_conf_len, 1u << 20, &len);
+    if (!s->text) {
+        if (diag) {
+            memset(diag, 0, sizeof *diag);
+            snprintf(diag->file, sizeof diag->file, "%s", name);
+            snprintf(diag->message, sizeof diag->message, "cannot read the observables table");
         }
-    } else {
-        s->text = malloc(len + 1);
-        if (!s->text) {
-            free(s);
-            return MODUS_ENOMEM;
-        }
-        memcpy(s->text, modus_observables_conf, len);
+        free(s);
+        return path ? MODUS_EIO : MODUS_ENOMEM;
     }
-    s->text[len] = 0;
     size_t cap = 0;
     uint32_t lineno = 0;
     const char *err = NULL;
-    for (size_t pos = 0; pos < len && !err;) {
-        size_t e = pos;
-        while (e < len && s->text[e] != '\n') e++;
-        sv line = {s->text + pos, e - pos};
-        pos = e + 1;
+    sv line;
+    for (size_t pos = 0; !err && table_line(s->text, len, &pos, &line);) {
         lineno++;
-        while (line.n && (line.p[line.n - 1] == '\r' || line.p[line.n - 1] == ' ')) line.n--;
-        sv kw = tok(&line);
+        sv kw = table_word(&line);
         if (!kw.n || kw.p[0] == '#') continue;
         obs o;
         memset(&o, 0, sizeof o);
         o.line = lineno;
         if (sv_eq(kw, SV_LIT("source"))) {
             o.kind = OBS_SOURCE;
-            o.pattern = tok(&line);
-            o.column = col_index(tok(&line));
+            o.pattern = table_word(&line);
+            o.column = col_index(table_word(&line));
             o.level = 0;
             if (o.column < 0) err = "a source needs a column: A, U or K";
         } else if (sv_eq(kw, SV_LIT("logsource"))) {
             o.kind = OBS_LOGSOURCE;
-            o.pattern = tok(&line);
-            o.column = col_index(tok(&line));
+            o.pattern = table_word(&line);
+            o.column = col_index(table_word(&line));
             if (o.column < 0) err = "a logsource needs a column: A, U or K";
         } else if (sv_eq(kw, SV_LIT("events"))) {
             o.kind = OBS_EVENTS;
-            sv pat = tok(&line);
+            sv pat = table_word(&line);
             const char *eq = memchr(pat.p, '=', pat.n);
             if (!eq) {
                 err = "events needs FIELD=VALUES";
@@ -137,12 +110,12 @@ modus_status modus_scorer_create(const char *path, modus_scorer **out, modus_dia
                 o.values = (sv){eq + 1, pat.n - (size_t)(eq + 1 - pat.p)};
                 o.pattern = (sv){pat.p, (size_t)(eq - pat.p)};
             }
-            o.column = col_index(tok(&line));
+            o.column = col_index(table_word(&line));
             if (!err && o.column < 0) err = "events needs a column: A, U or K";
         } else if (sv_eq(kw, SV_LIT("with"))) {
             o.kind = OBS_WITH;
             for (int k = 0; k < 2; k++) {
-                sv pat = tok(&line);
+                sv pat = table_word(&line);
                 const char *eq = memchr(pat.p, '=', pat.n);
                 sv v = {NULL, 0};
                 if (eq) {
@@ -154,31 +127,31 @@ modus_status modus_scorer_create(const char *path, modus_scorer **out, modus_dia
                 else
                     o.pattern2 = pat, o.values2 = v;
             }
-            sv lv = tok(&line);
+            sv lv = table_word(&line);
             if (lv.n == 1 && lv.p[0] >= '1' && lv.p[0] <= '5')
                 o.level = lv.p[0] - '0';
             else
                 err = "with needs a level from 1 to 5";
-            o.column = col_index(tok(&line));
+            o.column = col_index(table_word(&line));
             if (!err && (o.column < -1 || !o.pattern2.n))
                 err = "with needs FIELD FIELD LEVEL COLUMN";
         } else if (sv_eq(kw, SV_LIT("field")) || sv_eq(kw, SV_LIT("filter"))) {
             o.kind = sv_eq(kw, SV_LIT("field")) ? OBS_FIELD : OBS_FILTER;
-            sv pat = tok(&line);
+            sv pat = table_word(&line);
             const char *eq = memchr(pat.p, '=', pat.n);
             if (eq) {
                 o.values = (sv){eq + 1, pat.n - (size_t)(eq + 1 - pat.p)};
                 pat.n = (size_t)(eq - pat.p);
             }
             o.pattern = pat;
-            sv lv = tok(&line);
+            sv lv = table_word(&line);
             if (sv_eq(lv, SV_LIT("-")))
                 o.level = 0;
             else if (lv.n == 1 && lv.p[0] >= '1' && lv.p[0] <= '5')
                 o.level = lv.p[0] - '0';
             else
                 err = "a field needs a level from 1 to 5, or -";
-            o.column = col_index(tok(&line));
+            o.column = col_index(table_word(&line));
             if (o.column < -1) err = "a field needs a column A, U, K or -";
         } else {
             err = "expected source, field, filter, with, events or logsource";

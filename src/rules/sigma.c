@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "../util/buf.h"
+#include "../util/table.h"
 #include "eql.h"
 #include "sigma.h"
 #include "sigma_yaml.h"
@@ -95,34 +96,6 @@ const char *sigma_map_default(size_t *len)
     return modus_sigma_conf;
 }
 
-/* the next word; a word in double quotes may hold spaces (the quotes are dropped) */
-static sv word(sv *line)
-{
-    while (line->n && (*line->p == ' ' || *line->p == '\t')) line->p++, line->n--;
-    if (line->n && *line->p == '"') {
-        const char *e = memchr(line->p + 1, '"', line->n - 1);
-        if (e) {
-            sv t = {line->p + 1, (size_t)(e - line->p - 1)};
-            line->n -= (size_t)(e + 1 - line->p);
-            line->p = e + 1;
-            return t;
-        }
-    }
-    size_t i = 0;
-    while (i < line->n && line->p[i] != ' ' && line->p[i] != '\t') i++;
-    sv t = {line->p, i};
-    line->p += i;
-    line->n -= i;
-    return t;
-}
-
-static sv trim(sv s)
-{
-    while (s.n && (*s.p == ' ' || *s.p == '\t')) s.p++, s.n--;
-    while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t' || s.p[s.n - 1] == '\r')) s.n--;
-    return s;
-}
-
 static const char *parse_keys(sv w, sline *l)
 {
     l->nkeys = 0;
@@ -151,73 +124,56 @@ modus_status sigma_map_load(const char *path, sigma_map **out, modus_diag *diag)
     if (!m) return MODUS_ENOMEM;
     const char *name = path ? path : "<embedded sigma.conf>";
     size_t len = 0;
-    if (path) {
-        FILE *f = fopen(path, "rb");
-        m->text = f ? malloc(MODUS_MAX_RULE_FILE + 1) : NULL;
-        len = m->text ? fread(m->text, 1, MODUS_MAX_RULE_FILE, f) : 0;
-        if (f) fclose(f);
-        if (!m->text) {
-            if (diag) {
-                memset(diag, 0, sizeof *diag);
-                snprintf(diag->file, sizeof diag->file, "%s", name);
-                snprintf(diag->message, sizeof diag->message, "cannot read the Sigma mapping");
-            }
-            free(m);
-            return MODUS_EIO;
+    m->text = table_text(path, modus_sigma_conf, modus_sigma_conf_len, MODUS_MAX_RULE_FILE, &len);
+    if (!m->text) {
+        if (diag) {
+            memset(diag, 0, sizeof *diag);
+            snprintf(diag->file, sizeof diag->file, "%s", name);
+            snprintf(diag->message, sizeof diag->message, "cannot read the Sigma mapping");
         }
-    } else {
-        len = modus_sigma_conf_len;
-        m->text = malloc(len + 1);
-        if (!m->text) {
-            free(m);
-            return MODUS_ENOMEM;
-        }
-        memcpy(m->text, modus_sigma_conf, len);
+        free(m);
+        return path ? MODUS_EIO : MODUS_ENOMEM;
     }
-    m->text[len] = 0;
     size_t cap = 0;
     uint32_t lineno = 0;
     const char *err = NULL;
-    for (size_t pos = 0; pos < len && !err;) {
-        size_t e = pos;
-        while (e < len && m->text[e] != '\n') e++;
-        sv line = {m->text + pos, e - pos};
-        pos = e + 1;
+    sv line;
+    for (size_t pos = 0; !err && table_line(m->text, len, &pos, &line);) {
         lineno++;
-        line = trim(line);
-        sv kw = word(&line);
+        line = table_trim(line);
+        sv kw = table_word(&line);
         if (!kw.n || kw.p[0] == '#') continue;
         sline l;
         memset(&l, 0, sizeof l);
         l.lineno = lineno;
         if (sv_eq(kw, SV_LIT("logsource"))) {
             l.kind = L_LOGSOURCE;
-            err = parse_keys(word(&line), &l);
-            l.w1 = word(&line);
-            l.rest = trim(line);
+            err = parse_keys(table_word(&line), &l);
+            l.w1 = table_word(&line);
+            l.rest = table_trim(line);
             if (!err && (!l.w1.n || !l.rest.n)) err = "logsource needs KEYS CATEGORY CONDITION";
         } else if (sv_eq(kw, SV_LIT("field"))) {
             l.kind = L_FIELD;
-            l.w1 = word(&line);
-            l.w2 = word(&line);
-            sv k = word(&line);
+            l.w1 = table_word(&line);
+            l.w2 = table_word(&line);
+            sv k = table_word(&line);
             if (k.n) err = parse_keys(k, &l);
             if (!err && (!l.w1.n || !l.w2.n)) err = "field needs NAME TARGET [KEYS]";
         } else if (sv_eq(kw, SV_LIT("default"))) {
             l.kind = L_DEFAULT;
-            err = parse_keys(word(&line), &l);
-            l.w1 = word(&line);
+            err = parse_keys(table_word(&line), &l);
+            l.w1 = table_word(&line);
             if (!err && !l.w1.n) err = "default needs KEYS PREFIX";
         } else if (sv_eq(kw, SV_LIT("keywords"))) {
             l.kind = L_KEYWORDS;
-            err = parse_keys(word(&line), &l);
-            l.rest = trim(line);
+            err = parse_keys(table_word(&line), &l);
+            l.rest = table_trim(line);
             if (!err && !l.rest.n) err = "keywords needs KEYS FIELD...";
         } else if (sv_eq(kw, SV_LIT("tactic"))) {
             l.kind = L_TACTIC;
-            l.w1 = word(&line);
-            l.w2 = word(&line);
-            l.rest = trim(line);
+            l.w1 = table_word(&line);
+            l.w2 = table_word(&line);
+            l.rest = table_trim(line);
             if (!l.rest.n) err = "tactic needs TAG ID NAME";
         } else {
             err = "expected logsource, field, default, keywords or tactic";
@@ -1251,7 +1207,7 @@ static void gen_keywords(gen *g, const ynode *at, const ynode *vals, const mods 
     buf *o = g->o;
     grp gr = grp_open(o);
     sv rest = l->rest;
-    for (sv f = word(&rest); f.n && !g->failed; f = word(&rest)) {
+    for (sv f = table_word(&rest); f.n && !g->failed; f = table_word(&rest)) {
         grp_sep(o, &gr, " or ");
         target t;
         memset(&t, 0, sizeof t);
@@ -1883,7 +1839,7 @@ static void compile_rule(sfile *f, sdoc *d)
         return;
     }
     buf w = {0};
-    if (!sv_eq(trim(lsl->rest), SV_LIT("-"))) {
+    if (!sv_eq(table_trim(lsl->rest), SV_LIT("-"))) {
         buf_putc(&w, '(');
         buf_putsv(&w, lsl->rest);
         buf_puts(&w, ") and (");
