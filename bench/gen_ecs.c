@@ -1645,7 +1645,8 @@ static uint32_t pdef_wsum;
 /* ---------------------------------------------------------- hosts and processes */
 
 #define NHOST 24
-#define NPROC 48
+/* processes per host: 48, or 2000 with the "process" mix (20 k+ entity ids in 50 MB) */
+static int NPROC = 48;
 
 typedef struct {
     const pdef *d;
@@ -1672,7 +1673,7 @@ typedef struct {
     uint64_t evcount;
     char nipath[NI_COUNT][200];
     size_t nilen[NI_COUNT];
-    proc procs[NPROC];
+    proc *procs; /* NPROC */
 } host;
 
 static host *HOSTS;
@@ -1942,6 +1943,8 @@ static void hosts_init(void)
 {
     static const char AL[] = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
     HOSTS = calloc(NHOST, sizeof(host));
+    for (int i = 0; HOSTS && i < NHOST; i++)
+        if (!(HOSTS[i].procs = calloc((size_t)NPROC, sizeof(proc)))) exit(1);
     if (!HOSTS) {
         fputs("gen_ecs: out of memory\n", stderr);
         exit(1);
@@ -2270,7 +2273,10 @@ static void write_stack(const tmpl *tp, const proc *p, int alpha, int with_summa
 
 enum { C_PROCESS, C_FILE, C_REGISTRY, C_API, C_LIBRARY, C_NETWORK };
 static const char *const CAT_NAMES[] = {"process", "file", "registry", "api", "library", "network"};
-static const uint8_t CAT_W[] = {25, 30, 15, 15, 10, 5};
+static uint8_t CAT_W[] = {25, 30, 15, 15, 10, 5};
+/* the "process" mix: a third process events, most of them starts */
+static const uint8_t CAT_W_PROCESS[] = {32, 26, 14, 14, 9, 5};
+static unsigned START_PCT = 55;
 static const uint8_t CAT_STACK_PCT[] = {50, 40, 40, 100, 35, 20};
 
 static void wsig(uint8_t sg)
@@ -2558,7 +2564,7 @@ static void gen_event(void)
 
     const char *action = "", *etype = "", *outcome = "success", *provider = NULL;
     if (cat == C_PROCESS) {
-        if (rpct(55)) {
+        if (rpct(START_PCT)) {
             proc_spawn(h, slot, now_ticks);
             action = "start";
             etype = "start";
@@ -3063,11 +3069,21 @@ static void init_tables(void)
 int main(int argc, char **argv)
 {
     uint64_t bytes, seed = 42;
-    if (argc < 2 || argc > 3 || parse_bytes(argv[1], &bytes) != 0) {
-        fputs("usage: gen_ecs BYTES[K|M|G] [SEED]\n", stderr);
+    if (argc < 2 || argc > 4 || parse_bytes(argv[1], &bytes) != 0) {
+        fputs("usage: gen_ecs BYTES[K|M|G] [SEED] [default|process]\n", stderr);
         return 2;
     }
-    if (argc == 3) {
+    if (argc == 4) {
+        if (!strcmp(argv[3], "process")) {
+            memcpy(CAT_W, CAT_W_PROCESS, sizeof CAT_W);
+            NPROC = 2000;
+            START_PCT = 75;
+        } else if (strcmp(argv[3], "default")) {
+            fputs("gen_ecs: the mix is default or process\n", stderr);
+            return 2;
+        }
+    }
+    if (argc >= 3) {
         char *end;
         errno = 0;
         seed = strtoull(argv[2], &end, 0);
@@ -3114,6 +3130,7 @@ int main(int argc, char **argv)
     }
     free(out);
     free(scratch);
+    for (int i = 0; i < NHOST; i++) free(HOSTS[i].procs);
     free(HOSTS);
     for (size_t i = 0; i < NELEM(PS_SCRIPTS); i++) free(ps_encoded[i]);
     return 0;

@@ -201,6 +201,22 @@ static void print_profile(const modus_alerter *a, const modus_ruleset *rs)
         total += rows[i].ns;
     }
     qsort(rows, n, sizeof *rows, by_ns);
+    double mean;
+    uint64_t p95;
+    modus_alerter_candidates(a, &mean, &p95);
+    fprintf(stderr,
+            "modus: candidate rules per event (--profile): mean %.1f, p95 %llu of %zu loaded\n",
+            mean, (unsigned long long)p95, n);
+    /* what the compiled programs leave to the tree walker, rule by rule */
+    fprintf(stderr, "modus: %zu rules keep part of a where clause for the tree walker\n",
+            modus_alerter_residual(a));
+    for (size_t i = 0; i < n && getenv("MODUS_PROFILE_ALL"); i++) {
+        const char *why = modus_alerter_residual_why(a, i);
+        modus_rule_info ri;
+        if (!why) continue;
+        modus_ruleset_rule(rs, i, &ri);
+        fprintf(stderr, "  tree walker: %s  %s [rule %zu]\n", why, ri.name, i);
+    }
     fprintf(stderr, "modus: rule cost (--profile), %.3f s in rules\n", (double)total / 1e9);
     fprintf(stderr, "  %10s %9s %7s %7s  %s\n", "events", "ms", "ns/ev", "alerts", "rule");
     size_t rows_max = getenv("MODUS_PROFILE_ALL") ? n : 25; /* every rule, for analysis */

@@ -300,6 +300,13 @@ const char *modus_alerter_unguarded_why(const modus_alerter *a, size_t idx);
 void modus_alerter_profile(modus_alerter *a, bool on);
 void modus_alerter_rule_stats(const modus_alerter *a, size_t rule, uint64_t *runs, uint64_t *ns,
                               uint64_t *alerts);
+/* Candidate rules per event (rules run on it): mean and 95th percentile. */
+void modus_alerter_candidates(const modus_alerter *a, double *mean, uint64_t *p95);
+/* Rules that keep part of a where clause for the tree walker (field-to-field
+ * comparisons, arithmetic, other functions...), and what the first such part
+ * of rule `idx` is (NULL: the rule runs wholly as programs). */
+size_t modus_alerter_residual(const modus_alerter *a);
+const char *modus_alerter_residual_why(const modus_alerter *a, size_t idx);
 void modus_alerter_destroy(modus_alerter *a);
 
 /* ---- live sensor (Linux, root) --------------------------------------------- */

@@ -3,11 +3,46 @@
  * The pipeline's detection stage, between the rules (src/rules: compiled,
  * immutable) and the output (src/output: an alert rendered as SPEC §6).
  *
- * Prefilter (detect_prefilter.c): every rule is indexed by a necessary
- * condition derived from its where clauses (values, prefixes, suffixes,
- * substrings and presence of fields, the stage's category). For each event
- * each indexed field is read once; only the rules it may satisfy are run,
- * in rule order, by the EQL runtime (detect_query.c), which decides.
+ * How it works, per alerter (one per thread), built once from the rule set:
+ *  1. The shared predicate table (detect_prefilter.c). Every where clause of
+ *     every rule - all stages, `until`, lineage sub-queries - is cut into
+ *     leaves: a comparison of one plain field with literals (==, !=, :, like,
+ *     regex, in, not in, startsWith/endsWith/stringContains/wildcard, == null).
+ *     A leaf's tests, (field, operator, case, value), are unique across the
+ *     rules: an exact value sits in the field's hash (folded), a prefix,
+ *     suffix, substring or wildcard pattern in the field's Aho-Corasick
+ *     automaton by its best literal atom, a regex or atom-less pattern in the
+ *     field's "always" list. Identical leaves of different rules are one leaf.
+ *  2. A program per stage (detect_program.c): the where clause as prefix-order
+ *     instructions over leaf values (and, or, not, constants) with the tree
+ *     walker's three-valued logic; what is not a leaf (field-to-field,
+ *     arithmetic, other functions, lineage, aliases, numbers, node kinds added
+ *     later) is a residual subtree that eql_eval decides. Any AST compiles.
+ *  3. Candidates (the prefilter, same file): a necessary condition per rule,
+ *     category and action first, matched on every event; only the rules it
+ *     marks run, in rule order, through the query runtime (detect_query.c),
+ *     which keeps sequences and asks match_stage() for each stage's answer.
+ *  4. Per event, a field is read and matched against all its tests once,
+ *     the first time a program reads one of its leaves: hash, automaton and
+ *     "always" list mark candidate tests and set their leaves' bits; a leaf
+ *     whose bit is clear is false (or true, negated) at once; otherwise its
+ *     candidate tests are verified, each once per event.
+ * Invariants: a program's answer is the tree walker's for every event (null
+ * included): a leaf's value on a missing field is the walker's on an empty
+ * event, computed at build time; fields of other types (numbers, objects,
+ * mixed arrays) go to the walker. tests/unit/test_program.c and
+ * fuzz/fuzz_program.c check random clauses; tests/cli/test_rules.sh checks
+ * the alerts of 787 rules against every rule on every event.
+ * Cost: per event, the prefilter's fields, then each field some candidate
+ * reads (hash + automaton over its bytes), then the candidates' programs.
+ * How to see it: MODUS_PREFILTER=explain prints each rule's condition and
+ * each stage's program (MODUS_PREFILTER_FULL=1: every atom and instruction);
+ * MODUS_PREFILTER=off runs every rule on every event with the tree walker (the
+ * reference); MODUS_PROGRAMS=off keeps the prefilter and the tree walker;
+ * MODUS_VECTORSCAN=on scans fields with many substrings with Vectorscan;
+ * `modus scan --profile` prints candidate rules per event (mean, p95), the
+ * rules that keep tree-walker parts (all with MODUS_PROFILE_ALL=1) and the
+ * per-rule cost.
  *
  * An alert is built only when a rule fires (src/output/out_alert.c), so
  * alerting costs nothing on the events that do not match.
@@ -22,6 +57,7 @@
 #include "../rules/ruleset.h"
 #include "detect_query.h"
 #include "prefilter.h"
+#include "program.h"
 
 typedef struct rule_run {
     struct modus_alerter *a;
@@ -29,6 +65,10 @@ typedef struct rule_run {
     modus_query_run *run;
     uint64_t runs, ns, alerts; /* --profile */
     char robustness[4];        /* STP score, e.g. "5K" */
+    const eql_stage **st;      /* every stage, `until`, lineage sub-queries ... */
+    pf_prog *prog;             /* ... and its program */
+    uint32_t nprog;
+    const char *resid; /* why part of the rule stays with the tree walker, or NULL */
 } rule_run;
 
 struct modus_alerter {
@@ -42,9 +82,14 @@ struct modus_alerter {
     prefilter pf;
     uint64_t *cand, *late; /* per event: candidate rules (prefilter_event) */
     eql_procs *procs;      /* the process tree of every lineage rule */
-    size_t unguarded;
+    size_t unguarded, residual;
     modus_scanner *side;
     buf out;
+    bool programs;    /* stages run as programs over the predicate table */
+    pf_scratch ps;    /* the current event's predicate bits */
+    arena prog_arena; /* the programs */
+    uint64_t *ncand;  /* --profile: events by number of candidate rules */
+    uint64_t events;
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -57,6 +102,53 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
     a->alerts++;
     rr->alerts++;
     a->fn(a->ctx, b->p, b->n, rr->rule);
+}
+
+/* The program of a stage (the alerter's), else the tree walker. */
+static bool match_stage(void *arg, eql_ctx *c, const eql_stage *st)
+{
+    rule_run *rr = arg;
+    modus_alerter *a = rr->a;
+    if (c->doc == a->ps.doc)
+        for (uint32_t i = 0; i < rr->nprog; i++)
+            if (rr->st[i] == st) return prog_run(&rr->prog[i], &a->pf, &a->ps, c) == 1;
+    return eql_true(eql_eval(c, st->where));
+}
+
+static bool compile_stage(modus_alerter *a, rule_run *rr, const eql_stage *st)
+{
+    uint32_t i = rr->nprog++;
+    rr->st[i] = st;
+    if (!prog_compile(&a->pf, &a->prog_arena, st->where, &rr->prog[i])) return false;
+    if (rr->prog[i].nresid && !rr->resid) rr->resid = rr->prog[i].resid;
+    static int explain = -1;
+    if (explain < 0)
+        explain = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
+    if (explain) {
+        char label[64];
+        snprintf(label, sizeof label, "rule %zu stage %u program", rr->rule, i);
+        prog_dump(&rr->prog[i], &a->pf, label);
+    }
+    return true;
+}
+
+/* every where clause of a rule, as programs over the shared table */
+static bool compile_rule(modus_alerter *a, rule_run *rr, const eql_query *q)
+{
+    uint32_t n = q->nstages + (q->until ? 1 : 0);
+    for (uint32_t i = 0; i < q->nlineage; i++) n += q->lineage[i]->sub->nstages;
+    rr->st = arena_alloc(&a->prog_arena, sizeof *rr->st * (n ? n : 1));
+    rr->prog = arena_alloc(&a->prog_arena, sizeof *rr->prog * (n ? n : 1));
+    if (!rr->st || !rr->prog) return false;
+    for (uint32_t i = 0; i < q->nstages; i++)
+        if (!compile_stage(a, rr, &q->stages[i])) return false;
+    if (q->until && !compile_stage(a, rr, q->until)) return false;
+    for (uint32_t i = 0; i < q->nlineage; i++)
+        for (uint32_t k = 0; k < q->lineage[i]->sub->nstages; k++)
+            if (!compile_stage(a, rr, &q->lineage[i]->sub->stages[k])) return false;
+    if (rr->resid) a->residual++;
+    query_run_set_match(rr->run, match_stage, rr);
+    return true;
 }
 
 modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs, modus_alert_fn fn,
@@ -78,6 +170,9 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     modus_scorer_create(NULL, &scorer, NULL); /* the embedded table: rule.robustness in alerts */
     const char *env = getenv("MODUS_PREFILTER");
     bool pf_off = env && !strcmp(env, "off");
+    const char *penv = getenv("MODUS_PROGRAMS");
+    a->programs = !pf_off && !(penv && !strcmp(penv, "off"));
+    arena_init(&a->prog_arena, 1 << 16);
     if (!prefilter_init(&a->pf, rs->n, pf_off) ||
         !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
         !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late))) {
@@ -113,9 +208,15 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
          * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
         if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
         lin_base += nlin;
+        if (a->programs && !compile_rule(a, &a->runs[i], q)) {
+            modus_scorer_destroy(scorer);
+            modus_alerter_destroy(a);
+            return MODUS_ENOMEM;
+        }
     }
     modus_scorer_destroy(scorer);
-    if (!prefilter_build(&a->pf)) {
+    if (!prefilter_build(&a->pf) || !pf_scratch_init(&a->pf, &a->ps) ||
+        !(a->ncand = calloc(rs->n + 1, sizeof *a->ncand))) {
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
@@ -153,7 +254,8 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
     memset(a->cand, 0, 2 * nw * sizeof *a->cand);
     memset(a->late, 0, 2 * nw * sizeof *a->late);
     const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
-    prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late);
+    prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late, &a->ps);
+    uint32_t ncand = 0;
     for (size_t w = 0; w < nw; w++) {
         uint64_t bits = a->cand[w] | pf->always[w];
         uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;
@@ -162,12 +264,43 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
             maybe &= maybe - 1;
             if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
         }
+        ncand += (uint32_t)__builtin_popcountll(bits);
         while (bits) {
             size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             run_one(a, &a->runs[r], ev);
         }
     }
+    a->ps.doc = NULL; /* the bits describe no other event */
+    a->events++;
+    a->ncand[ncand <= a->rs->n ? ncand : a->rs->n]++;
+}
+
+void modus_alerter_candidates(const modus_alerter *a, double *mean, uint64_t *p95)
+{
+    uint64_t sum = 0, seen = 0;
+    *mean = 0;
+    *p95 = 0;
+    if (!a->events) return;
+    for (size_t i = 0; i <= a->rs->n; i++) sum += a->ncand[i] * i;
+    *mean = (double)sum / (double)a->events;
+    for (size_t i = 0; i <= a->rs->n; i++) {
+        seen += a->ncand[i];
+        if (seen * 100 >= a->events * 95) {
+            *p95 = i;
+            return;
+        }
+    }
+}
+
+size_t modus_alerter_residual(const modus_alerter *a)
+{
+    return a->residual;
+}
+
+const char *modus_alerter_residual_why(const modus_alerter *a, size_t idx)
+{
+    return idx < a->rs->n ? a->runs[idx].resid : NULL;
 }
 
 void modus_alerter_finish(modus_alerter *a)
@@ -212,6 +345,9 @@ void modus_alerter_destroy(modus_alerter *a)
     free(a->cand);
     free(a->late);
     eql_procs_destroy(a->procs);
+    pf_scratch_free(&a->ps);
+    free(a->ncand);
+    arena_free(&a->prog_arena);
     prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);

@@ -30,6 +30,7 @@
  * Lineage (descendant / child / event of) reads the alerter's process tree,
  * fed by every event; its sub-queries' conditions join the first stage's.
  */
+#include <hs.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,15 @@
 #include "detect_query.h"
 #include "prefilter.h"
 
-#define PF_ATOM  16          /* longest substring atom kept: longer pieces are cut */
-#define PF_OUT   0x80000000u /* automaton entry: a pattern ends in the target state */
-#define PF_SHORT 3           /* shortest substring atom: shorter ones become presence */
+#define PF_ATOM 16          /* longest substring atom kept: longer pieces are cut */
+#define PF_OUT  0x80000000u /* automaton entry: a pattern ends in the target state */
+#ifndef PF_TATOM
+#define PF_TATOM 8 /* longest atom of a test: a smaller automaton (the program verifies) */
+#endif
+#define PF_SHORT 3 /* shortest substring atom: shorter ones become presence */
+#define PF_HS                                                                                      \
+    24 /* with MODUS_VECTORSCAN=on: patterns with substrings on a                                  \
+          field from which Vectorscan scans it */
 
 enum { A_EXACT, A_PREFIX, A_SUFFIX, A_CONTAINS, A_EXISTS, A_LINEAGE };
 
@@ -282,38 +289,49 @@ static cond both(cond x, cond y)
     return pick(v, n);
 }
 
-/* the best atom of one wildcard pattern on field f */
-static cond pattern(dctx *a, sv f, const char *s, size_t n)
+/* The literal piece of a wildcard pattern an automaton looks for: the
+ * longest (cut to PF_ATOM bytes), anchored pieces preferred, a file
+ * extension last. False when the pattern has no wildcard; *len 0 when it
+ * has no literal piece ("*", "?*"). */
+static bool best_piece(const char *s, size_t n, uint8_t *kind, size_t *at, size_t *len)
 {
-    size_t best_at = 0, best_n = 0;
     int best_score = -1;
-    uint8_t best_kind = A_EXISTS;
     bool wild = false;
+    *kind = A_EXISTS;
+    *at = *len = 0;
     for (size_t i = 0, start = 0; i <= n; i++) {
         if (i < n && s[i] != '*' && s[i] != '?') continue;
         if (i < n) wild = true;
-        size_t len = i - start;
+        size_t l = i - start;
         bool at_start = start == 0, at_end = i == n;
-        if (len) {
-            uint8_t kind = at_start ? A_PREFIX : at_end ? A_SUFFIX : A_CONTAINS;
-            size_t keep = len < PF_ATOM ? len : PF_ATOM;
-            int score = (int)keep + (kind == A_CONTAINS ? 0 : 3);
-            if (kind == A_SUFFIX && extension((sv){s + i - keep, keep})) score = 1;
+        if (l) {
+            uint8_t k = at_start ? A_PREFIX : at_end ? A_SUFFIX : A_CONTAINS;
+            size_t keep = l < PF_ATOM ? l : PF_ATOM;
+            int score = (int)keep + (k == A_CONTAINS ? 0 : 3);
+            if (k == A_SUFFIX && extension((sv){s + i - keep, keep})) score = 1;
             if (score > best_score) {
                 best_score = score;
-                best_kind = kind;
-                best_n = keep;
-                best_at = kind == A_PREFIX ? start : i - keep; /* suffix, substring: the end */
+                *kind = k;
+                *len = keep;
+                *at = k == A_PREFIX ? start : i - keep; /* suffix, substring: the end */
             }
         }
         start = i + 1;
     }
-    if (!wild) return one(a, A_EXACT, f, s, n);
-    if (best_score < 0) return one(a, A_EXISTS, f, NULL, 0); /* "*", "?*": any string */
+    return wild;
+}
+
+/* the best atom of one wildcard pattern on field f */
+static cond pattern(dctx *a, sv f, const char *s, size_t n)
+{
+    uint8_t kind;
+    size_t at, len;
+    if (!best_piece(s, n, &kind, &at, &len)) return one(a, A_EXACT, f, s, n);
+    if (!len) return one(a, A_EXISTS, f, NULL, 0); /* "*", "?*": any string */
     /* a substring of one or two bytes (" ", ":\\") is in most values and would
      * stop the automaton on every other byte: the field's presence instead */
-    if (best_kind == A_CONTAINS && best_n < PF_SHORT) return one(a, A_EXISTS, f, NULL, 0);
-    return one(a, best_kind, f, s + best_at, best_n);
+    if (kind == A_CONTAINS && len < PF_SHORT) return one(a, A_EXISTS, f, NULL, 0);
+    return one(a, kind, f, s + at, len);
 }
 
 static cond derive(dctx *a, const eql_node *n);
@@ -458,34 +476,46 @@ static bool refs_add(pf_refs *r, uint32_t ref)
     return true;
 }
 
-static pf_field *field_get(prefilter *pf, sv path, bool cat)
+static pf_field *field_in(prefilter *pf, pf_field **fields, size_t *nfields, size_t *capfields,
+                          sv path, bool cat)
 {
-    for (size_t i = 0; i < pf->nfields; i++)
-        if (pf->fields[i].category == cat && sv_eq(pf->fields[i].path, path)) return &pf->fields[i];
-    if (pf->nfields == pf->capfields) {
-        size_t cap = pf->capfields ? pf->capfields * 2 : 16;
-        pf_field *v = realloc(pf->fields, sizeof *v * cap);
+    for (size_t i = 0; i < *nfields; i++)
+        if ((*fields)[i].category == cat && sv_eq((*fields)[i].path, path)) return &(*fields)[i];
+    if (*nfields == *capfields) {
+        size_t cap = *capfields ? *capfields * 2 : 16;
+        pf_field *v = realloc(*fields, sizeof *v * cap);
         if (!v) return NULL;
-        pf->fields = v;
-        pf->capfields = cap;
+        *fields = v;
+        *capfields = cap;
     }
-    pf_field *f = &pf->fields[pf->nfields];
+    pf_field *f = &(*fields)[*nfields];
     memset(f, 0, sizeof *f);
     char *p = arena_strndup(&pf->strings, path.p, path.n);
     if (!p) return NULL;
     f->path = (sv){p, path.n};
     f->category = cat;
     f->id = cat ? -1 : eql_field_intern(path.p, (uint32_t)path.n);
-    pf->nfields++;
+    ++*nfields;
     return f;
 }
 
-static bool add_exact(prefilter *pf, pf_field *f, sv value, uint32_t ref)
+static pf_field *field_get(prefilter *pf, sv path, bool cat)
+{
+    return field_in(pf, &pf->fields, &pf->nfields, &pf->capfields, path, cat);
+}
+
+static pf_field *tfield_get(prefilter *pf, sv path)
+{
+    return field_in(pf, &pf->tfields, &pf->ntfields, &pf->captfields, path, false);
+}
+
+/* the entry of a folded value in the field's hash, created if needed */
+static pf_exact *exact_get(prefilter *pf, pf_field *f, sv value)
 {
     if (f->n * 2 >= f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 16;
         pf_exact *t = calloc(cap, sizeof *t);
-        if (!t) return false;
+        if (!t) return NULL;
         for (size_t i = 0; i < f->cap; i++)
             if (f->tab[i].value.p) {
                 size_t h = f->tab[i].hash & (cap - 1);
@@ -499,37 +529,49 @@ static bool add_exact(prefilter *pf, pf_field *f, sv value, uint32_t ref)
     uint32_t hv = hash_lower(value.p, value.n);
     size_t h = hv & (f->cap - 1);
     for (; f->tab[h].value.p; h = (h + 1) & (f->cap - 1))
-        if (f->tab[h].hash == hv && sv_eq(f->tab[h].value, value))
-            return refs_add(&f->tab[h].refs, ref);
+        if (f->tab[h].hash == hv && sv_eq(f->tab[h].value, value)) return &f->tab[h];
     pf_exact *e = &f->tab[h];
     char *p = arena_strndup(&pf->strings, value.p, value.n);
-    if (!p) return false;
+    if (!p) return NULL;
+    if (value.n > f->maxexact) f->maxexact = (uint32_t)value.n;
     e->value = (sv){p, value.n};
     e->hash = hv;
     f->n++;
-    return refs_add(&e->refs, ref);
+    return e;
 }
 
-static bool add_pattern(prefilter *pf, pf_field *f, sv lit, uint8_t anchor, uint32_t ref)
+static bool add_exact(prefilter *pf, pf_field *f, sv value, uint32_t ref)
+{
+    pf_exact *e = exact_get(pf, f, value);
+    return e && refs_add(&e->refs, ref);
+}
+
+/* the automaton's pattern (lit lower-cased, anchor), created if needed */
+static pf_pat *pat_get(prefilter *pf, pf_field *f, sv lit, uint8_t anchor)
 {
     for (uint32_t i = 0; i < f->npats; i++)
-        if (f->pats[i].anchor == anchor && sv_eq(f->pats[i].lit, lit))
-            return refs_add(&f->pats[i].refs, ref);
+        if (f->pats[i].anchor == anchor && sv_eq(f->pats[i].lit, lit)) return &f->pats[i];
     if (f->npats == f->cappats) {
         uint32_t cap = f->cappats ? f->cappats * 2 : 8;
         pf_pat *v = realloc(f->pats, sizeof *v * cap);
-        if (!v) return false;
+        if (!v) return NULL;
         f->pats = v;
         f->cappats = cap;
     }
     pf_pat *p = &f->pats[f->npats];
     memset(p, 0, sizeof *p);
     char *s = arena_strndup(&pf->strings, lit.p, lit.n);
-    if (!s) return false;
+    if (!s) return NULL;
     p->lit = (sv){s, lit.n};
     p->anchor = anchor;
     f->npats++;
-    return refs_add(&p->refs, ref);
+    return p;
+}
+
+static bool add_pattern(prefilter *pf, pf_field *f, sv lit, uint8_t anchor, uint32_t ref)
+{
+    pf_pat *p = pat_get(pf, f, lit, anchor);
+    return p && refs_add(&p->refs, ref);
 }
 
 #include <stdio.h>
@@ -681,11 +723,292 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_
     return guarded;
 }
 
+/* ---- the shared table: tests and leaves ------------------------------------------ */
+
+static uint32_t mix(uint32_t h, uint32_t x)
+{
+    return (h ^ x) * 16777619u;
+}
+
+static uint32_t test_hash(uint32_t field, uint8_t kind, bool ci, sv lit)
+{
+    uint32_t h = mix(mix(mix(2166136261u, field), kind), ci);
+    for (size_t i = 0; i < lit.n; i++) h = mix(h, (uint8_t)lit.p[i]);
+    return h;
+}
+
+/* open addressing over indexes + 1; grown at half full */
+static bool index_grow(uint32_t **tab, uint32_t *cap, uint32_t n,
+                       uint32_t (*hash)(const prefilter *, uint32_t), const prefilter *pf)
+{
+    if (n * 2 < *cap) return true;
+    uint32_t nc = *cap ? *cap * 2 : 1024;
+    uint32_t *t = calloc(nc, sizeof *t);
+    if (!t) return false;
+    for (uint32_t i = 0; i < *cap; i++)
+        if ((*tab)[i]) {
+            uint32_t h = hash(pf, (*tab)[i] - 1) & (nc - 1);
+            while (t[h]) h = (h + 1) & (nc - 1);
+            t[h] = (*tab)[i];
+        }
+    free(*tab);
+    *tab = t;
+    *cap = nc;
+    return true;
+}
+
+static uint32_t test_hash_of(const prefilter *pf, uint32_t i)
+{
+    const pf_test *t = &pf->tests[i];
+    return test_hash(t->field, t->kind, t->ci, t->lit);
+}
+
+/* where a test's value is looked for: the exact hash, an automaton atom, or
+ * every string (no literal atom worth the automaton) */
+static bool place_test(prefilter *pf, pf_field *f, uint32_t ti)
+{
+    const pf_test *t = &pf->tests[ti];
+    char low[PF_ATOM];
+    uint8_t kind = A_CONTAINS;
+    size_t at = 0, len = t->lit.n;
+    switch (t->kind) {
+    case PT_EXACT: {
+        sv v = arena_lower(&pf->strings, t->lit);
+        if (!v.p && t->lit.n) return false;
+        pf_exact *e = exact_get(pf, f, (sv){v.p ? v.p : "", v.n});
+        return e && refs_add(&e->tests, ti);
+    }
+    case PT_PREFIX: kind = A_PREFIX; break;
+    case PT_SUFFIX: kind = A_SUFFIX; break;
+    case PT_CONTAINS: break;
+    case PT_GLOB: best_piece(t->lit.p, t->lit.n, &kind, &at, &len); break;
+    default: len = 0; /* regular expressions: every string */
+    }
+    if (len > PF_TATOM) {
+        if (kind == A_SUFFIX) at += len - PF_TATOM;
+        len = PF_TATOM;
+    }
+    if (!len || (kind == A_CONTAINS && len < PF_SHORT)) return refs_add(&f->always, ti);
+    for (size_t k = 0; k < len; k++) low[k] = ascii_lower(t->lit.p[at + k]);
+    pf_pat *p = pat_get(pf, f, (sv){low, len},
+                        kind == A_PREFIX   ? PF_AT_START
+                        : kind == A_SUFFIX ? PF_AT_END
+                                           : 0);
+    return p && refs_add(&p->tests, ti);
+}
+
+uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, const void *pat)
+{
+    pf_field *f = tfield_get(pf, field);
+    if (!f) return UINT32_MAX;
+    uint32_t fi = (uint32_t)(f - pf->tfields);
+    if (!index_grow(&pf->test_index, &pf->test_icap, pf->ntests, test_hash_of, pf))
+        return UINT32_MAX;
+    uint32_t h = test_hash(fi, kind, ci, lit) & (pf->test_icap - 1);
+    for (; pf->test_index[h]; h = (h + 1) & (pf->test_icap - 1)) {
+        const pf_test *t = &pf->tests[pf->test_index[h] - 1];
+        if (t->field == fi && t->kind == kind && t->ci == ci && sv_eq(t->lit, lit))
+            return pf->test_index[h] - 1;
+    }
+    if (pf->ntests == pf->captests) {
+        uint32_t cap = pf->captests ? pf->captests * 2 : 256;
+        pf_test *v = realloc(pf->tests, sizeof *v * cap);
+        if (!v) return UINT32_MAX;
+        pf->tests = v;
+        pf->captests = cap;
+    }
+    pf_test *t = &pf->tests[pf->ntests];
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->ci = ci;
+    t->field = fi;
+    char *copy = arena_strndup(&pf->strings, lit.p, lit.n);
+    if (!copy) return UINT32_MAX;
+    t->lit = (sv){copy, lit.n};
+    t->pat = kind == PT_GLOB ? eql_glob_compile(&pf->strings, copy, (uint32_t)lit.n, ci) : pat;
+    if (kind == PT_GLOB && !t->pat) return UINT32_MAX;
+    uint32_t ti = pf->ntests++;
+    if (!place_test(pf, &pf->tfields[fi], ti)) {
+        pf->ntests--;
+        return UINT32_MAX;
+    }
+    pf->test_index[h] = ti + 1;
+    return ti;
+}
+
+/* a leaf is its field, its sorted tests and how it reads them */
+typedef struct leaf_key {
+    uint32_t field;
+    const uint32_t *tests;
+    uint32_t ntests;
+    uint8_t flags; /* neg, arr_ok, miss + 1 */
+    uint8_t op;
+} leaf_key;
+
+static uint32_t leaf_hash(const leaf_key *k)
+{
+    uint32_t h = mix(mix(mix(2166136261u, k->field), k->flags), k->op);
+    for (uint32_t i = 0; i < k->ntests; i++) h = mix(h, k->tests[i]);
+    return h;
+}
+
+/* leaves keep their key's tests after the leaf array (pf_leaf_tests) */
+typedef struct leaf_rec {
+    uint32_t *tests;
+    uint32_t ntests;
+    uint8_t flags, op;
+} leaf_rec;
+
+static leaf_rec *leaf_recs(const prefilter *pf)
+{
+    return (leaf_rec *)(void *)(pf->leaves + pf->capleaves);
+}
+
+static uint32_t leaf_hash_of(const prefilter *pf, uint32_t i)
+{
+    const leaf_rec *r = &leaf_recs(pf)[i];
+    leaf_key k = {pf->leaves[i].field, r->tests, r->ntests, r->flags, r->op};
+    return leaf_hash(&k);
+}
+
+uint32_t pf_leaf_add(prefilter *pf, sv field, const uint32_t *tests, uint32_t ntests, bool neg,
+                     bool arr_ok, int8_t miss, uint8_t op)
+{
+    pf_field *f = tfield_get(pf, field);
+    if (!f) return UINT32_MAX;
+    leaf_key k = {(uint32_t)(f - pf->tfields), tests, ntests,
+                  (uint8_t)(neg | arr_ok << 1 | (miss + 1) << 2), op};
+    if (!index_grow(&pf->leaf_index, &pf->leaf_icap, pf->nleaves, leaf_hash_of, pf))
+        return UINT32_MAX;
+    uint32_t h = leaf_hash(&k) & (pf->leaf_icap - 1);
+    for (; pf->leaf_index[h]; h = (h + 1) & (pf->leaf_icap - 1)) {
+        uint32_t i = pf->leaf_index[h] - 1;
+        const leaf_rec *r = &leaf_recs(pf)[i];
+        if (pf->leaves[i].field == k.field && r->flags == k.flags && r->op == op &&
+            r->ntests == ntests && !memcmp(r->tests, tests, sizeof *tests * ntests))
+            return i;
+    }
+    if (pf->nleaves == pf->capleaves) { /* leaves, then their records */
+        uint32_t cap = pf->capleaves ? pf->capleaves * 2 : 256;
+        size_t sz = sizeof(pf_leaf) * cap + sizeof(leaf_rec) * cap;
+        pf_leaf *v = malloc(sz);
+        if (!v) return UINT32_MAX;
+        if (pf->nleaves) {
+            memcpy(v, pf->leaves, sizeof(pf_leaf) * pf->nleaves);
+            memcpy((leaf_rec *)(void *)(v + cap), leaf_recs(pf), sizeof(leaf_rec) * pf->nleaves);
+        }
+        free(pf->leaves);
+        pf->leaves = v;
+        pf->capleaves = cap;
+    }
+    uint32_t li = pf->nleaves;
+    uint32_t *copy = arena_alloc(&pf->strings, sizeof *copy * (ntests ? ntests : 1));
+    if (!copy) return UINT32_MAX;
+    if (ntests) memcpy(copy, tests, sizeof *copy * ntests);
+    for (uint32_t i = 0; i < ntests; i++)
+        if (!refs_add(&pf->tests[tests[i]].leaves, li)) return UINT32_MAX;
+    pf->leaves[li] = (pf_leaf){k.field, neg, arr_ok, miss};
+    leaf_recs(pf)[li] = (leaf_rec){copy, ntests, k.flags, op};
+    pf->nleaves++;
+    pf->leaf_index[h] = li + 1;
+    return li;
+}
+
+static bool find_bytes(sv hay, sv needle, bool ci)
+{
+    if (ci) return sv_ifind(hay, needle) != (size_t)-1;
+    if (!needle.n) return true;
+    return needle.n <= hay.n && memmem(hay.p, hay.n, needle.p, needle.n) != NULL;
+}
+
+bool pf_test_holds(const pf_test *t, const char *s, size_t n)
+{
+    sv v = {s, n}, l = t->lit;
+    switch (t->kind) {
+    case PT_EXACT: return t->ci ? sv_ieq(v, l) : sv_eq(v, l);
+    case PT_PREFIX: return n >= l.n && (t->ci ? sv_istarts(v, l) : !memcmp(s, l.p, l.n));
+    case PT_SUFFIX: return n >= l.n && (t->ci ? sv_iends(v, l) : !memcmp(s + n - l.n, l.p, l.n));
+    case PT_CONTAINS: return find_bytes(v, l, t->ci);
+    case PT_GLOB: return eql_glob_match(t->pat, s, (uint32_t)n);
+    default: return eql_regex_match(t->pat, s, (uint32_t)n);
+    }
+}
+
+const uint32_t *pf_leaf_tests(const prefilter *pf, uint32_t i, uint32_t *n)
+{
+    *n = leaf_recs(pf)[i].ntests;
+    return leaf_recs(pf)[i].tests;
+}
+
+bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->lbits = calloc(pf->nleaves / 64 + 1, sizeof *ps->lbits);
+    ps->fstate = calloc(pf->ntfields + 1, 1);
+    ps->fnode = calloc(pf->ntfields + 1, sizeof *ps->fnode);
+    ps->cand = calloc(pf->ntests + 1, sizeof *ps->cand);
+    ps->done = calloc(pf->ntests + 1, sizeof *ps->done);
+    ps->holds = calloc(pf->ntests / 64 + 1, sizeof *ps->holds);
+    for (size_t i = 0; i < pf->nfields + pf->ntfields; i++) {
+        const pf_field *f = i < pf->nfields ? &pf->fields[i] : &pf->tfields[i - pf->nfields];
+        hs_scratch_t *hs = ps->hs;
+        if (f->hs && hs_alloc_scratch(f->hs, &hs) != HS_SUCCESS) return false;
+        ps->hs = hs;
+    }
+    return ps->lbits && ps->fstate && ps->fnode && ps->cand && ps->done && ps->holds;
+}
+
+void pf_scratch_free(pf_scratch *ps)
+{
+    free(ps->lbits);
+    free(ps->fstate);
+    free(ps->fnode);
+    free(ps->cand);
+    free(ps->done);
+    free(ps->holds);
+    hs_free_scratch(ps->hs);
+    memset(ps, 0, sizeof *ps);
+}
+
 /* ---- Aho-Corasick ------------------------------------------------------------------- */
+
+/* Vectorscan: every pattern of the field as a caseless literal; anchors
+ * are checked on each match, as the automaton checks them */
+static bool build_hs(pf_field *f)
+{
+    const char **lits = malloc(sizeof *lits * f->npats);
+    size_t *lens = malloc(sizeof *lens * f->npats);
+    unsigned *ids = malloc(sizeof *ids * f->npats), *flags = malloc(sizeof *flags * f->npats);
+    bool ok = lits && lens && ids && flags;
+    for (uint32_t i = 0; ok && i < f->npats; i++) {
+        lits[i] = f->pats[i].lit.p;
+        lens[i] = f->pats[i].lit.n;
+        ids[i] = i;
+        flags[i] = HS_FLAG_CASELESS;
+    }
+    hs_database_t *db = NULL;
+    hs_compile_error_t *err = NULL;
+    if (ok && hs_compile_lit_multi(lits, flags, ids, lens, f->npats, HS_MODE_BLOCK, NULL, &db,
+                                   &err) != HS_SUCCESS) {
+        hs_free_compile_error(err);
+        db = NULL;
+    }
+    free(lits), free(lens), free(ids), free(flags);
+    f->hs = db;
+    return db != NULL;
+}
 
 static bool build_field(pf_field *f)
 {
     if (!f->npats) return true;
+    /* MODUS_VECTORSCAN=on: Vectorscan on fields with many substrings. It
+     * scans them faster than the automaton, but compiling the databases of
+     * Elastic's 773 rules takes ~0.27 s: off unless asked (BENCHMARKS.md) */
+    static int hs_on = -1;
+    if (hs_on < 0) hs_on = getenv("MODUS_VECTORSCAN") && !strcmp(getenv("MODUS_VECTORSCAN"), "on");
+    uint32_t inner = 0;
+    for (uint32_t i = 0; i < f->npats; i++) inner += !f->pats[i].anchor;
+    if (hs_on && inner >= PF_HS && build_hs(f)) return true;
     uint8_t used[256] = {0};
     size_t total = 1;
     for (uint32_t i = 0; i < f->npats; i++) {
@@ -774,6 +1097,8 @@ bool prefilter_build(prefilter *pf)
 {
     for (size_t i = 0; i < pf->nfields; i++)
         if (!build_field(&pf->fields[i])) return false;
+    for (size_t i = 0; i < pf->ntfields; i++)
+        if (!build_field(&pf->tfields[i])) return false;
     /* fields by their first component: a whole group is skipped on events
      * without a top-level member of that name (nor a flattened "name.x") */
     for (size_t i = 0; i < pf->nfields; i++) {
@@ -802,6 +1127,8 @@ bool prefilter_build(prefilter *pf)
 typedef struct marks {
     uint64_t *cand, *late;
     size_t nw;
+    const prefilter *pf;
+    pf_scratch *ps;
 } marks;
 
 static void mark(const pf_refs *r, const marks *m)
@@ -812,6 +1139,39 @@ static void mark(const pf_refs *r, const marks *m)
         if (x & PF_SECOND) b += m->nw;
         set_bit(b, x & ~(PF_LATE | PF_SECOND));
     }
+}
+
+/* the tests of an atom that hit (or of an exact value, or without an
+ * atom) are candidates: their leaves' bits are set (programs verify) */
+static void candidates(const pf_refs *tests, const marks *m)
+{
+    pf_scratch *ps = m->ps;
+    for (uint32_t i = 0; i < tests->n; i++) {
+        uint32_t ti = tests->v[i];
+        if (ps->cand[ti] == ps->tick) continue;
+        ps->cand[ti] = ps->tick;
+        const pf_test *t = &m->pf->tests[ti];
+        for (uint32_t k = 0; k < t->leaves.n; k++) set_bit(ps->lbits, t->leaves.v[k]);
+    }
+}
+
+typedef struct hs_ctx {
+    const pf_field *f;
+    const marks *m;
+    size_t n;
+} hs_ctx;
+
+static int on_hs(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                 void *arg)
+{
+    const hs_ctx *h = arg;
+    const pf_pat *pt = &h->f->pats[id];
+    (void)from, (void)flags;
+    if ((pt->anchor & PF_AT_START) && to != pt->lit.n) return 0;
+    if ((pt->anchor & PF_AT_END) && to != h->n) return 0;
+    mark(&pt->refs, h->m);
+    if (pt->tests.n) candidates(&pt->tests, h->m);
+    return 0;
 }
 
 /* the automaton from state 0 over s[from, to) of a value n bytes long */
@@ -831,21 +1191,29 @@ static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_
                 if ((pt->anchor & PF_AT_START) && i + 1 != pt->lit.n) continue;
                 if ((pt->anchor & PF_AT_END) && i + 1 != n) continue;
                 mark(&pt->refs, m);
+                if (pt->tests.n) candidates(&pt->tests, m);
             }
     }
 }
 
 static void match_value(const pf_field *f, const char *s, size_t n, const marks *m)
 {
-    if (f->cap) {
+    if (f->cap && n <= f->maxexact) {
         uint32_t hv = hash_lower(s, n);
         for (size_t h = hv & (f->cap - 1); f->tab[h].value.p; h = (h + 1) & (f->cap - 1)) {
             const pf_exact *e = &f->tab[h];
             if (e->hash == hv && sv_ieq(e->value, (sv){s, n})) {
                 mark(&e->refs, m);
+                if (e->tests.n) candidates(&e->tests, m);
                 break;
             }
         }
+    }
+    if (f->always.n) candidates(&f->always, m);
+    if (f->hs) {
+        hs_ctx h = {f, m, n};
+        hs_scan(f->hs, s, (unsigned)n, 0, m->ps->hs, on_hs, &h);
+        return;
     }
     if (!f->nstates) return;
     /* matches of prefixes start at 0 and of suffixes end at n: without
@@ -858,6 +1226,24 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     }
 }
 
+/* every string of a node (the value, or an array's elements): its state */
+static uint8_t match_node(const pf_field *f, const mj_doc *d, uint32_t node, const marks *m)
+{
+    const mj_node *nd = &d->nodes[node];
+    if (nd->type == MJ_STRING) {
+        match_value(f, nd->v.s, nd->len, m);
+        return FS_STR;
+    }
+    if (nd->type != MJ_ARRAY) return FS_OTHER;
+    uint8_t st = FS_STRARR;
+    for (uint32_t k = nd->count ? node + 1 : 0; k; k = d->nodes[k].next)
+        if (d->nodes[k].type == MJ_STRING)
+            match_value(f, d->nodes[k].v.s, d->nodes[k].len, m);
+        else
+            st = FS_OTHER;
+    return st;
+}
+
 /* a field's node through the event's cache (shared with the rules' evaluation) */
 static uint32_t node_of(const eql_ctx *c, int id, const char *path, uint32_t len)
 {
@@ -866,10 +1252,18 @@ static uint32_t node_of(const eql_ctx *c, int id, const char *path, uint32_t len
 }
 
 void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, const uint64_t *anc,
-                     uint64_t *cand, uint64_t *late)
+                     uint64_t *cand, uint64_t *late, pf_scratch *ps)
 {
     size_t nw = pf->nwords;
-    marks mk = {cand, late, nw}, *m = &mk;
+    marks mk = {cand, late, nw, pf, ps}, *m = &mk;
+    memset(ps->lbits, 0, (pf->nleaves / 64 + 1) * sizeof *ps->lbits);
+    memset(ps->fstate, 0, pf->ntfields);
+    ps->doc = d;
+    if (!++ps->tick) { /* wrapped: forget every stamp */
+        memset(ps->cand, 0, sizeof *ps->cand * pf->ntests);
+        memset(ps->done, 0, sizeof *ps->done * pf->ntests);
+        ps->tick = 1;
+    }
     eql_ctx c = {d, NULL, NULL, NULL, NULL, cache};
     /* per group: 0 absent; the root member "head" when it is the only root
      * key with that head (the rest of the path is looked up from it); 1 when
@@ -912,13 +1306,7 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
         const mj_node *nd = &d->nodes[node];
         if (nd->type == MJ_NULL) continue;
         mark(&f->exists, m);
-        if (nd->type == MJ_STRING) {
-            match_value(f, nd->v.s, nd->len, m);
-        } else if (nd->type == MJ_ARRAY) {
-            for (uint32_t k = nd->count ? node + 1 : 0; k; k = d->nodes[k].next)
-                if (d->nodes[k].type == MJ_STRING)
-                    match_value(f, d->nodes[k].v.s, d->nodes[k].len, m);
-        }
+        match_node(f, d, node, m);
     }
     /* a rule with two clauses needs both */
     for (size_t w = 0; w < nw; w++) {
@@ -927,27 +1315,57 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
     }
 }
 
+uint8_t pf_field_state(const prefilter *pf, pf_scratch *ps, const eql_ctx *c, uint32_t tf)
+{
+    if (ps->fstate[tf]) return ps->fstate[tf] - 1;
+    const pf_field *f = &pf->tfields[tf];
+    const mj_doc *d = c->doc;
+    uint32_t node = node_of(c, f->id, f->path.p, (uint32_t)f->path.n);
+    uint8_t st = FS_MISSING;
+    if (node && d->nodes[node].type != MJ_NULL) {
+        marks mk = {NULL, NULL, 0, pf, ps};
+        st = match_node(f, d, node, &mk);
+    }
+    ps->fnode[tf] = node;
+    ps->fstate[tf] = st + 1;
+    return st;
+}
+
 static void refs_free(pf_refs *r)
 {
     free(r->v);
     memset(r, 0, sizeof *r);
 }
 
-void prefilter_free(prefilter *pf)
+static void fields_free(pf_field *fields, size_t n)
 {
-    for (size_t i = 0; i < pf->nfields; i++) {
-        pf_field *f = &pf->fields[i];
-        for (size_t k = 0; k < f->cap; k++) refs_free(&f->tab[k].refs);
+    for (size_t i = 0; i < n; i++) {
+        pf_field *f = &fields[i];
+        for (size_t k = 0; k < f->cap; k++) {
+            refs_free(&f->tab[k].refs);
+            refs_free(&f->tab[k].tests);
+        }
         free(f->tab);
         refs_free(&f->exists);
-        for (uint32_t k = 0; k < f->npats; k++) refs_free(&f->pats[k].refs);
+        refs_free(&f->always);
+        for (uint32_t k = 0; k < f->npats; k++) {
+            refs_free(&f->pats[k].refs);
+            refs_free(&f->pats[k].tests);
+        }
         free(f->pats);
         free(f->next);
         free(f->term);
         free(f->dict);
         free(f->out);
+        hs_free_database(f->hs);
     }
-    free(pf->fields);
+    free(fields);
+}
+
+void prefilter_free(prefilter *pf)
+{
+    fields_free(pf->fields, pf->nfields);
+    fields_free(pf->tfields, pf->ntfields);
     for (uint32_t i = 0; i < pf->nlin; i++) refs_free(&pf->lin[i].refs);
     free(pf->lin);
     free(pf->always);
@@ -955,6 +1373,11 @@ void prefilter_free(prefilter *pf)
     free(pf->has2);
     free(pf->late_has2);
     free(pf->why);
+    for (uint32_t i = 0; i < pf->ntests; i++) refs_free(&pf->tests[i].leaves);
+    free(pf->tests);
+    free(pf->leaves);
+    free(pf->test_index);
+    free(pf->leaf_index);
     arena_free(&pf->strings);
     memset(pf, 0, sizeof *pf);
 }

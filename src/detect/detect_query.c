@@ -104,7 +104,9 @@ struct eql_runtime {
     int64_t head_left; /* streaming head; -1 none */
     bool done;
     eql_stats stats;
-    eql_xrt *x; /* samples and sequences with missing events: detect_sample.c */
+    eql_xrt *x;         /* samples and sequences with missing events: detect_sample.c */
+    eql_match_fn match; /* the alerter's programs, or NULL */
+    void *match_ctx;
     /* the current event, and where its shared copy lives (see blob.h) */
     blob **cur;
     blob *own_cur; /* when the caller gives no slot */
@@ -300,13 +302,14 @@ static bool category_ok(const eql_ctx *c, const eql_stage *st)
 
 static bool stage_match(eql_runtime *rt, eql_ctx *c, const eql_stage *st)
 {
-    (void)rt;
-    return category_ok(c, st) && eql_true(eql_eval(c, st->where));
+    if (!category_ok(c, st)) return false;
+    if (rt->match) return rt->match(rt->match_ctx, c, st);
+    return eql_true(eql_eval(c, st->where));
 }
 
-bool eql_stage_match(const eql_ctx *c, const eql_stage *st)
+static bool x_match(void *rt, eql_ctx *c, const eql_stage *st)
 {
-    return category_ok(c, st) && eql_true(eql_eval((eql_ctx *)c, st->where));
+    return stage_match(rt, c, st);
 }
 
 size_t eql_stage_key(eql_ctx *c, const eql_stage *st, char *k)
@@ -1155,7 +1158,7 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
     rt->stats.events++;
     if (q->nlineage) lineage_step(rt, &c);
     if (rt->x) {
-        eql_xrt_event(rt->x, &c, text, len, slot);
+        eql_xrt_event(rt->x, &c, text, len, slot, x_match, rt);
     } else if (q->kind == Q_EVENT) {
         if (stage_match(rt, &c, q->stages)) {
             stored *ev = malloc(sizeof *ev);
@@ -1248,6 +1251,12 @@ modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, v
     }
     *out = r;
     return MODUS_OK;
+}
+
+void query_run_set_match(modus_query_run *r, eql_match_fn fn, void *ctx)
+{
+    r->rt->match = fn;
+    r->rt->match_ctx = ctx;
 }
 
 void modus_query_run_event(modus_query_run *r, const modus_event *ev)

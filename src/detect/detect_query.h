@@ -39,11 +39,14 @@ bool eql_runtime_open(const eql_runtime *rt);
 void eql_runtime_stats(const eql_runtime *rt, eql_stats *out);
 void eql_runtime_destroy(eql_runtime *rt);
 int64_t eql_event_time(const eql_ctx *c);
-/* for detect_sample.c: does the event match the stage (category and where
- * clause); the stage's join key (> EQL_KEY_MAX when too long) */
+/* for detect_sample.c: a stage's join key (> EQL_KEY_MAX when too long) */
 #define EQL_KEY_MAX 512
-bool eql_stage_match(const eql_ctx *c, const eql_stage *st);
 size_t eql_stage_key(eql_ctx *c, const eql_stage *st, char *k);
+
+/* Who decides a stage's where clause (after its category): the alerter's
+ * compiled programs; without one, the tree walker. */
+typedef bool (*eql_match_fn)(void *ctx, eql_ctx *c, const eql_stage *st);
+void query_run_set_match(modus_query_run *r, eql_match_fn fn, void *ctx);
 
 /* modus_query_run_create on a shared process tree (the alerter's) */
 modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,

@@ -85,6 +85,8 @@ struct eql_xrt {
     blob **slot;
     const char *text;
     size_t len;
+    eql_xrt_match_fn match;
+    void *mctx;
 };
 
 static uint32_t hash_key(const char *p, size_t n)
@@ -269,7 +271,7 @@ static void sample_event(eql_xrt *x, eql_ctx *c)
     char key[EQL_KEY_MAX + 1];
     size_t kl;
     for (uint32_t s = 0; s < x->nst; s++) {
-        if (!eql_stage_match(c, x->st[s]) || !key_of(c, x->st[s], key, &kl)) continue;
+        if (!x->match(x->mctx, c, x->st[s]) || !key_of(c, x->st[s], key, &kl)) continue;
         xrec *r = rec_get(x, key, (uint32_t)kl, true);
         if (!r || r->done) continue;
         if (!r->ev && !(r->ev = calloc(x->nst, sizeof *r->ev))) continue;
@@ -379,7 +381,7 @@ static void seq_event(eql_xrt *x, eql_ctx *c)
     /* missing stages first: they close windows */
     for (uint32_t s = 0; s < x->nst; s++) {
         const eql_stage *st = x->st[s];
-        if (!st->missing || !eql_stage_match(c, st) || !key_of(c, st, key, &kl)) continue;
+        if (!st->missing || !x->match(x->mctx, c, st) || !key_of(c, st, key, &kl)) continue;
         uint32_t at = x->miss_at[s];
         if (at == x->np) {
             if (x->npend) pend_sweep(x, now, key, (uint32_t)kl, false);
@@ -397,7 +399,7 @@ static void seq_event(eql_xrt *x, eql_ctx *c)
     /* positive stages, last to first, so that one event advances one match once */
     for (uint32_t j = x->np; j-- > 0;) {
         const eql_stage *st = x->st[x->pos[j]];
-        if (!eql_stage_match(c, st) || !key_of(c, st, key, &kl)) continue;
+        if (!x->match(x->mctx, c, st) || !key_of(c, st, key, &kl)) continue;
         xrec *r = rec_get(x, key, (uint32_t)kl, j == 0);
         if (!r) continue;
         if (!r->part && !(r->part = calloc(x->np + 1, sizeof *r->part))) continue;
@@ -430,8 +432,11 @@ static void seq_event(eql_xrt *x, eql_ctx *c)
     }
 }
 
-void eql_xrt_event(eql_xrt *x, eql_ctx *c, const char *text, size_t len, struct blob **slot)
+void eql_xrt_event(eql_xrt *x, eql_ctx *c, const char *text, size_t len, struct blob **slot,
+                   eql_xrt_match_fn match, void *match_ctx)
 {
+    x->match = match;
+    x->mctx = match_ctx;
     x->slot = slot;
     x->text = text;
     x->len = len;

@@ -27,14 +27,42 @@ typedef struct pf_exact {
     sv value; /* lower-cased, owned by the prefilter's arena */
     uint32_t hash;
     pf_refs refs;
+    pf_refs tests; /* exact tests with this folded value (pf_test indexes) */
 } pf_exact;
 
 typedef struct pf_pat {
     sv lit;         /* lower-cased atom */
     uint8_t anchor; /* PF_AT_START / PF_AT_END */
     pf_refs refs;
+    pf_refs tests; /* tests this atom is the literal of: verified on a hit */
     uint32_t next; /* next pattern ending in the same automaton state, +1 */
 } pf_pat;
+
+/* One test of the shared table: (field, operator, case, value), unique
+ * across every loaded rule. A test that holds for the event's value (or an
+ * element of it) sets the bits of its leaves. */
+enum { PT_EXACT, PT_PREFIX, PT_SUFFIX, PT_CONTAINS, PT_GLOB, PT_REGEX };
+typedef struct pf_test {
+    uint8_t kind;
+    bool ci;
+    uint32_t field;  /* prefilter.fields index */
+    sv lit;          /* as written, owned by the prefilter's arena */
+    const void *pat; /* PT_GLOB: compiled glob; PT_REGEX: the first rule's regex */
+    pf_refs leaves;
+} pf_test;
+
+/* A leaf: one comparison of one field with literals, shared by every rule
+ * that writes it alike; its value for an event is a bit of the predicate
+ * bitset, given the field's state (pf_fstate). */
+typedef struct pf_leaf {
+    uint32_t field;
+    bool neg;    /* the value is the negation of "some test holds" (!=, not in) */
+    bool arr_ok; /* arrays of strings: any element (comparisons; not functions) */
+    int8_t miss; /* the value when the field is missing or null: -1 null, 0, 1 */
+} pf_leaf;
+
+/* the state of a field in the current event */
+enum { FS_MISSING, FS_STR, FS_STRARR, FS_OTHER };
 
 enum { PF_AT_START = 1, PF_AT_END = 2 };
 
@@ -57,6 +85,10 @@ typedef struct pf_field {
     uint8_t *out;            /* per state: any pattern ends here or in a suffix state */
     uint32_t maxpre, maxsuf; /* longest prefix, suffix pattern */
     bool inner;              /* some pattern is a substring: every byte is scanned */
+    pf_refs always;          /* tests without a literal atom: verified on every string */
+    uint32_t maxexact;       /* longest exact value: longer values skip the hash */
+    void *hs;                /* many substrings: a Vectorscan database of every pattern
+                                (id = pats index) instead of the automaton */
 } pf_field;
 
 typedef struct pf_lin {
@@ -65,7 +97,9 @@ typedef struct pf_lin {
 } pf_lin;
 
 typedef struct prefilter {
-    pf_field *fields;
+    pf_field *fields;  /* the prefilter's atoms: matched on every event */
+    pf_field *tfields; /* the tests: a field is matched when a program first reads it */
+    size_t ntfields, captfields;
     pf_lin *lin; /* lineage atoms: rules that may match when a slot marks an ancestor */
     uint32_t nlin;
     size_t nfields, capfields;
@@ -80,7 +114,30 @@ typedef struct prefilter {
     uint32_t ngroups;
     uint8_t group_tab[PF_GROUPS * 2]; /* hash of the heads: group + 1 */
     bool off;
+    pf_test *tests; /* the shared table */
+    uint32_t ntests, captests;
+    pf_leaf *leaves;
+    uint32_t nleaves, capleaves;
+    uint32_t *test_index, *leaf_index; /* while building: hashes of tests, leaves (+1) */
+    uint32_t test_icap, leaf_icap;
 } prefilter;
+
+/* Per event, per alerter (thread): the predicate bitset and what it was
+ * computed from. Sized by pf_scratch_init after prefilter_build. A leaf's
+ * bit says that some test of it is a candidate (its atom hit, its exact
+ * value is the field's, or it has no atom); the program verifies the
+ * candidates of a leaf it reads, each test once per event. */
+typedef struct pf_scratch {
+    uint64_t *lbits; /* one bit per leaf: some test of it may hold */
+    uint8_t *fstate; /* per field: FS_* */
+    uint32_t *fnode; /* per field: its node in the event */
+    uint32_t *cand;  /* per test: == tick when it is a candidate in this event */
+    uint32_t *done;  /* per test: == tick when verified in this event ... */
+    uint64_t *holds; /* ... with this answer (bit per test) */
+    uint32_t tick;
+    const mj_doc *doc; /* the event the bits describe */
+    void *hs;          /* Vectorscan scratch for every database of the table */
+} pf_scratch;
 
 /* off: every rule runs on every event (MODUS_PREFILTER=off, to check it). */
 bool prefilter_init(prefilter *pf, size_t nrules, bool off);
@@ -94,7 +151,26 @@ bool prefilter_build(prefilter *pf);
  * anc: the lineage slots that mark the event's process or an ancestor;
  * cache: the event's field cache (eql.h), may be NULL. */
 void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, const uint64_t *anc,
-                     uint64_t *cand, uint64_t *late);
+                     uint64_t *cand, uint64_t *late, pf_scratch *ps);
 void prefilter_free(prefilter *pf);
+
+bool pf_scratch_init(const prefilter *pf, pf_scratch *ps);
+void pf_scratch_free(pf_scratch *ps);
+
+/* ---- the shared table's entries (detect_program.c builds them) ---------- */
+
+/* The test (field, kind, ci, lit), added once: its index, or UINT32_MAX
+ * when out of memory. `pat`: PT_REGEX's compiled regex. */
+uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, const void *pat);
+/* The leaf on `field` over `tests` (sorted, unique), added once. */
+uint32_t pf_leaf_add(prefilter *pf, sv field, const uint32_t *tests, uint32_t ntests, bool neg,
+                     bool arr_ok, int8_t miss, uint8_t op);
+/* does test t hold for s? (the same answer as the rule's own evaluation) */
+bool pf_test_holds(const pf_test *t, const char *s, size_t n);
+/* the state of test field tf in the current event (FS_*): looked up and
+ * matched against all its tests on the first call for the event */
+uint8_t pf_field_state(const prefilter *pf, pf_scratch *ps, const eql_ctx *c, uint32_t tf);
+/* the tests of leaf i */
+const uint32_t *pf_leaf_tests(const prefilter *pf, uint32_t i, uint32_t *n);
 
 #endif

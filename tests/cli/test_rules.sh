@@ -58,12 +58,41 @@ mkdir -p "$TMP/win"
 cp "$TMP"/elastic/behavior/rules/windows/*.toml "$TMP/win/"
 cc -O2 -o "$TMP/gen" "$SRC/bench/gen_ecs.c"
 "$TMP/gen" 4000000 7 >"$TMP/gen.ndjson"
-cat "$TMP/gen.ndjson" "$C"/sysmon/*.ndjson "$C"/elastic/*.ndjson "$C"/eql-conformance/events.ecs.ndjson \
+"$TMP/gen" 3000000 9 process >"$TMP/genp.ndjson" # the process-heavy mix
+cat "$TMP/gen.ndjson" "$TMP/genp.ndjson" "$C"/sysmon/*.ndjson "$C"/elastic/*.ndjson "$C"/eql-conformance/events.ecs.ndjson \
     "$SRC/examples/sample.ndjson" >"$TMP/mix.ndjson"
 "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/pf-on"
 MODUS_PREFILTER=off "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/pf-off"
 check "prefilter: some alerts to compare ($(wc -l <"$TMP/pf-on"))" test "$(wc -l <"$TMP/pf-on")" -gt 100
 check "prefilter: the same alerts with and without it" cmp -s "$TMP/pf-on" "$TMP/pf-off"
+# the compiled programs against the tree walker behind the same prefilter
+MODUS_PROGRAMS=off "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/prog-off"
+check "programs: the same alerts as the tree walker" cmp -s "$TMP/pf-on" "$TMP/prog-off"
+# a broken program (leaf negation ignored) must be caught by the same comparison
+MODUS_PROGRAMS_FAULT=neg "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/prog-bad"
+check "programs: the comparison fails on a broken program" sh -c "! cmp -s '$TMP/pf-on' '$TMP/prog-bad'"
+# every operator that becomes a leaf, on strings, arrays, mixed arrays,
+# numbers, null and missing fields, under and / or / not
+mkdir -p "$TMP/ops"
+i=0
+for q in 'a == "x"' 'a != "x"' 'a : ("x*", "abc")' 'a like "X*"' 'a like~ "x*"' 'a regex "x.*"' \
+    'a regex~ "X+"' 'a in ("x", "abc")' 'a in~ ("X")' 'a not in ("x")' 'startsWith(a, "x")' \
+    'endsWith~(a, "C")' 'stringContains(a, "b")' 'wildcard(a, "?b*")' 'a == null' 'a != null' \
+    'not (a : "x*" or b.c == "y")' '(a : "*" and not b.c in ("y", "z")) or b.c == null' \
+    'a == b.c' 'length(a) > 1' 'a == 5'; do
+    i=$((i + 1))
+    printf '[rule]\nname = "op%s"\nid = "op%s"\nquery = """\nprocess where %s\n"""\n' "$i" "$i" "$q" >"$TMP/ops/$i.toml"
+done
+for v in '"x"' '"X"' '"abc"' '["x","y"]' '[]' '["x",5]' '5' 'true' 'null' '{}'; do
+    printf '{"event":{"category":"process"},"a":%s,"b":{"c":"y"}}\n{"event":{"category":"process"},"a":%s}\n' "$v" "$v"
+done >"$TMP/ops.ndjson"
+printf '{"event":{"category":"process"}}\n{"event":{"category":"process"},"b":{"c":["z"]}}\n' >>"$TMP/ops.ndjson"
+"$MODUS" scan -q --rules "$TMP/ops" "$TMP/ops.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/ops-on"
+MODUS_PREFILTER=off "$MODUS" scan -q --rules "$TMP/ops" "$TMP/ops.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/ops-off"
+check "programs: operators on every field type ($(wc -l <"$TMP/ops-on") alerts)" test "$(wc -l <"$TMP/ops-on")" -gt 50
+check "programs: operators on every field type, as the tree walker" cmp -s "$TMP/ops-on" "$TMP/ops-off"
+MODUS_PREFILTER=explain "$MODUS" scan -q --rules "$TMP/ops/17.toml" /dev/null 2>"$TMP/ops-x" >/dev/null
+check "programs: explain shows a program of leaves" grep -q '^rule 0 stage 0 program: 4 instructions, 2 leaves, 0 residual$' "$TMP/ops-x"
 # every Windows rule yields a condition (at most one has a later stage without one)
 "$MODUS" scan --rules "$TMP/win" /dev/null 2>"$TMP/pf-err" >/dev/null
 check "prefilter: at most one Windows rule partly defeats it ($(grep -c 'defeats the prefilter' "$TMP/pf-err"))" \
@@ -126,6 +155,7 @@ check "prefilter: a rule without condition is reported" \
 # --- --profile ------------------------------------------------------------------
 "$MODUS" scan --profile --rules "$SRC/rules" "$C/elastic/article_event.ndjson" >/dev/null 2>"$TMP/prof"
 check "--profile: a cost table" grep -q "rule cost (--profile)" "$TMP/prof"
+check "--profile: candidate rules per event" grep -Eq '^modus: candidate rules per event \(--profile\): mean [0-9.]+, p95 [0-9]+ of [0-9]+ loaded$' "$TMP/prof"
 check "--profile: the rule that fired, with its alert" grep -Eq '^ +1 +[0-9.]+ +[0-9]+ +1  Memory made executable by a script modality$' "$TMP/prof"
 
 # --- errors -------------------------------------------------------------------

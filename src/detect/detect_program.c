@@ -1,0 +1,379 @@
+/* detect_program.c - where clauses compiled to programs over the shared
+ * predicate table (see the design note in detect.c).
+ *
+ * A leaf is a comparison of one plain field with literals whose answer for
+ * a string (or an array of strings, for comparisons) is "some test holds":
+ *   f == "v", f != "v"            exact, case-sensitive (!= negated)
+ *   f : ("v", "p*")               exact or wildcard, case-insensitive
+ *   f like[~] ..., f regex[~] ...  wildcard (case as written), regex
+ *   f in[~] ("a", "b"), not in    exact (not in negated)
+ *   startsWith[~], endsWith[~], stringContains[~] (f, "lit"), wildcard[~](f, ...)
+ *   f == null, f != null          no test: only the field's state decides
+ * Its value for a missing (or null) field is what the tree walker gives for
+ * that node on an empty event, computed once here, so every operator's own
+ * null rule holds by construction. For a field of any other type (a number,
+ * an object, an array with non-strings; an array for functions) the leaf
+ * asks the tree walker. Anything else - field-to-field comparisons,
+ * arithmetic, other functions, lineage, aliases, literals of other types,
+ * and node kinds this file does not know - is a residual: the tree walker
+ * evaluates that subtree. `and`, `or`, `not` are instructions with the
+ * walker's three-valued logic and short circuits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program.h"
+
+static bool plain(const eql_node *f)
+{
+    return f && f->kind == N_FIELD && f->var < 0 && f->alias < 0 && f->path_len &&
+           !memchr(f->path, '[', f->path_len);
+}
+
+static bool str_lit(const eql_node *n)
+{
+    return n && n->kind == N_LIT && n->val.t == V_STR;
+}
+
+static bool wild(const eql_val *v)
+{
+    for (uint32_t i = 0; i < v->n; i++)
+        if (v->s[i] == '*' || v->s[i] == '?') return true;
+    return false;
+}
+
+static int truth(eql_val v)
+{
+    return v.t == V_NULL ? -1 : eql_true(v);
+}
+
+/* the node's value on an event without its field */
+static int8_t missing_value(const eql_node *n)
+{
+    static const mj_node root = {.type = MJ_OBJECT};
+    mj_doc d = {(mj_node *)&root, 1, 1};
+    arena scratch;
+    arena_init(&scratch, 256);
+    eql_ctx c = {&d, &scratch, NULL, NULL, NULL, NULL};
+    int8_t r = (int8_t)truth(eql_eval(&c, n));
+    arena_free(&scratch);
+    return r;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* the leaf of n, or UINT32_MAX when n is not one (or out of memory: the
+ * node then stays with the tree walker, which is never wrong) */
+static uint32_t leaf_build(prefilter *pf, const eql_node *n, uint32_t *tests)
+{
+    const eql_node *f = NULL;
+    uint32_t nt = 0;
+    bool neg = false, arr_ok = true;
+    sv path;
+    switch (n->kind) {
+    case N_EQ:
+    case N_NE: {
+        const eql_node *x = n->kids[0], *y = n->kids[1];
+        if (!plain(x)) {
+            const eql_node *t = x;
+            x = y;
+            y = t;
+        }
+        if (!plain(x) || y->kind != N_LIT || (y->val.t != V_STR && y->val.t != V_NULL))
+            return UINT32_MAX;
+        f = x;
+        neg = n->kind == N_NE;
+        path = (sv){f->path, f->path_len};
+        if (y->val.t == V_NULL) {
+            arr_ok = false; /* an array may hold a null */
+            break;
+        }
+        tests[nt++] = pf_test_add(pf, path, PT_EXACT, false, (sv){y->val.s, y->val.n}, NULL);
+        break;
+    }
+    case N_COLON:
+    case N_LIKE:
+    case N_REGEX:
+    case N_IN: {
+        f = n->kids[0];
+        if (!plain(f) || n->nkids < 2) return UINT32_MAX;
+        for (uint32_t i = 1; i < n->nkids; i++)
+            if (!str_lit(n->kids[i]) || (n->kind == N_REGEX && !n->pat[i])) return UINT32_MAX;
+        path = (sv){f->path, f->path_len};
+        bool ci = n->kind == N_COLON || n->ci;
+        neg = n->kind == N_IN && n->neg;
+        for (uint32_t i = 1; i < n->nkids; i++) {
+            const eql_val *v = &n->kids[i]->val;
+            sv lit = {v->s, v->n};
+            if (n->kind == N_REGEX)
+                tests[nt++] = pf_test_add(pf, path, PT_REGEX, ci, lit, n->pat[i]);
+            else if (n->kind != N_IN && wild(v))
+                tests[nt++] = pf_test_add(pf, path, PT_GLOB, ci, lit, NULL);
+            else
+                tests[nt++] = pf_test_add(pf, path, PT_EXACT, ci, lit, NULL);
+        }
+        break;
+    }
+    case N_CALL: {
+        const char *name = eql_fn_get(n->fn)->name;
+        uint8_t kind = !strcmp(name, "startswith")       ? PT_PREFIX
+                       : !strcmp(name, "endswith")       ? PT_SUFFIX
+                       : !strcmp(name, "stringcontains") ? PT_CONTAINS
+                       : !strcmp(name, "wildcard")       ? PT_GLOB
+                                                         : 0xff;
+        if (kind == 0xff || n->nkids < 2 || !plain(n->kids[0])) return UINT32_MAX;
+        if (kind != PT_GLOB && n->nkids != 2) return UINT32_MAX;
+        for (uint32_t i = 1; i < n->nkids; i++)
+            if (!str_lit(n->kids[i])) return UINT32_MAX;
+        f = n->kids[0];
+        path = (sv){f->path, f->path_len};
+        arr_ok = false; /* functions take strings: an array gives null */
+        for (uint32_t i = 1; i < n->nkids; i++) {
+            const eql_val *v = &n->kids[i]->val;
+            tests[nt++] = pf_test_add(pf, path, kind, n->ci, (sv){v->s, v->n}, NULL);
+        }
+        break;
+    }
+    default: return UINT32_MAX;
+    }
+    for (uint32_t i = 0; i < nt; i++)
+        if (tests[i] == UINT32_MAX) return UINT32_MAX;
+    qsort(tests, nt, sizeof *tests, cmp_u32);
+    uint32_t u = 0;
+    for (uint32_t i = 0; i < nt; i++)
+        if (!u || tests[u - 1] != tests[i]) tests[u++] = tests[i];
+    /* MODUS_PROGRAMS_FAULT=neg: negation ignored, so that tests/cli/test_rules.sh
+     * shows its comparison with the tree walker can fail */
+    static int fault = -1;
+    if (fault < 0)
+        fault = getenv("MODUS_PROGRAMS_FAULT") && !strcmp(getenv("MODUS_PROGRAMS_FAULT"), "neg");
+    if (fault) neg = false;
+    return pf_leaf_add(pf, path, tests, u, neg, arr_ok, missing_value(n), n->kind);
+}
+
+static uint32_t leaf_of(prefilter *pf, const eql_node *n)
+{
+    uint32_t *tests = malloc(sizeof *tests * (n->nkids + 2));
+    if (!tests) return UINT32_MAX;
+    uint32_t leaf = leaf_build(pf, n, tests);
+    free(tests);
+    return leaf;
+}
+
+/* what a residual is, for the list of what the tree walker still does */
+static const char *resid_kind(const eql_node *n)
+{
+    switch (n->kind) {
+    case N_LINEAGE: return "lineage";
+    case N_CALL: return eql_fn_get(n->fn)->name;
+    case N_ADD:
+    case N_SUB:
+    case N_MUL:
+    case N_DIV:
+    case N_MOD:
+    case N_NEG: return "arithmetic";
+    case N_FIELD: return "a field as a condition";
+    case N_LIT: return "a literal as a condition";
+    default: break;
+    }
+    for (uint32_t i = 0; i < n->nkids; i++) {
+        const eql_node *k = n->kids[i];
+        if (k->kind == N_FIELD && k->alias >= 0) return "an earlier stage's field (alias)";
+        if (k->kind == N_FIELD && k->var >= 0) return "a $variable";
+    }
+    uint32_t fields = 0;
+    for (uint32_t i = 0; i < n->nkids; i++) fields += n->kids[i]->kind == N_FIELD;
+    if (fields > 1) return "field-to-field";
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (n->kids[i]->kind != N_FIELD && n->kids[i]->kind != N_LIT) return "a computed operand";
+    return "a comparison with a number or a boolean";
+}
+
+typedef struct builder {
+    pf_ins *v;
+    uint32_t n, cap;
+    bool oom;
+    pf_prog *p;
+} builder;
+
+static uint32_t push(builder *b, uint8_t op)
+{
+    if (b->n == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 16;
+        pf_ins *v = realloc(b->v, sizeof *v * cap);
+        if (!v) {
+            b->oom = true;
+            return UINT32_MAX;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    memset(&b->v[b->n], 0, sizeof b->v[b->n]);
+    b->v[b->n].op = op;
+    return b->n++;
+}
+
+static void build(builder *b, prefilter *pf, const eql_node *n)
+{
+    if (b->oom) return;
+    uint32_t at;
+    switch (n->kind) {
+    case N_AND:
+    case N_OR:
+    case N_NOT:
+        at = push(b, n->kind == N_AND ? OP_AND : n->kind == N_OR ? OP_OR : OP_NOT);
+        if (at == UINT32_MAX) return;
+        for (uint32_t i = 0; i < (n->kind == N_NOT ? 1u : 2u); i++) build(b, pf, n->kids[i]);
+        if (!b->oom) b->v[at].end = b->n;
+        return;
+    case N_LIT:
+        if (n->val.t == V_NULL || n->val.t == V_BOOL) {
+            at = push(b, OP_CONST);
+            if (at == UINT32_MAX) return;
+            b->v[at].val = (int8_t)truth(n->val);
+            b->v[at].end = b->n;
+            return;
+        }
+        break;
+    default: {
+        uint32_t leaf = leaf_of(pf, n);
+        if (leaf == UINT32_MAX) break;
+        at = push(b, OP_LEAF);
+        if (at == UINT32_MAX) return;
+        b->v[at].arg = leaf;
+        b->v[at].node = n;
+        b->v[at].end = b->n;
+        b->p->nleaf++;
+        return;
+    }
+    }
+    at = push(b, OP_RESID);
+    if (at == UINT32_MAX) return;
+    b->v[at].node = n;
+    b->v[at].end = b->n;
+    if (!b->p->nresid++) b->p->resid = resid_kind(n);
+}
+
+bool prog_compile(prefilter *pf, arena *a, const eql_node *where, pf_prog *out)
+{
+    memset(out, 0, sizeof *out);
+    builder b = {0};
+    b.p = out;
+    if (where) {
+        build(&b, pf, where);
+    } else {
+        uint32_t at = push(&b, OP_CONST);
+        if (at != UINT32_MAX) {
+            b.v[at].val = 1;
+            b.v[at].end = 1;
+        }
+    }
+    if (!b.oom) {
+        out->v = arena_alloc(a, sizeof *out->v * b.n);
+        if (out->v) memcpy(out->v, b.v, sizeof *out->v * b.n);
+        out->n = b.n;
+    }
+    free(b.v);
+    return !b.oom && out->v;
+}
+
+/* does test t hold for the field's value (a string, or any string of an array)? */
+static bool holds(const prefilter *pf, pf_scratch *ps, uint32_t ti, uint32_t field)
+{
+    if (ps->done[ti] == ps->tick) return ps->holds[ti >> 6] >> (ti & 63) & 1;
+    const pf_test *t = &pf->tests[ti];
+    const mj_doc *d = ps->doc;
+    uint32_t node = ps->fnode[field];
+    bool r = false;
+    if (d->nodes[node].type == MJ_STRING) {
+        r = pf_test_holds(t, d->nodes[node].v.s, d->nodes[node].len);
+    } else {
+        for (uint32_t k = d->nodes[node].count ? node + 1 : 0; k && !r; k = d->nodes[k].next)
+            if (d->nodes[k].type == MJ_STRING)
+                r = pf_test_holds(t, d->nodes[k].v.s, d->nodes[k].len);
+    }
+    ps->done[ti] = ps->tick;
+    if (r)
+        ps->holds[ti >> 6] |= 1ull << (ti & 63);
+    else
+        ps->holds[ti >> 6] &= ~(1ull << (ti & 63));
+    return r;
+}
+
+/* some candidate test of the leaf holds */
+static int leaf_value(const prefilter *pf, pf_scratch *ps, uint32_t li)
+{
+    const pf_leaf *l = &pf->leaves[li];
+    if (!(ps->lbits[li >> 6] >> (li & 63) & 1)) return l->neg;
+    uint32_t n;
+    const uint32_t *t = pf_leaf_tests(pf, li, &n);
+    for (uint32_t i = 0; i < n; i++)
+        if (ps->cand[t[i]] == ps->tick && holds(pf, ps, t[i], l->field)) return !l->neg;
+    return l->neg;
+}
+
+static int run(const pf_ins *v, uint32_t i, const prefilter *pf, pf_scratch *ps, eql_ctx *c)
+{
+    const pf_ins *p = &v[i];
+    switch (p->op) {
+    case OP_AND: {
+        int x = run(v, i + 1, pf, ps, c);
+        if (x == 0) return 0;
+        int y = run(v, v[i + 1].end, pf, ps, c);
+        if (y == 0) return 0;
+        return x == 1 && y == 1 ? 1 : -1;
+    }
+    case OP_OR: {
+        int x = run(v, i + 1, pf, ps, c);
+        if (x == 1) return 1;
+        int y = run(v, v[i + 1].end, pf, ps, c);
+        if (y == 1) return 1;
+        return x == 0 && y == 0 ? 0 : -1;
+    }
+    case OP_NOT: {
+        int x = run(v, i + 1, pf, ps, c);
+        return x < 0 ? -1 : !x;
+    }
+    case OP_LEAF: {
+        const pf_leaf *l = &pf->leaves[p->arg];
+        uint8_t st = pf_field_state(pf, ps, c, l->field);
+        if (st == FS_MISSING) return l->miss;
+        if (st == FS_STR || (st == FS_STRARR && l->arr_ok)) return leaf_value(pf, ps, p->arg);
+        return truth(eql_eval(c, p->node));
+    }
+    case OP_CONST: return p->val;
+    default: return truth(eql_eval(c, p->node));
+    }
+}
+
+int prog_run(const pf_prog *p, const prefilter *pf, pf_scratch *ps, eql_ctx *c)
+{
+    return run(p->v, 0, pf, ps, c);
+}
+
+void prog_dump(const pf_prog *p, const prefilter *pf, const char *label)
+{
+    fprintf(stderr, "%s: %u instructions, %u leaves, %u residual%s%s\n", label, p->n, p->nleaf,
+            p->nresid, p->nresid ? " (first: " : "", p->nresid ? p->resid : "");
+    for (uint32_t i = 0; i < p->n && getenv("MODUS_PREFILTER_FULL"); i++) {
+        const pf_ins *x = &p->v[i];
+        static const char *const names[] = {"and", "or", "not", "leaf", "resid", "const"};
+        fprintf(stderr, "  %3u %-5s", i, names[x->op]);
+        if (x->op == OP_LEAF) {
+            const pf_leaf *l = &pf->leaves[x->arg];
+            const pf_field *f = &pf->tfields[l->field];
+            fprintf(stderr, " #%u %.*s%s miss=%d", x->arg, (int)f->path.n, f->path.p,
+                    l->neg ? " (negated)" : "", l->miss);
+        } else if (x->op == OP_CONST) {
+            fprintf(stderr, " %d", x->val);
+        } else if (x->op == OP_RESID) {
+            fprintf(stderr, " line %u col %u", x->node->line, x->node->col);
+        }
+        fputc('\n', stderr);
+    }
+}
