@@ -238,6 +238,16 @@ int cmd_rules(int argc, char **argv)
     int rc = failed ? EXIT_RULES : EXIT_OK;
     if (!strcmp(sub, "check")) {
         print_skipped(rs);
+        size_t elsewhere = 0;
+        for (size_t i = 0; i < modus_ruleset_count(rs); i++) {
+            modus_rule_info ri;
+            modus_ruleset_rule(rs, i, &ri);
+            elsewhere += ri.sources && !ri.sources[0];
+        }
+        if (elsewhere)
+            printf("%zu of the compiled rules read only indexes modus does not read "
+                   "(data/sources.conf)\n",
+                   elsewhere);
         printf("%zu rules compiled, %zu failed\n", loaded, failed);
     } else if (!strcmp(sub, "list")) {
         for (size_t i = 0; i < modus_ruleset_count(rs); i++) {
@@ -252,6 +262,9 @@ int cmd_rules(int argc, char **argv)
                                       ri.techniques[t]);
             printf("%-36s  %-8s  ATT&CK %s  tests %zu\n", "", "", tech[0] ? tech : "-", ri.ntests);
             if (ri.logsource) printf("%-36s  %-8s  logsource %s\n", "", "", ri.logsource);
+            if (ri.sources)
+                printf("%-36s  %-8s  reads %s\n", "", "",
+                       ri.sources[0] ? ri.sources : "nothing modus reads");
             if (show_query) printf("    %s\n", ri.query ? ri.query : "-");
         }
         fprintf(stderr, "modus: %zu rules\n", loaded);

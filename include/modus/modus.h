@@ -247,7 +247,10 @@ typedef struct modus_rule_info {
     const char *logsource;      /* Sigma: "product=windows,category=process_creation" */
     const char *const *indexes; /* Elastic SIEM rules: index patterns */
     size_t nindexes;
-    const char *risk_score;        /* Elastic SIEM rules */
+    const char *risk_score; /* Elastic SIEM rules */
+    /* Elastic SIEM rules: what modus reads among the indexes ("endpoint,windows";
+     * "" for none: the rule runs but nothing modus reads holds its data) */
+    const char *sources;
     const char *const *techniques; /* ATT&CK ids */
     size_t ntechniques;
     size_t ntests; /* [[modus.tests]] entries */

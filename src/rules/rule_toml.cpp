@@ -667,6 +667,7 @@ extern "C" void rule_src_free(rule_src *r)
     free_strv(r->indexes, r->n_indexes);
     free(r->risk_score);
     free(r->maturity);
+    free(r->sources);
     free(r->not_applicable);
     free(r->logsource);
     free(r->sigma_name);

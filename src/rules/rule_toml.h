@@ -89,6 +89,9 @@ typedef struct rule_src {
     size_t n_indexes;
     char *risk_score;
     char *maturity;
+    /* what modus reads among the indexes (data/sources.conf): "endpoint,windows",
+     * "" for none; set by the rule set, NULL when the rule names no index */
+    char *sources;
     /* non-NULL: the rule is not EQL ("type query, language kuery"); nothing
      * else but the names is filled and the rule is not compiled */
     char *not_applicable;

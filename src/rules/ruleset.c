@@ -18,6 +18,7 @@
 #include "rule_toml.h"
 #include "ruleset.h"
 #include "sigma.h"
+#include "sources.h"
 
 extern const char *const modus_pack_names[];
 extern const char *const modus_pack_texts[];
@@ -44,6 +45,7 @@ void modus_ruleset_destroy(modus_ruleset *rs)
     }
     free(rs->skip);
     sigma_map_free(rs->sigma);
+    sources_free(rs->sources);
     free(rs);
 }
 
@@ -146,6 +148,10 @@ static modus_status add_text(modus_ruleset *rs, const char *file, const char *te
         rule_src_free(&r.src);
         if (failed) (*failed)++;
         return MODUS_OK;
+    }
+    if (r.src.n_indexes) { /* an Elastic SIEM rule: what modus reads of its indexes */
+        if (!rs->sources) rs->sources = sources_load();
+        if (rs->sources) r.src.sources = sources_of(rs->sources, r.src.indexes, r.src.n_indexes);
     }
     if (push_rule(rs, &r) != MODUS_OK) {
         rule_src_free(&r.src);
@@ -393,6 +399,7 @@ void modus_ruleset_rule(const modus_ruleset *rs, size_t i, modus_rule_info *out)
     out->indexes = (const char *const *)r->src.indexes;
     out->nindexes = r->src.n_indexes;
     out->risk_score = r->src.risk_score;
+    out->sources = r->src.sources;
     out->techniques = (const char *const *)r->src.technique_ids;
     out->ntechniques = r->src.n_technique_ids;
     rule_tests t;

@@ -16,12 +16,14 @@ typedef struct skipped_rule {
 } skipped_rule;
 
 struct sigma_map;
+struct sources_tab;
 struct modus_ruleset {
     rule *r;
     size_t n, cap;
     skipped_rule *skip;
     size_t nskip, capskip;
     struct sigma_map *sigma; /* the Sigma mapping table; NULL: the embedded one, loaded on use */
+    struct sources_tab *sources; /* data/sources.conf, loaded on use */
 };
 
 #endif

@@ -4,7 +4,8 @@
 #   1. every EQL rule compiles ("1011 rules compiled, 0 failed"); the KQL,
 #      ES|QL, threshold, new-terms, machine-learning... rules are counted apart
 #      as not applicable, by kind, and are not errors;
-#   2. rule_id, [[rule.threat]], severity, risk_score, index are read;
+#   2. rule_id, [[rule.threat]], severity, index are read, the index patterns
+#      mapped to what modus reads (data/sources.conf);
 #   3. all of them run over every EVTX and Sysmon corpus file with no error,
 #      and raise what these recordings hold (LSASS access, Dumpert's direct
 #      syscalls, a PssCaptureSnapShot clone, spoolsv's child, service installs).
@@ -46,6 +47,9 @@ id=$(awk -F'"' '/^rule_id = /{print $2}' "$f")
 check "rule_id is the rule's id" grep -q "^$id " "$TMP/list"
 check "[[rule.threat]] techniques" grep -q 'ATT&CK T1003,T1003.001' "$TMP/list"
 check "severity" grep -q "^$id  *\\(low\\|medium\\|high\\|critical\\)" "$TMP/list"
+check "index patterns -> what modus reads" grep -q 'reads windows$' "$TMP/list"
+check "rules reading nothing modus reads are counted" \
+    grep -q '^[0-9]* of the compiled rules read only indexes modus does not read' "$TMP/check.out"
 
 # --- 3. over every EVTX and Sysmon corpus file ------------------------------------------------
 "$MODUS" scan --format json --rules "$R" "$C"/evtx/*.evtx "$C"/sysmon/*.ndjson \
