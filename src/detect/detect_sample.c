@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "../util/blob.h"
+#include "../util/limits.h"
 #include "detect_query.h"
 #include "detect_sample.h"
 

@@ -1,11 +1,16 @@
 /* ruleset.c - rule files into compiled rules; the default pack; rule tests.
  *
- * A rule file is read whole (capped by MODUS_MAX_RULE_FILE), parsed by the
- * TOML shim (rule_toml.cpp) and its query compiled (eql_parse.c). A failure
- * at either step is reported with the file's own line and column (a query
- * error at line L, column C of the query maps to the file through the
- * position where the query string starts) and the offending line of the
- * file, then the rule is skipped: one bad rule never stops the others.
+ * A rule file is read whole (capped by MODUS_MAX_RULE_FILE). A .toml file is
+ * parsed by the TOML shim (rule_toml.cpp: Elastic's endpoint rules and its SIEM
+ * rules, whose non-EQL kinds are recorded as not applicable, counted apart);
+ * a .yml/.yaml file by the Sigma compiler (sigma.c), one rule per document.
+ * Either way the rule's query is EQL text, compiled by eql_parse.c, so every
+ * format runs on the same engine. A failure at any step is reported with the
+ * file's own line and column (a query error at line L, column C of the query
+ * maps to the file through the position where the query string starts; a
+ * Sigma document's errors carry its YAML node's position) and the offending
+ * line of the file, then the rule is skipped: one bad rule never stops the
+ * others.
  */
 #include <dirent.h>
 #include <stdio.h>

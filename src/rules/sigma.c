@@ -60,9 +60,9 @@ extern const char modus_sigma_conf[];
 extern const size_t modus_sigma_conf_len;
 
 /* Generated EQL per document, and detection items expanded: beyond these the
- * document is reported as too large. */
-#define SIGMA_MAX_QUERY (1u << 20)
-#define SIGMA_MAX_WORK  200000
+ * document is reported as too large (util/limits.h). */
+#define SIGMA_MAX_QUERY MODUS_SIGMA_MAX_QUERY
+#define SIGMA_MAX_WORK  MODUS_SIGMA_MAX_WORK
 /* windash variants of one value (5 per dash) */
 #define SIGMA_MAX_DASH_VARIANTS 625
 /* patterns per _anywildcard() call (EQL passes at most 64 arguments) */

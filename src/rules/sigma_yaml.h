@@ -6,7 +6,7 @@
  * were plain (unquoted), so the reader can tell `null`, numbers and
  * booleans from the strings 'null', '4688', 'true' as YAML 1.1 does.
  * Anchors and aliases are resolved by sharing the anchored node (a tree may
- * then be a DAG; walkers bound their work, see SIGMA_MAX_VISITS).
+ * then be a DAG; walkers bound their work, MODUS_SIGMA_MAX_WORK).
  */
 #ifndef MODUS_SIGMA_YAML_H
 #define MODUS_SIGMA_YAML_H
@@ -17,17 +17,12 @@
 
 #include "../util/arena.h"
 
-/* Deepest nesting of sequences and mappings in a rule file (Sigma rules
- * nest 4 levels). */
-#ifndef SIGMA_MAX_DEPTH
-#define SIGMA_MAX_DEPTH 64
-#endif
-/* Most nodes in one rule file (SigmaHQ's largest has ~2,000). */
-#ifndef SIGMA_MAX_NODES
-#define SIGMA_MAX_NODES 200000
-#endif
-/* Most anchors in one file. */
-#define SIGMA_MAX_ANCHORS 256
+#include "../util/limits.h"
+
+/* caps: util/limits.h */
+#define SIGMA_MAX_DEPTH   MODUS_SIGMA_MAX_DEPTH
+#define SIGMA_MAX_NODES   MODUS_SIGMA_MAX_NODES
+#define SIGMA_MAX_ANCHORS MODUS_SIGMA_MAX_ANCHORS
 
 enum { Y_SCALAR, Y_SEQ, Y_MAP };
 
