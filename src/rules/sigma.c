@@ -70,7 +70,7 @@ extern const size_t modus_sigma_conf_len;
 
 /* ---- the mapping table ------------------------------------------------------------ */
 
-enum { L_LOGSOURCE, L_FIELD, L_DEFAULT, L_KEYWORDS, L_TACTIC };
+enum { L_LOGSOURCE, L_FIELD, L_DEFAULT, L_KEYWORDS, L_TACTIC, L_STRINGS };
 
 typedef struct skey {
     sv k, v;
@@ -175,8 +175,12 @@ modus_status sigma_map_load(const char *path, sigma_map **out, modus_diag *diag)
             l.w2 = table_word(&line);
             l.rest = table_trim(line);
             if (!l.rest.n) err = "tactic needs TAG ID NAME";
+        } else if (sv_eq(kw, SV_LIT("strings"))) {
+            l.kind = L_STRINGS;
+            l.rest = table_trim(line);
+            if (!l.rest.n) err = "strings needs FIELD...";
         } else {
-            err = "expected logsource, field, default, keywords or tactic";
+            err = "expected logsource, field, default, keywords, strings or tactic";
         }
         if (err) break;
         if (m->n == cap) {
@@ -866,6 +870,19 @@ static void emit_patterns(gen *g, const ynode *at, const target *t, svec *vals, 
     buf_free(&re);
 }
 
+/* a field every source modus reads holds as text (a `strings` line): a
+ * number in a rule compares as its text only, which the rule programs run */
+static bool strings_only(const sigma_map *m, const char *path)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->l[i].kind != L_STRINGS) continue;
+        sv rest = m->l[i].rest;
+        for (sv f = table_word(&rest); f.n; f = table_word(&rest))
+            if (sv_glob(f, sv_cstr(path))) return true;
+    }
+    return false;
+}
+
 static bool is_number_node(const ynode *v)
 {
     return yis_int(v) || yis_float(v);
@@ -1144,13 +1161,18 @@ static void gen_values(gen *g, const ynode *at, const target *t, const ynode *va
                 buf_printf(o, " : \"%s\")", b ? "true" : "false");
             } else { /* a JSON number, or its text */
                 put_field(o, sv_cstr(t->path));
-                buf_puts(o, " in (");
-                put_str(o, v->s, v->n);
-                if (yis_int(v) && int_text(v, num, sizeof num))
-                    buf_printf(o, ", %s", num);
-                else if (yis_float(v) && float_text(v, num, sizeof num))
-                    buf_printf(o, ", %s", num);
-                buf_putc(o, ')');
+                if (strings_only(g->m, t->path)) {
+                    buf_puts(o, " == ");
+                    put_str(o, v->s, v->n);
+                } else {
+                    buf_puts(o, " in (");
+                    put_str(o, v->s, v->n);
+                    if (yis_int(v) && int_text(v, num, sizeof num))
+                        buf_printf(o, ", %s", num);
+                    else if (yis_float(v) && float_text(v, num, sizeof num))
+                        buf_printf(o, ", %s", num);
+                    buf_putc(o, ')');
+                }
             }
             guard_close(g, guard);
             continue;
