@@ -1399,7 +1399,6 @@ static void cprimary(cparse *c, int neg)
     }
     if (ctok(c, "1") || ctok(c, "any") || ctok(c, "all")) {
         bool all = ctok(c, "all");
-        size_t at = c->tok_at;
         cnext(c);
         if (!ctok(c, "of")) {
             cfail(c, c->tok_at, "expected 'of' after '%s'", all ? "all" : "1");
@@ -1427,7 +1426,6 @@ static void cprimary(cparse *c, int neg)
         if (!gr.terms)
             cfail(c, pat_at, "no search identifier matches '%.*s'", (int)(pat.n > 60 ? 60 : pat.n),
                   pat.p);
-        (void)at;
         return;
     }
     if (reserved_word(c->tok) || !cid_char(c->tok.p[0]) || sv_eq(c->tok, SV_LIT(")"))) {
@@ -2199,7 +2197,6 @@ modus_status sigma_load(const sigma_map *m, const char *file, const char *text, 
         arena_free(&a);
         return MODUS_ENOMEM;
     }
-    uint32_t nrules = 0;
     for (uint32_t i = 0; i < docs.n; i++) {
         const ynode *root = docs.docs[i];
         if (!root || yis_null(root)) continue; /* an empty document (a trailing ---) */
@@ -2215,10 +2212,7 @@ modus_status sigma_load(const sigma_map *m, const char *file, const char *text, 
             doc_fail(&f, d, root, "Sigma filters (meta filters) are not supported");
             continue;
         }
-        if (!d->corr) {
-            compile_rule(&f, d);
-            nrules++;
-        }
+        if (!d->corr) compile_rule(&f, d);
     }
     for (uint32_t i = 0; i < f.n; i++)
         if (f.d[i].corr && !f.d[i].failed) compile_correlation(&f, &f.d[i]);
@@ -2247,7 +2241,6 @@ modus_status sigma_load(const sigma_map *m, const char *file, const char *text, 
         free(d->category);
         free(d->where);
     }
-    (void)nrules;
     free(f.d);
     arena_free(&a);
     return st;
