@@ -70,11 +70,7 @@ modus_status modus_scorer_create(const char *path, modus_scorer **out, modus_dia
     size_t len = 0;
     s->text = table_text(path, modus_observables_conf, modus_observables_conf_len, 1u << 20, &len);
     if (!s->text) {
-        if (diag) {
-            memset(diag, 0, sizeof *diag);
-            snprintf(diag->file, sizeof diag->file, "%s", name);
-            snprintf(diag->message, sizeof diag->message, "cannot read the observables table");
-        }
+        table_diag(diag, name, 0, "cannot read the observables table");
         free(s);
         return path ? MODUS_EIO : MODUS_ENOMEM;
     }
@@ -159,25 +155,10 @@ modus_status modus_scorer_create(const char *path, modus_scorer **out, modus_dia
         while (line.n && (*line.p == ' ' || *line.p == '\t')) line.p++, line.n--;
         o.reason = line;
         if (!err && !o.pattern.n) err = "missing pattern";
-        if (err) break;
-        if (s->n == cap) {
-            cap = cap ? cap * 2 : 128;
-            obs *v = realloc(s->o, sizeof *v * cap);
-            if (!v) {
-                err = "out of memory";
-                break;
-            }
-            s->o = v;
-        }
-        s->o[s->n++] = o;
+        if (!err && !table_push((void **)&s->o, &s->n, &cap, &o, sizeof o)) err = "out of memory";
     }
     if (err) {
-        if (diag) {
-            memset(diag, 0, sizeof *diag);
-            snprintf(diag->file, sizeof diag->file, "%s", name);
-            diag->line = lineno;
-            snprintf(diag->message, sizeof diag->message, "%s", err);
-        }
+        table_diag(diag, name, lineno, err);
         modus_scorer_destroy(s);
         return MODUS_ETABLE;
     }

@@ -126,11 +126,7 @@ modus_status sigma_map_load(const char *path, sigma_map **out, modus_diag *diag)
     size_t len = 0;
     m->text = table_text(path, modus_sigma_conf, modus_sigma_conf_len, MODUS_MAX_RULE_FILE, &len);
     if (!m->text) {
-        if (diag) {
-            memset(diag, 0, sizeof *diag);
-            snprintf(diag->file, sizeof diag->file, "%s", name);
-            snprintf(diag->message, sizeof diag->message, "cannot read the Sigma mapping");
-        }
+        table_diag(diag, name, 0, "cannot read the Sigma mapping");
         free(m);
         return path ? MODUS_EIO : MODUS_ENOMEM;
     }
@@ -182,25 +178,10 @@ modus_status sigma_map_load(const char *path, sigma_map **out, modus_diag *diag)
         } else {
             err = "expected logsource, field, default, keywords, strings or tactic";
         }
-        if (err) break;
-        if (m->n == cap) {
-            cap = cap ? cap * 2 : 128;
-            sline *v = realloc(m->l, sizeof *v * cap);
-            if (!v) {
-                err = "out of memory";
-                break;
-            }
-            m->l = v;
-        }
-        m->l[m->n++] = l;
+        if (!err && !table_push((void **)&m->l, &m->n, &cap, &l, sizeof l)) err = "out of memory";
     }
     if (err) {
-        if (diag) {
-            memset(diag, 0, sizeof *diag);
-            snprintf(diag->file, sizeof diag->file, "%s", name);
-            diag->line = lineno;
-            snprintf(diag->message, sizeof diag->message, "%s", err);
-        }
+        table_diag(diag, name, lineno, err);
         sigma_map_free(m);
         return MODUS_ETABLE;
     }

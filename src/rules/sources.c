@@ -38,15 +38,10 @@ sources_tab *sources_load(void)
     for (size_t pos = 0; table_line(t->text, len, &pos, &line);) {
         sv kw = table_word(&line);
         if (!sv_eq(kw, SV_LIT("index"))) continue;
-        src_line l = {table_word(&line), table_word(&line)};
-        if (!l.glob.n || !l.source.n) continue;
-        if (t->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            src_line *v = realloc(t->l, sizeof *v * cap);
-            if (!v) break;
-            t->l = v;
-        }
-        t->l[t->n++] = l;
+        src_line l;
+        l.glob = table_word(&line);
+        l.source = table_word(&line);
+        if (l.glob.n && l.source.n && !table_push((void **)&t->l, &t->n, &cap, &l, sizeof l)) break;
     }
     return t;
 }

@@ -28,6 +28,29 @@ char *table_text(const char *path, const char *embedded, size_t embedded_len, si
     return t;
 }
 
+bool table_push(void **v, size_t *n, size_t *cap, const void *item, size_t size)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        void *nv = realloc(*v, size * c);
+        if (!nv) return false;
+        *v = nv;
+        *cap = c;
+    }
+    memcpy((char *)*v + size * *n, item, size);
+    (*n)++;
+    return true;
+}
+
+void table_diag(modus_diag *diag, const char *file, uint32_t line, const char *msg)
+{
+    if (!diag) return;
+    memset(diag, 0, sizeof *diag);
+    snprintf(diag->file, sizeof diag->file, "%s", file);
+    diag->line = line;
+    snprintf(diag->message, sizeof diag->message, "%s", msg);
+}
+
 sv table_trim(sv s)
 {
     while (s.n && (*s.p == ' ' || *s.p == '\t')) s.p++, s.n--;

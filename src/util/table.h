@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "modus/modus.h"
 #include "sv.h"
 
 /* The text of `path` (at most cap - 1 bytes), or a copy of the embedded text
@@ -21,5 +22,10 @@ bool table_line(const char *text, size_t len, size_t *pos, sv *line);
 sv table_word(sv *line);
 /* The line without leading and trailing blanks. */
 sv table_trim(sv s);
+/* Append one item of `size` bytes to a growing array (*v, *n, *cap in items);
+ * false when out of memory. */
+bool table_push(void **v, size_t *n, size_t *cap, const void *item, size_t size);
+/* A table error: diag (may be NULL) gets the file, line (0: none) and message. */
+void table_diag(modus_diag *diag, const char *file, uint32_t line, const char *msg);
 
 #endif
