@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # evtx.sh - EVTX records per CPU second: modus with the default rule pack,
-# modus decoding only, modus through libevtx (MODUS_EVTX_LIBEVTX=1), and
-# evtxexport -f xml (libevtx's own tool: parse and render, no mapping, no
-# rules), all over the same file in the same run.
+# modus with every SigmaHQ Windows rule that compiles (when
+# ../shared/corpora/sigma is there), modus decoding only, modus through
+# libevtx (MODUS_EVTX_LIBEVTX=1), and evtxexport -f xml (libevtx's own tool:
+# parse and render, no mapping, no rules), all over the same file in the same
+# run.
 #
 #   bench/evtx.sh [MB] [RUNS]      default 200 MB, 5 runs (+1 warm-up)
 #
@@ -33,6 +35,10 @@ declare -A cmd=(
     [evtxexport]="evtxexport -f xml $file >/dev/null 2>&1"
 )
 order=(modus-pack modus-decode modus-libevtx evtxexport)
+if [ -d "$SHARED/corpora/sigma/rules/windows" ]; then
+    cmd[modus-sigmahq]="$BUILD/modus scan -q --rules $SHARED/corpora/sigma/rules/windows $file >/dev/null 2>&1"
+    order=(modus-pack modus-sigmahq modus-decode modus-libevtx evtxexport)
+fi
 for run in $(seq 0 "$RUNS"); do
     for p in "${order[@]}"; do
         /usr/bin/time -f "%U %S %e %M" -o "$tmp/t" bash -c "${cmd[$p]}"

@@ -27,8 +27,10 @@ static void usage(FILE *f)
           "--rules. Needs root. Runs until SIGINT/SIGTERM or --duration.\n"
           "\n"
           "options:\n"
-          "  --rules PATH          a rule file or directory of *.toml rules (repeatable;\n"
-          "                        default: the built-in pack); Elastic's Linux rules load\n"
+          "  --rules PATH          a rule file or directory of rules, TOML or Sigma YAML\n"
+          "                        (repeatable; default: the built-in pack); Elastic's Linux\n"
+          "                        rules load\n"
+          "  --sigma-mapping FILE  Sigma logsources and fields -> ECS (default: embedded)\n"
           "  --output FILE         append alerts (NDJSON) to FILE instead of stdout\n"
           "  --all-events          also write every captured event, enriched with modality.*\n"
           "  --duration SECONDS    stop after this long\n"
@@ -344,6 +346,7 @@ int cmd_live(int argc, char **argv)
                                          {"baseline", required_argument, NULL, 'D'},
                                          {"learn", required_argument, NULL, 'l'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"sigma-mapping", required_argument, NULL, 'G'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"publish", required_argument, NULL, 'P'},
                                          {"spool", required_argument, NULL, 'S'},
@@ -431,6 +434,7 @@ int cmd_live(int argc, char **argv)
         case 'R': so.module_attempts = true; break;
         case 'K': l.no_kill = true; break;
         case 'q': l.quiet = true; break;
+        case 'G': cli_sigma_mapping = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'P': fo.url = optarg; break;
         case 'S': po.spool_dir = optarg; break;

@@ -2,22 +2,27 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common.h"
 
 static void usage(FILE *f)
 {
     fputs("usage: modus query [OPTIONS] 'EQL' FILE... | -\n"
+          "       modus query [OPTIONS] RULE.yml|RULE.toml FILE... | -\n"
           "\n"
           "Runs one EQL query (Elasticsearch dialect: `process where ...`, sequences,\n"
-          "joins, `descendant of`, pipes such as `| head 5`) over ECS NDJSON files, in file\n"
-          "order, and prints every match: each event of a sequence, in order.\n"
+          "joins, samples, `descendant of`, pipes such as `| head 5`) over ECS NDJSON files,\n"
+          "in file order, and prints every match: each event of a sequence, in order. In\n"
+          "place of the query, a rule file (Sigma YAML or Elastic TOML) holding one rule\n"
+          "runs that rule's query (for Sigma, the EQL it compiles to).\n"
           "\n"
           "options:\n"
           "  --ids-field FIELD    print the value of FIELD for each matched event, one per\n"
           "                       line, instead of the whole event\n"
           "  --format json        print whole events, one JSON object per line (default)\n"
           "  --max-line BYTES     longest line accepted (default 16 MiB)\n"
+          "  --sigma-mapping FILE Sigma logsources and fields -> ECS (default: embedded)\n"
           "  -q, --quiet          no per-line error messages\n"
           "  -h, --help           this help\n"
           "\n"
@@ -70,6 +75,16 @@ static void emit(void *ctx, const char *const *texts, const size_t *lens, uint32
     }
 }
 
+/* the query argument names an existing rule file */
+static bool is_rule_file(const char *s)
+{
+    size_t n = strlen(s);
+    bool ext = (n > 4 && !strcmp(s + n - 4, ".yml")) || (n > 5 && !strcmp(s + n - 5, ".yaml")) ||
+               (n > 5 && !strcmp(s + n - 5, ".toml"));
+    struct stat sb;
+    return ext && stat(s, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
 typedef struct run_ctx {
     modus_query_run *run;
 } run_ctx;
@@ -88,6 +103,7 @@ int cmd_query(int argc, char **argv)
                                          {"format", required_argument, NULL, 'f'},
                                          {"max-line", required_argument, NULL, 'L'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"sigma-mapping", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     query_out out = {0};
@@ -105,6 +121,7 @@ int cmd_query(int argc, char **argv)
             break;
         case 'L': io.max_line = (size_t)strtoull(optarg, NULL, 10); break;
         case 'q': io.quiet = true; break;
+        case 'M': cli_sigma_mapping = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -116,6 +133,24 @@ int cmd_query(int argc, char **argv)
     const char *text = argv[optind];
     modus_query *q;
     modus_diag d = {0};
+    char *rule_query = NULL;
+    if (is_rule_file(text)) { /* a rule file: its one rule's query */
+        size_t loaded, failed;
+        modus_ruleset *rs = cli_load_rules(argv + optind, 1, &loaded, &failed);
+        if (!rs) return EXIT_USAGE;
+        modus_rule_info ri;
+        if (modus_ruleset_count(rs) == 1) {
+            modus_ruleset_rule(rs, 0, &ri);
+            rule_query = strdup(ri.query);
+        } else {
+            cli_error("query: %s holds %zu rules that compile, not one (modus scan --rules runs "
+                      "them all)",
+                      text, modus_ruleset_count(rs));
+        }
+        modus_ruleset_destroy(rs);
+        if (!rule_query) return EXIT_RULES;
+        text = rule_query;
+    }
     if (modus_query_compile(text, strlen(text), &q, &d) != MODUS_OK) {
         fprintf(stderr, "modus: query:%llu:%llu: %s\n", (unsigned long long)d.line,
                 (unsigned long long)d.column, d.message);
@@ -149,5 +184,6 @@ done:
     modus_scanner_destroy(sc);
     modus_engine_destroy(eng);
     modus_query_destroy(q);
+    free(rule_query);
     return rc;
 }

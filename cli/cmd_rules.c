@@ -9,16 +9,21 @@ static void usage(FILE *f)
 {
     fputs(
         "usage: modus rules check PATH...     compile rules, report every error\n"
-        "       modus rules list [PATH...]    one line per rule (default: the built-in pack)\n"
+        "       modus rules list [--query] [PATH...]\n"
+        "                                     one line per rule (default: the built-in pack);\n"
+        "                                     --query also prints each rule's EQL (for Sigma\n"
+        "                                     rules, the query they compile to)\n"
         "       modus rules test [PATH...]    run the rules' [[modus.tests]] events\n"
         "       modus rules score [--json] [--min SCORE] [--observables FILE] [PATH...]\n"
         "                                     Summiting the Pyramid robustness of each rule\n"
         "                                     (e.g. 5K), the observable that decided it, and\n"
         "                                     a histogram; --min 3K exits 1 if any rule is lower\n"
         "\n"
-        "PATH is a rule file in Elastic's TOML format or a directory searched\n"
-        "recursively for *.toml. Errors are printed as FILE:LINE:COL: message, followed\n"
-        "by the offending line; check ends with 'N rules compiled, M failed'.\n"
+        "PATH is a rule file (Elastic's TOML: endpoint or SIEM rules; Sigma YAML) or a\n"
+        "directory searched recursively for *.toml, *.yml and *.yaml. --sigma-mapping FILE\n"
+        "replaces the Sigma mapping table. Errors are printed as FILE:LINE:COL: message,\n"
+        "followed by the offending line; check ends with 'N rules compiled, M failed'\n"
+        "(SIEM rules that are not EQL are counted apart, on the line before).\n"
         "Exit status: 0 success, 3 a rule failed (or a test did).\n",
         f);
 }
@@ -52,12 +57,45 @@ static void on_error(void *ctx, const modus_diag *d, const char *text, size_t le
     }
 }
 
+const char *cli_sigma_mapping;
+
+/* rules read but not applicable (not EQL), by kind, before the check's last line */
+static void print_skipped(const modus_ruleset *rs)
+{
+    size_t n = modus_ruleset_skipped(rs);
+    if (!n) return;
+    const char *kinds[64];
+    size_t counts[64], nk = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *file, *why;
+        modus_ruleset_skipped_get(rs, i, &file, &why);
+        size_t k = 0;
+        while (k < nk && strcmp(kinds[k], why)) k++;
+        if (k == nk && nk < 64) kinds[nk] = why, counts[nk++] = 0;
+        if (k < nk) counts[k]++;
+    }
+    printf("%zu rules not applicable (not EQL):", n);
+    for (size_t k = 0; k < nk; k++) printf("%s %zu %s", k ? "," : "", counts[k], kinds[k]);
+    putchar('\n');
+}
+
 /* load PATHs (or the default pack when none); returns the number of failures */
 modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed)
 {
     modus_ruleset *rs;
-    if (modus_ruleset_create(&rs) != MODUS_OK) return NULL;
+    if (modus_ruleset_create(&rs) != MODUS_OK) {
+        cli_error("out of memory");
+        return NULL;
+    }
     *loaded = *failed = 0;
+    if (cli_sigma_mapping) {
+        modus_diag d;
+        if (modus_ruleset_sigma_mapping(rs, cli_sigma_mapping, &d) != MODUS_OK) {
+            cli_diag("sigma mapping", &d);
+            modus_ruleset_destroy(rs);
+            return NULL;
+        }
+    }
     if (!n) {
         modus_ruleset_add_default(rs, on_error, NULL, loaded, failed);
         return rs;
@@ -94,6 +132,7 @@ static int rules_score(int argc, char **argv)
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"min", required_argument, NULL, 'm'},
                                          {"observables", required_argument, NULL, 'o'},
+                                         {"sigma-mapping", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bool json = false;
@@ -111,6 +150,7 @@ static int rules_score(int argc, char **argv)
             }
             break;
         case 'o': table = optarg; break;
+        case 'M': cli_sigma_mapping = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -175,18 +215,39 @@ int cmd_rules(int argc, char **argv)
         cli_error("rules: unknown subcommand '%s' (check, list, test or score)", sub);
         return EXIT_USAGE;
     }
-    if (!strcmp(sub, "check") && argc < 3) {
+    bool show_query = false;
+    int first = 2;
+    while (first < argc && argv[first][0] == '-' && argv[first][1]) {
+        if (!strcmp(argv[first], "--query") && !strcmp(sub, "list")) {
+            show_query = true;
+        } else if (!strcmp(argv[first], "--sigma-mapping") && first + 1 < argc) {
+            cli_sigma_mapping = argv[++first];
+        } else {
+            cli_error("rules %s: unknown option '%s'", sub, argv[first]);
+            return EXIT_USAGE;
+        }
+        first++;
+    }
+    if (!strcmp(sub, "check") && first >= argc) {
         usage(stderr);
         return EXIT_USAGE;
     }
     size_t loaded, failed;
-    modus_ruleset *rs = cli_load_rules(argv + 2, argc - 2, &loaded, &failed);
-    if (!rs) {
-        cli_error("out of memory");
-        return EXIT_USAGE;
-    }
+    modus_ruleset *rs = cli_load_rules(argv + first, argc - first, &loaded, &failed);
+    if (!rs) return EXIT_USAGE;
     int rc = failed ? EXIT_RULES : EXIT_OK;
     if (!strcmp(sub, "check")) {
+        print_skipped(rs);
+        size_t elsewhere = 0;
+        for (size_t i = 0; i < modus_ruleset_count(rs); i++) {
+            modus_rule_info ri;
+            modus_ruleset_rule(rs, i, &ri);
+            elsewhere += ri.sources && !ri.sources[0];
+        }
+        if (elsewhere)
+            printf("%zu of the compiled rules read only indexes modus does not read "
+                   "(data/sources.conf)\n",
+                   elsewhere);
         printf("%zu rules compiled, %zu failed\n", loaded, failed);
     } else if (!strcmp(sub, "list")) {
         for (size_t i = 0; i < modus_ruleset_count(rs); i++) {
@@ -200,6 +261,11 @@ int cmd_rules(int argc, char **argv)
                 k += (size_t)snprintf(tech + k, sizeof tech - k, "%s%s", t ? "," : "",
                                       ri.techniques[t]);
             printf("%-36s  %-8s  ATT&CK %s  tests %zu\n", "", "", tech[0] ? tech : "-", ri.ntests);
+            if (ri.logsource) printf("%-36s  %-8s  logsource %s\n", "", "", ri.logsource);
+            if (ri.sources)
+                printf("%-36s  %-8s  reads %s\n", "", "",
+                       ri.sources[0] ? ri.sources : "nothing modus reads");
+            if (show_query) printf("    %s\n", ri.query ? ri.query : "-");
         }
         fprintf(stderr, "modus: %zu rules\n", loaded);
     } else {

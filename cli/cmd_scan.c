@@ -17,8 +17,11 @@ static void usage(FILE *f)
           "terminal). With --enrich it writes the events themselves instead.\n"
           "\n"
           "options:\n"
-          "  --rules PATH          a rule file or a directory of *.toml rules (repeatable;\n"
+          "  --rules PATH          a rule file or a directory of rules: Elastic's TOML\n"
+          "                        (*.toml) and Sigma (*.yml, *.yaml) (repeatable;\n"
           "                        default: the built-in pack)\n"
+          "  --sigma-mapping FILE  Sigma logsources and fields -> ECS (default: the embedded\n"
+          "                        data/sigma.conf)\n"
           "  --strict              stop if any rule fails to compile (default: report, skip)\n"
           "  --exit-status         exit 1 when there are alerts\n"
           "  --profile             print the cost of the 25 most expensive rules at the end\n"
@@ -290,6 +293,7 @@ int cmd_scan(int argc, char **argv)
                                          {"exit-status", no_argument, NULL, 'x'},
                                          {"profile", no_argument, NULL, 'P'},
                                          {"no-rules", no_argument, NULL, 'N'},
+                                         {"sigma-mapping", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          CLI_FROM_LONGOPTS,
                                          CLI_NATS_LONGOPTS,
@@ -335,6 +339,7 @@ int cmd_scan(int argc, char **argv)
         case 'x': exit_status = true; break;
         case 'P': profile = true; break;
         case 'N': no_rules = true; break;
+        case 'M': cli_sigma_mapping = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: {
             int r = cli_from_option(c, optarg, &from, "scan");
@@ -354,6 +359,13 @@ int cmd_scan(int argc, char **argv)
         modus_ruleset_create(&rs);
         size_t loaded = 0, failed = 0;
         if (!rs) return EXIT_USAGE;
+        modus_diag md;
+        if (cli_sigma_mapping &&
+            modus_ruleset_sigma_mapping(rs, cli_sigma_mapping, &md) != MODUS_OK) {
+            cli_diag("sigma mapping", &md);
+            modus_ruleset_destroy(rs);
+            return EXIT_USAGE;
+        }
         if (!nrules) modus_ruleset_add_default(rs, on_rule_error, NULL, &loaded, &failed);
         for (int i = 0; i < nrules; i++)
             modus_ruleset_add_path(rs, rule_paths[i], on_rule_error, NULL, &loaded, &failed);

@@ -120,6 +120,8 @@ int cmd_query(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 /* cmd_rules.c: PATHs, or the default pack when n == 0 */
 modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed);
+/* --sigma-mapping FILE of the command being run (NULL: the embedded table) */
+extern const char *cli_sigma_mapping;
 int cmd_stack(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);

@@ -7,9 +7,9 @@ set -euo pipefail
 # libdw-dev + libelf-dev: unwinding and symbolizing its user stacks;
 # libsqlite3-dev + libpq-dev: baseline profiles (SQLite, PostgreSQL);
 # libvectorscan-dev: the rules' multi-literal matcher on fields with many substrings;
-# libnats-dev: the fleet tier's NATS JetStream client (nats.c)
+# libyaml-dev: Sigma rules; libnats-dev: the fleet tier's NATS JetStream client (nats.c)
 need=(gcc g++ make cmake pkg-config libsimdjson-dev libpcre2-dev libtomlplusplus-dev libexpat1-dev libevtx-dev libbfio-dev zlib1g-dev
-    clang bpftool libbpf-dev libdw-dev libelf-dev libsqlite3-dev libpq-dev libvectorscan-dev libnats-dev)
+    clang bpftool libbpf-dev libdw-dev libelf-dev libsqlite3-dev libpq-dev libvectorscan-dev libyaml-dev libnats-dev)
 if [ "${1:-build}" = test ]; then
     # clang + libclang-rt: libFuzzer and sanitizers; jq: CLI tests; time: RSS checks
     # perl, nodejs, a JDK: runtimes the live sensor's tests run programs in

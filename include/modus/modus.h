@@ -210,7 +210,10 @@ void modus_query_run_destroy(modus_query_run *r);
 /* ---- rules ----------------------------------------------------------------- */
 
 /* Rules in Elastic's TOML format ([rule] name, id, query...; [[threat]];
- * [[actions]]) with modus's own [modus] table (severity, modalities, tests). */
+ * [[actions]]) with modus's own [modus] table (severity, modalities, tests);
+ * Elastic's SIEM detection rules as they are (rule_id, [[rule.threat]],
+ * type/language, index); and Sigma rules (.yml/.yaml, SigmaHQ's format),
+ * compiled to EQL through a mapping table (data/sigma.conf). */
 typedef struct modus_ruleset modus_ruleset;
 /* One rule that failed: diag has file, line, column and message; `text` is
  * the offending line of the file (not NUL-terminated). */
@@ -218,8 +221,9 @@ typedef void (*modus_rule_error_fn)(void *ctx, const modus_diag *d, const char *
 
 modus_status modus_ruleset_create(modus_ruleset **out);
 void modus_ruleset_destroy(modus_ruleset *rs);
-/* A .toml file, or a directory searched recursively for *.toml (in name
- * order). Failed rules are reported and skipped; counts are added to. */
+/* A .toml, .yml or .yaml file, or a directory searched recursively for them
+ * (in name order). Failed rules are reported and skipped; counts are added
+ * to. */
 modus_status modus_ruleset_add_path(modus_ruleset *rs, const char *path,
                                     modus_rule_error_fn on_error, void *ctx, size_t *loaded,
                                     size_t *failed);
@@ -227,9 +231,26 @@ modus_status modus_ruleset_add_path(modus_ruleset *rs, const char *path,
 modus_status modus_ruleset_add_default(modus_ruleset *rs, modus_rule_error_fn on_error, void *ctx,
                                        size_t *loaded, size_t *failed);
 size_t modus_ruleset_count(const modus_ruleset *rs);
+/* Use this Sigma mapping table (data/sigma.conf's format) for the Sigma rules
+ * added from now on, instead of the embedded one. */
+modus_status modus_ruleset_sigma_mapping(modus_ruleset *rs, const char *path, modus_diag *diag);
+/* Rules read but not applicable, counted apart from compiled and failed ones:
+ * Elastic SIEM rules that are not EQL (KQL, ES|QL, threshold, new-terms,
+ * machine-learning...). `why` names the kind ("type query, language kuery"). */
+size_t modus_ruleset_skipped(const modus_ruleset *rs);
+void modus_ruleset_skipped_get(const modus_ruleset *rs, size_t i, const char **file,
+                               const char **why);
 
 typedef struct modus_rule_info {
     const char *id, *name, *description, *version, *severity, *file, *query;
+    const char *language;       /* "eql" (or NULL), "sigma" */
+    const char *logsource;      /* Sigma: "product=windows,category=process_creation" */
+    const char *const *indexes; /* Elastic SIEM rules: index patterns */
+    size_t nindexes;
+    const char *risk_score; /* Elastic SIEM rules */
+    /* Elastic SIEM rules: what modus reads among the indexes ("endpoint,windows";
+     * "" for none: the rule runs but nothing modus reads holds its data) */
+    const char *sources;
     const char *const *techniques; /* ATT&CK ids */
     size_t ntechniques;
     size_t ntests; /* [[modus.tests]] entries */

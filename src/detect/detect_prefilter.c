@@ -665,6 +665,11 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_
         pf->why[rule] = "the prefilter is off";
         return false;
     }
+    if (eql_query_has_missing(q)) { /* its windows close on time: every event (detect_sample.c) */
+        set_bit(pf->always, rule);
+        pf->why[rule] = "a sequence with missing events: every event, its windows close on time";
+        return false;
+    }
     dctx a;
     arena_init(&a.a, 1 << 12);
     a.lin_base = lin_base;
@@ -672,7 +677,7 @@ bool prefilter_add(prefilter *pf, const eql_query *q, size_t rule, uint32_t lin_
     bool ok = true, guarded = true;
     {
         cond first = stage_cond(&a, &q->stages[0]);
-        for (uint32_t i = 1; q->kind == Q_JOIN && i < q->nstages; i++)
+        for (uint32_t i = 1; (q->kind == Q_JOIN || q->kind == Q_SAMPLE) && i < q->nstages; i++)
             first = either(&a, first, stage_cond(&a, &q->stages[i]));
         /* lineage sub-queries mark the shared process tree on the events they match */
         for (uint32_t i = 0; i < q->nlineage; i++)

@@ -26,12 +26,13 @@
 #include <time.h>
 
 #include "detect_query.h"
+#include "detect_sample.h"
 #include "../decode/event.h"
 #include "../util/blob.h"
 
 #define MAX_PARTIALS 20000 /* per rule; then new partials are dropped (counted) */
 #define MAX_PROCS    500000
-#define KEY_MAX      512
+#define KEY_MAX      EQL_KEY_MAX
 #define PROC_KEY     160 /* entity ids are ~90 bytes */
 
 typedef struct stored {
@@ -103,6 +104,7 @@ struct eql_runtime {
     int64_t head_left; /* streaming head; -1 none */
     bool done;
     eql_stats stats;
+    eql_xrt *x;         /* samples and sequences with missing events: detect_sample.c */
     eql_match_fn match; /* the alerter's programs, or NULL */
     void *match_ctx;
     /* the current event, and where its shared copy lives (see blob.h) */
@@ -303,6 +305,16 @@ static bool stage_match(eql_runtime *rt, eql_ctx *c, const eql_stage *st)
     if (!category_ok(c, st)) return false;
     if (rt->match) return rt->match(rt->match_ctx, c, st);
     return eql_true(eql_eval(c, st->where));
+}
+
+static bool x_match(void *rt, eql_ctx *c, const eql_stage *st)
+{
+    return stage_match(rt, c, st);
+}
+
+size_t eql_stage_key(eql_ctx *c, const eql_stage *st, char *k)
+{
+    return stage_key(NULL, c, st, k);
 }
 
 /* ---- results and pipes --------------------------------------------------------------- */
@@ -1051,6 +1063,19 @@ static void join_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
 
 /* ---- API ------------------------------------------------------------------------------------ */
 
+/* a result of detect_sample.c, through the pipes like any other */
+static void x_deliver(void *arg, blob **ev, uint32_t n)
+{
+    eql_runtime *rt = arg;
+    stored *s = calloc(n ? n : 1, sizeof *s);
+    if (!s) {
+        for (uint32_t i = 0; i < n; i++) blob_unref(ev[i]);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) set_stored(&s[i], ev[i]);
+    deliver(rt, s, n);
+}
+
 eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx, eql_procs *procs,
                                 uint32_t lin_base)
 {
@@ -1068,7 +1093,11 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
             rt->buffer = true;
     }
     if (rt->head_left < 0 && q->npipes == 1 && q->pipes[0].kind == P_HEAD) rt->head_left = 0;
-    if (q->kind != Q_EVENT) {
+    if (eql_xrt_wants(q) && !(rt->x = eql_xrt_create(q, x_deliver, rt))) {
+        eql_runtime_destroy(rt);
+        return NULL;
+    }
+    if (q->kind != Q_EVENT && !rt->x) {
         uint32_t n = 0;
         for (uint32_t i = 0; i < q->nstages; i++) n += q->stages[i].runs;
         rt->st = calloc(n, sizeof *rt->st);
@@ -1095,7 +1124,7 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
             rt->own_procs = true;
         }
     }
-    if ((q->kind != Q_EVENT && (!rt->st || !rt->parts)) || (q->nlineage && !rt->procs)) {
+    if ((q->kind != Q_EVENT && !rt->x && (!rt->st || !rt->parts)) || (q->nlineage && !rt->procs)) {
         eql_runtime_destroy(rt);
         return NULL;
     }
@@ -1109,7 +1138,7 @@ bool eql_runtime_done(const eql_runtime *rt)
 
 bool eql_runtime_open(const eql_runtime *rt)
 {
-    return rt->nparts != 0;
+    return rt->x ? eql_xrt_open(rt->x) : rt->nparts != 0;
 }
 
 void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
@@ -1128,7 +1157,9 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
     eql_ctx c = {doc, scratch, rt->vars, NULL, NULL, cache};
     rt->stats.events++;
     if (q->nlineage) lineage_step(rt, &c);
-    if (q->kind == Q_EVENT) {
+    if (rt->x) {
+        eql_xrt_event(rt->x, &c, text, len, slot, x_match, rt);
+    } else if (q->kind == Q_EVENT) {
         if (stage_match(rt, &c, q->stages)) {
             stored *ev = malloc(sizeof *ev);
             if (ev && keep(rt, ev))
@@ -1145,6 +1176,7 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
 
 void eql_runtime_finish(eql_runtime *rt)
 {
+    if (rt->x) eql_xrt_finish(rt->x);
     if (!rt->buffer) return;
     for (uint32_t i = 0; i < rt->q->npipes; i++) apply_pipe(rt, &rt->q->pipes[i]);
     for (uint32_t i = 0; i < rt->nres; i++) {
@@ -1187,6 +1219,7 @@ void eql_runtime_destroy(eql_runtime *rt)
         mj_doc_free(&rt->alias_doc[i]);
     }
     if (rt->own_procs) eql_procs_destroy(rt->procs);
+    eql_xrt_destroy(rt->x);
     blob_unref(rt->own_cur);
     mj_parser_destroy(rt->parser);
     mj_doc_free(&rt->doc);

@@ -39,6 +39,9 @@ bool eql_runtime_open(const eql_runtime *rt);
 void eql_runtime_stats(const eql_runtime *rt, eql_stats *out);
 void eql_runtime_destroy(eql_runtime *rt);
 int64_t eql_event_time(const eql_ctx *c);
+/* for detect_sample.c: a stage's join key (> EQL_KEY_MAX when too long) */
+#define EQL_KEY_MAX 512
+size_t eql_stage_key(eql_ctx *c, const eql_stage *st, char *k);
 
 /* Who decides a stage's where clause (after its category): the alerter's
  * compiled programs; without one, the tree walker. */

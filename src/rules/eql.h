@@ -112,9 +112,13 @@ typedef struct eql_stage {
     bool fork;       /* fork=true: reaching this stage copies the partial match */
     sv alias;        /* `as NAME`, empty if none */
     bool uses_alias; /* the where clause reads an earlier stage's event */
+    bool missing;    /* ![...]: a missing event (Elasticsearch): no such event may occur */
 } eql_stage;
 
-enum { Q_EVENT, Q_SEQUENCE, Q_JOIN };
+/* Q_SAMPLE: `sample by k [..] [..]`, Elasticsearch's unordered samples (one
+ * event per stage sharing the join keys; see detect_sample.c). A Q_SEQUENCE
+ * with missing stages (![...]) runs there too. */
+enum { Q_EVENT, Q_SEQUENCE, Q_JOIN, Q_SAMPLE };
 enum { P_HEAD, P_TAIL, P_FILTER, P_SORT, P_UNIQUE, P_UNIQUE_COUNT, P_COUNT };
 
 typedef struct eql_pipe {
@@ -150,6 +154,8 @@ typedef struct eql_error {
 eql_query *eql_compile(arena *a, const char *text, size_t len, eql_error *err);
 /* What the arena does not own (regexes). */
 void eql_query_free(eql_query *q);
+/* Whether a sequence has missing-event stages (![...]). */
+bool eql_query_has_missing(const eql_query *q);
 
 /* ---- lexer (eql_lex.c) --------------------------------------------------------- */
 
@@ -182,6 +188,7 @@ enum eql_tok {
     T_DOT,
     T_VAR,
     T_QFIELD,
+    T_BANG, /* `!` before `[`: a missing-event stage */
     T_ERROR
 };
 
@@ -192,6 +199,7 @@ typedef struct eql_token {
     uint32_t line, col;
     const char *s; /* T_STRING: unescaped (arena); T_IDENT: as written */
     uint32_t sn;
+    bool quoted; /* T_IDENT with back-ticks: a field name, never a keyword or function */
     int64_t i;
     double d;
 } eql_token;

@@ -539,20 +539,51 @@ static eql_val f_cidr(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t 
 
 /* ---- patterns as functions ------------------------------------------------------------ */
 
-static eql_val f_wildcard(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
+/* does s match one of the string patterns (general globs, compiled on the fly)? */
+static bool glob_any(const eql_val *pat, uint32_t np, bool ci, const char *s, uint32_t n)
 {
-    if (a[0].t != V_STR) return eql_null();
-    for (uint32_t i = 1; i < na; i++) {
-        if (a[i].t != V_STR) continue;
+    for (uint32_t i = 0; i < np; i++) {
+        if (pat[i].t != V_STR) continue;
         glob g;
         memset(&g, 0, sizeof g);
         g.kind = G_GLOB;
-        g.ci = n->ci;
-        g.pat = (sv){a[i].s, a[i].n};
-        if (eql_glob_match(&g, a[0].s, a[0].n)) return eql_bool(true);
+        g.ci = ci;
+        g.pat = (sv){pat[i].s, pat[i].n};
+        if (eql_glob_match(&g, s, n)) return true;
     }
+    return false;
+}
+
+static eql_val f_wildcard(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
+{
     (void)c;
-    return eql_bool(false);
+    if (a[0].t != V_STR) return eql_null();
+    return eql_bool(glob_any(a + 1, na - 1, n->ci, a[0].s, a[0].n));
+}
+
+/* _anywildcard(root, pattern...): does any string value under root (itself, or
+ * the elements and members of an array or object, at any depth) match one of
+ * the wildcard patterns? A search over a whole subtree, for Sigma's keyword
+ * lists (every value of winlog.event_data). Null when root is absent. */
+static bool any_string(const eql_ctx *c, uint32_t node, const eql_val *pat, uint32_t np, bool ci,
+                       int depth)
+{
+    const mj_doc *d = c->doc;
+    const mj_node *nd = &d->nodes[node];
+    if (nd->type == MJ_STRING) return glob_any(pat, np, ci, nd->v.s, nd->len);
+    if ((nd->type != MJ_ARRAY && nd->type != MJ_OBJECT) || depth > 32) return false;
+    for (uint32_t k = nd->count ? node + 1 : 0, j = 0; k && j < nd->count;
+         j++, k = d->nodes[k].next)
+        if (any_string(c, k, pat, np, ci, depth + 1)) return true;
+    return false;
+}
+
+static eql_val f_any_wildcard(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
+{
+    if (a[0].t == V_NULL) return eql_null();
+    if (a[0].t == V_STR) return eql_bool(glob_any(a + 1, na - 1, n->ci, a[0].s, a[0].n));
+    if (a[0].t != V_ARR && a[0].t != V_OBJ) return eql_bool(false);
+    return eql_bool(any_string(c, a[0].ref, a + 1, na - 1, n->ci, 0));
 }
 
 static eql_val f_match(eql_ctx *c, const eql_node *n, const eql_val *a, uint32_t na)
@@ -662,6 +693,7 @@ static const eql_fn_def fns[] = {
     {"_arraysearch", 3, 3, false, true, f_array_search},
     {"arraycount", 3, 3, false, true, f_array_count},
     {"wildcard", 2, 64, true, false, f_wildcard},
+    {"_anywildcard", 2, 64, true, false, f_any_wildcard},
     {"match", 2, 64, true, false, f_match},
     {"matchlite", 2, 64, true, false, f_match},
     {"safe", 1, 1, false, false, f_safe},

@@ -3,8 +3,11 @@
  * Strings: "..." and '...' with backslash escapes (\n \t \r \" \' \\ \/ \b \f
  * \uXXXX, \u{X...}), and """...""" raw strings (no escapes, as Elasticsearch
  * reads them). Identifiers carry dots and '@' (process.parent.name,
- * @timestamp); `...` quotes an identifier; ?name marks an optional field and
- * $name a variable. Comments: // to end of line and slash-star blocks.
+ * @timestamp); back-ticks quote a name or any part of a dotted path
+ * (`my-field`, a.`0`.b; `` inside is one back-tick), and a quoted name is
+ * never a keyword; ?name marks an optional field and $name a variable.
+ * `!` alone is T_BANG (a missing-event stage, ![...]). Comments: // to end of
+ * line and slash-star blocks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +179,68 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
     return t;
 }
 
+/* a plain run of identifier characters that ends in ".`": a path with a quoted part */
+static bool back_tick_path(const char *p, const char *end)
+{
+    while (p < end && ident_char(*p)) p++;
+    return p < end && *p == '`' && p[-1] == '.';
+}
+
+/* A path of plain and `quoted` parts joined by dots, into one name in the
+ * arena; `` in a quoted part is one back-tick. */
+static bool quoted_path(eql_lexer *lx, eql_token *t)
+{
+    size_t cap = 64, n = 0;
+    char *o = arena_alloc(lx->a, cap);
+    if (!o) return false;
+    for (;;) {
+        const char *b = lx->p;
+        size_t add;
+        if (*lx->p == '`') {
+            b = ++lx->p;
+            for (;;) {
+                while (lx->p < lx->end && *lx->p != '`') lx->p++;
+                if (lx->p >= lx->end) return false;
+                if (lx->p + 1 < lx->end && lx->p[1] == '`') { /* `` */
+                    lx->p += 2;
+                    continue;
+                }
+                break;
+            }
+            add = (size_t)(lx->p - b);
+            lx->p++;
+        } else {
+            while (lx->p < lx->end && ident_char(*lx->p)) lx->p++;
+            add = (size_t)(lx->p - b);
+        }
+        if (n + add + 1 > cap) {
+            size_t nc = (n + add + 1) * 2;
+            char *no = arena_alloc(lx->a, nc);
+            if (!no) return false;
+            memcpy(no, o, n);
+            o = no;
+            cap = nc;
+        }
+        for (size_t i = 0; i < add; i++) {
+            o[n++] = b[i];
+            if (b[i] == '`' && i + 1 < add && b[i + 1] == '`') i++;
+        }
+        /* go on: "a.`b`", "`a`.b", "`a`.`b`" */
+        if (lx->p < lx->end && *lx->p == '`' && n && o[n - 1] == '.') continue;
+        if (lx->p + 1 < lx->end && *lx->p == '.' && lx->p[-1] == '`' &&
+            (ident_char(lx->p[1]) || lx->p[1] == '`')) {
+            o[n++] = '.';
+            lx->p++;
+            continue;
+        }
+        break;
+    }
+    t->s = o;
+    t->sn = (uint32_t)n;
+    t->quoted = true;
+    return true;
+}
+
 eql_token eql_lex_next(eql_lexer *lx)
 {
     skip_space(lx);
@@ -194,25 +259,8 @@ eql_token eql_lex_next(eql_lexer *lx)
          (ident_start(lx->p[1]) || lx->p[1] == '`'))) {
         t.t = c == '?' ? T_QFIELD : c == '$' ? T_VAR : T_IDENT;
         if (c == '?' || c == '$') lx->p++;
-        if (*lx->p == '`') {
-            const char *b = ++lx->p;
-            while (lx->p < lx->end && *lx->p != '`') lx->p++;
-            if (lx->p >= lx->end) return error_tok(t, "unterminated `identifier`");
-            t.s = b;
-            t.sn = (uint32_t)(lx->p - b);
-            lx->p++;
-            /* `a b`.c : keep dotted continuations */
-            while (lx->p < lx->end && *lx->p == '.' && lx->p + 1 < lx->end &&
-                   ident_char(lx->p[1])) {
-                const char *q = lx->p + 1;
-                while (q < lx->end && ident_char(*q)) q++;
-                char *j = arena_alloc(lx->a, t.sn + (size_t)(q - lx->p));
-                memcpy(j, t.s, t.sn);
-                memcpy(j + t.sn, lx->p, (size_t)(q - lx->p));
-                t.sn += (uint32_t)(q - lx->p);
-                t.s = j;
-                lx->p = q;
-            }
+        if (*lx->p == '`' || back_tick_path(lx->p, lx->end)) {
+            if (!quoted_path(lx, &t)) return error_tok(t, "unterminated `identifier`");
         } else {
             const char *b = lx->p;
             while (lx->p < lx->end && ident_char(*lx->p)) lx->p++;
@@ -319,9 +367,12 @@ eql_token eql_lex_next(eql_lexer *lx)
         }
         break;
     case '!':
-        if (d != '=') return error_tok(t, "unexpected '!' (use 'not' or '!=')");
-        lx->p++;
-        t.t = T_NE;
+        if (d == '=') {
+            lx->p++;
+            t.t = T_NE;
+        } else {
+            t.t = T_BANG;
+        }
         break;
     case '<':
         if (d == '=')

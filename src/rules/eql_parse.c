@@ -90,7 +90,8 @@ static const eql_token *peek(parser *p)
 
 static bool is_kw(const eql_token *t, const char *kw)
 {
-    return t->t == T_IDENT && t->sn == strlen(kw) && sv_ieq((sv){t->s, t->sn}, sv_cstr(kw));
+    return t->t == T_IDENT && !t->quoted && t->sn == strlen(kw) &&
+           sv_ieq((sv){t->s, t->sn}, sv_cstr(kw));
 }
 
 static bool accept_kw(parser *p, const char *kw)
@@ -386,11 +387,15 @@ static eql_node *parse_primary(parser *p)
             return NULL;
         }
         advance(p);
-        if ((p->tok.t == T_LP || p->tok.t == T_TILDE) && !memchr(t.s, '.', t.sn))
+        if ((p->tok.t == T_LP || p->tok.t == T_TILDE) && !memchr(t.s, '.', t.sn) && !t.quoted)
             return parse_call(p, t, NULL);
         return field(p, &t, false, false);
     }
     case T_EOF: fail(p, &t, "unexpected end of query"); return NULL;
+    case T_BANG:
+        fail(p, &t,
+             "unexpected '!' (use 'not' or '!='; '![...]' is a missing event in a sequence)");
+        return NULL;
     default: fail(p, &t, "expected a value, a field or a function"); return NULL;
     }
 }
@@ -848,8 +853,10 @@ static eql_query *parse_query_body(parser *p, bool nested)
     eql_query *q = arena_alloc(p->a, sizeof *q);
     if (!q) return NULL;
     memset(q, 0, sizeof *q);
-    bool seq = is_kw(&p->tok, "sequence"), join = is_kw(&p->tok, "join");
-    if (!seq && !join) {
+    bool seq = is_kw(&p->tok, "sequence"), join = is_kw(&p->tok, "join"),
+         sample = is_kw(&p->tok, "sample") &&
+                  (peek(p)->t == T_LB || is_kw(peek(p), "by")); /* a field named sample */
+    if (!seq && !join && !sample) {
         q->kind = Q_EVENT;
         q->stages = arena_alloc(p->a, sizeof(eql_stage));
         memset(q->stages, 0, sizeof(eql_stage));
@@ -857,11 +864,12 @@ static eql_query *parse_query_body(parser *p, bool nested)
         parse_event_query(p, q->stages);
         return q;
     }
+    const char *what = seq ? "sequence" : join ? "join" : "sample";
     if (nested) {
         fail(p, &p->tok, "a lineage sub-query must be an event query");
         return NULL;
     }
-    q->kind = seq ? Q_SEQUENCE : Q_JOIN;
+    q->kind = seq ? Q_SEQUENCE : join ? Q_JOIN : Q_SAMPLE;
     advance(p);
     nlist shared = {0};
     for (int k = 0; k < 2 && !p->failed; k++) {
@@ -877,8 +885,17 @@ static eql_query *parse_query_body(parser *p, bool nested)
             q->maxspan_ns = parse_span(p);
         }
     }
-    uint32_t cap = 0;
-    while (!p->failed && p->tok.t == T_LB) {
+    uint32_t cap = 0, positive = 0, missing = 0;
+    while (!p->failed && (p->tok.t == T_LB || (p->tok.t == T_BANG && peek(p)->t == T_LB))) {
+        eql_token bang = p->tok;
+        bool miss = p->tok.t == T_BANG;
+        if (miss) {
+            if (!seq) {
+                fail(p, &bang, "missing events (![...]) apply to sequences");
+                return NULL;
+            }
+            advance(p);
+        }
         if (q->nstages == cap) {
             cap = cap ? cap * 2 : 4;
             eql_stage *v = arena_alloc(p->a, sizeof *v * cap);
@@ -889,6 +906,11 @@ static eql_query *parse_query_body(parser *p, bool nested)
         eql_stage *st = &q->stages[q->nstages++];
         memset(st, 0, sizeof *st);
         parse_stage(p, st, &shared);
+        st->missing = miss;
+        if (miss && st->alias.n) fail(p, &bang, "a missing event cannot have an alias");
+        if (sample && st->runs != 1) fail(p, &p->tok, "with runs does not apply to samples");
+        positive += miss ? 0 : st->runs;
+        missing += miss;
         if (q->nstages <= 64) {
             p->aliases[q->nstages - 1] = st->alias;
             p->nalias = q->nstages;
@@ -897,9 +919,16 @@ static eql_query *parse_query_body(parser *p, bool nested)
     if (!p->failed && q->nstages < 2) {
         uint32_t total = 0;
         for (uint32_t i = 0; i < q->nstages; i++) total += q->stages[i].runs;
-        if (total < 2)
-            fail(p, &p->tok, "a %s needs at least two stages", seq ? "sequence" : "join");
+        if (total < 2) fail(p, &p->tok, "a %s needs at least two stages", what);
     }
+    if (!p->failed && missing && !positive)
+        fail(p, &p->tok, "a sequence needs at least one stage that is not a missing event");
+    if (!p->failed && missing && !q->maxspan_ns)
+        fail(p, &p->tok, "a sequence with missing events (![...]) needs with maxspan");
+    if (!p->failed && sample && is_kw(&p->tok, "until"))
+        fail(p, &p->tok, "until does not apply to samples");
+    if (!p->failed && missing && is_kw(&p->tok, "until"))
+        fail(p, &p->tok, "until does not apply to sequences with missing events");
     if (!p->failed && accept_kw(p, "until")) {
         q->until = arena_alloc(p->a, sizeof(eql_stage));
         memset(q->until, 0, sizeof(eql_stage));
@@ -942,6 +971,13 @@ eql_query *eql_compile(arena *a, const char *text, size_t len, eql_error *err)
     q->fields = p.fields;
     q->nfields = p.nfields;
     return q;
+}
+
+bool eql_query_has_missing(const eql_query *q)
+{
+    for (uint32_t i = 0; q->kind == Q_SEQUENCE && i < q->nstages; i++)
+        if (q->stages[i].missing) return true;
+    return false;
 }
 
 void eql_query_free(eql_query *q)

@@ -472,16 +472,73 @@ int read_query_pos(const ctx &c, const toml::node &qn, rule_src *r)
     return 0;
 }
 
+/* An optional array of strings (NULL-free) into a malloc'd vector. */
+int get_strv(const ctx &c, const toml::table &t, const char *tname, const char *key, char ***out,
+             size_t *n)
+{
+    const toml::node *v = t.get(key);
+    if (!v) return 0;
+    const toml::array *a = v->as_array();
+    if (!a) return fail_at(c, node_offset(c, v), "[%s].%s must be an array of strings", tname, key);
+    if (!a->empty()) {
+        *out = (char **)calloc(a->size(), sizeof **out);
+        if (!*out) abort();
+    }
+    for (const toml::node &e : *a) {
+        const toml::value<std::string> *s = e.as_string();
+        if (!s || s->get().find('\0') != std::string::npos)
+            return fail_at(c, node_offset(c, &e), "[%s].%s must be an array of strings", tname,
+                           key);
+        (*out)[(*n)++] = dup(s->get());
+    }
+    return 0;
+}
+
+/* Elastic SIEM rules of other kinds than EQL: the reason, or "" when EQL */
+std::string not_eql(const rule_src *r)
+{
+    bool type_ok = !r->type || !strcmp(r->type, "eql");
+    bool lang_ok = !r->language || !strcmp(r->language, "eql");
+    if (type_ok && lang_ok) return "";
+    std::string why = "type ";
+    why += r->type ? r->type : "(none)";
+    if (r->language) {
+        why += ", language ";
+        why += r->language;
+    }
+    return why;
+}
+
 int read_rule(const ctx &c, const toml::table &rule, rule_src *r)
 {
     int rc;
     if ((rc = get_str(c, rule, "rule", "name", &r->name, true)) ||
-        (rc = get_str(c, rule, "rule", "id", &r->id, true)) ||
-        (rc = get_str(c, rule, "rule", "query", &r->query, true)) ||
+        (rc = get_str(c, rule, "rule", "id", &r->id, false)) ||
         (rc = get_str(c, rule, "rule", "description", &r->description, false)) ||
         (rc = get_str(c, rule, "rule", "language", &r->language, false)) ||
+        (rc = get_str(c, rule, "rule", "type", &r->type, false)) ||
         (rc = get_str(c, rule, "rule", "severity", &r->severity, false)))
         return rc;
+    /* Elastic's SIEM rules name the id rule_id */
+    if (!r->id && (rc = get_str(c, rule, "rule", "rule_id", &r->id, false))) return rc;
+    if (!r->id) return fail_at(c, node_offset(c, &rule), "missing [rule].id");
+    if ((rc = get_strv(c, rule, "rule", "index", &r->indexes, &r->n_indexes))) return rc;
+    if (const toml::node *v = rule.get("risk_score")) {
+        char b[32];
+        if (const toml::value<int64_t> *i = v->as_integer())
+            snprintf(b, sizeof b, "%lld", (long long)i->get());
+        else if (const toml::value<double> *d = v->as_floating_point())
+            snprintf(b, sizeof b, "%g", d->get());
+        else
+            return fail_at(c, node_offset(c, v), "[rule].risk_score must be a number");
+        r->risk_score = dup(b);
+    }
+    std::string why = not_eql(r);
+    if (!why.empty()) {
+        r->not_applicable = dup(why);
+        return 0;
+    }
+    if ((rc = get_str(c, rule, "rule", "query", &r->query, true))) return rc;
     if ((rc = read_query_pos(c, *rule.get("query"), r))) return rc;
 
     if (const toml::node *v = rule.get("version")) {
@@ -498,21 +555,7 @@ int read_rule(const ctx &c, const toml::table &rule, rule_src *r)
         }
     }
 
-    if (const toml::node *v = rule.get("os_list")) {
-        const toml::array *a = v->as_array();
-        if (!a) return fail_at(c, node_offset(c, v), "[rule].os_list must be an array of strings");
-        if (!a->empty()) {
-            r->os_list = (char **)calloc(a->size(), sizeof *r->os_list);
-            if (!r->os_list) abort();
-        }
-        for (const toml::node &e : *a) {
-            const toml::value<std::string> *s = e.as_string();
-            if (!s || s->get().find('\0') != std::string::npos)
-                return fail_at(c, node_offset(c, &e), "[rule].os_list must be an array of strings");
-            r->os_list[r->n_os++] = dup(s->get());
-        }
-    }
-    return 0;
+    return get_strv(c, rule, "rule", "os_list", &r->os_list, &r->n_os);
 }
 
 int parse(const ctx &c, const char *file, rule_src *r)
@@ -556,8 +599,14 @@ int parse(const ctx &c, const char *file, rule_src *r)
         if (!a->as_array()) return fail_at(c, node_offset(c, a), "[[actions]] must be an array");
         r->actions_json = json_dup(*a);
     }
-    if (const toml::node *t = root.get("threat")) {
-        if ((rc = read_threat(c, *t, r))) return rc;
+    /* [[threat]] (endpoint rules) or [[rule.threat]] (SIEM rules) */
+    const toml::node *t = root.get("threat");
+    if (!t) t = rule->get("threat");
+    if (t && (rc = read_threat(c, *t, r))) return rc;
+    if (const toml::node *m = root.get("metadata")) {
+        const toml::table *mt = m->as_table();
+        if (!mt) return fail_at(c, node_offset(c, m), "[metadata] must be a table");
+        if ((rc = get_str(c, *mt, "metadata", "maturity", &r->maturity, false))) return rc;
     }
     return 0;
 }
@@ -614,5 +663,13 @@ extern "C" void rule_src_free(rule_src *r)
         free(t->parent_id);
     }
     free(r->techniques);
+    free(r->type);
+    free_strv(r->indexes, r->n_indexes);
+    free(r->risk_score);
+    free(r->maturity);
+    free(r->sources);
+    free(r->not_applicable);
+    free(r->logsource);
+    free(r->sigma_name);
     memset(r, 0, sizeof *r);
 }

@@ -10,6 +10,14 @@
  *   [[threat]]  kept as ECS threat[] JSON; technique ids flattened
  *   [modus]     modus's own keys, kept as a JSON object; severity read here
  *
+ * Elastic's SIEM detection rules (elastic/detection-rules) are read as they
+ * are: the id is [rule].rule_id when [rule].id is absent, the threat is
+ * [[rule.threat]], [rule].index (array of index patterns) and risk_score are
+ * kept, [metadata] is read for its maturity. A rule whose [rule].type or
+ * language is not EQL (KQL "query", ES|QL, threshold, new_terms,
+ * machine_learning, threat_match...) is not an error: it is returned with
+ * not_applicable set (and no query), for the caller to count apart.
+ *
  * Positions are 1-based lines and 1-based byte columns in the file (a UTF-8
  * byte order mark is not counted). Everything a rule_src points to is owned
  * by it and freed by rule_src_free. See rule_toml.cpp (a shim over toml++).
@@ -74,6 +82,23 @@ typedef struct rule_src {
     /* every technique and subtechnique entry, with its tactic, in file order */
     rule_threat_technique *techniques;
     size_t n_techniques;
+    /* Elastic SIEM rules: [rule].type ("eql", "query", "threshold"...), the index
+     * patterns, risk_score (as text), [metadata].maturity; NULL / 0 if absent */
+    char *type;
+    char **indexes;
+    size_t n_indexes;
+    char *risk_score;
+    char *maturity;
+    /* what modus reads among the indexes (data/sources.conf): "endpoint,windows",
+     * "" for none; set by the rule set, NULL when the rule names no index */
+    char *sources;
+    /* non-NULL: the rule is not EQL ("type query, language kuery"); nothing
+     * else but the names is filled and the rule is not compiled */
+    char *not_applicable;
+    /* Sigma rules (sigma.c): the logsource as "product=P,category=C,service=S"
+     * (the keys present), which the STP scorer reads for the column */
+    char *logsource;
+    char *sigma_name; /* the rule's `name` (correlations refer to rules by id or name) */
 } rule_src;
 
 /* Parse one TOML document holding one rule ([rule] table). On error returns non-zero and fills

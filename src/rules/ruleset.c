@@ -1,11 +1,16 @@
 /* ruleset.c - rule files into compiled rules; the default pack; rule tests.
  *
- * A rule file is read whole (capped by MODUS_MAX_RULE_FILE), parsed by the
- * TOML shim (rule_toml.cpp) and its query compiled (eql_parse.c). A failure
- * at either step is reported with the file's own line and column (a query
- * error at line L, column C of the query maps to the file through the
- * position where the query string starts) and the offending line of the
- * file, then the rule is skipped: one bad rule never stops the others.
+ * A rule file is read whole (capped by MODUS_MAX_RULE_FILE). A .toml file is
+ * parsed by the TOML shim (rule_toml.cpp: Elastic's endpoint rules and its SIEM
+ * rules, whose non-EQL kinds are recorded as not applicable, counted apart);
+ * a .yml/.yaml file by the Sigma compiler (sigma.c), one rule per document.
+ * Either way the rule's query is EQL text, compiled by eql_parse.c, so every
+ * format runs on the same engine. A failure at any step is reported with the
+ * file's own line and column (a query error at line L, column C of the query
+ * maps to the file through the position where the query string starts; a
+ * Sigma document's errors carry its YAML node's position) and the offending
+ * line of the file, then the rule is skipped: one bad rule never stops the
+ * others.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -17,6 +22,8 @@
 #include "eql_query.h"
 #include "rule_toml.h"
 #include "ruleset.h"
+#include "sigma.h"
+#include "sources.h"
 
 extern const char *const modus_pack_names[];
 extern const char *const modus_pack_texts[];
@@ -37,7 +44,47 @@ void modus_ruleset_destroy(modus_ruleset *rs)
         modus_query_destroy(rs->r[i].q);
     }
     free(rs->r);
+    for (size_t i = 0; i < rs->nskip; i++) {
+        free(rs->skip[i].file);
+        free(rs->skip[i].why);
+    }
+    free(rs->skip);
+    sigma_map_free(rs->sigma);
+    sources_free(rs->sources);
     free(rs);
+}
+
+size_t modus_ruleset_skipped(const modus_ruleset *rs)
+{
+    return rs->nskip;
+}
+
+void modus_ruleset_skipped_get(const modus_ruleset *rs, size_t i, const char **file,
+                               const char **why)
+{
+    *file = i < rs->nskip ? rs->skip[i].file : NULL;
+    *why = i < rs->nskip ? rs->skip[i].why : NULL;
+}
+
+static modus_status add_skipped(modus_ruleset *rs, const char *file, const char *why)
+{
+    if (rs->nskip == rs->capskip) {
+        size_t cap = rs->capskip ? rs->capskip * 2 : 64;
+        skipped_rule *v = realloc(rs->skip, sizeof *v * cap);
+        if (!v) return MODUS_ENOMEM;
+        rs->skip = v;
+        rs->capskip = cap;
+    }
+    skipped_rule *k = &rs->skip[rs->nskip];
+    k->file = strdup(file ? file : "");
+    k->why = strdup(why);
+    if (!k->file || !k->why) {
+        free(k->file);
+        free(k->why);
+        return MODUS_ENOMEM;
+    }
+    rs->nskip++;
+    return MODUS_OK;
 }
 
 size_t modus_ruleset_count(const modus_ruleset *rs)
@@ -67,6 +114,19 @@ static void report(modus_rule_error_fn cb, void *ctx, const char *file, const ch
     cb(ctx, &d, line ? p : "", line ? (size_t)(e - p) : 0);
 }
 
+static modus_status push_rule(modus_ruleset *rs, rule *r)
+{
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        rule *v = realloc(rs->r, sizeof *v * cap);
+        if (!v) return MODUS_ENOMEM;
+        rs->r = v;
+        rs->cap = cap;
+    }
+    rs->r[rs->n++] = *r;
+    return MODUS_OK;
+}
+
 static modus_status add_text(modus_ruleset *rs, const char *file, const char *text, size_t len,
                              modus_rule_error_fn cb, void *ctx, size_t *loaded, size_t *failed)
 {
@@ -79,6 +139,11 @@ static modus_status add_text(modus_ruleset *rs, const char *file, const char *te
         if (failed) (*failed)++;
         return MODUS_OK;
     }
+    if (r.src.not_applicable) { /* an Elastic SIEM rule that is not EQL: counted apart */
+        modus_status st = add_skipped(rs, file, r.src.not_applicable);
+        rule_src_free(&r.src);
+        return st;
+    }
     modus_diag qd;
     if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
         uint32_t line = r.src.query_line + (uint32_t)(qd.line ? qd.line - 1 : 0);
@@ -89,20 +154,100 @@ static modus_status add_text(modus_ruleset *rs, const char *file, const char *te
         if (failed) (*failed)++;
         return MODUS_OK;
     }
-    if (rs->n == rs->cap) {
-        size_t cap = rs->cap ? rs->cap * 2 : 64;
-        rule *v = realloc(rs->r, sizeof *v * cap);
-        if (!v) {
-            rule_src_free(&r.src);
-            modus_query_destroy(r.q);
-            return MODUS_ENOMEM;
-        }
-        rs->r = v;
-        rs->cap = cap;
+    if (r.src.n_indexes) { /* an Elastic SIEM rule: what modus reads of its indexes */
+        if (!rs->sources) rs->sources = sources_load();
+        if (rs->sources) r.src.sources = sources_of(rs->sources, r.src.indexes, r.src.n_indexes);
     }
-    rs->r[rs->n++] = r;
+    if (push_rule(rs, &r) != MODUS_OK) {
+        rule_src_free(&r.src);
+        modus_query_destroy(r.q);
+        return MODUS_ENOMEM;
+    }
     if (loaded) (*loaded)++;
     return MODUS_OK;
+}
+
+/* ---- Sigma files ------------------------------------------------------------------- */
+
+typedef struct sigma_ctx {
+    modus_ruleset *rs;
+    const char *file, *text;
+    size_t len;
+    modus_rule_error_fn cb;
+    void *ctx;
+    size_t *loaded, *failed;
+} sigma_ctx;
+
+static modus_status sigma_rule(void *arg, rule_src *src)
+{
+    sigma_ctx *c = arg;
+    rule r;
+    memset(&r, 0, sizeof r);
+    r.src = *src;
+    modus_diag qd;
+    if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
+        /* the generated EQL should always compile: say what it was */
+        char msg[256];
+        size_t ql = strlen(r.src.query), at = qd.column ? (size_t)qd.column - 1 : 0;
+        if (at > ql) at = ql;
+        size_t from = at > 40 ? at - 40 : 0;
+        snprintf(msg, sizeof msg,
+                 "the EQL this rule compiles to does not compile: %.100s (EQL column %llu: "
+                 "...%.60s)",
+                 qd.message, (unsigned long long)qd.column, r.src.query + from);
+        report(c->cb, c->ctx, c->file, c->text, c->len, r.src.query_line, r.src.query_col, msg);
+        rule_src_free(&r.src);
+        if (c->failed) (*c->failed)++;
+        return MODUS_OK;
+    }
+    if (push_rule(c->rs, &r) != MODUS_OK) {
+        rule_src_free(&r.src);
+        modus_query_destroy(r.q);
+        return MODUS_ENOMEM;
+    }
+    if (c->loaded) (*c->loaded)++;
+    return MODUS_OK;
+}
+
+static void sigma_error(void *arg, uint32_t line, uint32_t col, const char *msg)
+{
+    sigma_ctx *c = arg;
+    report(c->cb, c->ctx, c->file, c->text, c->len, line, col, msg);
+    if (c->failed) (*c->failed)++;
+}
+
+static const rule_src *sigma_lookup(void *arg, const char *ref)
+{
+    const modus_ruleset *rs = ((sigma_ctx *)arg)->rs;
+    for (size_t i = rs->n; i-- > 0;) {
+        const rule_src *s = &rs->r[i].src;
+        if (!s->logsource) continue;
+        if ((s->id && !strcmp(s->id, ref)) || (s->sigma_name && !strcmp(s->sigma_name, ref)))
+            return s;
+    }
+    return NULL;
+}
+
+modus_status modus_ruleset_sigma_mapping(modus_ruleset *rs, const char *path, modus_diag *diag)
+{
+    sigma_map *m;
+    modus_status st = sigma_map_load(path, &m, diag);
+    if (st != MODUS_OK) return st;
+    sigma_map_free(rs->sigma);
+    rs->sigma = m;
+    return MODUS_OK;
+}
+
+static modus_status add_sigma(modus_ruleset *rs, const char *file, const char *text, size_t len,
+                              modus_rule_error_fn cb, void *ctx, size_t *loaded, size_t *failed)
+{
+    if (!rs->sigma) {
+        modus_status st = sigma_map_load(NULL, &rs->sigma, NULL);
+        if (st != MODUS_OK) return st;
+    }
+    sigma_ctx c = {rs, file, text, len, cb, ctx, loaded, failed};
+    sigma_sink sink = {&c, sigma_rule, sigma_error, sigma_lookup};
+    return sigma_load(rs->sigma, file, text, len, &sink);
 }
 
 static modus_status add_file(modus_ruleset *rs, const char *path, modus_rule_error_fn cb, void *ctx,
@@ -122,6 +267,8 @@ static modus_status add_file(modus_ruleset *rs, const char *path, modus_rule_err
     if (n > MODUS_MAX_RULE_FILE) {
         report(cb, ctx, path, "", 0, 0, 0, "rule file larger than 4 MiB");
         if (failed) (*failed)++;
+    } else if (sigma_is_file(path)) {
+        st = add_sigma(rs, path, text, n, cb, ctx, loaded, failed);
     } else {
         st = add_text(rs, path, text, n, cb, ctx, loaded, failed);
     }
@@ -174,7 +321,8 @@ static modus_status add_dir(modus_ruleset *rs, const char *path, int depth, modu
         if (st == MODUS_OK && stat(names[i], &sb) == 0) {
             if (S_ISDIR(sb.st_mode))
                 st = add_dir(rs, names[i], depth + 1, cb, ctx, loaded, failed);
-            else if (S_ISREG(sb.st_mode) && ends_with(names[i], ".toml"))
+            else if (S_ISREG(sb.st_mode) &&
+                     (ends_with(names[i], ".toml") || sigma_is_file(names[i])))
                 st = add_file(rs, names[i], cb, ctx, loaded, failed);
         }
         free(names[i]);
@@ -251,6 +399,12 @@ void modus_ruleset_rule(const modus_ruleset *rs, size_t i, modus_rule_info *out)
     out->severity = r->src.severity;
     out->file = r->src.file;
     out->query = r->src.query;
+    out->language = r->src.language;
+    out->logsource = r->src.logsource;
+    out->indexes = (const char *const *)r->src.indexes;
+    out->nindexes = r->src.n_indexes;
+    out->risk_score = r->src.risk_score;
+    out->sources = r->src.sources;
     out->techniques = (const char *const *)r->src.technique_ids;
     out->ntechniques = r->src.n_technique_ids;
     rule_tests t;

@@ -10,9 +10,20 @@ typedef struct rule {
     modus_query *q;
 } rule;
 
+/* a rule read but not compiled because it does not apply (not EQL) */
+typedef struct skipped_rule {
+    char *file, *why;
+} skipped_rule;
+
+struct sigma_map;
+struct sources_tab;
 struct modus_ruleset {
     rule *r;
     size_t n, cap;
+    skipped_rule *skip;
+    size_t nskip, capskip;
+    struct sigma_map *sigma; /* the Sigma mapping table; NULL: the embedded one, loaded on use */
+    struct sources_tab *sources; /* data/sources.conf, loaded on use */
 };
 
 #endif

@@ -10,9 +10,14 @@
  * filter). Scores are (level, column) pairs ranked 1A < 1U < 1K < 2A < ... <
  * 5K. Each leaf of the walk (a comparison, a function, a field) is scored by
  * the first table line whose field pattern (and, if the line has one, value
- * patterns) matches; selectors such as event.action do not count. The result
- * names the leaf that decided the score and, when a level-5 observable was
- * capped by a weaker one (a modality rule that also pins process.name), says so.
+ * patterns) matches; selectors such as event.action do not count; `filter`
+ * lines apply only under a NOT. A stage's column is, most specific first:
+ * that of the events a selector it requires picks (`events` lines:
+ * event.code == "4663" is K whatever the category), that of a Sigma rule's
+ * logsource (`logsource` lines), that of its event category (`source`). The
+ * result names the leaf that decided the score and, when a level-5 observable
+ * was capped by a weaker one (a modality rule that also pins process.name),
+ * says so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,18 +27,20 @@
 #include "eql_query.h"
 #include "ruleset.h"
 #include "score.h"
+#include "../util/table.h"
 
 extern const char modus_observables_conf[];
 extern const size_t modus_observables_conf_len;
 
-enum { OBS_SOURCE, OBS_FIELD };
+enum { OBS_SOURCE, OBS_FIELD, OBS_FILTER, OBS_EVENTS, OBS_LOGSOURCE, OBS_WITH };
 
 typedef struct obs {
     uint8_t kind;
-    sv pattern; /* category, or field glob */
-    sv values;  /* '|' globs, or empty */
-    int level;  /* 0: a selector, not an observable */
-    int column; /* -1: the stage's */
+    sv pattern;           /* category, or field glob */
+    sv values;            /* '|' globs, or empty */
+    sv pattern2, values2; /* OBS_WITH: the second observable */
+    int level;            /* 0: a selector, not an observable */
+    int column;           /* -1: the stage's */
     sv reason;
     uint32_t line;
 } obs;
@@ -54,111 +61,104 @@ static int col_index(sv c)
     return p ? (int)(p - COLS) : -2;
 }
 
-static sv tok(sv *line)
-{
-    while (line->n && (*line->p == ' ' || *line->p == '\t')) line->p++, line->n--;
-    size_t i = 0;
-    while (i < line->n && line->p[i] != ' ' && line->p[i] != '\t') i++;
-    sv t = {line->p, i};
-    line->p += i;
-    line->n -= i;
-    return t;
-}
-
 modus_status modus_scorer_create(const char *path, modus_scorer **out, modus_diag *diag)
 {
     *out = NULL;
     modus_scorer *s = calloc(1, sizeof *s);
     if (!s) return MODUS_ENOMEM;
     const char *name = path ? path : "<embedded observables.conf>";
-    size_t len = modus_observables_conf_len;
-    if (path) {
-        FILE *f = fopen(path, "rb");
-        s->text = f ? malloc(1u << 20) : NULL;
-        len = s->text ? fread(s->text, 1, (1u << 20) - 1, f) : 0;
-        if (f) fclose(f);
-        if (!s->text) {
-            if (diag) {
-                memset(diag, 0, sizeof *diag);
-                snprintf(diag->file, sizeof diag->file, "%s", name);
-                snprintf(diag->message, sizeof diag->message, "cannot read the observables table");
-            }
-            free(s);
-            return MODUS_EIO;
-        }
-    } else {
-        s->text = malloc(len + 1);
-        if (!s->text) {
-            free(s);
-            return MODUS_ENOMEM;
-        }
-        memcpy(s->text, modus_observables_conf, len);
+    size_t len = 0;
+    s->text = table_text(path, modus_observables_conf, modus_observables_conf_len, 1u << 20, &len);
+    if (!s->text) {
+        table_diag(diag, name, 0, "cannot read the observables table");
+        free(s);
+        return path ? MODUS_EIO : MODUS_ENOMEM;
     }
-    s->text[len] = 0;
     size_t cap = 0;
     uint32_t lineno = 0;
     const char *err = NULL;
-    for (size_t pos = 0; pos < len && !err;) {
-        size_t e = pos;
-        while (e < len && s->text[e] != '\n') e++;
-        sv line = {s->text + pos, e - pos};
-        pos = e + 1;
+    sv line;
+    for (size_t pos = 0; !err && table_line(s->text, len, &pos, &line);) {
         lineno++;
-        while (line.n && (line.p[line.n - 1] == '\r' || line.p[line.n - 1] == ' ')) line.n--;
-        sv kw = tok(&line);
+        sv kw = table_word(&line);
         if (!kw.n || kw.p[0] == '#') continue;
         obs o;
         memset(&o, 0, sizeof o);
         o.line = lineno;
         if (sv_eq(kw, SV_LIT("source"))) {
             o.kind = OBS_SOURCE;
-            o.pattern = tok(&line);
-            o.column = col_index(tok(&line));
+            o.pattern = table_word(&line);
+            o.column = col_index(table_word(&line));
             o.level = 0;
             if (o.column < 0) err = "a source needs a column: A, U or K";
-        } else if (sv_eq(kw, SV_LIT("field"))) {
-            o.kind = OBS_FIELD;
-            sv pat = tok(&line);
+        } else if (sv_eq(kw, SV_LIT("logsource"))) {
+            o.kind = OBS_LOGSOURCE;
+            o.pattern = table_word(&line);
+            o.column = col_index(table_word(&line));
+            if (o.column < 0) err = "a logsource needs a column: A, U or K";
+        } else if (sv_eq(kw, SV_LIT("events"))) {
+            o.kind = OBS_EVENTS;
+            sv pat = table_word(&line);
+            const char *eq = memchr(pat.p, '=', pat.n);
+            if (!eq) {
+                err = "events needs FIELD=VALUES";
+            } else {
+                o.values = (sv){eq + 1, pat.n - (size_t)(eq + 1 - pat.p)};
+                o.pattern = (sv){pat.p, (size_t)(eq - pat.p)};
+            }
+            o.column = col_index(table_word(&line));
+            if (!err && o.column < 0) err = "events needs a column: A, U or K";
+        } else if (sv_eq(kw, SV_LIT("with"))) {
+            o.kind = OBS_WITH;
+            for (int k = 0; k < 2; k++) {
+                sv pat = table_word(&line);
+                const char *eq = memchr(pat.p, '=', pat.n);
+                sv v = {NULL, 0};
+                if (eq) {
+                    v = (sv){eq + 1, pat.n - (size_t)(eq + 1 - pat.p)};
+                    pat.n = (size_t)(eq - pat.p);
+                }
+                if (k == 0)
+                    o.pattern = pat, o.values = v;
+                else
+                    o.pattern2 = pat, o.values2 = v;
+            }
+            sv lv = table_word(&line);
+            if (lv.n == 1 && lv.p[0] >= '1' && lv.p[0] <= '5')
+                o.level = lv.p[0] - '0';
+            else
+                err = "with needs a level from 1 to 5";
+            o.column = col_index(table_word(&line));
+            if (!err && (o.column < -1 || !o.pattern2.n))
+                err = "with needs FIELD FIELD LEVEL COLUMN";
+        } else if (sv_eq(kw, SV_LIT("field")) || sv_eq(kw, SV_LIT("filter"))) {
+            o.kind = sv_eq(kw, SV_LIT("field")) ? OBS_FIELD : OBS_FILTER;
+            sv pat = table_word(&line);
             const char *eq = memchr(pat.p, '=', pat.n);
             if (eq) {
                 o.values = (sv){eq + 1, pat.n - (size_t)(eq + 1 - pat.p)};
                 pat.n = (size_t)(eq - pat.p);
             }
             o.pattern = pat;
-            sv lv = tok(&line);
+            sv lv = table_word(&line);
             if (sv_eq(lv, SV_LIT("-")))
                 o.level = 0;
             else if (lv.n == 1 && lv.p[0] >= '1' && lv.p[0] <= '5')
                 o.level = lv.p[0] - '0';
             else
                 err = "a field needs a level from 1 to 5, or -";
-            o.column = col_index(tok(&line));
+            o.column = col_index(table_word(&line));
             if (o.column < -1) err = "a field needs a column A, U, K or -";
         } else {
-            err = "expected 'source' or 'field'";
+            err = "expected source, field, filter, with, events or logsource";
         }
         while (line.n && (*line.p == ' ' || *line.p == '\t')) line.p++, line.n--;
         o.reason = line;
         if (!err && !o.pattern.n) err = "missing pattern";
-        if (err) break;
-        if (s->n == cap) {
-            cap = cap ? cap * 2 : 128;
-            obs *v = realloc(s->o, sizeof *v * cap);
-            if (!v) {
-                err = "out of memory";
-                break;
-            }
-            s->o = v;
-        }
-        s->o[s->n++] = o;
+        if (!err && !table_push((void **)&s->o, &s->n, &cap, &o, sizeof o)) err = "out of memory";
     }
     if (err) {
-        if (diag) {
-            memset(diag, 0, sizeof *diag);
-            snprintf(diag->file, sizeof diag->file, "%s", name);
-            diag->line = lineno;
-            snprintf(diag->message, sizeof diag->message, "%s", err);
-        }
+        table_diag(diag, name, lineno, err);
         modus_scorer_destroy(s);
         return MODUS_ETABLE;
     }
@@ -191,6 +191,10 @@ static int rank(const sc *x)
 typedef struct walk {
     const modus_scorer *s;
     int stage_column;
+    /* leaves that, with another leaf of their AND, form a stronger observable */
+    const eql_node *boosted[16];
+    const obs *boost[16];
+    int nboosted;
     /* arraySearch variables: slot -> the array's path */
     char var_path[16][160];
     sc best5; /* the strongest observable seen: for "capped by" */
@@ -208,11 +212,13 @@ static bool alt_iglob(sv pats, sv text)
     return false;
 }
 
-static const obs *lookup_field(const modus_scorer *s, sv path, const eql_node *leaf)
+static const obs *lookup_kind(const modus_scorer *s, sv path, const eql_node *leaf, uint8_t kind,
+                              bool negated)
 {
     for (size_t i = 0; i < s->n; i++) {
         const obs *o = &s->o[i];
-        if (o->kind != OBS_FIELD || !sv_iglob(o->pattern, path)) continue;
+        bool kind_ok = o->kind == kind || (kind == OBS_FIELD && negated && o->kind == OBS_FILTER);
+        if (!kind_ok || !sv_iglob(o->pattern, path)) continue;
         if (o->values.n) {
             /* every string literal the leaf compares with must match */
             uint32_t lits = 0, ok = 0;
@@ -228,6 +234,27 @@ static const obs *lookup_field(const modus_scorer *s, sv path, const eql_node *l
         return o;
     }
     return NULL;
+}
+
+/* does a leaf test field `pat` (with literals matching `values`, if any)? */
+static bool leaf_is(const eql_node *leaf, const char *path, sv pat, sv values)
+{
+    if (!sv_iglob(pat, sv_cstr(path))) return false;
+    if (!values.n) return true;
+    uint32_t lits = 0, ok = 0;
+    for (uint32_t k = 0; k < leaf->nkids; k++) {
+        const eql_node *c = leaf->kids[k];
+        if (c->kind == N_LIT && c->val.t == V_STR) {
+            lits++;
+            ok += alt_iglob(values, (sv){c->val.s, c->val.n});
+        }
+    }
+    return lits && ok == lits;
+}
+
+static const obs *lookup_field(const modus_scorer *s, sv path, const eql_node *leaf, bool negated)
+{
+    return lookup_kind(s, path, leaf, OBS_FIELD, negated);
 }
 
 static int source_column(const modus_scorer *s, const eql_stage *st)
@@ -263,8 +290,22 @@ static sc combine(sc a, sc b, bool take_min)
 
 static sc score_where(walk *w, const eql_node *n, bool negated);
 
-static sc score_leaf(walk *w, const eql_node *n)
+static sc score_leaf(walk *w, const eql_node *n, bool negated)
 {
+    for (int b = 0; b < w->nboosted && !negated; b++)
+        if (w->boosted[b] == n) { /* with another leaf of its AND: a stronger observable */
+            const obs *o = w->boost[b];
+            const eql_node *f = first_field(n);
+            sc r;
+            memset(&r, 0, sizeof r);
+            r.set = true;
+            r.level = o->level;
+            r.column = o->column >= 0 ? o->column : w->stage_column;
+            r.o = o;
+            snprintf(r.field, sizeof r.field, "%.*s", f ? (int)f->path_len : 0, f ? f->path : "");
+            if (!w->best5.set || rank(&r) > rank(&w->best5)) w->best5 = r;
+            return r;
+        }
     sc r;
     memset(&r, 0, sizeof r);
     const eql_node *f = first_field(n);
@@ -276,7 +317,7 @@ static sc score_leaf(walk *w, const eql_node *n)
     } else {
         snprintf(path, sizeof path, "%.*s", (int)f->path_len, f->path);
     }
-    const obs *o = lookup_field(w->s, sv_cstr(path), n);
+    const obs *o = lookup_field(w->s, sv_cstr(path), n, negated);
     if (!o || !o->level) return r;
     r.set = true;
     r.level = o->level;
@@ -285,6 +326,48 @@ static sc score_leaf(walk *w, const eql_node *n)
     snprintf(r.field, sizeof r.field, "%s", path);
     if (!w->best5.set || rank(&r) > rank(&w->best5)) w->best5 = r;
     return r;
+}
+
+/* the leaves of an AND (through nested ANDs) */
+static void and_leaves(const eql_node *n, const eql_node **v, int *nv)
+{
+    if (n->kind == N_AND) {
+        and_leaves(n->kids[0], v, nv);
+        and_leaves(n->kids[1], v, nv);
+    } else if (*nv < 64 && n->kind != N_OR && n->kind != N_NOT) {
+        v[(*nv)++] = n;
+    }
+}
+
+/* `with` lines: two observables ANDed together that make a stronger one
+ * (STP implementations.rst: lsass as TargetImage is 3, with an access mask 4) */
+static void find_pairs(walk *w, const eql_node *n)
+{
+    const eql_node *v[64];
+    int nv = 0;
+    and_leaves(n, v, &nv);
+    for (size_t i = 0; i < w->s->n; i++) {
+        const obs *o = &w->s->o[i];
+        if (o->kind != OBS_WITH) continue;
+        for (int a = 0; a < nv; a++) {
+            const eql_node *fa = first_field(v[a]);
+            if (!fa || fa->var >= 0) continue;
+            char pa[160];
+            snprintf(pa, sizeof pa, "%.*s", (int)fa->path_len, fa->path);
+            if (!leaf_is(v[a], pa, o->pattern, o->values)) continue;
+            for (int b = 0; b < nv; b++) {
+                const eql_node *fb = first_field(v[b]);
+                if (b == a || !fb || fb->var >= 0) continue;
+                char pb[160];
+                snprintf(pb, sizeof pb, "%.*s", (int)fb->path_len, fb->path);
+                if (leaf_is(v[b], pb, o->pattern2, o->values2) && w->nboosted < 16) {
+                    w->boosted[w->nboosted] = v[a];
+                    w->boost[w->nboosted++] = o;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 static sc score_where(walk *w, const eql_node *n, bool negated)
@@ -296,6 +379,7 @@ static sc score_where(walk *w, const eql_node *n, bool negated)
     case N_AND:
     case N_OR: {
         bool take_min = (n->kind == N_AND) != negated; /* NOT swaps AND and OR */
+        if (n->kind == N_AND && !negated) find_pairs(w, n);
         return combine(score_where(w, n->kids[0], negated), score_where(w, n->kids[1], negated),
                        take_min);
     }
@@ -321,10 +405,78 @@ static sc score_where(walk *w, const eql_node *n, bool negated)
             }
             return score_where(w, n->kids[2], negated);
         }
-        return score_leaf(w, n);
+        return score_leaf(w, n, negated);
     }
-    default: return score_leaf(w, n);
+    default: return score_leaf(w, n, negated);
     }
+}
+
+/* The column of the events a selector picks (`events` lines), for a comparison
+ * or an OR of comparisons; -1 when it names none. */
+static int events_column(const modus_scorer *s, const eql_node *n)
+{
+    if (!n) return -1;
+    if (n->kind == N_OR) {
+        int a = events_column(s, n->kids[0]), b = events_column(s, n->kids[1]);
+        return a >= 0 && b >= 0 ? (a > b ? a : b) : -1; /* OR: the maximum */
+    }
+    if (n->kind == N_AND || n->kind == N_NOT || n->kind == N_LINEAGE) return -1;
+    const eql_node *f = first_field(n);
+    if (!f || f->var >= 0) return -1;
+    char path[160];
+    snprintf(path, sizeof path, "%.*s", (int)f->path_len, f->path);
+    const obs *o = lookup_kind(s, sv_cstr(path), n, OBS_EVENTS, false);
+    return o ? o->column : -1;
+}
+
+/* the first conjunct of the where clause that picks events of a known column */
+static int required_events_column(const modus_scorer *s, const eql_node *n)
+{
+    if (!n) return -1;
+    if (n->kind == N_AND) {
+        int a = required_events_column(s, n->kids[0]);
+        return a >= 0 ? a : required_events_column(s, n->kids[1]);
+    }
+    return events_column(s, n);
+}
+
+/* a Sigma rule's logsource ("product=windows,category=process_creation") against
+ * a logsource line's KEYS: every key of the line present and matching */
+static bool logsource_match(sv keys, const char *ls)
+{
+    if (sv_eq(keys, SV_LIT("*"))) return true;
+    size_t start = 0;
+    for (size_t i = 0; i <= keys.n; i++) {
+        if (i < keys.n && keys.p[i] != ',') continue;
+        sv kv = {keys.p + start, i - start};
+        start = i + 1;
+        const char *eq = memchr(kv.p, '=', kv.n);
+        if (!eq) return false;
+        sv k = {kv.p, (size_t)(eq - kv.p)}, pat = {eq + 1, kv.n - k.n - 1};
+        /* find k= in ls */
+        const char *p = ls;
+        sv val = {NULL, 0};
+        while (p && *p) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            if (len > k.n && p[k.n] == '=' && !memcmp(p, k.p, k.n)) {
+                val = (sv){p + k.n + 1, len - k.n - 1};
+                break;
+            }
+            p = e ? e + 1 : NULL;
+        }
+        if (!val.p || !sv_iglob(pat, val)) return false;
+    }
+    return true;
+}
+
+static int logsource_column(const modus_scorer *s, const char *ls)
+{
+    if (!ls) return -1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->o[i].kind == OBS_LOGSOURCE && logsource_match(s->o[i].pattern, ls))
+            return s->o[i].column;
+    return -1;
 }
 
 modus_status modus_scorer_rule(const modus_scorer *s, const modus_ruleset *rs, size_t i,
@@ -341,9 +493,12 @@ modus_status modus_scorer_rule(const modus_scorer *s, const modus_ruleset *rs, s
     for (uint32_t k = 0; k <= q->nstages; k++) {
         const eql_stage *st = k < q->nstages ? &q->stages[k] : q->until;
         if (!st) continue;
-        w.stage_column = source_column(s, st);
+        int ev = required_events_column(s, st->where);
+        int ls = logsource_column(s, rs->r[i].src.logsource);
+        w.stage_column = ev >= 0 ? ev : ls >= 0 ? ls : source_column(s, st);
         if (w.stage_column < col_min) col_min = w.stage_column;
-        total = combine(total, score_where(&w, st->where, k == q->nstages), true);
+        /* until and missing events (![...]) are filters: scored negated */
+        total = combine(total, score_where(&w, st->where, k == q->nstages || st->missing), true);
     }
     if (!total.set) {
         out->level = 1;

@@ -69,6 +69,28 @@
 #define MODUS_BASELINE_MAX_CACHE (1u << 14)
 #endif
 
+/* Sigma rule files (src/rules/sigma*.c): YAML nesting, nodes and anchors per
+ * file (aliases are shared, never copied); per document, the values expanded
+ * (windash, lists, aliases) and the EQL text generated. */
+#ifndef MODUS_SIGMA_MAX_DEPTH
+#define MODUS_SIGMA_MAX_DEPTH 64
+#endif
+#ifndef MODUS_SIGMA_MAX_NODES
+#define MODUS_SIGMA_MAX_NODES 200000
+#endif
+#define MODUS_SIGMA_MAX_ANCHORS 256
+#ifndef MODUS_SIGMA_MAX_WORK
+#define MODUS_SIGMA_MAX_WORK 200000
+#endif
+#ifndef MODUS_SIGMA_MAX_QUERY
+#define MODUS_SIGMA_MAX_QUERY (1u << 20)
+#endif
+
+/* EQL samples and missing-event sequences (src/detect/detect_sample.c): join
+ * keys and complete matches waiting for their window, per rule. */
+#ifndef MODUS_SAMPLE_MAX_KEYS
+#define MODUS_SAMPLE_MAX_KEYS 20000
+
 /* The fleet tier (src/fleet): a publisher's default spool bound, the
  * documents sent and not yet acknowledged, how long an acknowledgement may
  * take before the window is sent again; a consumer's messages per batch. */
