@@ -90,6 +90,7 @@
  * keys and complete matches waiting for their window, per rule. */
 #ifndef MODUS_SAMPLE_MAX_KEYS
 #define MODUS_SAMPLE_MAX_KEYS 20000
+#endif
 
 /* The fleet tier (src/fleet): a publisher's default spool bound, the
  * documents sent and not yet acknowledged, how long an acknowledgement may
