@@ -6,21 +6,34 @@
 #   3. the event rate it sustains: mprotect RWX toggles as fast as one core
 #      makes them, events seen vs lost; BPF program time per run
 #      (kernel.bpf_stats_enabled) and the sensor's peak RSS.
-# Usage: bench/live.sh [ROUNDS]   (default 3)
+#   With PUBLISH=1, section 1 also runs the sensor with --all-events
+#   --publish to a nats-server on loopback (R1, this machine): the compile
+#   workload off / on / on+publish, alternated. SECTIONS="1" runs only
+#   section 1 (default "1 2 3").
+# Usage: [PUBLISH=1] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
+sections=${SECTIONS:-1 2 3}
 [ "$(id -u)" -eq 0 ] || { echo "bench/live.sh: needs root" >&2; exit 2; }
 M=${MODUS:-build/modus}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 gcc -O2 -o "$tmp/load" bench/live_load.c
+if [ "${PUBLISH:-0}" = 1 ]; then # a local broker for the --publish variant
+    nport=$((20000 + RANDOM % 30000))
+    printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s/js" }\nmappings = { "modus.events.*": "modus.events.{{wildcard(1)}}.{{partition(2,1)}}" }\n' \
+        "$nport" "$tmp" >"$tmp/nats.conf"
+    nats-server -c "$tmp/nats.conf" >"$tmp/nats.log" 2>&1 &
+    for _ in $(seq 50); do "$M" fleet init nats://127.0.0.1:$nport --partitions 2 2>/dev/null && break; sleep 0.2; done
+fi
 
 start_sensor() {
     "$M" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
     sensor=$!
     until grep -q ready "$tmp/err" 2>/dev/null; do kill -0 $sensor || exit 1; sleep 0.1; done
 }
+sensor_cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' /proc/$sensor/stat; } # user+sys s
 stop_sensor() {
     kill -INT $sensor
     wait $sensor || true
@@ -36,7 +49,8 @@ srcs=$(ls src/*/*.c src/*.c | tr '\n' ' ')
     echo "all: \$(patsubst %.c,%.o,\$(notdir $srcs))"
     echo "vpath %.c $(ls -d src/*/ | tr '\n' ':')src"
     echo "%.o: %.c"
-    printf '\tgcc -O2 -D_GNU_SOURCE -I%s/include -I%s/src -I%s/bpf -c $< -o $@\n' "$PWD" "$PWD" "$(cd "$(dirname "$M")" && pwd)"
+    printf '\tgcc -O2 -D_GNU_SOURCE -I%s/include -I%s/src -I%s/bpf %s -c $< -o $@\n' "$PWD" "$PWD" "$(cd "$(dirname "$M")" && pwd)" \
+        "$(pkg-config --cflags libpq libhs)"
 } >"$tmp/cc/Makefile"
 sed -i "s|vpath %.c |vpath %.c $PWD/|; s|:src/|:$PWD/src/|g; s|:src\$|:$PWD/src|" "$tmp/cc/Makefile"
 compile() { # -> "wall cpu"
@@ -45,22 +59,45 @@ compile() { # -> "wall cpu"
 }
 compile >/dev/null # warm the page cache
 for r in $(seq "$rounds"); do
+    [[ " $sections " == *" 1 "* ]] || break
     echo "off $(compile)" >>"$tmp/cc.txt"
     start_sensor
     echo "on $(compile)" >>"$tmp/cc.txt"
+    echo "on $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
     stop_sensor
     grep "stopped after" "$tmp/err" | sed 's/^/  /' >>"$tmp/cc_sensor.txt"
+    if [ "${PUBLISH:-0}" = 1 ]; then
+        start_sensor --all-events --publish nats://127.0.0.1:$nport --spool "$tmp/spool"
+        echo "pub $(compile)" >>"$tmp/cc.txt"
+        echo "pub $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
+        stop_sensor
+        grep -E "stopped after|at stop" "$tmp/err" | sed 's/^/  /' >>"$tmp/cc_pub.txt"
+    fi
 done
 off_w=$(awk '$1=="off"{print $2}' "$tmp/cc.txt" | median)
 on_w=$(awk '$1=="on"{print $2}' "$tmp/cc.txt" | median)
 off_c=$(awk '$1=="off"{print $3}' "$tmp/cc.txt" | median)
 on_c=$(awk '$1=="on"{print $3}' "$tmp/cc.txt" | median)
+if [[ " $sections " == *" 1 "* ]]; then
 echo
 echo "1. compile workload ($(echo $srcs | wc -w) files, make -j2), $rounds rounds alternated, medians"
 echo "   wall: off ${off_w}s, on ${on_w}s, overhead $(awk -v a="$off_w" -v b="$on_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}')"
 echo "   CPU (user+sys of the build): off ${off_c}s, on ${on_c}s, overhead $(awk -v a="$off_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}')"
 tail -1 "$tmp/cc_sensor.txt"
+on_s=$(awk '$1=="on"{print $2}' "$tmp/sensor_cpu.txt" | median)
+echo "   the sensor's own CPU during a build: ${on_s}s ($(awk -v a="$off_c" -v b="$on_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU)"
+if [ "${PUBLISH:-0}" = 1 ]; then
+    pub_s=$(awk '$1=="pub"{print $2}' "$tmp/sensor_cpu.txt" | median)
+    echo "   ... with --all-events --publish: ${pub_s}s ($(awk -v a="$off_c" -v b="$pub_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU; publishing adds $(awk -v a="$off_c" -v b="$pub_s" -v c="$on_s" 'BEGIN{printf "%.1f%%", (b-c)/a*100}'))"
+    pub_w=$(awk '$1=="pub"{print $2}' "$tmp/cc.txt" | median)
+    pub_c=$(awk '$1=="pub"{print $3}' "$tmp/cc.txt" | median)
+    echo "   with --all-events --publish (R1 on loopback): wall ${pub_w}s ($(awk -v a="$off_w" -v b="$pub_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), CPU ${pub_c}s ($(awk -v a="$off_c" -v b="$pub_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off)"
+    tail -2 "$tmp/cc_pub.txt"
+fi
+fi
+[[ " $sections " == *" 2 "* ]] || [[ " $sections " == *" 3 "* ]] || exit 0
 
+if [[ " $sections " == *" 2 "* ]]; then
 # 2. per-syscall cost
 echo
 echo "2. ns per syscall, sensor off vs on (median of 5 runs each, alternated)"
@@ -78,6 +115,9 @@ for mode in getppid rw open rwx; do
     printf "   %-8s off %7.0f ns  on %7.0f ns  x%.2f\n" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
 done
 
+fi
+
+if [[ " $sections " == *" 3 "* ]]; then
 # 3. event rate, BPF time per event, RSS
 echo
 echo "3. sustained rate: live_load rwx 200000 (400,000 mprotect calls, 200,000 events)"
@@ -100,3 +140,4 @@ echo "   mprotect events written with --all-events: $events"
 echo "   peak RSS of modus live: $((rss / 1024)) MB"
 echo "   BPF program time (bpf_stats), per run:"
 awk '{printf "     %-22s %9d runs  %6.0f ns/run\n", $1, $2, $3/$2}' "$tmp/progs.txt"
+fi

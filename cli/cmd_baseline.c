@@ -37,9 +37,11 @@ static void usage(FILE *f)
           "           tuples, drill-down tables\n"
           "\n"
           "options: --modalities FILE, --max-line BYTES, -q/--quiet, -h/--help.\n"
+          "learn and check read the fleet's events with --from nats://... (below).\n"
           "Exit status: 0, 1 deviations found (check --exit-status), 2 usage, input or\n"
           "database error, 3 rule error.\n",
           f);
+    fprintf(f, "\n%s%s", cli_from_help, cli_nats_help);
 }
 
 static double now(void)
@@ -61,6 +63,7 @@ typedef struct opts {
     size_t max_line, top;
     bool json, quiet, annotate, exit_status;
     modus_baseline_check_opts check;
+    cli_from from; /* --from: the fleet's events (cli/from.c) */
 } opts;
 
 /* The prologue of learn, check and merge: inputs given, the profile open. */
@@ -82,16 +85,25 @@ static modus_baseline *open_for(const opts *o, int argc, bool create, const char
 
 static int parse(int argc, char **argv, opts *o)
 {
-    static const struct option lo[] = {
-        {"db", required_argument, NULL, 'd'},       {"html", required_argument, NULL, 'H'},
-        {"json", no_argument, NULL, 'j'},           {"top", required_argument, NULL, 't'},
-        {"scope", required_argument, NULL, 's'},    {"rare", required_argument, NULL, 'r'},
-        {"rules", required_argument, NULL, 'R'},    {"annotate", no_argument, NULL, 'a'},
-        {"exit-status", no_argument, NULL, 'x'},    {"modalities", required_argument, NULL, 'm'},
-        {"max-line", required_argument, NULL, 'L'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"db", required_argument, NULL, 'd'},
+                                       {"html", required_argument, NULL, 'H'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"top", required_argument, NULL, 't'},
+                                       {"scope", required_argument, NULL, 's'},
+                                       {"rare", required_argument, NULL, 'r'},
+                                       {"rules", required_argument, NULL, 'R'},
+                                       {"annotate", no_argument, NULL, 'a'},
+                                       {"exit-status", no_argument, NULL, 'x'},
+                                       {"modalities", required_argument, NULL, 'm'},
+                                       {"max-line", required_argument, NULL, 'L'},
+                                       {"quiet", no_argument, NULL, 'q'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       CLI_FROM_LONGOPTS,
+                                       CLI_NATS_LONGOPTS,
+                                       {NULL, 0, NULL, 0}};
     int c;
     o->top = 20;
+    o->from.fleet.name = "modus baseline";
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
         char *end;
@@ -144,7 +156,12 @@ static int parse(int argc, char **argv, opts *o)
         }
         case 'q': o->quiet = true; break;
         case 'h': usage(stdout); return 1;
-        default: usage(stderr); return -1;
+        default: {
+            int r = cli_from_option(c, optarg, &o->from, "baseline");
+            if (r > 0) break;
+            if (!r) usage(stderr);
+            return -1;
+        }
         }
     }
     if (!o->db) {
@@ -845,6 +862,17 @@ int cmd_baseline(int argc, char **argv)
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     argc--;
     argv++;
+    if (o.from.fleet.url) { /* the fleet's events instead of files */
+        bool learn = !strcmp(sub, "learn");
+        if ((!learn && strcmp(sub, "check")) || optind < argc || o.nrules || o.annotate) {
+            cli_error("baseline: --from works with learn and check (no files, --rules or "
+                      "--annotate)");
+            return EXIT_USAGE;
+        }
+        o.from.max_line = o.max_line;
+        o.from.quiet = o.quiet;
+        return cli_baseline_from(&o.from, o.db, learn, &o.check, o.table);
+    }
     if (!strcmp(sub, "learn")) return do_learn(&o, argc, argv);
     if (!strcmp(sub, "check")) return do_check(&o, argc, argv);
     if (!strcmp(sub, "merge")) return do_merge(&o, argc, argv);

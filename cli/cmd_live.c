@@ -49,11 +49,22 @@ static void usage(FILE *f)
           "                        or postgresql:// URL; see modus baseline)\n"
           "  --learn SECONDS       with --baseline: first add what is seen for this long to\n"
           "                        the profile, then check against it\n"
+          "  --publish URL         also send every alert, and with --all-events every event,\n"
+          "                        to the fleet's NATS JetStream (nats://HOST:PORT[,...]);\n"
+          "                        events then go to stdout only with --output (docs/fleet.md)\n"
+          "  --spool DIR           where documents wait while the server is unreachable or\n"
+          "                        slow, resumed after a restart (default /var/lib/modus/spool)\n"
+          "  --spool-mb N          the spool's bound in MiB (default 256); when full the\n"
+          "                        oldest documents are dropped and counted\n"
+          "  --metrics FILE        write the counts every 5 s as Prometheus text (node\n"
+          "                        exporter's textfile collector reads it)\n"
+          "  --host-name NAME      host.name of the events (default: the host's name)\n"
           "  -q, --quiet           no start-up and statistics lines\n"
           "  -h, --help            this help\n"
           "\n"
           "Exit status: 0, 2 the sensor could not start (not root, no BTF...), 3 rule error.\n",
           f);
+    fprintf(f, "\nthe broker's options (--publish):\n%s", cli_nats_help);
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -78,6 +89,8 @@ typedef struct live {
     uint64_t learned, deviations;
     char *abuf;
     size_t abuf_cap;
+    modus_publisher *pub; /* --publish */
+    bool write_events;    /* --all-events to the output (not only to the broker) */
 } live;
 
 static void field(const modus_event *ev, const char *path, char *out, size_t cap)
@@ -146,6 +159,7 @@ static void on_alert(void *ctx, const char *json, size_t len, size_t rule)
         fputc('\n', l->out);
         fflush(l->out);
     }
+    if (l->pub) modus_publisher_put(l->pub, MODUS_FLEET_ALERT, json, len);
     if (len + MODUS_PADDING > l->abuf_cap) {
         char *nb = realloc(l->abuf, len + MODUS_PADDING);
         if (!nb) return;
@@ -220,16 +234,51 @@ static void on_event(void *ctx, const char *json, size_t len)
         return;
     }
     l->events++;
-    if (l->all_events && l->format == 0) {
+    if (l->all_events && (l->write_events || l->pub)) {
         size_t n;
         const char *out = modus_event_render(ev, MODUS_RENDER_ENRICHED, &n);
-        if (out) {
+        if (out && l->write_events) {
             fwrite(out, 1, n, l->out);
             fputc('\n', l->out);
         }
+        if (out && l->pub) modus_publisher_put(l->pub, MODUS_FLEET_EVENT, out, n);
     }
     modus_alerter_event(l->alerter, ev);
     if (l->bl) baseline_event(l, ev);
+}
+
+/* --metrics: the counts as Prometheus text */
+static void write_metrics(const char *path, const modus_sensor *s, const live *l)
+{
+    modus_sensor_stats st;
+    modus_sensor_stats_get(s, &st);
+    modus_publisher_stats ps = {0};
+    if (l->pub) modus_publisher_stats_get(l->pub, &ps);
+    cli_metric m[] = {
+        {"modus_live_events_total", "Events captured and decoded.", "counter", l->events},
+        {"modus_live_alerts_total", "Alerts raised.", "counter", modus_alerter_count(l->alerter)},
+        {"modus_live_kernel_lost_total", "Records the kernel could not hand over (ring full).",
+         "counter", st.lost},
+        {"modus_publish_queued_total", "Documents handed to the publisher.", "counter", ps.queued},
+        {"modus_publish_published_total", "Documents the stream acknowledged.", "counter",
+         ps.published},
+        {"modus_publish_duplicates_total", "Acknowledged as already stored (resends).", "counter",
+         ps.duplicates},
+        {"modus_publish_spooled_total", "Documents that waited in the spool for the broker.",
+         "counter", ps.spooled},
+        {"modus_publish_replayed_total", "Spooled documents published since.", "counter",
+         ps.replayed},
+        {"modus_publish_dropped_total", "Documents dropped unpublished (spool full or damaged).",
+         "counter", ps.dropped},
+        {"modus_publish_resent_total", "Sends repeated after a timeout or a refusal.", "counter",
+         ps.resent},
+        {"modus_publish_backlog", "Documents in the spool not yet acknowledged.", "gauge",
+         ps.backlog},
+        {"modus_publish_spool_bytes", "The spool's size on disk.", "gauge", ps.spool_bytes},
+        {"modus_publish_connected", "1 while connected to the broker.", "gauge", ps.connected},
+    };
+    if (!cli_write_metrics(path, m, l->pub ? sizeof m / sizeof *m : 3))
+        fprintf(stderr, "modus live: cannot write %s\n", path);
 }
 
 static void print_stats(const modus_sensor *s, const live *l, double secs, const char *when)
@@ -243,6 +292,13 @@ static void print_stats(const modus_sensor *s, const live *l, double secs, const
             (unsigned long long)modus_alerter_count(l->alerter), (unsigned long long)st.lost,
             (unsigned long long)st.records, (unsigned long long)(st.bad + l->bad),
             (unsigned long long)st.unwound, (unsigned long long)st.processes);
+    if (l->pub) {
+        modus_publisher_stats ps;
+        char counts[512];
+        modus_publisher_stats_get(l->pub, &ps);
+        cli_publisher_counts(counts, sizeof counts, &ps);
+        fprintf(stderr, "modus live: publish%s: %s\n", *when ? " at stop" : "", counts);
+    }
 }
 
 /* After loading: keep only what the event loop needs. CAP_SYS_PTRACE and
@@ -292,7 +348,17 @@ int cmd_live(int argc, char **argv)
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"sigma-mapping", required_argument, NULL, 'G'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"publish", required_argument, NULL, 'P'},
+                                         {"spool", required_argument, NULL, 'S'},
+                                         {"spool-mb", required_argument, NULL, 'm'},
+                                         {"metrics", required_argument, NULL, 'T'},
+                                         {"host-name", required_argument, NULL, 'N'},
+                                         CLI_NATS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
+    modus_fleet_opts fo = {.name = "modus live"};
+    modus_publisher_opts po = {
+        .spool_dir = "/var/lib/modus/spool", .log = cli_fleet_log, .log_ctx = "live: "};
+    const char *metrics = NULL;
     char *rule_paths[64];
     int nrules = 0, c, format = -1;
     const char *output = NULL, *bl_db = NULL;
@@ -370,7 +436,24 @@ int cmd_live(int argc, char **argv)
         case 'q': l.quiet = true; break;
         case 'G': cli_sigma_mapping = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'P': fo.url = optarg; break;
+        case 'S': po.spool_dir = optarg; break;
+        case 'm': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || !v || v > (1ul << 20)) {
+                cli_error("live: --spool-mb must be 1..1048576, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            po.spool_bytes = (uint64_t)v << 20;
+            break;
+        }
+        case 'T': metrics = optarg; break;
+        case 'N': so.hostname = po.host = optarg; break;
+        default:
+            if (cli_nats_option(c, optarg, &fo)) break;
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -410,8 +493,16 @@ int cmd_live(int argc, char **argv)
     }
     if (format < 0) format = isatty(fileno(l.out)) ? 1 : 0;
     l.format = format;
+    /* with --publish the events go to the broker; to the output as well only
+     * when one was named */
+    l.write_events = format == 0 && (!fo.url || output);
     int rc = EXIT_OK;
     modus_sensor *sensor = NULL;
+    if (fo.url && modus_publisher_open(&fo, &po, &l.pub, &d) != MODUS_OK) {
+        cli_diag("live: publish", &d);
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (bl_db) {
         if (modus_baseline_open(bl_db, learn > 0, &l.bl, &d) != MODUS_OK) {
             cli_error("live: baseline: %s: %s", bl_db, d.message);
@@ -452,14 +543,19 @@ int cmd_live(int argc, char **argv)
     if (l.format == 1)
         fprintf(l.out, "%-26s  %-8s  %-10s  %7s  %-24s  %s\n", "TIME", "SEVERITY", "MODALITY",
                 "PID", "PROCESS", "RULE");
-    double start = now(), last = start;
+    double start = now(), last = start, last_metrics = start;
     while (!stop_flag) {
         if (modus_sensor_poll(sensor, 50, on_event, &l) != MODUS_OK) {
             cli_error("live: reading the ring buffer failed");
             rc = EXIT_USAGE;
             break;
         }
+        modus_publisher_flush(l.pub);
         double t = now();
+        if (metrics && t - last_metrics >= 5) {
+            last_metrics = t;
+            write_metrics(metrics, sensor, &l);
+        }
         if (duration > 0 && t - start >= duration) break;
         if (interval > 0 && t - last >= interval && !l.quiet) {
             last = t;
@@ -477,8 +573,20 @@ int cmd_live(int argc, char **argv)
                     (unsigned long long)l.learned, (unsigned long long)l.deviations);
     }
     fflush(l.out);
+    if (l.pub) { /* what is still unacknowledged after 5 s waits in the spool */
+        modus_publisher_flush(l.pub);
+        modus_publisher_stats ps;
+        for (int i = 0; i < 50; i++) {
+            modus_publisher_stats_get(l.pub, &ps);
+            if (!ps.backlog || !ps.connected) break;
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (metrics) write_metrics(metrics, sensor, &l);
     print_stats(sensor, &l, now() - start, "stopped after ");
 done:
+    modus_publisher_close(l.pub, 0);
     modus_sensor_close(sensor);
     modus_baseline_close(l.bl);
     modus_alerter_destroy(l.alerter);

@@ -43,6 +43,8 @@ static void usage(FILE *f)
           "counted and skipped; the scan goes on. Exit status: 0, 1 alerts (--exit-status),\n"
           "2 an input error occurred, 3 a rule failed with --strict.\n",
           f);
+    fprintf(f, "\nthe fleet's events instead of files (docs/fleet.md):\n%s%s", cli_from_help,
+            cli_nats_help);
 }
 
 typedef struct stats {
@@ -293,7 +295,10 @@ int cmd_scan(int argc, char **argv)
                                          {"no-rules", no_argument, NULL, 'N'},
                                          {"sigma-mapping", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
+                                         CLI_FROM_LONGOPTS,
+                                         CLI_NATS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
+    cli_from from = {.fleet.name = "modus scan"};
     bool enrich = false, summary = false, quiet = false, strict = false, exit_status = false;
     bool profile = false, no_rules = false;
     char *rule_paths[64];
@@ -336,10 +341,15 @@ int cmd_scan(int argc, char **argv)
         case 'N': no_rules = true; break;
         case 'M': cli_sigma_mapping = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
+        default: {
+            int r = cli_from_option(c, optarg, &from, "scan");
+            if (r > 0) break;
+            if (!r) usage(stderr);
+            return EXIT_USAGE;
+        }
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc && !from.fleet.url) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -375,6 +385,18 @@ int cmd_scan(int argc, char **argv)
         if (ed.message[0]) cli_diag("modality table", &ed);
         modus_ruleset_destroy(rs);
         return EXIT_USAGE;
+    }
+    if (from.fleet.url) { /* the fleet's events: src/fleet, cli/from.c */
+        from.max_line = max_line;
+        from.quiet = quiet;
+        int rc = EXIT_USAGE;
+        if (optind < argc)
+            cli_error("scan: --from reads no files");
+        else
+            rc = cli_scan_from(&from, eng, rs, format);
+        modus_engine_destroy(eng);
+        modus_ruleset_destroy(rs);
+        return rc;
     }
     alert_out ao = {format, rs, NULL};
     modus_alerter *alerter = NULL;

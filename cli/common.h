@@ -44,6 +44,77 @@ typedef int (*cli_event_fn)(const modus_event *ev, const char *file, uint64_t li
 int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o, cli_counts *n,
                    cli_event_fn fn, void *ctx);
 
+/* ---- configuration files (config.c) ---- */
+/* Replaces `--config FILE` in argv by the file's options (see config.c). */
+int cli_config(int *argc, char ***argv);
+/* The parser alone: key/value pointers into text (changed in place); -1
+ * and a message naming the line on a bad line. */
+int cli_config_parse(char *text, size_t len, char **keys, char **vals, int max, int *n, char *err,
+                     size_t cap);
+
+/* ---- the fleet: NATS options and counts shared by live, scan, baseline
+ * and fleet (cmd_fleet.c), and --from (from.c) ---- */
+#include "modus/fleet.h"
+enum {
+    OPT_NATS_USER = 0x1000,
+    OPT_NATS_PASSWORD,
+    OPT_NATS_TOKEN_FILE,
+    OPT_NATS_CA,
+    OPT_FROM,
+    OPT_PARTITIONS,
+    OPT_GROUP,
+    OPT_DURATION,
+};
+#define CLI_NATS_LONGOPTS                                                                          \
+    {"nats-user", required_argument, NULL, OPT_NATS_USER},                                         \
+        {"nats-password", required_argument, NULL, OPT_NATS_PASSWORD},                             \
+        {"nats-token-file", required_argument, NULL, OPT_NATS_TOKEN_FILE},                         \
+    {                                                                                              \
+        "nats-ca", required_argument, NULL, OPT_NATS_CA                                            \
+    }
+/* The help lines of those options. */
+extern const char cli_nats_help[];
+/* Handles one of them: 1 handled, 0 not one of them. */
+int cli_nats_option(int c, const char *arg, modus_fleet_opts *o);
+/* Prints a fleet line on stderr ("modus: LINE"); the log callback. */
+void cli_fleet_log(void *ctx, const char *line);
+/* "published N, spooled N, replayed N, dropped N, backlog N" */
+void cli_publisher_counts(char *out, size_t cap, const modus_publisher_stats *s);
+/* One metric for a Prometheus text file. */
+typedef struct cli_metric {
+    const char *name, *help, *type; /* type: "counter" or "gauge" */
+    uint64_t value;
+} cli_metric;
+/* Writes the metrics to path atomically (a temporary file renamed). */
+bool cli_write_metrics(const char *path, const cli_metric *m, size_t n);
+
+/* --from URL: modus scan and modus baseline learn|check consuming the
+ * fleet's events instead of files (from.c). */
+typedef struct cli_from {
+    modus_fleet_opts fleet;
+    unsigned partitions;
+    const char *group;
+    double duration;
+    size_t max_line;
+    bool quiet;
+} cli_from;
+int cli_scan_from(const cli_from *f, const modus_engine *eng, const modus_ruleset *rs, int format);
+struct modus_baseline_check_opts;
+int cli_baseline_from(const cli_from *f, const char *db, bool learn,
+                      const struct modus_baseline_check_opts *check, const char *table);
+/* Parses --from/--partitions/--group/--duration: 1 handled, 0 not one of
+ * them, -1 bad value (reported). */
+int cli_from_option(int c, const char *arg, cli_from *f, const char *cmd);
+extern const char cli_from_help[];
+#define CLI_FROM_LONGOPTS                                                                          \
+    {"from", required_argument, NULL, OPT_FROM},                                                   \
+        {"partitions", required_argument, NULL, OPT_PARTITIONS},                                   \
+        {"group", required_argument, NULL, OPT_GROUP},                                             \
+    {                                                                                              \
+        "duration", required_argument, NULL, OPT_DURATION                                          \
+    }
+int cmd_fleet(int argc, char **argv);
+
 int cmd_scan(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_rules(int argc, char **argv);

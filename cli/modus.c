@@ -20,8 +20,11 @@ static void usage(FILE *f)
           "  live    the Linux eBPF sensor: kernel events with call stacks, detected live\n"
           "  baseline  learn what each modality normally does (per program, host, fleet)\n"
           "          and flag deviations: learn, check, show, merge, report\n"
+          "  fleet   the fleet's broker (NATS JetStream): init the streams, publish files\n"
           "\n"
-          "Run 'modus COMMAND --help' for a command's options. 'modus --version' prints\n"
+          "Run 'modus COMMAND --help' for a command's options; 'modus COMMAND --config\n"
+          "FILE' reads options from FILE (one per line, as on the command line without\n"
+          "the dashes). 'modus --version' prints\n"
           "the version. Exit status: 0 success, 1 alerts found (--exit-status), 2 usage\n"
           "or input error, 3 rule error.\n",
           f);
@@ -42,12 +45,15 @@ int main(int argc, char **argv)
         printf("modus %s\n", MODUS_VERSION);
         return EXIT_OK;
     }
+    int rc = cli_config(&argc, &argv);
+    if (rc != EXIT_OK) return rc;
     if (!strcmp(cmd, "scan")) return cmd_scan(argc - 1, argv + 1);
     if (!strcmp(cmd, "stack")) return cmd_stack(argc - 1, argv + 1);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "live")) return cmd_live(argc - 1, argv + 1);
     if (!strcmp(cmd, "baseline")) return cmd_baseline(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fleet")) return cmd_fleet(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'modus --help')", cmd);
     return EXIT_USAGE;
 }

@@ -432,10 +432,11 @@ static void build_alert(modus_baseline *b, const modus_baseline_tuple *t, const 
     size_t i = 0;
     while (i + 1 < sizeof RULES / sizeof *RULES && strcmp(RULES[i].reason, reason)) i++;
     alert_put_head(o, ann, alen);
-    buf_printf(o,
-               ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":\"modus-baseline-%s\","
-               "\"name\":",
-               reason);
+    char rid[64], id[33];
+    snprintf(rid, sizeof rid, "modus-baseline-%s", reason);
+    alert_id(id, rid, &ann, &alen, 1);
+    buf_printf(o, ",\"event\":{\"kind\":\"alert\",\"id\":\"%s\"},\"rule\":{\"id\":\"%s\",\"name\":",
+               id, rid);
     buf_put_json_str(o, RULES[i].name, strlen(RULES[i].name));
     buf_reset(&b->tmp);
     buf_printf(&b->tmp, "%s: %s did %s under modality %s (stack %s)", RULES[i].what, t->program,

@@ -35,6 +35,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <sys/random.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,8 @@ struct msdec {
     ustack *u;
     char host[256];
     char boot_id[40];
+    char instance[17]; /* event.id: this decoder's random prefix, then a count */
+    uint64_t ndocs;
     int64_t boot_to_real; /* ns */
     proc *procs;          /* open addressing by tgid */
     uint32_t nprocs;
@@ -266,6 +269,10 @@ msdec *msdec_create(const char *hostname)
         fclose(f);
         d->boot_id[strcspn(d->boot_id, "\n")] = 0;
     }
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = mix((uint64_t)time(NULL) ^ (uint64_t)getpid() << 32);
+    snprintf(d->instance, sizeof d->instance, "%016llx", (unsigned long long)r);
     struct timespec rt, bt;
     clock_gettime(CLOCK_REALTIME, &rt);
     clock_gettime(CLOCK_BOOTTIME, &bt);
@@ -666,7 +673,10 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     buf_printf(b, "{\"@timestamp\":\"%s.%06lldZ\"", ts, (long long)(ns % 1000000000LL / 1000));
     /* category may name several, comma-separated: "process,api" */
-    buf_puts(b, ",\"event\":{\"kind\":\"event\",\"category\":[");
+    /* event.id: unique per event and stable once written (a spool replays the
+     * same text), the message id a broker de-duplicates by (src/fleet) */
+    buf_printf(b, ",\"event\":{\"kind\":\"event\",\"id\":\"%s%012llx\",\"category\":[", d->instance,
+               (unsigned long long)++d->ndocs);
     for (const char *c = category; *c;) {
         size_t n = strcspn(c, ",");
         if (c != category) buf_putc(b, ',');

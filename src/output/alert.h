@@ -18,6 +18,14 @@ void alert_put_head(buf *b, const char *event, size_t len);
 /* ,"key": the raw JSON value at `path` in the event's text, if present. */
 void alert_put_span(buf *b, const char *event, size_t len, const char *key, const char *path);
 
+/* The alert's id (event.id of the alert): the first 128 bits of SHA-256 over
+ * the rule id and, for each event of the match in order, its event.id (its
+ * bytes when it has none), as 32 hex digits. Deterministic: the same match
+ * has the same id on any host and after any redelivery, so a broker that
+ * de-duplicates by message id stores it once. */
+void alert_id(char out[33], const char *rule_id, const char *const *texts, const size_t *lens,
+              uint32_t n);
+
 /* The alert of one match of a rule: texts/lens are the events of the match
  * in order (n >= 1); robustness the rule's STP score ("" for none); side a
  * scanner of the caller's, used to decode the last event again. False when

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../decode/event.h"
+#include "../util/sha256.h"
 #include "alert.h"
 
 void alert_put_span(buf *b, const char *text, size_t len, const char *key, const char *path)
@@ -40,6 +41,30 @@ void alert_put_head(buf *b, const char *event, size_t len)
     buf_puts(b, now);
 }
 
+void alert_id(char out[33], const char *rule_id, const char *const *texts, const size_t *lens,
+              uint32_t n)
+{
+    sha256 h;
+    sha256_init(&h);
+    sha256_update(&h, "modus-alert-1", 14); /* the version of this recipe, with its NUL */
+    sha256_update(&h, rule_id ? rule_id : "", rule_id ? strlen(rule_id) + 1 : 1);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t end;
+        long at = mj_locate_span(texts[i], lens[i], "event.id", &end);
+        if (at >= 0 && end > (size_t)at && texts[i][at] == '"') {
+            sha256_update(&h, "i", 1);
+            sha256_update(&h, texts[i] + at, end - (size_t)at);
+        } else { /* no id of its own: the event is its bytes */
+            sha256_update(&h, "b", 1);
+            sha256_update(&h, texts[i], lens[i]);
+        }
+        sha256_update(&h, "", 1);
+    }
+    uint8_t d[32];
+    sha256_final(&h, d);
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
 static void put_str_or_null(buf *b, const char *s)
 {
     if (s)
@@ -55,7 +80,9 @@ bool alert_render(buf *b, const rule_src *src, const char *robustness, modus_sca
     const char *last = texts[n - 1];
     size_t last_len = lens[n - 1];
     alert_put_head(b, last, last_len);
-    buf_puts(b, ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":");
+    char id[33];
+    alert_id(id, src->id, texts, lens, n);
+    buf_printf(b, ",\"event\":{\"kind\":\"alert\",\"id\":\"%s\"},\"rule\":{\"id\":", id);
     put_str_or_null(b, src->id);
     buf_puts(b, ",\"name\":");
     put_str_or_null(b, src->name);

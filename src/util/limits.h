@@ -92,4 +92,20 @@
 #define MODUS_SAMPLE_MAX_KEYS 20000
 #endif
 
+/* The fleet tier (src/fleet): a publisher's default spool bound, the
+ * documents sent and not yet acknowledged, how long an acknowledgement may
+ * take before the window is sent again; a consumer's messages per batch. */
+#ifndef MODUS_FLEET_SPOOL_BYTES
+#define MODUS_FLEET_SPOOL_BYTES (256ull << 20)
+#endif
+#ifndef MODUS_FLEET_INFLIGHT
+#define MODUS_FLEET_INFLIGHT 1024
+#endif
+#ifndef MODUS_FLEET_ACK_TIMEOUT_MS
+#define MODUS_FLEET_ACK_TIMEOUT_MS 5000
+#endif
+#ifndef MODUS_FLEET_BATCH
+#define MODUS_FLEET_BATCH 1024
+#endif
+
 #endif

@@ -22,3 +22,13 @@ finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]
 }
+# dpkg ARGS..., waiting for another dpkg or apt to finish (up to 120 s)
+dpkg_locked() {
+    for _ in $(seq 120); do
+        dpkg "$@" >"$TMP/dpkg.log" 2>&1 && return 0
+        grep -q "lock" "$TMP/dpkg.log" || break
+        sleep 1
+    done
+    cat "$TMP/dpkg.log" >&2
+    return 1
+}

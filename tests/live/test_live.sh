@@ -23,15 +23,6 @@ CRON_DEB=/etc/cron.d/modus-live-test-deb-$$
 CRON_JAVA=/etc/cron.d/modus-live-test-java-$$
 PKG=modus-live-test-$$
 SENSOR=
-dpkg_locked() { # dpkg ARGS..., waiting for another dpkg to finish (up to 60 s)
-    for _ in $(seq 60); do
-        dpkg "$@" >"$TMP/dpkg.log" 2>&1 && return 0
-        grep -q "lock" "$TMP/dpkg.log" || break
-        sleep 1
-    done
-    cat "$TMP/dpkg.log" >&2
-    return 1
-}
 cleanup() {
     [ -n "$SENSOR" ] && kill "$SENSOR" 2>/dev/null
     rm -f "$UNIT_SH" "$UNIT_PY" "$CRON_NODE" "$CRON_DEB" "$CRON_JAVA"
