@@ -31,7 +31,17 @@ enum msr_type {
     MSR_MEMFD = 12,      /* memfd_create */
     MSR_MODULE = 13,     /* init_module / finit_module attempt */
     MSR_BPF = 14,        /* bpf(BPF_PROG_LOAD) */
-    MSR_TYPE_MAX = 15,
+    /* 15..22 are reserved for the network, DNS, file and process-context
+     * records (issues 12 and 15); each lands with its decoder. */
+    MSR_NET_CONNECT = 15, /* connect() on an inet socket, with the result */
+    MSR_NET_ACCEPT = 16,  /* accept()ed inet connection */
+    MSR_NET_LISTEN = 17,  /* bind()/listen() on an inet socket */
+    MSR_NET_CLOSE = 18,   /* an inet connection ends */
+    MSR_DNS = 19,         /* a DNS message sent or received (port 53) */
+    MSR_FILE_OP = 20,     /* create/modify/delete/chmod beyond the watch list */
+    MSR_PROC_MEM = 21,    /* write/read of another process's /proc/PID/mem */
+    MSR_SETSID = 22,      /* setsid(): a new session leader */
+    MSR_TYPE_MAX = 23,
 };
 
 /* flags */
@@ -44,6 +54,8 @@ enum msr_type {
 #define MSR_F_SUSPECT    0x40  /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
 #define MSR_F_IPBYTES    0x80  /* ip_bytes[] holds the 16 bytes before regs.ip */
 #define MSR_F_PATH_FULL  0x100 /* file.path is one absolute path (bpf_d_path), not components */
+/* reserved: 0x200..0x800 network/DNS (issue 12), 0x1000..0x8000 file ops
+ * (issue 12), 0x10000..0x80000 process context and /proc/PID/mem (issue 15) */
 
 /* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
 #define MSR_VM_READ  0x1
