@@ -38,6 +38,8 @@ static void usage(FILE *f)
           "  --backend auto|tp|lsm kernel hooks (default auto: lsm where the kernel allows\n"
           "                        BPF trampolines, tracepoints otherwise)\n"
           "  --stack-bytes N       user stack copied per event, 4096..16384 (default 8192)\n"
+          "  --modalities FILE     the modality signature table (default: embedded); its\n"
+          "                        `code` lines name runtimes by their symbols\n"
           "  --ring-mb N           kernel-to-user ring buffer in MiB, a power of two up to\n"
           "                        1024 (default 16); raise it if the counts show losses\n"
           "  --module-attempts     on kernels built without module support, watch module\n"
@@ -353,6 +355,7 @@ int cmd_live(int argc, char **argv)
                                          {"spool-mb", required_argument, NULL, 'm'},
                                          {"metrics", required_argument, NULL, 'T'},
                                          {"host-name", required_argument, NULL, 'N'},
+                                         {"modalities", required_argument, NULL, 'Y'},
                                          CLI_NATS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
     modus_fleet_opts fo = {.name = "modus live"};
@@ -361,7 +364,7 @@ int cmd_live(int argc, char **argv)
     const char *metrics = NULL;
     char *rule_paths[64];
     int nrules = 0, c, format = -1;
-    const char *output = NULL, *bl_db = NULL;
+    const char *output = NULL, *bl_db = NULL, *modalities = NULL;
     double learn = 0;
     double duration = 0, interval = 60;
     live l = {0};
@@ -450,6 +453,7 @@ int cmd_live(int argc, char **argv)
         }
         case 'T': metrics = optarg; break;
         case 'N': so.hostname = po.host = optarg; break;
+        case 'Y': modalities = optarg; break;
         default:
             if (cli_nats_option(c, optarg, &fo)) break;
             usage(stderr);
@@ -472,7 +476,7 @@ int cmd_live(int argc, char **argv)
     modus_ruleset *rs = cli_load_rules(rule_paths, nrules, &loaded, &failed);
     if (!rs) return EXIT_RULES;
     l.rs = rs;
-    modus_engine_opts eo = {.rules = rs};
+    modus_engine_opts eo = {.rules = rs, .modalities_path = modalities};
     modus_engine *eng = NULL;
     modus_diag d = {0};
     if (modus_engine_create(&eo, &eng, &d) != MODUS_OK) {
@@ -525,6 +529,7 @@ int cmd_live(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     double t0 = now();
+    so.engine = eng;
     if (modus_sensor_open(&so, &sensor, &d) != MODUS_OK) {
         cli_error("live: %s", d.message);
         rc = EXIT_USAGE;

@@ -328,6 +328,9 @@ typedef struct modus_sensor_opts {
      * sys_enter hook, which runs on every syscall (~+100 ns each). */
     bool module_attempts;
     const char *hostname; /* host.name; NULL: gethostname() */
+    /* The engine whose modality table names runtimes by their code (`code`
+     * lines): borrowed for the call. NULL: the embedded table. */
+    const modus_engine *engine;
 } modus_sensor_opts;
 typedef void (*modus_sensor_fn)(void *ctx, const char *json, size_t len);
 

@@ -83,7 +83,9 @@ struct msdec {
     uint32_t nprocs;
     pending exec_caller[MAX_PENDING], vfork[MAX_PENDING];
     uint64_t seq, unwound;
-    const char *jit; /* JIT runtime module on the last unwound stack */
+    const char *jit;  /* JIT runtime module on the last unwound stack */
+    char **jit_names; /* runtimes by code that make JIT code (msdec_set_code) */
+    size_t njit;
     buf out, tmp;
     ustack_frame frames[MAX_FRAMES];
     char fbuf[1024];
@@ -300,10 +302,25 @@ void msdec_destroy(msdec *d)
         pending_clear(&d->vfork[i]);
     }
     ustack_destroy(d->u);
+    for (size_t i = 0; i < d->njit; i++) free(d->jit_names[i]);
+    free(d->jit_names);
     free(d->procs);
     buf_free(&d->out);
     buf_free(&d->tmp);
     free(d);
+}
+
+bool msdec_set_code(msdec *d, const char *const *patterns, const char *const *names,
+                    const bool *jit, size_t n, size_t *bad)
+{
+    if (!ustack_set_code(d->u, patterns, names, n, bad)) return false;
+    for (size_t i = 0; i < d->njit; i++) free(d->jit_names[i]);
+    free(d->jit_names);
+    d->jit_names = calloc(n ? n : 1, sizeof *d->jit_names);
+    d->njit = 0;
+    for (size_t i = 0; d->jit_names && i < n; i++)
+        if (jit[i] && (d->jit_names[d->njit] = strdup(names[i]))) d->njit++;
+    return true;
 }
 
 void msdec_stats(const msdec *d, uint64_t *processes, uint64_t *unwound)
@@ -579,8 +596,13 @@ static void put_proc_fields(buf *b, const proc *p)
 
 /* ---- stacks --------------------------------------------------------------------------- */
 
-static const char *jit_runtime(const char *module)
+/* The JIT runtime a frame stands for: by its code (the runtime's name), or
+ * by its file name. */
+static const char *jit_runtime(const msdec *d, const ustack_frame *f)
 {
+    const char *module = f->module;
+    for (size_t i = 0; f->runtime && i < d->njit; i++)
+        if (!strcmp(d->jit_names[i], f->runtime)) return d->jit_names[i];
     if (!module) return NULL;
     const char *b = base_name(module);
     if (!strcmp(b, "node") || !strcmp(b, "nodejs") || !strncmp(b, "libnode.so", 10)) return b;
@@ -635,8 +657,14 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
             for (size_t k = 0; k < nl; k++) snprintf(hex + 2 * k, 3, "%02x", lead[k]);
             kstr(b, "callsite_leading_bytes", hex);
         }
+        if (f->module && f->runtime) { /* recognised by its code, not its name */
+            char why[300];
+            snprintf(why, sizeof why, "symbol %s", f->runtime_by);
+            kstr(b, "module_runtime", f->runtime);
+            kstr(b, "module_origin", why);
+        }
         buf_putc(b, '}');
-        if (!d->jit) d->jit = jit_runtime(f->module);
+        if (!d->jit) d->jit = jit_runtime(d, f);
     }
     buf_putc(b, ']');
     buf_putc(b, 0); /* a C string for buf_puts; not counted */
@@ -1022,14 +1050,16 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         }
         if (pe) pending_clear(pe);
         ustack_exec(d->u, h->tgid);
+        /* the program and its interpreter: parsed now, every executable
+         * segment mapped, so the first stack of a new binary unwinds */
         if (p && p->exe && h->u.exec.text_end > h->u.exec.text_start)
-            ustack_map(d->u, h->tgid, h->u.exec.text_start, h->u.exec.text_end,
-                       h->u.exec.text_pgoff, USTACK_PROT_R | USTACK_PROT_X, p->exe, NULL);
+            ustack_image(d->u, h->tgid, h->u.exec.text_start, h->u.exec.text_end,
+                         h->u.exec.text_pgoff, p->exe);
         if (h->u.exec.interp_end > h->u.exec.interp_start && h->u.exec.interp[0]) {
             char ip[MSR_PATH * 2];
             path_join(h->u.exec.interp, sizeof h->u.exec.interp, ip, sizeof ip);
-            ustack_map(d->u, h->tgid, h->u.exec.interp_start, h->u.exec.interp_end,
-                       h->u.exec.interp_pgoff, USTACK_PROT_R | USTACK_PROT_X, ip, NULL);
+            ustack_image(d->u, h->tgid, h->u.exec.interp_start, h->u.exec.interp_end,
+                         h->u.exec.interp_pgoff, ip);
         }
         begin_doc(d, h, "process", "start", "exec");
         put_process(d, h, NULL, caller);

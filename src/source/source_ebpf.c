@@ -35,6 +35,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "decode/event.h"
 #include "decode/sensor.h"
 #include "modus/modus.h"
 #include "sensor.skel.h"
@@ -180,6 +181,47 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
     return 0;
 }
 
+/* The table's `code` lines for Linux, one pattern each, to the decoder. */
+static bool set_code(msdec *dec, const sigtab *t, modus_diag *diag)
+{
+    size_t n = 0;
+    for (int i = 0; i < t->ncode; i++)
+        for (size_t j = 0; j < t->code[i].symbols.n; j++) n += t->code[i].symbols.p[j] == '|';
+    n += (size_t)t->ncode;
+    char **pat = calloc(n ? n : 1, sizeof *pat);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    bool *jit = calloc(n ? n : 1, sizeof *jit);
+    uint32_t *line = calloc(n ? n : 1, sizeof *line);
+    size_t k = 0, bad = 0;
+    bool ok = pat && names && jit && line;
+    for (int i = 0; ok && i < t->ncode; i++) {
+        const sigcode *c = &t->code[i];
+        if (c->os != STACK_OS_LINUX && c->os != SIG_OS_ANY) continue;
+        size_t st = 0;
+        for (size_t j = 0; ok && j <= c->symbols.n; j++) {
+            if (j < c->symbols.n && c->symbols.p[j] != '|') continue;
+            pat[k] = strndup(c->symbols.p + st, j - st);
+            names[k] = t->mod[c->modality].name;
+            jit[k] = t->mod[c->modality].jit;
+            line[k] = c->line;
+            ok = pat[k++] != NULL;
+            st = j + 1;
+        }
+    }
+    if (ok && !msdec_set_code(dec, (const char *const *)pat, names, jit, k, &bad)) {
+        snprintf(diag->message, sizeof diag->message,
+                 "modality table line %u: the sensor cannot match code symbol '%s'", line[bad],
+                 pat[bad]);
+        ok = false;
+    }
+    for (size_t i = 0; pat && i < k; i++) free(pat[i]);
+    free(pat);
+    free(names);
+    free(jit);
+    free(line);
+    return ok;
+}
+
 modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out, modus_diag *diag)
 {
     *out = NULL;
@@ -247,6 +289,17 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
     if (!s->dec) {
         modus_sensor_close(s);
         return MODUS_ENOMEM;
+    }
+    {
+        modus_engine *own = NULL;
+        const modus_engine *eng = opts->engine;
+        if (!eng && modus_engine_create(NULL, &own, diag) == MODUS_OK) eng = own;
+        bool ok = eng && set_code(s->dec, &eng->tab, diag);
+        modus_engine_destroy(own);
+        if (!ok) {
+            modus_sensor_close(s);
+            return MODUS_ETABLE;
+        }
     }
     s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.rb), on_record, s, NULL);
     if (!s->rb) {

@@ -29,6 +29,7 @@ static void uelf_free(uelf *e)
     for (size_t i = 0; i < e->nsyms; i++)
         if (e->syms[i].dem && e->syms[i].dem != e->syms[i].name) free((char *)e->syms[i].dem);
     free(e->syms);
+    free(e->runtime_sym);
     if (e->cfi) dwarf_cfi_end(e->cfi);
     if (e->elf) elf_end(e->elf);
     free(e);
@@ -64,7 +65,26 @@ static int sym_cmp(const void *a, const void *b)
     return strcmp(x->s.name, y->s.name);
 }
 
-static void load_symbols(uelf *e)
+/* The first code pattern (table order) that the function `name` matches
+ * better than *best; the cost is one byte compare per pattern for most
+ * names. */
+static void match_code(const uelf_cache *c, const char *name, int *best, const char **who)
+{
+    /* a later alias without a suffix (.cold, .part.0, .isra) reads better */
+    bool tidy = *best >= 0 && strchr(*who, '.') && !strchr(name, '.');
+    size_t lim = *best < 0 ? c->ncode : (size_t)*best + tidy;
+    for (size_t i = 0; i < lim; i++) {
+        const ucode *k = &c->code[i];
+        if (name[0] != k->prefix[0]) continue;
+        size_t n = strlen(k->prefix);
+        if (strncmp(name, k->prefix, n) || (!k->any_tail && name[n])) continue;
+        *best = (int)i;
+        *who = name;
+        return;
+    }
+}
+
+static void load_symbols(const uelf_cache *c, uelf *e)
 {
     Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
     GElf_Shdr sh, best;
@@ -78,6 +98,7 @@ static void load_symbols(uelf *e)
     Elf_Data *d = elf_getdata(scn, NULL);
     if (!d) return;
     size_t n = d->d_size / best.sh_entsize;
+    const char *who = NULL;
     sym_tmp *t = malloc((n ? n : 1) * sizeof *t);
     if (!t) return;
     size_t k = 0;
@@ -90,6 +111,7 @@ static void load_symbols(uelf *e)
             continue;
         const char *name = elf_strptr(e->elf, best.sh_link, s.st_name);
         if (!name || !*name) continue;
+        if (c->ncode) match_code(c, name, &e->runtime, &who);
         t[k++] = (sym_tmp){{s.st_value, s.st_size, name, NULL}, bind_rank(s.st_info)};
     }
     qsort(t, k, sizeof *t, sym_cmp);
@@ -104,12 +126,42 @@ static void load_symbols(uelf *e)
     free(t);
     e->syms = out;
     e->nsyms = m;
+    if (who) {
+        int status = -1;
+        char *dm = who[0] == '_' && who[1] == 'Z' ? __cxa_demangle(who, NULL, NULL, &status) : NULL;
+        e->runtime_sym = dm && status == 0 ? dm : strdup(who);
+        if (dm && status != 0) free(dm);
+    }
 }
 
-static uelf *uelf_parse(int fd, const struct stat *st)
+/* NT_GNU_BUILD_ID from the first note section that has one. */
+static void load_build_id(uelf *e)
+{
+    Elf_Scn *scn = NULL;
+    GElf_Shdr sh;
+    while ((scn = elf_nextscn(e->elf, scn))) {
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE) continue;
+        Elf_Data *d = elf_getdata(scn, NULL);
+        if (!d) continue;
+        GElf_Nhdr nh;
+        size_t off = 0, noff, doff;
+        while ((off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+            if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+                memcmp((const char *)d->d_buf + noff, "GNU", 4) || nh.n_descsz == 0)
+                continue;
+            size_t n = nh.n_descsz < sizeof e->build_id ? nh.n_descsz : sizeof e->build_id;
+            memcpy(e->build_id, (const uint8_t *)d->d_buf + doff, n);
+            e->build_id_len = (uint8_t)n;
+            return;
+        }
+    }
+}
+
+static uelf *uelf_parse(const uelf_cache *c, int fd, const struct stat *st)
 {
     uelf *e = calloc(1, sizeof *e);
     if (!e) return NULL;
+    e->runtime = -1;
     e->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     GElf_Ehdr eh;
     if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !gelf_getehdr(e->elf, &eh) ||
@@ -123,9 +175,11 @@ static uelf *uelf_parse(int fd, const struct stat *st)
     for (size_t i = 0; i < nph && e->nload < 16; i++) {
         GElf_Phdr ph;
         if (gelf_getphdr(e->elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-            e->load[e->nload++] = (uelf_load){ph.p_offset, ph.p_filesz, ph.p_vaddr};
+            e->load[e->nload++] =
+                (uelf_load){ph.p_offset, ph.p_filesz, ph.p_vaddr, (ph.p_flags & PF_X) != 0};
     }
-    load_symbols(e);
+    load_symbols(c, e);
+    load_build_id(e);
     e->cfi = dwarf_getcfi_elf(e->elf);
     e->dev = st->st_dev;
     e->ino = st->st_ino;
@@ -151,7 +205,7 @@ uelf *uelf_get(uelf_cache *c, int fd, unsigned *slot)
             return e;
         }
     }
-    uelf *e = uelf_parse(fd, &st);
+    uelf *e = uelf_parse(c, fd, &st);
     if (!e) return NULL;
     e->id = c->next_id++;
     e->ref = true;

@@ -33,7 +33,18 @@ typedef struct uelf_sym {
 
 typedef struct uelf_load {
     uint64_t off, filesz, vaddr;
+    bool exec; /* PF_X */
 } uelf_load;
+
+/* A runtime recognised by its code: a module defining a function whose
+ * name matches `prefix` (exactly, unless `any_tail`) is runtime `name`.
+ * Built by ustack_set_code from the table's patterns. */
+typedef struct ucode {
+    char prefix[120];
+    bool any_tail;
+    const char *name;    /* runtime (modality) name, owned by the ustack */
+    const char *pattern; /* as written in the table, owned by the ustack */
+} ucode;
 
 typedef struct uelf {
     uint64_t id; /* never reused: binds mappings and CFI rows to this parse */
@@ -48,6 +59,10 @@ typedef struct uelf {
     unsigned nload;
     uelf_sym *syms;
     size_t nsyms;
+    int runtime;       /* index in the cache's code table, -1: none */
+    char *runtime_sym; /* the defining function that recognised it (demangled) */
+    uint8_t build_id[20];
+    uint8_t build_id_len;
     bool ref; /* clock bit */
 } uelf;
 
@@ -55,6 +70,8 @@ typedef struct uelf_cache {
     uelf *slot[USTACK_MAX_ELF];
     unsigned hand;
     uint64_t next_id;
+    const ucode *code; /* runtime recognition by code, in table order */
+    size_t ncode;
 } uelf_cache;
 
 void uelf_cache_init(uelf_cache *c);
