@@ -37,7 +37,7 @@ static void usage(FILE *f)
           "  --format json|text    stdout format (default: text on a terminal, else json)\n"
           "  --backend auto|tp|lsm kernel hooks (default auto: lsm where the kernel allows\n"
           "                        BPF trampolines, tracepoints otherwise)\n"
-          "  --stack-bytes N       user stack copied per event, 4096..16384 (default 8192)\n"
+          "  --stack-bytes N       user stack copied per event, 4096..16384 (default 16384)\n"
           "  --modalities FILE     the modality signature table (default: embedded); its\n"
           "                        `code` lines name runtimes by their symbols\n"
           "  --ring-mb N           kernel-to-user ring buffer in MiB, a power of two up to\n"
@@ -541,7 +541,7 @@ int cmd_live(int argc, char **argv)
                 "modus live: backend %s; %zu rules%s; stack copy %u bytes; ring %u MiB; started "
                 "in %.0f ms\n",
                 modus_sensor_backend(sensor), loaded, nrules ? "" : " (built-in pack)",
-                so.stack_bytes ? so.stack_bytes : 8192, so.ring_mb ? so.ring_mb : 16,
+                so.stack_bytes ? so.stack_bytes : 16384, so.ring_mb ? so.ring_mb : 16,
                 (now() - t0) * 1e3);
         fprintf(stderr, "modus live: ready\n");
     }

@@ -321,7 +321,7 @@ void modus_alerter_destroy(modus_alerter *a);
 typedef struct modus_sensor modus_sensor;
 typedef struct modus_sensor_opts {
     const char *backend;  /* "auto" (NULL), "tp" or "lsm" */
-    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 8192 */
+    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 16384 */
     uint32_t ring_mb;     /* ring buffer, MiB, a power of two 1..1024; 0: 16 */
     /* Kernels without module support (CONFIG_MODULES=n) have no module
      * syscall tracepoints: watch load attempts anyway through the raw

@@ -139,7 +139,8 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
 {
     struct sensor_bpf *k = sensor_bpf__open();
     if (!k) return -errno;
-    uint32_t sb = opts->stack_bytes ? opts->stack_bytes : 8192;
+    uint32_t sb = opts->stack_bytes ? opts->stack_bytes
+                                    : 16384; /* node and java first events need more than 8 KB */
     if (sb > 16384) sb = 16384;
     sb = (sb + 4095) & ~4095u;
     k->rodata->stack_max = sb;
