@@ -596,18 +596,20 @@ static void put_proc_fields(buf *b, const proc *p)
 
 /* ---- stacks --------------------------------------------------------------------------- */
 
-/* The JIT runtime a frame stands for: by its code (the runtime's name), or
- * by its file name. */
+/* The JIT runtime a frame stands for, as the protection_provenance of the
+ * memory it makes executable: its module's file name where that is a known
+ * one (libjvm.so, node...), else the runtime its code shows (a renamed node
+ * is "node"). */
 static const char *jit_runtime(const msdec *d, const ustack_frame *f)
 {
     const char *module = f->module;
-    for (size_t i = 0; f->runtime && i < d->njit; i++)
-        if (!strcmp(d->jit_names[i], f->runtime)) return d->jit_names[i];
     if (!module) return NULL;
     const char *b = base_name(module);
     if (!strcmp(b, "node") || !strcmp(b, "nodejs") || !strncmp(b, "libnode.so", 10)) return b;
     if (!strcmp(b, "libjvm.so")) return b;
     if (!strncmp(b, "libluajit", 9) || !strncmp(b, "luajit", 6)) return b;
+    for (size_t i = 0; f->runtime && i < d->njit; i++)
+        if (!strcmp(d->jit_names[i], f->runtime)) return d->jit_names[i];
     return NULL;
 }
 
