@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../stack/ustack.h"
 #include "../util/limits.h"
 
 static sv next_tok(sv *line)
@@ -176,12 +177,7 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
                 if (i < syms.n && syms.p[i] != '|') continue;
                 sv a = {syms.p + st, i - st};
                 st = i + 1;
-                bool bad = a.n == 0;
-                for (size_t j = 0; j < a.n && !bad; j++)
-                    bad = a.p[j] == '?' || (a.p[j] == '*' && j + 1 != a.n);
-                if (!bad && a.n >= 3 && a.p[a.n - 1] == '*' && memchr(a.p, ':', a.n))
-                    bad = a.p[a.n - 2] != ':'; /* ns::* only */
-                if (bad)
+                if (!ustack_code_ok(a.p, a.n))
                     return fail(err_line, lineno, msg, msgcap,
                                 "bad code symbol '%.*s' (name, prefix*, ns::name or ns::*)", a);
             }

@@ -488,6 +488,16 @@ static bool code_pattern(const char *p, ucode *k)
     return true;
 }
 
+bool ustack_code_ok(const char *p, size_t n)
+{
+    char tmp[128];
+    ucode k;
+    if (n >= sizeof tmp || memchr(p, 0, n)) return false;
+    memcpy(tmp, p, n);
+    tmp[n] = 0;
+    return code_pattern(tmp, &k);
+}
+
 bool ustack_set_code(ustack *u, const char *const *patterns, const char *const *names, size_t n,
                      size_t *bad)
 {

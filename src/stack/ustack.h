@@ -76,6 +76,8 @@ void ustack_exit(ustack *u, uint32_t tgid);
  * pattern has another form. */
 bool ustack_set_code(ustack *u, const char *const *patterns, const char *const *names, size_t n,
                      size_t *bad);
+/* Whether ustack_set_code takes the pattern p[0..n) (the table checks). */
+bool ustack_code_ok(const char *p, size_t n);
 
 /* Unwinding --------------------------------------------------------------- */
 

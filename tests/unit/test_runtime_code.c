@@ -184,19 +184,21 @@ static void classifier_cases(void)
               "the evidence says the code named it: %s", text ? text : "(null)");
     }
     /* a mark from the code beats the file name: bash renamed python3 is shell */
-    snprintf(doc, sizeof doc,
-             "{\"host\":{\"os\":{\"type\":\"linux\"}},\"process\":{\"thread\":{\"Ext\":{"
-             "\"call_stack\":[{\"symbol_info\":\"/usr/lib/x86_64-linux-gnu/libc.so.6!__open+0x51\"},"
-             "{\"symbol_info\":\"/tmp/x/python3!do_redirections+0x8e\",\"module_runtime\":"
-             "\"shell\",\"module_origin\":\"symbol execute_command_internal\"}]}}}}");
+    snprintf(
+        doc, sizeof doc,
+        "{\"host\":{\"os\":{\"type\":\"linux\"}},\"process\":{\"thread\":{\"Ext\":{"
+        "\"call_stack\":[{\"symbol_info\":\"/usr/lib/x86_64-linux-gnu/libc.so.6!__open+0x51\"},"
+        "{\"symbol_info\":\"/tmp/x/python3!do_redirections+0x8e\",\"module_runtime\":"
+        "\"shell\",\"module_origin\":\"symbol execute_command_internal\"}]}}}}");
     ev = NULL;
     CHECK(modus_scanner_decode(sc, doc, strlen(doc), &ev, &d) == MODUS_OK && ev, "decode");
     if (ev) CHECK_STR(modus_event_modality(ev), "shell");
     /* unmarked and named like the runtime: the name fallback, and it says so */
-    snprintf(doc, sizeof doc,
-             "{\"host\":{\"os\":{\"type\":\"linux\"}},\"process\":{\"thread\":{\"Ext\":{"
-             "\"call_stack\":[{\"symbol_info\":\"/usr/lib/x86_64-linux-gnu/libc.so.6!__open+0x51\"},"
-             "{\"symbol_info\":\"/usr/bin/perl!Perl_pp_open+0x122\"}]}}}}");
+    snprintf(
+        doc, sizeof doc,
+        "{\"host\":{\"os\":{\"type\":\"linux\"}},\"process\":{\"thread\":{\"Ext\":{"
+        "\"call_stack\":[{\"symbol_info\":\"/usr/lib/x86_64-linux-gnu/libc.so.6!__open+0x51\"},"
+        "{\"symbol_info\":\"/usr/bin/perl!Perl_pp_open+0x122\"}]}}}}");
     ev = NULL;
     CHECK(modus_scanner_decode(sc, doc, strlen(doc), &ev, &d) == MODUS_OK && ev, "decode");
     if (ev) {
