@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     size_t n = 0;
     for (int i = 0; i < t.ncode && n < 64; i++) {
         sv s = t.code[i].symbols;
-        if (!inside(&t, size, s) || t.code[i].modality < 0 || t.code[i].modality >= t.nmod)
-            abort();
+        if (!inside(&t, size, s) || t.code[i].modality < 0 || t.code[i].modality >= t.nmod) abort();
         for (size_t st = 0, j = 0; j <= s.n && n < 64; j++) {
             if (j < s.n && s.p[j] != '|') continue;
             own[n] = strndup(s.p + st, j - st);

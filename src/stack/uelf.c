@@ -1,6 +1,13 @@
 /* uelf.c - parsed ELF files for ustack: load segments, function symbols,
  * .eh_frame CFI and the raw image (for call-site bytes).
  *
+ * While the symbols are read, each function name is checked against the
+ * runtime patterns (ustack_set_code, from the table's `code` lines): the
+ * first pattern a module defines names its runtime, recorded with the
+ * function (demangled) that showed it. The check is one byte compare per
+ * pattern for nearly every name, so recognising costs nothing measurable
+ * next to the sort. The GNU build-id is kept as the file's identity.
+ *
  * Files are mapped (ELF_C_READ_MMAP) and the descriptor is not kept. Entries
  * are keyed by dev+inode+mtime+size, so a rebuilt file is a new entry; at
  * most USTACK_MAX_ELF are kept, evicted by a clock sweep. Every entry gets an

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOPROC 0x7ffffff0u /* a tgid with no process: files are opened by path */
@@ -107,7 +108,14 @@ static const char *recognise(ustack *u, uint32_t tgid, const char *path, char *b
     uint64_t bias = s[0].vaddr < 0x400000 ? 0x555555554000ull : 0;
     uint64_t start = bias + (s[0].vaddr & ~0xfffull);
     uint64_t end = bias + ((s[0].vaddr + s[0].filesz + 0xfff) & ~0xfffull);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     ustack_image(u, tgid, start, end, s[0].off & ~0xfffull, path);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* the cost a never-seen binary adds at its exec record (open, parse the
+     * ELF, sort its symbols, look for the runtime's functions) */
+    printf("exec image %s: %.1f ms\n", path,
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     static char rt[32];
     rt[0] = 0;
     by[0] = 0;
