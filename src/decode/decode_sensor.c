@@ -323,6 +323,11 @@ bool msdec_set_code(msdec *d, const char *const *patterns, const char *const *na
     return true;
 }
 
+bool msdec_add_known(msdec *d, const char *path, const char *name)
+{
+    return ustack_add_known(d->u, path, name);
+}
+
 void msdec_stats(const msdec *d, uint64_t *processes, uint64_t *unwound)
 {
     *processes = d->nprocs;
@@ -660,10 +665,8 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
             kstr(b, "callsite_leading_bytes", hex);
         }
         if (f->module && f->runtime) { /* recognised by its code, not its name */
-            char why[300];
-            snprintf(why, sizeof why, "symbol %s", f->runtime_by);
             kstr(b, "module_runtime", f->runtime);
-            kstr(b, "module_origin", why);
+            if (f->runtime_by) kstr(b, "module_origin", f->runtime_by);
         }
         buf_putc(b, '}');
         if (!d->jit) d->jit = jit_runtime(d, f);

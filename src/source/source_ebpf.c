@@ -23,6 +23,7 @@
  * modus_sensor_poll waits at most timeout_ms and then consumes whatever is
  * there. Lost records are counted in the kernel per type and summed here.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,23 @@ static bool set_code(msdec *dec, const sigtab *t, modus_diag *diag)
     free(names);
     free(jit);
     free(line);
+    /* The interpreters installed here, found by the table's file-name
+     * signatures: their build-ids name stripped copies (dash has no
+     * symbols to recognise it by). */
+    static const char *const dirs[] = {"/usr/bin", "/usr/sbin", "/usr/local/bin"};
+    for (size_t i = 0; ok && i < sizeof dirs / sizeof *dirs; i++) {
+        DIR *dir = opendir(dirs[i]);
+        struct dirent *de;
+        while (dir && (de = readdir(dir))) {
+            if (de->d_name[0] == '.') continue;
+            int g = sigtab_match_name(t, STACK_OS_LINUX, ROLE_RUNTIME, sv_cstr(de->d_name));
+            if (g < 0) continue;
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dirs[i], de->d_name);
+            msdec_add_known(dec, path, t->mod[t->sigs[g].modality].name);
+        }
+        if (dir) closedir(dir);
+    }
     return ok;
 }
 

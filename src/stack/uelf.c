@@ -16,6 +16,7 @@
  */
 #include "ustack_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,7 +37,7 @@ static void uelf_free(uelf *e)
     for (size_t i = 0; i < e->nsyms; i++)
         if (e->syms[i].dem && e->syms[i].dem != e->syms[i].name) free((char *)e->syms[i].dem);
     free(e->syms);
-    free(e->runtime_sym);
+    free(e->rt_why);
     if (e->cfi) dwarf_cfi_end(e->cfi);
     if (e->elf) elf_end(e->elf);
     free(e);
@@ -136,8 +137,33 @@ static void load_symbols(const uelf_cache *c, uelf *e)
     if (who) {
         int status = -1;
         char *dm = who[0] == '_' && who[1] == 'Z' ? __cxa_demangle(who, NULL, NULL, &status) : NULL;
-        e->runtime_sym = dm && status == 0 ? dm : strdup(who);
-        if (dm && status != 0) free(dm);
+        const char *shown = dm && status == 0 ? dm : who;
+        size_t wl = strlen(shown) + 8;
+        e->rt_why = malloc(wl);
+        if (e->rt_why) {
+            snprintf(e->rt_why, wl, "symbol %s", shown);
+            e->rt_name = c->code[e->runtime].name;
+        }
+        free(dm);
+    }
+}
+
+/* A stripped file of a known runtime build: by its build-id. */
+static void match_known(const uelf_cache *c, uelf *e)
+{
+    if (e->rt_name || !e->build_id_len) return;
+    for (size_t i = 0; i < c->nknown; i++) {
+        const uknown *k = &c->known[i];
+        if (k->len != e->build_id_len || memcmp(k->id, e->build_id, k->len)) continue;
+        size_t n = 2 * k->len + strlen(k->path) + 16;
+        e->rt_why = malloc(n);
+        if (!e->rt_why) return;
+        size_t o = (size_t)snprintf(e->rt_why, n, "build-id ");
+        for (unsigned j = 0; j < k->len; j++)
+            o += (size_t)snprintf(e->rt_why + o, n - o, "%02x", k->id[j]);
+        snprintf(e->rt_why + o, n - o, " of %s", k->path);
+        e->rt_name = k->name;
+        return;
     }
 }
 
@@ -187,6 +213,7 @@ static uelf *uelf_parse(const uelf_cache *c, int fd, const struct stat *st)
     }
     load_symbols(c, e);
     load_build_id(e);
+    match_known(c, e);
     e->cfi = dwarf_getcfi_elf(e->elf);
     e->dev = st->st_dev;
     e->ino = st->st_ino;
@@ -196,6 +223,21 @@ static uelf *uelf_parse(const uelf_cache *c, int fd, const struct stat *st)
 fail:
     uelf_free(e);
     return NULL;
+}
+
+size_t uelf_read_build_id(int fd, uint8_t *out, size_t cap)
+{
+    uelf tmp = {0};
+    elf_version(EV_CURRENT);
+    tmp.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    size_t n = 0;
+    if (tmp.elf && elf_kind(tmp.elf) == ELF_K_ELF) {
+        load_build_id(&tmp);
+        n = tmp.build_id_len < cap ? tmp.build_id_len : cap;
+        memcpy(out, tmp.build_id, n);
+    }
+    if (tmp.elf) elf_end(tmp.elf);
+    return n;
 }
 
 uelf *uelf_get(uelf_cache *c, int fd, unsigned *slot)

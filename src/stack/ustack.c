@@ -449,7 +449,38 @@ void ustack_destroy(ustack *u)
     for (size_t i = 0; i < 2 * u->ncode; i++) free(u->code_strs[i]);
     free(u->code_strs);
     free(u->code);
+    for (size_t i = 0; i < u->elves.nknown; i++) {
+        free(u->elves.known[i].name);
+        free(u->elves.known[i].path);
+    }
+    free(u->elves.known);
     free(u);
+}
+
+bool ustack_add_known(ustack *u, const char *path, const char *name)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    uknown k = {0};
+    k.len = (uint8_t)uelf_read_build_id(fd, k.id, sizeof k.id);
+    close(fd);
+    if (!k.len) return false;
+    for (size_t i = 0; i < u->elves.nknown; i++)
+        if (u->elves.known[i].len == k.len && !memcmp(u->elves.known[i].id, k.id, k.len))
+            return false; /* the same build under another name (sh -> dash) */
+    uknown *nk = realloc(u->elves.known, (u->elves.nknown + 1) * sizeof *nk);
+    if (!nk) return false;
+    u->elves.known = nk;
+    k.name = strdup(name);
+    k.path = strdup(path);
+    if (!k.name || !k.path) {
+        free(k.name);
+        free(k.path);
+        return false;
+    }
+    nk[u->elves.nknown++] = k;
+    uelf_cache_fini(&u->elves); /* files parsed before did not know it */
+    return true;
 }
 
 /* A table pattern as a symbol-name prefix: C names as written (a trailing
@@ -716,12 +747,11 @@ static uelf *fill(walk *w, ustack_frame *f, const ustack_frame *prev, uint64_t i
     f->offset = off;
     if (mp->kind != UMAP_FILE) return NULL;
     uelf *e = bind_elf(w->u, w->pr, mp);
-    if (e && e->runtime >= 0 && (size_t)e->runtime < w->u->ncode) {
-        f->runtime = w->u->code[e->runtime].name;
-        const char *by = e->runtime_sym ? e->runtime_sym : w->u->code[e->runtime].pattern;
-        f->runtime_by = prev && prev->runtime_by && !strcmp(prev->runtime_by, by)
+    if (e && e->rt_name && e->rt_why) {
+        f->runtime = e->rt_name; /* owned by u's tables */
+        f->runtime_by = prev && prev->runtime_by && !strcmp(prev->runtime_by, e->rt_why)
                             ? prev->runtime_by
-                            : arena_strndup(&w->u->strs, by, strlen(by));
+                            : arena_strndup(&w->u->strs, e->rt_why, strlen(e->rt_why));
     }
     if (!e || !uelf_vaddr(e, off, vaddr)) return NULL;
     f->offset = *vaddr;

@@ -76,6 +76,10 @@ void ustack_exit(ustack *u, uint32_t tgid);
  * pattern has another form. */
 bool ustack_set_code(ustack *u, const char *const *patterns, const char *const *names, size_t n,
                      size_t *bad);
+/* A runtime's installed build: files with the build-id of `path` are
+ * runtime `name` when their symbols say nothing (stripped: dash). False
+ * when path has no build-id or the build is known already. */
+bool ustack_add_known(ustack *u, const char *path, const char *name);
 /* Whether ustack_set_code takes the pattern p[0..n) (the table checks). */
 bool ustack_code_ok(const char *p, size_t n);
 
@@ -93,7 +97,7 @@ typedef struct ustack_frame {
     bool mapped;            /* ip lies in some known mapping */
     char how;               /* 'S' from registers, 'D' CFI, 'F' frame pointer */
     const char *runtime;    /* the module's runtime recognised by its code, NULL */
-    const char *runtime_by; /* the function that recognised it */
+    const char *runtime_by; /* how: "symbol _PyEval_EvalFrameDefault", "build-id HEX of PATH" */
     uint8_t lead[16];       /* the code bytes just before ip (file-backed only) */
     uint8_t nlead;          /* how many of lead[] are valid (0: unreadable) */
 } ustack_frame;

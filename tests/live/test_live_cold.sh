@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_live_cold.sh - the first event of a never-seen binary is unwound and
 # named like the hundredth. Interpreters (python3, perl, node where installed,
-# bash) are copied under new random names (a new inode, nothing in the name
+# bash, and dash, which is stripped and known by its build-id) are copied
+# under new random names (a new inode, nothing in the name
 # that says what they are) after a fresh sensor has started; each copy runs
 # once and writes a cron file, then runs a second time (warm). The first
 # event of each must be named by its runtime (python, perl, node, shell),
@@ -38,6 +39,9 @@ done
 [ -x /usr/bin/perl ] && REAL[perl]=$(readlink -f /usr/bin/perl)
 command -v node >/dev/null && REAL[node]=$(readlink -f "$(command -v node)")
 REAL[shell]=$(readlink -f /bin/bash)
+# dash is stripped: no symbols; known by the build-id of the installed one
+[ -x /bin/dash ] && REAL[dash]=$(readlink -f /bin/dash)
+declare -A MOD=([python]=python [perl]=perl [node]=node [shell]=shell [dash]=shell)
 
 OUT=$TMP/cold.ndjson
 "$MODUS" live --all-events --output "$OUT" --stats-interval 0 2>"$TMP/err" &
@@ -68,7 +72,7 @@ write_cron() { # MODALITY: run the copy once, writing its cron file
     python) code="open('$f', 'w').write('# modus cold-start test\\n')" ;;
     perl) code="open(my \$h, '>', '$f') or die; print \$h \"# modus cold-start test\\n\"; close \$h" ;;
     node) code="require('fs').writeFileSync('$f', '# modus cold-start test\\n')" ;;
-    shell) code="echo '# modus cold-start test' > '$f'" ;;
+    shell | dash) code="echo '# modus cold-start test' > '$f'" ;;
     esac
     local flag=-c
     [ "$m" = perl ] || [ "$m" = node ] && flag=-e
@@ -99,29 +103,30 @@ norm() { # frames without offsets: what a warm run must match
     jq -r '[.process.thread.Ext.call_stack[].symbol_info | sub("\\+0x[0-9a-f]+$"; "")] | join(" | ")'
 }
 unknown() { jq '[.process.thread.Ext.call_stack[] | select(.symbol_info == "Unknown")] | length'; }
-for m in $(printf '%s\n' "${!COPY[@]}" | sort); do
-    name=$(basename "${COPY[$m]}")
-    e=$(first "${PID_COLD[$m]}")
-    check "$m: the cold run made an event" test -n "$e"
+for k in $(printf '%s\n' "${!COPY[@]}" | sort); do
+    m=${MOD[$k]}
+    name=$(basename "${COPY[$k]}")
+    e=$(first "${PID_COLD[$k]}")
+    check "$k: the cold run made an event" test -n "$e"
     [ -n "$e" ] || continue
     # the very first event of the never-seen binary, whatever it is
-    what="$m (cold $name, first event: $(jq -r .event.action <<<"$e"))"
+    what="$k (cold $name, first event: $(jq -r .event.action <<<"$e"))"
     expect_eq "$what: modality" "$(jq -r .modality.name <<<"$e")" "$m"
     expect_eq "$what: confidence" "$(jq -r .modality.confidence <<<"$e")" high
     expect_eq "$what: Unknown frames" "$(unknown <<<"$e")" 0
-    check "$what: the runtime was recognised by its code" \
-        grep -q "symbol " <<<"$(jq -r '[.process.thread.Ext.call_stack[].module_origin // empty] | join(" ")' <<<"$e")"
-    check "$what: the evidence says how" grep -q "is $m code (by symbol" <<<"$(jq -r '.modality.evidence | join(" ")' <<<"$e")"
+    check "$what: the runtime was recognised by its code or build" \
+        grep -Eq "symbol |build-id " <<<"$(jq -r '[.process.thread.Ext.call_stack[].module_origin // empty] | join(" ")' <<<"$e")"
+    check "$what: the evidence says how" grep -Eq "is $m code \(by (symbol|build-id)" <<<"$(jq -r '.modality.evidence | join(" ")' <<<"$e")"
     # the cron file: the same frames as the warm run, and the alert
-    cold=$(cron_ev "${PID_COLD[$m]}" "${CRON[$m]}")
-    warm=$(cron_ev "${PID_WARM[$m]}" "${CRON[$m]}")
-    check "$m: the cold run's cron file was seen" test -n "$cold"
-    check "$m: the warm run's cron file was seen" test -n "$warm"
+    cold=$(cron_ev "${PID_COLD[$k]}" "${CRON[$k]}")
+    warm=$(cron_ev "${PID_WARM[$k]}" "${CRON[$k]}")
+    check "$k: the cold run's cron file was seen" test -n "$cold"
+    check "$k: the warm run's cron file was seen" test -n "$warm"
     [ -n "$cold" ] && [ -n "$warm" ] || continue
-    expect_eq "$m (cold): cron file: modality" "$(jq -r .modality.name <<<"$cold")" "$m"
-    expect_eq "$m (cold): cron file: Unknown frames" "$(unknown <<<"$cold")" 0
-    expect_eq "$m: cron file: the cold run's frames are the warm run's" "$(norm <<<"$cold")" "$(norm <<<"$warm")"
-    expect_eq "$m (cold): alert" "$(jq -r --argjson p "${PID_COLD[$m]}" 'select(.event.kind == "alert" and .process.pid == $p) | .rule.name' "$OUT" | sort -u)" \
+    expect_eq "$k (cold): cron file: modality" "$(jq -r .modality.name <<<"$cold")" "$m"
+    expect_eq "$k (cold): cron file: Unknown frames" "$(unknown <<<"$cold")" 0
+    expect_eq "$k: cron file: the cold run's frames are the warm run's" "$(norm <<<"$cold")" "$(norm <<<"$warm")"
+    expect_eq "$k (cold): alert" "$(jq -r --argjson p "${PID_COLD[$k]}" 'select(.event.kind == "alert" and .process.pid == $p) | .rule.name' "$OUT" | sort -u)" \
         "Linux persistence file written by a script or shellcode"
 done
 check "python, perl and bash were run" test -n "${COPY[python]:-}" -a -n "${COPY[perl]:-}" -a -n "${COPY[shell]:-}"

@@ -233,11 +233,11 @@ int main(void)
     }
     ustack *u = with_table();
     uint32_t tgid = NOPROC;
-    runtime_case(u, &tgid, "/usr/bin/python3", "python", "_PyEval_EvalFrameDefault");
-    runtime_case(u, &tgid, "/usr/bin/perl", "perl", "Perl_runops_standard");
-    runtime_case(u, &tgid, "/bin/bash", "shell", "execute_command_internal");
+    runtime_case(u, &tgid, "/usr/bin/python3", "python", "symbol _PyEval_EvalFrameDefault");
+    runtime_case(u, &tgid, "/usr/bin/perl", "perl", "symbol Perl_runops_standard");
+    runtime_case(u, &tgid, "/bin/bash", "shell", "symbol execute_command_internal");
     if (access("/usr/bin/node", X_OK) == 0)
-        runtime_case(u, &tgid, "/usr/bin/node", "node", "node::Start(int, char**)");
+        runtime_case(u, &tgid, "/usr/bin/node", "node", "symbol node::Start(int, char**)");
     char jvm[4096];
     size_t jl;
     /* the JVM of the java on PATH: .../bin/java -> .../lib/server/libjvm.so */
@@ -257,6 +257,28 @@ int main(void)
         CHECK(got && !strcmp(got, ""), "true named python3: runtime '%s', want none",
               got ? got : "?");
         unlink(py);
+    }
+    /* a stripped interpreter (dash) has no symbols to go by: by the build-id
+     * of the installed one, once the sensor has read it */
+    char dash[4096];
+    if (realpath("/bin/dash", dash) && (c = copy_of(dash, cp, sizeof cp))) {
+        const char *got = recognise(u, tgid++, cp, by, sizeof by);
+        CHECK(got && !strcmp(got, ""), "a copy of dash, build unknown: runtime '%s', want none",
+              got ? got : "?");
+        CHECK(ustack_add_known(u, dash, "shell"), "dash's build-id is read");
+        CHECK(!ustack_add_known(u, dash, "shell"), "the same build is not added twice");
+        char cp2[4096];
+        const char *c2 = copy_of(dash, cp2, sizeof cp2);
+        got = c2 ? recognise(u, tgid++, cp2, by, sizeof by) : NULL;
+        CHECK(got && !strcmp(got, "shell"), "a copy of dash, build known: runtime '%s', want shell",
+              got ? got : "?");
+        char want[4200];
+        snprintf(want, sizeof want, " of %s", dash);
+        CHECK(!strncmp(by, "build-id ", 9) && strstr(by, want), "by '%s'", by);
+        unlink(cp);
+        if (c2) unlink(cp2);
+    } else {
+        printf("note: dash is not installed\n");
     }
     /* malformed patterns are refused with their index */
     const char *bad[] = {"ok_name", "a*b"}, *nm[] = {"python", "python"};
