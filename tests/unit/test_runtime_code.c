@@ -190,6 +190,8 @@ static void classifier_cases(void)
         const char *text = modus_event_render(ev, MODUS_RENDER_EXPLAIN, &n);
         CHECK(text && strstr(text, "is python code (by symbol _PyEval_EvalFrameDefault)"),
               "the evidence says the code named it: %s", text ? text : "(null)");
+        CHECK(text && strstr(text, "[python by symbol _PyEval_EvalFrameDefault]"),
+              "the frame list says it: %s", text ? text : "(null)");
     }
     /* a mark from the code beats the file name: bash renamed python3 is shell */
     snprintf(
