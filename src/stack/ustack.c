@@ -592,15 +592,27 @@ size_t ustack_scan_proc(ustack *u)
 
 static uelf *bind_elf(ustack *u, const uproc *pr, umap *mp);
 
+static bool system_lib(const char *path)
+{
+    static const char *const dirs[] = {"/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/",
+                                       "/usr/lib32/"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        if (!strncmp(path, dirs[i], strlen(dirs[i])) && !strstr(path, "/../")) return true;
+    return false;
+}
+
 void ustack_map(ustack *u, uint32_t tgid, uint64_t start, uint64_t end, uint64_t pgoff,
                 uint32_t prot, const char *path, const char *provenance)
 {
     uproc *pr = uprocs_get(&u->procs, tgid, true);
     if (!pr) return;
     uproc_set(pr, start, end, pgoff, prot, path, provenance);
-    /* open the file now, while the process (and often the file) still
-     * exists: a stack decoded after the process exited still unwinds */
-    umap *mp = path && (prot & USTACK_PROT_X) ? uproc_find(pr, start) : NULL;
+    /* open the file now, while the process (and the file: a library
+     * dropped in /tmp and deleted after loading) still exists. The system
+     * library directories are left to the first unwind that needs them:
+     * their files stay, and a build maps thousands of them a minute. */
+    if (!path || !(prot & USTACK_PROT_X) || system_lib(path)) return;
+    umap *mp = uproc_find(pr, start);
     if (mp && mp->start == start && mp->kind == UMAP_FILE) bind_elf(u, pr, mp);
 }
 
