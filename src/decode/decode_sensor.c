@@ -636,6 +636,10 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
             lead = f->lead;
             nl = f->nlead;
         }
+        /* a frame-pointer step in code built without frame pointers reads
+         * garbage: say so, so the classifier does not judge its return
+         * address (stub_entered_by_return) */
+        if (i > 0 && f->how == 'F') kstr(b, "unwind", "frame_pointer");
         if (lead) {
             char hex[40];
             for (size_t k = 0; k < nl; k++) snprintf(hex + 2 * k, 3, "%02x", lead[k]);

@@ -20,10 +20,11 @@
  *                          in no mapping ("Unknown"): nothing
  *                          called the stub, a `ret` reached it - a
  *                          return-oriented chain. Only that one frame is
- *                          judged: its return address comes from the stub's
- *                          own CFI (libc has it), while frames further down
- *                          may be frame-pointer guesses in code built
- *                          without frame pointers.
+ *                          judged, and only when its return address came
+ *                          from the stub's unwind info: a frame the sensor
+ *                          marks "unwind":"frame_pointer" is a guess (libc
+ *                          has no frame pointers; clone3 ends its CFI
+ *                          before the syscall) and is never judged.
  *
  * The call check decodes backwards: a return address is valid when some call
  * encoding ends exactly there: E8 rel32, or FF /2 (and FF /3) with any ModRM,
@@ -115,6 +116,7 @@ int stub_entered_by_return(const stack *s, const uint8_t *cls)
     while (j < s->n && (cls[j] == C_STUB || cls[j] == C_API)) j++;
     if (j == s->n) return -1;
     const frame *f = &s->f[j];
+    if (f->guessed) return -1; /* the stub had no unwind info here (clone3's child path) */
     if (f->kind == FRAME_UNKNOWN) return (int)j; /* the sensor's "Unknown": no mapping */
     return call_preceded(f) == 0 ? (int)j : -1;
 }

@@ -236,6 +236,12 @@ static const rop_case rops[] = {
      "\"callsite_leading_bytes\":\"4489c2e8f1feffff\"}," PROG("4883c4085a5e5fc3") TAIL,
      true},
     {"too few bytes to judge", "linux", PROG("c3") TAIL, false},
+    {"no mapping, but the frame was a frame-pointer guess (clone3)", "linux",
+     "{\"symbol_info\":\"Unknown\",\"unwind\":\"frame_pointer\"}", false},
+    {"no call before it, but the frame was a frame-pointer guess", "linux",
+     "{\"symbol_info\":\"/opt/t/prog!run+0x2a\",\"unwind\":\"frame_pointer\","
+     "\"callsite_leading_bytes\":\"4883c4085fc3\"}" TAIL,
+     false},
     {"Windows stacks keep return_not_after_call only", "windows",
      "{\"symbol_info\":\"" JW
      "kernelbase.dll!VirtualProtect+0x3b\"},{\"symbol_info\":\"c:\\\\app\\\\prog.exe+0x2a\","
