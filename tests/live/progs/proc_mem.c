@@ -24,8 +24,7 @@ __attribute__((noinline)) static int inject(pid_t child)
     if (pread(fd, seen, sizeof seen, at) != (ssize_t)sizeof seen) return perror("pread"), 1;
     if (pread(fd, seen, sizeof seen, at) != (ssize_t)sizeof seen) return perror("pread"), 1;
     if (pwrite(fd, "injected", 8, at) != 8) return perror("pwrite"), 1;
-    if (lseek(fd, at + 8, SEEK_SET) < 0 || write(fd, " payload", 8) != 8)
-        return perror("write"), 1;
+    if (lseek(fd, at + 8, SEEK_SET) < 0 || write(fd, " payload", 8) != 8) return perror("write"), 1;
     close(fd);
     return 0;
 }

@@ -15,8 +15,8 @@ __attribute__((noinline)) static long rop_mprotect(void *page, void *fn, void *g
     long ret;
     __asm__ volatile("sub $128, %%rsp\n\t" /* step over the red zone */
                      "lea 1f(%%rip), %%rax\n\t"
-                     "push %%rax\n\t"  /* where mprotect returns: no call precedes it */
-                     "push %[fn]\n\t"  /* the gadget's ret pops this */
+                     "push %%rax\n\t" /* where mprotect returns: no call precedes it */
+                     "push %[fn]\n\t" /* the gadget's ret pops this */
                      "mov %[page], %%rdi\n\t"
                      "mov $4096, %%esi\n\t"
                      "mov $7, %%edx\n\t" /* PROT_READ | PROT_WRITE | PROT_EXEC */
