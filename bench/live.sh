@@ -10,7 +10,9 @@
 #   With PUBLISH=1, section 1 also runs the sensor with --all-events
 #   --publish to a nats-server on loopback (R1, this machine): the compile
 #   workload off / on / on+publish, alternated. SECTIONS="1" runs only
-#   section 1 (default "1 2 3").
+#   section 1 (default "1 2 3"). BASE=OTHER-MODUS adds, in section 1, the
+#   same build under another modus binary (e.g. main's), alternated with
+#   the others, so a change's cost is measured against it in one run.
 # Usage: [PUBLISH=1] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +70,15 @@ for r in $(seq "$rounds"); do
     echo "on $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
     stop_sensor
     grep "stopped after" "$tmp/err" | sed 's/^/  /' >>"$tmp/cc_sensor.txt"
+    if [ -n "${BASE:-}" ]; then
+        M0=$M
+        M=$BASE
+        start_sensor
+        echo "base $(compile)" >>"$tmp/cc.txt"
+        echo "base $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
+        stop_sensor
+        M=$M0
+    fi
     if [ "${PUBLISH:-0}" = 1 ]; then
         start_sensor --all-events --publish nats://127.0.0.1:$nport --spool "$tmp/spool"
         echo "pub $(compile)" >>"$tmp/cc.txt"
@@ -88,6 +99,13 @@ echo "   CPU (user+sys of the build): off ${off_c}s, on ${on_c}s, overhead $(awk
 tail -1 "$tmp/cc_sensor.txt"
 on_s=$(awk '$1=="on"{print $2}' "$tmp/sensor_cpu.txt" | median)
 echo "   the sensor's own CPU during a build: ${on_s}s ($(awk -v a="$off_c" -v b="$on_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU)"
+if [ -n "${BASE:-}" ]; then
+    base_w=$(awk '$1=="base"{print $2}' "$tmp/cc.txt" | median)
+    base_c=$(awk '$1=="base"{print $3}' "$tmp/cc.txt" | median)
+    base_s=$(awk '$1=="base"{print $2}' "$tmp/sensor_cpu.txt" | median)
+    echo "   under BASE ($BASE): wall ${base_w}s ($(awk -v a="$off_w" -v b="$base_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), CPU ${base_c}s ($(awk -v a="$off_c" -v b="$base_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), its sensor's CPU ${base_s}s"
+    echo "   this build vs BASE: wall $(awk -v a="$base_w" -v b="$on_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), build CPU $(awk -v a="$base_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}')"
+fi
 if [ "${PUBLISH:-0}" = 1 ]; then
     pub_s=$(awk '$1=="pub"{print $2}' "$tmp/sensor_cpu.txt" | median)
     echo "   ... with --all-events --publish: ${pub_s}s ($(awk -v a="$off_c" -v b="$pub_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU; publishing adds $(awk -v a="$off_c" -v b="$pub_s" -v c="$on_s" 'BEGIN{printf "%.1f%%", (b-c)/a*100}'))"
