@@ -12,7 +12,8 @@
 #   workload off / on / on+publish, alternated. SECTIONS="1" runs only
 #   section 1 (default "1 2 3"). BASE=OTHER-MODUS adds, in section 1, the
 #   same build under another modus binary (e.g. main's), alternated with
-#   the others, so a change's cost is measured against it in one run.
+#   the others, and in section 2 the same calls under it: a change's cost
+#   measured against it in one run.
 # Usage: [PUBLISH=1] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,10 +130,23 @@ for mode in ${MODES:-getppid rw open rwx write pmemwrite}; do
         start_sensor
         echo "on $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
         stop_sensor
+        if [ -n "${BASE:-}" ]; then
+            M0=$M
+            M=$BASE
+            start_sensor
+            echo "base $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
+            stop_sensor
+            M=$M0
+        fi
     done
     off=$(awk '$1=="off"{print $2}' "$tmp/sys_$mode.txt" | median)
     on=$(awk '$1=="on"{print $2}' "$tmp/sys_$mode.txt" | median)
-    printf "   %-8s off %7.0f ns  on %7.0f ns  x%.2f\n" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
+    printf "   %-9s off %7.0f ns  on %7.0f ns  x%.2f" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
+    if [ -n "${BASE:-}" ]; then
+        base=$(awk '$1=="base"{print $2}' "$tmp/sys_$mode.txt" | median)
+        printf "  BASE %7.0f ns  x%.2f  (this build - BASE: %+.0f ns)" "$base" "$(awk -v a="$off" -v b="$base" 'BEGIN{print b/a}')" "$(awk -v a="$base" -v b="$on" 'BEGIN{print b-a}')"
+    fi
+    echo
 done
 
 fi
