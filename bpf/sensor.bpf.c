@@ -27,7 +27,8 @@
  *     parent directory's name or the file's name is in the watch maps that
  *     user space fills (system, cron.d, .ssh, ld.so.preload...); user space
  *     then matches the full path exactly;
- *   - ptrace write/attach requests, process_vm_writev, memfd_create,
+ *   - ptrace write/attach requests, process_vm_writev, writes to (and the
+ *     first read of) another process's /proc/PID/mem, memfd_create,
  *     bpf(BPF_PROG_LOAD), module loads, execve, fork/exit of processes.
  * The sensor's own process is never reported.
  *
@@ -645,6 +646,186 @@ int tp_vm_writev(struct trace_event_raw_sys_enter *ctx)
     capture(s);
     submit(ctx, s);
     return 0;
+}
+
+/* /proc/PID/mem: an open of a procfs file named "mem" is remembered per
+ * (tgid, fd) with the task it names (the proc inode's struct pid, so
+ * /proc/self/mem, /proc/PID/task/TID/mem and opens relative to a /proc
+ * directory fd all resolve); a later write, pwrite64, writev, pwritev(2) on
+ * that fd is a record, and so is the first read of another process's memory
+ * per open file (a dump is thousands of reads; one says what happened).
+ * Reads of a process's own memory are not reported. The fd is checked to
+ * still hold the same file at each access, so close() needs no hook. Until
+ * the first such open, the read/write hooks cost one load. */
+#define PROC_SUPER_MAGIC 0x9fa0
+
+struct pmem_key {
+    __u32 tgid;
+    __s32 fd;
+};
+struct pmem_val {
+    __u64 file;
+    __u64 target_start_ns;
+    __u32 target, target_tid;
+    __u32 reads, pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct pmem_key);
+    __type(value, struct pmem_val);
+} pmem_fds SEC(".maps");
+
+__u32 pmem_seen = 0; /* set at the first open of a mem file */
+
+static __always_inline int on_pmem_open(long fd)
+{
+    if (fd < 0 || is_self()) return 0;
+    struct file *f = fd_file(fd);
+    if (!f) return 0;
+    struct inode *ino = BPF_CORE_READ(f, f_inode);
+    if (BPF_CORE_READ(ino, i_sb, s_magic) != PROC_SUPER_MAGIC) return 0;
+    char n[4] = {};
+    bpf_probe_read_kernel_str(n, sizeof n, BPF_CORE_READ(f, f_path.dentry, d_name.name));
+    if (n[0] != 'm' || n[1] != 'e' || n[2] != 'm' || n[3] != 0) return 0;
+    struct proc_inode *pi =
+        (struct proc_inode *)((char *)ino - bpf_core_field_offset(struct proc_inode, vfs_inode));
+    struct pid *pid = BPF_CORE_READ(pi, pid);
+    struct hlist_node *first = BPF_CORE_READ(pid, tasks[0].first);
+    if (!first) return 0; /* the task is gone */
+    struct task_struct *t =
+        (struct task_struct *)((char *)first -
+                               bpf_core_field_offset(struct task_struct, pid_links));
+    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+    struct pmem_val v = {
+        .file = (__u64)f,
+        .target = BPF_CORE_READ(t, tgid),
+        .target_tid = BPF_CORE_READ(t, pid),
+        .target_start_ns = BPF_CORE_READ(t, group_leader, start_boottime),
+    };
+    bpf_map_update_elem(&pmem_fds, &k, &v, BPF_ANY);
+    pmem_seen = 1;
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_openat")
+int tp_pmem_openat(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_open")
+int tp_pmem_open(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_openat2")
+int tp_pmem_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+/* pos < 0: the file position; iov: sum the first iovecs' lengths */
+static __always_inline int on_pmem_rw(void *ctx, long fd, __u32 nr, bool write, __s64 pos,
+                                      __u64 len, const struct iovec *iov, __u64 vlen)
+{
+    if (!pmem_seen || is_self()) return 0;
+    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+    struct pmem_val *v = bpf_map_lookup_elem(&pmem_fds, &k);
+    if (!v) return 0;
+    struct file *f = fd_file(fd);
+    if ((__u64)f != v->file) { /* closed, the fd reused */
+        bpf_map_delete_elem(&pmem_fds, &k);
+        return 0;
+    }
+    if (!write) {
+        if (v->target == k.tgid) return 0;
+        if (v->reads++) return 0;
+    }
+    struct scratch *s = begin(MSR_PROC_MEM);
+    if (!s) return 0;
+    if (write) s->h.flags |= MSR_F_PMEM_WRITE;
+    s->h.u.pmem.target = v->target;
+    s->h.u.pmem.target_tid = v->target_tid;
+    s->h.u.pmem.target_start_ns = v->target_start_ns;
+    s->h.u.pmem.fd = fd;
+    s->h.u.pmem.nr = nr;
+    s->h.u.pmem.addr = pos >= 0 ? (__u64)pos : (__u64)BPF_CORE_READ(f, f_pos);
+    if (iov) {
+        s->h.flags |= MSR_F_PMEM_VEC;
+        __u64 sum = 0;
+        for (int i = 0; i < 8; i++) {
+            if (i >= vlen) break;
+            __u64 l = 0;
+            if (bpf_probe_read_user(&l, sizeof l, &iov[i].iov_len)) break;
+            sum += l;
+        }
+        len = sum;
+    }
+    s->h.u.pmem.len = len;
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int tp_pmem_write(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 1, true, -1, ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_pwrite64")
+int tp_pmem_pwrite64(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 18, true, ctx->args[3], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_writev")
+int tp_pmem_writev(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 20, true, -1, 0, (const struct iovec *)ctx->args[1],
+                      ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_pwritev")
+int tp_pmem_pwritev(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 296, true, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_pwritev2")
+int tp_pmem_pwritev2(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 328, true, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_read")
+int tp_pmem_read(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 0, false, -1, ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_pread64")
+int tp_pmem_pread64(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 17, false, ctx->args[3], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_readv")
+int tp_pmem_readv(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 19, false, -1, 0, (const struct iovec *)ctx->args[1],
+                      ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_preadv")
+int tp_pmem_preadv(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 295, false, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_memfd_create")

@@ -55,7 +55,9 @@ enum msr_type {
 #define MSR_F_IPBYTES    0x80  /* ip_bytes[] holds the 16 bytes before regs.ip */
 #define MSR_F_PATH_FULL  0x100 /* file.path is one absolute path (bpf_d_path), not components */
 /* reserved: 0x200..0x800 network/DNS (issue 12), 0x1000..0x8000 file ops
- * (issue 12), 0x10000..0x80000 process context and /proc/PID/mem (issue 15) */
+ * (issue 12), 0x40000..0x80000 process context (issue 15) */
+#define MSR_F_PMEM_WRITE 0x10000 /* MSR_PROC_MEM: a write (clear: a read) */
+#define MSR_F_PMEM_VEC   0x20000 /* MSR_PROC_MEM: writev/readv family: len sums the first iovecs */
 
 /* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
 #define MSR_VM_READ  0x1
@@ -121,6 +123,15 @@ struct msr_hdr {
         struct {
             __s32 code, pad;
         } exit;
+        struct {
+            __u32 target;     /* the tgid whose memory is accessed */
+            __u32 target_tid; /* the task the file names (/proc/PID/task/TID/mem) */
+            __u64 target_start_ns;
+            __u64 addr; /* the file offset: the address in the target */
+            __u64 len;  /* bytes asked for */
+            __s32 fd;
+            __u32 nr; /* the syscall: write 1, pwrite64 18, writev 20... (x86-64) */
+        } pmem;       /* MSR_PROC_MEM */
         struct {
             char path[MSR_PATH]; /* the new executable, walked leaf first */
             char filename[MSR_PATH / 2];

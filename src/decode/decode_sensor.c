@@ -11,7 +11,8 @@
  *   MPROTECT, MMAP*   api             mprotect, mmap      process.thread
  *   FILE_OPEN         file            creation, modification
  *   RENAME            file            rename
- *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.pid)
+ *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.*)
+ *   PROC_MEM          api             proc_mem_write, proc_mem_read (Target.process.*)
  *   MEMFD             process, api    memfd_create        (type start, as Elastic Defend)
  *   MODULE            process, driver load_module         (type start; api.name finit_module...)
  *   BPF               api             bpf                 (BPF_PROG_LOAD)
@@ -154,12 +155,17 @@ static void proc_set_exe(proc *p, const char *exe, size_t n)
     p->exe = e;
 }
 
-static void proc_entity(msdec *d, proc *p)
+static void entity_of(const msdec *d, uint32_t tgid, uint64_t ticks, char out[17])
 {
     uint64_t h = 1469598103934665603ULL;
     for (const char *c = d->boot_id; *c; c++) h = (h ^ (uint8_t)*c) * 1099511628211ULL;
-    h = mix(h ^ mix(p->tgid) ^ mix(p->ticks + 0x9e3779b97f4a7c15ULL));
-    snprintf(p->entity, sizeof p->entity, "%016llx", (unsigned long long)h);
+    h = mix(h ^ mix(tgid) ^ mix(ticks + 0x9e3779b97f4a7c15ULL));
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static void proc_entity(msdec *d, proc *p)
+{
+    entity_of(d, p->tgid, p->ticks, p->entity);
 }
 
 static uint64_t ns_to_ticks(uint64_t ns)
@@ -659,6 +665,10 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
             lead = f->lead;
             nl = f->nlead;
         }
+        /* a frame-pointer step in code built without frame pointers reads
+         * garbage: say so, so the classifier does not judge its return
+         * address (stub_entered_by_return) */
+        if (i > 0 && f->how == 'F') kstr(b, "unwind", "frame_pointer");
         if (lead) {
             char hex[40];
             for (size_t k = 0; k < nl; k++) snprintf(hex + 2 * k, 3, "%02x", lead[k]);
@@ -797,6 +807,23 @@ static const char *ptrace_req(int64_t r)
     }
 }
 
+static const char *pmem_syscall(uint32_t nr)
+{
+    switch (nr) {
+    case 0: return "read";
+    case 1: return "write";
+    case 17: return "pread64";
+    case 18: return "pwrite64";
+    case 19: return "readv";
+    case 20: return "writev";
+    case 295: return "preadv";
+    case 296: return "pwritev";
+    case 327: return "preadv2";
+    case 328: return "pwritev2";
+    default: return "other";
+    }
+}
+
 /* What backs the memory of an MPROTECT/MMAP record: the kernel says
  * "anonymous" or "file without links"; shared anonymous memory is a
  * linkless shmem file named dev/zero, memfds are named memfd:NAME. */
@@ -839,6 +866,12 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         khex(b, "address", h->u.ptrace.addr);
         break;
     case MSR_VM_WRITEV: knum(b, "iovec_count", (uint64_t)h->u.ptrace.request); break;
+    case MSR_PROC_MEM:
+        kstr(b, "syscall", pmem_syscall(h->u.pmem.nr));
+        khex(b, "address", h->u.pmem.addr);
+        knum(b, "size", h->u.pmem.len);
+        knum(b, "fd", (uint64_t)(uint32_t)h->u.pmem.fd);
+        break;
     case MSR_MEMFD: {
         char nm[65];
         memcpy(nm, h->u.memfd.name, 64);
@@ -889,6 +922,10 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         }
     }
     if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV) beh[nb++] = "cross_process";
+    /* /proc/self/mem: writes land even in read-only code (the kernel forces
+     * them): patching code without mprotect. Not cross-process. */
+    if (h->type == MSR_PROC_MEM)
+        beh[nb++] = h->u.pmem.target != h->tgid ? "cross_process" : "self_modify";
     if (nb) {
         buf_puts(b, ",\"behaviors\":[");
         for (int i = 0; i < nb; i++) {
@@ -898,13 +935,27 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         buf_putc(b, ']');
     }
     buf_puts(b, "}}}"); /* api, Ext, process */
-    if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV) {
-        proc *t = proc_find(d, h->u.ptrace.target, false);
+    if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV || h->type == MSR_PROC_MEM) {
+        uint32_t tpid = h->type == MSR_PROC_MEM ? h->u.pmem.target : h->u.ptrace.target;
+        proc *t = proc_find(d, tpid, false);
         buf_puts(b, ",\"Target\":{\"process\":{\"pid\":");
-        buf_put_u64(b, h->u.ptrace.target);
+        buf_put_u64(b, tpid);
+        if (t) {
+            kstr(b, "entity_id", t->entity);
+        } else if (h->type == MSR_PROC_MEM && h->u.pmem.target_start_ns) {
+            char ent[17]; /* the kernel named the target's start: its entity id */
+            entity_of(d, tpid, ns_to_ticks(h->u.pmem.target_start_ns), ent);
+            kstr(b, "entity_id", ent);
+        }
         if (t && t->exe) {
             kstr(b, "executable", t->exe);
             kstr(b, "name", base_name(t->exe));
+        }
+        if (h->type == MSR_PROC_MEM && h->u.pmem.target_tid &&
+            h->u.pmem.target_tid != h->u.pmem.target) {
+            buf_puts(b, ",\"thread\":{\"id\":");
+            buf_put_u64(b, h->u.pmem.target_tid);
+            buf_putc(b, '}');
         }
         buf_puts(b, "}}");
     }
@@ -1135,6 +1186,10 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
     case MSR_PTRACE: return api_event(d, h, data, "api", "ptrace", "ptrace", json, len);
     case MSR_VM_WRITEV:
         return api_event(d, h, data, "api", "process_vm_writev", "process_vm_writev", json, len);
+    case MSR_PROC_MEM: {
+        const char *a = h->flags & MSR_F_PMEM_WRITE ? "proc_mem_write" : "proc_mem_read";
+        return api_event(d, h, data, "api", a, a, json, len);
+    }
     case MSR_MEMFD:
         return api_event(d, h, data, "process,api", "memfd_create", "memfd_create", json, len);
     case MSR_BPF: return api_event(d, h, data, "api", "bpf", "bpf", json, len);
