@@ -217,8 +217,8 @@ static __always_inline void vma_at(__u64 addr, struct vma_info *vi)
     bpf_find_vma(t, addr, vma_cb, vi, 0);
 }
 
-/* Registers and the stack copy. */
-static __always_inline void capture(struct scratch *s)
+/* Registers and the stack copy, at most max bytes (a multiple of 4096). */
+static __always_inline void capture_max(struct scratch *s, __u32 max)
 {
     struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
     s->h.regs.ip = BPF_CORE_READ(r, ip);
@@ -246,18 +246,23 @@ static __always_inline void capture(struct scratch *s)
     __u64 sp = s->h.regs.sp;
     __u32 off = 0;
     __u32 first = 4096 - (sp & 4095);
-    if (first > stack_max) first = stack_max;
+    if (first > max) first = max;
     first &= 8191;
     if (first == 0 || first > 4096) return;
     if (bpf_probe_read_user(s->data, first, (void *)sp)) return;
     off = first;
     for (int i = 0; i < MSR_STACK_MAX / 4096; i++) {
-        if (off + 4096 > stack_max) break;
+        if (off + 4096 > max) break;
         __u32 o = off & (MSR_STACK_MAX - 1);
         if (bpf_probe_read_user(&s->data[o], 4096, (void *)(sp + off))) break;
         off += 4096;
     }
     s->h.data_len = off;
+}
+
+static __always_inline void capture(struct scratch *s)
+{
+    capture_max(s, stack_max);
 }
 
 /* Walk a dentry up to the root of its mount namespace, writing the
@@ -1055,7 +1060,9 @@ static __always_inline int dns_emit(void *ctx, long fd, const void *ubuf, __u64 
     __u32 n = len > MSR_DNS_MAX ? MSR_DNS_MAX : len;
     n &= (MSR_DNS_MAX * 2 - 1);
     if (n && bpf_probe_read_user(s->h.u.dns.payload, n, ubuf)) s->h.u.dns.len = 0;
-    capture(s);
+    /* glibc's resolver sits ~9 KB deep below its caller (getaddrinfo's
+     * buffers): the whole copy whatever --stack-bytes says; lookups are rare */
+    capture_max(s, MSR_STACK_MAX);
     submit(ctx, s);
     return 0;
 }

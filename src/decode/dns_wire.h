@@ -18,7 +18,7 @@ typedef struct dns_rr {
 
 typedef struct dns_msg {
     uint16_t id, flags;
-    bool response;           /* QR */
+    bool response; /* QR */
     uint8_t opcode, rcode;
     uint16_t qdcount, ancount;
     char qname[DNS_NAME_MAX];
