@@ -2,13 +2,14 @@
 """A tiny DNS responder for the live tests: answers every A query with
 ADDR, every AAAA query with no answer (NOERROR), over UDP and TCP on
 127.0.0.1:PORT. Loopback only; it never forwards anything anywhere.
-Usage: dns_responder.py PORT ADDR READY_FILE"""
+Usage: dns_responder.py PORT ADDR READY_FILE [HOST (default 127.0.0.1)]"""
 import socket
 import struct
 import sys
 import threading
 
 port, addr, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+host = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
 
 
 def answer(q):
@@ -34,7 +35,7 @@ def answer(q):
 
 def udp():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", port))
+    s.bind((host, port))
     tcp_ready.wait()
     open(ready, "w").write("ready\n")
     while True:
@@ -47,7 +48,7 @@ def udp():
 def tcp():
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
+    s.bind((host, port))
     s.listen(8)
     tcp_ready.set()
     while True:
