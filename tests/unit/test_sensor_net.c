@@ -160,8 +160,8 @@ static void test_records(void)
     CHECK(field(json, "\"type\":\"ipv4\",\"direction\":\"ingress\""), "ipv4 ingress");
     inet_pton(AF_INET6, "2001:db8::5", h.u.net.saddr);
     inet_pton(AF_INET6, "2001:db8::1", h.u.net.daddr);
-    CHECK(msdec_record(d, &h, sizeof h, &json, &len) == 1 && field(json, "\"ip\":\"2001:db8::5\"") &&
-              field(json, "\"type\":\"ipv6\""),
+    CHECK(msdec_record(d, &h, sizeof h, &json, &len) == 1 &&
+              field(json, "\"ip\":\"2001:db8::5\"") && field(json, "\"type\":\"ipv6\""),
           "ipv6 peer");
 
     /* DNS: a response received */
