@@ -18,6 +18,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 gcc -O2 -o "$tmp/net_loop" bench/net_loop.c
 
 start_sensor() {
+    rm -f "$tmp/err" # else a slow fork lets the wait below see the last run's "ready"
     "$M" live --stats-interval 0 "$@" 2>"$tmp/err" &
     sensor=$!
     until grep -q ready "$tmp/err" 2>/dev/null; do kill -0 $sensor || exit 1; sleep 0.1; done

@@ -21,6 +21,7 @@ SENSOR=
 sensor_start() {
     local err=$1
     shift
+    rm -f "$err" # a reused file's old "ready" must not count
     "$MODUS" live "$@" 2>"$err" &
     SENSOR=$!
     for _ in $(seq 100); do
