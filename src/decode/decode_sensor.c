@@ -946,8 +946,10 @@ static void put_endpoint(buf *b, const char *k, uint16_t family, const uint8_t *
     char ip[INET6_ADDRSTRLEN];
     key(b, k);
     buf_putc(b, '{');
-    if (net_ip(family, a, ip, sizeof ip)) {
-        buf_puts(b, "\"ip\":");
+    if (net_ip(family, a, ip, sizeof ip)) { /* address: ECS's raw form, the IP here */
+        buf_puts(b, "\"address\":");
+        jstr(b, ip, strlen(ip));
+        buf_puts(b, ",\"ip\":");
         jstr(b, ip, strlen(ip));
         buf_putc(b, ',');
     }
