@@ -14,7 +14,8 @@
 #define MSR_STACK_MAX 16384 /* largest stack copy; --stack-bytes picks less */
 #define MSR_PATH      512   /* path buffers; components of a walked path */
 #define MSR_ARGS      1024
-#define MSR_NAME      32 /* watch-list keys: one path component */
+#define MSR_NAME      32  /* watch-list keys: one path component */
+#define MSR_DNS_MAX   512 /* bytes of a DNS message copied (the classic UDP limit) */
 
 enum msr_type {
     MSR_EXEC = 1,        /* sched_process_exec: the new image */
@@ -54,8 +55,10 @@ enum msr_type {
 #define MSR_F_SUSPECT    0x40  /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
 #define MSR_F_IPBYTES    0x80  /* ip_bytes[] holds the 16 bytes before regs.ip */
 #define MSR_F_PATH_FULL  0x100 /* file.path is one absolute path (bpf_d_path), not components */
-/* reserved: 0x200..0x800 network/DNS (issue 12), 0x1000..0x8000 file ops
- * (issue 12), 0x40000..0x80000 process context (issue 15) */
+#define MSR_F_DNS_SENT   0x200 /* MSR_DNS: the process sent it (clear: received) */
+#define MSR_F_STDIO_SOCK 0x400 /* MSR_EXEC: stdin or stdout is a socket */
+#define MSR_F_NET_BIND   0x800 /* MSR_NET_LISTEN: bind() (clear: listen()) */
+/* reserved: 0x1000..0x8000 file ops (issue 12), 0x40000..0x80000 process context (issue 15) */
 #define MSR_F_PMEM_WRITE 0x10000 /* MSR_PROC_MEM: a write (clear: a read) */
 #define MSR_F_PMEM_VEC   0x20000 /* MSR_PROC_MEM: writev/readv family: len sums the first iovecs */
 
@@ -63,6 +66,17 @@ enum msr_type {
 #define MSR_VM_READ  0x1
 #define MSR_VM_WRITE 0x2
 #define MSR_VM_EXEC  0x4
+
+/* One inet endpoint pair. Ports in host order; addresses in network order,
+ * IPv4 in the first 4 bytes. For a connection the process made, src is the
+ * local end; for one it accepted, src is the remote peer (Elastic's shape). */
+struct msr_net {
+    __u16 family, proto; /* AF_INET 2 / AF_INET6 10; IPPROTO_TCP 6 / UDP 17 */
+    __u16 sport, dport;
+    __u8 saddr[16], daddr[16];
+    __s32 result; /* connect(): 0 or -errno (-115 EINPROGRESS); accept: the fd */
+    __s32 fd;
+};
 
 struct msr_regs {
     __u64 ip, sp, bp, bx, r12, r13, r14, r15;
@@ -142,6 +156,13 @@ struct msr_hdr {
             __u64 interp_start, interp_end, interp_pgoff;
             char interp[MSR_PATH]; /* walked leaf first */
         } exec;
+        struct msr_net net; /* MSR_NET_CONNECT, _ACCEPT, _LISTEN, _CLOSE */
+        struct {
+            struct msr_net net; /* sent: src local, dst server; received: the reverse */
+            __u32 len;          /* the message's length; payload holds min(len, MSR_DNS_MAX) */
+            __u32 pad;
+            __u8 payload[MSR_DNS_MAX];
+        } dns; /* MSR_DNS */
     } u;
 };
 

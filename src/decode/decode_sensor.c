@@ -16,6 +16,11 @@
  *   MEMFD             process, api    memfd_create        (type start, as Elastic Defend)
  *   MODULE            process, driver load_module         (type start; api.name finit_module...)
  *   BPF               api             bpf                 (BPF_PROG_LOAD)
+ *   NET_CONNECT       network         connection_attempted  process.thread
+ *   NET_ACCEPT        network         connection_accepted
+ *   NET_LISTEN        network         listen, bind (UDP)
+ *   NET_CLOSE         network         disconnect_received
+ *   DNS               network         lookup_requested, lookup_result (dns.*)
  *   (* MMAP only when suspect: W+X, anonymous, deleted/memfd file)
  *
  * State kept here, all bounded:
@@ -34,6 +39,7 @@
  * Stacks are unwound when their record arrives: the maps of an exec caller
  * are gone once the new image runs.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <sys/random.h>
@@ -44,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns_wire.h"
 #include "sensor.h"
 #include "stack/ustack.h"
 #include "util/buf.h"
@@ -90,6 +97,8 @@ struct msdec {
     buf out, tmp;
     ustack_frame frames[MAX_FRAMES];
     char fbuf[1024];
+    dns_msg dns;         /* the DNS message being decoded */
+    uint64_t dns_errors; /* DNS messages that did not parse (whole or in part) */
 };
 
 /* ---- process table --------------------------------------------------------------- */
@@ -1002,6 +1011,203 @@ static int file_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, co
     return finish(d, json, len);
 }
 
+/* ---- network and DNS ------------------------------------------------------------------ */
+
+/* One end of a connection as ECS source/destination; v4-mapped IPv6
+ * addresses (a dual-stack socket talking IPv4) are written as IPv4. */
+static bool net_ip(uint16_t family, const uint8_t *a, char *out, size_t n)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == 10 && !memcmp(a, mapped, 12)) return inet_ntop(AF_INET, a + 12, out, n) != NULL;
+    if (family == 10) return inet_ntop(AF_INET6, a, out, n) != NULL;
+    if (family == 2) return inet_ntop(AF_INET, a, out, n) != NULL;
+    out[0] = 0;
+    return false;
+}
+
+static void put_endpoint(buf *b, const char *k, uint16_t family, const uint8_t *a, uint16_t port)
+{
+    char ip[INET6_ADDRSTRLEN];
+    key(b, k);
+    buf_putc(b, '{');
+    if (net_ip(family, a, ip, sizeof ip)) { /* address: ECS's raw form, the IP here */
+        buf_puts(b, "\"address\":");
+        jstr(b, ip, strlen(ip));
+        buf_puts(b, ",\"ip\":");
+        jstr(b, ip, strlen(ip));
+        buf_putc(b, ',');
+    }
+    buf_puts(b, "\"port\":");
+    buf_put_u64(b, port);
+    buf_putc(b, '}');
+}
+
+static const char *net_type(const struct msr_net *n)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (n->family == 10 && !memcmp(n->daddr, mapped, 12) && !memcmp(n->saddr, mapped, 12))
+        return "ipv4";
+    return n->family == 10 ? "ipv6" : "ipv4";
+}
+
+static const char *net_transport(uint16_t proto)
+{
+    return proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 1 ? "icmp" : "other";
+}
+
+/* source, destination and the network object (left open for the caller) */
+static void put_net(buf *b, const struct msr_net *n, const char *direction, bool local_only)
+{
+    put_endpoint(b, "source", n->family, n->saddr, n->sport);
+    if (!local_only) put_endpoint(b, "destination", n->family, n->daddr, n->dport);
+    buf_puts(b, ",\"network\":{\"transport\":");
+    const char *t = net_transport(n->proto);
+    jstr(b, t, strlen(t));
+    kstr(b, "type", net_type(n));
+    if (direction) kstr(b, "direction", direction);
+}
+
+static const char *errno_name(int e)
+{
+    switch (e) {
+    case 0: return "success";
+    case 115: return "EINPROGRESS";
+    case 111: return "ECONNREFUSED";
+    case 110: return "ETIMEDOUT";
+    case 113: return "EHOSTUNREACH";
+    case 101: return "ENETUNREACH";
+    case 99: return "EADDRNOTAVAIL";
+    case 13: return "EACCES";
+    case 1: return "EPERM";
+    case 4: return "EINTR";
+    case 11: return "EAGAIN";
+    case 106: return "EISCONN";
+    case 114: return "EALREADY";
+    default: return "error";
+    }
+}
+
+/* CONNECT, ACCEPT, LISTEN, CLOSE -> event.category network:
+ *   connection_attempted  start  egress   (source = this host)
+ *   connection_accepted   start  ingress  (source = the remote peer)
+ *   listen / bind         start  -        (source = the bound address)
+ *   disconnect_received   end    as the connection was made */
+static int net_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, const char **json,
+                     size_t *len)
+{
+    const struct msr_net *n = &h->u.net;
+    const char *action, *type = "start", *dir = NULL;
+    switch (h->type) {
+    case MSR_NET_CONNECT: action = "connection_attempted", dir = "egress"; break;
+    case MSR_NET_ACCEPT: action = "connection_accepted", dir = "ingress"; break;
+    case MSR_NET_LISTEN: action = h->flags & MSR_F_NET_BIND ? "bind" : "listen"; break;
+    default:
+        action = "disconnect_received", type = "end";
+        dir = n->result == 2 ? "ingress" : "egress";
+        break;
+    }
+    size_t nf = unwind_json(d, h, data);
+    begin_doc(d, h, "network", type, action);
+    put_process(d, h, nf ? d->tmp.p : NULL, NULL);
+    buf *b = &d->out;
+    buf_putc(b, '}');
+    put_net(b, n, dir, h->type == MSR_NET_LISTEN);
+    buf_puts(b, ",\"Ext\":{");
+    buf_puts(b, "\"fd\":");
+    buf_put_u64(b, (uint64_t)(uint32_t)n->fd);
+    if (h->type == MSR_NET_CONNECT) {
+        int e = n->result < 0 ? -n->result : 0;
+        kstr(b, "result", errno_name(e));
+        if (e && e != 115) knum(b, "errno", (uint64_t)e);
+    }
+    buf_puts(b, "}}");
+    return finish(d, json, len);
+}
+
+/* DNS -> event.category network, event.type [protocol, info] (Elastic
+ * Defend's shape): lookup_requested for a query the process sent,
+ * lookup_result for a response it received, with the answers. A message
+ * that does not parse still makes an event, with dns.Ext.error naming the
+ * byte offset (a malformed message to port 53 is itself worth seeing). */
+static int dns_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, const char **json,
+                     size_t *len)
+{
+    const uint8_t *p = h->u.dns.payload;
+    size_t n = h->u.dns.len < MSR_DNS_MAX ? h->u.dns.len : MSR_DNS_MAX;
+    bool truncated = h->u.dns.len > MSR_DNS_MAX;
+    /* DNS over TCP: a two-byte length first */
+    if (h->u.dns.net.proto == 6 && n >= 2 && (size_t)((p[0] << 8) | p[1]) + 2 >= n) {
+        p += 2;
+        n -= 2;
+    }
+    dns_msg *m = &d->dns;
+    dns_err err;
+    bool ok = dns_parse(p, n, m, &err);
+    if (!ok || err.msg) d->dns_errors++;
+    bool sent = h->flags & MSR_F_DNS_SENT;
+    bool result = ok ? m->response : !sent;
+    size_t nf = unwind_json(d, h, data);
+    /* begin_doc writes type verbatim between quotes: two types */
+    begin_doc(d, h, "network", "protocol\",\"info", result ? "lookup_result" : "lookup_requested");
+    put_process(d, h, nf ? d->tmp.p : NULL, NULL);
+    buf *b = &d->out;
+    buf_putc(b, '}');
+    put_net(b, &h->u.dns.net, sent ? "egress" : "ingress", false);
+    kstr(b, "protocol", "dns");
+    buf_putc(b, '}');
+    buf_puts(b, ",\"dns\":{");
+    char tb[16];
+    if (ok) {
+        buf_puts(b, "\"id\":");
+        buf_put_u64(b, m->id);
+        kstr(b, "type", m->response ? "answer" : "query");
+        kstr(b, "op_code", m->opcode == 0 ? "QUERY" : m->opcode == 2 ? "STATUS" : "OTHER");
+        buf_puts(b, ",\"question\":{\"name\":");
+        jstr(b, m->qname, strlen(m->qname));
+        kstr(b, "type", dns_type_name(m->qtype, tb));
+        kstr(b, "class", m->qclass == 1 ? "IN" : "OTHER");
+        buf_putc(b, '}');
+        if (m->response) {
+            kstr(b, "response_code", dns_rcode_name(m->rcode, tb));
+            if (m->nanswers) {
+                key(b, "answers");
+                buf_putc(b, '[');
+                for (unsigned i = 0; i < m->nanswers; i++) {
+                    const dns_rr *r = &m->answers[i];
+                    if (i) buf_putc(b, ',');
+                    buf_puts(b, "{\"name\":");
+                    jstr(b, r->name, strlen(r->name));
+                    kstr(b, "type", dns_type_name(r->type, tb));
+                    kstr(b, "class", r->klass == 1 ? "IN" : "OTHER");
+                    knum(b, "ttl", r->ttl);
+                    if (r->data[0]) kstr(b, "data", r->data);
+                    buf_putc(b, '}');
+                }
+                buf_putc(b, ']');
+                int nip = 0;
+                for (unsigned i = 0; i < m->nanswers; i++) {
+                    const dns_rr *r = &m->answers[i];
+                    if ((r->type != 1 && r->type != 28) || !r->data[0]) continue;
+                    buf_puts(b, nip++ ? "," : ",\"resolved_ip\":[");
+                    jstr(b, r->data, strlen(r->data));
+                }
+                if (nip) buf_putc(b, ']');
+            }
+        }
+    }
+    buf_puts(b, ok ? ",\"Ext\":{" : "\"Ext\":{");
+    buf_puts(b, "\"message_bytes\":");
+    buf_put_u64(b, h->u.dns.len);
+    if (truncated) buf_puts(b, ",\"truncated\":true");
+    if (err.msg) {
+        char e[160];
+        snprintf(e, sizeof e, "byte %zu: %s", err.offset, err.msg);
+        kstr(b, "error", e);
+    }
+    buf_puts(b, "}}");
+    return finish(d, json, len);
+}
+
 /* A relative path resolved against the caller's cwd or directory fd. */
 static void resolve(uint32_t tgid, int32_t dfd, const char *rel, char *out, size_t n)
 {
@@ -1119,6 +1325,8 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         }
         begin_doc(d, h, "process", "start", "exec");
         put_process(d, h, NULL, caller);
+        /* stdin or stdout is a socket: a shell on a connection */
+        if (h->flags & MSR_F_STDIO_SOCK) buf_puts(&d->out, ",\"Ext\":{\"stdio_socket\":true}");
         buf_putc(&d->out, '}');
         free(caller);
         return finish(d, json, len);
@@ -1183,6 +1391,11 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             resolve(h->tgid, h->u.rename.olddfd, oraw, op, sizeof op);
         return file_event(d, h, data, np, op, cls, json, len);
     }
+    case MSR_NET_CONNECT:
+    case MSR_NET_ACCEPT:
+    case MSR_NET_LISTEN:
+    case MSR_NET_CLOSE: return net_event(d, h, data, json, len);
+    case MSR_DNS: return dns_event(d, h, data, json, len);
     case MSR_PTRACE: return api_event(d, h, data, "api", "ptrace", "ptrace", json, len);
     case MSR_VM_WRITEV:
         return api_event(d, h, data, "api", "process_vm_writev", "process_vm_writev", json, len);
