@@ -469,7 +469,7 @@ int cmd_live(int argc, char **argv)
         return EXIT_USAGE;
     }
     size_t loaded = 0, failed = 0;
-    modus_ruleset *rs = cli_load_rules(rule_paths, nrules, &loaded, &failed);
+    modus_ruleset *rs = cli_load_rules("live", rule_paths, nrules, &loaded, &failed);
     if (!rs) return EXIT_RULES;
     l.rs = rs;
     modus_engine_opts eo = {.rules = rs};
@@ -482,7 +482,7 @@ int cmd_live(int argc, char **argv)
     }
     l.out = stdout;
     if (output) {
-        l.out = fopen(output, "a");
+        l.out = cli_fopen_private(output, true); /* 0600: events are sensitive */
         if (!l.out) {
             cli_error("live: cannot open %s: %s", output, strerror(errno));
             modus_engine_destroy(eng);
