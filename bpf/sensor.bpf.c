@@ -343,6 +343,40 @@ int tp_execveat(struct trace_event_raw_sys_enter *ctx)
     return exec_caller(ctx, (const char *)ctx->args[1]);
 }
 
+/* Issue 15: the process context Elastic's Linux rules read, taken at exec
+ * (a fork inherits it; setsid is MSR_SETSID): working directory,
+ * controlling tty, session and group ids, and the environment, copied
+ * whole up to MSR_ENV bytes (user space keeps the allow-listed variables
+ * and redacts secrets; reading /proc/PID/environ later misses short-lived
+ * processes such as `LD_PRELOAD=x ls`). */
+static __always_inline void exec_context(struct task_struct *t, struct scratch *s)
+{
+    __u32 fl = 0;
+    struct dentry *cd = BPF_CORE_READ(t, fs, pwd.dentry);
+    struct vfsmount *cm = BPF_CORE_READ(t, fs, pwd.mnt);
+    if (cd && cm) walk_path(cd, cm, s->h.u.exec.cwd, &fl);
+    if (fl & MSR_F_PATH_TRUNC) s->h.flags |= MSR_F_CWD_TRUNC;
+    struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+    if (tty) {
+        s->h.u.exec.tty_major = BPF_CORE_READ(tty, driver, major);
+        s->h.u.exec.tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+    }
+    s->h.u.exec.sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID], numbers[0].nr);
+    s->h.u.exec.pgid = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+    __u64 es = BPF_CORE_READ(t, mm, env_start), ee = BPF_CORE_READ(t, mm, env_end);
+    __u64 n = ee > es ? ee - es : 0;
+    if (n > MSR_ENV) {
+        n = MSR_ENV;
+        s->h.flags |= MSR_F_ENV_TRUNC;
+    }
+    __u32 off = s->h.data_len & (MSR_ARGS * 2 - 1);
+    n &= (MSR_ENV * 2 - 1);
+    if (n && n <= MSR_ENV && bpf_probe_read_user(&s->data[off], n, (void *)es) == 0) {
+        s->h.u.exec.env_len = n;
+        s->h.data_len = off + n;
+    }
+}
+
 SEC("tp/sched/sched_process_exec")
 int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -381,6 +415,7 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
     }
     n &= (MSR_ARGS * 2 - 1);
     if (n && n <= MSR_ARGS && bpf_probe_read_user(s->data, n, (void *)as) == 0) s->h.data_len = n;
+    exec_context(t, s);
     submit(ctx, s);
     return 0;
 }
@@ -407,6 +442,18 @@ int BPF_PROG(tp_exit, struct task_struct *task)
     struct scratch *s = begin(MSR_EXIT);
     if (!s) return 0;
     s->h.u.exit.code = task->exit_code;
+    submit(ctx, s);
+    return 0;
+}
+
+/* setsid() succeeded (returns the new session id, the caller's tgid): a new
+ * session and group led by the caller, without a controlling tty */
+SEC("tp/syscalls/sys_exit_setsid")
+int tp_setsid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    if (ctx->ret <= 0 || is_self()) return 0;
+    struct scratch *s = begin(MSR_SETSID);
+    if (!s) return 0;
     submit(ctx, s);
     return 0;
 }

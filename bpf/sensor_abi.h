@@ -4,7 +4,8 @@
  * Schema version 1. Existing record types only gain fields at the end of
  * their union member; new behaviour gets a new type. A record is the header
  * followed by `data_len` bytes: the copy of the user stack (from regs.sp) for
- * records with MSR_F_STACK, the NUL-separated argv for MSR_EXEC.
+ * records with MSR_F_STACK, the NUL-separated argv then the environment
+ * (u.exec.env_len bytes) for MSR_EXEC.
  */
 #ifndef MODUS_SENSOR_ABI_H
 #define MODUS_SENSOR_ABI_H
@@ -14,7 +15,8 @@
 #define MSR_STACK_MAX 16384 /* largest stack copy; --stack-bytes picks less */
 #define MSR_PATH      512   /* path buffers; components of a walked path */
 #define MSR_ARGS      1024
-#define MSR_NAME      32 /* watch-list keys: one path component */
+#define MSR_NAME      32   /* watch-list keys: one path component */
+#define MSR_ENV       8192 /* environment bytes copied at exec (after argv) */
 
 enum msr_type {
     MSR_EXEC = 1,        /* sched_process_exec: the new image */
@@ -40,7 +42,7 @@ enum msr_type {
     MSR_DNS = 19,         /* a DNS message sent or received (port 53) */
     MSR_FILE_OP = 20,     /* create/modify/delete/chmod beyond the watch list */
     MSR_PROC_MEM = 21,    /* write/read of another process's /proc/PID/mem */
-    MSR_SETSID = 22,      /* setsid(): a new session leader */
+    MSR_SETSID = 22,      /* setsid() succeeded: the caller leads a new session, no tty */
     MSR_TYPE_MAX = 23,
 };
 
@@ -56,6 +58,8 @@ enum msr_type {
 #define MSR_F_PATH_FULL  0x100 /* file.path is one absolute path (bpf_d_path), not components */
 /* reserved: 0x200..0x800 network/DNS (issue 12), 0x1000..0x8000 file ops
  * (issue 12), 0x10000..0x80000 process context and /proc/PID/mem (issue 15) */
+#define MSR_F_CWD_TRUNC 0x40000 /* MSR_EXEC: the working directory's walk was cut short */
+#define MSR_F_ENV_TRUNC 0x80000 /* MSR_EXEC: the environment was longer than MSR_ENV */
 
 /* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
 #define MSR_VM_READ  0x1
@@ -130,6 +134,14 @@ struct msr_hdr {
             __u64 text_start, text_end, text_pgoff;
             __u64 interp_start, interp_end, interp_pgoff;
             char interp[MSR_PATH]; /* walked leaf first */
+            /* process context (issue 15): the working directory, walked
+             * leaf first; the controlling tty (0/0: none); session and
+             * process-group ids; env_len bytes of the environment follow
+             * the argv in the data (data_len - env_len bytes of argv) */
+            char cwd[MSR_PATH];
+            __u32 tty_major, tty_minor;
+            __u32 sid, pgid;
+            __u32 env_len, pad_ctx;
         } exec;
     } u;
 };

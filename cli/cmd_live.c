@@ -59,6 +59,11 @@ static void usage(FILE *f)
           "  --metrics FILE        write the counts every 5 s as Prometheus text (node\n"
           "                        exporter's textfile collector reads it)\n"
           "  --host-name NAME      host.name of the events (default: the host's name)\n"
+          "  --env-vars LIST       environment variables kept in process.env_vars (comma-\n"
+          "                        separated name globs; default LD_PRELOAD, LD_LIBRARY_PATH,\n"
+          "                        LD_AUDIT, GLIBC_TUNABLES, the proxy and HIST* variables)\n"
+          "  --env-redact LIST     names whose values become \"<redacted>\" (globs; default\n"
+          "                        *TOKEN*, *SECRET*, *PASSWORD*, *_KEY... docs/sensor-events.md)\n"
           "  -q, --quiet           no start-up and statistics lines\n"
           "  -h, --help            this help\n"
           "\n"
@@ -353,6 +358,8 @@ int cmd_live(int argc, char **argv)
                                          {"spool-mb", required_argument, NULL, 'm'},
                                          {"metrics", required_argument, NULL, 'T'},
                                          {"host-name", required_argument, NULL, 'N'},
+                                         {"env-vars", required_argument, NULL, 'E'},
+                                         {"env-redact", required_argument, NULL, 'X'},
                                          CLI_NATS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
     modus_fleet_opts fo = {.name = "modus live"};
@@ -450,6 +457,8 @@ int cmd_live(int argc, char **argv)
         }
         case 'T': metrics = optarg; break;
         case 'N': so.hostname = po.host = optarg; break;
+        case 'E': so.env_vars = optarg; break;
+        case 'X': so.env_redact = optarg; break;
         default:
             if (cli_nats_option(c, optarg, &fo)) break;
             usage(stderr);
@@ -525,6 +534,7 @@ int cmd_live(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     double t0 = now();
+    so.engine = eng; /* names the launch modality of each exec */
     if (modus_sensor_open(&so, &sensor, &d) != MODUS_OK) {
         cli_error("live: %s", d.message);
         rc = EXIT_USAGE;

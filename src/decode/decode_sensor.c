@@ -63,6 +63,17 @@ typedef struct proc {
     char *exe;          /* NULL: unknown */
     char *args;         /* argv, NUL-separated, args_len bytes */
     char *spawn_frames; /* JSON array text of the parent's vfork stack */
+    /* process context (issue 15) */
+    char *cwd; /* NULL: unknown */
+    char *env; /* allow-listed NAME=value, NUL-separated, redacted */
+    uint16_t env_len;
+    uint8_t entry_type; /* enum entry_type */
+    bool ctx_known;     /* sid/pgid/tty were read (exec or /proc), not guessed */
+    uint32_t tty_major, tty_minor;
+    uint32_t sid, pgid;
+    uint32_t entry_tgid; /* the entry leader: tgid and start ticks */
+    uint64_t entry_ticks;
+    char launch[16]; /* modality of the code that exec'd it; "": unknown */
 } proc;
 
 typedef struct pending {
@@ -87,6 +98,12 @@ struct msdec {
     buf out, tmp;
     ustack_frame frames[MAX_FRAMES];
     char fbuf[1024];
+    /* process context: env allow-list and redaction patterns (globs,
+     * NUL-separated), the launch-modality classifier */
+    char *env_allow, *env_redact;
+    size_t env_allow_len, env_redact_len;
+    msdec_launch_fn launch_fn;
+    void *launch_ctx;
 };
 
 /* ---- process table --------------------------------------------------------------- */
@@ -125,11 +142,18 @@ static proc *proc_find(msdec *d, uint32_t tgid, bool create)
     }
 }
 
-static void proc_drop(msdec *d, proc *p)
+static void proc_free(proc *p)
 {
     free(p->exe);
     free(p->args);
     free(p->spawn_frames);
+    free(p->cwd);
+    free(p->env);
+}
+
+static void proc_drop(msdec *d, proc *p)
+{
+    proc_free(p);
     uint32_t i = (uint32_t)(p - d->procs);
     memset(p, 0, sizeof *p);
     d->nprocs--;
@@ -185,6 +209,211 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* ---- process context (issue 15) ---------------------------------------------------- */
+
+/* Elastic Defend's process.entry_leader: the first process of a session that
+ * an entry point started, typed by that entry point (entry_meta.type). A
+ * process whose parent is an entry point leads its own entry session;
+ * everything else inherits its parent's entry leader at fork and keeps it
+ * across exec. */
+enum entry_type {
+    ENTRY_UNKNOWN,
+    ENTRY_INIT,
+    ENTRY_SSHD,
+    ENTRY_SSM,
+    ENTRY_KUBELET,
+    ENTRY_TELEPORT,
+    ENTRY_TERMINAL,
+    ENTRY_CONSOLE,
+    ENTRY_CONTAINER
+};
+static const char *const entry_names[] = {"unknown",  "init",     "sshd",    "ssm",      "kubelet",
+                                          "teleport", "terminal", "console", "container"};
+static const struct {
+    const char *name;
+    uint8_t type;
+} entry_points[] = {
+    {"systemd", ENTRY_INIT},
+    {"init", ENTRY_INIT},
+    {"sshd", ENTRY_SSHD},
+    {"sshd-session", ENTRY_SSHD},
+    {"amazon-ssm-agent", ENTRY_SSM},
+    {"ssm-session-worker", ENTRY_SSM},
+    {"ssm-agent-worker", ENTRY_SSM},
+    {"kubelet", ENTRY_KUBELET},
+    {"teleport", ENTRY_TELEPORT},
+    {"login", ENTRY_CONSOLE},
+    {"agetty", ENTRY_CONSOLE},
+    {"getty", ENTRY_CONSOLE},
+    {"gnome-terminal-server", ENTRY_TERMINAL},
+    {"konsole", ENTRY_TERMINAL},
+    {"xterm", ENTRY_TERMINAL},
+    {"xfce4-terminal", ENTRY_TERMINAL},
+    {"alacritty", ENTRY_TERMINAL},
+    {"kitty", ENTRY_TERMINAL},
+    {"tilix", ENTRY_TERMINAL},
+    {"terminator", ENTRY_TERMINAL},
+    {"tmux", ENTRY_TERMINAL},
+    {"screen", ENTRY_TERMINAL},
+    {"runc", ENTRY_CONTAINER},
+    {"crun", ENTRY_CONTAINER},
+    {"conmon", ENTRY_CONTAINER},
+    {"docker-init", ENTRY_CONTAINER},
+};
+
+static int entry_point(const proc *q)
+{
+    if (!q) return -1;
+    if (q->tgid == 1) return ENTRY_INIT;
+    if (!q->exe) return -1;
+    const char *b = base_name(q->exe);
+    if (!strncmp(b, "containerd-shim", 15)) return ENTRY_CONTAINER;
+    for (size_t i = 0; i < sizeof entry_points / sizeof *entry_points; i++)
+        if (!strcmp(b, entry_points[i].name)) return entry_points[i].type;
+    return -1;
+}
+
+static void entry_self(proc *p, int type)
+{
+    p->entry_tgid = p->tgid;
+    p->entry_ticks = p->ticks;
+    p->entry_type = (uint8_t)type;
+}
+
+/* At fork (the child already holds its parent's context) and at exec. */
+static void proc_entry(msdec *d, proc *p, bool exec)
+{
+    proc *q = p->ppid != p->tgid ? proc_find(d, p->ppid, false) : NULL;
+    int t = p->tgid == 1 ? ENTRY_INIT : entry_point(q);
+    if (t >= 0) {
+        entry_self(p, t);
+        return;
+    }
+    if (exec && p->entry_tgid) return; /* exec keeps the session's entry leader */
+    if (q && q->entry_tgid) {
+        p->entry_tgid = q->entry_tgid;
+        p->entry_ticks = q->entry_ticks;
+        p->entry_type = q->entry_type;
+    } else if (!p->entry_tgid) {
+        entry_self(p, ENTRY_UNKNOWN);
+    }
+}
+
+/* The /proc seed: every process is in the table, parents may come later in
+ * the directory than their children, so the entry leader is found by
+ * walking up (memoised in each process on the way). */
+static void seed_entry(msdec *d, proc *p, int depth)
+{
+    if (p->entry_tgid) return;
+    proc *q = p->ppid != p->tgid ? proc_find(d, p->ppid, false) : NULL;
+    int t = p->tgid == 1 ? ENTRY_INIT : entry_point(q);
+    if (t >= 0) {
+        entry_self(p, t);
+        return;
+    }
+    if (q && depth < 64) seed_entry(d, q, depth + 1);
+    if (q && q->entry_tgid) {
+        p->entry_tgid = q->entry_tgid;
+        p->entry_ticks = q->entry_ticks;
+        p->entry_type = q->entry_type;
+    } else {
+        entry_self(p, ENTRY_UNKNOWN);
+    }
+}
+
+/* name (n bytes, not NUL-terminated) against a NUL-separated glob list,
+ * case-insensitively: http_proxy and HTTP_PROXY are the same variable to
+ * the tools that read them. */
+static bool glob_list(const char *list, size_t len, const char *name, size_t n)
+{
+    char nm[128];
+    if (!list || n >= sizeof nm) return false;
+    memcpy(nm, name, n);
+    nm[n] = 0;
+    for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+        if (list[i] && !fnmatch(list + i, nm, FNM_CASEFOLD)) return true;
+    return false;
+}
+
+/* The allow-listed variables of an environment block (NAME=value, NUL-
+ * separated), values of secret-looking names replaced by "<redacted>": what
+ * leaves the process table never holds them. */
+#define ENV_KEEP_MAX 2048
+static void proc_set_env(msdec *d, proc *p, const char *env, size_t n)
+{
+    char out[ENV_KEEP_MAX];
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        const char *e = env + i;
+        size_t l = strnlen(e, n - i);
+        i += l + 1;
+        const char *eq = memchr(e, '=', l);
+        if (!eq || eq == e) continue;
+        size_t nl = (size_t)(eq - e);
+        if (!glob_list(d->env_allow, d->env_allow_len, e, nl)) continue;
+        bool secret = glob_list(d->env_redact, d->env_redact_len, e, nl);
+        size_t vl = secret ? sizeof "<redacted>" - 1 : l - nl - 1;
+        if (o + nl + 1 + vl + 1 > sizeof out) break;
+        memcpy(out + o, e, nl + 1);
+        memcpy(out + o + nl + 1, secret ? "<redacted>" : eq + 1, vl);
+        o += nl + 1 + vl;
+        out[o++] = 0;
+    }
+    char *copy = o ? malloc(o) : NULL;
+    if (copy) memcpy(copy, out, o);
+    free(p->env);
+    p->env = copy;
+    p->env_len = copy ? (uint16_t)o : 0;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    if (!s) return NULL;
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = 0;
+    }
+    return c;
+}
+
+/* comma-separated list -> NUL-separated, blanks trimmed */
+static void set_list(char **dst, size_t *len, const char *csv)
+{
+    free(*dst);
+    *dst = NULL;
+    *len = 0;
+    size_t n = strlen(csv), o = 0;
+    char *l = malloc(n + 1);
+    if (!l) return;
+    for (const char *c = csv; *c;) {
+        size_t k = strcspn(c, ",");
+        const char *a = c, *b = c + k;
+        while (a < b && (*a == ' ' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+        if (b > a) {
+            memcpy(l + o, a, (size_t)(b - a));
+            o += (size_t)(b - a);
+            l[o++] = 0;
+        }
+        c += k + (c[k] == ',');
+    }
+    *dst = l;
+    *len = o;
+}
+
+void msdec_set_context(msdec *d, const char *env_allow, const char *env_redact)
+{
+    set_list(&d->env_allow, &d->env_allow_len, env_allow ? env_allow : MSDEC_ENV_ALLOW);
+    set_list(&d->env_redact, &d->env_redact_len, env_redact ? env_redact : MSDEC_ENV_REDACT);
+}
+
+void msdec_set_launch_fn(msdec *d, msdec_launch_fn fn, void *ctx)
+{
+    d->launch_fn = fn;
+    d->launch_ctx = ctx;
+}
+
 static bool proc_from_procfs(msdec *d, uint32_t tgid)
 {
     char path[64], b[4096];
@@ -197,12 +426,15 @@ static bool proc_from_procfs(msdec *d, uint32_t tgid)
     char *rp = strrchr(b, ')');
     if (!rp) return false;
     /* fields after comm: state ppid ... starttime is field 22 */
-    unsigned ppid = 0;
+    unsigned ppid = 0, pgid = 0, sid = 0, tty = 0;
     unsigned long long start = 0;
     char *s = rp + 2;
     int field = 3;
     for (char *tok = strtok(s, " "); tok; tok = strtok(NULL, " "), field++) {
         if (field == 4) ppid = (unsigned)strtoul(tok, NULL, 10);
+        if (field == 5) pgid = (unsigned)strtoul(tok, NULL, 10);
+        if (field == 6) sid = (unsigned)strtoul(tok, NULL, 10);
+        if (field == 7) tty = (unsigned)strtoul(tok, NULL, 10);
         if (field == 22) {
             start = strtoull(tok, NULL, 10);
             break;
@@ -212,6 +444,24 @@ static bool proc_from_procfs(msdec *d, uint32_t tgid)
     if (!p) return false;
     p->ppid = ppid;
     p->ticks = start;
+    p->pgid = pgid;
+    p->sid = sid;
+    p->tty_major = (tty >> 8) & 0xfff; /* the kernel's new_encode_dev */
+    p->tty_minor = (tty & 0xff) | ((tty >> 12) & 0xfff00);
+    p->ctx_known = true;
+    snprintf(path, sizeof path, "/proc/%u/cwd", tgid);
+    char cwd[MSR_PATH * 2];
+    ssize_t cl = readlink(path, cwd, sizeof cwd - 1);
+    free(p->cwd);
+    p->cwd = cl > 0 ? dup_n(cwd, (size_t)cl) : NULL;
+    snprintf(path, sizeof path, "/proc/%u/environ", tgid);
+    f = fopen(path, "r");
+    if (f) {
+        char env[MSR_ENV];
+        size_t en = fread(env, 1, sizeof env, f);
+        fclose(f);
+        proc_set_env(d, p, env, en);
+    }
     snprintf(path, sizeof path, "/proc/%u/exe", tgid);
     char exe[MSR_PATH];
     ssize_t l = readlink(path, exe, sizeof exe - 1);
@@ -244,6 +494,8 @@ void msdec_scan_proc(msdec *d)
         proc_from_procfs(d, (uint32_t)strtoul(e->d_name, NULL, 10));
     }
     closedir(dir);
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        if (d->procs[i].tgid) seed_entry(d, &d->procs[i], 0);
     ustack_scan_proc(d->u);
 }
 
@@ -259,6 +511,7 @@ msdec *msdec_create(const char *hostname)
         msdec_destroy(d);
         return NULL;
     }
+    msdec_set_context(d, NULL, NULL);
     if (hostname)
         snprintf(d->host, sizeof d->host, "%s", hostname);
     else if (gethostname(d->host, sizeof d->host - 1) != 0)
@@ -290,17 +543,15 @@ void msdec_destroy(msdec *d)
 {
     if (!d) return;
     if (d->procs)
-        for (uint32_t i = 0; i < MAX_PROCS; i++) {
-            free(d->procs[i].exe);
-            free(d->procs[i].args);
-            free(d->procs[i].spawn_frames);
-        }
+        for (uint32_t i = 0; i < MAX_PROCS; i++) proc_free(&d->procs[i]);
     for (unsigned i = 0; i < MAX_PENDING; i++) {
         pending_clear(&d->exec_caller[i]);
         pending_clear(&d->vfork[i]);
     }
     ustack_destroy(d->u);
     free(d->procs);
+    free(d->env_allow);
+    free(d->env_redact);
     buf_free(&d->out);
     buf_free(&d->tmp);
     free(d);
@@ -560,8 +811,11 @@ static size_t args_count(const char *a, size_t n)
     return c;
 }
 
-/* process.* (or process.parent.*) fields of p after the pid. */
-static void put_proc_fields(buf *b, const proc *p)
+static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t ticks, int type);
+
+/* process.* (or process.parent.*) fields of p after the pid; the session,
+ * group and entry leaders and the environment for process.* only. */
+static void put_proc_fields(msdec *d, buf *b, const proc *p, bool leaders)
 {
     kstr(b, "entity_id", p->entity);
     if (p->exe) {
@@ -575,6 +829,52 @@ static void put_proc_fields(buf *b, const proc *p)
         key(b, "command_line");
         put_args(b, p->args, p->args_len, true);
     }
+    if (p->cwd) kstr(b, "working_directory", p->cwd);
+    if (p->ctx_known) {
+        bool tty = p->tty_major || p->tty_minor;
+        /* Elastic Defend: interactive when it has a controlling terminal */
+        buf_puts(b, tty ? ",\"interactive\":true" : ",\"interactive\":false");
+        if (tty)
+            buf_printf(b, ",\"tty\":{\"char_device\":{\"major\":%u,\"minor\":%u}}", p->tty_major,
+                       p->tty_minor);
+    }
+    if (!leaders) return;
+    if (p->env_len) {
+        key(b, "env_vars");
+        put_args(b, p->env, p->env_len, false);
+    }
+    if (p->ctx_known && p->sid) put_leader(d, b, "session_leader", p->sid, 0, -1);
+    if (p->ctx_known && p->pgid) put_leader(d, b, "group_leader", p->pgid, 0, -1);
+    if (p->entry_tgid)
+        put_leader(d, b, "entry_leader", p->entry_tgid, p->entry_ticks, p->entry_type);
+}
+
+/* A leader's identity, from the table while it lives; an entry leader that
+ * has gone keeps its pid, entity id and type (its start time is known). */
+static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t ticks, int type)
+{
+    proc *l = proc_find(d, tgid, false);
+    if (l && ticks && l->ticks != ticks) l = NULL; /* pid reused */
+    key(b, k);
+    buf_printf(b, "{\"pid\":%u", tgid);
+    if (l) {
+        kstr(b, "entity_id", l->entity);
+        if (l->exe) {
+            kstr(b, "executable", l->exe);
+            kstr(b, "name", base_name(l->exe));
+        }
+        if (l->args_len) {
+            key(b, "args");
+            put_args(b, l->args, l->args_len, false);
+        }
+    } else if (ticks) {
+        proc tmp = {.tgid = tgid, .ticks = ticks};
+        proc_entity(d, &tmp);
+        kstr(b, "entity_id", tmp.entity);
+    }
+    if (type >= 0 && (size_t)type < sizeof entry_names / sizeof *entry_names)
+        buf_printf(b, ",\"entry_meta\":{\"type\":\"%s\"}", entry_names[type]);
+    buf_putc(b, '}');
 }
 
 /* ---- stacks --------------------------------------------------------------------------- */
@@ -702,7 +1002,7 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
     proc *p = proc_find(d, h->tgid, false);
     buf_printf(b, ",\"process\":{\"pid\":%u", h->tgid);
     if (p) {
-        put_proc_fields(b, p);
+        put_proc_fields(d, b, p, true);
     } else {
         char comm[17];
         memcpy(comm, h->comm, 16);
@@ -712,7 +1012,15 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
     uint32_t ppid = p && p->ppid ? p->ppid : h->ppid;
     proc *pp = proc_find(d, ppid, false);
     buf_printf(b, ",\"parent\":{\"pid\":%u", ppid);
-    if (pp) put_proc_fields(b, pp);
+    if (pp) put_proc_fields(d, b, pp, false);
+    /* the launch modality: the modality of the code that exec'd this
+     * process (its exec caller's stack, process.parent.thread on the exec
+     * event), carried on every event of the process (docs/sensor-events.md) */
+    if (p && p->launch[0]) {
+        buf_puts(b, ",\"modality\":{\"name\":");
+        jstr(b, p->launch, strlen(p->launch));
+        buf_putc(b, '}');
+    }
     if (parent_stack) {
         buf_puts(b, ",\"thread\":{\"Ext\":{\"call_stack\":");
         buf_puts(b, parent_stack);
@@ -940,6 +1248,33 @@ static void resolve(uint32_t tgid, int32_t dfd, const char *rel, char *out, size
     if (w < 0 || (size_t)w >= n) snprintf(out, n, "%s", rel); /* too long: keep it relative */
 }
 
+/* The launch modality of p: the modality of the exec caller's frames,
+ * named by the classifier the sensor was given (the same one that names
+ * the exec event's modality.name); "" without a stack or a classifier. */
+static void launch_modality(msdec *d, proc *p, const char *caller)
+{
+    p->launch[0] = 0;
+    if (!d->launch_fn || !caller) return;
+    buf *b = &d->tmp;
+    buf_reset(b);
+    buf_puts(b, "{\"event\":{\"category\":[\"process\"],\"type\":[\"start\"],\"action\":\"exec\"},"
+                "\"host\":{\"os\":{\"type\":\"linux\"}},\"process\":{\"parent\":{");
+    if (p->exe) { /* the image before the exec: the caller's */
+        buf_puts(b, "\"executable\":");
+        jstr(b, p->exe, strlen(p->exe));
+        buf_putc(b, ',');
+    }
+    buf_puts(b, "\"thread\":{\"Ext\":{\"call_stack\":");
+    buf_puts(b, caller);
+    buf_puts(b, "}}}}}");
+    size_t n = b->n;
+    buf_reserve(b, 64);
+    if (b->oom) return;
+    memset(b->p + n, ' ', 64);
+    const char *m = d->launch_fn(d->launch_ctx, b->p, n);
+    if (m) snprintf(p->launch, sizeof p->launch, "%s", m);
+}
+
 int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size_t *len)
 {
     if (size < sizeof(struct msr_hdr)) return -1;
@@ -960,8 +1295,25 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             if (parent) {
                 proc_set_exe(c, parent->exe, parent->exe ? strlen(parent->exe) : 0);
                 proc_set_args(c, parent->args, parent->args_len);
+                /* a fork runs its parent's code in its parent's context */
+                free(c->cwd);
+                c->cwd = parent->cwd ? dup_n(parent->cwd, strlen(parent->cwd)) : NULL;
+                free(c->env);
+                c->env = parent->env_len ? malloc(parent->env_len) : NULL;
+                if (c->env) memcpy(c->env, parent->env, parent->env_len);
+                c->env_len = c->env ? parent->env_len : 0;
+                c->tty_major = parent->tty_major;
+                c->tty_minor = parent->tty_minor;
+                c->sid = parent->sid;
+                c->pgid = parent->pgid;
+                c->ctx_known = parent->ctx_known;
+                c->entry_tgid = parent->entry_tgid;
+                c->entry_ticks = parent->entry_ticks;
+                c->entry_type = parent->entry_type;
+                memcpy(c->launch, parent->launch, sizeof c->launch);
             }
             proc_entity(d, c);
+            proc_entry(d, c, false);
             pending *v = pending_get(d->vfork, h->tid);
             if (v) {
                 c->spawn_frames = v->frames;
@@ -1003,6 +1355,11 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
                 caller = p->spawn_frames; /* posix_spawn / vfork: the parent's stack */
                 p->spawn_frames = NULL;
             }
+            if (!caller && pe && pe->frames) {
+                caller = pe->frames;
+                pe->frames = NULL;
+            }
+            launch_modality(d, p, caller);
             char exe[MSR_PATH * 2];
             if (h->u.exec.path[0])
                 path_join(h->u.exec.path, sizeof h->u.exec.path, exe, sizeof exe);
@@ -1010,11 +1367,26 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
                 snprintf(exe, sizeof exe, "%.*s", (int)sizeof h->u.exec.filename,
                          h->u.exec.filename);
             proc_set_exe(p, exe, strlen(exe));
-            proc_set_args(p, (const char *)data, h->data_len);
+            size_t envn = h->u.exec.env_len <= h->data_len ? h->u.exec.env_len : 0;
+            proc_set_args(p, (const char *)data, h->data_len - envn);
+            proc_set_env(d, p, (const char *)data + h->data_len - envn, envn);
             p->ppid = h->ppid;
             p->uid = h->uid;
             p->ticks = ns_to_ticks(h->start_ns);
             proc_entity(d, p);
+            char cwd[MSR_PATH * 2];
+            free(p->cwd);
+            p->cwd = NULL;
+            if (h->u.exec.cwd[0]) {
+                path_join(h->u.exec.cwd, sizeof h->u.exec.cwd, cwd, sizeof cwd);
+                p->cwd = dup_n(cwd, strlen(cwd));
+            }
+            p->tty_major = h->u.exec.tty_major;
+            p->tty_minor = h->u.exec.tty_minor;
+            p->sid = h->u.exec.sid;
+            p->pgid = h->u.exec.pgid;
+            p->ctx_known = true;
+            proc_entry(d, p, true);
         }
         if (!caller && pe) {
             caller = pe->frames;
@@ -1035,6 +1407,18 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         put_process(d, h, NULL, caller);
         buf_putc(&d->out, '}');
         free(caller);
+        return finish(d, json, len);
+    }
+    case MSR_SETSID: { /* a new session and group, no controlling terminal */
+        proc *p = proc_find(d, h->tgid, false);
+        if (p) {
+            p->sid = p->pgid = h->tgid;
+            p->tty_major = p->tty_minor = 0;
+            p->ctx_known = true;
+        }
+        begin_doc(d, h, "process", "change", "session_id_change");
+        put_process(d, h, NULL, NULL);
+        buf_putc(&d->out, '}');
         return finish(d, json, len);
     }
     case MSR_EXIT: {
