@@ -361,6 +361,9 @@ static __always_inline void exec_context(struct task_struct *t, struct scratch *
         s->h.u.exec.tty_major = BPF_CORE_READ(tty, driver, major);
         s->h.u.exec.tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
     }
+    s->h.u.exec.gid = BPF_CORE_READ(t, cred, gid.val);
+    s->h.u.exec.euid = BPF_CORE_READ(t, cred, euid.val);
+    s->h.u.exec.egid = BPF_CORE_READ(t, cred, egid.val);
     s->h.u.exec.sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID], numbers[0].nr);
     s->h.u.exec.pgid = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID], numbers[0].nr);
     __u64 es = BPF_CORE_READ(t, mm, env_start), ee = BPF_CORE_READ(t, mm, env_end);
@@ -446,16 +449,65 @@ int BPF_PROG(tp_exit, struct task_struct *task)
     return 0;
 }
 
-/* setsid() succeeded (returns the new session id, the caller's tgid): a new
- * session and group led by the caller, without a controlling tty */
+/* The process context changed: setsid() succeeded (it returns the new
+ * session id, the caller's tgid: a new session and group led by the caller,
+ * without a controlling tty), or a set*uid / set*gid call did (0); the
+ * credentials after the call go with it. */
+static __always_inline int ctx_change(void *ctx, long ret, __u32 kind)
+{
+    if (ret < 0 || (kind == MSR_CTX_SETSID && ret == 0) || is_self()) return 0;
+    struct scratch *s = begin(MSR_SETSID);
+    if (!s) return 0;
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    s->h.u.ctx.kind = kind;
+    s->h.u.ctx.uid = BPF_CORE_READ(t, cred, uid.val);
+    s->h.u.ctx.euid = BPF_CORE_READ(t, cred, euid.val);
+    s->h.u.ctx.gid = BPF_CORE_READ(t, cred, gid.val);
+    s->h.u.ctx.egid = BPF_CORE_READ(t, cred, egid.val);
+    submit(ctx, s);
+    return 0;
+}
+
 SEC("tp/syscalls/sys_exit_setsid")
 int tp_setsid_exit(struct trace_event_raw_sys_exit *ctx)
 {
-    if (ctx->ret <= 0 || is_self()) return 0;
-    struct scratch *s = begin(MSR_SETSID);
-    if (!s) return 0;
-    submit(ctx, s);
-    return 0;
+    return ctx_change(ctx, ctx->ret, MSR_CTX_SETSID);
+}
+
+SEC("tp/syscalls/sys_exit_setuid")
+int tp_setuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setreuid")
+int tp_setreuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setresuid")
+int tp_setresuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setgid")
+int tp_setgid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
+}
+
+SEC("tp/syscalls/sys_exit_setregid")
+int tp_setregid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
+}
+
+SEC("tp/syscalls/sys_exit_setresgid")
+int tp_setresgid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
 }
 
 static __always_inline int vfork_stack(void *ctx, __u64 flags)

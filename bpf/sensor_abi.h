@@ -42,7 +42,7 @@ enum msr_type {
     MSR_DNS = 19,         /* a DNS message sent or received (port 53) */
     MSR_FILE_OP = 20,     /* create/modify/delete/chmod beyond the watch list */
     MSR_PROC_MEM = 21,    /* write/read of another process's /proc/PID/mem */
-    MSR_SETSID = 22,      /* setsid() succeeded: the caller leads a new session, no tty */
+    MSR_SETSID = 22,      /* the process context changed: setsid(), set*uid(), set*gid() (u.ctx) */
     MSR_TYPE_MAX = 23,
 };
 
@@ -60,6 +60,11 @@ enum msr_type {
  * (issue 12), 0x10000..0x80000 process context and /proc/PID/mem (issue 15) */
 #define MSR_F_CWD_TRUNC 0x40000 /* MSR_EXEC: the working directory's walk was cut short */
 #define MSR_F_ENV_TRUNC 0x80000 /* MSR_EXEC: the environment was longer than MSR_ENV */
+
+/* MSR_SETSID's u.ctx.kind */
+#define MSR_CTX_SETSID 0 /* a new session and group led by the caller, no tty */
+#define MSR_CTX_UID    1 /* setuid, setreuid or setresuid succeeded */
+#define MSR_CTX_GID    2 /* setgid, setregid or setresgid succeeded */
 
 /* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
 #define MSR_VM_READ  0x1
@@ -141,8 +146,14 @@ struct msr_hdr {
             char cwd[MSR_PATH];
             __u32 tty_major, tty_minor;
             __u32 sid, pgid;
-            __u32 env_len, pad_ctx;
+            __u32 env_len;
+            __u32 gid, euid, egid; /* credentials: real gid, effective uid and gid */
         } exec;
+        struct {
+            __u32 kind;      /* MSR_CTX_* */
+            __u32 uid, euid; /* the credentials after the change */
+            __u32 gid, egid;
+        } ctx; /* MSR_SETSID */
     } u;
 };
 

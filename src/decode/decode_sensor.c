@@ -37,6 +37,8 @@
 #include <dirent.h>
 #include <sys/random.h>
 #include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +73,8 @@ typedef struct proc {
     bool ctx_known;     /* sid/pgid/tty were read (exec or /proc), not guessed */
     uint32_t tty_major, tty_minor;
     uint32_t sid, pgid;
-    uint32_t entry_tgid; /* the entry leader: tgid and start ticks */
+    uint32_t euid, gid, egid; /* with uid (real): valid when ctx_known */
+    uint32_t entry_tgid;      /* the entry leader: tgid and start ticks */
     uint64_t entry_ticks;
     char launch[16]; /* modality of the code that exec'd it; "": unknown */
 } proc;
@@ -87,7 +90,8 @@ struct msdec {
     ustack *u;
     char host[256];
     char boot_id[40];
-    char instance[17]; /* event.id: this decoder's random prefix, then a count */
+    char machine_id[40]; /* host.id, as Elastic Defend writes it */
+    char instance[17];   /* event.id: this decoder's random prefix, then a count */
     uint64_t ndocs;
     int64_t boot_to_real; /* ns */
     proc *procs;          /* open addressing by tgid */
@@ -104,6 +108,11 @@ struct msdec {
     size_t env_allow_len, env_redact_len;
     msdec_launch_fn launch_fn;
     void *launch_ctx;
+    struct idname {
+        uint32_t id;
+        bool valid;
+        char name[33];
+    } users[64], groups[64]; /* uid/gid -> name, direct-mapped */
 };
 
 /* ---- process table --------------------------------------------------------------- */
@@ -414,6 +423,41 @@ void msdec_set_launch_fn(msdec *d, msdec_launch_fn fn, void *ctx)
     d->launch_ctx = ctx;
 }
 
+static void jstr(buf *b, const char *s, size_t n);
+
+/* user.name / group.name: the passwd and group databases through NSS,
+ * cached (a direct-mapped table; a miss costs one lookup). "" if unknown. */
+static const char *id_name(msdec *d, bool group, uint32_t id)
+{
+    struct idname *e = &(group ? d->groups : d->users)[id % 64];
+    if (e->valid && e->id == id) return e->name;
+    e->valid = true;
+    e->id = id;
+    e->name[0] = 0;
+    char b[4096];
+    if (group) {
+        struct group g, *r = NULL;
+        if (!getgrgid_r(id, &g, b, sizeof b, &r) && r)
+            snprintf(e->name, sizeof e->name, "%s", r->gr_name);
+    } else {
+        struct passwd pw, *r = NULL;
+        if (!getpwuid_r(id, &pw, b, sizeof b, &r) && r)
+            snprintf(e->name, sizeof e->name, "%s", r->pw_name);
+    }
+    return e->name;
+}
+
+static void put_id(msdec *d, buf *b, const char *k, bool group, uint32_t id)
+{
+    const char *n = id_name(d, group, id);
+    buf_printf(b, ",\"%s\":{\"id\":\"%u\"", k, id);
+    if (*n) {
+        buf_puts(b, ",\"name\":");
+        jstr(b, n, strlen(n));
+    }
+    buf_putc(b, '}');
+}
+
 static bool proc_from_procfs(msdec *d, uint32_t tgid)
 {
     char path[64], b[4096];
@@ -477,7 +521,15 @@ static bool proc_from_procfs(msdec *d, uint32_t tgid)
     f = fopen(path, "r");
     if (f) {
         while (fgets(b, sizeof b, f))
-            if (!strncmp(b, "Uid:", 4)) p->uid = (uint32_t)strtoul(b + 4, NULL, 10);
+            if (!strncmp(b, "Uid:", 4) || !strncmp(b, "Gid:", 4)) {
+                char *e;
+                uint32_t real = (uint32_t)strtoul(b + 4, &e, 10);
+                uint32_t eff = (uint32_t)strtoul(e, NULL, 10);
+                if (b[0] == 'U')
+                    p->uid = real, p->euid = eff;
+                else
+                    p->gid = real, p->egid = eff;
+            }
         fclose(f);
     }
     proc_entity(d, p);
@@ -521,6 +573,12 @@ msdec *msdec_create(const char *hostname)
         if (!fgets(d->boot_id, sizeof d->boot_id, f)) d->boot_id[0] = 0;
         fclose(f);
         d->boot_id[strcspn(d->boot_id, "\n")] = 0;
+    }
+    f = fopen("/etc/machine-id", "r");
+    if (f) {
+        if (!fgets(d->machine_id, sizeof d->machine_id, f)) d->machine_id[0] = 0;
+        fclose(f);
+        d->machine_id[strcspn(d->machine_id, "\n")] = 0;
     }
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
@@ -838,6 +896,12 @@ static void put_proc_fields(msdec *d, buf *b, const proc *p, bool leaders)
             buf_printf(b, ",\"tty\":{\"char_device\":{\"major\":%u,\"minor\":%u}}", p->tty_major,
                        p->tty_minor);
     }
+    if (p->ctx_known) { /* Elastic: user/group are the effective ids */
+        put_id(d, b, "user", false, p->euid);
+        put_id(d, b, "group", true, p->egid);
+        put_id(d, b, "real_user", false, p->uid);
+        put_id(d, b, "real_group", true, p->gid);
+    }
     if (!leaders) return;
     if (p->env_len) {
         key(b, "env_vars");
@@ -988,9 +1052,34 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     buf_puts(b, ",\"dataset\":\"modus.sensor\",\"module\":\"modus\"}");
     buf_puts(b, ",\"host\":{\"name\":");
     jstr(b, d->host, strlen(d->host));
+    if (d->machine_id[0]) kstr(b, "id", d->machine_id);
     buf_puts(b, ",\"os\":{\"type\":\"linux\",\"family\":\"debian\"}}");
     buf_puts(b, ",\"agent\":{\"type\":\"modus\"}");
-    buf_printf(b, ",\"user\":{\"id\":\"%u\"}", h->uid);
+    /* user.* and group.*: the acting process's effective ids (Elastic Defend),
+     * the real ones in user.Ext.real / group.Ext.real; the header's uid (the
+     * real one) when the process's credentials are not known */
+    proc *p = proc_find(d, h->tgid, false);
+    bool known = p && p->ctx_known;
+    uint32_t uid = known ? p->euid : h->uid;
+    const char *un = id_name(d, false, uid);
+    buf_printf(b, ",\"user\":{\"id\":\"%u\"", uid);
+    if (*un) kstr(b, "name", un);
+    if (known) {
+        un = id_name(d, false, p->uid);
+        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->uid);
+        if (*un) kstr(b, "name", un);
+        buf_puts(b, "}}");
+    }
+    buf_putc(b, '}');
+    if (known) {
+        const char *gn = id_name(d, true, p->egid);
+        buf_printf(b, ",\"group\":{\"id\":\"%u\"", p->egid);
+        if (*gn) kstr(b, "name", gn);
+        gn = id_name(d, true, p->gid);
+        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->gid);
+        if (*gn) kstr(b, "name", gn);
+        buf_puts(b, "}}}");
+    }
 }
 
 /* ,"process":{"pid":..,...,"parent":{...},"thread":{"id":N,"Ext":{"call_stack":[...]}}
@@ -1172,7 +1261,18 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         }
         buf_putc(b, ']');
     }
-    buf_puts(b, "}}}"); /* api, Ext, process */
+    buf_putc(b, '}');           /* api */
+    if (h->type == MSR_MEMFD) { /* Elastic Defend's own memfd fields (issue 15) */
+        char nm[65];
+        memcpy(nm, h->u.memfd.name, 64);
+        nm[64] = 0;
+        buf_puts(b, ",\"memfd\":{\"name\":");
+        jstr(b, nm, strlen(nm));
+        uint32_t fl = h->u.memfd.flags; /* MFD_CLOEXEC 1, MFD_ALLOW_SEALING 2, MFD_HUGETLB 4 */
+        buf_printf(b, ",\"flag_cloexec\":%s,\"flag_allow_seal\":%s,\"flag_hugetlb\":%s}",
+                   fl & 1 ? "true" : "false", fl & 2 ? "true" : "false", fl & 4 ? "true" : "false");
+    }
+    buf_puts(b, "}}"); /* Ext, process */
     if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV) {
         proc *t = proc_find(d, h->u.ptrace.target, false);
         buf_puts(b, ",\"Target\":{\"process\":{\"pid\":");
@@ -1306,6 +1406,9 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
                 c->tty_minor = parent->tty_minor;
                 c->sid = parent->sid;
                 c->pgid = parent->pgid;
+                c->euid = parent->euid;
+                c->gid = parent->gid;
+                c->egid = parent->egid;
                 c->ctx_known = parent->ctx_known;
                 c->entry_tgid = parent->entry_tgid;
                 c->entry_ticks = parent->entry_ticks;
@@ -1385,6 +1488,9 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             p->tty_minor = h->u.exec.tty_minor;
             p->sid = h->u.exec.sid;
             p->pgid = h->u.exec.pgid;
+            p->gid = h->u.exec.gid;
+            p->euid = h->u.exec.euid;
+            p->egid = h->u.exec.egid;
             p->ctx_known = true;
             proc_entry(d, p, true);
         }
@@ -1409,14 +1515,26 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         free(caller);
         return finish(d, json, len);
     }
-    case MSR_SETSID: { /* a new session and group, no controlling terminal */
+    case MSR_SETSID: {
+        /* Elastic Defend's session_id_change, uid_change, gid_change */
+        const char *action = h->u.ctx.kind == MSR_CTX_UID   ? "uid_change"
+                             : h->u.ctx.kind == MSR_CTX_GID ? "gid_change"
+                                                            : "session_id_change";
         proc *p = proc_find(d, h->tgid, false);
-        if (p) {
+        if (p && h->u.ctx.kind == MSR_CTX_SETSID) { /* a new session and group, no terminal */
             p->sid = p->pgid = h->tgid;
             p->tty_major = p->tty_minor = 0;
-            p->ctx_known = true;
         }
-        begin_doc(d, h, "process", "change", "session_id_change");
+        if (p && h->u.ctx.kind != MSR_CTX_SETSID) {
+            bool same = p->ctx_known && p->uid == h->u.ctx.uid && p->euid == h->u.ctx.euid &&
+                        p->gid == h->u.ctx.gid && p->egid == h->u.ctx.egid;
+            p->uid = h->u.ctx.uid;
+            p->euid = h->u.ctx.euid;
+            p->gid = h->u.ctx.gid;
+            p->egid = h->u.ctx.egid;
+            if (same) return 0; /* a call that changed nothing (daemons drop to what they are) */
+        }
+        begin_doc(d, h, "process", "change", action);
         put_process(d, h, NULL, NULL);
         buf_putc(&d->out, '}');
         return finish(d, json, len);

@@ -123,6 +123,10 @@ wait $PID_PRELOAD
 AWS_SECRET_ACCESS_KEY=modus-planted-secret-$$ MODUS_CTX_PLAIN=visible-$$ /bin/true &
 PID_SECRET=$!
 wait $PID_SECRET
+# 3b. credentials and sessions: a process that drops to nobody, a new session
+python3 -c 'import os; os.memfd_create("modus-ctx", os.MFD_CLOEXEC); os.setgid(65534); os.setuid(65534); os.setsid()' &
+PID_SETUID=$!
+wait $PID_SETUID
 # 4. persistence written by tee and cp that a shell script ran
 "$TMP/persist.sh" &
 PID_PERSIST=$!
@@ -201,6 +205,21 @@ check "an allow-listed plain value is kept as it is" \
     [ "$(jq -r --arg v "MODUS_CTX_PLAIN=visible-$$" '.process.env_vars | index($v) != null' <<<"$e")" = true ]
 check "the planted secret appears nowhere in what the sensor wrote" [ "$(grep -c "modus-planted-secret-$$" "$OUT")" = 0 ]
 check "variables off the allow-list are not kept (PATH)" [ "$(jq -r '.process.env_vars | map(select(startswith("PATH="))) | length' <<<"$e")" = 0 ]
+
+# ---- 3b: credentials ---------------------------------------------------------------------
+e=$(jq -c --argjson p $PID_SETUID 'select(.event.kind == "event" and .event.action == "uid_change" and .process.pid == $p)' "$OUT" | head -1)
+expect_eq "setuid(65534) is a uid_change event: user.id" "$(jq -r .user.id <<<"$e")" 65534
+expect_eq "uid_change: process.user.id" "$(jq -r .process.user.id <<<"$e")" 65534
+expect_eq "uid_change: process.user.name" "$(jq -r .process.user.name <<<"$e")" "$(getent passwd 65534 | cut -d: -f1)"
+check "setgid(65534) is a gid_change event" has '.event.action == "gid_change" and .process.pid == '$PID_SETUID' and .process.group.id == "65534"'
+e=$(jq -c --argjson p $PID_SETUID 'select(.event.kind == "event" and .event.action == "session_id_change" and .process.pid == $p)' "$OUT" | head -1)
+expect_eq "setsid() is a session_id_change: the process leads its session" "$(jq -r .process.session_leader.pid <<<"$e")" $PID_SETUID
+expect_eq "session_id_change: and its group" "$(jq -r .process.group_leader.pid <<<"$e")" $PID_SETUID
+expect_eq "session_id_change: no terminal any more" "$(jq -r .process.interactive <<<"$e")" false
+e=$(jq -c --argjson p $PID_SETUID 'select(.event.kind == "event" and .event.action == "memfd_create" and .process.pid == $p)' "$OUT" | head -1)
+expect_eq "memfd_create: process.Ext.memfd.name, as Elastic Defend writes it" "$(jq -r .process.Ext.memfd.name <<<"$e")" modus-ctx
+expect_eq "memfd_create: its flags" "$(jq -r .process.Ext.memfd.flag_cloexec <<<"$e"),$(jq -r .process.Ext.memfd.flag_allow_seal <<<"$e")" true,false
+check "events name the host by its machine id (host.id)" has '.host.id == "'"$(cat /etc/machine-id)"'"'
 
 # ---- 4: persistence by tools a script launched ---------------------------------------------
 rule="Linux persistence file written by a tool a script launched"
