@@ -15,10 +15,14 @@
  *   MEMFD             process, api    memfd_create        (type start, as Elastic Defend)
  *   MODULE            process, driver load_module         (type start; api.name finit_module...)
  *   BPF               api             bpf                 (BPF_PROG_LOAD)
+ *   SETSID            process         session_id_change, uid_change, gid_change
  *   (* MMAP only when suspect: W+X, anonymous, deleted/memfd file)
  *
  * State kept here, all bounded:
- *   - a process table (tgid -> executable, args, parent, entity id), seeded
+ *   - a process table (tgid -> executable, args, parent, entity id, and the
+ *     context Elastic's Linux rules read: working directory, terminal,
+ *     session/group/entry leaders, credentials, allow-listed environment
+ *     with secrets redacted, launch modality; docs/sensor-events.md), seeded
  *     from /proc at start and kept by FORK/EXEC/EXIT records; entity ids
  *     hash (host boot id, tgid, start time in clock ticks), so /proc-seeded
  *     and kernel-reported processes agree and pid reuse gives a new id;
