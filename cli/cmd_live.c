@@ -478,8 +478,9 @@ int cmd_live(int argc, char **argv)
         return EXIT_USAGE;
     }
     size_t loaded = 0, failed = 0;
-    modus_ruleset *rs = cli_load_rules("live", rule_paths, nrules, &loaded, &failed);
-    if (!rs) return EXIT_RULES;
+    int lrc;
+    modus_ruleset *rs = cli_load_rules("live", rule_paths, nrules, &loaded, &failed, &lrc);
+    if (!rs) return lrc == EXIT_USAGE ? EXIT_RULES : lrc; /* a bad mapping: a rule error here */
     l.rs = rs;
     modus_engine_opts eo = {.rules = rs};
     modus_engine *eng = NULL;

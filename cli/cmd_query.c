@@ -145,8 +145,9 @@ int cmd_query(int argc, char **argv)
     }
     if (is_rule_file(text)) { /* a rule file: its one rule's query */
         size_t loaded, failed;
-        modus_ruleset *rs = cli_load_rules("query", argv + optind, 1, &loaded, &failed);
-        if (!rs) return EXIT_RULES;
+        int lrc;
+        modus_ruleset *rs = cli_load_rules("query", argv + optind, 1, &loaded, &failed, &lrc);
+        if (!rs) return lrc;
         modus_rule_info ri;
         if (modus_ruleset_count(rs) == 1) {
             modus_ruleset_rule(rs, 0, &ri);

@@ -119,7 +119,8 @@ int cmd_scan(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 /* cmd_rules.c: PATHs, or the default pack when n == 0 */
-modus_ruleset *cli_load_rules(const char *cmd, char **paths, int n, size_t *loaded, size_t *failed);
+modus_ruleset *cli_load_rules(const char *cmd, char **paths, int n, size_t *loaded, size_t *failed,
+                              int *rc);
 /* One --rules PATH into rs; false (reported) when PATH does not exist or
  * holds no rule: the caller exits EXIT_RULES. */
 bool cli_add_rules(modus_ruleset *rs, const char *cmd, const char *path, modus_rule_error_fn cb,
