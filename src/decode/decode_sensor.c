@@ -1396,7 +1396,7 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             c->ppid = h->tgid;
             c->ticks = ns_to_ticks(h->u.fork.child_start_ns);
             c->uid = h->uid;
-            if (parent) {
+            if (parent && parent != c) { /* (a malformed record may name itself) */
                 proc_set_exe(c, parent->exe, parent->exe ? strlen(parent->exe) : 0);
                 proc_set_args(c, parent->args, parent->args_len);
                 /* a fork runs its parent's code in its parent's context */

@@ -94,8 +94,9 @@ chmod 755 "$TMP/persist.sh"
 
 # ---- the sensor ---------------------------------------------------------------------
 OUT=$TMP/context.ndjson
-"$MODUS" live --all-events --rules "$SRC/rules" --rules "$TMP/elastic-linux" \
-    --env-vars 'LD_PRELOAD,LD_LIBRARY_PATH,AWS_SECRET_ACCESS_KEY,MODUS_CTX_PLAIN' \
+# the allow-list through --config, as a systemd unit's /etc/modus/live.conf would
+printf 'env-vars = LD_PRELOAD, LD_LIBRARY_PATH, AWS_SECRET_ACCESS_KEY, MODUS_CTX_PLAIN\nall-events\n' >"$TMP/live.conf"
+"$MODUS" live --config "$TMP/live.conf" --rules "$SRC/rules" --rules "$TMP/elastic-linux" \
     --output "$OUT" --stats-interval 0 2>"$TMP/err" &
 SENSOR=$!
 if ! wait_ready "$TMP/err" $SENSOR; then
