@@ -9,8 +9,10 @@
 #   With PUBLISH=1, section 1 also runs the sensor with --all-events
 #   --publish to a nats-server on loopback (R1, this machine): the compile
 #   workload off / on / on+publish, alternated. SECTIONS="1" runs only
-#   section 1 (default "1 2 3").
-# Usage: [PUBLISH=1] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
+#   section 1 (default "1 2 3"). BASE=OTHER_MODUS_BINARY adds, in section 1,
+#   the sensor of another build (e.g. main's) to each round: off / on / base,
+#   so a change to the sensor is measured against its baseline in one run.
+# Usage: [PUBLISH=1] [BASE=path] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -29,7 +31,7 @@ if [ "${PUBLISH:-0}" = 1 ]; then # a local broker for the --publish variant
 fi
 
 start_sensor() {
-    "$M" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
+    "${SENSOR_BIN:-$M}" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
     sensor=$!
     until grep -q ready "$tmp/err" 2>/dev/null; do kill -0 $sensor || exit 1; sleep 0.1; done
 }
@@ -66,6 +68,12 @@ for r in $(seq "$rounds"); do
     echo "on $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
     stop_sensor
     grep "stopped after" "$tmp/err" | sed 's/^/  /' >>"$tmp/cc_sensor.txt"
+    if [ -n "${BASE:-}" ]; then
+        SENSOR_BIN=$BASE start_sensor
+        echo "base $(compile)" >>"$tmp/cc.txt"
+        echo "base $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
+        stop_sensor
+    fi
     if [ "${PUBLISH:-0}" = 1 ]; then
         start_sensor --all-events --publish nats://127.0.0.1:$nport --spool "$tmp/spool"
         echo "pub $(compile)" >>"$tmp/cc.txt"
@@ -86,6 +94,13 @@ echo "   CPU (user+sys of the build): off ${off_c}s, on ${on_c}s, overhead $(awk
 tail -1 "$tmp/cc_sensor.txt"
 on_s=$(awk '$1=="on"{print $2}' "$tmp/sensor_cpu.txt" | median)
 echo "   the sensor's own CPU during a build: ${on_s}s ($(awk -v a="$off_c" -v b="$on_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU)"
+if [ -n "${BASE:-}" ]; then
+    base_w=$(awk '$1=="base"{print $2}' "$tmp/cc.txt" | median)
+    base_c=$(awk '$1=="base"{print $3}' "$tmp/cc.txt" | median)
+    base_s=$(awk '$1=="base"{print $2}' "$tmp/sensor_cpu.txt" | median)
+    echo "   BASE ($BASE): wall ${base_w}s, CPU ${base_c}s, its sensor's own CPU ${base_s}s"
+    echo "   this build vs BASE: wall x$(awk -v a="$base_w" -v b="$on_w" 'BEGIN{printf "%.3f", b/a}'), build CPU x$(awk -v a="$base_c" -v b="$on_c" 'BEGIN{printf "%.3f", b/a}'), sensor CPU x$(awk -v a="$base_s" -v b="$on_s" 'BEGIN{printf "%.2f", b/a}')"
+fi
 if [ "${PUBLISH:-0}" = 1 ]; then
     pub_s=$(awk '$1=="pub"{print $2}' "$tmp/sensor_cpu.txt" | median)
     echo "   ... with --all-events --publish: ${pub_s}s ($(awk -v a="$off_c" -v b="$pub_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU; publishing adds $(awk -v a="$off_c" -v b="$pub_s" -v c="$on_s" 'BEGIN{printf "%.1f%%", (b-c)/a*100}'))"

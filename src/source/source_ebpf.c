@@ -15,7 +15,10 @@
  *      unless disabled);
  *   4. the watch lists (directory and file names of persistence locations)
  *      go into the kernel's hash maps, the ring buffer is opened;
- *   5. the /proc scan seeds the process table and the module maps, so that
+ *   5. the decoder gets the environment allow-list and redaction patterns
+ *      and, given an engine, a scanner of its own that names the launch
+ *      modality of each exec from the caller's stack (docs/sensor-events.md);
+ *   6. the /proc scan seeds the process table and the module maps, so that
  *      processes that started earlier are named and symbolized.
  * Then the caller drops the capabilities it no longer needs.
  *
