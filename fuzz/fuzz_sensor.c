@@ -8,10 +8,27 @@
 #include "decode/sensor.h"
 #include "fuzz_common.h"
 
+/* the launch modality: the decoder's small document for the exec caller's
+ * stack must be JSON the scanner accepts too */
+static const char *launch(void *ctx, const char *doc, size_t len)
+{
+    (void)ctx;
+    const modus_event *ev;
+    modus_diag diag;
+    if (modus_scanner_decode(fuzz_scanner(), doc, len, &ev, &diag) != MODUS_OK) {
+        fprintf(stderr, "invalid launch document (%s):\n%.*s\n", diag.message, (int)len, doc);
+        abort();
+    }
+    return modus_event_modality(ev);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static msdec *d;
-    if (!d && !(d = msdec_create("fuzz"))) abort();
+    if (!d) {
+        if (!(d = msdec_create("fuzz"))) abort();
+        msdec_set_launch_fn(d, launch, NULL);
+    }
     /* the ring buffer hands out 8-byte aligned records */
     unsigned char *rec = malloc(size ? size : 1);
     if (!rec) return 0;

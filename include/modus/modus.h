@@ -328,9 +328,15 @@ typedef struct modus_sensor_opts {
      * sys_enter hook, which runs on every syscall (~+100 ns each). */
     bool module_attempts;
     const char *hostname; /* host.name; NULL: gethostname() */
-    /* The engine whose modality table names runtimes by their code (`code`
-     * lines): borrowed for the call. NULL: the embedded table. */
+    /* The engine: its modality table names runtimes by their code (`code`
+     * lines; NULL: the embedded table), and it names the launch modality
+     * of each exec (process.parent.modality.name on every event of
+     * the process); env_vars: the variables kept in process.env_vars and
+     * env_redact: those whose value becomes "<redacted>" (comma-separated
+     * name globs, case-insensitive; NULL: the defaults in
+     * docs/sensor-events.md). */
     const modus_engine *engine;
+    const char *env_vars, *env_redact;
 } modus_sensor_opts;
 typedef void (*modus_sensor_fn)(void *ctx, const char *json, size_t len);
 
