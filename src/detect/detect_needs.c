@@ -312,7 +312,7 @@ static bool atom(need *out, int field, const char *s, size_t n, bool wild)
         size_t pre = 0;
         while (pre < n && !(wild && is_wild(s[pre]))) pre++;
         while (pre > 0 && s[pre - 1] != '/') pre--;
-        if (pre > 0) pre--; /* drop the '/' */
+        if (pre > 0) pre--;         /* drop the '/' */
         if (pre == 0) return false; /* a wildcard right after the root: anywhere */
         /* components the kernel cannot hash whole: cut before them */
         size_t keep = pre, comp = 0;
@@ -354,7 +354,8 @@ static need derive_cmp(const eql_node *n)
     bool wild = n->kind == N_COLON || n->kind == N_LIKE;
     for (uint32_t i = 0; i < n->nkids; i++) {
         if (i == (from ? 0u : 1u)) continue;
-        if (!lit_str(n->kids[i]) || !atom(&out, field, n->kids[i]->val.s, n->kids[i]->val.n, wild)) {
+        if (!lit_str(n->kids[i]) ||
+            !atom(&out, field, n->kids[i]->val.s, n->kids[i]->val.n, wild)) {
             need_free(&out);
             return need_all();
         }
@@ -480,7 +481,9 @@ modus_status modus_file_policy_from_rules(const modus_ruleset *rs, modus_file_po
             if (nd.all) {
                 p->all = true;
                 snprintf(p->all_why, sizeof p->all_why, "%s",
-                         ru->src.name ? ru->src.name : ru->src.file ? ru->src.file : "?");
+                         ru->src.name   ? ru->src.name
+                         : ru->src.file ? ru->src.file
+                                        : "?");
             } else if (!list_merge(&p->dirs, &nd.dirs) || !list_merge(&p->names, &nd.names) ||
                        !list_merge(&p->exts, &nd.exts)) {
                 need_free(&nd);
@@ -500,41 +503,40 @@ modus_status modus_file_policy_from_rules(const modus_ruleset *rs, modus_file_po
 /* What a responder wants to see whatever the rules say: world-writable
  * staging directories, system configuration, shell start-up and SSH files,
  * cron and systemd, libraries and scripts dropped anywhere, web roots. */
-static const char *const default_text =
-    "# modus's default file policy (--all-events)\n"
-    "header\n"
-    "dir /tmp\n"
-    "dir /var/tmp\n"
-    "dir /dev/shm\n"
-    "dir /run/user\n"
-    "dir /etc\n"
-    "dir /var/spool/cron\n"
-    "dir /usr/lib/systemd\n"
-    "dir /lib/systemd\n"
-    "dir /usr/local/bin\n"
-    "dir /usr/local/lib\n"
-    "dir /var/www\n"
-    "dir /boot\n"
-    "dname .ssh\n"
-    "dname autostart\n"
-    "dname systemd\n"
-    "name .bashrc\n"
-    "name .bash_profile\n"
-    "name .bash_login\n"
-    "name .bash_logout\n"
-    "name .profile\n"
-    "name .zshrc\n"
-    "name .zprofile\n"
-    "name .bash_history\n"
-    "name .zsh_history\n"
-    "name authorized_keys\n"
-    "name authorized_keys2\n"
-    "ext so\n"
-    "ext sh\n"
-    "ext service\n"
-    "ext timer\n"
-    "ext desktop\n"
-    "ext pth\n";
+static const char *const default_text = "# modus's default file policy (--all-events)\n"
+                                        "header\n"
+                                        "dir /tmp\n"
+                                        "dir /var/tmp\n"
+                                        "dir /dev/shm\n"
+                                        "dir /run/user\n"
+                                        "dir /etc\n"
+                                        "dir /var/spool/cron\n"
+                                        "dir /usr/lib/systemd\n"
+                                        "dir /lib/systemd\n"
+                                        "dir /usr/local/bin\n"
+                                        "dir /usr/local/lib\n"
+                                        "dir /var/www\n"
+                                        "dir /boot\n"
+                                        "dname .ssh\n"
+                                        "dname autostart\n"
+                                        "dname systemd\n"
+                                        "name .bashrc\n"
+                                        "name .bash_profile\n"
+                                        "name .bash_login\n"
+                                        "name .bash_logout\n"
+                                        "name .profile\n"
+                                        "name .zshrc\n"
+                                        "name .zprofile\n"
+                                        "name .bash_history\n"
+                                        "name .zsh_history\n"
+                                        "name authorized_keys\n"
+                                        "name authorized_keys2\n"
+                                        "ext so\n"
+                                        "ext sh\n"
+                                        "ext service\n"
+                                        "ext timer\n"
+                                        "ext desktop\n"
+                                        "ext pth\n";
 
 const char *modus_file_policy_default_text(void)
 {
@@ -627,7 +629,7 @@ modus_status modus_file_policy_parse(const char *text, size_t len, const char *f
 char *modus_file_policy_format(const modus_file_policy *p)
 {
     buf b = {0};
-    if (p->all) buf_printf(&b, "all # %s\n", p->all_why[0] ? p->all_why : "");
+    if (p->all) buf_printf(&b, "# every file: %s\nall\n", p->all_why[0] ? p->all_why : "?");
     if (p->header) buf_puts(&b, "header\n");
     const struct {
         const char *k;

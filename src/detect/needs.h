@@ -22,10 +22,10 @@ typedef struct fpol_list {
 } fpol_list;
 
 struct modus_file_policy {
-    bool all;                           /* every file */
-    bool header;                        /* the first bytes written to created files */
+    bool all;                            /* every file */
+    bool header;                         /* the first bytes written to created files */
     fpol_list dirs, dnames, names, exts; /* "/a/b"; parent-directory names; names; extensions */
-    char all_why[256];                  /* the rule that made it "all" */
+    char all_why[256];                   /* the rule that made it "all" */
 };
 
 /* FNV-1a 64 of a directory path, case-folded, components cut at FPOL_COMP
