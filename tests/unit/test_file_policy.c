@@ -74,8 +74,7 @@ int main(void)
 
     const char *d[] = {NULL, "file where file.path : \"?:\\\\Windows\\\\*\" or "
                              "file.path == \"/etc/ld.so.preload\""};
-    expect("a Windows path adds nothing; an exact path is its name", d, 2,
-           "name ld.so.preload\n");
+    expect("a Windows path adds nothing; an exact path is its name", d, 2, "name ld.so.preload\n");
 
     const char *e[] = {NULL, "file where file.path like \"/home/*/.ssh/authorized_keys2\""};
     expect("a literal leaf after wildcards is still the name", e, 2, "name authorized_keys2\n");
@@ -83,7 +82,8 @@ int main(void)
     const char *f[] = {NULL, "file where file.path like \"/etc/cron*/x*\""};
     expect("a directory stops before the first wildcard", f, 2, "dir /etc\n");
 
-    const char *g[] = {NULL, "file where file.path like \"/home/*\" and file.extension == \"desktop\""};
+    const char *g[] = {NULL,
+                       "file where file.path like \"/home/*\" and file.extension == \"desktop\""};
     expect("`and` keeps the narrower side", g, 2, "ext desktop\n");
 
     const char *h[] = {NULL, "sequence [process where process.name == \"curl\"] "
@@ -110,7 +110,8 @@ int main(void)
         "file where file.path like (\"/tmp/*\", \"*x\")",
         "file where file.name like \"x*\"",
         "file where file.path regex \"/tmp/.*\"",
-        "sequence [process where true] as e0 [file where startsWith(file.path, e0.process.executable)]",
+        "sequence [process where true] as e0 [file where startsWith(file.path, "
+        "e0.process.executable)]",
         "any where file.size > 10",
     };
     for (size_t n = 0; n < sizeof all_cases / sizeof *all_cases; n++) {
@@ -127,8 +128,8 @@ int main(void)
     const char text[] = "# c\nheader\ndir /Tmp/\ndname .ssh\nname .bashrc\next so\n";
     modus_file_policy *p = NULL;
     modus_diag dg = {0};
-    CHECK(modus_file_policy_parse(text, sizeof text - 1, "p.txt", &p, &dg) == MODUS_OK,
-          "parse: %s", dg.message);
+    CHECK(modus_file_policy_parse(text, sizeof text - 1, "p.txt", &p, &dg) == MODUS_OK, "parse: %s",
+          dg.message);
     char *t = p ? modus_file_policy_format(p) : NULL;
     CHECK_STR(t, "header\ndir /tmp\ndname .ssh\nname .bashrc\next so\n");
     if (t) {
@@ -154,18 +155,15 @@ int main(void)
         const char *text;
         uint64_t line, column;
     } bad[] = {
-        {"dir tmp\n", 1, 1},
-        {"# ok\n  bogus x\n", 2, 3},
-        {"ext\n", 1, 1},
-        {"name a/b\n", 1, 1},
-        {"ext abcdefghijklmnop\n", 1, 1},
-        {"all x\n", 1, 1},
+        {"dir tmp\n", 1, 1},       {"# ok\n  bogus x\n", 2, 3},      {"ext\n", 1, 1},
+        {"name a/b\n", 1, 1},      {"ext abcdefghijklmnop\n", 1, 1}, {"all x\n", 1, 1},
         {"header\ndir /\n", 2, 1},
     };
     for (size_t n = 0; n < sizeof bad / sizeof *bad; n++) {
         memset(&dg, 0, sizeof dg);
         p = NULL;
-        modus_status st = modus_file_policy_parse(bad[n].text, strlen(bad[n].text), "bad.txt", &p, &dg);
+        modus_status st =
+            modus_file_policy_parse(bad[n].text, strlen(bad[n].text), "bad.txt", &p, &dg);
         CHECK(st == MODUS_EPARSE && !p, "bad policy accepted: %s", bad[n].text);
         CHECK(dg.line == bad[n].line && dg.column == bad[n].column && !strcmp(dg.file, "bad.txt") &&
                   dg.message[0],
