@@ -599,10 +599,10 @@ modus_status modus_file_policy_parse(const char *text, size_t len, const char *f
                 err = "value too long for the kernel's key";
             else if (memchr(s, '/', vn) && l != &p->dirs)
                 err = "a name holds no '/'";
-            else if (memchr(s, 0, vn))
-                err = "NUL byte";
-            else if (++total > FPOL_MAX)
-                err = "too many entries";
+            for (size_t c = 0; c < vn && !err; c++)
+                if ((unsigned char)s[c] <= ' ' || s[c] == 0x7f)
+                    err = "a value holds no spaces or control characters";
+            if (!err && ++total > FPOL_MAX) err = "too many entries";
         }
         if (err) {
             if (d) {

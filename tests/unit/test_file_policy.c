@@ -155,9 +155,14 @@ int main(void)
         const char *text;
         uint64_t line, column;
     } bad[] = {
-        {"dir tmp\n", 1, 1},       {"# ok\n  bogus x\n", 2, 3},      {"ext\n", 1, 1},
-        {"name a/b\n", 1, 1},      {"ext abcdefghijklmnop\n", 1, 1}, {"all x\n", 1, 1},
+        {"dir tmp\n", 1, 1},
+        {"# ok\n  bogus x\n", 2, 3},
+        {"ext\n", 1, 1},
+        {"name a/b\n", 1, 1},
+        {"ext abcdefghijklmnop\n", 1, 1},
+        {"all x\n", 1, 1},
         {"header\ndir /\n", 2, 1},
+        {"dir /a\tb\n", 1, 1},
     };
     for (size_t n = 0; n < sizeof bad / sizeof *bad; n++) {
         memset(&dg, 0, sizeof dg);
