@@ -988,6 +988,8 @@ static __always_inline void walk_base(long dfd, char *out, __u32 *flags)
 /* deletions and chmods by path: the policy at entry, the record at exit */
 static __always_inline int fop_enter(__u32 op, long dfd, const char *upath, __u32 mode, __u32 flags)
 {
+    /* a chmod matters when it leaves something executable (or set-id) */
+    if (op == MSR_FOP_CHMOD && !(mode & 07111)) return 0;
     if (is_self()) return 0;
     struct fpol_cfg *cfg = fpol();
     if (!cfg) return 0;
@@ -1075,7 +1077,7 @@ int tp_fchmodat2(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_fchmod")
 int tp_fchmod(struct trace_event_raw_sys_enter *ctx)
 {
-    if (is_self()) return 0;
+    if (!(ctx->args[1] & 07111) || is_self()) return 0;
     struct fpol_cfg *cfg = fpol();
     if (!cfg) return 0;
     struct file *f = fd_file(ctx->args[0]);
