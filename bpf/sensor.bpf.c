@@ -541,15 +541,23 @@ int tp_mmap_exit(struct trace_event_raw_sys_exit *ctx)
  *                components cut at 63 bytes), checked for every prefix;
  *   fpol_dnames  the name of its parent directory;
  *   cfg.all      everything (a rule with no condition on the file).
+ * Each entry (and cfg.all) holds the operations it is for (FOP_*: the
+ * rules' event.action / event.type): a write-open, a deletion and a chmod
+ * each look for their own bit.
  * Paths deeper than FP_DEPTH components pass (the prefix is unknown). */
 #define FP_DEPTH 16
 #define FP_COMP  64
 #define FNV_OFF  0xcbf29ce484222325ULL
 #define FNV_P    0x100000001b3ULL
 
+/* map values and cfg.all: the operations an entry is for */
+#define FOP_WRITE  0x1
+#define FOP_DELETE 0x2
+#define FOP_CHMOD  0x4
+
 struct fpol_cfg {
     __u32 on;     /* anything beyond the persistence watch list */
-    __u32 all;    /* every file */
+    __u32 all;    /* every file, for these operations */
     __u32 header; /* keep the first bytes written to created files */
     __u32 ndirs;  /* fpol_dirs or fpol_dnames entries: walk the path */
 };
@@ -648,7 +656,14 @@ struct leaf_ctx {
     struct name_key k;
     struct ext_key e;
     int dot;
+    __u32 op; /* FOP_* */
 };
+
+static __always_inline bool has_op(void *map, void *key, __u32 op)
+{
+    __u8 *v = bpf_map_lookup_elem(map, key);
+    return v && (*v & op);
+}
 
 static long leaf_cb(__u64 i, void *c)
 {
@@ -680,10 +695,10 @@ static __noinline bool fp_leaf(struct leaf_ctx *x)
     __builtin_memset(&x->e, 0, sizeof x->e);
     x->dot = -1;
     bpf_loop(FP_COMP, leaf_cb, x, 0);
-    if (bpf_map_lookup_elem(&fpol_names, &x->k)) return true;
+    if (has_op(&fpol_names, &x->k, x->op)) return true;
     if (x->dot <= 0) return false;
     bpf_loop(15, ext_cb, x, 0);
-    return x->e.s[0] && bpf_map_lookup_elem(&fpol_exts, &x->e);
+    return x->e.s[0] && has_op(&fpol_exts, &x->e, x->op);
 }
 
 /* walking a directory's names from the root down */
@@ -691,6 +706,7 @@ struct dir_ctx {
     __u64 names[FP_DEPTH];
     __u64 h;
     int n, pass, bad;
+    __u32 op;
     char buf[FP_COMP];
 };
 
@@ -711,7 +727,7 @@ static long dir_cb(__u64 k, void *c)
         h = (h ^ (__u8)lower(ch)) * FNV_P;
     }
     x->h = h;
-    if (bpf_map_lookup_elem(&fpol_dirs, &h)) x->pass = 1;
+    if (has_op(&fpol_dirs, &h, x->op)) x->pass = 1;
     if (i == 0) {
         struct name_key nk;
         __builtin_memset(&nk, 0, sizeof nk);
@@ -720,7 +736,7 @@ static long dir_cb(__u64 k, void *c)
             if (!ch) break;
             nk.s[j] = lower(ch);
         }
-        if (bpf_map_lookup_elem(&fpol_dnames, &nk)) x->pass = 1;
+        if (has_op(&fpol_dnames, &nk, x->op)) x->pass = 1;
     }
     return 0;
 }
@@ -762,10 +778,11 @@ static long walk_cb(__u64 i, void *c)
     return 0;
 }
 
-static __noinline int fp_dir(struct dentry *d, struct vfsmount *vmnt, __u64 *hout)
+static __noinline int fp_dir(struct dentry *d, struct vfsmount *vmnt, __u64 *hout, __u32 op)
 {
     struct dir_ctx x;
     __builtin_memset(&x, 0, sizeof x);
+    x.op = op;
     struct walk_ctx w = {.d = d, .mnt = container_of(vmnt, struct mount, mnt), .x = &x};
     bpf_loop(FP_DEPTH + 8, walk_cb, &w, 0);
     if (!w.full) return -1;
@@ -777,22 +794,24 @@ static __noinline int fp_dir(struct dentry *d, struct vfsmount *vmnt, __u64 *hou
 }
 
 /* an open file: does the policy want it? */
-static __noinline bool fp_file(struct fpol_cfg *cfg, struct file *f)
+static __noinline bool fp_file(struct fpol_cfg *cfg, struct file *f, __u32 op)
 {
-    if (cfg->all) return true;
+    if (cfg->all & op) return true;
     struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
     struct leaf_ctx x;
+    x.op = op;
     if (bpf_probe_read_kernel_str(x.nm, sizeof x.nm, BPF_CORE_READ(d, d_name.name)) <= 0)
         return false;
     if (fp_leaf(&x)) return true;
     if (!cfg->ndirs) return false;
     __u64 h;
-    return fp_dir(BPF_CORE_READ(d, d_parent), BPF_CORE_READ(f, f_path.mnt), &h) != 0;
+    return fp_dir(BPF_CORE_READ(d, d_parent), BPF_CORE_READ(f, f_path.mnt), &h, op) != 0;
 }
 
 /* a path as the caller wrote it: fop_scratch's path */
 struct upath_ctx {
     int last, clen, result;
+    __u32 op;
     char c0, c1;
     __u64 h, h0;
 };
@@ -829,7 +848,7 @@ static long comp_cb(__u64 i, void *c)
             x->result = 1; /* "..": the prefix is not known here */
             return 1;
         } else if (x->clen) {
-            if (bpf_map_lookup_elem(&fpol_dirs, &x->h)) {
+            if (has_op(&fpol_dirs, &x->h, x->op)) {
                 x->result = 1;
                 return 1;
             }
@@ -863,16 +882,18 @@ static long leaf_copy_cb(__u64 j, void *c)
 
 /* A path as the caller wrote it (fop_scratch, relative to its dfd): the leaf
  * and, walking the directory part from the root, cwd or dfd, every prefix. */
-static __noinline bool fp_user(struct fpol_cfg *cfg, int dfd, bool absolute)
+static __noinline bool fp_user(struct fpol_cfg *cfg, int dfd, bool absolute, __u32 op)
 {
-    if (cfg->all) return true;
+    if (cfg->all & op) return true;
     struct upath_ctx u;
     __builtin_memset(&u, 0, sizeof u);
     u.last = -1;
+    u.op = op;
     bpf_loop(MSR_PATH / 2, last_slash_cb, &u, 0);
     struct leaf_ctx x;
     __builtin_memset(x.nm, 0, sizeof x.nm);
     x.dot = u.last;
+    x.op = op;
     bpf_loop(FP_COMP - 1, leaf_copy_cb, &x, 0);
     if (fp_leaf(&x)) return true;
     if (!cfg->ndirs) return false;
@@ -890,7 +911,7 @@ static __noinline bool fp_user(struct fpol_cfg *cfg, int dfd, bool absolute)
             d = BPF_CORE_READ(f, f_path.dentry);
             m = BPF_CORE_READ(f, f_path.mnt);
         }
-        if (fp_dir(d, m, &h) != 0) return true;
+        if (fp_dir(d, m, &h, op) != 0) return true;
     }
     if (u.last <= 0) return false;
     u.h = u.h0 = h;
@@ -910,7 +931,7 @@ static __always_inline int on_open_exit(void *ctx, long fd)
     const unsigned char *pname = BPF_CORE_READ(d, d_parent, d_name.name);
     bool watch = name_in(&watch_dirs, pname) || name_in(&watch_names, name);
     struct fpol_cfg *cfg = fpol();
-    bool pol = cfg && fp_file(cfg, f);
+    bool pol = cfg && fp_file(cfg, f, FOP_WRITE);
     if (!watch && !pol) return 0;
     struct scratch *s = begin(pol ? MSR_FILE_OP : MSR_FILE_OPEN);
     if (!s) return 0;
@@ -1001,7 +1022,8 @@ static __always_inline int fop_enter(__u32 op, long dfd, const char *upath, __u3
     p->dfd = dfd;
     p->flags = flags;
     if (bpf_probe_read_user_str(p->path, sizeof p->path, upath) <= 0) return 0;
-    if (!fp_user(cfg, dfd, p->path[0] == '/')) return 0;
+    if (!fp_user(cfg, dfd, p->path[0] == '/', op == MSR_FOP_DELETE ? FOP_DELETE : FOP_CHMOD))
+        return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     bpf_map_update_elem(&fop_pending, &tid, p, BPF_ANY);
     return 0;
@@ -1081,7 +1103,7 @@ int tp_fchmod(struct trace_event_raw_sys_enter *ctx)
     struct fpol_cfg *cfg = fpol();
     if (!cfg) return 0;
     struct file *f = fd_file(ctx->args[0]);
-    if (!f || !fp_file(cfg, f)) return 0;
+    if (!f || !fp_file(cfg, f, FOP_CHMOD)) return 0;
     __u32 zero = 0;
     struct fop_pending *p = bpf_map_lookup_elem(&fop_scratch, &zero);
     if (!p) return 0;
@@ -1363,7 +1385,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
     const unsigned char *pname = BPF_CORE_READ(d, d_parent, d_name.name);
     bool watch = name_in(&watch_dirs, pname) || name_in(&watch_names, name);
     struct fpol_cfg *cfg = fpol();
-    bool pol = cfg && fp_file(cfg, file);
+    bool pol = cfg && fp_file(cfg, file, FOP_WRITE);
     if (!watch && !pol) return 0;
     struct scratch *s = begin(pol ? MSR_FILE_OP : MSR_FILE_OPEN);
     if (!s) return 0;

@@ -620,12 +620,12 @@ int cmd_live(int argc, char **argv)
                 modus_sensor_backend(sensor), loaded, nrules ? "" : " (built-in pack)",
                 so.stack_bytes ? so.stack_bytes : 8192, so.ring_mb ? so.ring_mb : 16,
                 (now() - t0) * 1e3);
-        const char *why;
-        if (modus_file_policy_all(fpol, &why))
+        const char *why, *ops;
+        if (modus_file_policy_all(fpol, &why, &ops))
             fprintf(stderr,
-                    "modus live: file events: every file (%s has no condition on file.path, "
+                    "modus live: file events: every file for %s: %s (no condition on file.path, "
                     "file.name or file.extension)\n",
-                    why);
+                    ops, why);
         else if (!modus_file_policy_empty(fpol))
             fprintf(stderr,
                     "modus live: file events: where the rules look (--file-policy print)\n");

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     /* `all`'s reason (a file:line, the first line) differs: compare the rest */
     const char *a = strchr(t, '\n'), *b = t2 ? strchr(t2, '\n') : NULL;
     if (!t2 || (p->all ? (!a || !b || strcmp(a, b)) : strcmp(t, t2))) abort();
-    (void)fpol_match(p, "/tmp/a/b.so", false);
+    (void)fpol_match(p, "/tmp/a/b.so", false, FOP_DELETE);
     free(t);
     free(t2);
     modus_file_policy_free(p);

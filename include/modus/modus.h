@@ -317,8 +317,11 @@ void modus_alerter_destroy(modus_alerter *a);
 /* The file policy: the files the sensor's kernel side reports (created,
  * written, deleted, chmod'ed) beyond the persistence locations, derived from
  * the rules' necessary conditions on file.path, file.name, file.extension
- * (names, extensions, ancestor directories) or "all". Text form: lines
- * `all`, `header`, `dir /PATH`, `dname NAME`, `name NAME`, `ext EXT`. */
+ * (names, extensions, ancestor directories) or "all", each for the
+ * operations the rules' event.action / event.type allow (write, delete,
+ * chmod, rename). Text form: lines `all [OPS]`, `header`, `dir /PATH [OPS]`,
+ * `dname NAME [OPS]`, `name NAME [OPS]`, `ext EXT [OPS]`; OPS is a comma
+ * list of write,delete,chmod,rename (default: all four). */
 typedef struct modus_file_policy modus_file_policy;
 modus_file_policy *modus_file_policy_new(void);
 modus_status modus_file_policy_from_rules(const modus_ruleset *rs, modus_file_policy **out);
@@ -327,8 +330,9 @@ modus_status modus_file_policy_parse(const char *text, size_t len, const char *f
 /* the documented default (--all-events), in the text form */
 const char *modus_file_policy_default_text(void);
 bool modus_file_policy_merge(modus_file_policy *into, const modus_file_policy *from);
-/* every file? *why: the rule (or file:line) that asked for it */
-bool modus_file_policy_all(const modus_file_policy *p, const char **why);
+/* every file for some operation? *why: the rule (or file:line) that asked for
+ * it first; *ops: which operations ("delete", "every operation") */
+bool modus_file_policy_all(const modus_file_policy *p, const char **why, const char **ops);
 bool modus_file_policy_empty(const modus_file_policy *p);
 /* the text form, malloc'd */
 char *modus_file_policy_format(const modus_file_policy *p);

@@ -960,7 +960,7 @@ static bool library_watched(const msdec *d, const char *path)
 {
     static const char *const staging[] = {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", NULL};
     if (!d->policy || !path[0]) return false;
-    if (!d->policy->all) return fpol_match(d->policy, path, true);
+    if (!(d->policy->all & FOP_WRITE)) return fpol_match(d->policy, path, true, FOP_ALL);
     for (int i = 0; staging[i]; i++)
         if (!strncmp(path, staging[i], strlen(staging[i]))) return true;
     return false;
@@ -1225,8 +1225,9 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
                          h->u.rename.olddfd == -100 ? h->u.rename.base : "",
                          sizeof h->u.rename.base, op, sizeof op);
         /* beyond persistence: where the file policy looks, at either name */
-        if (!cls && !(d->policy && (fpol_match(d->policy, np, false) ||
-                                    (op[0] == '/' && fpol_match(d->policy, op, false)))))
+        if (!cls &&
+            !(d->policy && (fpol_match(d->policy, np, false, FOP_RENAME) ||
+                            (op[0] == '/' && fpol_match(d->policy, op, false, FOP_RENAME)))))
             return 0;
         fextra x = {.action = "rename", .type = "change", .orig = op, .cls = cls};
         return file_event(d, h, data, np, &x, json, len);

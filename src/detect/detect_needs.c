@@ -38,28 +38,32 @@
 
 /* ---- lists ------------------------------------------------------------------ */
 
-static bool list_add(fpol_list *l, const char *s, size_t n)
+static bool list_add(fpol_list *l, const char *s, size_t n, uint8_t mask)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (strlen(l->v[i]) == n && !memcmp(l->v[i], s, n)) return true;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v) return false;
-        l->v = v;
-        l->cap = cap;
-    }
     char *c = malloc(n + 1);
     if (!c) return false;
     for (size_t i = 0; i < n; i++) c[i] = (char)tolower((unsigned char)s[i]);
     c[n] = 0;
-    /* the lower-cased form may already be there */
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->v[i], c)) {
+            l->m[i] |= mask;
             free(c);
             return true;
         }
-    l->v[l->n++] = c;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (v) l->v = v;
+        uint8_t *m = v ? realloc(l->m, cap) : NULL;
+        if (!v || !m) {
+            free(c);
+            return false;
+        }
+        l->m = m;
+        l->cap = cap;
+    }
+    l->v[l->n] = c;
+    l->m[l->n++] = mask;
     return true;
 }
 
@@ -67,24 +71,51 @@ static void list_free(fpol_list *l)
 {
     for (size_t i = 0; i < l->n; i++) free(l->v[i]);
     free(l->v);
+    free(l->m);
     memset(l, 0, sizeof *l);
 }
 
-static int cmp_str(const void *a, const void *b)
+typedef struct entry {
+    char *s;
+    uint8_t m;
+} entry;
+
+static int cmp_entry(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const entry *)a)->s, ((const entry *)b)->s);
 }
 
 static void list_sort(fpol_list *l)
 {
-    if (l->n) qsort(l->v, l->n, sizeof *l->v, cmp_str);
+    if (l->n < 2) return;
+    entry *e = malloc(l->n * sizeof *e);
+    if (!e) return;
+    for (size_t i = 0; i < l->n; i++) e[i] = (entry){l->v[i], l->m[i]};
+    qsort(e, l->n, sizeof *e, cmp_entry);
+    for (size_t i = 0; i < l->n; i++) l->v[i] = e[i].s, l->m[i] = e[i].m;
+    free(e);
 }
 
-static bool list_merge(fpol_list *into, const fpol_list *from)
+/* mask 0: each entry's own */
+static bool list_merge(fpol_list *into, const fpol_list *from, uint8_t mask)
 {
     for (size_t i = 0; i < from->n; i++)
-        if (!list_add(into, from->v[i], strlen(from->v[i]))) return false;
+        if (!list_add(into, from->v[i], strlen(from->v[i]), mask ? mask : from->m[i])) return false;
     return true;
+}
+
+const char *fpol_ops_str(uint8_t ops, char *out, size_t n)
+{
+    static const char *const names[] = {"write", "delete", "chmod", "rename"};
+    size_t o = 0;
+    out[0] = 0;
+    for (int i = 0; i < 4; i++)
+        if (ops & (1u << i)) {
+            int w = snprintf(out + o, n - o, "%s%s", o ? "," : "", names[i]);
+            if (w < 0 || (size_t)w >= n - o) break;
+            o += (size_t)w;
+        }
+    return out;
 }
 
 void modus_file_policy_free(modus_file_policy *p)
@@ -109,15 +140,19 @@ static void finish(modus_file_policy *p)
     size_t o = 0;
     for (size_t i = 0; i < p->dirs.n; i++) {
         const char *d = p->dirs.v[i];
-        bool covered = false;
-        for (size_t k = 0; k < o && !covered; k++) {
+        uint8_t m = p->dirs.m[i];
+        /* the operations an ancestor already covers, and "all" */
+        uint8_t covered = p->all;
+        for (size_t k = 0; k < o; k++) {
             size_t n = strlen(p->dirs.v[k]);
-            covered = !strncmp(d, p->dirs.v[k], n) && d[n] == '/';
+            if (!strncmp(d, p->dirs.v[k], n) && d[n] == '/') covered |= p->dirs.m[k];
         }
-        if (covered)
+        if ((m & ~covered) == 0)
             free(p->dirs.v[i]);
-        else
-            p->dirs.v[o++] = p->dirs.v[i];
+        else {
+            p->dirs.v[o] = p->dirs.v[i];
+            p->dirs.m[o++] = m;
+        }
     }
     p->dirs.n = o;
     list_sort(&p->dnames);
@@ -125,23 +160,38 @@ static void finish(modus_file_policy *p)
     list_sort(&p->exts);
 }
 
+/* "NAME (delete)" appended to the reasons for "all" */
+static void why_add(modus_file_policy *p, const char *name, uint8_t newops)
+{
+    if (!newops) return;
+    char ob[64];
+    size_t n = strlen(p->all_why);
+    snprintf(p->all_why + n, sizeof p->all_why - n, "%s%s (%s)", n ? "; " : "", name,
+             fpol_ops_str(newops, ob, sizeof ob));
+}
+
 bool modus_file_policy_merge(modus_file_policy *into, const modus_file_policy *from)
 {
-    if (from->all && !into->all) {
-        into->all = true;
-        snprintf(into->all_why, sizeof into->all_why, "%s", from->all_why);
+    if (from->all & ~into->all) {
+        size_t n = strlen(into->all_why);
+        snprintf(into->all_why + n, sizeof into->all_why - n, "%s%s", n ? "; " : "", from->all_why);
     }
+    into->all |= from->all;
     into->header |= from->header;
-    bool ok = list_merge(&into->dirs, &from->dirs) && list_merge(&into->dnames, &from->dnames) &&
-              list_merge(&into->names, &from->names) && list_merge(&into->exts, &from->exts);
+    bool ok = list_merge(&into->dirs, &from->dirs, 0) &&
+              list_merge(&into->dnames, &from->dnames, 0) &&
+              list_merge(&into->names, &from->names, 0) && list_merge(&into->exts, &from->exts, 0);
     finish(into);
     return ok;
 }
 
-bool modus_file_policy_all(const modus_file_policy *p, const char **why)
+bool modus_file_policy_all(const modus_file_policy *p, const char **why, const char **ops)
 {
+    static char opsbuf[64];
     if (why) *why = p->all ? p->all_why : NULL;
-    return p->all;
+    if (ops)
+        *ops = p->all == FOP_ALL ? "every operation" : fpol_ops_str(p->all, opsbuf, sizeof opsbuf);
+    return p->all != 0;
 }
 
 bool modus_file_policy_empty(const modus_file_policy *p)
@@ -167,34 +217,35 @@ uint64_t fpol_dir_hash(const char *dir)
     return h;
 }
 
-static bool in_list(const fpol_list *l, const char *s, size_t n)
+static bool in_list(const fpol_list *l, const char *s, size_t n, uint8_t ops)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (strlen(l->v[i]) == n && !strncasecmp(l->v[i], s, n)) return true;
+        if ((l->m[i] & ops) && strlen(l->v[i]) == n && !strncasecmp(l->v[i], s, n)) return true;
     return false;
 }
 
-bool fpol_match(const modus_file_policy *p, const char *path, bool dirs_only)
+bool fpol_match(const modus_file_policy *p, const char *path, bool dirs_only, uint8_t ops)
 {
-    if (p->all) return true;
+    if (p->all & ops) return true;
     const char *slash = strrchr(path, '/');
     const char *leaf = slash ? slash + 1 : path;
     if (!dirs_only) {
         size_t ln = strlen(leaf);
-        if (in_list(&p->names, leaf, ln < FPOL_NAME ? ln : FPOL_NAME)) return true;
+        if (in_list(&p->names, leaf, ln < FPOL_NAME ? ln : FPOL_NAME, ops)) return true;
         const char *dot = strrchr(leaf, '.');
-        if (dot && dot != leaf && dot[1] && in_list(&p->exts, dot + 1, strlen(dot + 1)))
+        if (dot && dot != leaf && dot[1] && in_list(&p->exts, dot + 1, strlen(dot + 1), ops))
             return true;
     }
     if (!slash) return false;
     for (size_t i = 0; i < p->dirs.n; i++) {
         size_t n = strlen(p->dirs.v[i]);
-        if (!strncasecmp(path, p->dirs.v[i], n) && path[n] == '/') return true;
+        if ((p->dirs.m[i] & ops) && !strncasecmp(path, p->dirs.v[i], n) && path[n] == '/')
+            return true;
     }
     if (p->dnames.n && slash > path) {
         const char *ps = slash - 1;
         while (ps > path && *ps != '/') ps--;
-        if (in_list(&p->dnames, ps + 1, (size_t)(slash - ps - 1))) return true;
+        if (in_list(&p->dnames, ps + 1, (size_t)(slash - ps - 1), ops)) return true;
     }
     return false;
 }
@@ -229,9 +280,9 @@ static void need_union(need *a, need *b)
         *a = need_all();
         return;
     }
-    list_merge(&a->dirs, &b->dirs);
-    list_merge(&a->names, &b->names);
-    list_merge(&a->exts, &b->exts);
+    list_merge(&a->dirs, &b->dirs, FOP_ALL);
+    list_merge(&a->names, &b->names, FOP_ALL);
+    list_merge(&a->exts, &b->exts, FOP_ALL);
     need_free(b);
 }
 
@@ -290,10 +341,10 @@ static bool atom(need *out, int field, const char *s, size_t n, bool wild)
     switch (field) {
     case F_EXT:
         if (has_wild || !n || n > FPOL_EXT) return false;
-        return list_add(&out->exts, s, n);
+        return list_add(&out->exts, s, n, FOP_ALL);
     case F_NAME:
-        if (!has_wild) return n && n <= FPOL_NAME ? list_add(&out->names, s, n) : false;
-        if (tail_ext(s, n, &ext, &en)) return list_add(&out->exts, ext, en);
+        if (!has_wild) return n && n <= FPOL_NAME ? list_add(&out->names, s, n, FOP_ALL) : false;
+        if (tail_ext(s, n, &ext, &en)) return list_add(&out->exts, ext, en, FOP_ALL);
         return false;
     case F_PATH: {
         /* a Windows path never names a Linux file */
@@ -307,8 +358,9 @@ static bool atom(need *out, int field, const char *s, size_t n, bool wild)
         bool leaf_wild = false;
         for (size_t i = 0; i < ln; i++) leaf_wild |= wild && is_wild(leaf[i]);
         /* a literal leaf after the last '/' ends every match: the name */
-        if (slash && !leaf_wild && ln && ln <= FPOL_NAME) return list_add(&out->names, leaf, ln);
-        if (has_wild && tail_ext(s, n, &ext, &en)) return list_add(&out->exts, ext, en);
+        if (slash && !leaf_wild && ln && ln <= FPOL_NAME)
+            return list_add(&out->names, leaf, ln, FOP_ALL);
+        if (has_wild && tail_ext(s, n, &ext, &en)) return list_add(&out->exts, ext, en, FOP_ALL);
         size_t pre = 0;
         while (pre < n && !(wild && is_wild(s[pre]))) pre++;
         while (pre > 0 && s[pre - 1] != '/') pre--;
@@ -327,7 +379,7 @@ static bool atom(need *out, int field, const char *s, size_t n, bool wild)
             }
         }
         if (keep == 0) return false;
-        return list_add(&out->dirs, s, keep);
+        return list_add(&out->dirs, s, keep, FOP_ALL);
     }
     }
     return false;
@@ -439,6 +491,95 @@ static need derive(const eql_node *n)
     }
 }
 
+/* ---- which operations a stage can match: event.action / event.type ------------- */
+
+static uint8_t op_of(sv field, sv v)
+{
+    static const struct {
+        const char *field, *value;
+        uint8_t ops;
+    } tab[] = {
+        {"event.action", "creation", FOP_WRITE},
+        {"event.action", "modification", FOP_WRITE},
+        {"event.action", "overwrite", FOP_WRITE},
+        {"event.action", "deletion", FOP_DELETE},
+        {"event.action", "rename", FOP_RENAME},
+        {"event.action", "attributes_modified", FOP_CHMOD},
+        {"event.type", "creation", FOP_WRITE},
+        {"event.type", "change", FOP_WRITE | FOP_CHMOD | FOP_RENAME},
+        {"event.type", "deletion", FOP_DELETE},
+        {"event.type", "info", 0},
+        {"event.type", "access", 0},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
+        if (sv_ieq(field, sv_cstr(tab[i].field)) && sv_ieq(v, sv_cstr(tab[i].value)))
+            return tab[i].ops;
+    return 0; /* an action or type the sensor never writes on a file event */
+}
+
+/* `field != v`: the operations left (those with another value for field) */
+static uint8_t ops_not(sv field, sv v)
+{
+    if (sv_ieq(field, SV_LIT("event.action"))) {
+        if (sv_ieq(v, SV_LIT("deletion"))) return FOP_ALL & ~FOP_DELETE;
+        if (sv_ieq(v, SV_LIT("rename"))) return FOP_ALL & ~FOP_RENAME;
+        if (sv_ieq(v, SV_LIT("attributes_modified"))) return FOP_ALL & ~FOP_CHMOD;
+    }
+    if (sv_ieq(field, SV_LIT("event.type"))) {
+        if (sv_ieq(v, SV_LIT("deletion"))) return FOP_ALL & ~FOP_DELETE;
+        if (sv_ieq(v, SV_LIT("change"))) return FOP_ALL & ~(FOP_CHMOD | FOP_RENAME);
+    }
+    return FOP_ALL;
+}
+
+/* A necessary condition on the operation: the ones the where clause allows. */
+static uint8_t derive_ops(const eql_node *n)
+{
+    if (!n) return FOP_ALL;
+    switch (n->kind) {
+    case N_NE: {
+        const eql_node *f = n->nkids == 2 ? n->kids[0] : NULL, *k = f ? n->kids[1] : NULL;
+        if (!f || f->kind != N_FIELD || f->var >= 0 || f->alias >= 0 || !k || k->kind != N_LIT ||
+            k->val.t != V_STR)
+            return FOP_ALL;
+        return ops_not((sv){f->path, f->path_len}, (sv){k->val.s, k->val.n});
+    }
+    case N_AND: {
+        uint8_t m = FOP_ALL;
+        for (uint32_t i = 0; i < n->nkids; i++) m &= derive_ops(n->kids[i]);
+        return m;
+    }
+    case N_OR: {
+        uint8_t m = 0;
+        for (uint32_t i = 0; i < n->nkids; i++) m |= derive_ops(n->kids[i]);
+        return m;
+    }
+    case N_EQ:
+    case N_IN:
+    case N_COLON:
+    case N_LIKE: {
+        if (n->neg || n->nkids < 2) return FOP_ALL;
+        const eql_node *f = n->kids[0];
+        if (!f || f->kind != N_FIELD || f->var >= 0 || f->alias >= 0) return FOP_ALL;
+        sv field = {f->path, f->path_len};
+        if (!sv_ieq(field, SV_LIT("event.action")) && !sv_ieq(field, SV_LIT("event.type")))
+            return FOP_ALL;
+        uint8_t m = 0;
+        for (uint32_t i = 1; i < n->nkids; i++) {
+            const eql_node *k = n->kids[i];
+            if (!k || k->kind != N_LIT || k->val.t != V_STR) return FOP_ALL;
+            sv v = {k->val.s, k->val.n};
+            if (n->kind != N_EQ && n->kind != N_IN &&
+                (memchr(v.p, '*', v.n) || memchr(v.p, '?', v.n)))
+                return FOP_ALL;
+            m |= op_of(field, v);
+        }
+        return m;
+    }
+    default: return FOP_ALL;
+    }
+}
+
 static bool reads_field(const eql_node *n, const char *prefix)
 {
     if (!n) return false;
@@ -475,17 +616,22 @@ modus_status modus_file_policy_from_rules(const modus_ruleset *rs, modus_file_po
         for (uint32_t s = 0; s < q->nstages; s++) {
             const eql_stage *st = &q->stages[s];
             if (st->missing || !stage_wants_files(st)) continue;
-            if (reads_field(st->where, "file.Ext.header_bytes")) p->header = true;
-            if (p->all) continue;
+            uint8_t ops = derive_ops(st->where);
+            if (!ops) continue; /* no file operation the sensor reports can match */
+            if (reads_field(st->where, "file.Ext.header_bytes") && (ops & FOP_WRITE))
+                p->header = true;
+            if ((p->all & ops) == ops) continue;
             need nd = derive(st->where);
             if (nd.all) {
-                p->all = true;
-                snprintf(p->all_why, sizeof p->all_why, "%s",
-                         ru->src.name   ? ru->src.name
-                         : ru->src.file ? ru->src.file
-                                        : "?");
-            } else if (!list_merge(&p->dirs, &nd.dirs) || !list_merge(&p->names, &nd.names) ||
-                       !list_merge(&p->exts, &nd.exts)) {
+                why_add(p,
+                        ru->src.name   ? ru->src.name
+                        : ru->src.file ? ru->src.file
+                                       : "?",
+                        ops & ~p->all);
+                p->all |= ops;
+            } else if (!list_merge(&p->dirs, &nd.dirs, ops) ||
+                       !list_merge(&p->names, &nd.names, ops) ||
+                       !list_merge(&p->exts, &nd.exts, ops)) {
                 need_free(&nd);
                 modus_file_policy_free(p);
                 return MODUS_ENOMEM;
@@ -545,6 +691,26 @@ const char *modus_file_policy_default_text(void)
 
 /* ---- text form -------------------------------------------------------------------- */
 
+/* "write,delete": the mask, 0 if it is not an operations list */
+static uint8_t parse_ops(const char *s, size_t n)
+{
+    static const char *const names[] = {"write", "delete", "chmod", "rename"};
+    uint8_t m = 0;
+    for (size_t i = 0; i < n;) {
+        size_t e = i;
+        while (e < n && s[e] != ',') e++;
+        uint8_t one = 0;
+        for (int k = 0; k < 4; k++)
+            if (strlen(names[k]) == e - i && !memcmp(s + i, names[k], e - i))
+                one = (uint8_t)(1u << k);
+        if (!one) return 0;
+        m |= one;
+        i = e + 1;
+        if (e + 1 == n) return 0; /* a trailing comma */
+    }
+    return m;
+}
+
 modus_status modus_file_policy_parse(const char *text, size_t len, const char *file,
                                      modus_file_policy **out, modus_diag *d)
 {
@@ -566,13 +732,30 @@ modus_status modus_file_policy_parse(const char *text, size_t len, const char *f
         while (s < end && *s != ' ' && *s != '\t') s++;
         size_t kn = (size_t)(s - k);
         while (s < end && (*s == ' ' || *s == '\t')) s++;
+        /* an optional last token: the operations (write,delete,chmod,rename) */
+        uint8_t ops = FOP_ALL;
+        const char *oe = end, *ob = end;
+        while (ob > s && ob[-1] != ' ' && ob[-1] != '\t') ob--;
+        bool all_kw = kn == 3 && !memcmp(k, "all", 3);
+        if (ob < oe && (ob > s || all_kw)) {
+            uint8_t m = parse_ops(ob, (size_t)(oe - ob));
+            if (m) {
+                ops = m;
+                end = ob;
+                while (end > s && (end[-1] == ' ' || end[-1] == '\t')) end--;
+            }
+        }
         size_t vn = (size_t)(end - s);
         const char *err = NULL;
         fpol_list *l = NULL;
         size_t max = 0;
-        if (kn == 3 && !memcmp(k, "all", 3) && !vn) {
-            p->all = true;
-            snprintf(p->all_why, sizeof p->all_why, "%s:%zu", file ? file : "policy", line);
+        if (all_kw && !vn) {
+            if (!p->all) {
+                char where[300];
+                snprintf(where, sizeof where, "%s:%zu", file ? file : "policy", line);
+                why_add(p, where, ops & ~p->all);
+            }
+            p->all |= ops;
         } else if (kn == 6 && !memcmp(k, "header", 6) && !vn)
             p->header = true;
         else if (kn == 3 && !memcmp(k, "dir", 3)) {
@@ -616,7 +799,7 @@ modus_status modus_file_policy_parse(const char *text, size_t len, const char *f
             modus_file_policy_free(p);
             return MODUS_EPARSE;
         }
-        if (l && !list_add(l, s, vn)) {
+        if (l && !list_add(l, s, vn, ops)) {
             modus_file_policy_free(p);
             return MODUS_ENOMEM;
         }
@@ -629,14 +812,22 @@ modus_status modus_file_policy_parse(const char *text, size_t len, const char *f
 char *modus_file_policy_format(const modus_file_policy *p)
 {
     buf b = {0};
-    if (p->all) buf_printf(&b, "# every file: %s\nall\n", p->all_why[0] ? p->all_why : "?");
+    char ob[64];
+    if (p->all)
+        buf_printf(&b, "# every file: %s\nall%s%s\n", p->all_why[0] ? p->all_why : "?",
+                   p->all == FOP_ALL ? "" : " ",
+                   p->all == FOP_ALL ? "" : fpol_ops_str(p->all, ob, sizeof ob));
     if (p->header) buf_puts(&b, "header\n");
     const struct {
         const char *k;
         const fpol_list *l;
     } ls[] = {{"dir", &p->dirs}, {"dname", &p->dnames}, {"name", &p->names}, {"ext", &p->exts}};
     for (size_t i = 0; i < 4; i++)
-        for (size_t k = 0; k < ls[i].l->n; k++) buf_printf(&b, "%s %s\n", ls[i].k, ls[i].l->v[k]);
+        for (size_t k = 0; k < ls[i].l->n; k++) {
+            uint8_t m = ls[i].l->m[k];
+            buf_printf(&b, "%s %s%s%s\n", ls[i].k, ls[i].l->v[k], m == FOP_ALL ? "" : " ",
+                       m == FOP_ALL ? "" : fpol_ops_str(m, ob, sizeof ob));
+        }
     buf_putc(&b, 0);
     if (b.oom) {
         buf_free(&b);

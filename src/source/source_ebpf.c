@@ -68,13 +68,12 @@ static void fill_watch(struct bpf_map *m, bool dirs)
 
 /* The file policy (detect/needs.h) into the kernel's maps: names,
  * extensions and parent-directory names as keys, directories as the hash the
- * kernel computes while walking a path. */
+ * kernel computes while walking a path; values are the operations (FOP_*). */
 static void fill_policy(struct sensor_bpf *k, const modus_file_policy *p)
 {
     struct {
         uint32_t on, all, header, ndirs;
     } cfg = {0};
-    uint8_t one = 1;
     if (p && !modus_file_policy_empty(p)) {
         cfg.on = 1;
         cfg.all = p->all;
@@ -82,7 +81,7 @@ static void fill_policy(struct sensor_bpf *k, const modus_file_policy *p)
         cfg.ndirs = (uint32_t)(p->dirs.n + p->dnames.n);
         for (size_t i = 0; i < p->dirs.n; i++) {
             uint64_t h = fpol_dir_hash(p->dirs.v[i]);
-            bpf_map__update_elem(k->maps.fpol_dirs, &h, sizeof h, &one, 1, BPF_ANY);
+            bpf_map__update_elem(k->maps.fpol_dirs, &h, sizeof h, &p->dirs.m[i], 1, BPF_ANY);
         }
         const fpol_list *keyed[] = {&p->names, &p->dnames};
         struct bpf_map *maps[] = {k->maps.fpol_names, k->maps.fpol_dnames};
@@ -90,12 +89,12 @@ static void fill_policy(struct sensor_bpf *k, const modus_file_policy *p)
             for (size_t i = 0; i < keyed[m]->n; i++) {
                 char key[MSR_NAME] = {0};
                 strncpy(key, keyed[m]->v[i], sizeof key - 1);
-                bpf_map__update_elem(maps[m], key, sizeof key, &one, 1, BPF_ANY);
+                bpf_map__update_elem(maps[m], key, sizeof key, &keyed[m]->m[i], 1, BPF_ANY);
             }
         for (size_t i = 0; i < p->exts.n; i++) {
             char key[16] = {0};
             strncpy(key, p->exts.v[i], sizeof key - 1);
-            bpf_map__update_elem(k->maps.fpol_exts, key, sizeof key, &one, 1, BPF_ANY);
+            bpf_map__update_elem(k->maps.fpol_exts, key, sizeof key, &p->exts.m[i], 1, BPF_ANY);
         }
     }
     uint32_t zero = 0;
@@ -209,6 +208,21 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
     if (!fops)
         for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
             bpf_program__set_autoload(fprogs[i], false);
+    else {
+        uint8_t ops = fp->all;
+        const fpol_list *ls[] = {&fp->dirs, &fp->dnames, &fp->names, &fp->exts};
+        for (size_t l = 0; l < 4; l++)
+            for (size_t i = 0; i < ls[l]->n; i++) ops |= ls[l]->m[i];
+        if (!(ops & FOP_DELETE))
+            for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+                if (i % 6 < 3) bpf_program__set_autoload(fprogs[i], false);
+        if (!(ops & FOP_CHMOD)) {
+            for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+                if (i % 6 >= 3) bpf_program__set_autoload(fprogs[i], false);
+            bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
+            bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);
+        }
+    }
     if (!fops) {
         bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
         bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);

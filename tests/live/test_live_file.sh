@@ -82,7 +82,7 @@ stop() {
 OUT=$TMP/file.ndjson
 start "$OUT" "$TMP/err" --all-events --rules "$SRC/rules" --rules "$LINUX_RULES"
 check "a rule with no condition on the file makes the policy 'all', and is named" \
-    grep -q "file events: every file (.* has no condition on file.path" "$TMP/err"
+    grep -q "file events: every file for every operation: Process Execution Followed by Self-Deletion (delete); .* (write,chmod,rename) (no condition on file.path" "$TMP/err"
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
 # 1. curl -> /dev/shm, chmod +x, run (one shell: the three share a parent)
@@ -189,7 +189,8 @@ check "no record was lost" grep -q " 0 lost in the kernel" "$TMP/err"
 # 5. the derived policy: the pack alone looks in /tmp and /dev/shm, not /var/lib
 OUT2=$TMP/pack.ndjson
 "$MODUS" live --rules "$SRC/rules" --file-policy print >"$TMP/policy.txt"
-check "the pack's policy names /dev/shm" grep -qx "dir /dev/shm" "$TMP/policy.txt"
+check "the pack's policy names /dev/shm, for writes, chmods and renames" grep -qx "dir /dev/shm write,chmod,rename" "$TMP/policy.txt"
+check "the pack asks for no deletions" test -z "$(grep delete "$TMP/policy.txt")"
 check "the pack's policy is not 'all'" test -z "$(grep -x all "$TMP/policy.txt")"
 printf 'dir /dev/shm\n' >"$TMP/policy.override"
 start "$OUT2" "$TMP/err2" --all-events --rules "$SRC/rules" --file-policy "$TMP/policy.override"
