@@ -60,7 +60,6 @@ enum msr_type {
 #define MSR_F_DNS_SENT   0x200 /* MSR_DNS: the process sent it (clear: received) */
 #define MSR_F_STDIO_SOCK 0x400 /* MSR_EXEC: stdin or stdout is a socket */
 #define MSR_F_NET_BIND   0x800 /* MSR_NET_LISTEN: bind() (clear: listen()) */
-/* reserved: 0x1000..0x8000 file ops (issue 12) */
 #define MSR_F_PMEM_WRITE 0x10000 /* MSR_PROC_MEM: a write (clear: a read) */
 #define MSR_F_PMEM_VEC   0x20000 /* MSR_PROC_MEM: writev/readv family: len sums the first iovecs */
 #define MSR_F_CWD_TRUNC 0x40000 /* MSR_EXEC: the working directory's walk was cut short */
@@ -70,6 +69,22 @@ enum msr_type {
 #define MSR_CTX_SETSID 0 /* a new session and group led by the caller, no tty */
 #define MSR_CTX_UID    1 /* setuid, setreuid or setresuid succeeded */
 #define MSR_CTX_GID    2 /* setgid, setregid or setresgid succeeded */
+
+/* MSR_FILE_OP (issue 12) */
+#define MSR_F_FOP_USER    0x1000 /* u.fop.path is the caller's string (relative to dfd) */
+#define MSR_F_FOP_HEADER  0x2000 /* u.fop.header holds hdr_len bytes written at offset 0 */
+#define MSR_F_FOP_DIR     0x4000 /* the object is a directory (rmdir, mkdir) */
+#define MSR_F_FOP_PERSIST 0x8000 /* the persistence watch list matched as well */
+
+/* MSR_FILE_OP operations */
+enum msr_fop {
+    MSR_FOP_CREATE = 1, /* an open created the file */
+    MSR_FOP_MODIFY = 2, /* an existing file opened for writing */
+    MSR_FOP_DELETE = 3, /* unlink, unlinkat, rmdir (after success) */
+    MSR_FOP_CHMOD = 4,  /* chmod, fchmod, fchmodat (after success) */
+    MSR_FOP_WRITE = 5,  /* the first write at offset 0 of a created file: header bytes */
+};
+#define MSR_FOP_HDR 16 /* header bytes kept */
 
 /* vm_flags bits reported in old_vm_flags (kernel VM_* low bits) */
 #define MSR_VM_READ  0x1
@@ -116,9 +131,25 @@ struct msr_hdr {
             char path[MSR_PATH]; /* components leaf first, '\0'-separated */
         } file;                  /* MSR_FILE_OPEN */
         struct {
+            __u32 op;       /* enum msr_fop */
+            __u32 mode;     /* the inode's mode (chmod: the new mode) */
+            __u32 oflags;   /* open flags */
+            __u32 old_mode; /* chmod: the mode before */
+            __u64 ino;
+            __s32 dfd; /* MSR_F_FOP_USER: the directory fd (-100: cwd) */
+            __u32 hdr_len;
+            __u8 header[MSR_FOP_HDR];
+            char path[MSR_PATH]; /* components leaf first, '\0'-separated, or the
+                                    caller's string (MSR_F_FOP_USER) */
+            char base[MSR_PATH]; /* MSR_F_FOP_USER, relative: the directory it is
+                                    relative to (cwd or dfd), walked leaf first */
+        } fop;                   /* MSR_FILE_OP */
+        struct {
             __s32 olddfd, newdfd;
             char oldpath[MSR_PATH / 2];
             char newpath[MSR_PATH]; /* as the caller wrote it */
+            char base[MSR_PATH];    /* a relative path's directory at AT_FDCWD: the
+                                       cwd, walked leaf first (empty: none) */
         } rename;
         struct {
             __s64 request;

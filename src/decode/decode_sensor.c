@@ -9,9 +9,13 @@
  *   FORK              process         fork                -
  *   EXIT              process         end                 -
  *   MPROTECT, MMAP*   api             mprotect, mmap      process.thread
- *   FILE_OPEN         file            creation, modification
- *   RENAME            file            rename
- *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.*)
+ *   FILE_OPEN         file            creation, modification (persistence paths)
+ *   FILE_OP           file            creation, modification, deletion,
+ *                                     attributes_modified (chmod); header_bytes
+ *                                     from the first write of a created file
+ *   RENAME            file            rename (persistence, or the file policy)
+ *   MMAP of a file    library         load (where the file policy looks)
+ *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.pid)
  *   PROC_MEM          api             proc_mem_write, proc_mem_read (Target.process.*)
  *   MEMFD             process, api    memfd_create        (type start, as Elastic Defend)
  *   MODULE            process, driver load_module         (type start; api.name finit_module...)
@@ -57,6 +61,7 @@
 #include <unistd.h>
 
 #include "dns_wire.h"
+#include "detect/needs.h"
 #include "sensor.h"
 #include "stack/ustack.h"
 #include "util/buf.h"
@@ -114,6 +119,7 @@ struct msdec {
     char **jit_names; /* runtimes by code that make JIT code (msdec_set_code) */
     size_t njit;
     buf out, tmp;
+    const modus_file_policy *policy; /* borrowed; NULL: none */
     ustack_frame frames[MAX_FRAMES];
     char fbuf[1024];
     dns_msg dns;         /* the DNS message being decoded */
@@ -654,6 +660,11 @@ bool msdec_set_code(msdec *d, const char *const *patterns, const char *const *na
 bool msdec_add_known(msdec *d, const char *path, const char *name)
 {
     return ustack_add_known(d->u, path, name);
+}
+
+void msdec_set_policy(msdec *d, const modus_file_policy *p)
+{
+    d->policy = p && !modus_file_policy_empty(p) ? p : NULL;
 }
 
 void msdec_stats(const msdec *d, uint64_t *processes, uint64_t *unwound)
@@ -1388,18 +1399,22 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
     return finish(d, json, len);
 }
 
+/* what a file event says beyond its path */
+typedef struct fextra {
+    const char *action, *type;
+    const char *orig; /* rename: the old path */
+    const char *cls;  /* persistence class, or NULL */
+    uint32_t mode;    /* inode mode bits, 0: unknown */
+    bool mode_known, dir;
+    const uint8_t *hdr; /* header bytes */
+    uint32_t nhdr;
+} fextra;
+
 static int file_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, const char *path,
-                      const char *orig, const char *cls, const char **json, size_t *len)
+                      const fextra *x, const char **json, size_t *len)
 {
     size_t nf = unwind_json(d, h, data);
-    const char *action, *type;
-    if (h->type == MSR_RENAME)
-        action = "rename", type = "change";
-    else if (h->flags & MSR_F_CREATED)
-        action = "creation", type = "creation";
-    else
-        action = "modification", type = "change";
-    begin_doc(d, h, "file", type, action);
+    begin_doc(d, h, "file", x->type, x->action);
     put_process(d, h, nf ? d->tmp.p : NULL, NULL);
     buf *b = &d->out;
     buf_putc(b, '}');
@@ -1412,12 +1427,33 @@ static int file_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, co
     kstr(b, "directory", dir);
     const char *dot = strrchr(name, '.');
     if (dot && dot != name && dot[1]) kstr(b, "extension", dot + 1);
-    buf_puts(b, ",\"Ext\":{\"persistence\":");
-    jstr(b, cls, strlen(cls));
-    if (orig) {
+    if (x->dir) kstr(b, "type", "dir");
+    if (x->mode_known) {
+        char m[8];
+        snprintf(m, sizeof m, "0%o", x->mode & 07777);
+        kstr(b, "mode", m);
+    }
+    buf_puts(b, ",\"Ext\":{");
+    size_t at = b->n;
+    if (x->cls) kstr(b, "persistence", x->cls);
+    if (x->orig) {
         buf_puts(b, ",\"original\":{\"path\":");
-        jstr(b, orig, strlen(orig));
+        jstr(b, x->orig, strlen(x->orig));
+        kstr(b, "name", base_name(x->orig));
         buf_putc(b, '}');
+    }
+    if (x->nhdr) {
+        char hex[2 * MSR_FOP_HDR + 1];
+        for (uint32_t k = 0; k < x->nhdr && k < MSR_FOP_HDR; k++)
+            snprintf(hex + 2 * k, 3, "%02x", x->hdr[k]);
+        kstr(b, "header_bytes", hex);
+    }
+    if (x->mode_known && !strcmp(x->action, "attributes_modified"))
+        buf_printf(b, ",\"executable\":%s", x->mode & 0111 ? "true" : "false");
+    /* drop the leading comma of the first member */
+    if (b->n > at && b->p[at] == ',') {
+        memmove(b->p + at, b->p + at + 1, b->n - at - 1);
+        b->n--;
     }
     buf_puts(b, "}}");
     return finish(d, json, len);
@@ -1620,6 +1656,38 @@ static int dns_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
     return finish(d, json, len);
 }
 
+/* A library (an executable mapping of a file) where the file policy looks:
+ * its directories, or, with a policy of "all", the world-writable places. */
+static bool library_watched(const msdec *d, const char *path)
+{
+    static const char *const staging[] = {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", NULL};
+    if (!d->policy || !path[0]) return false;
+    if (!(d->policy->all & FOP_WRITE)) return fpol_match(d->policy, path, true, FOP_ALL);
+    for (int i = 0; staging[i]; i++)
+        if (!strncmp(path, staging[i], strlen(staging[i]))) return true;
+    return false;
+}
+
+static int library_event(msdec *d, const struct msr_hdr *h, const char *path, const char **json,
+                         size_t *len)
+{
+    begin_doc(d, h, "library", "start", "load");
+    put_process(d, h, NULL, NULL);
+    buf *b = &d->out;
+    buf_putc(b, '}');
+    const char *name = base_name(path);
+    buf_puts(b, ",\"dll\":{\"path\":");
+    jstr(b, path, strlen(path));
+    kstr(b, "name", name);
+    buf_puts(b, "},\"file\":{\"path\":");
+    jstr(b, path, strlen(path));
+    kstr(b, "name", name);
+    const char *dot = strrchr(name, '.');
+    if (dot && dot != name && dot[1]) kstr(b, "extension", dot + 1);
+    buf_putc(b, '}');
+    return finish(d, json, len);
+}
+
 /* A relative path resolved against the caller's cwd or directory fd. */
 static void resolve(uint32_t tgid, int32_t dfd, const char *rel, char *out, size_t n)
 {
@@ -1667,6 +1735,22 @@ static void launch_modality(msdec *d, proc *p, const char *caller)
     memset(b->p + n, ' ', 64);
     const char *m = d->launch_fn(d->launch_ctx, b->p, n);
     if (m) snprintf(p->launch, sizeof p->launch, "%s", m);
+}
+
+/* A relative path against the directory the kernel walked for it (base:
+ * components leaf first), or the caller's cwd / dfd now when it did not. */
+static void resolve_base(uint32_t tgid, int32_t dfd, const char *rel, const char *base,
+                         size_t basecap, char *out, size_t n)
+{
+    while (rel[0] == '.' && rel[1] == '/') rel += 2;
+    if (rel[0] == '/' || !base[0]) {
+        resolve(tgid, dfd, rel, out, n);
+        return;
+    }
+    char dir[MSR_PATH * 2];
+    path_join(base, basecap, dir, sizeof dir);
+    int w = snprintf(out, n, "%s/%s", strcmp(dir, "/") ? dir : "", rel);
+    if (w < 0 || (size_t)w >= n) snprintf(out, n, "%s", rel);
 }
 
 int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size_t *len)
@@ -1854,6 +1938,8 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         if (!(h->flags & MSR_F_SUSPECT)) {
             ustack_map(d->u, h->tgid, h->u.mem.addr, h->u.mem.addr + h->u.mem.len,
                        h->u.mem.vma_start, h->u.mem.prot, path[0] ? path : NULL, NULL);
+            if (path[0] == '/' && library_watched(d, path))
+                return library_event(d, h, path, json, len);
             return 0;
         }
         int r = api_event(d, h, data, "api", "mmap", "mmap", json, len);
@@ -1876,7 +1962,47 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             path_join(h->u.file.path, sizeof h->u.file.path, path, sizeof path);
         const char *cls = sensor_persist_class(path);
         if (!cls) return 0;
-        return file_event(d, h, data, path, NULL, cls, json, len);
+        fextra x = {.cls = cls};
+        x.action = h->flags & MSR_F_CREATED ? "creation" : "modification";
+        x.type = h->flags & MSR_F_CREATED ? "creation" : "change";
+        return file_event(d, h, data, path, &x, json, len);
+    }
+    case MSR_FILE_OP: {
+        char path[MSR_PATH * 2];
+        if (h->flags & MSR_F_FOP_USER) {
+            char raw[MSR_PATH + 1];
+            memcpy(raw, h->u.fop.path, MSR_PATH);
+            raw[MSR_PATH] = 0;
+            if (!raw[0]) return -1;
+            resolve_base(h->tgid, h->u.fop.dfd, raw, h->u.fop.base, sizeof h->u.fop.base, path,
+                         sizeof path);
+        } else
+            path_join(h->u.fop.path, sizeof h->u.fop.path, path, sizeof path);
+        fextra x = {0};
+        x.cls = sensor_persist_class(path);
+        x.mode = h->u.fop.mode;
+        /* S_IFDIR */
+        x.dir = (h->flags & MSR_F_FOP_DIR) || (h->u.fop.mode & 0170000) == 0040000;
+        switch (h->u.fop.op) {
+        case MSR_FOP_CREATE: x.action = "creation", x.type = "creation", x.mode_known = true; break;
+        case MSR_FOP_MODIFY:
+            x.action = "modification", x.type = "change", x.mode_known = true;
+            break;
+        case MSR_FOP_WRITE:
+            x.action = "modification", x.type = "change", x.mode_known = true;
+            if (h->flags & MSR_F_FOP_HEADER) {
+                x.hdr = h->u.fop.header;
+                x.nhdr = h->u.fop.hdr_len < MSR_FOP_HDR ? h->u.fop.hdr_len : MSR_FOP_HDR;
+            }
+            break;
+        case MSR_FOP_DELETE: x.action = "deletion", x.type = "deletion"; break;
+        case MSR_FOP_CHMOD:
+            x.action = "attributes_modified", x.type = "change", x.mode_known = true;
+            x.dir = h->flags & MSR_F_FOP_DIR;
+            break;
+        default: return -1;
+        }
+        return file_event(d, h, data, path, &x, json, len);
     }
     case MSR_RENAME: {
         char np[MSR_PATH * 2], op[MSR_PATH * 2];
@@ -1888,14 +2014,23 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         if (h->u.rename.olddfd == -1 && h->u.rename.newdfd == -1) /* LSM: walked */
             path_join(h->u.rename.newpath, sizeof h->u.rename.newpath, np, sizeof np);
         else
-            resolve(h->tgid, h->u.rename.newdfd, nraw, np, sizeof np);
+            resolve_base(h->tgid, h->u.rename.newdfd, nraw,
+                         h->u.rename.newdfd == -100 ? h->u.rename.base : "",
+                         sizeof h->u.rename.base, np, sizeof np);
         const char *cls = sensor_persist_class(np);
-        if (!cls) return 0;
         if (h->u.rename.olddfd == -1) /* LSM: the old name only */
             snprintf(op, sizeof op, "%s", oraw);
         else
-            resolve(h->tgid, h->u.rename.olddfd, oraw, op, sizeof op);
-        return file_event(d, h, data, np, op, cls, json, len);
+            resolve_base(h->tgid, h->u.rename.olddfd, oraw,
+                         h->u.rename.olddfd == -100 ? h->u.rename.base : "",
+                         sizeof h->u.rename.base, op, sizeof op);
+        /* beyond persistence: where the file policy looks, at either name */
+        if (!cls &&
+            !(d->policy && (fpol_match(d->policy, np, false, FOP_RENAME) ||
+                            (op[0] == '/' && fpol_match(d->policy, op, false, FOP_RENAME)))))
+            return 0;
+        fextra x = {.action = "rename", .type = "change", .orig = op, .cls = cls};
+        return file_event(d, h, data, np, &x, json, len);
     }
     case MSR_NET_CONNECT:
     case MSR_NET_ACCEPT:

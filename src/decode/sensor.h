@@ -28,6 +28,10 @@ void msdec_scan_proc(msdec *d);
 /* One ring-buffer record. 1: an event, *json (owned by d, valid until the
  * next call) holds it; 0: state only (maps, pending stacks); -1: malformed. */
 int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size_t *len);
+/* The file policy the kernel applies (borrowed; NULL: none): renames and
+ * library loads are filtered with it here. */
+struct modus_file_policy;
+void msdec_set_policy(msdec *d, const struct modus_file_policy *p);
 void msdec_stats(const msdec *d, uint64_t *processes, uint64_t *unwound);
 /* Process context (issue 15): the environment variables kept in
  * process.env_vars (comma-separated name globs, case-insensitive) and those
