@@ -278,6 +278,87 @@ static cond either(dctx *a, cond x, cond y)
     return pick(v, n);
 }
 
+/* The disjunction of many conditions (a list of values, a chain of `or`),
+ * built in one pass: either() copies its operands' atoms, so folding a list
+ * of n values through it costs n^2 / 2 atoms (SigmaHQ's lists of thousands
+ * of hashes or command lines: 470 MB for one rule set). Single clauses are
+ * one union, allocated once; the few two-clause operands go through either()
+ * first, the union last. */
+typedef struct ors {
+    cond *v;
+    uint32_t n, cap;
+    bool all; /* some operand has no condition, or out of memory */
+} ors;
+
+static void ors_add(ors *o, cond c)
+{
+    if (o->all) return;
+    if (!c.nc) {
+        o->all = true;
+        return;
+    }
+    if (o->n == o->cap) {
+        uint32_t cap = o->cap ? o->cap * 2 : 8;
+        cond *v = realloc(o->v, sizeof *v * cap);
+        if (!v) {
+            o->all = true;
+            return;
+        }
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n++] = c;
+}
+
+static cond ors_end(dctx *a, ors *o)
+{
+    cond r = NONE;
+    size_t total = 0;
+    double p = 0;
+    uint32_t single = 0;
+    for (uint32_t i = 0; !o->all && i < o->n; i++) {
+        if (o->v[i].nc == 2) {
+            r = either(a, r, o->v[i]);
+            if (!r.nc) o->all = true;
+        } else {
+            total += o->v[i].c[0].n;
+            p += o->v[i].c[0].p;
+            single++;
+        }
+    }
+    if (!o->all && single) {
+        cond u = NONE;
+        u.c[0].v = arena_alloc(&a->a, sizeof *u.c[0].v * (total + 1));
+        if (!u.c[0].v) {
+            o->all = true;
+        } else {
+            for (uint32_t i = 0; i < o->n; i++)
+                if (o->v[i].nc == 1 && o->v[i].c[0].n) {
+                    memcpy(u.c[0].v + u.c[0].n, o->v[i].c[0].v, sizeof *u.c[0].v * o->v[i].c[0].n);
+                    u.c[0].n += o->v[i].c[0].n;
+                }
+            u.c[0].p = u.p = p > 1 ? 1 : p;
+            r = single == o->n ? u : either(a, r, u);
+        }
+    }
+    free(o->v);
+    return o->all ? ALL : r;
+}
+
+static cond derive(dctx *a, const eql_node *n);
+
+/* the operands of a chain of `or` */
+static void or_collect(dctx *a, const eql_node *n, ors *o)
+{
+    if (o->all) return;
+    if (n->kind != N_OR) {
+        ors_add(o, derive(a, n));
+        return;
+    }
+    or_collect(a, n->kids[0], o);
+    or_collect(a, n->kids[1], o);
+}
+
 static cond both(cond x, cond y)
 {
     if (!x.nc) return y;
@@ -334,8 +415,6 @@ static cond pattern(dctx *a, sv f, const char *s, size_t n)
     return one(a, kind, f, s + at, len);
 }
 
-static cond derive(dctx *a, const eql_node *n);
-
 /* f op lit, lit op f, f op g: the operands must not be null */
 static cond operands(dctx *a, const eql_node *n)
 {
@@ -361,12 +440,12 @@ static cond derive_call(dctx *a, const eql_node *n)
         return one(a, kind, f, kind == A_PREFIX ? v->s : v->s + v->n - keep, keep);
     }
     if (!strcmp(name, "wildcard")) { /* null unless the field is a string */
-        cond c = NONE;
-        for (uint32_t i = 1; i < n->nkids; i++) {
+        for (uint32_t i = 1; i < n->nkids; i++)
             if (!str_lit(n->kids[i])) return exists(a, n->kids[0]);
-            c = either(a, c, pattern(a, f, n->kids[i]->val.s, n->kids[i]->val.n));
-        }
-        return c;
+        ors o = {0};
+        for (uint32_t i = 1; i < n->nkids; i++)
+            ors_add(&o, pattern(a, f, n->kids[i]->val.s, n->kids[i]->val.n));
+        return ors_end(a, &o);
     }
     return ALL;
 }
@@ -376,7 +455,11 @@ static cond derive(dctx *a, const eql_node *n)
     if (!n) return ALL;
     switch (n->kind) {
     case N_AND: return both(derive(a, n->kids[0]), derive(a, n->kids[1]));
-    case N_OR: return either(a, derive(a, n->kids[0]), derive(a, n->kids[1]));
+    case N_OR: {
+        ors o = {0};
+        or_collect(a, n, &o);
+        return ors_end(a, &o);
+    }
     case N_LIT:
         if (n->val.t == V_NULL || (n->val.t == V_BOOL && !n->val.b)) return NONE;
         return ALL;
@@ -404,28 +487,27 @@ static cond derive(dctx *a, const eql_node *n)
     case N_COLON:
     case N_LIKE: {
         if (!plain_field(n->kids[0])) return ALL;
-        cond c = NONE;
-        for (uint32_t i = 1; i < n->nkids; i++) {
+        for (uint32_t i = 1; i < n->nkids; i++)
             if (!str_lit(n->kids[i])) return exists(a, n->kids[0]);
-            c = either(a, c,
-                       pattern(a, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
-        }
-        return c;
+        ors o = {0};
+        for (uint32_t i = 1; i < n->nkids; i++)
+            ors_add(&o, pattern(a, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
+        return ors_end(a, &o);
     }
     case N_REGEX: return exists(a, n->kids[0]);
     case N_IN: {
         if (n->neg || !plain_field(n->kids[0])) return ALL;
-        cond c = NONE;
         bool strs = true;
         for (uint32_t i = 1; i < n->nkids; i++) {
             if (!nonnull_lit(n->kids[i])) return ALL; /* x in (null): true when absent */
             strs = strs && str_lit(n->kids[i]);
         }
         if (!strs) return exists(a, n->kids[0]);
+        ors o = {0};
         for (uint32_t i = 1; i < n->nkids; i++)
-            c = either(a, c,
-                       one(a, A_EXACT, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
-        return c;
+            ors_add(&o,
+                    one(a, A_EXACT, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
+        return ors_end(a, &o);
     }
     case N_CALL: return derive_call(a, n);
     case N_LINEAGE: { /* only once some process of the tree matched the sub-query
@@ -1093,12 +1175,28 @@ static sv head_of(sv path)
     return dot ? (sv){path.p, (size_t)(dot - path.p)} : path;
 }
 
+/* MODUS_PREFILTER=explain: each automaton's size */
+static void dump_field(const pf_field *f, const char *what)
+{
+    if (!f->npats) return;
+    fprintf(stderr, "%s %.*s: %u patterns, %u states x %u classes, %zu KB\n", what, (int)f->path.n,
+            f->path.p, f->npats, f->nstates, f->ncls,
+            ((size_t)f->nstates * f->ncls * 4 + (size_t)f->nstates * 9) / 1024);
+}
+
 bool prefilter_build(prefilter *pf)
 {
-    for (size_t i = 0; i < pf->nfields; i++)
+    static int explain = -1;
+    if (explain < 0)
+        explain = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
+    for (size_t i = 0; i < pf->nfields; i++) {
         if (!build_field(&pf->fields[i])) return false;
-    for (size_t i = 0; i < pf->ntfields; i++)
+        if (explain) dump_field(&pf->fields[i], "prefilter field");
+    }
+    for (size_t i = 0; i < pf->ntfields; i++) {
         if (!build_field(&pf->tfields[i])) return false;
+        if (explain) dump_field(&pf->tfields[i], "test field");
+    }
     /* fields by their first component: a whole group is skipped on events
      * without a top-level member of that name (nor a flattened "name.x") */
     for (size_t i = 0; i < pf->nfields; i++) {
