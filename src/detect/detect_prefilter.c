@@ -1080,6 +1080,39 @@ static bool build_hs(pf_field *f)
     return db != NULL;
 }
 
+/* Bytes of an automaton's dense part (full transition rows): the states
+ * nearest the root, where a scan spends most bytes; deeper states keep
+ * their trie edges and a fail link. Bounds the table: SigmaHQ's
+ * process.command_line has 23,840 states x 142 byte classes (13 MB dense).
+ * MODUS_AC_DENSE_KB overrides it (to measure). */
+#ifndef PF_DENSE_KB
+#define PF_DENSE_KB 128
+#endif
+
+static size_t dense_bytes(void)
+{
+    static size_t v;
+    if (!v) {
+        const char *e = getenv("MODUS_AC_DENSE_KB");
+        long kb = e ? atol(e) : PF_DENSE_KB;
+        v = (size_t)(kb > 0 ? kb : 1) * 1024;
+    }
+    return v;
+}
+
+static uint32_t trie_find(const uint32_t *child, const uint32_t *sib, const uint8_t *ecl,
+                          uint32_t s, uint8_t c)
+{
+    for (uint32_t t = child[s]; t; t = sib[t])
+        if (ecl[t] == c) return t;
+    return 0;
+}
+
+/* The field's Aho-Corasick automaton over byte classes: a trie (first
+ * child / next sibling while building), fail links breadth first, then the
+ * states renumbered breadth first; the first ndense get full rows (entries:
+ * the target's encoded offset | PF_OUT), the others sorted edges and their
+ * fail link. Memory is the dense part plus ~20 bytes a state. */
 static bool build_field(pf_field *f)
 {
     if (!f->npats) return true;
@@ -1108,63 +1141,121 @@ static bool build_field(pf_field *f)
         if (used[b]) f->cls[b] = (uint8_t)f->ncls++;
     for (int b = 'A'; b <= 'Z'; b++) f->cls[b] = f->cls[b + 32];
     uint32_t nc = f->ncls;
-    uint32_t *next = calloc(total * nc, sizeof *next);
-    uint32_t *term = calloc(total, sizeof *term);
-    uint32_t *dict = calloc(total, sizeof *dict);
-    uint32_t *fail = calloc(total, sizeof *fail);
-    uint32_t *queue = calloc(total, sizeof *queue);
+    if (total >= PF_OUT / 2) return false;
+    /* build-time arrays: child, sib, fail, queue, rn (new numbers), depth */
+    uint32_t *w = calloc(total * 6, sizeof *w);
+    uint8_t *ecl = calloc(total, 1);
+    uint32_t *term = calloc(total, sizeof *term), *dict = calloc(total, sizeof *dict);
     uint8_t *out = calloc(total, 1);
-    if (!next || !term || !dict || !fail || !queue || !out) {
-        free(next), free(term), free(dict), free(fail), free(queue), free(out);
-        return false;
-    }
+    bool ok = w && ecl && term && dict && out;
+    uint32_t *child = w, *sib = w + total, *fail = w + 2 * total, *queue = w + 3 * total,
+             *rn = w + 4 * total, *depth = w + 5 * total;
     uint32_t ns = 1;
-    for (uint32_t i = 0; i < f->npats; i++) {
+    for (uint32_t i = 0; ok && i < f->npats; i++) {
         uint32_t s = 0;
         for (size_t k = 0; k < f->pats[i].lit.n; k++) {
-            uint32_t *t = &next[(size_t)s * nc + f->cls[(uint8_t)f->pats[i].lit.p[k]]];
-            if (!*t) *t = ns++;
-            s = *t;
+            uint8_t c = f->cls[(uint8_t)f->pats[i].lit.p[k]];
+            uint32_t t = trie_find(child, sib, ecl, s, c);
+            if (!t) {
+                t = ns++;
+                ecl[t] = c;
+                sib[t] = child[s];
+                child[s] = t;
+                depth[t] = depth[s] + 1;
+            }
+            s = t;
         }
         f->pats[i].next = term[s];
         term[s] = i + 1;
     }
-    /* breadth first: a state's fail state is shallower, its row already complete */
+    /* breadth first: a state's fail state is shallower, already complete */
     uint32_t qh = 0, qt = 0;
-    for (uint32_t c = 0; c < nc; c++)
-        if (next[c]) queue[qt++] = next[c];
+    if (ok) queue[qt++] = 0;
     while (qh < qt) {
         uint32_t s = queue[qh++];
-        dict[s] = term[fail[s]] ? fail[s] : dict[fail[s]];
-        out[s] = term[s] || dict[s];
-        for (uint32_t c = 0; c < nc; c++) {
-            uint32_t *t = &next[(size_t)s * nc + c];
-            uint32_t via = next[(size_t)fail[s] * nc + c];
-            if (*t) {
-                fail[*t] = via;
-                queue[qt++] = *t;
-            } else {
-                *t = via;
+        if (s) {
+            dict[s] = term[fail[s]] ? fail[s] : dict[fail[s]];
+            out[s] = term[s] || dict[s];
+        }
+        for (uint32_t t = child[s]; t; t = sib[t]) {
+            uint32_t via = 0;
+            for (uint32_t x = fail[s]; s;) {
+                uint32_t u = trie_find(child, sib, ecl, x, ecl[t]);
+                if (u) {
+                    via = u;
+                    break;
+                }
+                if (!x) break;
+                x = fail[x];
+            }
+            fail[t] = via;
+            queue[qt++] = t;
+        }
+    }
+    for (uint32_t i = 0; ok && i < ns; i++) rn[queue[i]] = i;
+    /* the dense part: whole depths from the root while they fit */
+    uint32_t nd = 1;
+    size_t cap = dense_bytes() / (sizeof(uint32_t) * nc);
+    while (ok && nd < ns) {
+        uint32_t d = depth[queue[nd]], e = nd;
+        while (e < ns && depth[queue[e]] == d) e++;
+        if (e > cap) break;
+        nd = e;
+    }
+    uint32_t dlim = nd * nc;
+    if ((uint64_t)dlim + ns >= PF_OUT) ok = false;
+    uint32_t nsp = ok ? ns - nd : 0, nedges = 0;
+    for (uint32_t i = nd; ok && i < ns; i++)
+        for (uint32_t t = child[queue[i]]; t; t = sib[t]) nedges++;
+    uint32_t *next = ok ? malloc(sizeof *next * (size_t)dlim) : NULL;
+    uint32_t *nterm = ok ? malloc(sizeof *nterm * ns) : NULL,
+             *ndict = ok ? malloc(sizeof *ndict * ns) : NULL;
+    uint8_t *nout = ok ? malloc(ns) : NULL;
+    uint32_t *sfail = calloc(nsp + 1, sizeof *sfail), *estart = calloc(nsp + 1, sizeof *estart);
+    uint8_t *ecls = calloc(nedges + 1, 1);
+    uint32_t *etgt = calloc(nedges + 1, sizeof *etgt);
+    ok = ok && next && nterm && ndict && nout && sfail && estart && ecls && etgt;
+#define ENC(x)     ((x) < nd ? (x)*nc : dlim + ((x)-nd)) /* a new number's offset */
+#define ENTRY(old) (ENC(rn[old]) | (out[old] ? PF_OUT : 0))
+    for (uint32_t i = 0; ok && i < ns; i++) {
+        uint32_t s = queue[i];
+        nterm[i] = term[s];
+        ndict[i] = dict[s] ? rn[dict[s]] : 0;
+        nout[i] = out[s];
+        if (i < nd) { /* a full row: the trie's edge, else the fail state's row */
+            uint32_t *row = next + (size_t)i * nc;
+            uint32_t fr = rn[fail[s]];
+            for (uint32_t c = 0; c < nc; c++) row[c] = i ? next[(size_t)fr * nc + c] : 0;
+            for (uint32_t t = child[s]; t; t = sib[t]) row[ecl[t]] = ENTRY(t);
+        } else {
+            uint32_t k = i - nd;
+            sfail[k] = ENC(rn[fail[s]]);
+            estart[k + 1] = estart[k];
+            for (uint32_t t = child[s]; t; t = sib[t]) {
+                ecls[estart[k + 1]] = ecl[t];
+                etgt[estart[k + 1]++] = ENTRY(t);
             }
         }
     }
-    free(fail);
-    free(queue);
-    uint32_t *shrunk = realloc(next, (size_t)ns * nc * sizeof *next);
-    if (shrunk) next = shrunk;
-    /* entries become the target's row offset, with PF_OUT when some pattern
-     * ends there: no multiply and no second load on the byte loop */
-    if ((uint64_t)ns * nc >= PF_OUT) {
-        free(next), free(term), free(dict), free(out);
+#undef ENTRY
+#undef ENC
+    free(w), free(ecl), free(term), free(dict), free(out);
+    if (!ok) {
+        free(next), free(nterm), free(ndict), free(nout);
+        free(sfail), free(estart), free(ecls), free(etgt);
         return false;
     }
-    for (size_t k = 0; k < (size_t)ns * nc; k++)
-        next[k] = next[k] * nc | (out[next[k]] ? PF_OUT : 0);
     f->next = next;
-    f->term = term;
-    f->dict = dict;
-    f->out = out;
+    f->term = nterm;
+    f->dict = ndict;
+    f->out = nout;
     f->nstates = ns;
+    f->ndense = nd;
+    f->dlim = dlim;
+    f->sfail = sfail;
+    f->estart = estart;
+    f->ecls = ecls;
+    f->etgt = etgt;
     return true;
 }
 
@@ -1179,9 +1270,11 @@ static sv head_of(sv path)
 static void dump_field(const pf_field *f, const char *what)
 {
     if (!f->npats) return;
-    fprintf(stderr, "%s %.*s: %u patterns, %u states x %u classes, %zu KB\n", what, (int)f->path.n,
-            f->path.p, f->npats, f->nstates, f->ncls,
-            ((size_t)f->nstates * f->ncls * 4 + (size_t)f->nstates * 9) / 1024);
+    size_t sp = f->nstates - f->ndense;
+    size_t bytes = (size_t)f->dlim * 4 + (size_t)f->nstates * 9 + sp * 8 +
+                   (sp ? (size_t)f->estart[sp] * 5 : 0);
+    fprintf(stderr, "%s %.*s: %u patterns, %u states (%u dense) x %u classes, %zu KB\n", what,
+            (int)f->path.n, f->path.p, f->npats, f->nstates, f->ndense, f->ncls, bytes / 1024);
 }
 
 bool prefilter_build(prefilter *pf)
@@ -1272,17 +1365,31 @@ static int on_hs(unsigned id, unsigned long long from, unsigned long long to, un
     return 0;
 }
 
-/* the automaton from state 0 over s[from, to) of a value n bytes long */
+/* the automaton from state 0 over s[from, to) of a value n bytes long;
+ * `row` is a state's offset: its row in the dense part, or dlim + its
+ * index among the sparse states */
 static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_t n, const marks *m)
 {
     const uint32_t *next = f->next;
     const uint8_t *cls = f->cls;
-    uint32_t nc = f->ncls, row = 0;
+    uint32_t nc = f->ncls, row = 0, dlim = f->dlim;
     for (size_t i = from; i < to; i++) {
-        uint32_t e = next[row + cls[(uint8_t)s[i]]];
+        uint8_t c = cls[(uint8_t)s[i]];
+        uint32_t e;
+        while (row >= dlim) { /* a deep state: its edges, else its fail state */
+            uint32_t k = row - dlim;
+            for (uint32_t j = f->estart[k]; j < f->estart[k + 1]; j++)
+                if (f->ecls[j] == c) {
+                    e = f->etgt[j];
+                    goto got;
+                }
+            row = f->sfail[k];
+        }
+        e = next[row + c];
+    got:
         row = e & ~PF_OUT;
         if (!(e & PF_OUT)) continue;
-        uint32_t st = row / nc;
+        uint32_t st = row < dlim ? row / nc : f->ndense + (row - dlim);
         for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
             for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
                 const pf_pat *pt = &f->pats[p - 1];
@@ -1455,6 +1562,10 @@ static void fields_free(pf_field *fields, size_t n)
         free(f->term);
         free(f->dict);
         free(f->out);
+        free(f->sfail);
+        free(f->estart);
+        free(f->ecls);
+        free(f->etgt);
         hs_free_database(f->hs);
     }
     free(fields);
