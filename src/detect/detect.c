@@ -69,6 +69,8 @@ typedef struct rule_run {
     pf_prog *prog;             /* ... and its program */
     uint32_t nprog;
     const char *resid; /* why part of the rule stays with the tree walker, or NULL */
+    pf_witness *wit;   /* per program: its witnesses; the rule runs only on events
+                          where some program's hold (NULL: every candidate event) */
 } rule_run;
 
 struct modus_alerter {
@@ -90,6 +92,8 @@ struct modus_alerter {
     arena prog_arena; /* the programs */
     uint64_t *ncand;  /* --profile: events by number of candidate rules */
     uint64_t events;
+    arena wscratch;   /* the witnesses' tree-walker comparisons */
+    size_t witnessed; /* rules gated by witnesses */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -148,7 +152,36 @@ static bool compile_rule(modus_alerter *a, rule_run *rr, const eql_query *q)
             if (!compile_stage(a, rr, &q->lineage[i]->sub->stages[k])) return false;
     if (rr->resid) a->residual++;
     query_run_set_match(rr->run, match_stage, rr);
+    /* witnesses: every program (stage, `until`, sub-query) needs one; a
+     * sequence with missing events sees every event (its windows close on time) */
+    static int wit_on = -1;
+    if (wit_on < 0) wit_on = !(getenv("MODUS_WITNESS") && !strcmp(getenv("MODUS_WITNESS"), "off"));
+    if (!wit_on || eql_query_has_missing(q) || !rr->nprog) return true;
+    pf_witness *w = arena_alloc(&a->prog_arena, sizeof *w * rr->nprog);
+    if (!w) return false;
+    for (uint32_t i = 0; i < rr->nprog; i++)
+        if (!prog_witness(&a->pf, &a->prog_arena, &rr->prog[i], &w[i])) return true;
+    rr->wit = w;
+    a->witnessed++;
+    static int explain = -1;
+    if (explain < 0)
+        explain = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
+    for (uint32_t i = 0; explain && i < rr->nprog; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "rule %zu stage %u witnesses", rr->rule, i);
+        prog_witness_dump(&w[i], &a->pf, label);
+    }
     return true;
+}
+
+/* can some program of the rule be true on the event (its witnesses)? */
+static bool witnessed(modus_alerter *a, const rule_run *rr, const modus_event *ev)
+{
+    if (!rr->wit) return true;
+    eql_ctx c = {&ev->sc->doc, &a->wscratch, NULL, NULL, NULL, &ev->sc->cache};
+    for (uint32_t i = 0; i < rr->nprog; i++)
+        if (prog_witness_holds(&rr->wit[i], &a->pf, &a->ps, &c)) return true;
+    return false;
 }
 
 modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs, modus_alert_fn fn,
@@ -173,6 +206,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     const char *penv = getenv("MODUS_PROGRAMS");
     a->programs = !pf_off && !(penv && !strcmp(penv, "off"));
     arena_init(&a->prog_arena, 1 << 16);
+    arena_init(&a->wscratch, 1 << 12);
     if (!prefilter_init(&a->pf, rs->n, pf_off) ||
         !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
         !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late))) {
@@ -264,13 +298,15 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
             maybe &= maybe - 1;
             if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
         }
-        ncand += (uint32_t)__builtin_popcountll(bits);
         while (bits) {
             size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
             bits &= bits - 1;
+            if (!witnessed(a, &a->runs[r], ev)) continue;
+            ncand++;
             run_one(a, &a->runs[r], ev);
         }
     }
+    arena_reset(&a->wscratch);
     a->ps.doc = NULL; /* the bits describe no other event */
     a->events++;
     a->ncand[ncand <= a->rs->n ? ncand : a->rs->n]++;
@@ -348,6 +384,7 @@ void modus_alerter_destroy(modus_alerter *a)
     pf_scratch_free(&a->ps);
     free(a->ncand);
     arena_free(&a->prog_arena);
+    arena_free(&a->wscratch);
     prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);

@@ -377,3 +377,170 @@ void prog_dump(const pf_prog *p, const prefilter *pf, const char *label)
         fputc('\n', stderr);
     }
 }
+
+/* ---- witnesses ------------------------------------------------------------------ */
+
+#define PF_WMAX 32 /* members of a clause: a wider one is no witness */
+
+typedef struct wform {
+    bool top; /* no condition */
+    pf_wclause c[PF_WCLAUSES];
+    uint32_t nc;
+} wform;
+
+static const wform W_TOP = {.top = true};
+
+static bool low_card_field(sv f)
+{
+    return (f.n >= 6 && !memcmp(f.p, "event.", 6)) || (f.n == 10 && !memcmp(f.p, "event_type", 10));
+}
+
+/* guesses, as the prefilter's: an exact value of a name or path is rare, a
+ * category or action common, a short or atom-less pattern common */
+static double leaf_p(const prefilter *pf, uint32_t li)
+{
+    const pf_leaf *l = &pf->leaves[li];
+    uint32_t n;
+    const uint32_t *t = pf_leaf_tests(pf, li, &n);
+    double p = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const pf_test *x = &pf->tests[t[i]];
+        size_t lit = 0, run = 0;
+        for (size_t k = 0; k < x->lit.n; k++) { /* the longest literal run */
+            run = x->lit.p[k] == '*' || x->lit.p[k] == '?' ? 0 : run + 1;
+            if (run > lit) lit = run;
+        }
+        if (x->kind == PT_EXACT)
+            p += 0.005;
+        else if (x->kind == PT_REGEX)
+            p += 0.3;
+        else
+            p += lit >= 4 ? 0.02 : 0.5;
+    }
+    if (!n) p = 0.9;
+    if (low_card_field(pf->tfields[l->field].path) && p < 0.2) p = 0.2;
+    return p > 1 ? 1 : p;
+}
+
+/* field <op> number or boolean: the tree walker answers it cheaply */
+static bool simple_cmp(const eql_node *n)
+{
+    if (n->kind != N_LT && n->kind != N_LE && n->kind != N_GT && n->kind != N_GE && n->kind != N_EQ)
+        return false;
+    const eql_node *x = n->kids[0], *y = n->kids[1];
+    if (!plain(x)) {
+        const eql_node *t = x;
+        x = y;
+        y = t;
+    }
+    return plain(x) && y->kind == N_LIT &&
+           (y->val.t == V_INT || y->val.t == V_DOUBLE || y->val.t == V_BOOL);
+}
+
+static wform one_member(arena *a, uint32_t i, double p)
+{
+    wform w = {0};
+    w.c[0].ins = arena_alloc(a, sizeof *w.c[0].ins);
+    if (!w.c[0].ins) return W_TOP;
+    w.c[0].ins[0] = i;
+    w.c[0].n = 1;
+    w.c[0].p = p;
+    w.nc = 1;
+    return w;
+}
+
+static wform witness(const prefilter *pf, arena *a, const pf_ins *v, uint32_t i)
+{
+    const pf_ins *x = &v[i];
+    switch (x->op) {
+    case OP_LEAF: {
+        const pf_leaf *l = &pf->leaves[x->arg];
+        if (l->neg || l->miss == 1) return W_TOP;
+        return one_member(a, i, leaf_p(pf, x->arg));
+    }
+    case OP_RESID: return simple_cmp(x->node) ? one_member(a, i, 0.3) : W_TOP;
+    case OP_CONST: {
+        if (x->val == 1) return W_TOP;
+        wform w = {0}; /* never true: an empty clause */
+        w.nc = 1;
+        return w;
+    }
+    case OP_AND: {
+        wform l = witness(pf, a, v, i + 1), r = witness(pf, a, v, v[i + 1].end);
+        if (l.top) return r;
+        if (r.top) return l;
+        pf_wclause all[2 * PF_WCLAUSES];
+        uint32_t n = 0;
+        for (uint32_t k = 0; k < l.nc; k++) all[n++] = l.c[k];
+        for (uint32_t k = 0; k < r.nc; k++) all[n++] = r.c[k];
+        for (uint32_t k = 1; k < n; k++) /* by p, the most selective first */
+            for (uint32_t j = k; j && all[j].p < all[j - 1].p; j--) {
+                pf_wclause t = all[j];
+                all[j] = all[j - 1];
+                all[j - 1] = t;
+            }
+        wform w = {0};
+        w.nc = n < PF_WCLAUSES ? n : PF_WCLAUSES;
+        memcpy(w.c, all, sizeof *all * w.nc);
+        return w;
+    }
+    case OP_OR: {
+        wform l = witness(pf, a, v, i + 1), r = witness(pf, a, v, v[i + 1].end);
+        if (l.top || r.top) return W_TOP;
+        const pf_wclause *x0 = &l.c[0], *y0 = &r.c[0]; /* the best of each */
+        if (x0->n + y0->n > PF_WMAX) return W_TOP;
+        wform w = {0};
+        w.nc = 1;
+        w.c[0].n = x0->n + y0->n;
+        w.c[0].ins = arena_alloc(a, sizeof *w.c[0].ins * (w.c[0].n ? w.c[0].n : 1));
+        if (!w.c[0].ins) return W_TOP;
+        if (x0->n) memcpy(w.c[0].ins, x0->ins, sizeof *x0->ins * x0->n);
+        if (y0->n) memcpy(w.c[0].ins + x0->n, y0->ins, sizeof *y0->ins * y0->n);
+        w.c[0].p = x0->p + y0->p > 1 ? 1 : x0->p + y0->p;
+        return w;
+    }
+    default: return W_TOP; /* not: no witness */
+    }
+}
+
+bool prog_witness(const prefilter *pf, arena *a, const pf_prog *p, pf_witness *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!p->n) return false;
+    wform w = witness(pf, a, p->v, 0);
+    if (w.top) return false;
+    out->p = p;
+    out->nc = w.nc;
+    memcpy(out->c, w.c, sizeof *w.c * w.nc);
+    return true;
+}
+
+bool prog_witness_holds(const pf_witness *w, const prefilter *pf, pf_scratch *ps, eql_ctx *c)
+{
+    for (uint32_t k = 0; k < w->nc; k++) {
+        bool any = false;
+        for (uint32_t j = 0; j < w->c[k].n && !any; j++)
+            any = run(w->p->v, w->c[k].ins[j], pf, ps, c) == 1;
+        if (!any) return false;
+    }
+    return true;
+}
+
+void prog_witness_dump(const pf_witness *w, const prefilter *pf, const char *label)
+{
+    fprintf(stderr, "%s:", label);
+    for (uint32_t k = 0; k < w->nc; k++) {
+        fprintf(stderr, "%s (p=%.3f", k ? " &" : "", w->c[k].p);
+        for (uint32_t j = 0; j < w->c[k].n; j++) {
+            const pf_ins *x = &w->p->v[w->c[k].ins[j]];
+            if (x->op == OP_LEAF) {
+                const pf_field *f = &pf->tfields[pf->leaves[x->arg].field];
+                fprintf(stderr, " #%u %.*s", x->arg, (int)f->path.n, f->path.p);
+            } else {
+                fprintf(stderr, " walker line %u col %u", x->node->line, x->node->col);
+            }
+        }
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
+}
