@@ -92,8 +92,9 @@ struct modus_alerter {
     arena prog_arena; /* the programs */
     uint64_t *ncand;  /* --profile: events by number of candidate rules */
     uint64_t events;
-    arena wscratch;   /* the witnesses' tree-walker comparisons */
-    size_t witnessed; /* rules gated by witnesses */
+    arena wscratch;    /* the witnesses' tree-walker comparisons ... */
+    eql_val wvars[64]; /* ... and their arraySearch variables */
+    size_t witnessed;  /* rules gated by witnesses */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -178,7 +179,7 @@ static bool compile_rule(modus_alerter *a, rule_run *rr, const eql_query *q)
 static bool witnessed(modus_alerter *a, const rule_run *rr, const modus_event *ev)
 {
     if (!rr->wit) return true;
-    eql_ctx c = {&ev->sc->doc, &a->wscratch, NULL, NULL, NULL, &ev->sc->cache};
+    eql_ctx c = {&ev->sc->doc, &a->wscratch, a->wvars, NULL, NULL, &ev->sc->cache};
     for (uint32_t i = 0; i < rr->nprog; i++)
         if (prog_witness_holds(&rr->wit[i], &a->pf, &a->ps, &c)) return true;
     return false;

@@ -437,7 +437,30 @@ static bool simple_cmp(const eql_node *n)
            (y->val.t == V_INT || y->val.t == V_DOUBLE || y->val.t == V_BOOL);
 }
 
-static wform one_member(arena *a, uint32_t i, double p)
+/* a subtree the tree walker answers from the event alone: no earlier
+ * stage's field, no lineage ($variables are arraySearch's own) */
+static bool self_contained(const eql_node *n)
+{
+    if (n->kind == N_LINEAGE || (n->kind == N_FIELD && n->alias >= 0)) return false;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (!self_contained(n->kids[i])) return false;
+    return true;
+}
+
+/* a residual as a witness member: its expected share of events, or 0 when it
+ * is none */
+static double resid_p(const eql_node *n)
+{
+    if (!self_contained(n)) return 0;
+    if (simple_cmp(n)) return 0.3;
+    if (n->kind == N_CALL) {
+        const char *name = eql_fn_get(n->fn)->name;
+        if (!strcmp(name, "arraysearch") || !strcmp(name, "_arraysearch")) return 0.05;
+    }
+    return 0.5;
+}
+
+static wform one_member(arena *a, uint32_t i, double p, bool walker)
 {
     wform w = {0};
     w.c[0].ins = arena_alloc(a, sizeof *w.c[0].ins);
@@ -445,8 +468,33 @@ static wform one_member(arena *a, uint32_t i, double p)
     w.c[0].ins[0] = i;
     w.c[0].n = 1;
     w.c[0].p = p;
+    w.c[0].walker = walker;
     w.nc = 1;
     return w;
+}
+
+static void sort_clauses(pf_wclause *v, uint32_t n)
+{
+    for (uint32_t k = 1; k < n; k++) /* by p, the most selective first */
+        for (uint32_t j = k; j && v[j].p < v[j - 1].p; j--) {
+            pf_wclause t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}
+
+/* x | y as one clause; false when it would be too wide */
+static bool clause_or(arena *a, const pf_wclause *x, const pf_wclause *y, pf_wclause *out)
+{
+    if (x->n + y->n > PF_WMAX) return false;
+    out->n = x->n + y->n;
+    out->ins = arena_alloc(a, sizeof *out->ins * (out->n ? out->n : 1));
+    if (!out->ins) return false;
+    if (x->n) memcpy(out->ins, x->ins, sizeof *x->ins * x->n);
+    if (y->n) memcpy(out->ins + x->n, y->ins, sizeof *y->ins * y->n);
+    out->p = x->p + y->p > 1 ? 1 : x->p + y->p;
+    out->walker = x->walker || y->walker;
+    return true;
 }
 
 static wform witness(const prefilter *pf, arena *a, const pf_ins *v, uint32_t i)
@@ -455,17 +503,20 @@ static wform witness(const prefilter *pf, arena *a, const pf_ins *v, uint32_t i)
     switch (x->op) {
     case OP_LEAF: {
         const pf_leaf *l = &pf->leaves[x->arg];
-        if (l->neg || l->miss == 1) return W_TOP;
-        return one_member(a, i, leaf_p(pf, x->arg));
+        if (l->neg || l->miss == 1) return W_TOP; /* true on most events */
+        return one_member(a, i, leaf_p(pf, x->arg), false);
     }
-    case OP_RESID: return simple_cmp(x->node) ? one_member(a, i, 0.3) : W_TOP;
+    case OP_RESID: {
+        double p = resid_p(x->node);
+        return p > 0 ? one_member(a, i, p, true) : W_TOP;
+    }
     case OP_CONST: {
         if (x->val == 1) return W_TOP;
         wform w = {0}; /* never true: an empty clause */
         w.nc = 1;
         return w;
     }
-    case OP_AND: {
+    case OP_AND: { /* both hold: every clause of each */
         wform l = witness(pf, a, v, i + 1), r = witness(pf, a, v, v[i + 1].end);
         if (l.top) return r;
         if (r.top) return l;
@@ -473,30 +524,24 @@ static wform witness(const prefilter *pf, arena *a, const pf_ins *v, uint32_t i)
         uint32_t n = 0;
         for (uint32_t k = 0; k < l.nc; k++) all[n++] = l.c[k];
         for (uint32_t k = 0; k < r.nc; k++) all[n++] = r.c[k];
-        for (uint32_t k = 1; k < n; k++) /* by p, the most selective first */
-            for (uint32_t j = k; j && all[j].p < all[j - 1].p; j--) {
-                pf_wclause t = all[j];
-                all[j] = all[j - 1];
-                all[j - 1] = t;
-            }
+        sort_clauses(all, n);
         wform w = {0};
         w.nc = n < PF_WCLAUSES ? n : PF_WCLAUSES;
         memcpy(w.c, all, sizeof *all * w.nc);
         return w;
     }
-    case OP_OR: {
+    case OP_OR: { /* (x0 & x1 ...) | (y0 & y1 ...) implies (x0 | y0) & (x1 | y1) ... */
         wform l = witness(pf, a, v, i + 1), r = witness(pf, a, v, v[i + 1].end);
         if (l.top || r.top) return W_TOP;
-        const pf_wclause *x0 = &l.c[0], *y0 = &r.c[0]; /* the best of each */
-        if (x0->n + y0->n > PF_WMAX) return W_TOP;
         wform w = {0};
-        w.nc = 1;
-        w.c[0].n = x0->n + y0->n;
-        w.c[0].ins = arena_alloc(a, sizeof *w.c[0].ins * (w.c[0].n ? w.c[0].n : 1));
-        if (!w.c[0].ins) return W_TOP;
-        if (x0->n) memcpy(w.c[0].ins, x0->ins, sizeof *x0->ins * x0->n);
-        if (y0->n) memcpy(w.c[0].ins + x0->n, y0->ins, sizeof *y0->ins * y0->n);
-        w.c[0].p = x0->p + y0->p > 1 ? 1 : x0->p + y0->p;
+        uint32_t k = l.nc > r.nc ? l.nc : r.nc;
+        for (uint32_t j = 0; j < k; j++) {
+            const pf_wclause *cx = &l.c[j < l.nc ? j : l.nc - 1];
+            const pf_wclause *cy = &r.c[j < r.nc ? j : r.nc - 1];
+            if (clause_or(a, cx, cy, &w.c[w.nc])) w.nc++;
+        }
+        if (!w.nc) return W_TOP;
+        sort_clauses(w.c, w.nc);
         return w;
     }
     default: return W_TOP; /* not: no witness */
@@ -510,8 +555,11 @@ bool prog_witness(const prefilter *pf, arena *a, const pf_prog *p, pf_witness *o
     wform w = witness(pf, a, p->v, 0);
     if (w.top) return false;
     out->p = p;
-    out->nc = w.nc;
-    memcpy(out->c, w.c, sizeof *w.c * w.nc);
+    /* the clauses of leaves first (bits and cached tests), then those that
+     * ask the tree walker; each part by p */
+    for (uint32_t walker = 0; walker < 2; walker++)
+        for (uint32_t k = 0; k < w.nc; k++)
+            if (w.c[k].walker == (walker == 1)) out->c[out->nc++] = w.c[k];
     return true;
 }
 

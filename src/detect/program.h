@@ -36,15 +36,18 @@ int prog_run(const pf_prog *p, const prefilter *pf, pf_scratch *ps, eql_ctx *c);
 /* Witnesses (as rsigma has them): a necessary condition of a program being
  * true, in conjunctive form over its own instructions - every clause must
  * have a true member. A member is a leaf that is false when its tests do not
- * hold (not negated, not true on a missing field) or a comparison of one
- * field with a number or a boolean (the tree walker's). `and` keeps the
- * most selective clauses of both sides (up to PF_WCLAUSES), `or` the union
- * of each side's best clause, `not` and other residuals none. */
+ * hold (not negated, not true on a missing field) or a residual the tree
+ * walker answers from the event alone (a comparison with a number or a
+ * boolean, arraySearch, field-to-field...). `and` keeps the most selective
+ * clauses of both sides (up to PF_WCLAUSES), `or` pairs its sides' clauses
+ * ((x0 & x1) | (y0 & y1) implies (x0 | y0) & (x1 | y1)), `not` has none.
+ * Members are evaluated exactly, so a witness never drops a true clause. */
 #define PF_WCLAUSES 3
 typedef struct pf_wclause {
     uint32_t *ins; /* instruction indexes */
     uint32_t n;
-    double p; /* expected share of events where some member holds */
+    double p;    /* expected share of events where some member holds */
+    bool walker; /* some member asks the tree walker (checked last) */
 } pf_wclause;
 
 typedef struct pf_witness {
