@@ -19,9 +19,14 @@
  *     arithmetic, other functions, lineage, aliases, numbers, node kinds added
  *     later) is a residual subtree that eql_eval decides. Any AST compiles.
  *  3. Candidates (the prefilter, same file): a necessary condition per rule,
- *     category and action first, matched on every event; only the rules it
- *     marks run, in rule order, through the query runtime (detect_query.c),
- *     which keeps sequences and asks match_stage() for each stage's answer.
+ *     category and action first, matched on every event; then the rule's
+ *     witnesses (detect_program.c, as rsigma has them): per program, a few
+ *     clauses of necessary leaves or self-contained residuals (arraySearch,
+ *     number comparisons), each clause needing one member that holds; a
+ *     rule is a candidate when one of its programs' witnesses hold. Only
+ *     candidates run, in rule order, through the query runtime
+ *     (detect_query.c), which keeps sequences and asks match_stage() for
+ *     each stage's answer.
  *  4. Per event, a field is read and matched against all its tests once,
  *     the first time a program reads one of its leaves: hash, automaton and
  *     "always" list mark candidate tests and set their leaves' bits; a leaf
@@ -34,12 +39,16 @@
  * fuzz/fuzz_program.c check random clauses; tests/cli/test_rules.sh checks
  * the alerts of 787 rules against every rule on every event.
  * Cost: per event, the prefilter's fields, then each field some candidate
- * reads (hash + automaton over its bytes), then the candidates' programs.
+ * reads (hash + automaton over its bytes), then the candidates' witnesses
+ * and programs. Memory: an automaton keeps full rows for its shallowest
+ * states only (128 KB a field), deeper states as edges and fail links.
  * How to see it: MODUS_PREFILTER=explain prints each rule's condition and
  * each stage's program (MODUS_PREFILTER_FULL=1: every atom and instruction);
  * MODUS_PREFILTER=off runs every rule on every event with the tree walker (the
  * reference); MODUS_PROGRAMS=off keeps the prefilter and the tree walker;
  * MODUS_VECTORSCAN=on scans fields with many substrings with Vectorscan;
+ * MODUS_WITNESS=off keeps the prefilter's candidates without witnesses;
+ * MODUS_AC_DENSE_KB sets the automata's dense part (default 128 KB a field);
  * `modus scan --profile` prints candidate rules per event (mean, p95), the
  * rules that keep tree-walker parts (all with MODUS_PROFILE_ALL=1) and the
  * per-rule cost.
