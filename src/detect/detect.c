@@ -73,9 +73,10 @@ typedef struct rule_run {
     size_t rule;
     modus_query_run *run;
     uint64_t runs, ns, alerts; /* --profile */
-    char robustness[4];        /* STP score, e.g. "5K" */
-    const eql_stage **st;      /* every stage, `until`, lineage sub-queries ... */
-    pf_prog *prog;             /* ... and its program */
+    char robustness[4];        /* STP score, e.g. "5K": computed at the rule's first alert */
+    bool scored;
+    const eql_stage **st; /* every stage, `until`, lineage sub-queries ... */
+    pf_prog *prog;        /* ... and its program */
     uint32_t nprog;
     const char *resid; /* why part of the rule stays with the tree walker, or NULL */
     pf_witness *wit;   /* per program: its witnesses; the rule runs only on events
@@ -101,9 +102,10 @@ struct modus_alerter {
     arena prog_arena; /* the programs */
     uint64_t *ncand;  /* --profile: events by number of candidate rules */
     uint64_t events;
-    arena wscratch;    /* the witnesses' tree-walker comparisons ... */
-    eql_val wvars[64]; /* ... and their arraySearch variables */
-    size_t witnessed;  /* rules gated by witnesses */
+    arena wscratch;       /* the witnesses' tree-walker comparisons ... */
+    eql_val wvars[64];    /* ... and their arraySearch variables */
+    modus_scorer *scorer; /* rule.robustness in alerts, created at the first alert */
+    size_t witnessed;     /* rules gated by witnesses */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -112,6 +114,13 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
     modus_alerter *a = rr->a;
     if (!n) return;
     buf *b = &a->out;
+    if (!rr->scored) { /* scoring every rule at load cost ~20 % of loading 787 */
+        rr->scored = true;
+        if (!a->scorer) modus_scorer_create(NULL, &a->scorer, NULL); /* the embedded table */
+        modus_score s;
+        if (a->scorer && modus_scorer_rule(a->scorer, a->rs, rr->rule, &s) == MODUS_OK)
+            memcpy(rr->robustness, s.score, sizeof s.score);
+    }
     if (!alert_render(b, &a->rs->r[rr->rule].src, rr->robustness, a->side, texts, lens, n)) return;
     a->alerts++;
     rr->alerts++;
@@ -209,8 +218,6 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
-    modus_scorer *scorer = NULL;
-    modus_scorer_create(NULL, &scorer, NULL); /* the embedded table: rule.robustness in alerts */
     const char *env = getenv("MODUS_PREFILTER");
     bool pf_off = env && !strcmp(env, "off");
     const char *penv = getenv("MODUS_PROGRAMS");
@@ -220,7 +227,6 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     if (!prefilter_init(&a->pf, rs->n, pf_off) ||
         !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
         !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late))) {
-        modus_scorer_destroy(scorer);
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
@@ -230,21 +236,16 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         nslots += n < 64 ? n : 64;
     }
     if (nslots && !(a->procs = eql_procs_create(nslots))) {
-        modus_scorer_destroy(scorer);
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
     for (size_t i = 0; i < rs->n; i++) {
         a->runs[i].a = a;
         a->runs[i].rule = i;
-        modus_score s;
-        if (scorer && modus_scorer_rule(scorer, rs, i, &s) == MODUS_OK)
-            memcpy(a->runs[i].robustness, s.score, sizeof s.score);
         const eql_query *q = rs->r[i].q->q;
         uint32_t nlin = q->nlineage < 64 ? q->nlineage : 64;
         if (query_run_create_shared(rs->r[i].q, emit, &a->runs[i], nlin ? a->procs : NULL, lin_base,
                                     &a->runs[i].run) != MODUS_OK) {
-            modus_scorer_destroy(scorer);
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
@@ -253,12 +254,10 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
         lin_base += nlin;
         if (a->programs && !compile_rule(a, &a->runs[i], q)) {
-            modus_scorer_destroy(scorer);
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
     }
-    modus_scorer_destroy(scorer);
     if (!prefilter_build(&a->pf) || !pf_scratch_init(&a->pf, &a->ps) ||
         !(a->ncand = calloc(rs->n + 1, sizeof *a->ncand))) {
         modus_alerter_destroy(a);
@@ -395,6 +394,7 @@ void modus_alerter_destroy(modus_alerter *a)
     free(a->ncand);
     arena_free(&a->prog_arena);
     arena_free(&a->wscratch);
+    modus_scorer_destroy(a->scorer);
     prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);
