@@ -55,7 +55,9 @@
 #include "../decode/event.h"
 #include "../output/alert.h"
 #include "../rules/ruleset.h"
+#include "../util/limits.h"
 #include "detect_query.h"
+#include "pool.h"
 #include "prefilter.h"
 #include "program.h"
 
@@ -90,6 +92,7 @@ struct modus_alerter {
     arena prog_arena; /* the programs */
     uint64_t *ncand;  /* --profile: events by number of candidate rules */
     uint64_t events;
+    eql_state state; /* sequences and the process tree, capped (detect_query.c) */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -161,6 +164,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     a->rs = rs;
     a->fn = fn;
     a->ctx = ctx;
+    eql_state_init(&a->state, MODUS_STATE_BYTES);
     a->runs = calloc(rs->n ? rs->n : 1, sizeof *a->runs);
     if (!a->runs || modus_scanner_create(e, &a->side) != MODUS_OK) {
         modus_alerter_destroy(a);
@@ -185,7 +189,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         uint32_t n = rs->r[i].q->q->nlineage;
         nslots += n < 64 ? n : 64;
     }
-    if (nslots && !(a->procs = eql_procs_create(nslots))) {
+    if (nslots && !(a->procs = eql_procs_create(nslots, &a->state))) {
         modus_scorer_destroy(scorer);
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
@@ -199,7 +203,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         const eql_query *q = rs->r[i].q->q;
         uint32_t nlin = q->nlineage < 64 ? q->nlineage : 64;
         if (query_run_create_shared(rs->r[i].q, emit, &a->runs[i], nlin ? a->procs : NULL, lin_base,
-                                    &a->runs[i].run) != MODUS_OK) {
+                                    &a->state, &a->runs[i].run) != MODUS_OK) {
             modus_scorer_destroy(scorer);
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
@@ -271,7 +275,8 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
             run_one(a, &a->runs[r], ev);
         }
     }
-    a->ps.doc = NULL; /* the bits describe no other event */
+    a->ps.doc = NULL;          /* the bits describe no other event */
+    eql_state_trim(&a->state); /* the stalest go, once the event is through every rule */
     a->events++;
     a->ncand[ncand <= a->rs->n ? ncand : a->rs->n]++;
 }
@@ -334,6 +339,43 @@ void modus_alerter_rule_stats(const modus_alerter *a, size_t idx, uint64_t *runs
     *runs = a->runs[idx].runs;
     *ns = a->runs[idx].ns;
     *alerts = a->runs[idx].alerts;
+}
+
+void modus_alerter_state_limit(modus_alerter *a, size_t bytes)
+{
+    a->state.limit = bytes;
+    eql_state_trim(&a->state);
+}
+
+void modus_alerter_state(const modus_alerter *a, modus_state_stats *out)
+{
+    out->bytes = a->state.bytes;
+    out->peak = a->state.peak;
+    out->limit = a->state.limit;
+    out->evicted_partials = a->state.evicted_partials;
+    out->evicted_procs = a->state.evicted_procs;
+    out->expired = a->state.expired;
+}
+
+/* -j N: the workers' counts into worker 0's (the state: sums of each
+ * worker's bytes, peak and cap, an upper bound of the whole) */
+void alerter_absorb(modus_alerter *dst, const modus_alerter *src)
+{
+    if (!dst || !src) return;
+    for (size_t i = 0; i < dst->rs->n; i++) {
+        dst->runs[i].runs += src->runs[i].runs;
+        dst->runs[i].ns += src->runs[i].ns;
+        dst->runs[i].alerts += src->runs[i].alerts;
+    }
+    for (size_t i = 0; i <= dst->rs->n; i++) dst->ncand[i] += src->ncand[i];
+    dst->events += src->events;
+    dst->alerts += src->alerts;
+    dst->state.bytes += src->state.bytes;
+    dst->state.peak += src->state.peak;
+    dst->state.limit += src->state.limit;
+    dst->state.evicted_partials += src->state.evicted_partials;
+    dst->state.evicted_procs += src->state.evicted_procs;
+    dst->state.expired += src->state.expired;
 }
 
 void modus_alerter_destroy(modus_alerter *a)
