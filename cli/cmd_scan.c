@@ -31,7 +31,7 @@ static void usage(FILE *f)
           "                        host.id, winlog.computer_name, Computer; events without\n"
           "                        one go together); alerts come out as with one thread\n"
           "  --state-mb N          cap on sequence and process-tree state, all threads\n"
-          "                        together (default 32); past it the stalest partial\n"
+          "                        together (default 8); past it the stalest partial\n"
           "                        matches and processes are evicted, and counted\n"
           "  --no-rules            classify only (with --summary: the modality distribution)\n"
           "  --enrich              write every input event with the fields modus adds\n"

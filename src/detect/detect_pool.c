@@ -164,9 +164,11 @@ static bool key_is(const char *p, size_t ks, size_t ke, const char *want)
 /* rank of a host key: lower is preferred; 0 none */
 static int host_rank(const char *p, size_t ks, size_t ke, bool in_host, bool in_winlog)
 {
-    if (in_host) return key_is(p, ks, ke, "name") ? 1 : key_is(p, ks, ke, "hostname") ? 2
-                                                     : key_is(p, ks, ke, "id")       ? 3
-                                                                                     : 0;
+    if (in_host)
+        return key_is(p, ks, ke, "name")       ? 1
+               : key_is(p, ks, ke, "hostname") ? 2
+               : key_is(p, ks, ke, "id")       ? 3
+                                               : 0;
     if (in_winlog) return key_is(p, ks, ke, "computer_name") ? 4 : 0;
     return key_is(p, ks, ke, "host.name")              ? 1
            : key_is(p, ks, ke, "host.hostname")        ? 2

@@ -112,7 +112,7 @@
  * alerter together (modus scan --state-mb; -j N shares it among threads):
  * past it the stalest entries are evicted and counted. */
 #ifndef MODUS_STATE_BYTES
-#define MODUS_STATE_BYTES (24ull << 20)
+#define MODUS_STATE_BYTES (8ull << 20)
 #endif
 
 #endif
