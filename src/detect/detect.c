@@ -46,6 +46,12 @@
  *
  * An alert is built only when a rule fires (src/output/out_alert.c), so
  * alerting costs nothing on the events that do not match.
+ * State: the sequences' partial matches and the process tree of all the
+ * rules share one byte cap (eql_state, detect_query.c); after each event the
+ * stalest entries beyond it are evicted and counted (modus_alerter_state).
+ * Threads: detect_pool.c runs one alerter per thread on a host's events;
+ * the others borrow the first one's predicate table and programs
+ * (alerter_create_like), which stay read-only while events run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +99,7 @@ struct modus_alerter {
     uint64_t *ncand;  /* --profile: events by number of candidate rules */
     uint64_t events;
     eql_state state; /* sequences and the process tree, capped (detect_query.c) */
+    bool borrowed;   /* pf and the programs are another alerter's (alerter_create_like) */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -223,6 +230,66 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         !(a->ncand = calloc(rs->n + 1, sizeof *a->ncand))) {
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
+    }
+    *out = a;
+    return MODUS_OK;
+}
+
+/* -j N: an alerter that borrows base's compiled rules - the predicate table
+ * and the programs, read-only while events run (all per-event bits live in
+ * pf_scratch) - and keeps its own runtimes, process tree, state and
+ * scratch. base must outlive it. */
+modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, void *ctx,
+                                 modus_alerter **out)
+{
+    *out = NULL;
+    const modus_ruleset *rs = base->rs;
+    modus_alerter *a = calloc(1, sizeof *a);
+    if (!a) return MODUS_ENOMEM;
+    a->eng = base->eng;
+    a->rs = rs;
+    a->fn = fn;
+    a->ctx = ctx;
+    a->borrowed = true;
+    a->pf = base->pf;
+    a->programs = base->programs;
+    a->unguarded = base->unguarded;
+    a->residual = base->residual;
+    eql_state_init(&a->state, base->state.limit);
+    arena_init(&a->prog_arena, 64);
+    uint32_t nslots = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        uint32_t n = rs->r[i].q->q->nlineage;
+        nslots += n < 64 ? n : 64;
+    }
+    if (!(a->runs = calloc(rs->n ? rs->n : 1, sizeof *a->runs)) ||
+        modus_scanner_create(a->eng, &a->side) != MODUS_OK ||
+        !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
+        !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late)) ||
+        (nslots && !(a->procs = eql_procs_create(nslots, &a->state))) ||
+        !pf_scratch_init(&a->pf, &a->ps) || !(a->ncand = calloc(rs->n + 1, sizeof *a->ncand))) {
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
+    uint32_t lin_base = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        rule_run *rr = &a->runs[i];
+        const rule_run *br = &base->runs[i];
+        rr->a = a;
+        rr->rule = i;
+        memcpy(rr->robustness, br->robustness, sizeof rr->robustness);
+        rr->st = br->st;
+        rr->prog = br->prog;
+        rr->nprog = br->nprog;
+        rr->resid = br->resid;
+        uint32_t nlin = rs->r[i].q->q->nlineage < 64 ? rs->r[i].q->q->nlineage : 64;
+        if (query_run_create_shared(rs->r[i].q, emit, rr, nlin ? a->procs : NULL, lin_base,
+                                    &a->state, &rr->run) != MODUS_OK) {
+            modus_alerter_destroy(a);
+            return MODUS_ENOMEM;
+        }
+        lin_base += nlin;
+        if (a->programs) query_run_set_match(rr->run, match_stage, rr);
     }
     *out = a;
     return MODUS_OK;
@@ -390,7 +457,7 @@ void modus_alerter_destroy(modus_alerter *a)
     pf_scratch_free(&a->ps);
     free(a->ncand);
     arena_free(&a->prog_arena);
-    prefilter_free(&a->pf);
+    if (!a->borrowed) prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);
     free(a);

@@ -26,9 +26,11 @@
  * Correlation across hosts is not seen with -j N: a sequence or join
  * without a join key (Elastic's rules that join on `as` aliases), or with a
  * key that spans hosts (user.name), matches within one host; -j 1 sees it.
- * Memory: every worker holds a scanner and an alerter (the compiled rule
- * set: its predicate table and programs) and its share of the state cap;
- * at most POOL_DEPTH chunks are in flight.
+ * Memory: worker 0's alerter compiles the rules (the predicate table and
+ * the programs); the other workers' alerters borrow them (read-only while
+ * events run) and hold only their runtimes, scratch and their share of the
+ * state cap; every worker has a scanner. At most POOL_DEPTH chunks are in
+ * flight.
  * Cost: on the reading thread, a skip over each line's top-level keys; per
  * chunk, one hand-over per worker.
  */
@@ -469,7 +471,11 @@ modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
         w->p = p;
         w->id = i;
         if (modus_scanner_create(e, &w->sc) != MODUS_OK) goto fail;
-        if (rs && modus_alerter_create(e, rs, on_worker_alert, w, &w->al) != MODUS_OK) goto fail;
+        /* worker 0 compiles the rules; the others borrow them */
+        if (rs &&
+            (i == 0 ? modus_alerter_create(e, rs, on_worker_alert, w, &w->al)
+                    : alerter_create_like(p->w[0].al, on_worker_alert, w, &w->al)) != MODUS_OK)
+            goto fail;
         if (w->al && o && o->profile) modus_alerter_profile(w->al, true);
         size_t total = o && o->state_bytes ? o->state_bytes : MODUS_STATE_BYTES;
         if (w->al) modus_alerter_state_limit(w->al, total / n); /* the cap is shared */
@@ -546,7 +552,7 @@ void modus_pool_destroy(modus_pool *p)
 {
     if (!p) return;
     if (p->w) stop(p);
-    for (unsigned i = 0; p->w && i < p->n; i++) {
+    for (unsigned i = p->w ? p->n : 0; i-- > 0;) { /* worker 0's compiled rules last */
         modus_alerter_destroy(p->w[i].al);
         modus_scanner_destroy(p->w[i].sc);
     }

@@ -128,7 +128,7 @@ struct eql_runtime {
     const mj_doc *alias_ptr[64];
     ptab *tabs; /* per stage (one for a join) */
     uint32_t nparts;
-    partial *wheel[WHEEL];
+    partial **wheel;    /* WHEEL slots, with maxspan */
     int64_t tick;       /* ns per wheel slot */
     int64_t wheel_done; /* the last tick whose slot has been emptied of expired partials */
     bool wheel_on;
@@ -1330,6 +1330,10 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
         uint32_t slots = q->kind == Q_JOIN ? 1 : n;
         rt->tabs = calloc(slots ? slots : 1, sizeof *rt->tabs); /* each grows on first use */
         rt->tick = q->maxspan_ns / WHEEL_SPAN > 0 ? q->maxspan_ns / WHEEL_SPAN : 1;
+        if (q->maxspan_ns && !(rt->wheel = calloc(WHEEL, sizeof *rt->wheel))) {
+            eql_runtime_destroy(rt);
+            return NULL;
+        }
     }
     if (q->nlineage) {
         if (procs) {
@@ -1425,6 +1429,7 @@ void eql_runtime_destroy(eql_runtime *rt)
         }
         free(rt->tabs);
     }
+    free(rt->wheel);
     for (uint32_t i = 0; i < rt->nres; i++) drop_result(&rt->res[i]);
     free(rt->res);
     free(rt->st);
