@@ -123,17 +123,23 @@ static size_t skip_ws(const char *p, size_t n, size_t i)
     return i;
 }
 
+/* i at an opening quote; the index after the closing one (memchr, then
+ * the backslashes before it) */
 static size_t skip_str(const char *p, size_t n, size_t i)
 {
-    for (i++; i < n; i++) {
-        if (p[i] == '\\') {
-            i++;
-            continue;
-        }
-        if (p[i] == '"') return i + 1;
+    for (i++; i < n;) {
+        const char *q = memchr(p + i, '"', n - i);
+        if (!q) return n;
+        size_t k = (size_t)(q - p), bs = 0;
+        while (k - bs > i && p[k - bs - 1] == '\\') bs++;
+        if (bs % 2 == 0) return k + 1;
+        i = k + 1;
     }
     return n;
 }
+
+/* the bytes that matter inside a container being skipped */
+static const unsigned char special[256] = {['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
 
 static size_t skip_val(const char *p, size_t n, size_t i)
 {
@@ -142,13 +148,19 @@ static size_t skip_val(const char *p, size_t n, size_t i)
     if (p[i] == '{' || p[i] == '[') {
         int depth = 0;
         while (i < n) {
-            char c = p[i];
-            if (c == '"') {
+            unsigned char k = special[(unsigned char)p[i]];
+            if (!k) {
+                i++;
+                continue;
+            }
+            if (k == 1) {
                 i = skip_str(p, n, i);
                 continue;
             }
-            if (c == '{' || c == '[') depth++;
-            if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+            if (k == 2)
+                depth++;
+            else if (--depth == 0)
+                return i + 1;
             i++;
         }
         return n;
@@ -181,7 +193,8 @@ static int host_rank(const char *p, size_t ks, size_t ke, bool in_host, bool in_
 }
 
 /* Members of the object at i: the best-ranked string host value so far in
- * (*best_rank, *vs, *ve); descends into "host" and "winlog" at the top. */
+ * (*best_rank, *vs, *ve); descends into "host" and "winlog" at the top.
+ * Stops (returns n) at host.name: nothing ranks higher. */
 static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_host, bool in_winlog,
                        int *best_rank, size_t *vs, size_t *ve)
 {
@@ -197,6 +210,7 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
             *best_rank = r;
             *vs = i + 1;
             *ve = skip_str(p, n, i) - 1;
+            if (r == 1) return n;
             i = *ve + 1;
         } else if (depth == 0 && p[i] == '{' &&
                    (key_is(p, ks, ke, "host") || key_is(p, ks, ke, "winlog"))) {
