@@ -205,6 +205,7 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
         i = skip_ws(p, n, ke);
         if (i >= n || p[i] != ':') return n;
         i = skip_ws(p, n, i + 1);
+        if (i >= n) return n;
         int r = host_rank(p, ks, ke, in_host, in_winlog);
         if (r && p[i] == '"' && (!*best_rank || r < *best_rank)) {
             *best_rank = r;
