@@ -48,22 +48,22 @@ enum msr_type {
 };
 
 /* flags */
-#define MSR_F_STACK      0x1   /* regs + stack copy present */
-#define MSR_F_IP_ANON    0x2   /* regs.ip in anonymous memory (no vm_file) */
-#define MSR_F_IP_WRITE   0x4   /* regs.ip's vma is writable */
-#define MSR_F_IP_NOVMA   0x8   /* no vma at regs.ip */
-#define MSR_F_CREATED    0x10  /* MSR_FILE_OPEN: the open created the file */
-#define MSR_F_PATH_TRUNC 0x20  /* path longer than the walk or buffer */
-#define MSR_F_SUSPECT    0x40  /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
-#define MSR_F_IPBYTES    0x80  /* ip_bytes[] holds the 16 bytes before regs.ip */
-#define MSR_F_PATH_FULL  0x100 /* file.path is one absolute path (bpf_d_path), not components */
-#define MSR_F_DNS_SENT   0x200 /* MSR_DNS: the process sent it (clear: received) */
-#define MSR_F_STDIO_SOCK 0x400 /* MSR_EXEC: stdin or stdout is a socket */
-#define MSR_F_NET_BIND   0x800 /* MSR_NET_LISTEN: bind() (clear: listen()) */
+#define MSR_F_STACK      0x1     /* regs + stack copy present */
+#define MSR_F_IP_ANON    0x2     /* regs.ip in anonymous memory (no vm_file) */
+#define MSR_F_IP_WRITE   0x4     /* regs.ip's vma is writable */
+#define MSR_F_IP_NOVMA   0x8     /* no vma at regs.ip */
+#define MSR_F_CREATED    0x10    /* MSR_FILE_OPEN: the open created the file */
+#define MSR_F_PATH_TRUNC 0x20    /* path longer than the walk or buffer */
+#define MSR_F_SUSPECT    0x40    /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
+#define MSR_F_IPBYTES    0x80    /* ip_bytes[] holds the 16 bytes before regs.ip */
+#define MSR_F_PATH_FULL  0x100   /* file.path is one absolute path (bpf_d_path), not components */
+#define MSR_F_DNS_SENT   0x200   /* MSR_DNS: the process sent it (clear: received) */
+#define MSR_F_STDIO_SOCK 0x400   /* MSR_EXEC: stdin or stdout is a socket */
+#define MSR_F_NET_BIND   0x800   /* MSR_NET_LISTEN: bind() (clear: listen()) */
 #define MSR_F_PMEM_WRITE 0x10000 /* MSR_PROC_MEM: a write (clear: a read) */
 #define MSR_F_PMEM_VEC   0x20000 /* MSR_PROC_MEM: writev/readv family: len sums the first iovecs */
-#define MSR_F_CWD_TRUNC 0x40000 /* MSR_EXEC: the working directory's walk was cut short */
-#define MSR_F_ENV_TRUNC 0x80000 /* MSR_EXEC: the environment was longer than MSR_ENV */
+#define MSR_F_CWD_TRUNC  0x40000 /* MSR_EXEC: the working directory's walk was cut short */
+#define MSR_F_ENV_TRUNC  0x80000 /* MSR_EXEC: the environment was longer than MSR_ENV */
 
 /* MSR_SETSID's u.ctx.kind */
 #define MSR_CTX_SETSID 0 /* a new session and group led by the caller, no tty */

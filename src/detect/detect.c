@@ -114,8 +114,8 @@ struct modus_alerter {
     eql_val wvars[64];    /* ... and their arraySearch variables */
     modus_scorer *scorer; /* rule.robustness in alerts, created at the first alert */
     size_t witnessed;     /* rules gated by witnesses */
-    eql_state state; /* sequences and the process tree, capped (detect_query.c) */
-    bool borrowed;   /* pf and the programs are another alerter's (alerter_create_like) */
+    eql_state state;      /* sequences and the process tree, capped (detect_query.c) */
+    bool borrowed;        /* pf and the programs are another alerter's (alerter_create_like) */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
