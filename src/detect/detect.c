@@ -55,6 +55,12 @@
  *
  * An alert is built only when a rule fires (src/output/out_alert.c), so
  * alerting costs nothing on the events that do not match.
+ * State: the sequences' partial matches and the process tree of all the
+ * rules share one byte cap (eql_state, detect_query.c); after each event the
+ * stalest entries beyond it are evicted and counted (modus_alerter_state).
+ * Threads: detect_pool.c runs one alerter per thread on a host's events;
+ * the others borrow the first one's predicate table and programs
+ * (alerter_create_like), which stay read-only while events run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +70,9 @@
 #include "../decode/event.h"
 #include "../output/alert.h"
 #include "../rules/ruleset.h"
+#include "../util/limits.h"
 #include "detect_query.h"
+#include "pool.h"
 #include "prefilter.h"
 #include "program.h"
 
@@ -106,6 +114,8 @@ struct modus_alerter {
     eql_val wvars[64];    /* ... and their arraySearch variables */
     modus_scorer *scorer; /* rule.robustness in alerts, created at the first alert */
     size_t witnessed;     /* rules gated by witnesses */
+    eql_state state;      /* sequences and the process tree, capped (detect_query.c) */
+    bool borrowed;        /* pf and the programs are another alerter's (alerter_create_like) */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -213,6 +223,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     a->rs = rs;
     a->fn = fn;
     a->ctx = ctx;
+    eql_state_init(&a->state, MODUS_STATE_BYTES);
     a->runs = calloc(rs->n ? rs->n : 1, sizeof *a->runs);
     if (!a->runs || modus_scanner_create(e, &a->side) != MODUS_OK) {
         modus_alerter_destroy(a);
@@ -235,7 +246,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         uint32_t n = rs->r[i].q->q->nlineage;
         nslots += n < 64 ? n : 64;
     }
-    if (nslots && !(a->procs = eql_procs_create(nslots))) {
+    if (nslots && !(a->procs = eql_procs_create(nslots, &a->state))) {
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
@@ -245,7 +256,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         const eql_query *q = rs->r[i].q->q;
         uint32_t nlin = q->nlineage < 64 ? q->nlineage : 64;
         if (query_run_create_shared(rs->r[i].q, emit, &a->runs[i], nlin ? a->procs : NULL, lin_base,
-                                    &a->runs[i].run) != MODUS_OK) {
+                                    &a->state, &a->runs[i].run) != MODUS_OK) {
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
@@ -262,6 +273,69 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         !(a->ncand = calloc(rs->n + 1, sizeof *a->ncand))) {
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
+    }
+    *out = a;
+    return MODUS_OK;
+}
+
+/* -j N: an alerter that borrows base's compiled rules - the predicate table
+ * and the programs, read-only while events run (all per-event bits live in
+ * pf_scratch) - and keeps its own runtimes, process tree, state and
+ * scratch. base must outlive it. */
+modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, void *ctx,
+                                 modus_alerter **out)
+{
+    *out = NULL;
+    const modus_ruleset *rs = base->rs;
+    modus_alerter *a = calloc(1, sizeof *a);
+    if (!a) return MODUS_ENOMEM;
+    a->eng = base->eng;
+    a->rs = rs;
+    a->fn = fn;
+    a->ctx = ctx;
+    a->borrowed = true;
+    a->pf = base->pf;
+    a->programs = base->programs;
+    a->unguarded = base->unguarded;
+    a->residual = base->residual;
+    a->witnessed = base->witnessed;
+    eql_state_init(&a->state, base->state.limit);
+    arena_init(&a->prog_arena, 64);
+    arena_init(&a->wscratch, 1 << 12);
+    uint32_t nslots = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        uint32_t n = rs->r[i].q->q->nlineage;
+        nslots += n < 64 ? n : 64;
+    }
+    if (!(a->runs = calloc(rs->n ? rs->n : 1, sizeof *a->runs)) ||
+        modus_scanner_create(a->eng, &a->side) != MODUS_OK ||
+        !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
+        !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late)) ||
+        (nslots && !(a->procs = eql_procs_create(nslots, &a->state))) ||
+        !pf_scratch_init(&a->pf, &a->ps) || !(a->ncand = calloc(rs->n + 1, sizeof *a->ncand))) {
+        modus_alerter_destroy(a);
+        return MODUS_ENOMEM;
+    }
+    uint32_t lin_base = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        rule_run *rr = &a->runs[i];
+        const rule_run *br = &base->runs[i];
+        rr->a = a;
+        rr->rule = i;
+        memcpy(rr->robustness, br->robustness, sizeof rr->robustness);
+        rr->st = br->st;
+        rr->prog = br->prog;
+        rr->nprog = br->nprog;
+        rr->resid = br->resid;
+        rr->wit = br->wit;
+        uint32_t nlin = rs->r[i].q->q->nlineage < 64 ? rs->r[i].q->q->nlineage : 64;
+        if (query_run_create_shared(rs->r[i].q, emit, rr, nlin ? a->procs : NULL, lin_base,
+                                    &a->state, &rr->run) != MODUS_OK) {
+            modus_alerter_destroy(a);
+            return MODUS_ENOMEM;
+        }
+        lin_base += nlin;
+        if (a->programs) query_run_set_match(rr->run, match_stage, rr);
     }
     *out = a;
     return MODUS_OK;
@@ -316,7 +390,8 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
         }
     }
     arena_reset(&a->wscratch);
-    a->ps.doc = NULL; /* the bits describe no other event */
+    a->ps.doc = NULL;          /* the bits describe no other event */
+    eql_state_trim(&a->state); /* the stalest go, once the event is through every rule */
     a->events++;
     a->ncand[ncand <= a->rs->n ? ncand : a->rs->n]++;
 }
@@ -381,6 +456,43 @@ void modus_alerter_rule_stats(const modus_alerter *a, size_t idx, uint64_t *runs
     *alerts = a->runs[idx].alerts;
 }
 
+void modus_alerter_state_limit(modus_alerter *a, size_t bytes)
+{
+    a->state.limit = bytes;
+    eql_state_trim(&a->state);
+}
+
+void modus_alerter_state(const modus_alerter *a, modus_state_stats *out)
+{
+    out->bytes = a->state.bytes;
+    out->peak = a->state.peak;
+    out->limit = a->state.limit;
+    out->evicted_partials = a->state.evicted_partials;
+    out->evicted_procs = a->state.evicted_procs;
+    out->expired = a->state.expired;
+}
+
+/* -j N: the workers' counts into worker 0's (the state: sums of each
+ * worker's bytes, peak and cap, an upper bound of the whole) */
+void alerter_absorb(modus_alerter *dst, const modus_alerter *src)
+{
+    if (!dst || !src) return;
+    for (size_t i = 0; i < dst->rs->n; i++) {
+        dst->runs[i].runs += src->runs[i].runs;
+        dst->runs[i].ns += src->runs[i].ns;
+        dst->runs[i].alerts += src->runs[i].alerts;
+    }
+    for (size_t i = 0; i <= dst->rs->n; i++) dst->ncand[i] += src->ncand[i];
+    dst->events += src->events;
+    dst->alerts += src->alerts;
+    dst->state.bytes += src->state.bytes;
+    dst->state.peak += src->state.peak;
+    dst->state.limit += src->state.limit;
+    dst->state.evicted_partials += src->state.evicted_partials;
+    dst->state.evicted_procs += src->state.evicted_procs;
+    dst->state.expired += src->state.expired;
+}
+
 void modus_alerter_destroy(modus_alerter *a)
 {
     if (!a) return;
@@ -395,7 +507,7 @@ void modus_alerter_destroy(modus_alerter *a)
     arena_free(&a->prog_arena);
     arena_free(&a->wscratch);
     modus_scorer_destroy(a->scorer);
-    prefilter_free(&a->pf);
+    if (!a->borrowed) prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);
     free(a);
