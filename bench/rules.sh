@@ -11,7 +11,8 @@
 # (MODUS_PROGRAMS=off). Two files: gen_ecs's default mix and its process-heavy
 # mix (MIX=process: a third process events, 20 k+ entity ids). Medians of CPU
 # time (user+sys); events/s from the CPU median; peak RSS max; then the
-# candidate rules per event of pack+773 (--profile).
+# candidate rules per event of pack+773 (--profile). Every modus scan runs with
+# -j 1 (scan defaults to one thread per CPU), so CPU time and RSS are one thread's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-50}
@@ -38,12 +39,12 @@ for n in 10 100 ${#win[@]}; do
 done
 declare -A cmd=(
     [jq-1-filter]="jq -c 'select(.event.category[0] == \"process\")' $file"
-    [no-rules]="$BUILD/modus scan -q --no-rules $file"
-    [tree-walker+773]="MODUS_PROGRAMS=off $BUILD/modus scan -q --rules rules --rules $tmp/w${#win[@]} $file"
-    [pack]="$BUILD/modus scan -q $file"
-    [pack+10]="$BUILD/modus scan -q --rules rules --rules $tmp/w10 $file"
-    [pack+100]="$BUILD/modus scan -q --rules rules --rules $tmp/w100 $file"
-    [pack+${#win[@]}]="$BUILD/modus scan -q --rules rules --rules $tmp/w${#win[@]} $file"
+    [no-rules]="$BUILD/modus scan -j 1 -q --no-rules $file"
+    [tree-walker+773]="MODUS_PROGRAMS=off $BUILD/modus scan -j 1 -q --rules rules --rules $tmp/w${#win[@]} $file"
+    [pack]="$BUILD/modus scan -j 1 -q $file"
+    [pack+10]="$BUILD/modus scan -j 1 -q --rules rules --rules $tmp/w10 $file"
+    [pack+100]="$BUILD/modus scan -j 1 -q --rules rules --rules $tmp/w100 $file"
+    [pack+${#win[@]}]="$BUILD/modus scan -j 1 -q --rules rules --rules $tmp/w${#win[@]} $file"
 )
 order=(jq-1-filter no-rules pack pack+10 pack+100 "pack+${#win[@]}" tree-walker+773)
 [ -n "${NO_JQ:-}" ] && order=("${order[@]:1}")
@@ -72,7 +73,7 @@ done
 p10=$(cut -d' ' -f2 "$tmp/pack+10.times" | median)
 pall=$(cut -d' ' -f2 "$tmp/pack+${#win[@]}.times" | median)
 printf '\npack+10 -> pack+%s: %.2fx\n' "${#win[@]}" "$(echo "$pall / $p10" | bc -l)"
-$BUILD/modus scan -q --profile --rules rules --rules "$tmp/w${#win[@]}" "$file" 2>&1 >/dev/null |
+$BUILD/modus scan -j 1 -q --profile --rules rules --rules "$tmp/w${#win[@]}" "$file" 2>&1 >/dev/null |
     grep -E 'candidate rules|tree walker$'
 echo
 echo "file: $file ($MIX mix), $bytes bytes, $events events; $RUNS runs; $(nproc) cores; $(uname -r); $(date -u +%F)"
