@@ -1031,13 +1031,16 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
     ps->cand = calloc(pf->ntests + 1, sizeof *ps->cand);
     ps->done = calloc(pf->ntests + 1, sizeof *ps->done);
     ps->holds = calloc(pf->ntests / 64 + 1, sizeof *ps->holds);
+    ps->rdone = calloc(pf->nresids + 1, sizeof *ps->rdone);
+    ps->rval = calloc(pf->nresids + 1, 1);
     for (size_t i = 0; i < pf->nfields + pf->ntfields; i++) {
         const pf_field *f = i < pf->nfields ? &pf->fields[i] : &pf->tfields[i - pf->nfields];
         hs_scratch_t *hs = ps->hs;
         if (f->hs && hs_alloc_scratch(f->hs, &hs) != HS_SUCCESS) return false;
         ps->hs = hs;
     }
-    return ps->lbits && ps->fstate && ps->fnode && ps->cand && ps->done && ps->holds;
+    return ps->lbits && ps->fstate && ps->fnode && ps->cand && ps->done && ps->holds && ps->rdone &&
+           ps->rval;
 }
 
 void pf_scratch_free(pf_scratch *ps)
@@ -1048,6 +1051,8 @@ void pf_scratch_free(pf_scratch *ps)
     free(ps->cand);
     free(ps->done);
     free(ps->holds);
+    free(ps->rdone);
+    free(ps->rval);
     hs_free_scratch(ps->hs);
     memset(ps, 0, sizeof *ps);
 }
@@ -1467,6 +1472,7 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
     if (!++ps->tick) { /* wrapped: forget every stamp */
         memset(ps->cand, 0, sizeof *ps->cand * pf->ntests);
         memset(ps->done, 0, sizeof *ps->done * pf->ntests);
+        memset(ps->rdone, 0, sizeof *ps->rdone * pf->nresids);
         ps->tick = 1;
     }
     eql_ctx c = {d, NULL, NULL, NULL, NULL, cache};
@@ -1587,6 +1593,8 @@ void prefilter_free(prefilter *pf)
     free(pf->leaves);
     free(pf->test_index);
     free(pf->leaf_index);
+    free(pf->resids);
+    free(pf->resid_hash);
     arena_free(&pf->strings);
     memset(pf, 0, sizeof *pf);
 }

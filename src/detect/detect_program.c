@@ -166,6 +166,108 @@ static uint32_t leaf_of(prefilter *pf, const eql_node *n)
 }
 
 /* what a residual is, for the list of what the tree walker still does */
+/* a subtree the tree walker answers from the event alone: no earlier
+ * stage's field, no lineage ($variables are arraySearch's own) */
+static bool self_contained(const eql_node *n)
+{
+    if (n->kind == N_LINEAGE || (n->kind == N_FIELD && n->alias >= 0)) return false;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (!self_contained(n->kids[i])) return false;
+    return true;
+}
+
+/* ---- shared residuals: one evaluation per event for all the rules ----------- */
+
+static bool is_array_search(const eql_node *n)
+{
+    if (n->kind != N_CALL) return false;
+    const char *name = eql_fn_get(n->fn)->name;
+    return !strcmp(name, "arraysearch") || !strcmp(name, "_arraysearch");
+}
+
+/* no $variable outside the arraySearch that binds it: the value depends on
+ * the event alone, never on the caller's bindings */
+static bool closed(const eql_node *n)
+{
+    if (n->kind == N_FIELD && n->var >= 0) return false;
+    if (is_array_search(n)) return true;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (!closed(n->kids[i])) return false;
+    return true;
+}
+
+static uint32_t mix(uint32_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t node_hash(const eql_node *n)
+{
+    uint32_t h = mix(2166136261u, &n->kind, 1);
+    h = mix(h, &n->fn, sizeof n->fn);
+    if (n->path) h = mix(h, n->path, n->path_len);
+    if (n->kind == N_LIT && n->val.t == V_STR) h = mix(h, n->val.s, n->val.n);
+    for (uint32_t i = 0; i < n->nkids; i++) h = h * 31 + node_hash(n->kids[i]);
+    return h;
+}
+
+/* the same subtree, written by another rule */
+static bool node_same(const eql_node *x, const eql_node *y)
+{
+    if (x->kind != y->kind || x->ci != y->ci || x->neg != y->neg || x->optional != y->optional ||
+        x->nkids != y->nkids || x->var != y->var || x->alias != y->alias || x->fn != y->fn ||
+        x->path_len != y->path_len || (x->path_len && memcmp(x->path, y->path, x->path_len)) ||
+        x->sub || y->sub)
+        return false;
+    if (x->kind == N_LIT) {
+        const eql_val *a = &x->val, *b = &y->val;
+        if (a->t != b->t) return false;
+        switch (a->t) {
+        case V_NULL: break;
+        case V_BOOL:
+            if (a->b != b->b) return false;
+            break;
+        case V_INT:
+            if (a->i != b->i) return false;
+            break;
+        case V_DOUBLE:
+            if (memcmp(&a->d, &b->d, sizeof a->d)) return false;
+            break;
+        case V_STR:
+            if (a->n != b->n || (a->n && memcmp(a->s, b->s, a->n))) return false;
+            break;
+        default: return false;
+        }
+    }
+    for (uint32_t i = 0; i < x->nkids; i++)
+        if (!node_same(x->kids[i], y->kids[i])) return false;
+    return true;
+}
+
+/* n's index among the shared residuals, UINT32_MAX when its value depends
+ * on more than the event (or out of memory: it is then evaluated each time) */
+static uint32_t resid_of(prefilter *pf, const eql_node *n)
+{
+    if (!self_contained(n) || !closed(n)) return UINT32_MAX;
+    uint32_t h = node_hash(n);
+    for (uint32_t i = 0; i < pf->nresids; i++)
+        if (pf->resid_hash[i] == h && node_same(pf->resids[i], n)) return i;
+    if (pf->nresids == pf->capresids) {
+        uint32_t cap = pf->capresids ? pf->capresids * 2 : 64;
+        const eql_node **r = realloc(pf->resids, sizeof *r * cap);
+        if (!r) return UINT32_MAX;
+        pf->resids = r;
+        uint32_t *hh = realloc(pf->resid_hash, sizeof *hh * cap);
+        if (!hh) return UINT32_MAX;
+        pf->resid_hash = hh;
+        pf->capresids = cap;
+    }
+    pf->resids[pf->nresids] = n;
+    pf->resid_hash[pf->nresids] = h;
+    return pf->nresids++;
+}
+
 static const char *resid_kind(const eql_node *n)
 {
     switch (n->kind) {
@@ -255,6 +357,7 @@ static void build(builder *b, prefilter *pf, const eql_node *n)
     at = push(b, OP_RESID);
     if (at == UINT32_MAX) return;
     b->v[at].node = n;
+    b->v[at].arg = resid_of(pf, n);
     b->v[at].end = b->n;
     if (!b->p->nresid++) b->p->resid = resid_kind(n);
 }
@@ -347,7 +450,13 @@ static int run(const pf_ins *v, uint32_t i, const prefilter *pf, pf_scratch *ps,
         return truth(eql_eval(c, p->node));
     }
     case OP_CONST: return p->val;
-    default: return truth(eql_eval(c, p->node));
+    default:
+        if (p->arg == UINT32_MAX) return truth(eql_eval(c, p->node));
+        if (ps->rdone[p->arg] != ps->tick) {
+            ps->rval[p->arg] = (int8_t)truth(eql_eval(c, p->node));
+            ps->rdone[p->arg] = ps->tick;
+        }
+        return ps->rval[p->arg];
     }
 }
 
@@ -435,16 +544,6 @@ static bool simple_cmp(const eql_node *n)
     }
     return plain(x) && y->kind == N_LIT &&
            (y->val.t == V_INT || y->val.t == V_DOUBLE || y->val.t == V_BOOL);
-}
-
-/* a subtree the tree walker answers from the event alone: no earlier
- * stage's field, no lineage ($variables are arraySearch's own) */
-static bool self_contained(const eql_node *n)
-{
-    if (n->kind == N_LINEAGE || (n->kind == N_FIELD && n->alias >= 0)) return false;
-    for (uint32_t i = 0; i < n->nkids; i++)
-        if (!self_contained(n->kids[i])) return false;
-    return true;
 }
 
 /* a residual as a witness member: its expected share of events, or 0 when it

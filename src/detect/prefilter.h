@@ -123,6 +123,9 @@ typedef struct prefilter {
     uint32_t ntests, captests;
     pf_leaf *leaves;
     uint32_t nleaves, capleaves;
+    const eql_node **resids; /* residuals the walker answers from the event alone, unique */
+    uint32_t *resid_hash;    /* ... across rules: each evaluated once per event */
+    uint32_t nresids, capresids;
     uint32_t *test_index, *leaf_index; /* while building: hashes of tests, leaves (+1) */
     uint32_t test_icap, leaf_icap;
 } prefilter;
@@ -139,6 +142,8 @@ typedef struct pf_scratch {
     uint32_t *cand;  /* per test: == tick when it is a candidate in this event */
     uint32_t *done;  /* per test: == tick when verified in this event ... */
     uint64_t *holds; /* ... with this answer (bit per test) */
+    uint32_t *rdone; /* per shared residual: == tick when evaluated in this event ... */
+    int8_t *rval;    /* ... with this value (-1 null, 0, 1) */
     uint32_t tick;
     const mj_doc *doc; /* the event the bits describe */
     void *hs;          /* Vectorscan scratch for every database of the table */
