@@ -140,8 +140,13 @@ static void test_records(void)
     CHECK(msdec_record(d, &h, sizeof h, &json, &len) == 1, "connect record -> document");
     CHECK(field(json, "\"category\":[\"network\"]"), "category network: %.*s", (int)len, json);
     CHECK(field(json, "\"action\":\"connection_attempted\""), "action");
-    CHECK(field(json, "\"destination\":{\"address\":\"198.51.100.7\",\"ip\":\"198.51.100.7\",\"port\":443}"), "destination");
-    CHECK(field(json, "\"source\":{\"address\":\"10.1.2.3\",\"ip\":\"10.1.2.3\",\"port\":40000}"), "source");
+    CHECK(
+        field(
+            json,
+            "\"destination\":{\"address\":\"198.51.100.7\",\"ip\":\"198.51.100.7\",\"port\":443}"),
+        "destination");
+    CHECK(field(json, "\"source\":{\"address\":\"10.1.2.3\",\"ip\":\"10.1.2.3\",\"port\":40000}"),
+          "source");
     CHECK(field(json, "\"transport\":\"tcp\",\"type\":\"ipv4\",\"direction\":\"egress\""),
           "network: %.*s", (int)len, json);
     CHECK(field(json, "\"result\":\"ECONNREFUSED\""), "result");
@@ -155,8 +160,8 @@ static void test_records(void)
     inet_pton(AF_INET6, "::ffff:127.0.0.1", h.u.net.daddr);
     CHECK(msdec_record(d, &h, sizeof h, &json, &len) == 1, "accept record");
     CHECK(field(json, "\"action\":\"connection_accepted\""), "accepted");
-    CHECK(field(json, "\"source\":{\"address\":\"203.0.113.5\",\"ip\":\"203.0.113.5\""), "mapped peer as IPv4: %.*s", (int)len,
-          json);
+    CHECK(field(json, "\"source\":{\"address\":\"203.0.113.5\",\"ip\":\"203.0.113.5\""),
+          "mapped peer as IPv4: %.*s", (int)len, json);
     CHECK(field(json, "\"type\":\"ipv4\",\"direction\":\"ingress\""), "ipv4 ingress");
     inet_pton(AF_INET6, "2001:db8::5", h.u.net.saddr);
     inet_pton(AF_INET6, "2001:db8::1", h.u.net.daddr);
