@@ -111,6 +111,21 @@ unshare -m /bin/sh -c 'mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /
 check "getent resolved the random name through the test's responder" grep -q "^$ANSWER " "$TMP/getent.out"
 expect_eq "python resolved the random name through the test's responder" "$(cat "$TMP/py.out")" "$ANSWER"
 check "the hidden getent resolved its name" grep -q "^$ANSWER " "$TMP/hidden.out"
+# DNS over TCP with send()/recv() (the two-byte length prefix), straight to the responder
+NAME4=modus-tcp-$RANDOM$RANDOM.example.test
+/usr/bin/python3 -c "import socket, struct, sys
+q = struct.pack('>HHHHHH', 0x4d53, 0x0100, 1, 0, 0, 0)
+q += b''.join(bytes([len(l)]) + l.encode() for l in sys.argv[2].split('.')) + b'\\0' + struct.pack('>HH', 1, 1)
+s = socket.create_connection((sys.argv[1], 53))
+s.sendall(struct.pack('>H', len(q)) + q)
+r = b''
+while len(r) < 2 or len(r) < 2 + struct.unpack('>H', r[:2])[0]:
+    d = s.recv(512)
+    if not d:
+        break
+    r += d
+print(socket.inet_ntoa(r[-4:]))" "$NS" "$NAME4" >"$TMP/tcp.out"
+expect_eq "DNS over TCP: the responder answered" "$(cat "$TMP/tcp.out")" "$ANSWER"
 
 sleep 1
 sensor_stop
@@ -213,6 +228,10 @@ for n in "$NAME1 getent native" "$NAME2 python3.11 python"; do
     expect_eq "dns $2: lookup_result: from the responder, rcode" \
         "$(jq -r '"\(.source.ip):\(.source.port) \(.dns.response_code)"' <<<"$r")" "$NS:53 NOERROR"
 done
+q=$(evq ".event.action == \"lookup_requested\" and .dns.question.name == \"$NAME4\"")
+expect_eq "dns tcp: the query, over tcp, from python" "$(jq -r '"\(.network.transport) \(.destination.port) \(.modality.name) \(.dns.id)"' <<<"$q")" "tcp 53 python 19795"
+r=$(evq ".event.action == \"lookup_result\" and .dns.question.name == \"$NAME4\"")
+expect_eq "dns tcp: the answer" "$(jq -r '.dns.resolved_ip | join(",")' <<<"$r")" "$ANSWER"
 r=$(evq ".event.action == \"lookup_result\" and .dns.question.name == \"$NAME3\"")
 expect_eq "dns hidden: lookup_result by the hidden executable" "$(jq -r .process.executable <<<"$r")" "$HIDDEN"
 if [ "$nlinux" -gt 0 ]; then
