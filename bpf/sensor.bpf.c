@@ -27,7 +27,8 @@
  *     parent directory's name or the file's name is in the watch maps that
  *     user space fills (system, cron.d, .ssh, ld.so.preload...); user space
  *     then matches the full path exactly;
- *   - ptrace write/attach requests, process_vm_writev, memfd_create,
+ *   - ptrace write/attach requests, process_vm_writev, writes to (and the
+ *     first read of) another process's /proc/PID/mem, memfd_create,
  *     bpf(BPF_PROG_LOAD), module loads, execve, fork/exit of processes.
  * The sensor's own process is never reported.
  *
@@ -360,6 +361,43 @@ int tp_execveat(struct trace_event_raw_sys_enter *ctx)
     return exec_caller(ctx, (const char *)ctx->args[1]);
 }
 
+/* Issue 15: the process context Elastic's Linux rules read, taken at exec
+ * (a fork inherits it; setsid is MSR_SETSID): working directory,
+ * controlling tty, session and group ids, and the environment, copied
+ * whole up to MSR_ENV bytes (user space keeps the allow-listed variables
+ * and redacts secrets; reading /proc/PID/environ later misses short-lived
+ * processes such as `LD_PRELOAD=x ls`). */
+static __always_inline void exec_context(struct task_struct *t, struct scratch *s)
+{
+    __u32 fl = 0;
+    struct dentry *cd = BPF_CORE_READ(t, fs, pwd.dentry);
+    struct vfsmount *cm = BPF_CORE_READ(t, fs, pwd.mnt);
+    if (cd && cm) walk_path(cd, cm, s->h.u.exec.cwd, &fl);
+    if (fl & MSR_F_PATH_TRUNC) s->h.flags |= MSR_F_CWD_TRUNC;
+    struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+    if (tty) {
+        s->h.u.exec.tty_major = BPF_CORE_READ(tty, driver, major);
+        s->h.u.exec.tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+    }
+    s->h.u.exec.gid = BPF_CORE_READ(t, cred, gid.val);
+    s->h.u.exec.euid = BPF_CORE_READ(t, cred, euid.val);
+    s->h.u.exec.egid = BPF_CORE_READ(t, cred, egid.val);
+    s->h.u.exec.sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID], numbers[0].nr);
+    s->h.u.exec.pgid = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+    __u64 es = BPF_CORE_READ(t, mm, env_start), ee = BPF_CORE_READ(t, mm, env_end);
+    __u64 n = ee > es ? ee - es : 0;
+    if (n > MSR_ENV) {
+        n = MSR_ENV;
+        s->h.flags |= MSR_F_ENV_TRUNC;
+    }
+    __u32 off = s->h.data_len & (MSR_ARGS * 2 - 1);
+    n &= (MSR_ENV * 2 - 1);
+    if (n && n <= MSR_ENV && bpf_probe_read_user(&s->data[off], n, (void *)es) == 0) {
+        s->h.u.exec.env_len = n;
+        s->h.data_len = off + n;
+    }
+}
+
 SEC("tp/sched/sched_process_exec")
 int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -399,6 +437,7 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
     n &= (MSR_ARGS * 2 - 1);
     if (n && n <= MSR_ARGS && bpf_probe_read_user(s->data, n, (void *)as) == 0) s->h.data_len = n;
     if (fd_is_socket(0) || fd_is_socket(1)) s->h.flags |= MSR_F_STDIO_SOCK;
+    exec_context(t, s);
     submit(ctx, s);
     return 0;
 }
@@ -427,6 +466,67 @@ int BPF_PROG(tp_exit, struct task_struct *task)
     s->h.u.exit.code = task->exit_code;
     submit(ctx, s);
     return 0;
+}
+
+/* The process context changed: setsid() succeeded (it returns the new
+ * session id, the caller's tgid: a new session and group led by the caller,
+ * without a controlling tty), or a set*uid / set*gid call did (0); the
+ * credentials after the call go with it. */
+static __always_inline int ctx_change(void *ctx, long ret, __u32 kind)
+{
+    if (ret < 0 || (kind == MSR_CTX_SETSID && ret == 0) || is_self()) return 0;
+    struct scratch *s = begin(MSR_SETSID);
+    if (!s) return 0;
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    s->h.u.ctx.kind = kind;
+    s->h.u.ctx.uid = BPF_CORE_READ(t, cred, uid.val);
+    s->h.u.ctx.euid = BPF_CORE_READ(t, cred, euid.val);
+    s->h.u.ctx.gid = BPF_CORE_READ(t, cred, gid.val);
+    s->h.u.ctx.egid = BPF_CORE_READ(t, cred, egid.val);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_setsid")
+int tp_setsid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_SETSID);
+}
+
+SEC("tp/syscalls/sys_exit_setuid")
+int tp_setuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setreuid")
+int tp_setreuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setresuid")
+int tp_setresuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setgid")
+int tp_setgid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
+}
+
+SEC("tp/syscalls/sys_exit_setregid")
+int tp_setregid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
+}
+
+SEC("tp/syscalls/sys_exit_setresgid")
+int tp_setresgid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
 }
 
 static __always_inline int vfork_stack(void *ctx, __u64 flags)
@@ -548,6 +648,395 @@ int tp_mmap_exit(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- files ------------------------------------------------------------------- */
 
+/* ---- file events beyond persistence: the policy (MSR_FILE_OP) -------------------
+ *
+ * User space derives from the loaded rules which files can matter (src/detect/
+ * detect_needs.c) and fills these maps; a write-open, deletion or chmod is
+ * reported when one of these holds, all compared case-folded (ASCII):
+ *   fpol_names   the file's name (up to 31 bytes);
+ *   fpol_exts    its extension: what follows the last '.' not at its start;
+ *   fpol_dirs    an ancestor directory: FNV-1a 64 of "/a/b" (lower-cased,
+ *                components cut at 63 bytes), checked for every prefix;
+ *   fpol_dnames  the name of its parent directory;
+ *   cfg.all      everything (a rule with no condition on the file).
+ * Each entry (and cfg.all) holds the operations it is for (FOP_*: the
+ * rules' event.action / event.type): a write-open, a deletion and a chmod
+ * each look for their own bit.
+ * Paths deeper than FP_DEPTH components pass (the prefix is unknown). */
+#define FP_DEPTH 16
+#define FP_COMP  64
+#define FNV_OFF  0xcbf29ce484222325ULL
+#define FNV_P    0x100000001b3ULL
+
+/* map values and cfg.all: the operations an entry is for */
+#define FOP_WRITE  0x1
+#define FOP_DELETE 0x2
+#define FOP_CHMOD  0x4
+
+struct fpol_cfg {
+    __u32 on;     /* anything beyond the persistence watch list */
+    __u32 all;    /* every file, for these operations */
+    __u32 header; /* keep the first bytes written to created files */
+    __u32 ndirs;  /* fpol_dirs or fpol_dnames entries: walk the path */
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct fpol_cfg);
+} fpol_cfg SEC(".maps");
+struct ext_key {
+    char s[16];
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u64);
+    __type(value, __u8);
+} fpol_dirs SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct name_key);
+    __type(value, __u8);
+} fpol_names SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct name_key);
+    __type(value, __u8);
+} fpol_dnames SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct ext_key);
+    __type(value, __u8);
+} fpol_exts SEC(".maps");
+
+/* created files whose first write is awaited, by (tgid, inode): the fd may
+ * be dup'ed (a shell's redirection writes through fd 1); fresh_tgids says
+ * which processes have one, so that other writes cost one lookup */
+struct fresh_key {
+    __u64 tgid, ino;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, struct fresh_key);
+    __type(value, __u8);
+} fresh_files SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, __u8);
+} fresh_tgids SEC(".maps");
+
+/* deletions and chmods that passed the policy at entry, reported at exit
+ * when they succeeded */
+struct fop_pending {
+    __u32 op, mode;
+    __s32 dfd;
+    __u32 flags;
+    char path[MSR_PATH / 2];
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, struct fop_pending);
+} fop_pending SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct fop_pending);
+} fop_scratch SEC(".maps");
+
+static __always_inline char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static __always_inline struct fpol_cfg *fpol(void)
+{
+    __u32 zero = 0;
+    struct fpol_cfg *c = bpf_map_lookup_elem(&fpol_cfg, &zero);
+    return c && c->on ? c : 0;
+}
+
+/* The byte loops below run under bpf_loop: the verifier checks a callback
+ * once, where nested bounded loops would be walked iteration by iteration. */
+
+/* the leaf's name and extension (x->nm, NUL-terminated within FP_COMP) */
+struct leaf_ctx {
+    char nm[FP_COMP];
+    struct name_key k;
+    struct ext_key e;
+    int dot;
+    __u32 op; /* FOP_* */
+};
+
+static __always_inline bool has_op(void *map, void *key, __u32 op)
+{
+    __u8 *v = bpf_map_lookup_elem(map, key);
+    return v && (*v & op);
+}
+
+static long leaf_cb(__u64 i, void *c)
+{
+    struct leaf_ctx *x = c;
+    if (i >= FP_COMP) return 1;
+    char ch = x->nm[i & (FP_COMP - 1)];
+    if (!ch) return 1;
+    ch = lower(ch);
+    if (i < MSR_NAME - 1) x->k.s[i & (MSR_NAME - 1)] = ch;
+    if (ch == '.' && i > 0) x->dot = i;
+    return 0;
+}
+
+static long ext_cb(__u64 j, void *c)
+{
+    struct leaf_ctx *x = c;
+    if (j >= 15) return 1;
+    __u64 i = x->dot + 1 + j;
+    if (i >= FP_COMP) return 1;
+    char ch = x->nm[i & (FP_COMP - 1)];
+    if (!ch) return 1;
+    x->e.s[j & 15] = lower(ch);
+    return 0;
+}
+
+static __noinline bool fp_leaf(struct leaf_ctx *x)
+{
+    __builtin_memset(&x->k, 0, sizeof x->k);
+    __builtin_memset(&x->e, 0, sizeof x->e);
+    x->dot = -1;
+    bpf_loop(FP_COMP, leaf_cb, x, 0);
+    if (has_op(&fpol_names, &x->k, x->op)) return true;
+    if (x->dot <= 0) return false;
+    bpf_loop(15, ext_cb, x, 0);
+    return x->e.s[0] && has_op(&fpol_exts, &x->e, x->op);
+}
+
+/* walking a directory's names from the root down */
+struct dir_ctx {
+    __u64 names[FP_DEPTH];
+    __u64 h;
+    int n, pass, bad;
+    __u32 op;
+    char buf[FP_COMP];
+};
+
+static long dir_cb(__u64 k, void *c)
+{
+    struct dir_ctx *x = c;
+    int i = x->n - 1 - (int)k; /* the root's child first */
+    if (i < 0 || i >= FP_DEPTH) return 1;
+    if (bpf_probe_read_kernel_str(x->buf, sizeof x->buf, (void *)x->names[i & (FP_DEPTH - 1)]) <=
+        0) {
+        x->bad = 1;
+        return 1;
+    }
+    __u64 h = (x->h ^ '/') * FNV_P;
+    for (int j = 0; j < FP_COMP; j++) {
+        char ch = x->buf[j];
+        if (!ch) break;
+        h = (h ^ (__u8)lower(ch)) * FNV_P;
+    }
+    x->h = h;
+    if (has_op(&fpol_dirs, &h, x->op)) x->pass = 1;
+    if (i == 0) {
+        struct name_key nk;
+        __builtin_memset(&nk, 0, sizeof nk);
+        for (int j = 0; j < MSR_NAME - 1; j++) {
+            char ch = x->buf[j];
+            if (!ch) break;
+            nk.s[j] = lower(ch);
+        }
+        if (has_op(&fpol_dnames, &nk, x->op)) x->pass = 1;
+    }
+    return 0;
+}
+
+/* Directory d on vmnt: 1 if it or an ancestor is in fpol_dirs or its name
+ * in fpol_dnames, -1 if deeper than the walk (pass), 0 otherwise; *hout gets
+ * its hash for callers that go on with a relative path. */
+struct walk_ctx {
+    struct dentry *d;
+    struct mount *mnt;
+    struct dir_ctx *x;
+    int full;
+};
+
+/* one step up: a name, or a crossing to the mount below */
+static long walk_cb(__u64 i, void *c)
+{
+    struct walk_ctx *w = c;
+    struct dentry *d = w->d;
+    struct mount *mnt = w->mnt;
+    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    struct dentry *mroot = BPF_CORE_READ(mnt, mnt.mnt_root);
+    if (d == mroot || d == parent) {
+        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+        if (mp == mnt || !mp) {
+            w->full = 1;
+            return 1;
+        }
+        w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->mnt = mp;
+        return 0;
+    }
+    struct dir_ctx *x = w->x;
+    int n = x->n;
+    if (n < 0 || n >= FP_DEPTH) return 1;
+    x->names[n & (FP_DEPTH - 1)] = (__u64)BPF_CORE_READ(d, d_name.name);
+    x->n = n + 1;
+    w->d = parent;
+    return 0;
+}
+
+static __noinline int fp_dir(struct dentry *d, struct vfsmount *vmnt, __u64 *hout, __u32 op)
+{
+    struct dir_ctx x;
+    __builtin_memset(&x, 0, sizeof x);
+    x.op = op;
+    struct walk_ctx w = {.d = d, .mnt = container_of(vmnt, struct mount, mnt), .x = &x};
+    bpf_loop(FP_DEPTH + 8, walk_cb, &w, 0);
+    if (!w.full) return -1;
+    x.h = FNV_OFF;
+    bpf_loop(FP_DEPTH, dir_cb, &x, 0);
+    if (x.bad) return -1;
+    *hout = x.h;
+    return x.pass;
+}
+
+/* an open file: does the policy want it? */
+static __noinline bool fp_file(struct fpol_cfg *cfg, struct file *f, __u32 op)
+{
+    if (cfg->all & op) return true;
+    struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+    struct leaf_ctx x;
+    x.op = op;
+    if (bpf_probe_read_kernel_str(x.nm, sizeof x.nm, BPF_CORE_READ(d, d_name.name)) <= 0)
+        return false;
+    if (fp_leaf(&x)) return true;
+    if (!cfg->ndirs) return false;
+    __u64 h;
+    return fp_dir(BPF_CORE_READ(d, d_parent), BPF_CORE_READ(f, f_path.mnt), &h, op) != 0;
+}
+
+/* a path as the caller wrote it: fop_scratch's path */
+struct upath_ctx {
+    int last, clen, result;
+    __u32 op;
+    char c0, c1;
+    __u64 h, h0;
+};
+
+static __always_inline struct fop_pending *fop_buf(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&fop_scratch, &zero);
+}
+
+static long last_slash_cb(__u64 i, void *c)
+{
+    struct upath_ctx *x = c;
+    struct fop_pending *p = fop_buf();
+    if (!p || i >= MSR_PATH / 2) return 1;
+    char ch = p->path[i & (MSR_PATH / 2 - 1)];
+    if (!ch) return 1;
+    if (ch == '/') x->last = i;
+    return 0;
+}
+
+/* one byte of the directory part; a component ends at '/' (or at the last
+ * slash): its prefix hash is looked up */
+static long comp_cb(__u64 i, void *c)
+{
+    struct upath_ctx *x = c;
+    struct fop_pending *p = fop_buf();
+    if (!p || i >= MSR_PATH / 2) return 1;
+    char ch = (int)i < x->last ? p->path[i & (MSR_PATH / 2 - 1)] : '/';
+    if (ch == '/') {
+        if (x->clen == 1 && x->c0 == '.')
+            x->h = x->h0;
+        else if (x->clen == 2 && x->c0 == '.' && x->c1 == '.') {
+            x->result = 1; /* "..": the prefix is not known here */
+            return 1;
+        } else if (x->clen) {
+            if (has_op(&fpol_dirs, &x->h, x->op)) {
+                x->result = 1;
+                return 1;
+            }
+        } else
+            x->h = x->h0;
+        if ((int)i >= x->last) return 1;
+        x->h0 = x->h;
+        x->h = (x->h ^ '/') * FNV_P;
+        x->clen = 0;
+        return 0;
+    }
+    if (x->clen == 0) x->c0 = ch;
+    if (x->clen == 1) x->c1 = ch;
+    x->clen++;
+    x->h = (x->h ^ (__u8)lower(ch)) * FNV_P;
+    return 0;
+}
+
+static long leaf_copy_cb(__u64 j, void *c)
+{
+    struct leaf_ctx *x = c;
+    struct fop_pending *p = fop_buf();
+    if (!p || j >= FP_COMP - 1) return 1;
+    __u64 i = x->dot + 1 + j; /* dot holds the last slash here */
+    if (i >= MSR_PATH / 2) return 1;
+    char ch = p->path[i & (MSR_PATH / 2 - 1)];
+    if (!ch) return 1;
+    x->nm[j & (FP_COMP - 1)] = ch;
+    return 0;
+}
+
+/* A path as the caller wrote it (fop_scratch, relative to its dfd): the leaf
+ * and, walking the directory part from the root, cwd or dfd, every prefix. */
+static __noinline bool fp_user(struct fpol_cfg *cfg, int dfd, bool absolute, __u32 op)
+{
+    if (cfg->all & op) return true;
+    struct upath_ctx u;
+    __builtin_memset(&u, 0, sizeof u);
+    u.last = -1;
+    u.op = op;
+    bpf_loop(MSR_PATH / 2, last_slash_cb, &u, 0);
+    struct leaf_ctx x;
+    __builtin_memset(x.nm, 0, sizeof x.nm);
+    x.dot = u.last;
+    x.op = op;
+    bpf_loop(FP_COMP - 1, leaf_copy_cb, &x, 0);
+    if (fp_leaf(&x)) return true;
+    if (!cfg->ndirs) return false;
+    __u64 h = FNV_OFF;
+    if (!absolute) {
+        struct dentry *d;
+        struct vfsmount *m;
+        struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+        if (dfd == -100) {
+            d = BPF_CORE_READ(t, fs, pwd.dentry);
+            m = BPF_CORE_READ(t, fs, pwd.mnt);
+        } else {
+            struct file *f = fd_file(dfd);
+            if (!f) return true;
+            d = BPF_CORE_READ(f, f_path.dentry);
+            m = BPF_CORE_READ(f, f_path.mnt);
+        }
+        if (fp_dir(d, m, &h, op) != 0) return true;
+    }
+    if (u.last <= 0) return false;
+    u.h = u.h0 = h;
+    bpf_loop(MSR_PATH / 2, comp_cb, &u, 0);
+    return u.result;
+}
+
 static __always_inline int on_open_exit(void *ctx, long fd)
 {
     if (fd < 0 || is_self()) return 0;
@@ -558,17 +1047,251 @@ static __always_inline int on_open_exit(void *ctx, long fd)
     struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
     const unsigned char *name = BPF_CORE_READ(d, d_name.name);
     const unsigned char *pname = BPF_CORE_READ(d, d_parent, d_name.name);
-    if (!name_in(&watch_dirs, pname) && !name_in(&watch_names, name)) return 0;
-    struct scratch *s = begin(MSR_FILE_OPEN);
+    bool watch = name_in(&watch_dirs, pname) || name_in(&watch_names, name);
+    struct fpol_cfg *cfg = fpol();
+    bool pol = cfg && fp_file(cfg, f, FOP_WRITE);
+    if (!watch && !pol) return 0;
+    struct scratch *s = begin(pol ? MSR_FILE_OP : MSR_FILE_OPEN);
     if (!s) return 0;
-    s->h.u.file.mode = mode;
-    s->h.u.file.oflags = BPF_CORE_READ(f, f_flags);
-    s->h.u.file.ino = BPF_CORE_READ(f, f_inode, i_ino);
-    if (mode & FMODE_CREATED) s->h.flags |= MSR_F_CREATED;
-    walk_file(f, s->h.u.file.path, &s->h.flags);
+    __u64 ino = BPF_CORE_READ(f, f_inode, i_ino);
+    if (pol) {
+        s->h.u.fop.op = (mode & FMODE_CREATED) ? MSR_FOP_CREATE : MSR_FOP_MODIFY;
+        s->h.u.fop.mode = BPF_CORE_READ(f, f_inode, i_mode);
+        s->h.u.fop.oflags = BPF_CORE_READ(f, f_flags);
+        s->h.u.fop.ino = ino;
+        if (watch) s->h.flags |= MSR_F_FOP_PERSIST;
+        walk_file(f, s->h.u.fop.path, &s->h.flags);
+        if ((mode & FMODE_CREATED) && cfg->header) {
+            __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+            struct fresh_key fk = {.tgid = tgid, .ino = ino};
+            __u8 one = 1;
+            bpf_map_update_elem(&fresh_files, &fk, &one, BPF_ANY);
+            bpf_map_update_elem(&fresh_tgids, &tgid, &one, BPF_ANY);
+        }
+    } else {
+        s->h.u.file.mode = mode;
+        s->h.u.file.oflags = BPF_CORE_READ(f, f_flags);
+        s->h.u.file.ino = ino;
+        if (mode & FMODE_CREATED) s->h.flags |= MSR_F_CREATED;
+        walk_file(f, s->h.u.file.path, &s->h.flags);
+    }
     capture(s);
     submit(ctx, s);
     return 0;
+}
+
+/* the first write to a created file, at offset 0: its leading bytes */
+SEC("tp/syscalls/sys_enter_write")
+int tp_write_header(struct trace_event_raw_sys_enter *ctx)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!bpf_map_lookup_elem(&fresh_tgids, &tgid)) return 0;
+    struct file *f = fd_file(ctx->args[0]);
+    if (!f) return 0;
+    struct fresh_key fk = {.tgid = tgid, .ino = BPF_CORE_READ(f, f_inode, i_ino)};
+    if (!bpf_map_lookup_elem(&fresh_files, &fk)) return 0;
+    bpf_map_delete_elem(&fresh_files, &fk);
+    if (BPF_CORE_READ(f, f_pos) != 0) return 0;
+    __u64 n = ctx->args[2];
+    if (!n) return 0;
+    struct scratch *s = begin(MSR_FILE_OP);
+    if (!s) return 0;
+    if (n > MSR_FOP_HDR) n = MSR_FOP_HDR;
+    n &= 31;
+    if (n > MSR_FOP_HDR) n = MSR_FOP_HDR;
+    if (bpf_probe_read_user(s->h.u.fop.header, n, (void *)ctx->args[1]) == 0) {
+        s->h.u.fop.hdr_len = n;
+        s->h.flags |= MSR_F_FOP_HEADER;
+    }
+    s->h.u.fop.op = MSR_FOP_WRITE;
+    s->h.u.fop.mode = BPF_CORE_READ(f, f_inode, i_mode);
+    s->h.u.fop.ino = fk.ino;
+    walk_file(f, s->h.u.fop.path, &s->h.flags);
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+/* the directory a relative path starts from: the cwd or dfd, walked */
+static __always_inline void walk_base(long dfd, char *out, __u32 *flags)
+{
+    if (dfd == -100) {
+        struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+        walk_path(BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt), out, flags);
+        return;
+    }
+    struct file *f = fd_file(dfd);
+    if (f) walk_file(f, out, flags);
+}
+
+/* deletions and chmods by path: the policy at entry, the record at exit */
+static __always_inline int fop_enter(__u32 op, long dfd, const char *upath, __u32 mode, __u32 flags)
+{
+    /* a chmod matters when it leaves something executable (or set-id) */
+    if (op == MSR_FOP_CHMOD && !(mode & 07111)) return 0;
+    if (is_self()) return 0;
+    struct fpol_cfg *cfg = fpol();
+    if (!cfg) return 0;
+    __u32 zero = 0;
+    struct fop_pending *p = bpf_map_lookup_elem(&fop_scratch, &zero);
+    if (!p) return 0;
+    p->op = op;
+    p->mode = mode;
+    p->dfd = dfd;
+    p->flags = flags;
+    if (bpf_probe_read_user_str(p->path, sizeof p->path, upath) <= 0) return 0;
+    if (!fp_user(cfg, dfd, p->path[0] == '/', op == MSR_FOP_DELETE ? FOP_DELETE : FOP_CHMOD))
+        return 0;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_update_elem(&fop_pending, &tid, p, BPF_ANY);
+    return 0;
+}
+
+static __always_inline int fop_exit(void *ctx, long ret)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct fop_pending *p = bpf_map_lookup_elem(&fop_pending, &tid);
+    if (!p) return 0;
+    if (ret != 0) {
+        bpf_map_delete_elem(&fop_pending, &tid);
+        return 0;
+    }
+    struct scratch *s = begin(MSR_FILE_OP);
+    if (!s) {
+        bpf_map_delete_elem(&fop_pending, &tid);
+        return 0;
+    }
+    s->h.u.fop.op = p->op;
+    s->h.u.fop.mode = p->mode;
+    s->h.u.fop.dfd = p->dfd;
+    s->h.flags |= MSR_F_FOP_USER | p->flags;
+    bpf_probe_read_kernel(s->h.u.fop.path, sizeof p->path, p->path);
+    long dfd = p->dfd;
+    bool rel = p->path[0] != '/';
+    bpf_map_delete_elem(&fop_pending, &tid);
+    if (rel) walk_base(dfd, s->h.u.fop.base, &s->h.flags);
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_enter_unlink")
+int tp_unlink(struct trace_event_raw_sys_enter *ctx)
+{
+    return fop_enter(MSR_FOP_DELETE, -100, (const char *)ctx->args[0], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_unlinkat")
+int tp_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+    /* AT_REMOVEDIR 0x200 */
+    return fop_enter(MSR_FOP_DELETE, ctx->args[0], (const char *)ctx->args[1], 0,
+                     (ctx->args[2] & 0x200) ? MSR_F_FOP_DIR : 0);
+}
+
+SEC("tp/syscalls/sys_enter_rmdir")
+int tp_rmdir(struct trace_event_raw_sys_enter *ctx)
+{
+    return fop_enter(MSR_FOP_DELETE, -100, (const char *)ctx->args[0], 0, MSR_F_FOP_DIR);
+}
+
+SEC("tp/syscalls/sys_enter_chmod")
+int tp_chmod(struct trace_event_raw_sys_enter *ctx)
+{
+    return fop_enter(MSR_FOP_CHMOD, -100, (const char *)ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_fchmodat")
+int tp_fchmodat(struct trace_event_raw_sys_enter *ctx)
+{
+    return fop_enter(MSR_FOP_CHMOD, ctx->args[0], (const char *)ctx->args[1], ctx->args[2], 0);
+}
+
+SEC("tp/syscalls/sys_enter_fchmodat2")
+int tp_fchmodat2(struct trace_event_raw_sys_enter *ctx)
+{
+    return fop_enter(MSR_FOP_CHMOD, ctx->args[0], (const char *)ctx->args[1], ctx->args[2], 0);
+}
+
+/* fchmod(fd): the file is at hand; the path is walked at exit */
+SEC("tp/syscalls/sys_enter_fchmod")
+int tp_fchmod(struct trace_event_raw_sys_enter *ctx)
+{
+    if (!(ctx->args[1] & 07111) || is_self()) return 0;
+    struct fpol_cfg *cfg = fpol();
+    if (!cfg) return 0;
+    struct file *f = fd_file(ctx->args[0]);
+    if (!f || !fp_file(cfg, f, FOP_CHMOD)) return 0;
+    __u32 zero = 0;
+    struct fop_pending *p = bpf_map_lookup_elem(&fop_scratch, &zero);
+    if (!p) return 0;
+    p->op = MSR_FOP_CHMOD;
+    p->mode = ctx->args[1];
+    p->dfd = ctx->args[0];
+    p->flags = 0;
+    p->path[0] = 0;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_update_elem(&fop_pending, &tid, p, BPF_ANY);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_fchmod")
+int tp_fchmod_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct fop_pending *p = bpf_map_lookup_elem(&fop_pending, &tid);
+    if (!p) return 0;
+    long fd = p->dfd;
+    __u32 mode = p->mode;
+    bpf_map_delete_elem(&fop_pending, &tid);
+    if (ctx->ret != 0) return 0;
+    struct file *f = fd_file(fd);
+    if (!f) return 0;
+    struct scratch *s = begin(MSR_FILE_OP);
+    if (!s) return 0;
+    s->h.u.fop.op = MSR_FOP_CHMOD;
+    s->h.u.fop.mode = mode;
+    s->h.u.fop.ino = BPF_CORE_READ(f, f_inode, i_ino);
+    walk_file(f, s->h.u.fop.path, &s->h.flags);
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_unlink")
+int tp_unlink_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return fop_exit(ctx, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_unlinkat")
+int tp_unlinkat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return fop_exit(ctx, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_rmdir")
+int tp_rmdir_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return fop_exit(ctx, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_chmod")
+int tp_chmod_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return fop_exit(ctx, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_fchmodat")
+int tp_fchmodat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return fop_exit(ctx, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_fchmodat2")
+int tp_fchmodat2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return fop_exit(ctx, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_openat")
@@ -606,6 +1329,11 @@ static __always_inline int on_rename(void *ctx, long olddfd, const char *oldp, l
     bpf_probe_read_user_str(s->h.u.rename.oldpath, sizeof(s->h.u.rename.oldpath), oldp);
     if (bpf_probe_read_user_str(s->h.u.rename.newpath, sizeof(s->h.u.rename.newpath), newp) <= 0)
         return 0;
+    /* relative to the cwd: walk it now, the process may be gone when user
+     * space reads the record */
+    if (((int)newdfd == -100 && s->h.u.rename.newpath[0] != '/') ||
+        ((int)olddfd == -100 && s->h.u.rename.oldpath[0] != '/'))
+        walk_base(-100, s->h.u.rename.base, &s->h.flags);
     capture(s);
     submit(ctx, s);
     return 0;
@@ -663,6 +1391,186 @@ int tp_vm_writev(struct trace_event_raw_sys_enter *ctx)
     capture(s);
     submit(ctx, s);
     return 0;
+}
+
+/* /proc/PID/mem: an open of a procfs file named "mem" is remembered per
+ * (tgid, fd) with the task it names (the proc inode's struct pid, so
+ * /proc/self/mem, /proc/PID/task/TID/mem and opens relative to a /proc
+ * directory fd all resolve); a later write, pwrite64, writev, pwritev(2) on
+ * that fd is a record, and so is the first read of another process's memory
+ * per open file (a dump is thousands of reads; one says what happened).
+ * Reads of a process's own memory are not reported. The fd is checked to
+ * still hold the same file at each access, so close() needs no hook. Until
+ * the first such open, the read/write hooks cost one load. */
+#define PROC_SUPER_MAGIC 0x9fa0
+
+struct pmem_key {
+    __u32 tgid;
+    __s32 fd;
+};
+struct pmem_val {
+    __u64 file;
+    __u64 target_start_ns;
+    __u32 target, target_tid;
+    __u32 reads, pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct pmem_key);
+    __type(value, struct pmem_val);
+} pmem_fds SEC(".maps");
+
+__u32 pmem_seen = 0; /* set at the first open of a mem file */
+
+static __always_inline int on_pmem_open(long fd)
+{
+    if (fd < 0 || is_self()) return 0;
+    struct file *f = fd_file(fd);
+    if (!f) return 0;
+    struct inode *ino = BPF_CORE_READ(f, f_inode);
+    if (BPF_CORE_READ(ino, i_sb, s_magic) != PROC_SUPER_MAGIC) return 0;
+    char n[4] = {};
+    bpf_probe_read_kernel_str(n, sizeof n, BPF_CORE_READ(f, f_path.dentry, d_name.name));
+    if (n[0] != 'm' || n[1] != 'e' || n[2] != 'm' || n[3] != 0) return 0;
+    struct proc_inode *pi =
+        (struct proc_inode *)((char *)ino - bpf_core_field_offset(struct proc_inode, vfs_inode));
+    struct pid *pid = BPF_CORE_READ(pi, pid);
+    struct hlist_node *first = BPF_CORE_READ(pid, tasks[0].first);
+    if (!first) return 0; /* the task is gone */
+    struct task_struct *t =
+        (struct task_struct *)((char *)first -
+                               bpf_core_field_offset(struct task_struct, pid_links));
+    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+    struct pmem_val v = {
+        .file = (__u64)f,
+        .target = BPF_CORE_READ(t, tgid),
+        .target_tid = BPF_CORE_READ(t, pid),
+        .target_start_ns = BPF_CORE_READ(t, group_leader, start_boottime),
+    };
+    bpf_map_update_elem(&pmem_fds, &k, &v, BPF_ANY);
+    pmem_seen = 1;
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_openat")
+int tp_pmem_openat(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_open")
+int tp_pmem_open(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_openat2")
+int tp_pmem_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+/* pos < 0: the file position; iov: sum the first iovecs' lengths */
+static __always_inline int on_pmem_rw(void *ctx, long fd, __u32 nr, bool write, __s64 pos,
+                                      __u64 len, const struct iovec *iov, __u64 vlen)
+{
+    if (!pmem_seen || is_self()) return 0;
+    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+    struct pmem_val *v = bpf_map_lookup_elem(&pmem_fds, &k);
+    if (!v) return 0;
+    struct file *f = fd_file(fd);
+    if ((__u64)f != v->file) { /* closed, the fd reused */
+        bpf_map_delete_elem(&pmem_fds, &k);
+        return 0;
+    }
+    if (!write) {
+        if (v->target == k.tgid) return 0;
+        if (v->reads++) return 0;
+    }
+    struct scratch *s = begin(MSR_PROC_MEM);
+    if (!s) return 0;
+    if (write) s->h.flags |= MSR_F_PMEM_WRITE;
+    s->h.u.pmem.target = v->target;
+    s->h.u.pmem.target_tid = v->target_tid;
+    s->h.u.pmem.target_start_ns = v->target_start_ns;
+    s->h.u.pmem.fd = fd;
+    s->h.u.pmem.nr = nr;
+    s->h.u.pmem.addr = pos >= 0 ? (__u64)pos : (__u64)BPF_CORE_READ(f, f_pos);
+    if (iov) {
+        s->h.flags |= MSR_F_PMEM_VEC;
+        __u64 sum = 0;
+        for (int i = 0; i < 8; i++) {
+            if (i >= vlen) break;
+            __u64 l = 0;
+            if (bpf_probe_read_user(&l, sizeof l, &iov[i].iov_len)) break;
+            sum += l;
+        }
+        len = sum;
+    }
+    s->h.u.pmem.len = len;
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int tp_pmem_write(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 1, true, -1, ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_pwrite64")
+int tp_pmem_pwrite64(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 18, true, ctx->args[3], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_writev")
+int tp_pmem_writev(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 20, true, -1, 0, (const struct iovec *)ctx->args[1],
+                      ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_pwritev")
+int tp_pmem_pwritev(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 296, true, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_pwritev2")
+int tp_pmem_pwritev2(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 328, true, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_read")
+int tp_pmem_read(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 0, false, -1, ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_pread64")
+int tp_pmem_pread64(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 17, false, ctx->args[3], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_readv")
+int tp_pmem_readv(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 19, false, -1, 0, (const struct iovec *)ctx->args[1],
+                      ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_preadv")
+int tp_pmem_preadv(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 295, false, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_memfd_create")
@@ -1226,9 +2134,24 @@ int BPF_PROG(lsm_file_open, struct file *file)
     struct dentry *d = file->f_path.dentry;
     const unsigned char *name = BPF_CORE_READ(d, d_name.name);
     const unsigned char *pname = BPF_CORE_READ(d, d_parent, d_name.name);
-    if (!name_in(&watch_dirs, pname) && !name_in(&watch_names, name)) return 0;
-    struct scratch *s = begin(MSR_FILE_OPEN);
+    bool watch = name_in(&watch_dirs, pname) || name_in(&watch_names, name);
+    struct fpol_cfg *cfg = fpol();
+    bool pol = cfg && fp_file(cfg, file, FOP_WRITE);
+    if (!watch && !pol) return 0;
+    struct scratch *s = begin(pol ? MSR_FILE_OP : MSR_FILE_OPEN);
     if (!s) return 0;
+    if (pol) {
+        /* the first write is not followed here (no fd yet) */
+        s->h.u.fop.op = (mode & FMODE_CREATED) ? MSR_FOP_CREATE : MSR_FOP_MODIFY;
+        s->h.u.fop.mode = BPF_CORE_READ(file, f_inode, i_mode);
+        s->h.u.fop.oflags = file->f_flags;
+        s->h.u.fop.ino = BPF_CORE_READ(file, f_inode, i_ino);
+        if (watch) s->h.flags |= MSR_F_FOP_PERSIST;
+        walk_file(file, s->h.u.fop.path, &s->h.flags);
+        capture(s);
+        submit(ctx, s);
+        return 0;
+    }
     s->h.u.file.mode = mode;
     s->h.u.file.oflags = file->f_flags;
     s->h.u.file.ino = BPF_CORE_READ(file, f_inode, i_ino);
