@@ -27,7 +27,8 @@
  *     parent directory's name or the file's name is in the watch maps that
  *     user space fills (system, cron.d, .ssh, ld.so.preload...); user space
  *     then matches the full path exactly;
- *   - ptrace write/attach requests, process_vm_writev, memfd_create,
+ *   - ptrace write/attach requests, process_vm_writev, writes to (and the
+ *     first read of) another process's /proc/PID/mem, memfd_create,
  *     bpf(BPF_PROG_LOAD), module loads, execve, fork/exit of processes.
  * The sensor's own process is never reported.
  *
@@ -44,6 +45,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -216,8 +218,8 @@ static __always_inline void vma_at(__u64 addr, struct vma_info *vi)
     bpf_find_vma(t, addr, vma_cb, vi, 0);
 }
 
-/* Registers and the stack copy. */
-static __always_inline void capture(struct scratch *s)
+/* Registers and the stack copy, at most max bytes (a multiple of 4096). */
+static __always_inline void capture_max(struct scratch *s, __u32 max)
 {
     struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
     s->h.regs.ip = BPF_CORE_READ(r, ip);
@@ -245,18 +247,23 @@ static __always_inline void capture(struct scratch *s)
     __u64 sp = s->h.regs.sp;
     __u32 off = 0;
     __u32 first = 4096 - (sp & 4095);
-    if (first > stack_max) first = stack_max;
+    if (first > max) first = max;
     first &= 8191;
     if (first == 0 || first > 4096) return;
     if (bpf_probe_read_user(s->data, first, (void *)sp)) return;
     off = first;
     for (int i = 0; i < MSR_STACK_MAX / 4096; i++) {
-        if (off + 4096 > stack_max) break;
+        if (off + 4096 > max) break;
         __u32 o = off & (MSR_STACK_MAX - 1);
         if (bpf_probe_read_user(&s->data[o], 4096, (void *)(sp + off))) break;
         off += 4096;
     }
     s->h.data_len = off;
+}
+
+static __always_inline void capture(struct scratch *s)
+{
+    capture_max(s, stack_max);
 }
 
 /* Walk a dentry up to the root of its mount namespace, writing the
@@ -315,6 +322,17 @@ static __always_inline struct file *fd_file(long fd)
     struct file *f = 0;
     bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
     return f;
+}
+
+#define S_IFMT   0170000
+#define S_IFSOCK 0140000
+
+static __always_inline bool fd_is_socket(long fd)
+{
+    struct file *f = fd_file(fd);
+    if (!f) return false;
+    __u32 mode = BPF_CORE_READ(f, f_inode, i_mode);
+    return (mode & S_IFMT) == S_IFSOCK;
 }
 
 /* ---- process lifecycle ---------------------------------------------------- */
@@ -381,6 +399,7 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
     }
     n &= (MSR_ARGS * 2 - 1);
     if (n && n <= MSR_ARGS && bpf_probe_read_user(s->data, n, (void *)as) == 0) s->h.data_len = n;
+    if (fd_is_socket(0) || fd_is_socket(1)) s->h.flags |= MSR_F_STDIO_SOCK;
     submit(ctx, s);
     return 0;
 }
@@ -1275,6 +1294,186 @@ int tp_vm_writev(struct trace_event_raw_sys_enter *ctx)
     return 0;
 }
 
+/* /proc/PID/mem: an open of a procfs file named "mem" is remembered per
+ * (tgid, fd) with the task it names (the proc inode's struct pid, so
+ * /proc/self/mem, /proc/PID/task/TID/mem and opens relative to a /proc
+ * directory fd all resolve); a later write, pwrite64, writev, pwritev(2) on
+ * that fd is a record, and so is the first read of another process's memory
+ * per open file (a dump is thousands of reads; one says what happened).
+ * Reads of a process's own memory are not reported. The fd is checked to
+ * still hold the same file at each access, so close() needs no hook. Until
+ * the first such open, the read/write hooks cost one load. */
+#define PROC_SUPER_MAGIC 0x9fa0
+
+struct pmem_key {
+    __u32 tgid;
+    __s32 fd;
+};
+struct pmem_val {
+    __u64 file;
+    __u64 target_start_ns;
+    __u32 target, target_tid;
+    __u32 reads, pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct pmem_key);
+    __type(value, struct pmem_val);
+} pmem_fds SEC(".maps");
+
+__u32 pmem_seen = 0; /* set at the first open of a mem file */
+
+static __always_inline int on_pmem_open(long fd)
+{
+    if (fd < 0 || is_self()) return 0;
+    struct file *f = fd_file(fd);
+    if (!f) return 0;
+    struct inode *ino = BPF_CORE_READ(f, f_inode);
+    if (BPF_CORE_READ(ino, i_sb, s_magic) != PROC_SUPER_MAGIC) return 0;
+    char n[4] = {};
+    bpf_probe_read_kernel_str(n, sizeof n, BPF_CORE_READ(f, f_path.dentry, d_name.name));
+    if (n[0] != 'm' || n[1] != 'e' || n[2] != 'm' || n[3] != 0) return 0;
+    struct proc_inode *pi =
+        (struct proc_inode *)((char *)ino - bpf_core_field_offset(struct proc_inode, vfs_inode));
+    struct pid *pid = BPF_CORE_READ(pi, pid);
+    struct hlist_node *first = BPF_CORE_READ(pid, tasks[0].first);
+    if (!first) return 0; /* the task is gone */
+    struct task_struct *t =
+        (struct task_struct *)((char *)first -
+                               bpf_core_field_offset(struct task_struct, pid_links));
+    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+    struct pmem_val v = {
+        .file = (__u64)f,
+        .target = BPF_CORE_READ(t, tgid),
+        .target_tid = BPF_CORE_READ(t, pid),
+        .target_start_ns = BPF_CORE_READ(t, group_leader, start_boottime),
+    };
+    bpf_map_update_elem(&pmem_fds, &k, &v, BPF_ANY);
+    pmem_seen = 1;
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_openat")
+int tp_pmem_openat(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_open")
+int tp_pmem_open(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_openat2")
+int tp_pmem_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_pmem_open(ctx->ret);
+}
+
+/* pos < 0: the file position; iov: sum the first iovecs' lengths */
+static __always_inline int on_pmem_rw(void *ctx, long fd, __u32 nr, bool write, __s64 pos,
+                                      __u64 len, const struct iovec *iov, __u64 vlen)
+{
+    if (!pmem_seen || is_self()) return 0;
+    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+    struct pmem_val *v = bpf_map_lookup_elem(&pmem_fds, &k);
+    if (!v) return 0;
+    struct file *f = fd_file(fd);
+    if ((__u64)f != v->file) { /* closed, the fd reused */
+        bpf_map_delete_elem(&pmem_fds, &k);
+        return 0;
+    }
+    if (!write) {
+        if (v->target == k.tgid) return 0;
+        if (v->reads++) return 0;
+    }
+    struct scratch *s = begin(MSR_PROC_MEM);
+    if (!s) return 0;
+    if (write) s->h.flags |= MSR_F_PMEM_WRITE;
+    s->h.u.pmem.target = v->target;
+    s->h.u.pmem.target_tid = v->target_tid;
+    s->h.u.pmem.target_start_ns = v->target_start_ns;
+    s->h.u.pmem.fd = fd;
+    s->h.u.pmem.nr = nr;
+    s->h.u.pmem.addr = pos >= 0 ? (__u64)pos : (__u64)BPF_CORE_READ(f, f_pos);
+    if (iov) {
+        s->h.flags |= MSR_F_PMEM_VEC;
+        __u64 sum = 0;
+        for (int i = 0; i < 8; i++) {
+            if (i >= vlen) break;
+            __u64 l = 0;
+            if (bpf_probe_read_user(&l, sizeof l, &iov[i].iov_len)) break;
+            sum += l;
+        }
+        len = sum;
+    }
+    s->h.u.pmem.len = len;
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int tp_pmem_write(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 1, true, -1, ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_pwrite64")
+int tp_pmem_pwrite64(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 18, true, ctx->args[3], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_writev")
+int tp_pmem_writev(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 20, true, -1, 0, (const struct iovec *)ctx->args[1],
+                      ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_pwritev")
+int tp_pmem_pwritev(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 296, true, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_pwritev2")
+int tp_pmem_pwritev2(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 328, true, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_read")
+int tp_pmem_read(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 0, false, -1, ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_pread64")
+int tp_pmem_pread64(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 17, false, ctx->args[3], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_readv")
+int tp_pmem_readv(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 19, false, -1, 0, (const struct iovec *)ctx->args[1],
+                      ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_preadv")
+int tp_pmem_preadv(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_pmem_rw(ctx, ctx->args[0], 295, false, ctx->args[3], 0,
+                      (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
 SEC("tp/syscalls/sys_enter_memfd_create")
 int tp_memfd(struct trace_event_raw_sys_enter *ctx)
 {
@@ -1344,6 +1543,458 @@ int tp_sys_enter_module(struct bpf_raw_tracepoint_args *ctx)
     __u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si), a2 = BPF_CORE_READ(regs, dx);
     if (id == 313) return on_module(ctx, true, a0, 0, (const char *)a1);
     return on_module(ctx, false, -1, a1, (const char *)a2);
+}
+
+/* ---- network and DNS ------------------------------------------------------------ */
+
+/* Inet connections on tracepoints (no kprobes here): the sockaddr a process
+ * passes to connect()/bind() is kept per thread at the syscall's entry and
+ * reported at its exit with the result; accept()/accept4() report the new
+ * fd's socket; listen() the bound address. The kernel side of the socket
+ * (local address, protocol) comes from struct sock through CO-RE reads.
+ * Connections the process made or accepted are remembered per (tgid, fd)
+ * so that close() of the last reference reports the disconnect without a
+ * hook on every socket state change.
+ *
+ * DNS: a socket connected to port 53 (glibc's resolver connects its UDP
+ * socket, then uses send/sendmmsg/recvfrom), or one that sent to port 53, is
+ * remembered; its messages (sendto/sendmsg/sendmmsg, recvfrom/recvmsg) are
+ * copied, at most MSR_DNS_MAX bytes, and parsed in user space
+ * (src/decode/dns_wire.c). Plain write()/read() on a TCP DNS socket are not
+ * hooked: they are the hottest syscalls there are. */
+
+#define AF_INET     2
+#define AF_INET6    10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define EINPROGRESS 115
+#define DNS_PORT    53
+
+enum { NP_CONNECT = 1, NP_BIND, NP_LISTEN, NP_RECVFROM, NP_RECVMSG };
+
+struct net_args {
+    __u32 kind;
+    __s32 fd;
+    __u64 ubuf, uaddr; /* recv: the caller's buffer / msghdr and address */
+    __u8 sa[28];       /* connect/bind: the caller's sockaddr */
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);
+    __type(value, struct net_args);
+} net_pending SEC(".maps");
+
+/* (tgid << 32 | fd) -> 1 connected by this process, 2 accepted */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, __u8);
+} net_conns SEC(".maps");
+
+/* (tgid << 32 | fd) of DNS client sockets */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u64);
+    __type(value, __u8);
+} dns_socks SEC(".maps");
+
+static __always_inline __u64 fd_key(long fd)
+{
+    return (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | (__u32)fd;
+}
+
+static __always_inline struct sock *fd_sock(long fd)
+{
+    struct file *f = fd_file(fd);
+    if (!f) return 0;
+    __u32 mode = BPF_CORE_READ(f, f_inode, i_mode);
+    if ((mode & S_IFMT) != S_IFSOCK) return 0;
+    struct socket *so = BPF_CORE_READ(f, private_data);
+    return BPF_CORE_READ(so, sk);
+}
+
+/* The socket's two ends into n; local_src: the local end is the source. */
+static __always_inline bool sk_fill(struct sock *sk, struct msr_net *n, bool local_src)
+{
+    if (!sk) return false;
+    __u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (fam != AF_INET && fam != AF_INET6) return false;
+    n->family = fam;
+    n->proto = BPF_CORE_READ(sk, sk_protocol);
+    __u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    __u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    __u8 *l = local_src ? n->saddr : n->daddr;
+    __u8 *r = local_src ? n->daddr : n->saddr;
+    if (fam == AF_INET) {
+        bpf_core_read(l, 4, &sk->__sk_common.skc_rcv_saddr);
+        bpf_core_read(r, 4, &sk->__sk_common.skc_daddr);
+    } else {
+        bpf_core_read(l, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+        bpf_core_read(r, 16, &sk->__sk_common.skc_v6_daddr);
+    }
+    n->sport = local_src ? lport : rport;
+    n->dport = local_src ? rport : lport;
+    return true;
+}
+
+/* A caller's sockaddr (sockaddr_in / sockaddr_in6) as one end of n. */
+static __always_inline void sa_fill(const __u8 *sa, struct msr_net *n, bool dst)
+{
+    __u16 fam = sa[0] | sa[1] << 8;
+    __u16 port = sa[2] << 8 | sa[3];
+    __u8 *a = dst ? n->daddr : n->saddr;
+    if (fam == AF_INET)
+        __builtin_memcpy(a, sa + 4, 4);
+    else if (fam == AF_INET6)
+        __builtin_memcpy(a, sa + 8, 16);
+    else
+        return;
+    if (!n->family) n->family = fam;
+    if (dst)
+        n->dport = port;
+    else
+        n->sport = port;
+}
+
+static __always_inline __u16 sa_family(const __u8 *sa)
+{
+    return sa[0] | sa[1] << 8;
+}
+
+static __always_inline __u16 sa_port(const __u8 *sa)
+{
+    return sa[2] << 8 | sa[3];
+}
+
+static __always_inline int save_sa(long fd, const void *usa, __u32 kind)
+{
+    if (is_self() || !usa) return 0;
+    struct net_args a = {.kind = kind, .fd = fd};
+    if (bpf_probe_read_user(a.sa, sizeof(a.sa), usa)) {
+        /* a short sockaddr_in near the end of a page */
+        if (bpf_probe_read_user(a.sa, 16, usa)) return 0;
+    }
+    __u16 fam = sa_family(a.sa);
+    if (fam != AF_INET && fam != AF_INET6) return 0;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_update_elem(&net_pending, &tid, &a, BPF_ANY);
+    return 0;
+}
+
+static __always_inline struct net_args *take_pending(__u32 kind, struct net_args *out)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct net_args *a = bpf_map_lookup_elem(&net_pending, &tid);
+    if (!a) return 0;
+    if (a->kind != kind) return 0;
+    *out = *a;
+    bpf_map_delete_elem(&net_pending, &tid);
+    return out;
+}
+
+SEC("tp/syscalls/sys_enter_connect")
+int tp_connect_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return save_sa(ctx->args[0], (const void *)ctx->args[1], NP_CONNECT);
+}
+
+SEC("tp/syscalls/sys_exit_connect")
+int tp_connect_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    long ret = ctx->ret;
+    struct net_args a;
+    if (!take_pending(NP_CONNECT, &a)) return 0;
+    struct sock *sk = fd_sock(a.fd);
+    if (!sk) return 0;
+    __u16 proto = BPF_CORE_READ(sk, sk_protocol);
+    __u16 dport = sa_port(a.sa);
+    /* a UDP connect() to port 0 only picks a route (glibc's getaddrinfo
+     * sorts its answers that way): no traffic, no event */
+    if (proto == IPPROTO_UDP && dport == 0) return 0;
+    __u64 k = fd_key(a.fd);
+    __u8 v = 1;
+    if (ret == 0 || ret == -EINPROGRESS) {
+        if (proto == IPPROTO_TCP) bpf_map_update_elem(&net_conns, &k, &v, BPF_ANY);
+        if (dport == DNS_PORT) bpf_map_update_elem(&dns_socks, &k, &v, BPF_ANY);
+    }
+    struct scratch *s = begin(MSR_NET_CONNECT);
+    if (!s) return 0;
+    struct msr_net *n = &s->h.u.net;
+    sk_fill(sk, n, true);
+    n->family = sa_family(a.sa);
+    sa_fill(a.sa, n, true); /* what the caller asked for, whatever happened */
+    n->result = ret;
+    n->fd = a.fd;
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+static __always_inline int on_accept_exit(void *ctx, long fd)
+{
+    if (fd < 0 || is_self()) return 0;
+    struct sock *sk = fd_sock(fd);
+    if (!sk) return 0;
+    struct scratch *s = begin(MSR_NET_ACCEPT);
+    if (!s) return 0;
+    if (!sk_fill(sk, &s->h.u.net, false)) return 0;
+    s->h.u.net.result = fd;
+    s->h.u.net.fd = fd;
+    __u64 k = fd_key(fd);
+    __u8 v = 2;
+    bpf_map_update_elem(&net_conns, &k, &v, BPF_ANY);
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int tp_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_accept_exit(ctx, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int tp_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_accept_exit(ctx, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_bind")
+int tp_bind_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return save_sa(ctx->args[0], (const void *)ctx->args[1], NP_BIND);
+}
+
+SEC("tp/syscalls/sys_exit_bind")
+int tp_bind_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    long ret = ctx->ret;
+    struct net_args a;
+    if (!take_pending(NP_BIND, &a) || ret != 0) return 0;
+    struct sock *sk = fd_sock(a.fd);
+    /* TCP servers are reported by listen(); a UDP server never listens */
+    if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP) return 0;
+    struct scratch *s = begin(MSR_NET_LISTEN);
+    if (!s) return 0;
+    s->h.flags |= MSR_F_NET_BIND;
+    sk_fill(sk, &s->h.u.net, true);
+    s->h.u.net.fd = a.fd;
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_enter_listen")
+int tp_listen_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    if (is_self()) return 0;
+    struct net_args a = {.kind = NP_LISTEN, .fd = ctx->args[0]};
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_update_elem(&net_pending, &tid, &a, BPF_ANY);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_listen")
+int tp_listen_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    long ret = ctx->ret;
+    struct net_args a;
+    if (!take_pending(NP_LISTEN, &a) || ret != 0) return 0;
+    struct sock *sk = fd_sock(a.fd);
+    if (!sk) return 0;
+    struct scratch *s = begin(MSR_NET_LISTEN);
+    if (!s) return 0;
+    if (!sk_fill(sk, &s->h.u.net, true)) return 0;
+    s->h.u.net.fd = a.fd;
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+/* struct file's reference count: f_ref (6.13+, stored as count - 1) or f_count */
+struct file___old {
+    atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline long file_refs(struct file *f)
+{
+    if (bpf_core_field_exists(struct file___old, f_count))
+        return BPF_CORE_READ((struct file___old *)f, f_count.counter);
+    return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int tp_close_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    long fd = ctx->args[0];
+    __u64 k = fd_key(fd);
+    bpf_map_delete_elem(&dns_socks, &k);
+    __u8 *dir = bpf_map_lookup_elem(&net_conns, &k);
+    if (!dir) return 0;
+    __u8 d = *dir;
+    bpf_map_delete_elem(&net_conns, &k);
+    if (is_self()) return 0;
+    struct file *f = fd_file(fd);
+    if (!f || file_refs(f) > 1) return 0; /* another fd (dup2, a child) still holds it */
+    struct sock *sk = fd_sock(fd);
+    if (!sk) return 0;
+    struct scratch *s = begin(MSR_NET_CLOSE);
+    if (!s) return 0;
+    if (!sk_fill(sk, &s->h.u.net, d == 1)) return 0;
+    s->h.u.net.result = d;
+    s->h.u.net.fd = fd;
+    capture(s);
+    submit(ctx, s);
+    return 0;
+}
+
+/* one DNS message from the caller's buffer */
+static __always_inline int dns_emit(void *ctx, long fd, const void *ubuf, __u64 len, bool sent,
+                                    const __u8 *sa)
+{
+    struct sock *sk = fd_sock(fd);
+    if (!sk) return 0;
+    struct scratch *s = begin(MSR_DNS);
+    if (!s) return 0;
+    if (!sk_fill(sk, &s->h.u.dns.net, sent)) return 0;
+    if (sa && (sa_family(sa) == AF_INET || sa_family(sa) == AF_INET6))
+        sa_fill(sa, &s->h.u.dns.net, sent); /* sendto's destination, recvfrom's source */
+    s->h.u.dns.net.fd = fd;
+    if (sent) s->h.flags |= MSR_F_DNS_SENT;
+    s->h.u.dns.len = len;
+    __u32 n = len > MSR_DNS_MAX ? MSR_DNS_MAX : len;
+    n &= (MSR_DNS_MAX * 2 - 1);
+    if (n && bpf_probe_read_user(s->h.u.dns.payload, n, ubuf)) s->h.u.dns.len = 0;
+    /* glibc's resolver sits ~9 KB deep below its caller (getaddrinfo's
+     * buffers): the whole copy whatever --stack-bytes says; lookups are rare */
+    capture_max(s, MSR_STACK_MAX);
+    submit(ctx, s);
+    return 0;
+}
+
+/* Is this send a DNS message? (a tracked socket, or addressed to port 53,
+ * which then makes the socket tracked for the reply) */
+static __always_inline bool dns_send(long fd, const void *uaddr, __u8 *sa)
+{
+    __u64 k = fd_key(fd);
+    bool tracked = bpf_map_lookup_elem(&dns_socks, &k) != 0;
+    if (uaddr && bpf_probe_read_user(sa, 16, uaddr) == 0) {
+        __u16 fam = sa_family(sa);
+        if ((fam == AF_INET || fam == AF_INET6) && sa_port(sa) == DNS_PORT) {
+            if (fam == AF_INET6) bpf_probe_read_user(sa, 28, uaddr);
+            if (!tracked) {
+                __u8 v = 1;
+                bpf_map_update_elem(&dns_socks, &k, &v, BPF_ANY);
+            }
+            return true;
+        }
+        sa[0] = sa[1] = 0;
+    }
+    return tracked;
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int tp_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+    if (is_self()) return 0;
+    __u8 sa[28] = {};
+    if (!dns_send(ctx->args[0], (const void *)ctx->args[4], sa)) return 0;
+    return dns_emit(ctx, ctx->args[0], (const void *)ctx->args[1], ctx->args[2], true, sa);
+}
+
+/* struct user_msghdr / mmsghdr as user space lays them out */
+struct u_msghdr {
+    __u64 name;
+    __s32 namelen, pad;
+    __u64 iov, iovlen, control, controllen;
+    __u32 flags, pad2;
+};
+struct u_iovec {
+    __u64 base, len;
+};
+
+static __always_inline int dns_sendmsg(void *ctx, long fd, const void *umsg)
+{
+    struct u_msghdr m;
+    if (bpf_probe_read_user(&m, sizeof(m), umsg)) return 0;
+    __u8 sa[28] = {};
+    if (!dns_send(fd, (const void *)m.name, sa)) return 0;
+    struct u_iovec v;
+    if (!m.iovlen || bpf_probe_read_user(&v, sizeof(v), (const void *)m.iov)) return 0;
+    return dns_emit(ctx, fd, (const void *)v.base, v.len, true, sa);
+}
+
+SEC("tp/syscalls/sys_enter_sendmsg")
+int tp_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+    if (is_self()) return 0;
+    return dns_sendmsg(ctx, ctx->args[0], (const void *)ctx->args[1]);
+}
+
+/* glibc sends the A and AAAA queries in one sendmmsg */
+SEC("tp/syscalls/sys_enter_sendmmsg")
+int tp_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+    if (is_self()) return 0;
+    __u64 n = ctx->args[2];
+    const __u8 *vec = (const __u8 *)ctx->args[1];
+    if (n > 0) dns_sendmsg(ctx, ctx->args[0], vec);
+    if (n > 1) dns_sendmsg(ctx, ctx->args[0], vec + sizeof(struct u_msghdr) + 8);
+    return 0;
+}
+
+static __always_inline int dns_recv_enter(long fd, __u64 ubuf, __u64 uaddr, __u32 kind)
+{
+    if (is_self()) return 0;
+    __u64 k = fd_key(fd);
+    if (!bpf_map_lookup_elem(&dns_socks, &k)) return 0;
+    struct net_args a = {.kind = kind, .fd = fd, .ubuf = ubuf, .uaddr = uaddr};
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_update_elem(&net_pending, &tid, &a, BPF_ANY);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_enter_recvfrom")
+int tp_recvfrom_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return dns_recv_enter(ctx->args[0], ctx->args[1], ctx->args[4], NP_RECVFROM);
+}
+
+SEC("tp/syscalls/sys_exit_recvfrom")
+int tp_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    long ret = ctx->ret; /* read once: the verifier refuses a re-derived ctx pointer */
+    struct net_args a;
+    if (!take_pending(NP_RECVFROM, &a) || ret <= 0) return 0;
+    __u8 sa[28] = {};
+    if (a.uaddr) bpf_probe_read_user(sa, sizeof(sa), (const void *)a.uaddr);
+    return dns_emit(ctx, a.fd, (const void *)a.ubuf, ret, false, a.uaddr ? sa : 0);
+}
+
+SEC("tp/syscalls/sys_enter_recvmsg")
+int tp_recvmsg_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return dns_recv_enter(ctx->args[0], ctx->args[1], 0, NP_RECVMSG);
+}
+
+SEC("tp/syscalls/sys_exit_recvmsg")
+int tp_recvmsg_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    long ret = ctx->ret;
+    struct net_args a;
+    if (!take_pending(NP_RECVMSG, &a) || ret <= 0) return 0;
+    struct u_msghdr m;
+    if (bpf_probe_read_user(&m, sizeof(m), (const void *)a.ubuf)) return 0;
+    struct u_iovec v;
+    if (!m.iovlen || bpf_probe_read_user(&v, sizeof(v), (const void *)m.iov)) return 0;
+    __u8 sa[28] = {};
+    if (m.name) bpf_probe_read_user(sa, sizeof(sa), (const void *)m.name);
+    __u64 n = (__u64)ret < v.len ? (__u64)ret : v.len;
+    return dns_emit(ctx, a.fd, (const void *)v.base, n, false, m.name ? sa : 0);
 }
 
 /* ---- the LSM backend (autoload off: the loader turns it on) -------------------------- */

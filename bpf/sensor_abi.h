@@ -14,7 +14,8 @@
 #define MSR_STACK_MAX 16384 /* largest stack copy; --stack-bytes picks less */
 #define MSR_PATH      512   /* path buffers; components of a walked path */
 #define MSR_ARGS      1024
-#define MSR_NAME      32 /* watch-list keys: one path component */
+#define MSR_NAME      32  /* watch-list keys: one path component */
+#define MSR_DNS_MAX   512 /* bytes of a DNS message copied (the classic UDP limit) */
 
 enum msr_type {
     MSR_EXEC = 1,        /* sched_process_exec: the new image */
@@ -54,13 +55,17 @@ enum msr_type {
 #define MSR_F_SUSPECT    0x40  /* MSR_MMAP: W+X, anonymous exec or deleted/memfd file */
 #define MSR_F_IPBYTES    0x80  /* ip_bytes[] holds the 16 bytes before regs.ip */
 #define MSR_F_PATH_FULL  0x100 /* file.path is one absolute path (bpf_d_path), not components */
-/* reserved: 0x200..0x800 network/DNS (issue 12), 0x10000..0x80000 process
- * context and /proc/PID/mem (issue 15) */
+#define MSR_F_DNS_SENT   0x200 /* MSR_DNS: the process sent it (clear: received) */
+#define MSR_F_STDIO_SOCK 0x400 /* MSR_EXEC: stdin or stdout is a socket */
+#define MSR_F_NET_BIND   0x800 /* MSR_NET_LISTEN: bind() (clear: listen()) */
 /* MSR_FILE_OP (issue 12) */
 #define MSR_F_FOP_USER    0x1000 /* u.fop.path is the caller's string (relative to dfd) */
 #define MSR_F_FOP_HEADER  0x2000 /* u.fop.header holds hdr_len bytes written at offset 0 */
 #define MSR_F_FOP_DIR     0x4000 /* the object is a directory (rmdir, mkdir) */
 #define MSR_F_FOP_PERSIST 0x8000 /* the persistence watch list matched as well */
+/* reserved: 0x40000..0x80000 process context (issue 15) */
+#define MSR_F_PMEM_WRITE 0x10000 /* MSR_PROC_MEM: a write (clear: a read) */
+#define MSR_F_PMEM_VEC   0x20000 /* MSR_PROC_MEM: writev/readv family: len sums the first iovecs */
 
 /* MSR_FILE_OP operations */
 enum msr_fop {
@@ -76,6 +81,17 @@ enum msr_fop {
 #define MSR_VM_READ  0x1
 #define MSR_VM_WRITE 0x2
 #define MSR_VM_EXEC  0x4
+
+/* One inet endpoint pair. Ports in host order; addresses in network order,
+ * IPv4 in the first 4 bytes. For a connection the process made, src is the
+ * local end; for one it accepted, src is the remote peer (Elastic's shape). */
+struct msr_net {
+    __u16 family, proto; /* AF_INET 2 / AF_INET6 10; IPPROTO_TCP 6 / UDP 17 */
+    __u16 sport, dport;
+    __u8 saddr[16], daddr[16];
+    __s32 result; /* connect(): 0 or -errno (-115 EINPROGRESS); accept: the fd */
+    __s32 fd;
+};
 
 struct msr_regs {
     __u64 ip, sp, bp, bx, r12, r13, r14, r15;
@@ -153,6 +169,15 @@ struct msr_hdr {
             __s32 code, pad;
         } exit;
         struct {
+            __u32 target;     /* the tgid whose memory is accessed */
+            __u32 target_tid; /* the task the file names (/proc/PID/task/TID/mem) */
+            __u64 target_start_ns;
+            __u64 addr; /* the file offset: the address in the target */
+            __u64 len;  /* bytes asked for */
+            __s32 fd;
+            __u32 nr; /* the syscall: write 1, pwrite64 18, writev 20... (x86-64) */
+        } pmem;       /* MSR_PROC_MEM */
+        struct {
             char path[MSR_PATH]; /* the new executable, walked leaf first */
             char filename[MSR_PATH / 2];
             __u32 old_tid, args_truncated;
@@ -162,6 +187,13 @@ struct msr_hdr {
             __u64 interp_start, interp_end, interp_pgoff;
             char interp[MSR_PATH]; /* walked leaf first */
         } exec;
+        struct msr_net net; /* MSR_NET_CONNECT, _ACCEPT, _LISTEN, _CLOSE */
+        struct {
+            struct msr_net net; /* sent: src local, dst server; received: the reverse */
+            __u32 len;          /* the message's length; payload holds min(len, MSR_DNS_MAX) */
+            __u32 pad;
+            __u8 payload[MSR_DNS_MAX];
+        } dns; /* MSR_DNS */
     } u;
 };
 

@@ -22,11 +22,12 @@ static void usage(FILE *f)
           "\n"
           "Captures kernel events with eBPF (process exec/fork/exit, memory made executable,\n"
           "writes to persistence files, file creations, changes, deletions and chmods where\n"
-          "the rules look, libraries loaded from there, ptrace and process_vm_writev, "
-          "memfd_create, module\n"
-          "and bpf loads), each with the full user call stack of the thread that caused it,\n"
-          "names its execution modality and runs detection rules: the built-in pack, or\n"
-          "--rules. Needs root. Runs until SIGINT/SIGTERM or --duration.\n"
+          "the rules look and libraries loaded from there, ptrace, process_vm_writev and\n"
+          "/proc/PID/mem writes, memfd_create, module and bpf loads, inet connections,\n"
+          "listens and closes, DNS queries and answers), each with the full user call stack\n"
+          "of the thread that caused it, names its execution modality and runs detection\n"
+          "rules: the built-in pack, or --rules. Needs root. Runs until SIGINT/SIGTERM or\n"
+          "--duration.\n"
           "\n"
           "options:\n"
           "  --rules PATH          a rule file or directory of rules, TOML or Sigma YAML\n"
@@ -45,7 +46,9 @@ static void usage(FILE *f)
           "  --format json|text    stdout format (default: text on a terminal, else json)\n"
           "  --backend auto|tp|lsm kernel hooks (default auto: lsm where the kernel allows\n"
           "                        BPF trampolines, tracepoints otherwise)\n"
-          "  --stack-bytes N       user stack copied per event, 4096..16384 (default 8192)\n"
+          "  --stack-bytes N       user stack copied per event, 4096..16384 (default 16384)\n"
+          "  --modalities FILE     the modality signature table (default: embedded); its\n"
+          "                        `code` lines name runtimes by their symbols\n"
           "  --ring-mb N           kernel-to-user ring buffer in MiB, a power of two up to\n"
           "                        1024 (default 16); raise it if the counts show losses\n"
           "  --module-attempts     on kernels built without module support, watch module\n"
@@ -418,6 +421,7 @@ int cmd_live(int argc, char **argv)
                                          {"spool-mb", required_argument, NULL, 'm'},
                                          {"metrics", required_argument, NULL, 'T'},
                                          {"host-name", required_argument, NULL, 'N'},
+                                         {"modalities", required_argument, NULL, 'Y'},
                                          {"file-policy", required_argument, NULL, 'F'},
                                          CLI_NATS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
@@ -427,7 +431,7 @@ int cmd_live(int argc, char **argv)
     const char *metrics = NULL, *file_policy = NULL;
     char *rule_paths[64];
     int nrules = 0, c, format = -1;
-    const char *output = NULL, *bl_db = NULL;
+    const char *output = NULL, *bl_db = NULL, *modalities = NULL;
     double learn = 0;
     double duration = 0, interval = 60;
     live l = {0};
@@ -516,6 +520,7 @@ int cmd_live(int argc, char **argv)
         }
         case 'T': metrics = optarg; break;
         case 'N': so.hostname = po.host = optarg; break;
+        case 'Y': modalities = optarg; break;
         case 'F': file_policy = optarg; break;
         default:
             if (cli_nats_option(c, optarg, &fo)) break;
@@ -554,7 +559,7 @@ int cmd_live(int argc, char **argv)
         return EXIT_OK;
     }
     l.rs = rs;
-    modus_engine_opts eo = {.rules = rs};
+    modus_engine_opts eo = {.rules = rs, .modalities_path = modalities};
     modus_engine *eng = NULL;
     modus_diag d = {0};
     if (modus_engine_create(&eo, &eng, &d) != MODUS_OK) {
@@ -607,6 +612,7 @@ int cmd_live(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     double t0 = now();
+    so.engine = eng;
     if (modus_sensor_open(&so, &sensor, &d) != MODUS_OK) {
         cli_error("live: %s", d.message);
         rc = EXIT_USAGE;
@@ -618,7 +624,7 @@ int cmd_live(int argc, char **argv)
                 "modus live: backend %s; %zu rules%s; stack copy %u bytes; ring %u MiB; started "
                 "in %.0f ms\n",
                 modus_sensor_backend(sensor), loaded, nrules ? "" : " (built-in pack)",
-                so.stack_bytes ? so.stack_bytes : 8192, so.ring_mb ? so.ring_mb : 16,
+                so.stack_bytes ? so.stack_bytes : 16384, so.ring_mb ? so.ring_mb : 16,
                 (now() - t0) * 1e3);
         const char *why, *ops;
         if (modus_file_policy_all(fpol, &why, &ops))

@@ -345,13 +345,16 @@ void modus_file_policy_free(modus_file_policy *p);
 typedef struct modus_sensor modus_sensor;
 typedef struct modus_sensor_opts {
     const char *backend;  /* "auto" (NULL), "tp" or "lsm" */
-    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 8192 */
+    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 16384 */
     uint32_t ring_mb;     /* ring buffer, MiB, a power of two 1..1024; 0: 16 */
     /* Kernels without module support (CONFIG_MODULES=n) have no module
      * syscall tracepoints: watch load attempts anyway through the raw
      * sys_enter hook, which runs on every syscall (~+100 ns each). */
     bool module_attempts;
     const char *hostname; /* host.name; NULL: gethostname() */
+    /* The engine whose modality table names runtimes by their code (`code`
+     * lines): borrowed for the call. NULL: the embedded table. */
+    const modus_engine *engine;
     /* which files' creations, changes, deletions and chmods the kernel
      * reports beyond the persistence locations (NULL: none) */
     const struct modus_file_policy *file_policy;

@@ -14,6 +14,15 @@ typedef struct msdec msdec;
 
 msdec *msdec_create(const char *hostname);
 void msdec_destroy(msdec *d);
+/* Runtimes by their code (ustack_set_code): n symbol patterns and the
+ * runtime each stands for; jit[i]: that runtime makes JIT code, whose
+ * anonymous regions are then labelled with its name. False when a pattern
+ * is malformed (*bad: its index). */
+bool msdec_set_code(msdec *d, const char *const *patterns, const char *const *names,
+                    const bool *jit, size_t n, size_t *bad);
+/* An installed runtime binary (ustack_add_known): its build-id names
+ * stripped copies of it. */
+bool msdec_add_known(msdec *d, const char *path, const char *name);
 /* Seed the process table and the module maps from /proc. */
 void msdec_scan_proc(msdec *d);
 /* One ring-buffer record. 1: an event, *json (owned by d, valid until the

@@ -24,6 +24,7 @@
  * modus_sensor_poll waits at most timeout_ms and then consumes whatever is
  * there. Lost records are counted in the kernel per type and summed here.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "decode/event.h"
 #include "decode/sensor.h"
 #include "detect/needs.h"
 #include "modus/modus.h"
@@ -175,7 +177,8 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
 {
     struct sensor_bpf *k = sensor_bpf__open();
     if (!k) return -errno;
-    uint32_t sb = opts->stack_bytes ? opts->stack_bytes : 8192;
+    uint32_t sb = opts->stack_bytes ? opts->stack_bytes
+                                    : 16384; /* node and java first events need more than 8 KB */
     if (sb > 16384) sb = 16384;
     sb = (sb + 4095) & ~4095u;
     k->rodata->stack_max = sb;
@@ -253,6 +256,64 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
     return 0;
 }
 
+/* The table's `code` lines for Linux, one pattern each, to the decoder. */
+static bool set_code(msdec *dec, const sigtab *t, modus_diag *diag)
+{
+    size_t n = 0;
+    for (int i = 0; i < t->ncode; i++)
+        for (size_t j = 0; j < t->code[i].symbols.n; j++) n += t->code[i].symbols.p[j] == '|';
+    n += (size_t)t->ncode;
+    char **pat = calloc(n ? n : 1, sizeof *pat);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    bool *jit = calloc(n ? n : 1, sizeof *jit);
+    uint32_t *line = calloc(n ? n : 1, sizeof *line);
+    size_t k = 0, bad = 0;
+    bool ok = pat && names && jit && line;
+    for (int i = 0; ok && i < t->ncode; i++) {
+        const sigcode *c = &t->code[i];
+        if (c->os != STACK_OS_LINUX && c->os != SIG_OS_ANY) continue;
+        size_t st = 0;
+        for (size_t j = 0; ok && j <= c->symbols.n; j++) {
+            if (j < c->symbols.n && c->symbols.p[j] != '|') continue;
+            pat[k] = strndup(c->symbols.p + st, j - st);
+            names[k] = t->mod[c->modality].name;
+            jit[k] = t->mod[c->modality].jit;
+            line[k] = c->line;
+            ok = pat[k++] != NULL;
+            st = j + 1;
+        }
+    }
+    if (ok && !msdec_set_code(dec, (const char *const *)pat, names, jit, k, &bad)) {
+        snprintf(diag->message, sizeof diag->message,
+                 "modality table line %u: the sensor cannot match code symbol '%s'", line[bad],
+                 pat[bad]);
+        ok = false;
+    }
+    for (size_t i = 0; pat && i < k; i++) free(pat[i]);
+    free(pat);
+    free(names);
+    free(jit);
+    free(line);
+    /* The interpreters installed here, found by the table's file-name
+     * signatures: their build-ids name stripped copies (dash has no
+     * symbols to recognise it by). */
+    static const char *const dirs[] = {"/usr/bin", "/usr/sbin", "/usr/local/bin"};
+    for (size_t i = 0; ok && i < sizeof dirs / sizeof *dirs; i++) {
+        DIR *dir = opendir(dirs[i]);
+        struct dirent *de;
+        while (dir && (de = readdir(dir))) {
+            if (de->d_name[0] == '.') continue;
+            int g = sigtab_match_name(t, STACK_OS_LINUX, ROLE_RUNTIME, sv_cstr(de->d_name));
+            if (g < 0) continue;
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dirs[i], de->d_name);
+            msdec_add_known(dec, path, t->mod[t->sigs[g].modality].name);
+        }
+        if (dir) closedir(dir);
+    }
+    return ok;
+}
+
 modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out, modus_diag *diag)
 {
     *out = NULL;
@@ -323,6 +384,17 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
         return MODUS_ENOMEM;
     }
     msdec_set_policy(s->dec, opts->file_policy);
+    {
+        modus_engine *own = NULL;
+        const modus_engine *eng = opts->engine;
+        if (!eng && modus_engine_create(NULL, &own, diag) == MODUS_OK) eng = own;
+        bool ok = eng && set_code(s->dec, &eng->tab, diag);
+        modus_engine_destroy(own);
+        if (!ok) {
+            modus_sensor_close(s);
+            return MODUS_ETABLE;
+        }
+    }
     s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.rb), on_record, s, NULL);
     if (!s->rb) {
         snprintf(diag->message, sizeof diag->message, "cannot open the ring buffer: %s",
