@@ -76,15 +76,6 @@ for r in $(seq "$rounds"); do
     echo "on $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
     stop_sensor
     grep "stopped after" "$tmp/err" | sed 's/^/  /' >>"$tmp/cc_sensor.txt"
-    if [ -n "${BASE:-}" ]; then
-        M0=$M
-        M=$BASE
-        start_sensor
-        echo "base $(compile)" >>"$tmp/cc.txt"
-        echo "base $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
-        stop_sensor
-        M=$M0
-    fi
     if [ "${PUBLISH:-0}" = 1 ]; then
         start_sensor --all-events --publish nats://127.0.0.1:$nport --spool "$tmp/spool"
         echo "pub $(compile)" >>"$tmp/cc.txt"

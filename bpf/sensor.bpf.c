@@ -361,6 +361,43 @@ int tp_execveat(struct trace_event_raw_sys_enter *ctx)
     return exec_caller(ctx, (const char *)ctx->args[1]);
 }
 
+/* Issue 15: the process context Elastic's Linux rules read, taken at exec
+ * (a fork inherits it; setsid is MSR_SETSID): working directory,
+ * controlling tty, session and group ids, and the environment, copied
+ * whole up to MSR_ENV bytes (user space keeps the allow-listed variables
+ * and redacts secrets; reading /proc/PID/environ later misses short-lived
+ * processes such as `LD_PRELOAD=x ls`). */
+static __always_inline void exec_context(struct task_struct *t, struct scratch *s)
+{
+    __u32 fl = 0;
+    struct dentry *cd = BPF_CORE_READ(t, fs, pwd.dentry);
+    struct vfsmount *cm = BPF_CORE_READ(t, fs, pwd.mnt);
+    if (cd && cm) walk_path(cd, cm, s->h.u.exec.cwd, &fl);
+    if (fl & MSR_F_PATH_TRUNC) s->h.flags |= MSR_F_CWD_TRUNC;
+    struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+    if (tty) {
+        s->h.u.exec.tty_major = BPF_CORE_READ(tty, driver, major);
+        s->h.u.exec.tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+    }
+    s->h.u.exec.gid = BPF_CORE_READ(t, cred, gid.val);
+    s->h.u.exec.euid = BPF_CORE_READ(t, cred, euid.val);
+    s->h.u.exec.egid = BPF_CORE_READ(t, cred, egid.val);
+    s->h.u.exec.sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID], numbers[0].nr);
+    s->h.u.exec.pgid = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+    __u64 es = BPF_CORE_READ(t, mm, env_start), ee = BPF_CORE_READ(t, mm, env_end);
+    __u64 n = ee > es ? ee - es : 0;
+    if (n > MSR_ENV) {
+        n = MSR_ENV;
+        s->h.flags |= MSR_F_ENV_TRUNC;
+    }
+    __u32 off = s->h.data_len & (MSR_ARGS * 2 - 1);
+    n &= (MSR_ENV * 2 - 1);
+    if (n && n <= MSR_ENV && bpf_probe_read_user(&s->data[off], n, (void *)es) == 0) {
+        s->h.u.exec.env_len = n;
+        s->h.data_len = off + n;
+    }
+}
+
 SEC("tp/sched/sched_process_exec")
 int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -400,6 +437,7 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
     n &= (MSR_ARGS * 2 - 1);
     if (n && n <= MSR_ARGS && bpf_probe_read_user(s->data, n, (void *)as) == 0) s->h.data_len = n;
     if (fd_is_socket(0) || fd_is_socket(1)) s->h.flags |= MSR_F_STDIO_SOCK;
+    exec_context(t, s);
     submit(ctx, s);
     return 0;
 }
@@ -428,6 +466,67 @@ int BPF_PROG(tp_exit, struct task_struct *task)
     s->h.u.exit.code = task->exit_code;
     submit(ctx, s);
     return 0;
+}
+
+/* The process context changed: setsid() succeeded (it returns the new
+ * session id, the caller's tgid: a new session and group led by the caller,
+ * without a controlling tty), or a set*uid / set*gid call did (0); the
+ * credentials after the call go with it. */
+static __always_inline int ctx_change(void *ctx, long ret, __u32 kind)
+{
+    if (ret < 0 || (kind == MSR_CTX_SETSID && ret == 0) || is_self()) return 0;
+    struct scratch *s = begin(MSR_SETSID);
+    if (!s) return 0;
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    s->h.u.ctx.kind = kind;
+    s->h.u.ctx.uid = BPF_CORE_READ(t, cred, uid.val);
+    s->h.u.ctx.euid = BPF_CORE_READ(t, cred, euid.val);
+    s->h.u.ctx.gid = BPF_CORE_READ(t, cred, gid.val);
+    s->h.u.ctx.egid = BPF_CORE_READ(t, cred, egid.val);
+    submit(ctx, s);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_setsid")
+int tp_setsid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_SETSID);
+}
+
+SEC("tp/syscalls/sys_exit_setuid")
+int tp_setuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setreuid")
+int tp_setreuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setresuid")
+int tp_setresuid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_UID);
+}
+
+SEC("tp/syscalls/sys_exit_setgid")
+int tp_setgid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
+}
+
+SEC("tp/syscalls/sys_exit_setregid")
+int tp_setregid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
+}
+
+SEC("tp/syscalls/sys_exit_setresgid")
+int tp_setresgid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return ctx_change(ctx, ctx->ret, MSR_CTX_GID);
 }
 
 static __always_inline int vfork_stack(void *ctx, __u64 flags)

@@ -22,7 +22,7 @@ static void usage(FILE *f)
           "\n"
           "Captures kernel events with eBPF (process exec/fork/exit, memory made executable,\n"
           "writes to persistence files, file creations, changes, deletions and chmods where\n"
-          "the rules look and libraries loaded from there, ptrace, process_vm_writev and\n"
+          "the rules look, libraries loaded from there, ptrace, process_vm_writev and\n"
           "/proc/PID/mem writes, memfd_create, module and bpf loads, inet connections,\n"
           "listens and closes, DNS queries and answers), each with the full user call stack\n"
           "of the thread that caused it, names its execution modality and runs detection\n"
@@ -70,6 +70,11 @@ static void usage(FILE *f)
           "  --metrics FILE        write the counts every 5 s as Prometheus text (node\n"
           "                        exporter's textfile collector reads it)\n"
           "  --host-name NAME      host.name of the events (default: the host's name)\n"
+          "  --env-vars LIST       environment variables kept in process.env_vars (comma-\n"
+          "                        separated name globs; default LD_PRELOAD, LD_LIBRARY_PATH,\n"
+          "                        LD_AUDIT, GLIBC_TUNABLES, the proxy and HIST* variables)\n"
+          "  --env-redact LIST     names whose values become \"<redacted>\" (globs; default\n"
+          "                        *TOKEN*, *SECRET*, *PASSWORD*, *_KEY... docs/sensor-events.md)\n"
           "  -q, --quiet           no start-up and statistics lines\n"
           "  -h, --help            this help\n"
           "\n"
@@ -422,6 +427,8 @@ int cmd_live(int argc, char **argv)
                                          {"metrics", required_argument, NULL, 'T'},
                                          {"host-name", required_argument, NULL, 'N'},
                                          {"modalities", required_argument, NULL, 'Y'},
+                                         {"env-vars", required_argument, NULL, 'E'},
+                                         {"env-redact", required_argument, NULL, 'X'},
                                          {"file-policy", required_argument, NULL, 'F'},
                                          CLI_NATS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
@@ -521,6 +528,8 @@ int cmd_live(int argc, char **argv)
         case 'T': metrics = optarg; break;
         case 'N': so.hostname = po.host = optarg; break;
         case 'Y': modalities = optarg; break;
+        case 'E': so.env_vars = optarg; break;
+        case 'X': so.env_redact = optarg; break;
         case 'F': file_policy = optarg; break;
         default:
             if (cli_nats_option(c, optarg, &fo)) break;
@@ -542,8 +551,9 @@ int cmd_live(int argc, char **argv)
         return EXIT_USAGE;
     }
     size_t loaded = 0, failed = 0;
-    modus_ruleset *rs = cli_load_rules(rule_paths, nrules, &loaded, &failed);
-    if (!rs) return EXIT_RULES;
+    int lrc;
+    modus_ruleset *rs = cli_load_rules("live", rule_paths, nrules, &loaded, &failed, &lrc);
+    if (!rs) return lrc == EXIT_USAGE ? EXIT_RULES : lrc; /* a bad mapping: a rule error here */
     modus_file_policy *fpol = NULL;
     if (load_file_policy(rs, file_policy, l.all_events, &fpol) != 0) {
         modus_ruleset_destroy(rs);
@@ -569,7 +579,7 @@ int cmd_live(int argc, char **argv)
     }
     l.out = stdout;
     if (output) {
-        l.out = fopen(output, "a");
+        l.out = cli_fopen_private(output, true); /* 0600: events are sensitive */
         if (!l.out) {
             cli_error("live: cannot open %s: %s", output, strerror(errno));
             modus_engine_destroy(eng);
@@ -612,7 +622,7 @@ int cmd_live(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     double t0 = now();
-    so.engine = eng;
+    so.engine = eng; /* names the launch modality of each exec */
     if (modus_sensor_open(&so, &sensor, &d) != MODUS_OK) {
         cli_error("live: %s", d.message);
         rc = EXIT_USAGE;

@@ -15,7 +15,7 @@
  *                                     from the first write of a created file
  *   RENAME            file            rename (persistence, or the file policy)
  *   MMAP of a file    library         load (where the file policy looks)
- *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.*)
+ *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.pid)
  *   PROC_MEM          api             proc_mem_write, proc_mem_read (Target.process.*)
  *   MEMFD             process, api    memfd_create        (type start, as Elastic Defend)
  *   MODULE            process, driver load_module         (type start; api.name finit_module...)
@@ -25,10 +25,14 @@
  *   NET_LISTEN        network         listen, bind (UDP)
  *   NET_CLOSE         network         disconnect_received
  *   DNS               network         lookup_requested, lookup_result (dns.*)
+ *   SETSID            process         session_id_change, uid_change, gid_change
  *   (* MMAP only when suspect: W+X, anonymous, deleted/memfd file)
  *
  * State kept here, all bounded:
- *   - a process table (tgid -> executable, args, parent, entity id), seeded
+ *   - a process table (tgid -> executable, args, parent, entity id, and the
+ *     context Elastic's Linux rules read: working directory, terminal,
+ *     session/group/entry leaders, credentials, allow-listed environment
+ *     with secrets redacted, launch modality; docs/sensor-events.md), seeded
  *     from /proc at start and kept by FORK/EXEC/EXIT records; entity ids
  *     hash (host boot id, tgid, start time in clock ticks), so /proc-seeded
  *     and kernel-reported processes agree and pid reuse gives a new id;
@@ -48,14 +52,16 @@
 #include <dirent.h>
 #include <sys/random.h>
 #include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "detect/needs.h"
 #include "dns_wire.h"
+#include "detect/needs.h"
 #include "sensor.h"
 #include "stack/ustack.h"
 #include "util/buf.h"
@@ -76,6 +82,18 @@ typedef struct proc {
     char *exe;          /* NULL: unknown */
     char *args;         /* argv, NUL-separated, args_len bytes */
     char *spawn_frames; /* JSON array text of the parent's vfork stack */
+    /* process context (issue 15) */
+    char *cwd; /* NULL: unknown */
+    char *env; /* allow-listed NAME=value, NUL-separated, redacted */
+    uint16_t env_len;
+    uint8_t entry_type; /* enum entry_type */
+    bool ctx_known;     /* sid/pgid/tty were read (exec or /proc), not guessed */
+    uint32_t tty_major, tty_minor;
+    uint32_t sid, pgid;
+    uint32_t euid, gid, egid; /* with uid (real): valid when ctx_known */
+    uint32_t entry_tgid;      /* the entry leader: tgid and start ticks */
+    uint64_t entry_ticks;
+    char launch[16]; /* modality of the code that exec'd it; "": unknown */
 } proc;
 
 typedef struct pending {
@@ -89,7 +107,8 @@ struct msdec {
     ustack *u;
     char host[256];
     char boot_id[40];
-    char instance[17]; /* event.id: this decoder's random prefix, then a count */
+    char machine_id[40]; /* host.id, as Elastic Defend writes it */
+    char instance[17];   /* event.id: this decoder's random prefix, then a count */
     uint64_t ndocs;
     int64_t boot_to_real; /* ns */
     proc *procs;          /* open addressing by tgid */
@@ -105,6 +124,17 @@ struct msdec {
     char fbuf[1024];
     dns_msg dns;         /* the DNS message being decoded */
     uint64_t dns_errors; /* DNS messages that did not parse (whole or in part) */
+    /* process context: env allow-list and redaction patterns (globs,
+     * NUL-separated), the launch-modality classifier */
+    char *env_allow, *env_redact;
+    size_t env_allow_len, env_redact_len;
+    msdec_launch_fn launch_fn;
+    void *launch_ctx;
+    struct idname {
+        uint32_t id;
+        bool valid;
+        char name[33];
+    } users[64], groups[64]; /* uid/gid -> name, direct-mapped */
 };
 
 /* ---- process table --------------------------------------------------------------- */
@@ -143,11 +173,18 @@ static proc *proc_find(msdec *d, uint32_t tgid, bool create)
     }
 }
 
-static void proc_drop(msdec *d, proc *p)
+static void proc_free(proc *p)
 {
     free(p->exe);
     free(p->args);
     free(p->spawn_frames);
+    free(p->cwd);
+    free(p->env);
+}
+
+static void proc_drop(msdec *d, proc *p)
+{
+    proc_free(p);
     uint32_t i = (uint32_t)(p - d->procs);
     memset(p, 0, sizeof *p);
     d->nprocs--;
@@ -208,6 +245,246 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* ---- process context (issue 15) ---------------------------------------------------- */
+
+/* Elastic Defend's process.entry_leader: the first process of a session that
+ * an entry point started, typed by that entry point (entry_meta.type). A
+ * process whose parent is an entry point leads its own entry session;
+ * everything else inherits its parent's entry leader at fork and keeps it
+ * across exec. */
+enum entry_type {
+    ENTRY_UNKNOWN,
+    ENTRY_INIT,
+    ENTRY_SSHD,
+    ENTRY_SSM,
+    ENTRY_KUBELET,
+    ENTRY_TELEPORT,
+    ENTRY_TERMINAL,
+    ENTRY_CONSOLE,
+    ENTRY_CONTAINER
+};
+static const char *const entry_names[] = {"unknown",  "init",     "sshd",    "ssm",      "kubelet",
+                                          "teleport", "terminal", "console", "container"};
+static const struct {
+    const char *name;
+    uint8_t type;
+} entry_points[] = {
+    {"systemd", ENTRY_INIT},
+    {"init", ENTRY_INIT},
+    {"sshd", ENTRY_SSHD},
+    {"sshd-session", ENTRY_SSHD},
+    {"amazon-ssm-agent", ENTRY_SSM},
+    {"ssm-session-worker", ENTRY_SSM},
+    {"ssm-agent-worker", ENTRY_SSM},
+    {"kubelet", ENTRY_KUBELET},
+    {"teleport", ENTRY_TELEPORT},
+    {"login", ENTRY_CONSOLE},
+    {"agetty", ENTRY_CONSOLE},
+    {"getty", ENTRY_CONSOLE},
+    {"gnome-terminal-server", ENTRY_TERMINAL},
+    {"konsole", ENTRY_TERMINAL},
+    {"xterm", ENTRY_TERMINAL},
+    {"xfce4-terminal", ENTRY_TERMINAL},
+    {"alacritty", ENTRY_TERMINAL},
+    {"kitty", ENTRY_TERMINAL},
+    {"tilix", ENTRY_TERMINAL},
+    {"terminator", ENTRY_TERMINAL},
+    {"tmux", ENTRY_TERMINAL},
+    {"screen", ENTRY_TERMINAL},
+    {"runc", ENTRY_CONTAINER},
+    {"crun", ENTRY_CONTAINER},
+    {"conmon", ENTRY_CONTAINER},
+    {"docker-init", ENTRY_CONTAINER},
+};
+
+static int entry_point(const proc *q)
+{
+    if (!q) return -1;
+    if (q->tgid == 1) return ENTRY_INIT;
+    if (!q->exe) return -1;
+    const char *b = base_name(q->exe);
+    if (!strncmp(b, "containerd-shim", 15)) return ENTRY_CONTAINER;
+    for (size_t i = 0; i < sizeof entry_points / sizeof *entry_points; i++)
+        if (!strcmp(b, entry_points[i].name)) return entry_points[i].type;
+    return -1;
+}
+
+static void entry_self(proc *p, int type)
+{
+    p->entry_tgid = p->tgid;
+    p->entry_ticks = p->ticks;
+    p->entry_type = (uint8_t)type;
+}
+
+/* At fork (the child already holds its parent's context) and at exec. */
+static void proc_entry(msdec *d, proc *p, bool exec)
+{
+    proc *q = p->ppid != p->tgid ? proc_find(d, p->ppid, false) : NULL;
+    int t = p->tgid == 1 ? ENTRY_INIT : entry_point(q);
+    if (t >= 0) {
+        entry_self(p, t);
+        return;
+    }
+    if (exec && p->entry_tgid) return; /* exec keeps the session's entry leader */
+    if (q && q->entry_tgid) {
+        p->entry_tgid = q->entry_tgid;
+        p->entry_ticks = q->entry_ticks;
+        p->entry_type = q->entry_type;
+    } else if (!p->entry_tgid) {
+        entry_self(p, ENTRY_UNKNOWN);
+    }
+}
+
+/* The /proc seed: every process is in the table, parents may come later in
+ * the directory than their children, so the entry leader is found by
+ * walking up (memoised in each process on the way). */
+static void seed_entry(msdec *d, proc *p, int depth)
+{
+    if (p->entry_tgid) return;
+    proc *q = p->ppid != p->tgid ? proc_find(d, p->ppid, false) : NULL;
+    int t = p->tgid == 1 ? ENTRY_INIT : entry_point(q);
+    if (t >= 0) {
+        entry_self(p, t);
+        return;
+    }
+    if (q && depth < 64) seed_entry(d, q, depth + 1);
+    if (q && q->entry_tgid) {
+        p->entry_tgid = q->entry_tgid;
+        p->entry_ticks = q->entry_ticks;
+        p->entry_type = q->entry_type;
+    } else {
+        entry_self(p, ENTRY_UNKNOWN);
+    }
+}
+
+/* name (n bytes, not NUL-terminated) against a NUL-separated glob list,
+ * case-insensitively: http_proxy and HTTP_PROXY are the same variable to
+ * the tools that read them. */
+static bool glob_list(const char *list, size_t len, const char *name, size_t n)
+{
+    char nm[128];
+    if (!list || n >= sizeof nm) return false;
+    memcpy(nm, name, n);
+    nm[n] = 0;
+    for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+        if (list[i] && !fnmatch(list + i, nm, FNM_CASEFOLD)) return true;
+    return false;
+}
+
+/* The allow-listed variables of an environment block (NAME=value, NUL-
+ * separated), values of secret-looking names replaced by "<redacted>": what
+ * leaves the process table never holds them. */
+#define ENV_KEEP_MAX 2048
+static void proc_set_env(msdec *d, proc *p, const char *env, size_t n)
+{
+    char out[ENV_KEEP_MAX];
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        const char *e = env + i;
+        size_t l = strnlen(e, n - i);
+        i += l + 1;
+        const char *eq = memchr(e, '=', l);
+        if (!eq || eq == e) continue;
+        size_t nl = (size_t)(eq - e);
+        if (!glob_list(d->env_allow, d->env_allow_len, e, nl)) continue;
+        bool secret = glob_list(d->env_redact, d->env_redact_len, e, nl);
+        size_t vl = secret ? sizeof "<redacted>" - 1 : l - nl - 1;
+        if (o + nl + 1 + vl + 1 > sizeof out) break;
+        memcpy(out + o, e, nl + 1);
+        memcpy(out + o + nl + 1, secret ? "<redacted>" : eq + 1, vl);
+        o += nl + 1 + vl;
+        out[o++] = 0;
+    }
+    char *copy = o ? malloc(o) : NULL;
+    if (copy) memcpy(copy, out, o);
+    free(p->env);
+    p->env = copy;
+    p->env_len = copy ? (uint16_t)o : 0;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    if (!s) return NULL;
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = 0;
+    }
+    return c;
+}
+
+/* comma-separated list -> NUL-separated, blanks trimmed */
+static void set_list(char **dst, size_t *len, const char *csv)
+{
+    free(*dst);
+    *dst = NULL;
+    *len = 0;
+    size_t n = strlen(csv), o = 0;
+    char *l = malloc(n + 1);
+    if (!l) return;
+    for (const char *c = csv; *c;) {
+        size_t k = strcspn(c, ",");
+        const char *a = c, *b = c + k;
+        while (a < b && (*a == ' ' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+        if (b > a) {
+            memcpy(l + o, a, (size_t)(b - a));
+            o += (size_t)(b - a);
+            l[o++] = 0;
+        }
+        c += k + (c[k] == ',');
+    }
+    *dst = l;
+    *len = o;
+}
+
+void msdec_set_context(msdec *d, const char *env_allow, const char *env_redact)
+{
+    set_list(&d->env_allow, &d->env_allow_len, env_allow ? env_allow : MSDEC_ENV_ALLOW);
+    set_list(&d->env_redact, &d->env_redact_len, env_redact ? env_redact : MSDEC_ENV_REDACT);
+}
+
+void msdec_set_launch_fn(msdec *d, msdec_launch_fn fn, void *ctx)
+{
+    d->launch_fn = fn;
+    d->launch_ctx = ctx;
+}
+
+static void jstr(buf *b, const char *s, size_t n);
+
+/* user.name / group.name: the passwd and group databases through NSS,
+ * cached (a direct-mapped table; a miss costs one lookup). "" if unknown. */
+static const char *id_name(msdec *d, bool group, uint32_t id)
+{
+    struct idname *e = &(group ? d->groups : d->users)[id % 64];
+    if (e->valid && e->id == id) return e->name;
+    e->valid = true;
+    e->id = id;
+    e->name[0] = 0;
+    char b[4096];
+    if (group) {
+        struct group g, *r = NULL;
+        if (!getgrgid_r(id, &g, b, sizeof b, &r) && r)
+            snprintf(e->name, sizeof e->name, "%s", r->gr_name);
+    } else {
+        struct passwd pw, *r = NULL;
+        if (!getpwuid_r(id, &pw, b, sizeof b, &r) && r)
+            snprintf(e->name, sizeof e->name, "%s", r->pw_name);
+    }
+    return e->name;
+}
+
+static void put_id(msdec *d, buf *b, const char *k, bool group, uint32_t id)
+{
+    const char *n = id_name(d, group, id);
+    buf_printf(b, ",\"%s\":{\"id\":\"%u\"", k, id);
+    if (*n) {
+        buf_puts(b, ",\"name\":");
+        jstr(b, n, strlen(n));
+    }
+    buf_putc(b, '}');
+}
+
 static bool proc_from_procfs(msdec *d, uint32_t tgid)
 {
     char path[64], b[4096];
@@ -220,12 +497,15 @@ static bool proc_from_procfs(msdec *d, uint32_t tgid)
     char *rp = strrchr(b, ')');
     if (!rp) return false;
     /* fields after comm: state ppid ... starttime is field 22 */
-    unsigned ppid = 0;
+    unsigned ppid = 0, pgid = 0, sid = 0, tty = 0;
     unsigned long long start = 0;
     char *s = rp + 2;
     int field = 3;
     for (char *tok = strtok(s, " "); tok; tok = strtok(NULL, " "), field++) {
         if (field == 4) ppid = (unsigned)strtoul(tok, NULL, 10);
+        if (field == 5) pgid = (unsigned)strtoul(tok, NULL, 10);
+        if (field == 6) sid = (unsigned)strtoul(tok, NULL, 10);
+        if (field == 7) tty = (unsigned)strtoul(tok, NULL, 10);
         if (field == 22) {
             start = strtoull(tok, NULL, 10);
             break;
@@ -235,6 +515,24 @@ static bool proc_from_procfs(msdec *d, uint32_t tgid)
     if (!p) return false;
     p->ppid = ppid;
     p->ticks = start;
+    p->pgid = pgid;
+    p->sid = sid;
+    p->tty_major = (tty >> 8) & 0xfff; /* the kernel's new_encode_dev */
+    p->tty_minor = (tty & 0xff) | ((tty >> 12) & 0xfff00);
+    p->ctx_known = true;
+    snprintf(path, sizeof path, "/proc/%u/cwd", tgid);
+    char cwd[MSR_PATH * 2];
+    ssize_t cl = readlink(path, cwd, sizeof cwd - 1);
+    free(p->cwd);
+    p->cwd = cl > 0 ? dup_n(cwd, (size_t)cl) : NULL;
+    snprintf(path, sizeof path, "/proc/%u/environ", tgid);
+    f = fopen(path, "r");
+    if (f) {
+        char env[MSR_ENV];
+        size_t en = fread(env, 1, sizeof env, f);
+        fclose(f);
+        proc_set_env(d, p, env, en);
+    }
     snprintf(path, sizeof path, "/proc/%u/exe", tgid);
     char exe[MSR_PATH];
     ssize_t l = readlink(path, exe, sizeof exe - 1);
@@ -250,7 +548,15 @@ static bool proc_from_procfs(msdec *d, uint32_t tgid)
     f = fopen(path, "r");
     if (f) {
         while (fgets(b, sizeof b, f))
-            if (!strncmp(b, "Uid:", 4)) p->uid = (uint32_t)strtoul(b + 4, NULL, 10);
+            if (!strncmp(b, "Uid:", 4) || !strncmp(b, "Gid:", 4)) {
+                char *e;
+                uint32_t real = (uint32_t)strtoul(b + 4, &e, 10);
+                uint32_t eff = (uint32_t)strtoul(e, NULL, 10);
+                if (b[0] == 'U')
+                    p->uid = real, p->euid = eff;
+                else
+                    p->gid = real, p->egid = eff;
+            }
         fclose(f);
     }
     proc_entity(d, p);
@@ -267,6 +573,8 @@ void msdec_scan_proc(msdec *d)
         proc_from_procfs(d, (uint32_t)strtoul(e->d_name, NULL, 10));
     }
     closedir(dir);
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        if (d->procs[i].tgid) seed_entry(d, &d->procs[i], 0);
     ustack_scan_proc(d->u);
 }
 
@@ -282,6 +590,7 @@ msdec *msdec_create(const char *hostname)
         msdec_destroy(d);
         return NULL;
     }
+    msdec_set_context(d, NULL, NULL);
     if (hostname)
         snprintf(d->host, sizeof d->host, "%s", hostname);
     else if (gethostname(d->host, sizeof d->host - 1) != 0)
@@ -291,6 +600,12 @@ msdec *msdec_create(const char *hostname)
         if (!fgets(d->boot_id, sizeof d->boot_id, f)) d->boot_id[0] = 0;
         fclose(f);
         d->boot_id[strcspn(d->boot_id, "\n")] = 0;
+    }
+    f = fopen("/etc/machine-id", "r");
+    if (f) {
+        if (!fgets(d->machine_id, sizeof d->machine_id, f)) d->machine_id[0] = 0;
+        fclose(f);
+        d->machine_id[strcspn(d->machine_id, "\n")] = 0;
     }
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
@@ -313,11 +628,7 @@ void msdec_destroy(msdec *d)
 {
     if (!d) return;
     if (d->procs)
-        for (uint32_t i = 0; i < MAX_PROCS; i++) {
-            free(d->procs[i].exe);
-            free(d->procs[i].args);
-            free(d->procs[i].spawn_frames);
-        }
+        for (uint32_t i = 0; i < MAX_PROCS; i++) proc_free(&d->procs[i]);
     for (unsigned i = 0; i < MAX_PENDING; i++) {
         pending_clear(&d->exec_caller[i]);
         pending_clear(&d->vfork[i]);
@@ -326,6 +637,8 @@ void msdec_destroy(msdec *d)
     for (size_t i = 0; i < d->njit; i++) free(d->jit_names[i]);
     free(d->jit_names);
     free(d->procs);
+    free(d->env_allow);
+    free(d->env_redact);
     buf_free(&d->out);
     buf_free(&d->tmp);
     free(d);
@@ -608,8 +921,11 @@ static size_t args_count(const char *a, size_t n)
     return c;
 }
 
-/* process.* (or process.parent.*) fields of p after the pid. */
-static void put_proc_fields(buf *b, const proc *p)
+static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t ticks, int type);
+
+/* process.* (or process.parent.*) fields of p after the pid; the session,
+ * group and entry leaders and the environment for process.* only. */
+static void put_proc_fields(msdec *d, buf *b, const proc *p, bool leaders)
 {
     kstr(b, "entity_id", p->entity);
     if (p->exe) {
@@ -623,6 +939,58 @@ static void put_proc_fields(buf *b, const proc *p)
         key(b, "command_line");
         put_args(b, p->args, p->args_len, true);
     }
+    if (p->cwd) kstr(b, "working_directory", p->cwd);
+    if (p->ctx_known) {
+        bool tty = p->tty_major || p->tty_minor;
+        /* Elastic Defend: interactive when it has a controlling terminal */
+        buf_puts(b, tty ? ",\"interactive\":true" : ",\"interactive\":false");
+        if (tty)
+            buf_printf(b, ",\"tty\":{\"char_device\":{\"major\":%u,\"minor\":%u}}", p->tty_major,
+                       p->tty_minor);
+    }
+    if (p->ctx_known) { /* Elastic: user/group are the effective ids */
+        put_id(d, b, "user", false, p->euid);
+        put_id(d, b, "group", true, p->egid);
+        put_id(d, b, "real_user", false, p->uid);
+        put_id(d, b, "real_group", true, p->gid);
+    }
+    if (!leaders) return;
+    if (p->env_len) {
+        key(b, "env_vars");
+        put_args(b, p->env, p->env_len, false);
+    }
+    if (p->ctx_known && p->sid) put_leader(d, b, "session_leader", p->sid, 0, -1);
+    if (p->ctx_known && p->pgid) put_leader(d, b, "group_leader", p->pgid, 0, -1);
+    if (p->entry_tgid)
+        put_leader(d, b, "entry_leader", p->entry_tgid, p->entry_ticks, p->entry_type);
+}
+
+/* A leader's identity, from the table while it lives; an entry leader that
+ * has gone keeps its pid, entity id and type (its start time is known). */
+static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t ticks, int type)
+{
+    proc *l = proc_find(d, tgid, false);
+    if (l && ticks && l->ticks != ticks) l = NULL; /* pid reused */
+    key(b, k);
+    buf_printf(b, "{\"pid\":%u", tgid);
+    if (l) {
+        kstr(b, "entity_id", l->entity);
+        if (l->exe) {
+            kstr(b, "executable", l->exe);
+            kstr(b, "name", base_name(l->exe));
+        }
+        if (l->args_len) {
+            key(b, "args");
+            put_args(b, l->args, l->args_len, false);
+        }
+    } else if (ticks) {
+        proc tmp = {.tgid = tgid, .ticks = ticks};
+        proc_entity(d, &tmp);
+        kstr(b, "entity_id", tmp.entity);
+    }
+    if (type >= 0 && (size_t)type < sizeof entry_names / sizeof *entry_names)
+        buf_printf(b, ",\"entry_meta\":{\"type\":\"%s\"}", entry_names[type]);
+    buf_putc(b, '}');
 }
 
 /* ---- stacks --------------------------------------------------------------------------- */
@@ -751,9 +1119,34 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     buf_puts(b, ",\"dataset\":\"modus.sensor\",\"module\":\"modus\"}");
     buf_puts(b, ",\"host\":{\"name\":");
     jstr(b, d->host, strlen(d->host));
+    if (d->machine_id[0]) kstr(b, "id", d->machine_id);
     buf_puts(b, ",\"os\":{\"type\":\"linux\",\"family\":\"debian\"}}");
     buf_puts(b, ",\"agent\":{\"type\":\"modus\"}");
-    buf_printf(b, ",\"user\":{\"id\":\"%u\"}", h->uid);
+    /* user.* and group.*: the acting process's effective ids (Elastic Defend),
+     * the real ones in user.Ext.real / group.Ext.real; the header's uid (the
+     * real one) when the process's credentials are not known */
+    proc *p = proc_find(d, h->tgid, false);
+    bool known = p && p->ctx_known;
+    uint32_t uid = known ? p->euid : h->uid;
+    const char *un = id_name(d, false, uid);
+    buf_printf(b, ",\"user\":{\"id\":\"%u\"", uid);
+    if (*un) kstr(b, "name", un);
+    if (known) {
+        un = id_name(d, false, p->uid);
+        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->uid);
+        if (*un) kstr(b, "name", un);
+        buf_puts(b, "}}");
+    }
+    buf_putc(b, '}');
+    if (known) {
+        const char *gn = id_name(d, true, p->egid);
+        buf_printf(b, ",\"group\":{\"id\":\"%u\"", p->egid);
+        if (*gn) kstr(b, "name", gn);
+        gn = id_name(d, true, p->gid);
+        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->gid);
+        if (*gn) kstr(b, "name", gn);
+        buf_puts(b, "}}}");
+    }
 }
 
 /* ,"process":{"pid":..,...,"parent":{...},"thread":{"id":N,"Ext":{"call_stack":[...]}}
@@ -765,7 +1158,7 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
     proc *p = proc_find(d, h->tgid, false);
     buf_printf(b, ",\"process\":{\"pid\":%u", h->tgid);
     if (p) {
-        put_proc_fields(b, p);
+        put_proc_fields(d, b, p, true);
     } else {
         char comm[17];
         memcpy(comm, h->comm, 16);
@@ -775,7 +1168,15 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
     uint32_t ppid = p && p->ppid ? p->ppid : h->ppid;
     proc *pp = proc_find(d, ppid, false);
     buf_printf(b, ",\"parent\":{\"pid\":%u", ppid);
-    if (pp) put_proc_fields(b, pp);
+    if (pp) put_proc_fields(d, b, pp, false);
+    /* the launch modality: the modality of the code that exec'd this
+     * process (its exec caller's stack, process.parent.thread on the exec
+     * event), carried on every event of the process (docs/sensor-events.md) */
+    if (p && p->launch[0]) {
+        buf_puts(b, ",\"modality\":{\"name\":");
+        jstr(b, p->launch, strlen(p->launch));
+        buf_putc(b, '}');
+    }
     if (parent_stack) {
         buf_puts(b, ",\"thread\":{\"Ext\":{\"call_stack\":");
         buf_puts(b, parent_stack);
@@ -954,7 +1355,18 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         }
         buf_putc(b, ']');
     }
-    buf_puts(b, "}}}"); /* api, Ext, process */
+    buf_putc(b, '}');           /* api */
+    if (h->type == MSR_MEMFD) { /* Elastic Defend's own memfd fields (issue 15) */
+        char nm[65];
+        memcpy(nm, h->u.memfd.name, 64);
+        nm[64] = 0;
+        buf_puts(b, ",\"memfd\":{\"name\":");
+        jstr(b, nm, strlen(nm));
+        uint32_t fl = h->u.memfd.flags; /* MFD_CLOEXEC 1, MFD_ALLOW_SEALING 2, MFD_HUGETLB 4 */
+        buf_printf(b, ",\"flag_cloexec\":%s,\"flag_allow_seal\":%s,\"flag_hugetlb\":%s}",
+                   fl & 1 ? "true" : "false", fl & 2 ? "true" : "false", fl & 4 ? "true" : "false");
+    }
+    buf_puts(b, "}}"); /* Ext, process */
     if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV || h->type == MSR_PROC_MEM) {
         uint32_t tpid = h->type == MSR_PROC_MEM ? h->u.pmem.target : h->u.ptrace.target;
         proc *t = proc_find(d, tpid, false);
@@ -1298,6 +1710,33 @@ static void resolve(uint32_t tgid, int32_t dfd, const char *rel, char *out, size
     if (w < 0 || (size_t)w >= n) snprintf(out, n, "%s", rel); /* too long: keep it relative */
 }
 
+/* The launch modality of p: the modality of the exec caller's frames,
+ * named by the classifier the sensor was given (the same one that names
+ * the exec event's modality.name); "" without a stack or a classifier. */
+static void launch_modality(msdec *d, proc *p, const char *caller)
+{
+    p->launch[0] = 0;
+    if (!d->launch_fn || !caller) return;
+    buf *b = &d->tmp;
+    buf_reset(b);
+    buf_puts(b, "{\"event\":{\"category\":[\"process\"],\"type\":[\"start\"],\"action\":\"exec\"},"
+                "\"host\":{\"os\":{\"type\":\"linux\"}},\"process\":{\"parent\":{");
+    if (p->exe) { /* the image before the exec: the caller's */
+        buf_puts(b, "\"executable\":");
+        jstr(b, p->exe, strlen(p->exe));
+        buf_putc(b, ',');
+    }
+    buf_puts(b, "\"thread\":{\"Ext\":{\"call_stack\":");
+    buf_puts(b, caller);
+    buf_puts(b, "}}}}}");
+    size_t n = b->n;
+    buf_reserve(b, 64);
+    if (b->oom) return;
+    memset(b->p + n, ' ', 64);
+    const char *m = d->launch_fn(d->launch_ctx, b->p, n);
+    if (m) snprintf(p->launch, sizeof p->launch, "%s", m);
+}
+
 /* A relative path against the directory the kernel walked for it (base:
  * components leaf first), or the caller's cwd / dfd now when it did not. */
 static void resolve_base(uint32_t tgid, int32_t dfd, const char *rel, const char *base,
@@ -1331,11 +1770,31 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             c->ppid = h->tgid;
             c->ticks = ns_to_ticks(h->u.fork.child_start_ns);
             c->uid = h->uid;
-            if (parent) {
+            if (parent && parent != c) { /* (a malformed record may name itself) */
                 proc_set_exe(c, parent->exe, parent->exe ? strlen(parent->exe) : 0);
                 proc_set_args(c, parent->args, parent->args_len);
+                /* a fork runs its parent's code in its parent's context */
+                free(c->cwd);
+                c->cwd = parent->cwd ? dup_n(parent->cwd, strlen(parent->cwd)) : NULL;
+                free(c->env);
+                c->env = parent->env_len ? malloc(parent->env_len) : NULL;
+                if (c->env) memcpy(c->env, parent->env, parent->env_len);
+                c->env_len = c->env ? parent->env_len : 0;
+                c->tty_major = parent->tty_major;
+                c->tty_minor = parent->tty_minor;
+                c->sid = parent->sid;
+                c->pgid = parent->pgid;
+                c->euid = parent->euid;
+                c->gid = parent->gid;
+                c->egid = parent->egid;
+                c->ctx_known = parent->ctx_known;
+                c->entry_tgid = parent->entry_tgid;
+                c->entry_ticks = parent->entry_ticks;
+                c->entry_type = parent->entry_type;
+                memcpy(c->launch, parent->launch, sizeof c->launch);
             }
             proc_entity(d, c);
+            proc_entry(d, c, false);
             pending *v = pending_get(d->vfork, h->tid);
             if (v) {
                 c->spawn_frames = v->frames;
@@ -1377,6 +1836,11 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
                 caller = p->spawn_frames; /* posix_spawn / vfork: the parent's stack */
                 p->spawn_frames = NULL;
             }
+            if (!caller && pe && pe->frames) {
+                caller = pe->frames;
+                pe->frames = NULL;
+            }
+            launch_modality(d, p, caller);
             char exe[MSR_PATH * 2];
             if (h->u.exec.path[0])
                 path_join(h->u.exec.path, sizeof h->u.exec.path, exe, sizeof exe);
@@ -1384,11 +1848,29 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
                 snprintf(exe, sizeof exe, "%.*s", (int)sizeof h->u.exec.filename,
                          h->u.exec.filename);
             proc_set_exe(p, exe, strlen(exe));
-            proc_set_args(p, (const char *)data, h->data_len);
+            size_t envn = h->u.exec.env_len <= h->data_len ? h->u.exec.env_len : 0;
+            proc_set_args(p, (const char *)data, h->data_len - envn);
+            proc_set_env(d, p, (const char *)data + h->data_len - envn, envn);
             p->ppid = h->ppid;
             p->uid = h->uid;
             p->ticks = ns_to_ticks(h->start_ns);
             proc_entity(d, p);
+            char cwd[MSR_PATH * 2];
+            free(p->cwd);
+            p->cwd = NULL;
+            if (h->u.exec.cwd[0]) {
+                path_join(h->u.exec.cwd, sizeof h->u.exec.cwd, cwd, sizeof cwd);
+                p->cwd = dup_n(cwd, strlen(cwd));
+            }
+            p->tty_major = h->u.exec.tty_major;
+            p->tty_minor = h->u.exec.tty_minor;
+            p->sid = h->u.exec.sid;
+            p->pgid = h->u.exec.pgid;
+            p->gid = h->u.exec.gid;
+            p->euid = h->u.exec.euid;
+            p->egid = h->u.exec.egid;
+            p->ctx_known = true;
+            proc_entry(d, p, true);
         }
         if (!caller && pe) {
             caller = pe->frames;
@@ -1413,6 +1895,30 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         if (h->flags & MSR_F_STDIO_SOCK) buf_puts(&d->out, ",\"Ext\":{\"stdio_socket\":true}");
         buf_putc(&d->out, '}');
         free(caller);
+        return finish(d, json, len);
+    }
+    case MSR_SETSID: {
+        /* Elastic Defend's session_id_change, uid_change, gid_change */
+        const char *action = h->u.ctx.kind == MSR_CTX_UID   ? "uid_change"
+                             : h->u.ctx.kind == MSR_CTX_GID ? "gid_change"
+                                                            : "session_id_change";
+        proc *p = proc_find(d, h->tgid, false);
+        if (p && h->u.ctx.kind == MSR_CTX_SETSID) { /* a new session and group, no terminal */
+            p->sid = p->pgid = h->tgid;
+            p->tty_major = p->tty_minor = 0;
+        }
+        if (p && h->u.ctx.kind != MSR_CTX_SETSID) {
+            bool same = p->ctx_known && p->uid == h->u.ctx.uid && p->euid == h->u.ctx.euid &&
+                        p->gid == h->u.ctx.gid && p->egid == h->u.ctx.egid;
+            p->uid = h->u.ctx.uid;
+            p->euid = h->u.ctx.euid;
+            p->gid = h->u.ctx.gid;
+            p->egid = h->u.ctx.egid;
+            if (same) return 0; /* a call that changed nothing (daemons drop to what they are) */
+        }
+        begin_doc(d, h, "process", "change", action);
+        put_process(d, h, NULL, NULL);
+        buf_putc(&d->out, '}');
         return finish(d, json, len);
     }
     case MSR_EXIT: {

@@ -16,7 +16,10 @@
  *   4. the watch lists (directory and file names of persistence locations)
  *      and the file policy (detect/needs.h: what the rules need of file
  *      events) go into the kernel's hash maps, the ring buffer is opened;
- *   5. the /proc scan seeds the process table and the module maps, so that
+ *   5. the decoder gets the environment allow-list and redaction patterns
+ *      and, given an engine, a scanner of its own that names the launch
+ *      modality of each exec from the caller's stack (docs/sensor-events.md);
+ *   6. the /proc scan seeds the process table and the module maps, so that
  *      processes that started earlier are named and symbolized.
  * Then the caller drops the capabilities it no longer needs.
  *
@@ -52,7 +55,19 @@ struct modus_sensor {
     void *ctx;
     uint64_t records, events, bad;
     int ncpu;
+    modus_scanner *launch; /* names exec callers' modality (opts.engine) */
+    char launch_name[32];
 };
+
+static const char *launch_fn(void *ctx, const char *doc, size_t len)
+{
+    modus_sensor *s = ctx;
+    const modus_event *ev;
+    modus_diag d;
+    if (modus_scanner_decode(s->launch, doc, len, &ev, &d) != MODUS_OK) return NULL;
+    snprintf(s->launch_name, sizeof s->launch_name, "%s", modus_event_modality(ev));
+    return s->launch_name;
+}
 
 /* The kernel's pre-filter of write-opens: the names decode_sensor.c keeps
  * next to the persistence paths they stand for. */
@@ -383,7 +398,6 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
         modus_sensor_close(s);
         return MODUS_ENOMEM;
     }
-    msdec_set_policy(s->dec, opts->file_policy);
     {
         modus_engine *own = NULL;
         const modus_engine *eng = opts->engine;
@@ -395,6 +409,15 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
             return MODUS_ETABLE;
         }
     }
+    msdec_set_context(s->dec, opts->env_vars, opts->env_redact);
+    if (opts->engine) {
+        if (modus_scanner_create(opts->engine, &s->launch) != MODUS_OK) {
+            modus_sensor_close(s);
+            return MODUS_ENOMEM;
+        }
+        msdec_set_launch_fn(s->dec, launch_fn, s);
+    }
+    msdec_set_policy(s->dec, opts->file_policy);
     s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.rb), on_record, s, NULL);
     if (!s->rb) {
         snprintf(diag->message, sizeof diag->message, "cannot open the ring buffer: %s",
@@ -450,5 +473,6 @@ void modus_sensor_close(modus_sensor *s)
     ring_buffer__free(s->rb);
     if (s->skel) sensor_bpf__destroy(s->skel);
     msdec_destroy(s->dec);
+    modus_scanner_destroy(s->launch);
     free(s);
 }

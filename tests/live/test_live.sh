@@ -121,6 +121,8 @@ check "the sensor prints its counts when it stops" grep -q "stopped after .* eve
 grep "stopped after" "$TMP/err"
 # KEEP_LIVE_OUT=FILE keeps what the sensor wrote, for a look after a failure
 [ -n "${KEEP_LIVE_OUT:-}" ] && cp "$OUT" "$KEEP_LIVE_OUT"
+# LIVE_CAPTURE=DIR: the field coverage test reads what the sensor emitted
+[ -n "${LIVE_CAPTURE:-}" ] && mkdir -p "$LIVE_CAPTURE" && cp "$OUT" "$LIVE_CAPTURE/live.ndjson"
 
 ev() { # PID ACTION [FILE.PATH] -> the first event of that pid and action (and file)
     jq -c --argjson p "$1" --arg a "$2" --arg f "${3:-}" \
@@ -293,6 +295,7 @@ os.execv("/proc/self/fd/%d" % fd, ["kworker"])' &
     kill -INT "$SENSOR"
     wait "$SENSOR"
     SENSOR=
+    [ -n "${LIVE_CAPTURE:-}" ] && cp "$TMP/kill.ndjson" "$LIVE_CAPTURE/live_elastic_alerts.ndjson"
     expect_eq "kill_process: the script died by SIGKILL" "$vrc" 137
     check "--stats-interval 1: periodic counts while running" grep -Eq "^modus live: [0-9]+ s: [0-9]+ events" "$TMP/err2"
     check "kill_process: well before its 10 s sleep ended (took ${took}s)" [ "$took" -lt 8 ]
