@@ -31,7 +31,11 @@
  *     the first time a program reads one of its leaves: hash, automaton and
  *     "always" list mark candidate tests and set their leaves' bits; a leaf
  *     whose bit is clear is false (or true, negated) at once; otherwise its
- *     candidate tests are verified, each once per event.
+ *     candidate tests are verified, each once per event. A residual that
+ *     depends on the event alone (arraySearch, a number comparison, a
+ *     function of one event's fields) is one entry for all the rules that
+ *     write it (pf->resids, structural equality) and is evaluated at most
+ *     once per event (pf_scratch.rval).
  * Invariants: a program's answer is the tree walker's for every event (null
  * included): a leaf's value on a missing field is the walker's on an empty
  * event, computed at build time; fields of other types (numbers, objects,
