@@ -1313,8 +1313,41 @@ bool prefilter_build(prefilter *pf)
         }
         f->group = g;
         f->rest = f->path.n > h.n ? h.n + 1 : 0; /* after "head." */
+        f->sub = UINT32_MAX;
+        if (!f->rest) continue;
+        sv t = {f->path.p + f->rest, f->path.n - f->rest}, h2 = head_of(t);
+        if (h2.n == t.n) continue; /* "head.name": nothing below */
+        uint32_t k = 0;
+        while (k < pf->nsubs && !(pf->subs[k].group == g && sv_eq(pf->subs[k].name, h2))) k++;
+        if (k == pf->nsubs) {
+            if (k == PF_SUBS) continue;
+            pf->subs[pf->nsubs].group = g;
+            pf->subs[pf->nsubs++].name = h2;
+        }
+        f->sub = k;
+        f->rest2 = (uint32_t)(f->rest + h2.n + 1);
     }
     return true;
+}
+
+/* the member `name` of object `from` when it is the only member whose key
+ * is `name` or starts with "name." (then a path below it is looked up from
+ * there, as mj_path would find it); 0 when there is none (the path is
+ * absent); UINT32_MAX when flattened keys share the head (look up the
+ * whole path) */
+static uint32_t sub_node(const mj_doc *d, uint32_t from, sv name)
+{
+    if (d->nodes[from].type != MJ_OBJECT || !d->nodes[from].count) return 0;
+    uint32_t hit = 0;
+    for (uint32_t k = from + 1; k; k = d->nodes[k].next) {
+        const mj_node *n = &d->nodes[k];
+        if (n->key_len < name.n || memcmp(n->key, name.p, name.n) != 0 ||
+            (n->key_len > name.n && n->key[name.n] != '.'))
+            continue;
+        if (hit || n->key_len != name.n) return UINT32_MAX;
+        hit = k;
+    }
+    return hit;
 }
 
 /* ---- per event ------------------------------------------------------------------------ */
@@ -1480,6 +1513,7 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
      * key with that head (the rest of the path is looked up from it); 1 when
      * it is not (flattened keys: the whole path from the root) */
     uint32_t at[PF_GROUPS] = {0};
+    uint32_t sat[PF_SUBS] = {0}; /* per sub: 0 not looked up, 1 absent, 2 flattened, node + 2 */
     if (pf->ngroups && d->n && d->nodes[0].type == MJ_OBJECT && d->nodes[0].count)
         for (uint32_t k = 1; k; k = d->nodes[k].next) {
             sv key = {d->nodes[k].key, d->nodes[k].key_len};
@@ -1505,8 +1539,20 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
             uint32_t from = f->group != UINT32_MAX ? at[f->group] : 1;
             if (!from) continue;
             if (from > 1 && f->rest) { /* the member "head" itself: from there */
-                const char *r = f->path.p + f->rest;
-                uint32_t rn = (uint32_t)(f->path.n - f->rest);
+                uint32_t off = f->rest;
+                if (f->sub != UINT32_MAX) { /* and from "head.sub", found once per event */
+                    if (!sat[f->sub]) {
+                        uint32_t k = sub_node(d, from, pf->subs[f->sub].name);
+                        sat[f->sub] = k == UINT32_MAX ? 2 : k ? k + 2 : 1;
+                    }
+                    if (sat[f->sub] == 1) continue; /* absent */
+                    if (sat[f->sub] > 2) {
+                        from = sat[f->sub] - 2;
+                        off = f->rest2;
+                    }
+                }
+                const char *r = f->path.p + off;
+                uint32_t rn = (uint32_t)(f->path.n - off);
                 node = eql_field_node_from(&c, f->id, from, r, rn);
                 if (node == UINT32_MAX) node = mj_path(d, from, r, rn);
             } else {

@@ -17,6 +17,7 @@
 #define PF_SECOND 0x40000000u
 
 #define PF_GROUPS 64
+#define PF_SUBS   64
 
 typedef struct pf_refs {
     uint32_t *v;
@@ -72,6 +73,8 @@ typedef struct pf_field {
     int id;         /* eql_field_intern(path): the per-event field cache */
     uint32_t group; /* prefilter.groups: its first path component, UINT32_MAX none */
     uint32_t rest;  /* where the path after the first component starts, 0 none */
+    uint32_t sub;   /* prefilter.subs: its first two components, UINT32_MAX none */
+    uint32_t rest2; /* where the path after the second component starts */
     pf_exact *tab;  /* exact values, open addressing */
     size_t n, cap;
     pf_refs exists; /* rules that need the field present (not null) */
@@ -118,6 +121,11 @@ typedef struct prefilter {
     sv groups[PF_GROUPS];       /* the fields' first path components */
     uint32_t ngroups;
     uint8_t group_tab[PF_GROUPS * 2]; /* hash of the heads: group + 1 */
+    struct {
+        uint32_t group;
+        sv name;
+    } subs[PF_SUBS]; /* second components under a group ("Ext" of "process.Ext.x") */
+    uint32_t nsubs;
     bool off;
     pf_test *tests; /* the shared table */
     uint32_t ntests, captests;

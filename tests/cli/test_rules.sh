@@ -73,6 +73,17 @@ MODUS_AC_DENSE_KB=1 "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$T
 check "automata: the same alerts with sparse deep states" cmp -s "$TMP/pf-on" "$TMP/ac-sparse"
 MODUS_AC_DENSE_KB=1000000 "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/ac-dense"
 check "automata: the same alerts with every state dense" cmp -s "$TMP/pf-on" "$TMP/ac-dense"
+# flattened keys under a group ("process": {"Ext.api": ...}, and "Ext" beside
+# "Ext.x"): the prefilter's per-event lookup of "head.sub" must defer to the
+# whole path, as the tree walker reads it
+jq -c 'if (.process.Ext|type)=="object" then .process |= (reduce (.Ext|to_entries[]) as $e (del(.Ext); .["Ext." + $e.key] = $e.value)) else . end' \
+    "$TMP/gen.ndjson" "$TMP/genp.ndjson" >"$TMP/flat.ndjson"
+jq -c 'if (.file.Ext|type)=="object" then .file |= (reduce (.Ext|to_entries[]) as $e (.; .["Ext." + $e.key] = $e.value)) else . end' \
+    "$TMP/gen.ndjson" "$TMP/genp.ndjson" >>"$TMP/flat.ndjson"
+"$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/flat.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/flat-on"
+MODUS_PREFILTER=off "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/flat.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/flat-off"
+check "prefilter: flattened keys, alerts to compare ($(wc -l <"$TMP/flat-on"))" test "$(wc -l <"$TMP/flat-on")" -gt 100
+check "prefilter: flattened keys, the same alerts without it" cmp -s "$TMP/flat-on" "$TMP/flat-off"
 # a broken program (leaf negation ignored) must be caught by the same comparison
 MODUS_PROGRAMS_FAULT=neg "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/prog-bad"
 check "programs: the comparison fails on a broken program" sh -c "! cmp -s '$TMP/pf-on' '$TMP/prog-bad'"
