@@ -42,6 +42,9 @@
  * mixed arrays) go to the walker. tests/unit/test_program.c and
  * fuzz/fuzz_program.c check random clauses; tests/cli/test_rules.sh checks
  * the alerts of 787 rules against every rule on every event.
+ * The prefilter reads its fields from the event's first two path levels,
+ * each found once per event ("process", then "process.Ext"), unless
+ * flattened keys share them (then the whole path, as the tree walker does).
  * Cost: per event, the prefilter's fields, then each field some candidate
  * reads (hash + automaton over its bytes), then the candidates' witnesses
  * and programs. Memory: an automaton keeps full rows for its shallowest
