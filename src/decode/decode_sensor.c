@@ -918,7 +918,8 @@ static void put_proc_fields(msdec *d, buf *b, const proc *p, bool leaders)
 }
 
 /* A leader's identity, from the table while it lives; an entry leader that
- * has gone keeps its pid, entity id and type (its start time is known). */
+ * has gone keeps its pid, entity id and type (its start time is known).
+ * type < 0: the session or group leader. */
 static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t ticks, int type)
 {
     proc *l = proc_find(d, tgid, false);
@@ -931,7 +932,9 @@ static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t 
             kstr(b, "executable", l->exe);
             kstr(b, "name", base_name(l->exe));
         }
-        if (l->args_len) {
+        /* args for the entry leader only: the one a rule reads, and every
+         * event carries all three leaders (the sensor's CPU: bench/live.sh) */
+        if (l->args_len && type >= 0) {
             key(b, "args");
             put_args(b, l->args, l->args_len, false);
         }
