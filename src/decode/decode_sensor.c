@@ -451,10 +451,20 @@ static const char *id_name(msdec *d, bool group, uint32_t id)
     return e->name;
 }
 
+/* ,"k":{"id":"N" without printf (several per event: the sensor's CPU) */
+static void put_id_open(buf *b, const char *k, uint32_t id)
+{
+    buf_puts(b, ",\"");
+    buf_puts(b, k);
+    buf_puts(b, "\":{\"id\":\"");
+    buf_put_u64(b, id);
+    buf_putc(b, '"');
+}
+
 static void put_id(msdec *d, buf *b, const char *k, bool group, uint32_t id)
 {
     const char *n = id_name(d, group, id);
-    buf_printf(b, ",\"%s\":{\"id\":\"%u\"", k, id);
+    put_id_open(b, k, id);
     if (*n) {
         buf_puts(b, ",\"name\":");
         jstr(b, n, strlen(n));
@@ -925,7 +935,8 @@ static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t 
     proc *l = proc_find(d, tgid, false);
     if (l && ticks && l->ticks != ticks) l = NULL; /* pid reused */
     key(b, k);
-    buf_printf(b, "{\"pid\":%u", tgid);
+    buf_puts(b, "{\"pid\":");
+    buf_put_u64(b, tgid);
     if (l) {
         kstr(b, "entity_id", l->entity);
         if (l->exe) {
@@ -944,7 +955,8 @@ static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t 
         kstr(b, "entity_id", tmp.entity);
     }
     if (type >= 0 && (size_t)type < sizeof entry_names / sizeof *entry_names)
-        buf_printf(b, ",\"entry_meta\":{\"type\":\"%s\"}", entry_names[type]);
+        buf_puts(b, ",\"entry_meta\":{\"type\":\""), buf_puts(b, entry_names[type]),
+            buf_puts(b, "\"}");
     buf_putc(b, '}');
 }
 
@@ -1069,21 +1081,25 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     bool known = p && p->ctx_known;
     uint32_t uid = known ? p->euid : h->uid;
     const char *un = id_name(d, false, uid);
-    buf_printf(b, ",\"user\":{\"id\":\"%u\"", uid);
+    put_id_open(b, "user", uid);
     if (*un) kstr(b, "name", un);
     if (known) {
         un = id_name(d, false, p->uid);
-        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->uid);
+        buf_puts(b, ",\"Ext\":{\"real\":{\"id\":\"");
+        buf_put_u64(b, p->uid);
+        buf_putc(b, '"');
         if (*un) kstr(b, "name", un);
         buf_puts(b, "}}");
     }
     buf_putc(b, '}');
     if (known) {
         const char *gn = id_name(d, true, p->egid);
-        buf_printf(b, ",\"group\":{\"id\":\"%u\"", p->egid);
+        put_id_open(b, "group", p->egid);
         if (*gn) kstr(b, "name", gn);
         gn = id_name(d, true, p->gid);
-        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->gid);
+        buf_puts(b, ",\"Ext\":{\"real\":{\"id\":\"");
+        buf_put_u64(b, p->gid);
+        buf_putc(b, '"');
         if (*gn) kstr(b, "name", gn);
         buf_puts(b, "}}}");
     }
@@ -1096,7 +1112,8 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
 {
     buf *b = &d->out;
     proc *p = proc_find(d, h->tgid, false);
-    buf_printf(b, ",\"process\":{\"pid\":%u", h->tgid);
+    buf_puts(b, ",\"process\":{\"pid\":");
+    buf_put_u64(b, h->tgid);
     if (p) {
         put_proc_fields(d, b, p, true);
     } else {
@@ -1107,7 +1124,8 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
     }
     uint32_t ppid = p && p->ppid ? p->ppid : h->ppid;
     proc *pp = proc_find(d, ppid, false);
-    buf_printf(b, ",\"parent\":{\"pid\":%u", ppid);
+    buf_puts(b, ",\"parent\":{\"pid\":");
+    buf_put_u64(b, ppid);
     if (pp) put_proc_fields(d, b, pp, false);
     /* the launch modality: the modality of the code that exec'd this
      * process (its exec caller's stack, process.parent.thread on the exec
@@ -1123,7 +1141,8 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
         buf_puts(b, "}}");
     }
     buf_putc(b, '}');
-    buf_printf(b, ",\"thread\":{\"id\":%u", h->tid);
+    buf_puts(b, ",\"thread\":{\"id\":");
+    buf_put_u64(b, h->tid);
     if (stack_json) {
         buf_puts(b, ",\"Ext\":{\"call_stack\":");
         buf_puts(b, stack_json);
