@@ -43,6 +43,14 @@ static inline uint64_t cli_errors(const cli_counts *n)
 typedef int (*cli_event_fn)(const modus_event *ev, const char *file, uint64_t line, void *ctx);
 int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o, cli_counts *n,
                    cli_event_fn fn, void *ctx);
+/* The lines of a file undecoded (modus scan -j): fn gets each line with its
+ * place (file name borrowed for the run), note each reader error (too long,
+ * unreadable) to count and report; the caller decodes. */
+typedef int (*cli_line_fn)(const char *line, size_t len, const char *file, uint64_t lineno,
+                           uint64_t offset, void *ctx);
+typedef void (*cli_note_fn)(modus_status st, const modus_diag *d, void *ctx);
+int cli_each_line(const char *path, const cli_input_opts *o, cli_counts *n, cli_line_fn fn,
+                  cli_note_fn note, void *ctx);
 
 /* ---- configuration files (config.c) ---- */
 /* Replaces `--config FILE` in argv by the file's options (see config.c). */

@@ -9,12 +9,22 @@
  *   FORK              process         fork                -
  *   EXIT              process         end                 -
  *   MPROTECT, MMAP*   api             mprotect, mmap      process.thread
- *   FILE_OPEN         file            creation, modification
- *   RENAME            file            rename
+ *   FILE_OPEN         file            creation, modification (persistence paths)
+ *   FILE_OP           file            creation, modification, deletion,
+ *                                     attributes_modified (chmod); header_bytes
+ *                                     from the first write of a created file
+ *   RENAME            file            rename (persistence, or the file policy)
+ *   MMAP of a file    library         load (where the file policy looks)
  *   PTRACE, VM_WRITEV api             ptrace, process_vm_writev (Target.process.pid)
+ *   PROC_MEM          api             proc_mem_write, proc_mem_read (Target.process.*)
  *   MEMFD             process, api    memfd_create        (type start, as Elastic Defend)
  *   MODULE            process, driver load_module         (type start; api.name finit_module...)
  *   BPF               api             bpf                 (BPF_PROG_LOAD)
+ *   NET_CONNECT       network         connection_attempted  process.thread
+ *   NET_ACCEPT        network         connection_accepted
+ *   NET_LISTEN        network         listen, bind (UDP)
+ *   NET_CLOSE         network         disconnect_received
+ *   DNS               network         lookup_requested, lookup_result (dns.*)
  *   SETSID            process         session_id_change, uid_change, gid_change
  *   (* MMAP only when suspect: W+X, anonymous, deleted/memfd file)
  *
@@ -37,6 +47,7 @@
  * Stacks are unwound when their record arrives: the maps of an exec caller
  * are gone once the new image runs.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <sys/random.h>
@@ -49,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns_wire.h"
+#include "detect/needs.h"
 #include "sensor.h"
 #include "stack/ustack.h"
 #include "util/buf.h"
@@ -102,10 +115,15 @@ struct msdec {
     uint32_t nprocs;
     pending exec_caller[MAX_PENDING], vfork[MAX_PENDING];
     uint64_t seq, unwound;
-    const char *jit; /* JIT runtime module on the last unwound stack */
+    const char *jit;  /* JIT runtime module on the last unwound stack */
+    char **jit_names; /* runtimes by code that make JIT code (msdec_set_code) */
+    size_t njit;
     buf out, tmp;
+    const modus_file_policy *policy; /* borrowed; NULL: none */
     ustack_frame frames[MAX_FRAMES];
     char fbuf[1024];
+    dns_msg dns;         /* the DNS message being decoded */
+    uint64_t dns_errors; /* DNS messages that did not parse (whole or in part) */
     /* process context: env allow-list and redaction patterns (globs,
      * NUL-separated), the launch-modality classifier */
     char *env_allow, *env_redact;
@@ -189,12 +207,17 @@ static void proc_set_exe(proc *p, const char *exe, size_t n)
     p->exe = e;
 }
 
-static void proc_entity(msdec *d, proc *p)
+static void entity_of(const msdec *d, uint32_t tgid, uint64_t ticks, char out[17])
 {
     uint64_t h = 1469598103934665603ULL;
     for (const char *c = d->boot_id; *c; c++) h = (h ^ (uint8_t)*c) * 1099511628211ULL;
-    h = mix(h ^ mix(p->tgid) ^ mix(p->ticks + 0x9e3779b97f4a7c15ULL));
-    snprintf(p->entity, sizeof p->entity, "%016llx", (unsigned long long)h);
+    h = mix(h ^ mix(tgid) ^ mix(ticks + 0x9e3779b97f4a7c15ULL));
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static void proc_entity(msdec *d, proc *p)
+{
+    entity_of(d, p->tgid, p->ticks, p->entity);
 }
 
 static uint64_t ns_to_ticks(uint64_t ns)
@@ -621,12 +644,37 @@ void msdec_destroy(msdec *d)
         pending_clear(&d->vfork[i]);
     }
     ustack_destroy(d->u);
+    for (size_t i = 0; i < d->njit; i++) free(d->jit_names[i]);
+    free(d->jit_names);
     free(d->procs);
     free(d->env_allow);
     free(d->env_redact);
     buf_free(&d->out);
     buf_free(&d->tmp);
     free(d);
+}
+
+bool msdec_set_code(msdec *d, const char *const *patterns, const char *const *names,
+                    const bool *jit, size_t n, size_t *bad)
+{
+    if (!ustack_set_code(d->u, patterns, names, n, bad)) return false;
+    for (size_t i = 0; i < d->njit; i++) free(d->jit_names[i]);
+    free(d->jit_names);
+    d->jit_names = calloc(n ? n : 1, sizeof *d->jit_names);
+    d->njit = 0;
+    for (size_t i = 0; d->jit_names && i < n; i++)
+        if (jit[i] && (d->jit_names[d->njit] = strdup(names[i]))) d->njit++;
+    return true;
+}
+
+bool msdec_add_known(msdec *d, const char *path, const char *name)
+{
+    return ustack_add_known(d->u, path, name);
+}
+
+void msdec_set_policy(msdec *d, const modus_file_policy *p)
+{
+    d->policy = p && !modus_file_policy_empty(p) ? p : NULL;
 }
 
 void msdec_stats(const msdec *d, uint64_t *processes, uint64_t *unwound)
@@ -962,13 +1010,20 @@ static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t 
 
 /* ---- stacks --------------------------------------------------------------------------- */
 
-static const char *jit_runtime(const char *module)
+/* The JIT runtime a frame stands for, as the protection_provenance of the
+ * memory it makes executable: its module's file name where that is a known
+ * one (libjvm.so, node...), else the runtime its code shows (a renamed node
+ * is "node"). */
+static const char *jit_runtime(const msdec *d, const ustack_frame *f)
 {
+    const char *module = f->module;
     if (!module) return NULL;
     const char *b = base_name(module);
     if (!strcmp(b, "node") || !strcmp(b, "nodejs") || !strncmp(b, "libnode.so", 10)) return b;
     if (!strcmp(b, "libjvm.so")) return b;
     if (!strncmp(b, "libluajit", 9) || !strncmp(b, "luajit", 6)) return b;
+    for (size_t i = 0; f->runtime && i < d->njit; i++)
+        if (!strcmp(d->jit_names[i], f->runtime)) return d->jit_names[i];
     return NULL;
 }
 
@@ -1013,13 +1068,21 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
             lead = f->lead;
             nl = f->nlead;
         }
+        /* a frame-pointer step in code built without frame pointers reads
+         * garbage: say so, so the classifier does not judge its return
+         * address (stub_entered_by_return) */
+        if (i > 0 && f->how == 'F') kstr(b, "unwind", "frame_pointer");
         if (lead) {
             char hex[40];
             for (size_t k = 0; k < nl; k++) snprintf(hex + 2 * k, 3, "%02x", lead[k]);
             kstr(b, "callsite_leading_bytes", hex);
         }
+        if (f->module && f->runtime) { /* recognised by its code, not its name */
+            kstr(b, "module_runtime", f->runtime);
+            if (f->runtime_by) kstr(b, "module_origin", f->runtime_by);
+        }
         buf_putc(b, '}');
-        if (!d->jit) d->jit = jit_runtime(f->module);
+        if (!d->jit) d->jit = jit_runtime(d, f);
     }
     buf_putc(b, ']');
     buf_putc(b, 0); /* a C string for buf_puts; not counted */
@@ -1187,6 +1250,23 @@ static const char *ptrace_req(int64_t r)
     }
 }
 
+static const char *pmem_syscall(uint32_t nr)
+{
+    switch (nr) {
+    case 0: return "read";
+    case 1: return "write";
+    case 17: return "pread64";
+    case 18: return "pwrite64";
+    case 19: return "readv";
+    case 20: return "writev";
+    case 295: return "preadv";
+    case 296: return "pwritev";
+    case 327: return "preadv2";
+    case 328: return "pwritev2";
+    default: return "other";
+    }
+}
+
 /* What backs the memory of an MPROTECT/MMAP record: the kernel says
  * "anonymous" or "file without links"; shared anonymous memory is a
  * linkless shmem file named dev/zero, memfds are named memfd:NAME. */
@@ -1229,6 +1309,12 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         khex(b, "address", h->u.ptrace.addr);
         break;
     case MSR_VM_WRITEV: knum(b, "iovec_count", (uint64_t)h->u.ptrace.request); break;
+    case MSR_PROC_MEM:
+        kstr(b, "syscall", pmem_syscall(h->u.pmem.nr));
+        khex(b, "address", h->u.pmem.addr);
+        knum(b, "size", h->u.pmem.len);
+        knum(b, "fd", (uint64_t)(uint32_t)h->u.pmem.fd);
+        break;
     case MSR_MEMFD: {
         char nm[65];
         memcpy(nm, h->u.memfd.name, 64);
@@ -1279,6 +1365,10 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
         }
     }
     if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV) beh[nb++] = "cross_process";
+    /* /proc/self/mem: writes land even in read-only code (the kernel forces
+     * them): patching code without mprotect. Not cross-process. */
+    if (h->type == MSR_PROC_MEM)
+        beh[nb++] = h->u.pmem.target != h->tgid ? "cross_process" : "self_modify";
     if (nb) {
         buf_puts(b, ",\"behaviors\":[");
         for (int i = 0; i < nb; i++) {
@@ -1299,13 +1389,27 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
                    fl & 1 ? "true" : "false", fl & 2 ? "true" : "false", fl & 4 ? "true" : "false");
     }
     buf_puts(b, "}}"); /* Ext, process */
-    if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV) {
-        proc *t = proc_find(d, h->u.ptrace.target, false);
+    if (h->type == MSR_PTRACE || h->type == MSR_VM_WRITEV || h->type == MSR_PROC_MEM) {
+        uint32_t tpid = h->type == MSR_PROC_MEM ? h->u.pmem.target : h->u.ptrace.target;
+        proc *t = proc_find(d, tpid, false);
         buf_puts(b, ",\"Target\":{\"process\":{\"pid\":");
-        buf_put_u64(b, h->u.ptrace.target);
+        buf_put_u64(b, tpid);
+        if (t) {
+            kstr(b, "entity_id", t->entity);
+        } else if (h->type == MSR_PROC_MEM && h->u.pmem.target_start_ns) {
+            char ent[17]; /* the kernel named the target's start: its entity id */
+            entity_of(d, tpid, ns_to_ticks(h->u.pmem.target_start_ns), ent);
+            kstr(b, "entity_id", ent);
+        }
         if (t && t->exe) {
             kstr(b, "executable", t->exe);
             kstr(b, "name", base_name(t->exe));
+        }
+        if (h->type == MSR_PROC_MEM && h->u.pmem.target_tid &&
+            h->u.pmem.target_tid != h->u.pmem.target) {
+            buf_puts(b, ",\"thread\":{\"id\":");
+            buf_put_u64(b, h->u.pmem.target_tid);
+            buf_putc(b, '}');
         }
         buf_puts(b, "}}");
     }
@@ -1317,18 +1421,22 @@ static int api_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
     return finish(d, json, len);
 }
 
+/* what a file event says beyond its path */
+typedef struct fextra {
+    const char *action, *type;
+    const char *orig; /* rename: the old path */
+    const char *cls;  /* persistence class, or NULL */
+    uint32_t mode;    /* inode mode bits, 0: unknown */
+    bool mode_known, dir;
+    const uint8_t *hdr; /* header bytes */
+    uint32_t nhdr;
+} fextra;
+
 static int file_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, const char *path,
-                      const char *orig, const char *cls, const char **json, size_t *len)
+                      const fextra *x, const char **json, size_t *len)
 {
     size_t nf = unwind_json(d, h, data);
-    const char *action, *type;
-    if (h->type == MSR_RENAME)
-        action = "rename", type = "change";
-    else if (h->flags & MSR_F_CREATED)
-        action = "creation", type = "creation";
-    else
-        action = "modification", type = "change";
-    begin_doc(d, h, "file", type, action);
+    begin_doc(d, h, "file", x->type, x->action);
     put_process(d, h, nf ? d->tmp.p : NULL, NULL);
     buf *b = &d->out;
     buf_putc(b, '}');
@@ -1341,14 +1449,264 @@ static int file_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, co
     kstr(b, "directory", dir);
     const char *dot = strrchr(name, '.');
     if (dot && dot != name && dot[1]) kstr(b, "extension", dot + 1);
-    buf_puts(b, ",\"Ext\":{\"persistence\":");
-    jstr(b, cls, strlen(cls));
-    if (orig) {
+    if (x->dir) kstr(b, "type", "dir");
+    if (x->mode_known) {
+        char m[8];
+        snprintf(m, sizeof m, "0%o", x->mode & 07777);
+        kstr(b, "mode", m);
+    }
+    buf_puts(b, ",\"Ext\":{");
+    size_t at = b->n;
+    if (x->cls) kstr(b, "persistence", x->cls);
+    if (x->orig) {
         buf_puts(b, ",\"original\":{\"path\":");
-        jstr(b, orig, strlen(orig));
+        jstr(b, x->orig, strlen(x->orig));
+        kstr(b, "name", base_name(x->orig));
         buf_putc(b, '}');
     }
+    if (x->nhdr) {
+        char hex[2 * MSR_FOP_HDR + 1];
+        for (uint32_t k = 0; k < x->nhdr && k < MSR_FOP_HDR; k++)
+            snprintf(hex + 2 * k, 3, "%02x", x->hdr[k]);
+        kstr(b, "header_bytes", hex);
+    }
+    if (x->mode_known && !strcmp(x->action, "attributes_modified"))
+        buf_printf(b, ",\"executable\":%s", x->mode & 0111 ? "true" : "false");
+    /* drop the leading comma of the first member */
+    if (b->n > at && b->p[at] == ',') {
+        memmove(b->p + at, b->p + at + 1, b->n - at - 1);
+        b->n--;
+    }
     buf_puts(b, "}}");
+    return finish(d, json, len);
+}
+
+/* ---- network and DNS ------------------------------------------------------------------ */
+
+/* One end of a connection as ECS source/destination; v4-mapped IPv6
+ * addresses (a dual-stack socket talking IPv4) are written as IPv4. */
+static bool net_ip(uint16_t family, const uint8_t *a, char *out, size_t n)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == 10 && !memcmp(a, mapped, 12)) return inet_ntop(AF_INET, a + 12, out, n) != NULL;
+    if (family == 10) return inet_ntop(AF_INET6, a, out, n) != NULL;
+    if (family == 2) return inet_ntop(AF_INET, a, out, n) != NULL;
+    out[0] = 0;
+    return false;
+}
+
+static void put_endpoint(buf *b, const char *k, uint16_t family, const uint8_t *a, uint16_t port)
+{
+    char ip[INET6_ADDRSTRLEN];
+    key(b, k);
+    buf_putc(b, '{');
+    if (net_ip(family, a, ip, sizeof ip)) { /* address: ECS's raw form, the IP here */
+        buf_puts(b, "\"address\":");
+        jstr(b, ip, strlen(ip));
+        buf_puts(b, ",\"ip\":");
+        jstr(b, ip, strlen(ip));
+        buf_putc(b, ',');
+    }
+    buf_puts(b, "\"port\":");
+    buf_put_u64(b, port);
+    buf_putc(b, '}');
+}
+
+static const char *net_type(const struct msr_net *n)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (n->family == 10 && !memcmp(n->daddr, mapped, 12) && !memcmp(n->saddr, mapped, 12))
+        return "ipv4";
+    return n->family == 10 ? "ipv6" : "ipv4";
+}
+
+static const char *net_transport(uint16_t proto)
+{
+    return proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 1 ? "icmp" : "other";
+}
+
+/* source, destination and the network object (left open for the caller) */
+static void put_net(buf *b, const struct msr_net *n, const char *direction, bool local_only)
+{
+    put_endpoint(b, "source", n->family, n->saddr, n->sport);
+    if (!local_only) put_endpoint(b, "destination", n->family, n->daddr, n->dport);
+    buf_puts(b, ",\"network\":{\"transport\":");
+    const char *t = net_transport(n->proto);
+    jstr(b, t, strlen(t));
+    kstr(b, "type", net_type(n));
+    if (direction) kstr(b, "direction", direction);
+}
+
+static const char *errno_name(int e)
+{
+    switch (e) {
+    case 0: return "success";
+    case 115: return "EINPROGRESS";
+    case 111: return "ECONNREFUSED";
+    case 110: return "ETIMEDOUT";
+    case 113: return "EHOSTUNREACH";
+    case 101: return "ENETUNREACH";
+    case 99: return "EADDRNOTAVAIL";
+    case 13: return "EACCES";
+    case 1: return "EPERM";
+    case 4: return "EINTR";
+    case 11: return "EAGAIN";
+    case 106: return "EISCONN";
+    case 114: return "EALREADY";
+    default: return "error";
+    }
+}
+
+/* CONNECT, ACCEPT, LISTEN, CLOSE -> event.category network:
+ *   connection_attempted  start  egress   (source = this host)
+ *   connection_accepted   start  ingress  (source = the remote peer)
+ *   listen / bind         start  -        (source = the bound address)
+ *   disconnect_received   end    as the connection was made */
+static int net_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, const char **json,
+                     size_t *len)
+{
+    const struct msr_net *n = &h->u.net;
+    const char *action, *type = "start", *dir = NULL;
+    switch (h->type) {
+    case MSR_NET_CONNECT: action = "connection_attempted", dir = "egress"; break;
+    case MSR_NET_ACCEPT: action = "connection_accepted", dir = "ingress"; break;
+    case MSR_NET_LISTEN: action = h->flags & MSR_F_NET_BIND ? "bind" : "listen"; break;
+    default:
+        action = "disconnect_received", type = "end";
+        dir = n->result == 2 ? "ingress" : "egress";
+        break;
+    }
+    size_t nf = unwind_json(d, h, data);
+    begin_doc(d, h, "network", type, action);
+    put_process(d, h, nf ? d->tmp.p : NULL, NULL);
+    buf *b = &d->out;
+    buf_putc(b, '}');
+    put_net(b, n, dir, h->type == MSR_NET_LISTEN);
+    buf_puts(b, ",\"Ext\":{");
+    buf_puts(b, "\"fd\":");
+    buf_put_u64(b, (uint64_t)(uint32_t)n->fd);
+    if (h->type == MSR_NET_CONNECT) {
+        int e = n->result < 0 ? -n->result : 0;
+        kstr(b, "result", errno_name(e));
+        if (e && e != 115) knum(b, "errno", (uint64_t)e);
+    }
+    buf_puts(b, "}}");
+    return finish(d, json, len);
+}
+
+/* DNS -> event.category network, event.type [protocol, info] (Elastic
+ * Defend's shape): lookup_requested for a query the process sent,
+ * lookup_result for a response it received, with the answers. A message
+ * that does not parse still makes an event, with dns.Ext.error naming the
+ * byte offset (a malformed message to port 53 is itself worth seeing). */
+static int dns_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, const char **json,
+                     size_t *len)
+{
+    const uint8_t *p = h->u.dns.payload;
+    size_t n = h->u.dns.len < MSR_DNS_MAX ? h->u.dns.len : MSR_DNS_MAX;
+    bool truncated = h->u.dns.len > MSR_DNS_MAX;
+    /* DNS over TCP: a two-byte length first */
+    if (h->u.dns.net.proto == 6 && n >= 2 && (size_t)((p[0] << 8) | p[1]) + 2 >= n) {
+        p += 2;
+        n -= 2;
+    }
+    dns_msg *m = &d->dns;
+    dns_err err;
+    bool ok = dns_parse(p, n, m, &err);
+    if (!ok || err.msg) d->dns_errors++;
+    bool sent = h->flags & MSR_F_DNS_SENT;
+    bool result = ok ? m->response : !sent;
+    size_t nf = unwind_json(d, h, data);
+    /* begin_doc writes type verbatim between quotes: two types */
+    begin_doc(d, h, "network", "protocol\",\"info", result ? "lookup_result" : "lookup_requested");
+    put_process(d, h, nf ? d->tmp.p : NULL, NULL);
+    buf *b = &d->out;
+    buf_putc(b, '}');
+    put_net(b, &h->u.dns.net, sent ? "egress" : "ingress", false);
+    kstr(b, "protocol", "dns");
+    buf_putc(b, '}');
+    buf_puts(b, ",\"dns\":{");
+    char tb[16];
+    if (ok) {
+        buf_puts(b, "\"id\":");
+        buf_put_u64(b, m->id);
+        kstr(b, "type", m->response ? "answer" : "query");
+        kstr(b, "op_code", m->opcode == 0 ? "QUERY" : m->opcode == 2 ? "STATUS" : "OTHER");
+        buf_puts(b, ",\"question\":{\"name\":");
+        jstr(b, m->qname, strlen(m->qname));
+        kstr(b, "type", dns_type_name(m->qtype, tb));
+        kstr(b, "class", m->qclass == 1 ? "IN" : "OTHER");
+        buf_putc(b, '}');
+        if (m->response) {
+            kstr(b, "response_code", dns_rcode_name(m->rcode, tb));
+            if (m->nanswers) {
+                key(b, "answers");
+                buf_putc(b, '[');
+                for (unsigned i = 0; i < m->nanswers; i++) {
+                    const dns_rr *r = &m->answers[i];
+                    if (i) buf_putc(b, ',');
+                    buf_puts(b, "{\"name\":");
+                    jstr(b, r->name, strlen(r->name));
+                    kstr(b, "type", dns_type_name(r->type, tb));
+                    kstr(b, "class", r->klass == 1 ? "IN" : "OTHER");
+                    knum(b, "ttl", r->ttl);
+                    if (r->data[0]) kstr(b, "data", r->data);
+                    buf_putc(b, '}');
+                }
+                buf_putc(b, ']');
+                int nip = 0;
+                for (unsigned i = 0; i < m->nanswers; i++) {
+                    const dns_rr *r = &m->answers[i];
+                    if ((r->type != 1 && r->type != 28) || !r->data[0]) continue;
+                    buf_puts(b, nip++ ? "," : ",\"resolved_ip\":[");
+                    jstr(b, r->data, strlen(r->data));
+                }
+                if (nip) buf_putc(b, ']');
+            }
+        }
+    }
+    buf_puts(b, ok ? ",\"Ext\":{" : "\"Ext\":{");
+    buf_puts(b, "\"message_bytes\":");
+    buf_put_u64(b, h->u.dns.len);
+    if (truncated) buf_puts(b, ",\"truncated\":true");
+    if (err.msg) {
+        char e[160];
+        snprintf(e, sizeof e, "byte %zu: %s", err.offset, err.msg);
+        kstr(b, "error", e);
+    }
+    buf_puts(b, "}}");
+    return finish(d, json, len);
+}
+
+/* A library (an executable mapping of a file) where the file policy looks:
+ * its directories, or, with a policy of "all", the world-writable places. */
+static bool library_watched(const msdec *d, const char *path)
+{
+    static const char *const staging[] = {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", NULL};
+    if (!d->policy || !path[0]) return false;
+    if (!(d->policy->all & FOP_WRITE)) return fpol_match(d->policy, path, true, FOP_ALL);
+    for (int i = 0; staging[i]; i++)
+        if (!strncmp(path, staging[i], strlen(staging[i]))) return true;
+    return false;
+}
+
+static int library_event(msdec *d, const struct msr_hdr *h, const char *path, const char **json,
+                         size_t *len)
+{
+    begin_doc(d, h, "library", "start", "load");
+    put_process(d, h, NULL, NULL);
+    buf *b = &d->out;
+    buf_putc(b, '}');
+    const char *name = base_name(path);
+    buf_puts(b, ",\"dll\":{\"path\":");
+    jstr(b, path, strlen(path));
+    kstr(b, "name", name);
+    buf_puts(b, "},\"file\":{\"path\":");
+    jstr(b, path, strlen(path));
+    kstr(b, "name", name);
+    const char *dot = strrchr(name, '.');
+    if (dot && dot != name && dot[1]) kstr(b, "extension", dot + 1);
+    buf_putc(b, '}');
     return finish(d, json, len);
 }
 
@@ -1399,6 +1757,22 @@ static void launch_modality(msdec *d, proc *p, const char *caller)
     memset(b->p + n, ' ', 64);
     const char *m = d->launch_fn(d->launch_ctx, b->p, n);
     if (m) snprintf(p->launch, sizeof p->launch, "%s", m);
+}
+
+/* A relative path against the directory the kernel walked for it (base:
+ * components leaf first), or the caller's cwd / dfd now when it did not. */
+static void resolve_base(uint32_t tgid, int32_t dfd, const char *rel, const char *base,
+                         size_t basecap, char *out, size_t n)
+{
+    while (rel[0] == '.' && rel[1] == '/') rel += 2;
+    if (rel[0] == '/' || !base[0]) {
+        resolve(tgid, dfd, rel, out, n);
+        return;
+    }
+    char dir[MSR_PATH * 2];
+    path_join(base, basecap, dir, sizeof dir);
+    int w = snprintf(out, n, "%s/%s", strcmp(dir, "/") ? dir : "", rel);
+    if (w < 0 || (size_t)w >= n) snprintf(out, n, "%s", rel);
 }
 
 int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size_t *len)
@@ -1526,17 +1900,21 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         }
         if (pe) pending_clear(pe);
         ustack_exec(d->u, h->tgid);
+        /* the program and its interpreter: parsed now, every executable
+         * segment mapped, so the first stack of a new binary unwinds */
         if (p && p->exe && h->u.exec.text_end > h->u.exec.text_start)
-            ustack_map(d->u, h->tgid, h->u.exec.text_start, h->u.exec.text_end,
-                       h->u.exec.text_pgoff, USTACK_PROT_R | USTACK_PROT_X, p->exe, NULL);
+            ustack_image(d->u, h->tgid, h->u.exec.text_start, h->u.exec.text_end,
+                         h->u.exec.text_pgoff, p->exe);
         if (h->u.exec.interp_end > h->u.exec.interp_start && h->u.exec.interp[0]) {
             char ip[MSR_PATH * 2];
             path_join(h->u.exec.interp, sizeof h->u.exec.interp, ip, sizeof ip);
-            ustack_map(d->u, h->tgid, h->u.exec.interp_start, h->u.exec.interp_end,
-                       h->u.exec.interp_pgoff, USTACK_PROT_R | USTACK_PROT_X, ip, NULL);
+            ustack_image(d->u, h->tgid, h->u.exec.interp_start, h->u.exec.interp_end,
+                         h->u.exec.interp_pgoff, ip);
         }
         begin_doc(d, h, "process", "start", "exec");
         put_process(d, h, NULL, caller);
+        /* stdin or stdout is a socket: a shell on a connection */
+        if (h->flags & MSR_F_STDIO_SOCK) buf_puts(&d->out, ",\"Ext\":{\"stdio_socket\":true}");
         buf_putc(&d->out, '}');
         free(caller);
         return finish(d, json, len);
@@ -1582,6 +1960,8 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         if (!(h->flags & MSR_F_SUSPECT)) {
             ustack_map(d->u, h->tgid, h->u.mem.addr, h->u.mem.addr + h->u.mem.len,
                        h->u.mem.vma_start, h->u.mem.prot, path[0] ? path : NULL, NULL);
+            if (path[0] == '/' && library_watched(d, path))
+                return library_event(d, h, path, json, len);
             return 0;
         }
         int r = api_event(d, h, data, "api", "mmap", "mmap", json, len);
@@ -1604,7 +1984,47 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
             path_join(h->u.file.path, sizeof h->u.file.path, path, sizeof path);
         const char *cls = sensor_persist_class(path);
         if (!cls) return 0;
-        return file_event(d, h, data, path, NULL, cls, json, len);
+        fextra x = {.cls = cls};
+        x.action = h->flags & MSR_F_CREATED ? "creation" : "modification";
+        x.type = h->flags & MSR_F_CREATED ? "creation" : "change";
+        return file_event(d, h, data, path, &x, json, len);
+    }
+    case MSR_FILE_OP: {
+        char path[MSR_PATH * 2];
+        if (h->flags & MSR_F_FOP_USER) {
+            char raw[MSR_PATH + 1];
+            memcpy(raw, h->u.fop.path, MSR_PATH);
+            raw[MSR_PATH] = 0;
+            if (!raw[0]) return -1;
+            resolve_base(h->tgid, h->u.fop.dfd, raw, h->u.fop.base, sizeof h->u.fop.base, path,
+                         sizeof path);
+        } else
+            path_join(h->u.fop.path, sizeof h->u.fop.path, path, sizeof path);
+        fextra x = {0};
+        x.cls = sensor_persist_class(path);
+        x.mode = h->u.fop.mode;
+        /* S_IFDIR */
+        x.dir = (h->flags & MSR_F_FOP_DIR) || (h->u.fop.mode & 0170000) == 0040000;
+        switch (h->u.fop.op) {
+        case MSR_FOP_CREATE: x.action = "creation", x.type = "creation", x.mode_known = true; break;
+        case MSR_FOP_MODIFY:
+            x.action = "modification", x.type = "change", x.mode_known = true;
+            break;
+        case MSR_FOP_WRITE:
+            x.action = "modification", x.type = "change", x.mode_known = true;
+            if (h->flags & MSR_F_FOP_HEADER) {
+                x.hdr = h->u.fop.header;
+                x.nhdr = h->u.fop.hdr_len < MSR_FOP_HDR ? h->u.fop.hdr_len : MSR_FOP_HDR;
+            }
+            break;
+        case MSR_FOP_DELETE: x.action = "deletion", x.type = "deletion"; break;
+        case MSR_FOP_CHMOD:
+            x.action = "attributes_modified", x.type = "change", x.mode_known = true;
+            x.dir = h->flags & MSR_F_FOP_DIR;
+            break;
+        default: return -1;
+        }
+        return file_event(d, h, data, path, &x, json, len);
     }
     case MSR_RENAME: {
         char np[MSR_PATH * 2], op[MSR_PATH * 2];
@@ -1616,18 +2036,36 @@ int msdec_record(msdec *d, const void *rec, size_t size, const char **json, size
         if (h->u.rename.olddfd == -1 && h->u.rename.newdfd == -1) /* LSM: walked */
             path_join(h->u.rename.newpath, sizeof h->u.rename.newpath, np, sizeof np);
         else
-            resolve(h->tgid, h->u.rename.newdfd, nraw, np, sizeof np);
+            resolve_base(h->tgid, h->u.rename.newdfd, nraw,
+                         h->u.rename.newdfd == -100 ? h->u.rename.base : "",
+                         sizeof h->u.rename.base, np, sizeof np);
         const char *cls = sensor_persist_class(np);
-        if (!cls) return 0;
         if (h->u.rename.olddfd == -1) /* LSM: the old name only */
             snprintf(op, sizeof op, "%s", oraw);
         else
-            resolve(h->tgid, h->u.rename.olddfd, oraw, op, sizeof op);
-        return file_event(d, h, data, np, op, cls, json, len);
+            resolve_base(h->tgid, h->u.rename.olddfd, oraw,
+                         h->u.rename.olddfd == -100 ? h->u.rename.base : "",
+                         sizeof h->u.rename.base, op, sizeof op);
+        /* beyond persistence: where the file policy looks, at either name */
+        if (!cls &&
+            !(d->policy && (fpol_match(d->policy, np, false, FOP_RENAME) ||
+                            (op[0] == '/' && fpol_match(d->policy, op, false, FOP_RENAME)))))
+            return 0;
+        fextra x = {.action = "rename", .type = "change", .orig = op, .cls = cls};
+        return file_event(d, h, data, np, &x, json, len);
     }
+    case MSR_NET_CONNECT:
+    case MSR_NET_ACCEPT:
+    case MSR_NET_LISTEN:
+    case MSR_NET_CLOSE: return net_event(d, h, data, json, len);
+    case MSR_DNS: return dns_event(d, h, data, json, len);
     case MSR_PTRACE: return api_event(d, h, data, "api", "ptrace", "ptrace", json, len);
     case MSR_VM_WRITEV:
         return api_event(d, h, data, "api", "process_vm_writev", "process_vm_writev", json, len);
+    case MSR_PROC_MEM: {
+        const char *a = h->flags & MSR_F_PMEM_WRITE ? "proc_mem_write" : "proc_mem_read";
+        return api_event(d, h, data, "api", a, a, json, len);
+    }
     case MSR_MEMFD:
         return api_event(d, h, data, "process,api", "memfd_create", "memfd_create", json, len);
     case MSR_BPF: return api_event(d, h, data, "api", "bpf", "bpf", json, len);
