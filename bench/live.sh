@@ -2,7 +2,8 @@
 # live.sh - what modus live costs (root). Results go in BENCHMARKS.md.
 #   1. a compile workload (gcc -O2 -c of modus's own C sources, make -j2),
 #      sensor off and on, alternated ROUNDS times: median wall and CPU time;
-#   2. per-syscall cost on hooked paths, sensor off vs on (bench/live_load.c);
+#   2. per-syscall cost on hooked paths, sensor off vs on (bench/live_load.c;
+#      MODES="write pmemwrite" picks the kinds);
 #   3. the event rate it sustains: mprotect RWX toggles as fast as one core
 #      makes them, events seen vs lost; BPF program time per run
 #      (kernel.bpf_stats_enabled) and the sensor's peak RSS.
@@ -60,6 +61,7 @@ compile() { # -> "wall cpu"
     /usr/bin/time -f "%e %U %S" make -s -j2 -C "$tmp/cc" 2>&1 >/dev/null | tail -1 | awk '{print $1, $2+$3}'
 }
 compile >/dev/null # warm the page cache
+touch "$tmp/cc.txt" "$tmp/sensor_cpu.txt" # SECTIONS without 1: the medians below read them
 for r in $(seq "$rounds"); do
     [[ " $sections " == *" 1 "* ]] || break
     echo "off $(compile)" >>"$tmp/cc.txt"
@@ -116,7 +118,7 @@ if [[ " $sections " == *" 2 "* ]]; then
 # 2. per-syscall cost
 echo
 echo "2. ns per syscall, sensor off vs on (median of 5 runs each, alternated)"
-for mode in getppid rw open rwx; do
+for mode in ${MODES:-getppid rw open rwx write pmemwrite}; do
     n=200000
     [ $mode = rwx ] && n=20000
     for r in 1 2 3 4 5; do
@@ -124,10 +126,23 @@ for mode in getppid rw open rwx; do
         start_sensor
         echo "on $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
         stop_sensor
+        if [ -n "${BASE:-}" ]; then
+            M0=$M
+            M=$BASE
+            start_sensor
+            echo "base $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
+            stop_sensor
+            M=$M0
+        fi
     done
     off=$(awk '$1=="off"{print $2}' "$tmp/sys_$mode.txt" | median)
     on=$(awk '$1=="on"{print $2}' "$tmp/sys_$mode.txt" | median)
-    printf "   %-8s off %7.0f ns  on %7.0f ns  x%.2f\n" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
+    printf "   %-9s off %7.0f ns  on %7.0f ns  x%.2f" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
+    if [ -n "${BASE:-}" ]; then
+        base=$(awk '$1=="base"{print $2}' "$tmp/sys_$mode.txt" | median)
+        printf "  BASE %7.0f ns  x%.2f  (this build - BASE: %+.0f ns)" "$base" "$(awk -v a="$off" -v b="$base" 'BEGIN{print b/a}')" "$(awk -v a="$base" -v b="$on" 'BEGIN{print b-a}')"
+    fi
+    echo
 done
 
 fi

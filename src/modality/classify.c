@@ -40,6 +40,11 @@
  * runtime before any file-name signature: renaming an interpreter does not
  * hide it. The evidence says which way each runtime frame was recognised.
  *
+ * Return-oriented code: when frame 0 is a stub and the frame it returns to
+ * follows no call (or lies in no mapping), the stack is `shellcode`
+ * (syscall `indirect`) with that anomaly as evidence, whatever the borrowed
+ * frames would otherwise say (step 8 in the code).
+ *
  * Layers are listed outermost (thread start) first, a script engine before
  * the runtime it runs on. Each decision appends a line of evidence, so
  * `modus stack` shows a reviewer why. Cost: one table match per distinct
@@ -52,10 +57,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-const char *const anomaly_names[ANOM_COUNT] = {"unbacked",           "rwx_frame",
-                                               "truncated",          "no_stub",
-                                               "module_overwritten", "return_not_after_call",
-                                               "malformed_frame",    "not_after_syscall"};
+const char *const anomaly_names[ANOM_COUNT] = {
+    "unbacked",        "rwx_frame",          "truncated",
+    "no_stub",         "module_overwritten", "return_not_after_call",
+    "malformed_frame", "not_after_syscall",  "stub_entered_by_return"};
 const char *const syscall_names[] = {"unknown", "stub", "direct", "indirect"};
 const char *const confidence_names[] = {"low", "medium", "high"};
 
@@ -535,6 +540,27 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
                  tok(&s->f[init], b1, sizeof b1));
     } else {
         r->name = best;
+    }
+    /* 8. return-oriented code: nothing called the stub, a `ret` reached it.
+     * The chain is code the attacker controls, whatever frames it borrowed */
+    if (r->anomalies & (1u << ANOM_STUB_BY_RETURN)) {
+        int j = stub_entered_by_return(s, c->cls);
+        const frame *f = &s->f[j];
+        add_layer(t, r, t->m_shellcode);
+        r->name = t->m_shellcode;
+        r->syscall = SYSCALL_INDIRECT;
+        weak = false;
+        inferred = true; /* from the unwinder's frame above the stub */
+        if (f->kind == FRAME_UNKNOWN)
+            evidence(r, a,
+                     "frame %d: the syscall stub returns into no mapping: a return reached the "
+                     "stub, not a call (return-oriented code)",
+                     j);
+        else
+            evidence(r, a,
+                     "frame %d: %s follows no call instruction: a return reached the syscall "
+                     "stub, not a call (return-oriented code)",
+                     j, tok(f, b1, sizeof b1));
     }
     r->confidence = weak                                   ? CONF_LOW
                     : (inferred || truncated || untrusted) ? CONF_MEDIUM

@@ -14,8 +14,12 @@
  *      syscalls without CONFIG_MODULES: the raw sys_enter hook stands in,
  *      unless disabled);
  *   4. the watch lists (directory and file names of persistence locations)
- *      go into the kernel's hash maps, the ring buffer is opened;
- *   5. the /proc scan seeds the process table and the module maps, so that
+ *      and the file policy (detect/needs.h: what the rules need of file
+ *      events) go into the kernel's hash maps, the ring buffer is opened;
+ *   5. the decoder gets the environment allow-list and redaction patterns
+ *      and, given an engine, a scanner of its own that names the launch
+ *      modality of each exec from the caller's stack (docs/sensor-events.md);
+ *   6. the /proc scan seeds the process table and the module maps, so that
  *      processes that started earlier are named and symbolized.
  * Then the caller drops the capabilities it no longer needs.
  *
@@ -38,6 +42,7 @@
 
 #include "decode/event.h"
 #include "decode/sensor.h"
+#include "detect/needs.h"
 #include "modus/modus.h"
 #include "sensor.skel.h"
 
@@ -50,7 +55,19 @@ struct modus_sensor {
     void *ctx;
     uint64_t records, events, bad;
     int ncpu;
+    modus_scanner *launch; /* names exec callers' modality (opts.engine) */
+    char launch_name[32];
 };
+
+static const char *launch_fn(void *ctx, const char *doc, size_t len)
+{
+    modus_sensor *s = ctx;
+    const modus_event *ev;
+    modus_diag d;
+    if (modus_scanner_decode(s->launch, doc, len, &ev, &d) != MODUS_OK) return NULL;
+    snprintf(s->launch_name, sizeof s->launch_name, "%s", modus_event_modality(ev));
+    return s->launch_name;
+}
 
 /* The kernel's pre-filter of write-opens: the names decode_sensor.c keeps
  * next to the persistence paths they stand for. */
@@ -64,6 +81,41 @@ static void fill_watch(struct bpf_map *m, bool dirs)
         strncpy(k, names[i], sizeof k - 1);
         bpf_map__update_elem(m, k, sizeof k, &one, 1, BPF_ANY);
     }
+}
+
+/* The file policy (detect/needs.h) into the kernel's maps: names,
+ * extensions and parent-directory names as keys, directories as the hash the
+ * kernel computes while walking a path; values are the operations (FOP_*). */
+static void fill_policy(struct sensor_bpf *k, const modus_file_policy *p)
+{
+    struct {
+        uint32_t on, all, header, ndirs;
+    } cfg = {0};
+    if (p && !modus_file_policy_empty(p)) {
+        cfg.on = 1;
+        cfg.all = p->all;
+        cfg.header = p->header;
+        cfg.ndirs = (uint32_t)(p->dirs.n + p->dnames.n);
+        for (size_t i = 0; i < p->dirs.n; i++) {
+            uint64_t h = fpol_dir_hash(p->dirs.v[i]);
+            bpf_map__update_elem(k->maps.fpol_dirs, &h, sizeof h, &p->dirs.m[i], 1, BPF_ANY);
+        }
+        const fpol_list *keyed[] = {&p->names, &p->dnames};
+        struct bpf_map *maps[] = {k->maps.fpol_names, k->maps.fpol_dnames};
+        for (size_t m = 0; m < 2; m++)
+            for (size_t i = 0; i < keyed[m]->n; i++) {
+                char key[MSR_NAME] = {0};
+                strncpy(key, keyed[m]->v[i], sizeof key - 1);
+                bpf_map__update_elem(maps[m], key, sizeof key, &keyed[m]->m[i], 1, BPF_ANY);
+            }
+        for (size_t i = 0; i < p->exts.n; i++) {
+            char key[16] = {0};
+            strncpy(key, p->exts.v[i], sizeof key - 1);
+            bpf_map__update_elem(k->maps.fpol_exts, key, sizeof key, &p->exts.m[i], 1, BPF_ANY);
+        }
+    }
+    uint32_t zero = 0;
+    bpf_map__update_elem(k->maps.fpol_cfg, &zero, sizeof zero, &cfg, sizeof cfg, BPF_ANY);
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -158,6 +210,42 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
         bpf_program__set_autoload(k->progs.tp_openat2_exit, false);
     if (!tp_exists("syscalls", "sys_enter_clone3"))
         bpf_program__set_autoload(k->progs.tp_clone3, false);
+    if (!tp_exists("syscalls", "sys_enter_fchmodat2")) {
+        bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
+        bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);
+    }
+    /* file events beyond persistence: only with a policy; the write hook
+     * (every write() on the host) only when a rule reads header bytes */
+    const modus_file_policy *fp = opts->file_policy;
+    bool fops = fp && !modus_file_policy_empty(fp);
+    struct bpf_program *fprogs[] = {
+        k->progs.tp_unlink,      k->progs.tp_unlinkat,      k->progs.tp_rmdir,
+        k->progs.tp_chmod,       k->progs.tp_fchmodat,      k->progs.tp_fchmod,
+        k->progs.tp_unlink_exit, k->progs.tp_unlinkat_exit, k->progs.tp_rmdir_exit,
+        k->progs.tp_chmod_exit,  k->progs.tp_fchmodat_exit, k->progs.tp_fchmod_exit};
+    if (!fops)
+        for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+            bpf_program__set_autoload(fprogs[i], false);
+    else {
+        uint8_t ops = fp->all;
+        const fpol_list *ls[] = {&fp->dirs, &fp->dnames, &fp->names, &fp->exts};
+        for (size_t l = 0; l < 4; l++)
+            for (size_t i = 0; i < ls[l]->n; i++) ops |= ls[l]->m[i];
+        if (!(ops & FOP_DELETE))
+            for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+                if (i % 6 < 3) bpf_program__set_autoload(fprogs[i], false);
+        if (!(ops & FOP_CHMOD)) {
+            for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+                if (i % 6 >= 3) bpf_program__set_autoload(fprogs[i], false);
+            bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
+            bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);
+        }
+    }
+    if (!fops) {
+        bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
+        bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);
+    }
+    bpf_program__set_autoload(k->progs.tp_write_header, fops && fp->header && !lsm);
     if (lsm) {
         /* the LSM programs replace these tracepoints */
         struct bpf_program *off[] = {
@@ -303,6 +391,7 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
 
     fill_watch(s->skel->maps.watch_dirs, true);
     fill_watch(s->skel->maps.watch_names, false);
+    fill_policy(s->skel, opts->file_policy);
 
     s->dec = msdec_create(opts->hostname);
     if (!s->dec) {
@@ -320,6 +409,15 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
             return MODUS_ETABLE;
         }
     }
+    msdec_set_context(s->dec, opts->env_vars, opts->env_redact);
+    if (opts->engine) {
+        if (modus_scanner_create(opts->engine, &s->launch) != MODUS_OK) {
+            modus_sensor_close(s);
+            return MODUS_ENOMEM;
+        }
+        msdec_set_launch_fn(s->dec, launch_fn, s);
+    }
+    msdec_set_policy(s->dec, opts->file_policy);
     s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.rb), on_record, s, NULL);
     if (!s->rb) {
         snprintf(diag->message, sizeof diag->message, "cannot open the ring buffer: %s",
@@ -375,5 +473,6 @@ void modus_sensor_close(modus_sensor *s)
     ring_buffer__free(s->rb);
     if (s->skel) sensor_bpf__destroy(s->skel);
     msdec_destroy(s->dec);
+    modus_scanner_destroy(s->launch);
     free(s);
 }
