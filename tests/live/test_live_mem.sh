@@ -3,7 +3,8 @@
 # process's memory through /proc/PID/mem (a C injector and a Python script),
 # reads of it (the Python script, dd dumping a page),
 # a process patching itself through /proc/self/mem, and a return-oriented
-# mprotect (a C program that reaches libc's mprotect through a `ret` gadget)
+# mprotect (a C program that reaches libc's mprotect through a `ret` gadget,
+# returning to its own code, or into no mapping)
 # must each be an event with its target, stack and modality, and the pack's
 # rules must alert on the script and the ROP chain; benign workloads (a
 # build, a Python test run, a package install) must show no ROP-shaped
@@ -86,6 +87,10 @@ wait $PID_victim 2>/dev/null
 PID_rop=$!
 wait $PID_rop
 rop_rc=$?
+"$TMP/rop_mprotect" --nomap >/dev/null &
+PID_ropnm=$!
+wait $PID_ropnm
+ropnm_rc=$?
 "$TMP/mprotect_rwx" &
 PID_c=$!
 wait $PID_c
@@ -184,6 +189,14 @@ check "rop: anomaly stub_entered_by_return" grep -qx stub_entered_by_return <<<"
 check "rop: the evidence says why" grep -q "follows no call instruction" <<<"$(jq -r '.modality.evidence[]' <<<"$e")"
 check "rop: behaviour write_then_execute" grep -qx write_then_execute <<<"$(jq -r '.process.Ext.api.behaviors[]' <<<"$e")"
 expect_eq "rop: alert" "$(alerts_of "$PID_rop")" "Sensitive API called from shellcode"
+# the chain's continuation in no mapping: the live process's maps confirm it
+expect_eq "rop into no mapping: the program came back from SIGSEGV" "$ropnm_rc" 0
+e=$(evs ".process.pid == $PID_ropnm and .event.action == \"mprotect\" and .process.Ext.api.parameters.protection == \"RWX\"" | head -1)
+expect_eq "rop into no mapping: frame 1" "$(jq -c '.process.thread.Ext.call_stack[1] | [.symbol_info, .mapping]' <<<"$e")" '["Unknown","none"]'
+expect_eq "rop into no mapping: modality" "$(jq -r .modality.name <<<"$e")" shellcode
+check "rop into no mapping: anomaly stub_entered_by_return" grep -qx stub_entered_by_return <<<"$(jq -r '.modality.anomalies[]' <<<"$e")"
+check "rop into no mapping: the evidence says why" grep -q "returns into no mapping" <<<"$(jq -r '.modality.evidence[]' <<<"$e")"
+expect_eq "rop into no mapping: alert" "$(alerts_of "$PID_ropnm")" "Sensitive API called from shellcode"
 # the same mprotect called normally: native, no anomaly
 e=$(evs ".process.pid == $PID_c and .event.action == \"mprotect\"" | head -1)
 expect_eq "C mprotect called normally: modality" "$(jq -r .modality.name <<<"$e")" native
@@ -216,7 +229,7 @@ while read -r pid name anom; do
     case " $mine " in
     *" $pid "*)
         nstack=$((nstack + 1))
-        [ -n "$anom" ] && [ "$pid" != "$PID_rop" ] && rop_like="$rop_like $pid/$name"
+        [ -n "$anom" ] && [ "$pid" != "$PID_rop" ] && [ "$pid" != "$PID_ropnm" ] && rop_like="$rop_like $pid/$name"
         ;;
     *) [ -n "$anom" ] && [ "$name" != rop_mprotect ] && other="$other $pid/$name" ;;
     esac
@@ -228,7 +241,7 @@ expect_eq "no ROP-shaped stack from any other process on the machine while the s
 stray=$(jq -r 'select(.event.kind == "alert") | "\(.process.pid) \(.process.name) \(.rule.name)"' "$OUT" |
     while read -r pid rest; do
         case " $mine " in *" $pid "*) ;; *) continue ;; esac
-        case " $PID_py $PID_rop $PID_dd " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac
+        case " $PID_py $PID_rop $PID_ropnm $PID_dd " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac
     done)
 expect_eq "no alert from the injector in C, the build, the Python test run or the package" "$stray" ""
 
