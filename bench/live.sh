@@ -10,11 +10,10 @@
 #   With PUBLISH=1, section 1 also runs the sensor with --all-events
 #   --publish to a nats-server on loopback (R1, this machine): the compile
 #   workload off / on / on+publish, alternated. SECTIONS="1" runs only
-#   section 1 (default "1 2 3"). BASE=OTHER-MODUS adds, in section 1, the
-#   same build under another modus binary (e.g. main's), alternated with
-#   the others, and in section 2 the same calls under it: a change's cost
-#   measured against it in one run.
-# Usage: [PUBLISH=1] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
+#   section 1 (default "1 2 3"). With BASE=PATH (another build's modus,
+#   e.g. main's), section 1 also runs that sensor, alternated with this one:
+#   off / base / on in every round.
+# Usage: [PUBLISH=1] [BASE=PATH] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -33,7 +32,7 @@ if [ "${PUBLISH:-0}" = 1 ]; then # a local broker for the --publish variant
 fi
 
 start_sensor() {
-    "$M" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
+    "${SENSOR_BIN:-$M}" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
     sensor=$!
     until grep -q ready "$tmp/err" 2>/dev/null; do kill -0 $sensor || exit 1; sleep 0.1; done
 }
@@ -66,20 +65,17 @@ touch "$tmp/cc.txt" "$tmp/sensor_cpu.txt" # SECTIONS without 1: the medians belo
 for r in $(seq "$rounds"); do
     [[ " $sections " == *" 1 "* ]] || break
     echo "off $(compile)" >>"$tmp/cc.txt"
+    if [ -n "${BASE:-}" ]; then
+        SENSOR_BIN=$BASE start_sensor
+        echo "base $(compile)" >>"$tmp/cc.txt"
+        echo "base $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
+        stop_sensor
+    fi
     start_sensor
     echo "on $(compile)" >>"$tmp/cc.txt"
     echo "on $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
     stop_sensor
     grep "stopped after" "$tmp/err" | sed 's/^/  /' >>"$tmp/cc_sensor.txt"
-    if [ -n "${BASE:-}" ]; then
-        M0=$M
-        M=$BASE
-        start_sensor
-        echo "base $(compile)" >>"$tmp/cc.txt"
-        echo "base $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
-        stop_sensor
-        M=$M0
-    fi
     if [ "${PUBLISH:-0}" = 1 ]; then
         start_sensor --all-events --publish nats://127.0.0.1:$nport --spool "$tmp/spool"
         echo "pub $(compile)" >>"$tmp/cc.txt"
@@ -104,8 +100,8 @@ if [ -n "${BASE:-}" ]; then
     base_w=$(awk '$1=="base"{print $2}' "$tmp/cc.txt" | median)
     base_c=$(awk '$1=="base"{print $3}' "$tmp/cc.txt" | median)
     base_s=$(awk '$1=="base"{print $2}' "$tmp/sensor_cpu.txt" | median)
-    echo "   under BASE ($BASE): wall ${base_w}s ($(awk -v a="$off_w" -v b="$base_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), CPU ${base_c}s ($(awk -v a="$off_c" -v b="$base_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), its sensor's CPU ${base_s}s"
-    echo "   this build vs BASE: wall $(awk -v a="$base_w" -v b="$on_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), build CPU $(awk -v a="$base_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}')"
+    echo "   BASE ($BASE): wall ${base_w}s ($(awk -v a="$off_w" -v b="$base_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), CPU ${base_c}s ($(awk -v a="$off_c" -v b="$base_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), its own CPU ${base_s}s"
+    echo "   this build vs BASE: wall $(awk -v a="$base_w" -v b="$on_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), build CPU $(awk -v a="$base_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), sensor CPU $(awk -v a="$base_s" -v b="$on_s" 'BEGIN{printf "%+.2fs", b-a}')"
 fi
 if [ "${PUBLISH:-0}" = 1 ]; then
     pub_s=$(awk '$1=="pub"{print $2}' "$tmp/sensor_cpu.txt" | median)

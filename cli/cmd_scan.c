@@ -1,5 +1,6 @@
 /* cmd_scan.c - `modus scan`: read telemetry, classify, write events and a summary. */
 #include <getopt.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,13 @@ static void usage(FILE *f)
           "  --strict              stop if any rule fails to compile (default: report, skip)\n"
           "  --exit-status         exit 1 when there are alerts\n"
           "  --profile             print the cost of the 25 most expensive rules at the end\n"
+          "  -j, --jobs N          threads (default: the number of CPUs; 1: one thread).\n"
+          "                        Events are shared out by host (host.name, host.hostname,\n"
+          "                        host.id, winlog.computer_name, Computer; events without\n"
+          "                        one go together); alerts come out as with one thread\n"
+          "  --state-mb N          cap on sequence and process-tree state, all threads\n"
+          "                        together (default 8); past it the stalest partial\n"
+          "                        matches and processes are evicted, and counted\n"
           "  --no-rules            classify only (with --summary: the modality distribution)\n"
           "  --enrich              write every input event with the fields modus adds\n"
           "                        (modality.*, and call_stack_summary,\n"
@@ -219,6 +227,14 @@ static void print_profile(const modus_alerter *a, const modus_ruleset *rs)
         modus_ruleset_rule(rs, i, &ri);
         fprintf(stderr, "  tree walker: %s  %s [rule %zu]\n", why, ri.name, i);
     }
+    modus_state_stats ss;
+    modus_alerter_state(a, &ss);
+    fprintf(stderr,
+            "modus: sequence and process state (--profile): peak %.1f MB of %.1f MB, %llu partial "
+            "matches and %llu processes evicted, %llu partial matches expired (maxspan)\n",
+            (double)ss.peak / 1048576.0, (double)ss.limit / 1048576.0,
+            (unsigned long long)ss.evicted_partials, (unsigned long long)ss.evicted_procs,
+            (unsigned long long)ss.expired);
     fprintf(stderr, "modus: rule cost (--profile), %.3f s in rules\n", (double)total / 1e9);
     fprintf(stderr, "  %10s %9s %7s %7s  %s\n", "events", "ms", "ns/ev", "alerts", "rule");
     size_t rows_max = getenv("MODUS_PROFILE_ALL") ? n : 25; /* every rule, for analysis */
@@ -280,6 +296,112 @@ static int on_event(const modus_event *ev, const char *file, uint64_t line, void
     return 0;
 }
 
+/* ---- -j N: the pool (src/detect/detect_pool.c) ---------------------------- */
+
+typedef struct pool_ctx {
+    modus_pool *pool;
+    alert_out *ao;
+    stats *st;  /* the totals */
+    stats *wst; /* per worker (on_event runs on the workers) */
+    bool quiet, progress;
+    double t0, last;
+    char err_file[256]; /* the file whose errors are being reported */
+    unsigned reported;
+} pool_ctx;
+
+static void pool_alert(void *arg, const char *json, size_t len, size_t rule)
+{
+    on_alert(((pool_ctx *)arg)->ao, json, len, rule);
+}
+
+static void pool_event(void *arg, unsigned worker, const modus_event *ev)
+{
+    pool_ctx *c = arg;
+    stats *st = &c->wst[worker];
+    if (modus_event_has_stack(ev)) st->with_stack++;
+    count_modality(st, modus_event_modality(ev));
+}
+
+static void more_not_shown(pool_ctx *c)
+{
+    if (c->reported > CLI_MAX_REPORTED)
+        cli_error("%s: %u more errors not shown", c->err_file, c->reported - CLI_MAX_REPORTED);
+}
+
+/* errors in input order, counted and reported as cli_each_event does */
+static void pool_error(void *arg, modus_status s, const modus_diag *d)
+{
+    pool_ctx *c = arg;
+    if (s == MODUS_ETOOLONG)
+        c->st->in.too_long++;
+    else if (s == MODUS_EPARSE)
+        c->st->in.bad_json++;
+    else
+        c->st->in.io_errors++;
+    if (c->quiet) return;
+    if (strcmp(c->err_file, d->file)) {
+        more_not_shown(c);
+        snprintf(c->err_file, sizeof c->err_file, "%s", d->file);
+        c->reported = 0;
+    }
+    if (c->reported++ < CLI_MAX_REPORTED) cli_diag(NULL, d);
+}
+
+static void pool_note(modus_status s, const modus_diag *d, void *arg)
+{
+    pool_ctx *c = arg;
+    modus_pool_note(c->pool, s, d);
+}
+
+static int pool_line(const char *line, size_t len, const char *file, uint64_t lineno,
+                     uint64_t offset, void *arg)
+{
+    pool_ctx *c = arg;
+    if (modus_pool_line(c->pool, line, len, file, lineno, offset) != MODUS_OK) {
+        cli_error("out of memory");
+        return -1;
+    }
+    c->st->in.events++; /* lines; the malformed ones are taken off at the end */
+    if (c->progress && (c->st->in.events & 0xffff) == 0 && now() - c->last > 0.5) {
+        c->last = now();
+        fprintf(stderr, "\r  %s: %llu events, %.1f MB/s   ", file,
+                (unsigned long long)c->st->in.events,
+                (double)c->st->in.bytes_read / 1e6 / (c->last - c->t0));
+    }
+    return 0;
+}
+
+static void merge_stats(stats *into, const stats *from)
+{
+    into->with_stack += from->with_stack;
+    for (int i = 0; i < from->nnames; i++)
+        for (uint64_t k = 0; k < from->by_modality[i]; k++) count_modality(into, from->names[i]);
+}
+
+/* Every line of every file through the pool, then its totals into st. */
+static void scan_pool(pool_ctx *c, unsigned threads, char **files, int nfiles,
+                      const cli_input_opts *io)
+{
+    for (int fi = 0; fi < nfiles; fi++)
+        if (cli_each_line(files[fi], io, &c->st->in, pool_line, pool_note, c)) break;
+    modus_pool_finish(c->pool);
+    more_not_shown(c);
+    uint64_t events, bad;
+    modus_pool_counts(c->pool, &events, &bad);
+    c->st->in.events = events;
+    for (unsigned i = 0; i < threads; i++) merge_stats(c->st, &c->wst[i]);
+    modus_pool_merge_profile(c->pool);
+}
+
+static unsigned cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
 int cmd_scan(int argc, char **argv)
 {
     static const struct option opts[] = {{"enrich", no_argument, NULL, 'e'},
@@ -294,6 +416,8 @@ int cmd_scan(int argc, char **argv)
                                          {"profile", no_argument, NULL, 'P'},
                                          {"no-rules", no_argument, NULL, 'N'},
                                          {"sigma-mapping", required_argument, NULL, 'M'},
+                                         {"jobs", required_argument, NULL, 'j'},
+                                         {"state-mb", required_argument, NULL, 'T'},
                                          {"help", no_argument, NULL, 'h'},
                                          CLI_FROM_LONGOPTS,
                                          CLI_NATS_LONGOPTS,
@@ -301,6 +425,8 @@ int cmd_scan(int argc, char **argv)
     cli_from from = {.fleet.name = "modus scan"};
     bool enrich = false, summary = false, quiet = false, strict = false, exit_status = false;
     bool profile = false, no_rules = false;
+    unsigned jobs = 0;   /* 0: the number of CPUs */
+    size_t state_mb = 0; /* 0: the default */
     char *rule_paths[64];
     int nrules = 0;
     int format = -1; /* 0 json, 1 text */
@@ -308,7 +434,7 @@ int cmd_scan(int argc, char **argv)
     size_t max_line = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qhj:", opts, NULL)) != -1) {
         switch (c) {
         case 'e': enrich = true; break;
         case 'f':
@@ -340,6 +466,22 @@ int cmd_scan(int argc, char **argv)
         case 'P': profile = true; break;
         case 'N': no_rules = true; break;
         case 'M': cli_sigma_mapping = optarg; break;
+        case 'j':
+        case 'T': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || v < 1 ||
+                v > (c == 'j' ? 256 : 65536)) {
+                cli_error("scan: %s needs a number from 1 to %d, not '%s'",
+                          c == 'j' ? "-j" : "--state-mb", c == 'j' ? 256 : 65536, optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 'j')
+                jobs = (unsigned)v;
+            else
+                state_mb = v;
+            break;
+        }
         case 'h': usage(stdout); return EXIT_OK;
         default: {
             int r = cli_from_option(c, optarg, &from, "scan");
@@ -368,7 +510,10 @@ int cmd_scan(int argc, char **argv)
         }
         if (!nrules) modus_ruleset_add_default(rs, on_rule_error, NULL, &loaded, &failed);
         for (int i = 0; i < nrules; i++)
-            modus_ruleset_add_path(rs, rule_paths[i], on_rule_error, NULL, &loaded, &failed);
+            if (!cli_add_rules(rs, "scan", rule_paths[i], on_rule_error, NULL, &loaded, &failed)) {
+                modus_ruleset_destroy(rs);
+                return EXIT_RULES;
+            }
         if (failed && strict) {
             cli_error("scan: %zu rules failed to compile (--strict)", failed);
             modus_ruleset_destroy(rs);
@@ -400,8 +545,25 @@ int cmd_scan(int argc, char **argv)
     }
     alert_out ao = {format, rs, NULL};
     modus_alerter *alerter = NULL;
+    /* -j N: every thread, unless the rules need every event on one thread */
+    bool jobs_given = jobs != 0;
+    if (!jobs) jobs = cpus();
+    if (enrich) jobs = 1; /* --enrich writes every event: one thread */
+    size_t unsafe_rule;
+    const char *unsafe = jobs > 1 && rs ? modus_pool_unsafe(rs, &unsafe_rule) : NULL;
+    if (unsafe) {
+        if (jobs_given && !quiet) {
+            modus_rule_info ri;
+            modus_ruleset_rule(rs, unsafe_rule, &ri);
+            fprintf(stderr,
+                    "modus: -j %u: rule '%s' needs every event on one thread (%s); "
+                    "scanning on one thread\n",
+                    jobs, ri.name, unsafe);
+        }
+        jobs = 1;
+    }
     if (rs && (modus_scanner_create(eng, &ao.sc) != MODUS_OK ||
-               modus_alerter_create(eng, rs, on_alert, &ao, &alerter) != MODUS_OK)) {
+               (jobs == 1 && modus_alerter_create(eng, rs, on_alert, &ao, &alerter) != MODUS_OK))) {
         cli_error("out of memory");
         modus_scanner_destroy(ao.sc);
         modus_engine_destroy(eng);
@@ -410,13 +572,33 @@ int cmd_scan(int argc, char **argv)
     }
     modus_scanner *sc;
     if (alerter && profile) modus_alerter_profile(alerter, true);
+    if (alerter && state_mb) modus_alerter_state_limit(alerter, state_mb << 20);
     /* rules that defeat the prefilter: every event (or every event while a
      * sequence is open); not said when the prefilter is off on purpose */
+    bool progress = !quiet && isatty(2);
+    double t0 = now();
+    stats st = {0};
+    pool_ctx pc = {
+        .ao = &ao, .st = &st, .quiet = quiet, .progress = progress, .t0 = t0, .last = t0};
+    if (jobs > 1) {
+        modus_pool_opts po = {.threads = jobs, .state_bytes = state_mb << 20, .profile = profile};
+        if (!(pc.wst = calloc(jobs, sizeof *pc.wst)) ||
+            modus_pool_create(eng, rs, &po, pool_alert, pool_event, pool_error, &pc, &pc.pool) !=
+                MODUS_OK) {
+            cli_error("out of memory");
+            free(pc.wst);
+            modus_scanner_destroy(ao.sc);
+            modus_engine_destroy(eng);
+            modus_ruleset_destroy(rs);
+            return EXIT_USAGE;
+        }
+    }
     const char *pf_env = getenv("MODUS_PREFILTER");
+    modus_alerter *explain = pc.pool && rs ? modus_pool_alerter(pc.pool, 0) : alerter;
     for (size_t i = 0;
-         alerter && !quiet && !(pf_env && !strcmp(pf_env, "off")) && i < modus_ruleset_count(rs);
+         explain && !quiet && !(pf_env && !strcmp(pf_env, "off")) && i < modus_ruleset_count(rs);
          i++) {
-        const char *why = modus_alerter_unguarded_why(alerter, i);
+        const char *why = modus_alerter_unguarded_why(explain, i);
         modus_rule_info ri;
         if (!why) continue;
         modus_ruleset_rule(rs, i, &ri);
@@ -424,6 +606,8 @@ int cmd_scan(int argc, char **argv)
     }
     if (modus_scanner_create(eng, &sc) != MODUS_OK) {
         cli_error("out of memory");
+        modus_pool_destroy(pc.pool);
+        free(pc.wst);
         modus_alerter_destroy(alerter);
         modus_scanner_destroy(ao.sc);
         modus_engine_destroy(eng);
@@ -432,9 +616,6 @@ int cmd_scan(int argc, char **argv)
     }
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    bool progress = !quiet && isatty(2);
-    double t0 = now();
-    stats st = {0};
     if (!enrich && format == 1)
         printf("%-24s  %-8s  %-10s  %-22s  %s\n", "TIME", "SEVERITY", "MODALITY", "PROCESS",
                "RULE");
@@ -443,9 +624,26 @@ int cmd_scan(int argc, char **argv)
                "MODALITY", "CONF", "SYSCALL", "INITIATOR", "SUMMARY");
     scan_ctx ctx = {&st, alerter, enrich, format, progress, t0, t0};
     cli_input_opts io = {.max_line = max_line, .quiet = quiet};
-    for (int fi = optind; fi < argc; fi++)
-        cli_each_event(sc, argv[fi], &io, &st.in, on_event, &ctx);
-    if (alerter) modus_alerter_finish(alerter);
+    modus_pool *pool = pc.pool;
+    if (pool) {
+        scan_pool(&pc, jobs, argv + optind, argc - optind, &io);
+        ctx.last = pc.last;
+    } else {
+        for (int fi = optind; fi < argc; fi++)
+            cli_each_event(sc, argv[fi], &io, &st.in, on_event, &ctx);
+        if (alerter) modus_alerter_finish(alerter);
+    }
+    /* the alerter that holds the counts: the only one, or the pool's merged one */
+    modus_alerter *counts = pool && rs ? modus_pool_alerter(pool, 0) : alerter;
+    uint64_t nalerts = pool ? modus_pool_alerts(pool) : alerter ? modus_alerter_count(alerter) : 0;
+    char state[160] = "";
+    if (counts) {
+        modus_state_stats ss;
+        modus_alerter_state(counts, &ss);
+        snprintf(state, sizeof state, "; state: %llu evicted (peak %.1f MB of %.0f MB)",
+                 (unsigned long long)(ss.evicted_partials + ss.evicted_procs),
+                 (double)ss.peak / 1048576.0, (double)ss.limit / 1048576.0);
+    }
     if (progress && ctx.last != t0) fputs("\r\033[K", stderr);
     fflush(stdout);
     uint64_t errors = cli_errors(&st.in);
@@ -455,14 +653,16 @@ int cmd_scan(int argc, char **argv)
         fprintf(
             stderr,
             "modus: scanned %llu events (%.1f MB) in %.2f s, %llu alerts; errors: %llu malformed, "
-            "%llu too long, %llu unreadable files%s\n",
+            "%llu too long, %llu unreadable files%s%s\n",
             (unsigned long long)st.in.events, (double)st.in.bytes_done / 1e6, now() - t0,
-            (unsigned long long)(alerter ? modus_alerter_count(alerter) : 0),
-            (unsigned long long)st.in.bad_json, (unsigned long long)st.in.too_long,
+            (unsigned long long)nalerts, (unsigned long long)st.in.bad_json,
+            (unsigned long long)st.in.too_long,
             (unsigned long long)(st.in.files_failed + st.in.io_errors),
-            errors ? " (skipped, see above)" : "");
-    if (alerter && profile) print_profile(alerter, rs);
-    uint64_t alerts = alerter ? modus_alerter_count(alerter) : 0;
+            errors ? " (skipped, see above)" : "", state);
+    if (counts && profile) print_profile(counts, rs);
+    uint64_t alerts = nalerts;
+    modus_pool_destroy(pool);
+    free(pc.wst);
     modus_alerter_destroy(alerter);
     modus_scanner_destroy(ao.sc);
     modus_scanner_destroy(sc);

@@ -43,6 +43,14 @@ static inline uint64_t cli_errors(const cli_counts *n)
 typedef int (*cli_event_fn)(const modus_event *ev, const char *file, uint64_t line, void *ctx);
 int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o, cli_counts *n,
                    cli_event_fn fn, void *ctx);
+/* The lines of a file undecoded (modus scan -j): fn gets each line with its
+ * place (file name borrowed for the run), note each reader error (too long,
+ * unreadable) to count and report; the caller decodes. */
+typedef int (*cli_line_fn)(const char *line, size_t len, const char *file, uint64_t lineno,
+                           uint64_t offset, void *ctx);
+typedef void (*cli_note_fn)(modus_status st, const modus_diag *d, void *ctx);
+int cli_each_line(const char *path, const cli_input_opts *o, cli_counts *n, cli_line_fn fn,
+                  cli_note_fn note, void *ctx);
 
 /* ---- configuration files (config.c) ---- */
 /* Replaces `--config FILE` in argv by the file's options (see config.c). */
@@ -119,7 +127,14 @@ int cmd_scan(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 /* cmd_rules.c: PATHs, or the default pack when n == 0 */
-modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed);
+modus_ruleset *cli_load_rules(const char *cmd, char **paths, int n, size_t *loaded, size_t *failed,
+                              int *rc);
+/* One --rules PATH into rs; false (reported) when PATH does not exist or
+ * holds no rule: the caller exits EXIT_RULES. */
+bool cli_add_rules(modus_ruleset *rs, const char *cmd, const char *path, modus_rule_error_fn cb,
+                   void *ctx, size_t *loaded, size_t *failed);
+/* fopen(path, append ? "a" : "w"), but a file it creates is 0600. */
+FILE *cli_fopen_private(const char *path, bool append);
 /* --sigma-mapping FILE of the command being run (NULL: the embedded table) */
 extern const char *cli_sigma_mapping;
 int cmd_stack(int argc, char **argv);

@@ -62,3 +62,39 @@ int cli_each_event(modus_scanner *sc, const char *path, const cli_input_opts *o,
     modus_source_close(src);
     return rc;
 }
+
+int cli_each_line(const char *path, const cli_input_opts *o, cli_counts *n, cli_line_fn fn,
+                  cli_note_fn note, void *ctx)
+{
+    modus_source *src;
+    modus_diag d = {0};
+    modus_source_opts so = {.max_line = o->max_line};
+    if (modus_source_open(path, &so, &src, &d) != MODUS_OK) {
+        cli_diag(NULL, &d);
+        n->files_failed++;
+        return 0;
+    }
+    const char *name = strcmp(path, "-") ? path : "<stdin>";
+    int rc = 0;
+    for (;;) {
+        const char *line;
+        size_t len;
+        modus_status s = modus_source_next(src, &line, &len, &d);
+        if (s == MODUS_DONE) break;
+        if (s != MODUS_OK) {
+            note(s, &d, ctx); /* counted and reported where it sits in the input */
+            if (s == MODUS_EIO) break;
+            continue;
+        }
+        modus_source_stats ss;
+        modus_source_stats_get(src, &ss);
+        n->bytes_read = n->bytes_done + ss.bytes;
+        if ((rc = fn(line, len, name, d.line, d.offset, ctx)) != 0) break;
+    }
+    modus_source_stats ss;
+    modus_source_stats_get(src, &ss);
+    n->bytes_done += ss.bytes;
+    n->bytes_read = n->bytes_done;
+    modus_source_close(src);
+    return rc;
+}

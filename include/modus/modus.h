@@ -312,7 +312,84 @@ size_t modus_alerter_residual(const modus_alerter *a);
 const char *modus_alerter_residual_why(const modus_alerter *a, size_t idx);
 void modus_alerter_destroy(modus_alerter *a);
 
+/* Sequence and process-tree (lineage) state is capped: past `bytes` (0: no
+ * cap) the stalest partial matches and processes are evicted, and counted.
+ * The default is MODUS_STATE_BYTES (src/util/limits.h). */
+void modus_alerter_state_limit(modus_alerter *a, size_t bytes);
+/* State now held, its peak, and evictions so far (partials, processes). */
+typedef struct modus_state_stats {
+    size_t bytes, peak, limit;
+    uint64_t evicted_partials, evicted_procs, expired;
+} modus_state_stats;
+void modus_alerter_state(const modus_alerter *a, modus_state_stats *out);
+
+/* ---- every core ----------------------------------------------------------- */
+
+/* A rule set over lines on N threads (detect_pool.c): each worker decodes,
+ * classifies and runs an alerter over the events of its lane (the host:
+ * host.name, host.hostname, host.id, winlog.computer_name or Computer; lane 0
+ * without one); alerts and decode errors come back on the caller's thread in
+ * input order, as with one thread. Lines are copied; `file` is borrowed
+ * until modus_pool_finish. */
+typedef struct modus_pool modus_pool;
+typedef struct modus_pool_opts {
+    unsigned threads;   /* workers; 0 or 1: one */
+    size_t state_bytes; /* the state cap of all workers together (0: MODUS_STATE_BYTES) */
+    bool profile;       /* modus_alerter_profile on every worker */
+} modus_pool_opts;
+/* on a worker thread, for every decoded event: `worker` is 0..threads-1 */
+typedef void (*modus_pool_event_fn)(void *ctx, unsigned worker, const modus_event *ev);
+/* on the caller's thread, in input order: a malformed line or a note */
+typedef void (*modus_pool_error_fn)(void *ctx, modus_status st, const modus_diag *d);
+modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
+                               const modus_pool_opts *o, modus_alert_fn on_alert,
+                               modus_pool_event_fn on_event, modus_pool_error_fn on_error,
+                               void *ctx, modus_pool **out);
+/* Why the rule set needs every event on one thread (pipes; samples and
+ * sequences with missing events), and which rule; NULL when it can be
+ * partitioned. With a pool, sequences and joins correlate within a host. */
+const char *modus_pool_unsafe(const modus_ruleset *rs, size_t *rule);
+modus_status modus_pool_line(modus_pool *p, const char *line, size_t len, const char *file,
+                             uint64_t lineno, uint64_t offset);
+/* A reader's error (too long, unreadable), reported in its place in the input. */
+modus_status modus_pool_note(modus_pool *p, modus_status st, const modus_diag *d);
+/* End of input: every line written back, the threads stopped, alerters finished. */
+void modus_pool_finish(modus_pool *p);
+uint64_t modus_pool_alerts(const modus_pool *p);
+void modus_pool_counts(const modus_pool *p, uint64_t *events, uint64_t *malformed);
+unsigned modus_pool_threads(const modus_pool *p);
+/* worker i's alerter (its rules' explanations; after modus_pool_finish, its counts) */
+modus_alerter *modus_pool_alerter(modus_pool *p, unsigned i);
+/* After modus_pool_finish: adds every worker's counts (--profile, candidates,
+ * state and evictions, alerts) into worker 0's alerter. */
+void modus_pool_merge_profile(modus_pool *p);
+void modus_pool_destroy(modus_pool *p);
+
 /* ---- live sensor (Linux, root) --------------------------------------------- */
+
+/* The file policy: the files the sensor's kernel side reports (created,
+ * written, deleted, chmod'ed) beyond the persistence locations, derived from
+ * the rules' necessary conditions on file.path, file.name, file.extension
+ * (names, extensions, ancestor directories) or "all", each for the
+ * operations the rules' event.action / event.type allow (write, delete,
+ * chmod, rename). Text form: lines `all [OPS]`, `header`, `dir /PATH [OPS]`,
+ * `dname NAME [OPS]`, `name NAME [OPS]`, `ext EXT [OPS]`; OPS is a comma
+ * list of write,delete,chmod,rename (default: all four). */
+typedef struct modus_file_policy modus_file_policy;
+modus_file_policy *modus_file_policy_new(void);
+modus_status modus_file_policy_from_rules(const modus_ruleset *rs, modus_file_policy **out);
+modus_status modus_file_policy_parse(const char *text, size_t len, const char *file,
+                                     modus_file_policy **out, modus_diag *diag);
+/* the documented default (--all-events), in the text form */
+const char *modus_file_policy_default_text(void);
+bool modus_file_policy_merge(modus_file_policy *into, const modus_file_policy *from);
+/* every file for some operation? *why: the rule (or file:line) that asked for
+ * it first; *ops: which operations ("delete", "every operation") */
+bool modus_file_policy_all(const modus_file_policy *p, const char **why, const char **ops);
+bool modus_file_policy_empty(const modus_file_policy *p);
+/* the text form, malloc'd */
+char *modus_file_policy_format(const modus_file_policy *p);
+void modus_file_policy_free(modus_file_policy *p);
 
 /* The eBPF sensor: kernel events with user call stacks, each turned into an
  * ECS document in the shape Elastic Defend uses on Linux (SPEC §2), ready
@@ -321,13 +398,25 @@ void modus_alerter_destroy(modus_alerter *a);
 typedef struct modus_sensor modus_sensor;
 typedef struct modus_sensor_opts {
     const char *backend;  /* "auto" (NULL), "tp" or "lsm" */
-    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 8192 */
+    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 16384 */
     uint32_t ring_mb;     /* ring buffer, MiB, a power of two 1..1024; 0: 16 */
     /* Kernels without module support (CONFIG_MODULES=n) have no module
      * syscall tracepoints: watch load attempts anyway through the raw
      * sys_enter hook, which runs on every syscall (~+100 ns each). */
     bool module_attempts;
     const char *hostname; /* host.name; NULL: gethostname() */
+    /* The engine: its modality table names runtimes by their code (`code`
+     * lines; NULL: the embedded table), and it names the launch modality
+     * of each exec (process.parent.modality.name on every event of
+     * the process); env_vars: the variables kept in process.env_vars and
+     * env_redact: those whose value becomes "<redacted>" (comma-separated
+     * name globs, case-insensitive; NULL: the defaults in
+     * docs/sensor-events.md). */
+    const modus_engine *engine;
+    const char *env_vars, *env_redact;
+    /* which files' creations, changes, deletions and chmods the kernel
+     * reports beyond the persistence locations (NULL: none) */
+    const struct modus_file_policy *file_policy;
 } modus_sensor_opts;
 typedef void (*modus_sensor_fn)(void *ctx, const char *json, size_t len);
 

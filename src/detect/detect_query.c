@@ -14,8 +14,19 @@
  * all its rules and feeds it every event (eql_procs_event); a runtime given
  * none keeps and feeds its own.
  *
- * State is bounded: partials and processes are capped (limits below), with
- * counted drops. Matched events are kept as copies of their JSON text; pipes
+ * Sequences cost only when they can advance: a later stage is looked at only
+ * while the table of the stage before it is non-empty, and only for an
+ * event whose join key is in that table (category, then key, then the
+ * where clause); `until` only while partials are open. There is one partial
+ * per (rule, stage, key). maxspan expiry is a timer wheel per rule (WHEEL
+ * slots of maxspan/64 each, by deadline): the wheel turns, on the events
+ * that match a stage (as the prefilter cannot change), to the event's time,
+ * and each slot passed drops its expired partials - no scans of the tables.
+ * State is bounded: partials, the events they keep (each counted once,
+ * however many rules keep it) and processes are counted in bytes against
+ * one cap per alerter (eql_state, MODUS_STATE_BYTES); past it the stalest
+ * entries, partials and processes alike, are evicted, and counted.
+ * Matched events are kept as copies of their JSON text; pipes
  * other than head buffer the results until the end of input and re-parse
  * what they need (a sequence result is seen by pipes as {"events":[...]}).
  */
@@ -29,11 +40,15 @@
 #include "detect_sample.h"
 #include "../decode/event.h"
 #include "../util/blob.h"
+#include "../util/limits.h"
 
-#define MAX_PARTIALS 20000 /* per rule; then new partials are dropped (counted) */
-#define MAX_PROCS    500000
-#define KEY_MAX      EQL_KEY_MAX
-#define PROC_KEY     160 /* entity ids are ~90 bytes */
+#define WHEEL           256 /* timer wheel slots; a slot spans maxspan / WHEEL_SPAN */
+#define WHEEL_SPAN      64
+#define MALLOC_OVERHEAD 16 /* counted per allocation */
+enum { LRU_PARTIAL = 1, LRU_PROC = 2 };
+
+#define KEY_MAX  EQL_KEY_MAX
+#define PROC_KEY 160 /* entity ids are ~90 bytes */
 
 typedef struct stored {
     blob *b; /* shared; NULL when empty */
@@ -41,30 +56,51 @@ typedef struct stored {
     uint32_t len;
 } stored;
 
+struct eql_runtime;
+
+/* what a table holds: on the state's list, with its key */
+typedef struct ent {
+    eql_lru lru; /* first: the state's list points here */
+    uint32_t hash, klen;
+    char *key;
+} ent;
+
+/* A partial match: one allocation (record, events, key), in its stage's
+ * table, on the state's list and, with maxspan, in a wheel slot. */
 typedef struct partial {
-    bool used;
-    uint32_t stage; /* stages matched so far - 1 */
+    ent e;
+    struct partial *wprev, *wnext;
+    struct eql_runtime *rt;
+    uint32_t stage; /* the table it is in: stages matched so far - 1 */
+    bool wheeled;
+    uint32_t wslot;
     int64_t t0;
-    uint32_t klen;
-    uint32_t hash;
-    char *key;  /* malloc'd, klen bytes */
-    stored *ev; /* nstages_total */
+    size_t cost;
+    stored *ev; /* nst entries, after the record; the key follows them */
 } partial;
 
+/* a table of partials or processes: open addressing, linear probing */
+typedef struct ptab {
+    ent **slot;
+    uint32_t cap, n;
+} ptab;
+
 typedef struct proc {
-    uint64_t *mem; /* malloc'd: the marks (one bit per lineage slot), the key, the
-                      parent's key; NULL = free slot */
-    uint16_t klen, plen;
+    ent e; /* the key is after the marks, the parent's key after it */
+    struct eql_procs *t;
+    uint16_t plen;
+    size_t cost;
+    uint64_t mem[]; /* the marks: one bit per lineage slot */
 } proc;
 
 /* The process tree: one per alerter, shared by all its rules (or one per
  * runtime that has none given). Each lineage sub-query has a slot. */
 struct eql_procs {
-    proc *procs;
-    uint32_t cap, n;
+    ptab tab;
     uint32_t nslots, nw; /* nw: mark words per process */
     uint64_t *anc;       /* the current event: marks of its process and its ancestors */
-    uint64_t dropped;
+    eql_state *state;
+    eql_state own_state; /* when created without one */
 };
 
 typedef struct result {
@@ -90,9 +126,14 @@ struct eql_runtime {
     mj_parser *alias_parser[64];
     mj_doc alias_doc[64];
     const mj_doc *alias_ptr[64];
-    partial *parts; /* open-addressed per stage: nst * part_cap */
-    uint32_t part_cap, nparts;
-    uint32_t since_sweep;
+    ptab *tabs; /* per stage (one for a join) */
+    uint32_t nparts;
+    partial **wheel;    /* WHEEL slots, with maxspan */
+    int64_t tick;       /* ns per wheel slot */
+    int64_t wheel_done; /* the last tick whose slot has been emptied of expired partials */
+    bool wheel_on;
+    eql_state *state;
+    eql_state own_state; /* when created without one */
     /* lineage */
     eql_procs *procs;
     bool own_procs;    /* fed by this runtime (no shared tree) */
@@ -137,10 +178,133 @@ static bool keep(eql_runtime *rt, stored *s)
     return true;
 }
 
-/* share an already kept event */
-static void share(stored *dst, const stored *src)
+/* ---- state: the cap, the list of entries, the tables ---------------------------- */
+
+void eql_state_init(eql_state *s, size_t limit)
 {
-    set_stored(dst, blob_ref(src->b));
+    memset(s, 0, sizeof *s);
+    s->list.prev = s->list.next = &s->list;
+    s->limit = limit;
+}
+
+static void state_add(eql_state *s, size_t n)
+{
+    s->bytes += n;
+    if (s->bytes > s->peak) s->peak = s->bytes;
+}
+
+static void state_sub(eql_state *s, size_t n)
+{
+    s->bytes = s->bytes >= n ? s->bytes - n : 0;
+}
+
+static void lru_push(eql_state *s, eql_lru *n)
+{
+    n->prev = s->list.prev;
+    n->next = &s->list;
+    s->list.prev->next = n;
+    s->list.prev = n;
+}
+
+static void lru_unlink(eql_lru *n)
+{
+    if (!n->prev) return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
+static void lru_touch(eql_state *s, eql_lru *n)
+{
+    lru_unlink(n);
+    lru_push(s, n);
+}
+
+/* An event kept by sequence state counts once, whatever the number of
+ * partials (of any rule of the alerter) that keep it. */
+static size_t blob_cost(const blob *b)
+{
+    return sizeof *b + b->len + 64 + MALLOC_OVERHEAD;
+}
+
+static void hold(eql_runtime *rt, partial *p, const stored *s);
+static void unhold(eql_runtime *rt, partial *p, const stored *s);
+
+static ent **ptab_slot(const ptab *t, const char *k, uint32_t n, uint32_t h)
+{
+    uint32_t mask = t->cap - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        ent *e = t->slot[i];
+        if (!e || (e->hash == h && e->klen == n && !memcmp(e->key, k, n))) return &t->slot[i];
+    }
+}
+
+static ent *ptab_find(const ptab *t, const char *k, uint32_t n, uint32_t h)
+{
+    return t->n ? *ptab_slot(t, k, n, h) : NULL;
+}
+
+static bool ptab_grow(ptab *t, eql_state *st)
+{
+    uint32_t cap = t->cap ? t->cap * 2 : 16;
+    ent **ns = calloc(cap, sizeof *ns);
+    if (!ns) return false;
+    for (uint32_t i = 0; i < t->cap; i++) {
+        ent *e = t->slot[i];
+        if (!e) continue;
+        uint32_t h = e->hash & (cap - 1);
+        while (ns[h]) h = (h + 1) & (cap - 1);
+        ns[h] = e;
+    }
+    state_sub(st, (size_t)t->cap * sizeof *ns);
+    state_add(st, (size_t)cap * sizeof *ns);
+    free(t->slot);
+    t->slot = ns;
+    t->cap = cap;
+    return true;
+}
+
+/* Puts e (at most half full); returns the entry it replaces (same key), if any. */
+static bool ptab_put(ptab *t, ent *e, eql_state *st, ent **old)
+{
+    *old = NULL;
+    if ((t->n + 1) * 2 > t->cap && !ptab_grow(t, st)) return false;
+    ent **sl = ptab_slot(t, e->key, e->klen, e->hash);
+    if (*sl)
+        *old = *sl;
+    else
+        t->n++;
+    *sl = e;
+    return true;
+}
+
+/* removal with backward shift: the cluster after the hole moves up */
+static void ptab_remove(ptab *t, ent *e)
+{
+    uint32_t mask = t->cap - 1, i = e->hash & mask;
+    while (t->slot[i] != e) {
+        if (!t->slot[i]) return;
+        i = (i + 1) & mask;
+    }
+    t->slot[i] = NULL;
+    t->n--;
+    for (uint32_t j = (i + 1) & mask; t->slot[j]; j = (j + 1) & mask) {
+        uint32_t k = t->slot[j]->hash & mask;
+        /* stays if its home k lies cyclically in (i, j] */
+        bool stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+        if (stays) continue;
+        t->slot[i] = t->slot[j];
+        t->slot[j] = NULL;
+        i = j;
+    }
+}
+
+static void ptab_free(ptab *t, eql_state *st)
+{
+    state_sub(st, (size_t)t->cap * sizeof *t->slot);
+    free(t->slot);
+    t->slot = NULL;
+    t->cap = t->n = 0;
 }
 
 static uint32_t fnv(const void *p, size_t n)
@@ -551,90 +715,77 @@ static void apply_pipe(eql_runtime *rt, const eql_pipe *p)
 
 /* ---- lineage --------------------------------------------------------------------------- */
 
-static char *proc_key(const eql_procs *t, const proc *p)
+static char *proc_parent(const proc *p)
 {
-    return (char *)(p->mem + t->nw);
+    return p->e.key + p->e.klen;
 }
 
 static proc *proc_find(const eql_procs *t, const char *k, uint32_t n)
 {
-    if (!t->cap || !n) return NULL;
-    uint32_t h = fnv(k, n) & (t->cap - 1);
-    for (uint32_t i = 0; i < t->cap; i++) {
-        proc *p = &t->procs[(h + i) & (t->cap - 1)];
-        if (!p->mem) return NULL;
-        if (p->klen == n && !memcmp(proc_key(t, p), k, n)) return p;
-    }
-    return NULL;
+    if (!n) return NULL;
+    return (proc *)ptab_find(&t->tab, k, n, fnv(k, n));
 }
 
-static bool proc_grow(eql_procs *t)
+static void proc_free(eql_procs *t, proc *p)
 {
-    uint32_t cap = t->cap * 2;
-    proc *np = calloc(cap, sizeof *np);
-    if (!np) return false;
-    for (uint32_t i = 0; i < t->cap; i++) {
-        proc *o = &t->procs[i];
-        if (!o->mem) continue;
-        uint32_t h = fnv(proc_key(t, o), o->klen) & (cap - 1);
-        while (np[h].mem) h = (h + 1) & (cap - 1);
-        np[h] = *o;
-    }
-    free(t->procs);
-    t->procs = np;
-    t->cap = cap;
-    return true;
+    lru_unlink(&p->e.lru);
+    state_sub(t->state, p->cost);
+    free(p);
 }
 
 /* The entry of process k (created if needed) with parent pk; its marks are
- * kept unless `fresh` (a new process, even with a reused pid). */
+ * kept unless `fresh` (a new process, even with a reused pid). The newest
+ * entry on the state's list. */
 static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, uint32_t pn,
                       bool fresh)
 {
-    if (!t->cap || !n) return NULL;
-    proc *p = proc_find(t, k, n);
-    if (!p) {
-        if (t->n >= MAX_PROCS) {
-            t->dropped++;
-            return NULL;
-        }
-        if (t->n * 2 >= t->cap && !proc_grow(t)) return NULL;
-        uint32_t h = fnv(k, n) & (t->cap - 1);
-        while (t->procs[h].mem) h = (h + 1) & (t->cap - 1);
-        p = &t->procs[h];
-        t->n++;
-        fresh = true;
-    }
-    uint64_t *mem = malloc(t->nw * 8 + n + pn + 1);
-    if (!mem) {
-        if (!p->mem) t->n--;
-        return p->mem ? p : NULL;
-    }
-    if (fresh || !p->mem)
-        memset(mem, 0, t->nw * 8);
+    if (!n) return NULL;
+    proc *old = proc_find(t, k, n);
+    size_t sz = sizeof(proc) + (size_t)t->nw * 8 + n + pn;
+    proc *p = malloc(sz);
+    if (!p) return old;
+    memset(p, 0, sizeof *p);
+    if (old && !fresh)
+        memcpy(p->mem, old->mem, (size_t)t->nw * 8);
     else
-        memcpy(mem, p->mem, t->nw * 8);
-    free(p->mem);
-    p->mem = mem;
-    memcpy(proc_key(t, p), k, n);
-    if (pn) memcpy(proc_key(t, p) + n, pk, pn);
-    p->klen = (uint16_t)n;
+        memset(p->mem, 0, (size_t)t->nw * 8);
+    p->e.lru.kind = LRU_PROC;
+    p->e.hash = fnv(k, n);
+    p->e.klen = n;
+    p->e.key = (char *)(p->mem + t->nw);
+    memcpy(p->e.key, k, n);
+    if (pn) memcpy(p->e.key + n, pk, pn);
     p->plen = (uint16_t)pn;
+    p->t = t;
+    p->cost = sz + MALLOC_OVERHEAD;
+    ent *was;
+    if (!ptab_put(&t->tab, &p->e, t->state, &was)) {
+        free(p);
+        return old;
+    }
+    if (was) proc_free(t, (proc *)was);
+    lru_push(t->state, &p->e.lru);
+    state_add(t->state, p->cost);
     return p;
 }
 
-eql_procs *eql_procs_create(uint32_t nslots)
+static void proc_evict(proc *p)
+{
+    eql_procs *t = p->t;
+    ptab_remove(&t->tab, &p->e);
+    proc_free(t, p);
+}
+
+eql_procs *eql_procs_create(uint32_t nslots, eql_state *state)
 {
     eql_procs *t = calloc(1, sizeof *t);
     if (!t) return NULL;
+    eql_state_init(&t->own_state, MODUS_STATE_BYTES);
+    t->state = state ? state : &t->own_state;
     t->nslots = nslots;
     t->nw = (nslots + 63) / 64;
-    t->cap = 64; /* grows (proc_grow) */
-    t->procs = calloc(t->cap, sizeof *t->procs);
     t->anc = calloc(t->nw + 1, sizeof *t->anc);
-    if (!t->procs || !t->anc) {
-        free(t->procs);
-        free(t->anc);
+    if (!t->anc) {
         free(t);
         return NULL;
     }
@@ -644,8 +795,9 @@ eql_procs *eql_procs_create(uint32_t nslots)
 void eql_procs_destroy(eql_procs *t)
 {
     if (!t) return;
-    for (uint32_t i = 0; i < t->cap; i++) free(t->procs[i].mem);
-    free(t->procs);
+    for (uint32_t i = 0; i < t->tab.cap; i++)
+        if (t->tab.slot[i]) proc_free(t, (proc *)t->tab.slot[i]);
+    ptab_free(&t->tab, t->state);
     free(t->anc);
     free(t);
 }
@@ -725,10 +877,10 @@ const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cach
     if (me)
         for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= me->mem[w];
     /* the same walk as lineage_step's */
-    proc *p = me ? proc_find(t, proc_key(t, me) + me->klen, me->plen) : proc_find(t, pk, pn);
+    proc *p = me ? proc_find(t, proc_parent(me), me->plen) : proc_find(t, pk, pn);
     for (int depth = 0; p && depth < 128; depth++) {
         for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= p->mem[w];
-        p = proc_find(t, proc_key(t, p) + p->klen, p->plen);
+        p = proc_find(t, proc_parent(p), p->plen);
     }
     return t->anc;
 }
@@ -753,21 +905,23 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
         uint32_t g = rt->lin_base + s;
         if (kn && stage_match(rt, c, ln->sub->stages)) {
             if (!me) me = proc_put(t, k, kn, pk, pn, false);
-            if (me) me->mem[g >> 6] |= 1ull << (g & 63);
+            if (me) {
+                me->mem[g >> 6] |= 1ull << (g & 63);
+                lru_touch(t->state, &me->e.lru);
+            }
         }
         bool r = false;
         if (ln->lineage == LIN_EVENT) {
             r = me && (me->mem[g >> 6] >> (g & 63) & 1);
         } else {
-            proc *p =
-                me ? proc_find(t, proc_key(t, me) + me->klen, me->plen) : proc_find(t, pk, pn);
+            proc *p = me ? proc_find(t, proc_parent(me), me->plen) : proc_find(t, pk, pn);
             for (int depth = 0; p && depth < 128; depth++) {
                 if (p->mem[g >> 6] >> (g & 63) & 1) {
                     r = true;
                     break;
                 }
                 if (ln->lineage == LIN_CHILD) break;
-                p = proc_find(t, proc_key(t, p) + p->klen, p->plen);
+                p = proc_find(t, proc_parent(p), p->plen);
             }
         }
         rt->lin[s] = r;
@@ -776,85 +930,178 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
 
 /* ---- sequences ---------------------------------------------------------------------------- */
 
-static partial *probe(partial *base, uint32_t cap, const char *key, uint32_t klen, uint32_t h)
+static void hold(eql_runtime *rt, partial *p, const stored *s)
 {
-    for (uint32_t i = 0; i < cap; i++) {
-        partial *p = &base[(h + i) & (cap - 1)];
-        if (!p->used || (p->hash == h && p->klen == klen && !memcmp(p->key, key, klen))) return p;
+    if (!s->b) return;
+    if (rt->state == &rt->own_state) { /* a runtime alone: its copies, counted per partial */
+        p->cost += blob_cost(s->b);
+        state_add(rt->state, blob_cost(s->b));
+    } else if (s->b->held++ == 0) {
+        state_add(rt->state, blob_cost(s->b));
     }
-    return NULL;
 }
 
-/* Keep every stage's table at most half full: double them all when one fills. */
-static bool part_grow(eql_runtime *rt)
+static void unhold(eql_runtime *rt, partial *p, const stored *s)
 {
-    uint32_t slots = rt->q->kind == Q_JOIN ? 1 : rt->nst, cap = rt->part_cap * 2;
-    partial *np = calloc((size_t)slots * cap, sizeof(partial));
-    if (!np) return false;
-    for (uint32_t s = 0; s < slots; s++)
-        for (uint32_t i = 0; i < rt->part_cap; i++) {
-            partial *o = &rt->parts[(size_t)s * rt->part_cap + i];
-            if (o->used) *probe(np + (size_t)s * cap, cap, o->key, o->klen, o->hash) = *o;
-        }
-    free(rt->parts);
-    rt->parts = np;
-    rt->part_cap = cap;
+    if (!s->b) return;
+    if (rt->state == &rt->own_state) {
+        p->cost -= blob_cost(s->b);
+        state_sub(rt->state, blob_cost(s->b));
+    } else if (--s->b->held == 0) {
+        state_sub(rt->state, blob_cost(s->b));
+    }
+}
+
+/* keep the current event as event i of partial p */
+static bool keep_in(eql_runtime *rt, partial *p, uint32_t i)
+{
+    if (!keep(rt, &p->ev[i])) return false;
+    hold(rt, p, &p->ev[i]);
     return true;
 }
 
-static partial *part_slot(eql_runtime *rt, uint32_t stage, const char *key, uint32_t klen,
-                          uint32_t h, bool create)
+static int64_t floor_div(int64_t x, int64_t d)
 {
-    if (create && rt->nparts * 2 >= rt->part_cap) {
-        if (rt->nparts >= MAX_PARTIALS || !part_grow(rt)) {
-            partial *p =
-                probe(rt->parts + (size_t)stage * rt->part_cap, rt->part_cap, key, klen, h);
-            if (p && p->used) return p; /* replacing an existing partial needs no room */
-            rt->stats.dropped_partials++;
-            return NULL;
-        }
+    return x >= 0 ? x / d : -((-x + d - 1) / d);
+}
+
+static void wheel_link(eql_runtime *rt, partial *p)
+{
+    int64_t tk = floor_div(p->t0 + rt->q->maxspan_ns, rt->tick);
+    if (!rt->wheel_on) {
+        rt->wheel_on = true;
+        rt->wheel_done = floor_div(p->t0, rt->tick) - 1;
     }
-    partial *p = probe(rt->parts + (size_t)stage * rt->part_cap, rt->part_cap, key, klen, h);
-    if (p && !p->used && !create) return NULL;
+    if (tk <= rt->wheel_done) tk = rt->wheel_done + 1; /* already due: the next turn looks */
+    p->wslot = (uint32_t)(tk & (WHEEL - 1));
+    partial **head = &rt->wheel[p->wslot];
+    p->wprev = NULL;
+    p->wnext = *head;
+    if (*head) (*head)->wprev = p;
+    *head = p;
+    p->wheeled = true;
+}
+
+static void wheel_unlink(eql_runtime *rt, partial *p)
+{
+    if (!p->wheeled) return;
+    if (p->wprev)
+        p->wprev->wnext = p->wnext;
+    else
+        rt->wheel[p->wslot] = p->wnext;
+    if (p->wnext) p->wnext->wprev = p->wprev;
+    p->wheeled = false;
+}
+
+static partial *part_new(eql_runtime *rt, const char *key, uint32_t kl, uint32_t h, int64_t t0)
+{
+    size_t sz = sizeof(partial) + (size_t)rt->nst * sizeof(stored) + kl;
+    partial *p = calloc(1, sz);
+    if (!p) return NULL;
+    p->ev = (stored *)(p + 1);
+    p->e.key = (char *)(p->ev + rt->nst);
+    memcpy(p->e.key, key, kl);
+    p->e.klen = kl;
+    p->e.hash = h;
+    p->e.lru.kind = LRU_PARTIAL;
+    p->rt = rt;
+    p->t0 = t0;
+    p->cost = sz + MALLOC_OVERHEAD;
+    state_add(rt->state, p->cost);
     return p;
 }
 
-static void part_clear(eql_runtime *rt, partial *p)
+/* a partial in no table: off the list and the wheel, its events let go */
+static void part_free(eql_runtime *rt, partial *p)
 {
-    if (p->ev) {
-        for (uint32_t i = 0; i < rt->nst; i++) free_stored(&p->ev[i]);
-        free(p->ev);
-    }
-    p->ev = NULL;
-    free(p->key);
-    p->key = NULL;
-    p->used = false;
+    lru_unlink(&p->e.lru);
+    wheel_unlink(rt, p);
+    for (uint32_t i = 0; i < rt->nst; i++)
+        if (p->ev[i].b) {
+            unhold(rt, p, &p->ev[i]);
+            free_stored(&p->ev[i]);
+        }
+    state_sub(rt->state, p->cost);
+    free(p);
+}
+
+static partial *part_find(eql_runtime *rt, uint32_t s, const char *key, size_t kl, uint32_t h)
+{
+    return (partial *)ptab_find(&rt->tabs[s], key, (uint32_t)kl, h);
+}
+
+/* out of its table, kept */
+static void part_take(eql_runtime *rt, partial *p)
+{
+    ptab_remove(&rt->tabs[p->stage], &p->e);
     rt->nparts--;
 }
 
-/* removal in open addressing: re-insert the cluster after the hole */
-static void part_remove(eql_runtime *rt, uint32_t stage, partial *p)
+static void part_drop(eql_runtime *rt, partial *p)
 {
-    partial *base = rt->parts + (size_t)stage * rt->part_cap;
-    part_clear(rt, p);
-    uint32_t i = (uint32_t)(p - base);
-    for (uint32_t j = (i + 1) & (rt->part_cap - 1); base[j].used;
-         j = (j + 1) & (rt->part_cap - 1)) {
-        partial tmp = base[j];
-        base[j].used = false;
-        *probe(base, rt->part_cap, tmp.key, tmp.klen, tmp.hash) = tmp;
+    part_take(rt, p);
+    part_free(rt, p);
+}
+
+/* into the table of stage s (replacing the partial of the same key), the
+ * newest on the state's list */
+static bool part_put(eql_runtime *rt, uint32_t s, partial *p)
+{
+    ent *old;
+    p->stage = s;
+    if (!ptab_put(&rt->tabs[s], &p->e, rt->state, &old)) {
+        part_free(rt, p);
+        return false;
+    }
+    if (old)
+        part_free(rt, (partial *)old);
+    else
+        rt->nparts++;
+    lru_touch(rt->state, &p->e.lru);
+    if (rt->q->maxspan_ns && !p->wheeled) wheel_link(rt, p);
+    return true;
+}
+
+/* the first n events of p handed to deliver() (p keeps none) */
+static void deliver_partial(eql_runtime *rt, partial *p, uint32_t n)
+{
+    stored *ev = calloc(n ? n : 1, sizeof *ev);
+    for (uint32_t i = 0; i < n; i++) {
+        unhold(rt, p, &p->ev[i]);
+        if (ev)
+            ev[i] = p->ev[i];
+        else
+            free_stored(&p->ev[i]);
+        p->ev[i] = (stored){0};
+    }
+    if (ev) deliver(rt, ev, n);
+}
+
+static void part_evict(partial *p)
+{
+    eql_runtime *rt = p->rt;
+    part_drop(rt, p);
+    rt->stats.dropped_partials++;
+}
+
+void eql_state_trim(eql_state *s)
+{
+    while (s->limit && s->bytes > s->limit && s->list.next != &s->list) {
+        eql_lru *n = s->list.next;
+        if (n->kind == LRU_PARTIAL) {
+            part_evict((partial *)n);
+            s->evicted_partials++;
+        } else {
+            proc_evict((proc *)n);
+            s->evicted_procs++;
+        }
     }
 }
 
-/* For a stage that reads earlier stages' events (`as` aliases): find the
- * partial this event would extend and parse its events for the where clause. */
-static bool alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, char *key)
+/* For a stage that reads earlier stages' events (`as` aliases): parse the
+ * events of the partial this event would extend for the where clause. */
+static void alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, const partial *prev)
 {
-    if (s == 0) return false;
-    size_t kl = stage_key(rt, c, rt->st[s], key);
-    if (kl > KEY_MAX) return false;
-    partial *prev = part_slot(rt, s - 1, key, (uint32_t)kl, fnv(key, kl), false);
-    if (!prev || !prev->used) return false;
     uint32_t upto = rt->decl[s];
     for (uint32_t k = 0; k < 64; k++) rt->alias_ptr[k] = NULL;
     for (uint32_t k = 0; k < upto && k < 64; k++) {
@@ -867,159 +1114,141 @@ static bool alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, char *key)
             rt->alias_ptr[k] = &rt->alias_doc[k];
     }
     c->alias = rt->alias_ptr;
-    return true;
 }
 
-/* Drop partials whose first event is older than maxspan: with events in time
- * order they can never complete. Run every few thousand matching events, so
- * memory follows the time window, not the input size. */
-static void seq_expire(eql_runtime *rt, int64_t now)
+/* Turn the wheel to `now`: every slot whose time has wholly passed drops
+ * its expired partials (first event older than maxspan: with events in time
+ * order they can never complete). Memory follows the time window. */
+static void wheel_turn(eql_runtime *rt, int64_t now)
 {
-    uint32_t slots = rt->nst;
-    for (uint32_t s = 0; s < slots; s++) {
-        partial *base = rt->parts + (size_t)s * rt->part_cap;
-        for (uint32_t i = 0; i < rt->part_cap; i++) {
-            partial *p = &base[i];
-            if (p->used && now - p->t0 > rt->q->maxspan_ns) {
-                part_remove(rt, s, p);
+    int64_t tk = floor_div(now, rt->tick) - 1; /* the last tick wholly before now */
+    if (!rt->wheel_on) {
+        rt->wheel_on = true;
+        rt->wheel_done = tk;
+        return;
+    }
+    if (tk <= rt->wheel_done) return;
+    int64_t from = rt->wheel_done + 1;
+    if (tk - from >= WHEEL) from = tk - WHEEL + 1;
+    for (int64_t x = from; x <= tk; x++) {
+        partial *p = rt->wheel[x & (WHEEL - 1)];
+        while (p) {
+            partial *nx = p->wnext;
+            if (now - p->t0 > rt->q->maxspan_ns) {
+                part_drop(rt, p);
                 rt->stats.expired++;
-                i--; /* the cluster shifted into this slot */
+                rt->state->expired++;
             }
+            p = nx;
         }
     }
+    rt->wheel_done = tk;
 }
 
-static void seq_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
+static void seq_step(eql_runtime *rt, eql_ctx *c)
 {
     const eql_query *q = rt->q;
     char key[KEY_MAX];
     int64_t ts = q->maxspan_ns ? eql_event_time(c) : 0;
-    bool swept = false;
-    if (q->until && stage_match(rt, c, q->until)) {
+    bool turned = false;
+    if (q->until && rt->nparts && stage_match(rt, c, q->until)) {
         size_t kl = stage_key(rt, c, q->until, key);
         if (kl <= KEY_MAX) {
             uint32_t h = fnv(key, kl);
             for (uint32_t s = 0; s < rt->nst; s++) {
-                partial *p = part_slot(rt, s, key, (uint32_t)kl, h, false);
-                if (p && p->used) part_remove(rt, s, p);
+                partial *p = part_find(rt, s, key, kl, h);
+                if (p) part_drop(rt, p);
             }
         }
     }
     for (uint32_t s = rt->nst; s-- > 0;) {
         const eql_stage *st = rt->st[s];
-        if (st->uses_alias && !alias_prepare(rt, c, s, key)) continue;
+        partial *prev = NULL;
+        size_t kl = 0;
+        uint32_t h = 0;
+        if (s > 0) {
+            /* a later stage: only while its table before is non-empty, and
+             * only for an event whose join key is in it */
+            if (!rt->tabs[s - 1].n || !category_ok(c, st)) continue;
+            kl = stage_key(rt, c, st, key);
+            if (kl > KEY_MAX) continue;
+            h = fnv(key, kl);
+            if (!(prev = part_find(rt, s - 1, key, kl, h))) continue;
+            if (st->uses_alias) alias_prepare(rt, c, s, prev);
+        } else if (st->uses_alias) {
+            continue;
+        }
         bool m = stage_match(rt, c, st);
         c->alias = NULL;
         if (!m) continue;
-        /* Expiry sweeps happen only on events that match a stage, so they do
-         * not depend on which other events the rule was shown (prefilter). */
-        if (!swept && q->maxspan_ns && rt->nparts &&
-            (++rt->since_sweep >= 4096 || rt->nparts * 2 >= rt->part_cap)) {
-            rt->since_sweep = 0;
-            seq_expire(rt, ts);
+        /* the wheel turns on the events that match a stage, so expiry does
+         * not depend on which other events the rule was shown (prefilter) */
+        if (q->maxspan_ns && !turned) {
+            turned = true;
+            wheel_turn(rt, ts);
+            if (s > 0 && !(prev = part_find(rt, s - 1, key, kl, h))) continue;
         }
-        swept = true;
-        size_t kl = stage_key(rt, c, st, key);
-        if (kl > KEY_MAX) {
-            rt->stats.dropped_partials++;
-            continue;
-        }
-        uint32_t h = fnv(key, kl);
         if (s == 0) {
-            partial *p = part_slot(rt, 0, key, (uint32_t)kl, h, true);
+            kl = stage_key(rt, c, st, key);
+            if (kl > KEY_MAX) {
+                rt->stats.dropped_partials++;
+                continue;
+            }
+            partial *p = part_new(rt, key, (uint32_t)kl, fnv(key, kl), ts);
             if (!p) continue;
-            if (p->used) part_clear(rt, p);
-            memset(p, 0, sizeof *p);
-            p->ev = calloc(rt->nst, sizeof(stored));
-            if (!p->ev || !keep(rt, &p->ev[0])) {
-                free(p->ev);
+            if (!keep_in(rt, p, 0)) {
+                part_free(rt, p);
                 continue;
             }
-            p->used = true;
-            p->hash = h;
-            p->klen = (uint32_t)kl;
-            p->key = malloc(kl ? kl : 1);
-            if (!p->key) {
-                free_stored(&p->ev[0]);
-                free(p->ev);
-                p->ev = NULL;
-                p->used = false;
-                continue;
-            }
-            memcpy(p->key, key, kl);
-            p->t0 = ts;
-            p->stage = 0;
-            rt->nparts++;
             if (rt->nst == 1) {
-                stored *ev = p->ev;
-                p->ev = NULL;
-                part_remove(rt, 0, p);
-                deliver(rt, ev, 1);
-            }
-            continue;
-        }
-        partial *prev = part_slot(rt, s - 1, key, (uint32_t)kl, h, false);
-        if (!prev || !prev->used) continue;
-        if (q->maxspan_ns && ts - prev->t0 > q->maxspan_ns) {
-            part_remove(rt, s - 1, prev);
-            rt->stats.expired++;
-            continue;
-        }
-        partial moved = *prev;
-        if (st->fork) { /* the partial stays at s-1 for later events: copy it */
-            moved.ev = calloc(rt->nst, sizeof(stored));
-            moved.key = malloc(prev->klen ? prev->klen : 1);
-            if (moved.key) memcpy(moved.key, prev->key, prev->klen);
-            bool ok = moved.ev != NULL && moved.key != NULL;
-            for (uint32_t i = 0; ok && i < s; i++) share(&moved.ev[i], &prev->ev[i]);
-            if (!ok) {
-                if (moved.ev)
-                    for (uint32_t i = 0; i < s; i++) free_stored(&moved.ev[i]);
-                free(moved.ev);
-                free(moved.key);
+                deliver_partial(rt, p, 1);
+                part_free(rt, p);
                 continue;
+            }
+            part_put(rt, 0, p);
+            continue;
+        }
+        if (q->maxspan_ns && ts - prev->t0 > q->maxspan_ns) {
+            part_drop(rt, prev);
+            rt->stats.expired++;
+            rt->state->expired++;
+            continue;
+        }
+        partial *moved;
+        if (st->fork) { /* the partial stays at s-1 for later events: copy it */
+            moved = part_new(rt, prev->e.key, prev->e.klen, prev->e.hash, prev->t0);
+            if (!moved) continue;
+            for (uint32_t i = 0; i < s; i++) {
+                set_stored(&moved->ev[i], blob_ref(prev->ev[i].b));
+                hold(rt, moved, &moved->ev[i]);
             }
         } else {
-            prev->ev = NULL; /* moved, not freed */
-            prev->key = NULL;
-            part_remove(rt, s - 1, prev);
+            moved = prev;
+            part_take(rt, prev);
         }
-        if (!keep(rt, &moved.ev[s])) {
-            for (uint32_t i = 0; i < s; i++) free_stored(&moved.ev[i]);
-            free(moved.ev);
-            free(moved.key);
+        if (!keep_in(rt, moved, s)) {
+            part_free(rt, moved);
             continue;
         }
-        moved.stage = s;
         if (s + 1 == rt->nst) {
-            free(moved.key);
-            deliver(rt, moved.ev, rt->nst);
+            deliver_partial(rt, moved, rt->nst);
+            part_free(rt, moved);
             continue;
         }
-        partial *dst = part_slot(rt, s, key, (uint32_t)kl, h, true);
-        if (!dst) {
-            for (uint32_t i = 0; i <= s; i++) free_stored(&moved.ev[i]);
-            free(moved.ev);
-            free(moved.key);
-            continue;
-        }
-        if (dst->used) part_clear(rt, dst);
-        *dst = moved;
-        dst->used = true;
-        rt->nparts++;
+        part_put(rt, s, moved);
     }
 }
 
 /* join: the first event of each stage per key, in any order */
-static void join_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
+static void join_step(eql_runtime *rt, eql_ctx *c)
 {
     const eql_query *q = rt->q;
     char key[KEY_MAX];
-    if (q->until && stage_match(rt, c, q->until)) {
+    if (q->until && rt->nparts && stage_match(rt, c, q->until)) {
         size_t kl = stage_key(rt, c, q->until, key);
         if (kl <= KEY_MAX) {
-            partial *p = part_slot(rt, 0, key, (uint32_t)kl, fnv(key, kl), false);
-            if (p && p->used) part_remove(rt, 0, p);
+            partial *p = part_find(rt, 0, key, kl, fnv(key, kl));
+            if (p) part_drop(rt, p);
         }
     }
     for (uint32_t s = 0; s < rt->nst; s++) {
@@ -1028,34 +1257,19 @@ static void join_step(eql_runtime *rt, eql_ctx *c, const char *text, size_t len)
         size_t kl = stage_key(rt, c, st, key);
         if (kl > KEY_MAX) continue;
         uint32_t h = fnv(key, kl);
-        partial *p = part_slot(rt, 0, key, (uint32_t)kl, h, true);
-        if (!p) continue;
-        if (!p->used) {
-            memset(p, 0, sizeof *p);
-            p->ev = calloc(rt->nst, sizeof(stored));
-            if (!p->ev) continue;
-            p->used = true;
-            p->hash = h;
-            p->klen = (uint32_t)kl;
-            p->key = malloc(kl ? kl : 1);
-            if (!p->key) {
-                free(p->ev);
-                p->ev = NULL;
-                p->used = false;
-                continue;
-            }
-            memcpy(p->key, key, kl);
-            rt->nparts++;
+        partial *p = part_find(rt, 0, key, kl, h);
+        if (!p) {
+            if (!(p = part_new(rt, key, (uint32_t)kl, h, 0)) || !part_put(rt, 0, p)) continue;
         }
         if (p->ev[s].text) continue;
-        keep(rt, &p->ev[s]);
+        keep_in(rt, p, s);
+        lru_touch(rt->state, &p->e.lru);
         bool full = true;
         for (uint32_t i = 0; i < rt->nst; i++) full = full && p->ev[i].text;
         if (full) {
-            stored *ev = p->ev;
-            p->ev = NULL;
-            part_remove(rt, 0, p);
-            deliver(rt, ev, rt->nst);
+            part_take(rt, p);
+            deliver_partial(rt, p, rt->nst);
+            part_free(rt, p);
         }
         break; /* one event fills one stage */
     }
@@ -1077,10 +1291,12 @@ static void x_deliver(void *arg, blob **ev, uint32_t n)
 }
 
 eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx, eql_procs *procs,
-                                uint32_t lin_base)
+                                uint32_t lin_base, eql_state *state)
 {
     eql_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return NULL;
+    eql_state_init(&rt->own_state, MODUS_STATE_BYTES);
+    rt->state = state ? state : &rt->own_state;
     rt->q = q;
     rt->emit = emit;
     rt->ctx = ctx;
@@ -1111,20 +1327,24 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
                     rt->st[k++] = &q->stages[i];
                 }
         rt->nst = n;
-        rt->part_cap = 16; /* grows (part_grow) */
         uint32_t slots = q->kind == Q_JOIN ? 1 : n;
-        rt->parts = calloc((size_t)slots * rt->part_cap, sizeof(partial));
+        rt->tabs = calloc(slots ? slots : 1, sizeof *rt->tabs); /* each grows on first use */
+        rt->tick = q->maxspan_ns / WHEEL_SPAN > 0 ? q->maxspan_ns / WHEEL_SPAN : 1;
+        if (q->maxspan_ns && !(rt->wheel = calloc(WHEEL, sizeof *rt->wheel))) {
+            eql_runtime_destroy(rt);
+            return NULL;
+        }
     }
     if (q->nlineage) {
         if (procs) {
             rt->procs = procs;
             rt->lin_base = lin_base;
         } else {
-            rt->procs = eql_procs_create(q->nlineage < 64 ? q->nlineage : 64);
+            rt->procs = eql_procs_create(q->nlineage < 64 ? q->nlineage : 64, rt->state);
             rt->own_procs = true;
         }
     }
-    if ((q->kind != Q_EVENT && !rt->x && (!rt->st || !rt->parts)) || (q->nlineage && !rt->procs)) {
+    if ((q->kind != Q_EVENT && !rt->x && (!rt->st || !rt->tabs)) || (q->nlineage && !rt->procs)) {
         eql_runtime_destroy(rt);
         return NULL;
     }
@@ -1168,10 +1388,11 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
                 free(ev);
         }
     } else if (q->kind == Q_SEQUENCE) {
-        seq_step(rt, &c, text, len);
+        seq_step(rt, &c);
     } else {
-        join_step(rt, &c, text, len);
+        join_step(rt, &c);
     }
+    if (rt->state == &rt->own_state) eql_state_trim(rt->state); /* else the alerter's, per event */
 }
 
 void eql_runtime_finish(eql_runtime *rt)
@@ -1198,17 +1419,17 @@ void eql_runtime_stats(const eql_runtime *rt, eql_stats *out)
 void eql_runtime_destroy(eql_runtime *rt)
 {
     if (!rt) return;
-    if (rt->parts) {
+    if (rt->tabs) {
         uint32_t slots = rt->q->kind == Q_JOIN ? 1 : rt->nst;
-        for (size_t i = 0; i < (size_t)slots * rt->part_cap; i++)
-            if (rt->parts[i].used) {
-                if (rt->parts[i].ev)
-                    for (uint32_t k = 0; k < rt->nst; k++) free_stored(&rt->parts[i].ev[k]);
-                free(rt->parts[i].ev);
-                free(rt->parts[i].key);
-            }
-        free(rt->parts);
+        for (uint32_t s = 0; s < slots; s++) {
+            ptab *t = &rt->tabs[s];
+            for (uint32_t i = 0; i < t->cap; i++)
+                if (t->slot[i]) part_free(rt, (partial *)t->slot[i]);
+            ptab_free(t, rt->state);
+        }
+        free(rt->tabs);
     }
+    free(rt->wheel);
     for (uint32_t i = 0; i < rt->nres; i++) drop_result(&rt->res[i]);
     free(rt->res);
     free(rt->st);
@@ -1235,16 +1456,17 @@ struct modus_query_run {
 modus_status modus_query_run_create(const modus_query *q, modus_emit_fn emit, void *ctx,
                                     modus_query_run **out)
 {
-    return query_run_create_shared(q, emit, ctx, NULL, 0, out);
+    return query_run_create_shared(q, emit, ctx, NULL, 0, NULL, out);
 }
 
 modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,
-                                     eql_procs *procs, uint32_t lin_base, modus_query_run **out)
+                                     eql_procs *procs, uint32_t lin_base, eql_state *state,
+                                     modus_query_run **out)
 {
     *out = NULL;
     modus_query_run *r = calloc(1, sizeof *r);
     if (!r) return MODUS_ENOMEM;
-    r->rt = eql_runtime_create(q->q, emit, ctx, procs, lin_base);
+    r->rt = eql_runtime_create(q->q, emit, ctx, procs, lin_base, state);
     if (!r->rt) {
         free(r);
         return MODUS_ENOMEM;

@@ -12,11 +12,28 @@ typedef struct eql_stats {
     uint64_t events, matches, dropped_partials, expired, dropped_procs;
 } eql_stats;
 
+/* Sequence and process-tree state, capped in bytes for all the runtimes of
+ * an alerter together: every partial match and process is on one list from
+ * the stalest (least recently created, advanced or started) to the newest;
+ * past the cap the stalest go (eql_state_trim), counted. */
+typedef struct eql_lru {
+    struct eql_lru *prev, *next;
+    uint32_t kind; /* LRU_PARTIAL, LRU_PROC */
+} eql_lru;
+typedef struct eql_state {
+    eql_lru list; /* sentinel: list.next is the stalest */
+    size_t bytes, peak, limit;
+    uint64_t evicted_partials, evicted_procs, expired;
+} eql_state;
+void eql_state_init(eql_state *s, size_t limit);
+/* evict the stalest entries until the state fits its cap */
+void eql_state_trim(eql_state *s);
+
 /* The process tree that lineage (descendant / child / event of) reads: one
  * per alerter, fed every event (eql_procs_event) before its rules run; each
  * query with lineage owns slots [lin_base, lin_base + nlineage). */
 typedef struct eql_procs eql_procs;
-eql_procs *eql_procs_create(uint32_t nslots);
+eql_procs *eql_procs_create(uint32_t nslots, eql_state *state);
 /* Returns the marks (bit per slot) of the event's process and its ancestors:
  * a lineage answer can be true only for those slots, or if the event
  * matches the sub-query itself. */
@@ -24,8 +41,9 @@ const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cach
 void eql_procs_destroy(eql_procs *t);
 
 /* procs NULL: the runtime keeps and feeds a tree of its own. */
+/* state NULL: the runtime keeps its own (MODUS_STATE_BYTES). */
 eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx, eql_procs *procs,
-                                uint32_t lin_base);
+                                uint32_t lin_base, eql_state *state);
 struct blob;
 /* `slot`: where the current event's shared copy is kept (NULL: private). */
 void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, size_t len,
@@ -50,6 +68,7 @@ void query_run_set_match(modus_query_run *r, eql_match_fn fn, void *ctx);
 
 /* modus_query_run_create on a shared process tree (the alerter's) */
 modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,
-                                     eql_procs *procs, uint32_t lin_base, modus_query_run **out);
+                                     eql_procs *procs, uint32_t lin_base, eql_state *state,
+                                     modus_query_run **out);
 
 #endif

@@ -33,6 +33,9 @@ typedef struct frame {
     uint64_t address;
     /* Elastic Defend frame fields; empty / -1 when absent */
     sv protection, provenance, leading, trailing, module_path;
+    /* modus live: the module's runtime recognised by its code, and how
+     * ("symbol _PyEval_EvalFrameDefault"); empty when absent */
+    sv runtime, origin;
     int64_t alloc_private;
 } frame;
 

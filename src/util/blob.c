@@ -12,6 +12,7 @@ blob *blob_new(const char *text, size_t len)
     blob *b = malloc(sizeof *b + len + BLOB_PADDING);
     if (!b) return NULL;
     b->refs = 1;
+    b->held = 0;
     b->len = (uint32_t)len;
     memcpy(b->text, text, len);
     memset(b->text + len, ' ', BLOB_PADDING);

@@ -14,7 +14,8 @@
 typedef struct blob {
     uint32_t refs;
     uint32_t len;
-    char text[]; /* len bytes, then padding for the JSON parser */
+    uint32_t held; /* references from sequence state (its byte count: detect_query.c) */
+    char text[];   /* len bytes, then padding for the JSON parser */
 } blob;
 
 blob *blob_new(const char *text, size_t len); /* refs = 1 */

@@ -108,4 +108,11 @@
 #define MODUS_FLEET_BATCH 1024
 #endif
 
+/* Sequence partial matches and the process tree (lineage), every rule of an
+ * alerter together (modus scan --state-mb; -j N shares it among threads):
+ * past it the stalest entries are evicted and counted. */
+#ifndef MODUS_STATE_BYTES
+#define MODUS_STATE_BYTES (8ull << 20)
+#endif
+
 #endif

@@ -1,0 +1,18 @@
+/* pool.h - detect_pool.c's internals shared with tests (internal). */
+#ifndef MODUS_DETECT_POOL_H
+#define MODUS_DETECT_POOL_H
+
+#include <stddef.h>
+
+#include "modus/modus.h"
+
+/* the lane of a raw JSON line: hash of its host % nlanes; 0 without a host */
+unsigned pool_lane(const char *line, size_t len, unsigned nlanes);
+
+/* detect.c: an alerter on base's compiled rules (base must outlive it) */
+modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, void *ctx,
+                                 modus_alerter **out);
+/* detect.c: adds src's counts (profile, candidates, state) into dst */
+void alerter_absorb(modus_alerter *dst, const modus_alerter *src);
+
+#endif
