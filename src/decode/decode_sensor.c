@@ -1027,6 +1027,39 @@ static const char *jit_runtime(const msdec *d, const ustack_frame *f)
     return NULL;
 }
 
+/* Is addr in none of the live process's mappings? false when that cannot be
+ * told (the process is gone: the sensor's own maps may simply have missed
+ * one). Asked only for an "Unknown" frame found by unwind info, which is
+ * rare: it is what a return-oriented chain leaves above the syscall stub. */
+static bool confirmed_unmapped(uint32_t tgid, uint64_t start_ns, uint64_t addr)
+{
+    char path[48], line[512];
+    /* the same process, not a new one under a reused pid: its start time */
+    snprintf(path, sizeof path, "/proc/%u/stat", tgid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *p = strrchr(line, ')');
+    unsigned long long start = 0;
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ') field++;
+    if (!p || sscanf(p, "%llu", &start) != 1 || start != ns_to_ticks(start_ns)) return false;
+    snprintf(path, sizeof path, "/proc/%u/maps", tgid);
+    f = fopen(path, "r");
+    if (!f) return false;
+    bool in = false, any = false;
+    while (!in && fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        if (sscanf(line, "%llx-%llx", &lo, &hi) != 2) continue;
+        any = true;
+        in = addr >= lo && addr < hi;
+    }
+    fclose(f);
+    return any && !in;
+}
+
 /* Unwind the record's stack into d->tmp as a JSON array of frames; returns
  * the frame count. d->jit is set to the JIT runtime on the stack, if any. */
 static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data)
@@ -1072,6 +1105,11 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
          * garbage: say so, so the classifier does not judge its return
          * address (stub_entered_by_return) */
         if (i > 0 && f->how == 'F') kstr(b, "unwind", "frame_pointer");
+        /* a return address from unwind info in no mapping, and the process
+         * says so too (the sensor's maps alone may have missed one) */
+        if (i > 0 && f->how != 'F' && !f->mapped && !f->module &&
+            confirmed_unmapped(h->tgid, h->start_ns, f->ip))
+            kstr(b, "mapping", "none");
         if (lead) {
             char hex[40];
             for (size_t k = 0; k < nl; k++) snprintf(hex + 2 * k, 3, "%02x", lead[k]);
