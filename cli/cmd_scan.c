@@ -656,6 +656,12 @@ int cmd_scan(int argc, char **argv)
             (unsigned long long)st.in.too_long,
             (unsigned long long)(st.in.files_failed + st.in.io_errors),
             errors ? " (skipped, see above)" : "", state);
+    if (pool && profile) {
+        fprintf(stderr, "modus: -j %u (--profile): events per thread:", jobs);
+        for (unsigned i = 0; i < jobs; i++)
+            fprintf(stderr, " %llu", (unsigned long long)modus_pool_worker_events(pool, i));
+        fputc('\n', stderr);
+    }
     if (counts && profile) print_profile(counts, rs);
     uint64_t alerts = nalerts;
     modus_pool_destroy(pool);

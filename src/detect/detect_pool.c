@@ -5,8 +5,10 @@
  *     with their place (file, line, byte offset). It does not parse them:
  *     it finds the event's host in the raw text (host.name, else
  *     host.hostname, host.id, winlog.computer_name, Computer; nested or
- *     dotted keys, ASCII case folded) and picks the lane hash(host) % N.
- *     Events without a host all take lane 0.
+ *     dotted keys, ASCII case folded). A host's first event gives it the
+ *     lane with the fewest events so far; its later events follow. Events
+ *     without a host all take lane 0. (Which lane does not change the
+ *     output; that a host keeps one does.)
  *  2. Lines are gathered in chunks (CHUNK_LINES lines or CHUNK_BYTES bytes);
  *     a full chunk is published to every worker, and each worker decodes,
  *     classifies and runs the rules over the lines of its own lane, in input
@@ -98,9 +100,17 @@ typedef struct worker {
     uint64_t events, bad;
 } worker;
 
+typedef struct host_slot {
+    uint64_t h; /* 0: free */
+    unsigned lane;
+} host_slot;
+
 struct modus_pool {
     const modus_engine *eng;
     unsigned n;
+    host_slot *hosts; /* host -> lane, open addressing (the reading thread's) */
+    uint32_t nhosts, caphosts;
+    uint64_t *lane_events; /* lines given to each lane so far */
     worker *w;
     chunk ring[POOL_DEPTH];
     uint64_t published, flushed; /* chunks handed out; chunks written back */
@@ -226,19 +236,62 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
     return i < n ? i + 1 : n;
 }
 
-unsigned pool_lane(const char *line, size_t len, unsigned nlanes)
+bool pool_host(const char *line, size_t len, uint64_t *hash)
 {
     int rank = 0;
     size_t vs = 0, ve = 0;
     scan_obj(line, len, skip_ws(line, len, 0), 0, false, false, &rank, &vs, &ve);
-    if (!rank || nlanes <= 1) return 0;
+    if (!rank) return false;
     uint64_t h = 1469598103934665603ull;
     for (size_t i = vs; i < ve && i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
         h = (h ^ c) * 1099511628211ull;
     }
-    return (unsigned)((h ^ (h >> 32)) % nlanes);
+    *hash = h ^ (h >> 32);
+    return true;
+}
+
+unsigned pool_lane(const char *line, size_t len, unsigned nlanes)
+{
+    uint64_t h;
+    if (nlanes <= 1 || !pool_host(line, len, &h)) return 0;
+    return (unsigned)(h % nlanes);
+}
+
+/* The lane of a host: given on its first event, to the lane with the fewest
+ * events so far (a hash alone left 14 of gen_ecs's 24 hosts on one of two
+ * lanes), then kept. Past HOSTS_MAX hosts, the hash picks. */
+#define HOSTS_MAX (1u << 20)
+static unsigned host_lane(modus_pool *p, uint64_t h)
+{
+    if (!h) h = 1; /* 0 marks a free slot */
+    if (p->nhosts * 2 >= p->caphosts && p->caphosts < 2 * HOSTS_MAX) {
+        uint32_t cap = p->caphosts ? p->caphosts * 2 : 1024;
+        host_slot *n = calloc(cap, sizeof *n);
+        if (n) {
+            for (uint32_t i = 0; i < p->caphosts; i++) {
+                if (!p->hosts[i].h) continue;
+                uint32_t k = (uint32_t)p->hosts[i].h & (cap - 1);
+                while (n[k].h) k = (k + 1) & (cap - 1);
+                n[k] = p->hosts[i];
+            }
+            free(p->hosts);
+            p->hosts = n;
+            p->caphosts = cap;
+        }
+    }
+    if (!p->caphosts) return (unsigned)(h % p->n);
+    uint32_t k = (uint32_t)h & (p->caphosts - 1);
+    for (; p->hosts[k].h; k = (k + 1) & (p->caphosts - 1))
+        if (p->hosts[k].h == h) return p->hosts[k].lane;
+    if (p->nhosts * 2 >= p->caphosts) return (unsigned)(h % p->n); /* full */
+    unsigned best = 0;
+    for (unsigned i = 1; i < p->n; i++)
+        if (p->lane_events[i] < p->lane_events[best]) best = i;
+    p->hosts[k] = (host_slot){h, best};
+    p->nhosts++;
+    return best;
 }
 
 /* ---- which rule sets can be partitioned ----------------------------------------- */
@@ -426,7 +479,10 @@ modus_status modus_pool_line(modus_pool *p, const char *line, size_t len, const 
         c->text = n;
         c->captext = cap;
     }
-    line_info li = {c->ntext, (uint32_t)len, pool_lane(line, len, p->n), file, lineno, offset};
+    uint64_t h;
+    unsigned lane = p->n > 1 && pool_host(line, len, &h) ? host_lane(p, h) : 0;
+    p->lane_events[lane]++;
+    line_info li = {c->ntext, (uint32_t)len, lane, file, lineno, offset};
     if (!add_line_info(c, li)) return MODUS_ENOMEM;
     memcpy(c->text + c->ntext, line, len);
     memset(c->text + c->ntext + len, ' ', MODUS_PADDING);
@@ -477,7 +533,8 @@ modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     p->w = calloc(n, sizeof *p->w);
-    if (!p->w) goto fail;
+    p->lane_events = calloc(n, sizeof *p->lane_events);
+    if (!p->w || !p->lane_events) goto fail;
     for (unsigned i = 0; i < POOL_DEPTH; i++)
         if (!(p->ring[i].out = calloc(n, sizeof(outbuf)))) goto fail;
     /* every alerter is built here, on one thread, before any worker starts */
@@ -551,6 +608,11 @@ unsigned modus_pool_threads(const modus_pool *p)
     return p->n;
 }
 
+uint64_t modus_pool_worker_events(const modus_pool *p, unsigned i)
+{
+    return i < p->n ? p->w[i].events : 0;
+}
+
 modus_alerter *modus_pool_alerter(modus_pool *p, unsigned i)
 {
     return i < p->n ? p->w[i].al : NULL;
@@ -581,6 +643,8 @@ void modus_pool_destroy(modus_pool *p)
         for (unsigned k = 0; c->out && k < p->n; k++) free(c->out[k].p);
         free(c->out);
     }
+    free(p->hosts);
+    free(p->lane_events);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->m);
