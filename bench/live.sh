@@ -2,15 +2,18 @@
 # live.sh - what modus live costs (root). Results go in BENCHMARKS.md.
 #   1. a compile workload (gcc -O2 -c of modus's own C sources, make -j2),
 #      sensor off and on, alternated ROUNDS times: median wall and CPU time;
-#   2. per-syscall cost on hooked paths, sensor off vs on (bench/live_load.c);
+#   2. per-syscall cost on hooked paths, sensor off vs on (bench/live_load.c;
+#      MODES="write pmemwrite" picks the kinds);
 #   3. the event rate it sustains: mprotect RWX toggles as fast as one core
 #      makes them, events seen vs lost; BPF program time per run
 #      (kernel.bpf_stats_enabled) and the sensor's peak RSS.
 #   With PUBLISH=1, section 1 also runs the sensor with --all-events
 #   --publish to a nats-server on loopback (R1, this machine): the compile
 #   workload off / on / on+publish, alternated. SECTIONS="1" runs only
-#   section 1 (default "1 2 3").
-# Usage: [PUBLISH=1] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
+#   section 1 (default "1 2 3"). With BASE=PATH (another build's modus,
+#   e.g. main's), section 1 also runs that sensor, alternated with this one:
+#   off / base / on in every round.
+# Usage: [PUBLISH=1] [BASE=PATH] [SECTIONS="1 2 3"] bench/live.sh [ROUNDS]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -29,7 +32,7 @@ if [ "${PUBLISH:-0}" = 1 ]; then # a local broker for the --publish variant
 fi
 
 start_sensor() {
-    "$M" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
+    "${SENSOR_BIN:-$M}" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
     sensor=$!
     until grep -q ready "$tmp/err" 2>/dev/null; do kill -0 $sensor || exit 1; sleep 0.1; done
 }
@@ -58,9 +61,16 @@ compile() { # -> "wall cpu"
     /usr/bin/time -f "%e %U %S" make -s -j2 -C "$tmp/cc" 2>&1 >/dev/null | tail -1 | awk '{print $1, $2+$3}'
 }
 compile >/dev/null # warm the page cache
+touch "$tmp/cc.txt" "$tmp/sensor_cpu.txt" # SECTIONS without 1: the medians below read them
 for r in $(seq "$rounds"); do
     [[ " $sections " == *" 1 "* ]] || break
     echo "off $(compile)" >>"$tmp/cc.txt"
+    if [ -n "${BASE:-}" ]; then
+        SENSOR_BIN=$BASE start_sensor
+        echo "base $(compile)" >>"$tmp/cc.txt"
+        echo "base $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
+        stop_sensor
+    fi
     start_sensor
     echo "on $(compile)" >>"$tmp/cc.txt"
     echo "on $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
@@ -86,6 +96,13 @@ echo "   CPU (user+sys of the build): off ${off_c}s, on ${on_c}s, overhead $(awk
 tail -1 "$tmp/cc_sensor.txt"
 on_s=$(awk '$1=="on"{print $2}' "$tmp/sensor_cpu.txt" | median)
 echo "   the sensor's own CPU during a build: ${on_s}s ($(awk -v a="$off_c" -v b="$on_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU)"
+if [ -n "${BASE:-}" ]; then
+    base_w=$(awk '$1=="base"{print $2}' "$tmp/cc.txt" | median)
+    base_c=$(awk '$1=="base"{print $3}' "$tmp/cc.txt" | median)
+    base_s=$(awk '$1=="base"{print $2}' "$tmp/sensor_cpu.txt" | median)
+    echo "   BASE ($BASE): wall ${base_w}s ($(awk -v a="$off_w" -v b="$base_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), CPU ${base_c}s ($(awk -v a="$off_c" -v b="$base_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), its own CPU ${base_s}s"
+    echo "   this build vs BASE: wall $(awk -v a="$base_w" -v b="$on_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), build CPU $(awk -v a="$base_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), sensor CPU $(awk -v a="$base_s" -v b="$on_s" 'BEGIN{printf "%+.2fs", b-a}')"
+fi
 if [ "${PUBLISH:-0}" = 1 ]; then
     pub_s=$(awk '$1=="pub"{print $2}' "$tmp/sensor_cpu.txt" | median)
     echo "   ... with --all-events --publish: ${pub_s}s ($(awk -v a="$off_c" -v b="$pub_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU; publishing adds $(awk -v a="$off_c" -v b="$pub_s" -v c="$on_s" 'BEGIN{printf "%.1f%%", (b-c)/a*100}'))"
@@ -101,7 +118,7 @@ if [[ " $sections " == *" 2 "* ]]; then
 # 2. per-syscall cost
 echo
 echo "2. ns per syscall, sensor off vs on (median of 5 runs each, alternated)"
-for mode in getppid rw open rwx; do
+for mode in ${MODES:-getppid rw open rwx write pmemwrite}; do
     n=200000
     [ $mode = rwx ] && n=20000
     for r in 1 2 3 4 5; do
@@ -109,10 +126,23 @@ for mode in getppid rw open rwx; do
         start_sensor
         echo "on $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
         stop_sensor
+        if [ -n "${BASE:-}" ]; then
+            M0=$M
+            M=$BASE
+            start_sensor
+            echo "base $("$tmp/load" $mode $n)" >>"$tmp/sys_$mode.txt"
+            stop_sensor
+            M=$M0
+        fi
     done
     off=$(awk '$1=="off"{print $2}' "$tmp/sys_$mode.txt" | median)
     on=$(awk '$1=="on"{print $2}' "$tmp/sys_$mode.txt" | median)
-    printf "   %-8s off %7.0f ns  on %7.0f ns  x%.2f\n" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
+    printf "   %-9s off %7.0f ns  on %7.0f ns  x%.2f" $mode "$off" "$on" "$(awk -v a="$off" -v b="$on" 'BEGIN{print b/a}')"
+    if [ -n "${BASE:-}" ]; then
+        base=$(awk '$1=="base"{print $2}' "$tmp/sys_$mode.txt" | median)
+        printf "  BASE %7.0f ns  x%.2f  (this build - BASE: %+.0f ns)" "$base" "$(awk -v a="$off" -v b="$base" 'BEGIN{print b/a}')" "$(awk -v a="$base" -v b="$on" 'BEGIN{print b-a}')"
+    fi
+    echo
 done
 
 fi

@@ -315,7 +315,11 @@ static int do_check(opts *o, int argc, char **argv)
         size_t loaded = 0, failed = 0;
         if (modus_ruleset_create(&rs) != MODUS_OK) goto out;
         for (int i = 0; i < o->nrules; i++)
-            modus_ruleset_add_path(rs, o->rules[i], on_rule_error, NULL, &loaded, &failed);
+            if (!cli_add_rules(rs, "baseline check", o->rules[i], on_rule_error, NULL, &loaded,
+                               &failed)) {
+                rc = EXIT_RULES;
+                goto out;
+            }
         if (!loaded) {
             cli_error("baseline check: no rule compiled");
             rc = EXIT_RULES;
@@ -688,7 +692,7 @@ static int do_report(opts *o)
         summary_free(&s);
         return EXIT_USAGE;
     }
-    FILE *f = fopen(o->html, "w");
+    FILE *f = cli_fopen_private(o->html, false);
     if (!f) {
         cli_error("baseline report: %s: cannot write", o->html);
         summary_free(&s);

@@ -21,10 +21,13 @@ static void usage(FILE *f)
     fputs("usage: modus live [OPTIONS]\n"
           "\n"
           "Captures kernel events with eBPF (process exec/fork/exit, memory made executable,\n"
-          "writes to persistence files, ptrace and process_vm_writev, memfd_create, module\n"
-          "and bpf loads), each with the full user call stack of the thread that caused it,\n"
-          "names its execution modality and runs detection rules: the built-in pack, or\n"
-          "--rules. Needs root. Runs until SIGINT/SIGTERM or --duration.\n"
+          "writes to persistence files, file creations, changes, deletions and chmods where\n"
+          "the rules look, libraries loaded from there, ptrace, process_vm_writev and\n"
+          "/proc/PID/mem writes, memfd_create, module and bpf loads, inet connections,\n"
+          "listens and closes, DNS queries and answers), each with the full user call stack\n"
+          "of the thread that caused it, names its execution modality and runs detection\n"
+          "rules: the built-in pack, or --rules. Needs root. Runs until SIGINT/SIGTERM or\n"
+          "--duration.\n"
           "\n"
           "options:\n"
           "  --rules PATH          a rule file or directory of rules, TOML or Sigma YAML\n"
@@ -32,12 +35,20 @@ static void usage(FILE *f)
           "                        rules load\n"
           "  --sigma-mapping FILE  Sigma logsources and fields -> ECS (default: embedded)\n"
           "  --output FILE         append alerts (NDJSON) to FILE instead of stdout\n"
-          "  --all-events          also write every captured event, enriched with modality.*\n"
+          "  --all-events          also write every captured event, enriched with modality.*;\n"
+          "                        file events also follow the default file policy\n"
+          "  --file-policy WHAT    which files' creations, changes, deletions and chmods the\n"
+          "                        kernel reports: derived from the rules (default), `print`\n"
+          "                        shows it and exits, `all`, or a FILE of `dir /PATH`,\n"
+          "                        `dname NAME`, `name NAME`, `ext EXT`, `header`, `all`\n"
+          "                        lines (docs/sensor-events.md)\n"
           "  --duration SECONDS    stop after this long\n"
           "  --format json|text    stdout format (default: text on a terminal, else json)\n"
           "  --backend auto|tp|lsm kernel hooks (default auto: lsm where the kernel allows\n"
           "                        BPF trampolines, tracepoints otherwise)\n"
-          "  --stack-bytes N       user stack copied per event, 4096..16384 (default 8192)\n"
+          "  --stack-bytes N       user stack copied per event, 4096..16384 (default 16384)\n"
+          "  --modalities FILE     the modality signature table (default: embedded); its\n"
+          "                        `code` lines name runtimes by their symbols\n"
           "  --ring-mb N           kernel-to-user ring buffer in MiB, a power of two up to\n"
           "                        1024 (default 16); raise it if the counts show losses\n"
           "  --module-attempts     on kernels built without module support, watch module\n"
@@ -59,6 +70,11 @@ static void usage(FILE *f)
           "  --metrics FILE        write the counts every 5 s as Prometheus text (node\n"
           "                        exporter's textfile collector reads it)\n"
           "  --host-name NAME      host.name of the events (default: the host's name)\n"
+          "  --env-vars LIST       environment variables kept in process.env_vars (comma-\n"
+          "                        separated name globs; default LD_PRELOAD, LD_LIBRARY_PATH,\n"
+          "                        LD_AUDIT, GLIBC_TUNABLES, the proxy and HIST* variables)\n"
+          "  --env-redact LIST     names whose values become \"<redacted>\" (globs; default\n"
+          "                        *TOKEN*, *SECRET*, *PASSWORD*, *_KEY... docs/sensor-events.md)\n"
           "  -q, --quiet           no start-up and statistics lines\n"
           "  -h, --help            this help\n"
           "\n"
@@ -330,6 +346,63 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The file policy: what the rules need (with --all-events, and the default),
+ * `all`, or a file that replaces it. 0 or -1 (said why). */
+static int load_file_policy(const modus_ruleset *rs, const char *what, bool all_events,
+                            modus_file_policy **out)
+{
+    modus_diag d = {0};
+    *out = NULL;
+    if (what && strcmp(what, "print")) {
+        if (!strcmp(what, "all")) {
+            static const char all[] = "all\nheader\n";
+            if (modus_file_policy_parse(all, sizeof all - 1, "--file-policy", out, &d) != MODUS_OK)
+                return -1;
+            return 0;
+        }
+        FILE *f = fopen(what, "rb");
+        if (!f) {
+            cli_error("live: --file-policy %s: %s", what, strerror(errno));
+            return -1;
+        }
+        char *text = NULL;
+        size_t n = 0, cap = 0;
+        for (;;) {
+            if (n + 4096 > cap) {
+                char *t = realloc(text, cap = cap ? cap * 2 : 8192);
+                if (!t) break;
+                text = t;
+            }
+            size_t r = fread(text + n, 1, cap - n, f);
+            n += r;
+            if (!r) break;
+        }
+        fclose(f);
+        modus_status st = modus_file_policy_parse(text ? text : "", n, what, out, &d);
+        free(text);
+        if (st != MODUS_OK) {
+            cli_diag("live: --file-policy", &d);
+            return -1;
+        }
+        return 0;
+    }
+    if (modus_file_policy_from_rules(rs, out) != MODUS_OK) {
+        cli_error("out of memory");
+        return -1;
+    }
+    if (all_events) {
+        const char *t = modus_file_policy_default_text();
+        modus_file_policy *def = NULL;
+        if (modus_file_policy_parse(t, strlen(t), "default", &def, &d) != MODUS_OK ||
+            !modus_file_policy_merge(*out, def)) {
+            modus_file_policy_free(def);
+            return -1;
+        }
+        modus_file_policy_free(def);
+    }
+    return 0;
+}
+
 int cmd_live(int argc, char **argv)
 {
     static const struct option opts[] = {{"rules", required_argument, NULL, 'r'},
@@ -353,15 +426,19 @@ int cmd_live(int argc, char **argv)
                                          {"spool-mb", required_argument, NULL, 'm'},
                                          {"metrics", required_argument, NULL, 'T'},
                                          {"host-name", required_argument, NULL, 'N'},
+                                         {"modalities", required_argument, NULL, 'Y'},
+                                         {"env-vars", required_argument, NULL, 'E'},
+                                         {"env-redact", required_argument, NULL, 'X'},
+                                         {"file-policy", required_argument, NULL, 'F'},
                                          CLI_NATS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
     modus_fleet_opts fo = {.name = "modus live"};
     modus_publisher_opts po = {
         .spool_dir = "/var/lib/modus/spool", .log = cli_fleet_log, .log_ctx = "live: "};
-    const char *metrics = NULL;
+    const char *metrics = NULL, *file_policy = NULL;
     char *rule_paths[64];
     int nrules = 0, c, format = -1;
-    const char *output = NULL, *bl_db = NULL;
+    const char *output = NULL, *bl_db = NULL, *modalities = NULL;
     double learn = 0;
     double duration = 0, interval = 60;
     live l = {0};
@@ -450,6 +527,10 @@ int cmd_live(int argc, char **argv)
         }
         case 'T': metrics = optarg; break;
         case 'N': so.hostname = po.host = optarg; break;
+        case 'Y': modalities = optarg; break;
+        case 'E': so.env_vars = optarg; break;
+        case 'X': so.env_redact = optarg; break;
+        case 'F': file_policy = optarg; break;
         default:
             if (cli_nats_option(c, optarg, &fo)) break;
             usage(stderr);
@@ -464,15 +545,31 @@ int cmd_live(int argc, char **argv)
         cli_error("live: --learn needs --baseline DB (where to keep what is learned)");
         return EXIT_USAGE;
     }
-    if (geteuid() != 0) {
+    bool print_policy = file_policy && !strcmp(file_policy, "print");
+    if (geteuid() != 0 && !print_policy) {
         cli_error("live: the sensor needs root (it loads eBPF programs)");
         return EXIT_USAGE;
     }
     size_t loaded = 0, failed = 0;
-    modus_ruleset *rs = cli_load_rules(rule_paths, nrules, &loaded, &failed);
-    if (!rs) return EXIT_RULES;
+    int lrc;
+    modus_ruleset *rs = cli_load_rules("live", rule_paths, nrules, &loaded, &failed, &lrc);
+    if (!rs) return lrc == EXIT_USAGE ? EXIT_RULES : lrc; /* a bad mapping: a rule error here */
+    modus_file_policy *fpol = NULL;
+    if (load_file_policy(rs, file_policy, l.all_events, &fpol) != 0) {
+        modus_ruleset_destroy(rs);
+        return EXIT_USAGE;
+    }
+    so.file_policy = fpol;
+    if (print_policy) {
+        char *t = modus_file_policy_format(fpol);
+        if (t) fputs(t, stdout);
+        free(t);
+        modus_file_policy_free(fpol);
+        modus_ruleset_destroy(rs);
+        return EXIT_OK;
+    }
     l.rs = rs;
-    modus_engine_opts eo = {.rules = rs};
+    modus_engine_opts eo = {.rules = rs, .modalities_path = modalities};
     modus_engine *eng = NULL;
     modus_diag d = {0};
     if (modus_engine_create(&eo, &eng, &d) != MODUS_OK) {
@@ -482,7 +579,7 @@ int cmd_live(int argc, char **argv)
     }
     l.out = stdout;
     if (output) {
-        l.out = fopen(output, "a");
+        l.out = cli_fopen_private(output, true); /* 0600: events are sensitive */
         if (!l.out) {
             cli_error("live: cannot open %s: %s", output, strerror(errno));
             modus_engine_destroy(eng);
@@ -525,6 +622,7 @@ int cmd_live(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     double t0 = now();
+    so.engine = eng; /* names the launch modality of each exec */
     if (modus_sensor_open(&so, &sensor, &d) != MODUS_OK) {
         cli_error("live: %s", d.message);
         rc = EXIT_USAGE;
@@ -536,8 +634,17 @@ int cmd_live(int argc, char **argv)
                 "modus live: backend %s; %zu rules%s; stack copy %u bytes; ring %u MiB; started "
                 "in %.0f ms\n",
                 modus_sensor_backend(sensor), loaded, nrules ? "" : " (built-in pack)",
-                so.stack_bytes ? so.stack_bytes : 8192, so.ring_mb ? so.ring_mb : 16,
+                so.stack_bytes ? so.stack_bytes : 16384, so.ring_mb ? so.ring_mb : 16,
                 (now() - t0) * 1e3);
+        const char *why, *ops;
+        if (modus_file_policy_all(fpol, &why, &ops))
+            fprintf(stderr,
+                    "modus live: file events: every file for %s: %s (no condition on file.path, "
+                    "file.name or file.extension)\n",
+                    ops, why);
+        else if (!modus_file_policy_empty(fpol))
+            fprintf(stderr,
+                    "modus live: file events: where the rules look (--file-policy print)\n");
         fprintf(stderr, "modus live: ready\n");
     }
     if (l.format == 1)
@@ -594,6 +701,7 @@ done:
     modus_scanner_destroy(l.asc);
     modus_engine_destroy(eng);
     modus_ruleset_destroy(rs);
+    modus_file_policy_free(fpol);
     free(l.abuf);
     if (l.out && l.out != stdout) fclose(l.out);
     return rc;

@@ -1,4 +1,5 @@
 /* cmd_query.c - `modus query`: an ad-hoc EQL query over telemetry files. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,10 +135,19 @@ int cmd_query(int argc, char **argv)
     modus_query *q;
     modus_diag d = {0};
     char *rule_query = NULL;
+    size_t tl = strlen(text);
+    if (!is_rule_file(text) && !strpbrk(text, " \t\n") &&
+        ((tl > 5 && !strcmp(text + tl - 5, ".toml")) ||
+         (tl > 4 && !strcmp(text + tl - 4, ".yml")) ||
+         (tl > 5 && !strcmp(text + tl - 5, ".yaml")))) {
+        cli_error("query: rule file %s: %s", text, strerror(ENOENT));
+        return EXIT_RULES;
+    }
     if (is_rule_file(text)) { /* a rule file: its one rule's query */
         size_t loaded, failed;
-        modus_ruleset *rs = cli_load_rules(argv + optind, 1, &loaded, &failed);
-        if (!rs) return EXIT_USAGE;
+        int lrc;
+        modus_ruleset *rs = cli_load_rules("query", argv + optind, 1, &loaded, &failed, &lrc);
+        if (!rs) return lrc;
         modus_rule_info ri;
         if (modus_ruleset_count(rs) == 1) {
             modus_ruleset_rule(rs, 0, &ri);

@@ -79,8 +79,10 @@ static void print_skipped(const modus_ruleset *rs)
     putchar('\n');
 }
 
-/* load PATHs (or the default pack when none); returns the number of failures */
-modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed)
+/* load PATHs (or the default pack when none); NULL on a path that does not
+ * exist or holds no rule (reported; the caller exits EXIT_RULES) */
+modus_ruleset *cli_load_rules(const char *cmd, char **paths, int n, size_t *loaded, size_t *failed,
+                              int *rc)
 {
     modus_ruleset *rs;
     if (modus_ruleset_create(&rs) != MODUS_OK) {
@@ -88,6 +90,7 @@ modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *faile
         return NULL;
     }
     *loaded = *failed = 0;
+    *rc = EXIT_USAGE;
     if (cli_sigma_mapping) {
         modus_diag d;
         if (modus_ruleset_sigma_mapping(rs, cli_sigma_mapping, &d) != MODUS_OK) {
@@ -101,7 +104,11 @@ modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *faile
         return rs;
     }
     for (int i = 0; i < n; i++)
-        modus_ruleset_add_path(rs, paths[i], on_error, NULL, loaded, failed);
+        if (!cli_add_rules(rs, cmd, paths[i], on_error, NULL, loaded, failed)) {
+            modus_ruleset_destroy(rs);
+            *rc = EXIT_RULES;
+            return NULL;
+        }
     return rs;
 }
 
@@ -162,10 +169,12 @@ static int rules_score(int argc, char **argv)
         return EXIT_USAGE;
     }
     size_t loaded, failed;
-    modus_ruleset *rs = cli_load_rules(argv + optind, argc - optind, &loaded, &failed);
+    int lrc;
+    modus_ruleset *rs =
+        cli_load_rules("rules score", argv + optind, argc - optind, &loaded, &failed, &lrc);
     if (!rs) {
         modus_scorer_destroy(sc);
-        return EXIT_USAGE;
+        return lrc;
     }
     size_t hist[6][3] = {{0}}, below = 0;
     for (size_t i = 0; i < modus_ruleset_count(rs); i++) {
@@ -233,8 +242,9 @@ int cmd_rules(int argc, char **argv)
         return EXIT_USAGE;
     }
     size_t loaded, failed;
-    modus_ruleset *rs = cli_load_rules(argv + first, argc - first, &loaded, &failed);
-    if (!rs) return EXIT_USAGE;
+    int lrc;
+    modus_ruleset *rs = cli_load_rules("rules", argv + first, argc - first, &loaded, &failed, &lrc);
+    if (!rs) return lrc;
     int rc = failed ? EXIT_RULES : EXIT_OK;
     if (!strcmp(sub, "check")) {
         print_skipped(rs);

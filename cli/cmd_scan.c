@@ -510,7 +510,10 @@ int cmd_scan(int argc, char **argv)
         }
         if (!nrules) modus_ruleset_add_default(rs, on_rule_error, NULL, &loaded, &failed);
         for (int i = 0; i < nrules; i++)
-            modus_ruleset_add_path(rs, rule_paths[i], on_rule_error, NULL, &loaded, &failed);
+            if (!cli_add_rules(rs, "scan", rule_paths[i], on_rule_error, NULL, &loaded, &failed)) {
+                modus_ruleset_destroy(rs);
+                return EXIT_RULES;
+            }
         if (failed && strict) {
             cli_error("scan: %zu rules failed to compile (--strict)", failed);
             modus_ruleset_destroy(rs);

@@ -127,7 +127,14 @@ int cmd_scan(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 /* cmd_rules.c: PATHs, or the default pack when n == 0 */
-modus_ruleset *cli_load_rules(char **paths, int n, size_t *loaded, size_t *failed);
+modus_ruleset *cli_load_rules(const char *cmd, char **paths, int n, size_t *loaded, size_t *failed,
+                              int *rc);
+/* One --rules PATH into rs; false (reported) when PATH does not exist or
+ * holds no rule: the caller exits EXIT_RULES. */
+bool cli_add_rules(modus_ruleset *rs, const char *cmd, const char *path, modus_rule_error_fn cb,
+                   void *ctx, size_t *loaded, size_t *failed);
+/* fopen(path, append ? "a" : "w"), but a file it creates is 0600. */
+FILE *cli_fopen_private(const char *path, bool append);
 /* --sigma-mapping FILE of the command being run (NULL: the embedded table) */
 extern const char *cli_sigma_mapping;
 int cmd_stack(int argc, char **argv);

@@ -1,17 +1,42 @@
 /* fuzz_sensor.c - libFuzzer target: the live sensor's kernel records
  * (bpf/sensor_abi.h) through the decoder that turns them into ECS documents.
- * Invariant: every document the decoder makes is JSON the scanner accepts. */
+ * Invariant: every document the decoder makes is JSON the scanner accepts.
+ * Seeds: fuzz/seeds/sensor, among them fileop_* (MSR_FILE_OP records,
+ * relative renames, library mappings under the default file policy). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode/sensor.h"
+#include "detect/needs.h"
 #include "fuzz_common.h"
+
+/* the launch modality: the decoder's small document for the exec caller's
+ * stack must be JSON the scanner accepts too */
+static const char *launch(void *ctx, const char *doc, size_t len)
+{
+    (void)ctx;
+    const modus_event *ev;
+    modus_diag diag;
+    if (modus_scanner_decode(fuzz_scanner(), doc, len, &ev, &diag) != MODUS_OK) {
+        fprintf(stderr, "invalid launch document (%s):\n%.*s\n", diag.message, (int)len, doc);
+        abort();
+    }
+    return modus_event_modality(ev);
+}
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static msdec *d;
-    if (!d && !(d = msdec_create("fuzz"))) abort();
+    static modus_file_policy *pol;
+    if (!d) {
+        if (!(d = msdec_create("fuzz"))) abort();
+        /* the default file policy: renames and library loads are decided by it */
+        const char *t = modus_file_policy_default_text();
+        if (modus_file_policy_parse(t, strlen(t), "default", &pol, NULL) != MODUS_OK) abort();
+        msdec_set_policy(d, pol);
+        msdec_set_launch_fn(d, launch, NULL);
+    }
     /* the ring buffer hands out 8-byte aligned records */
     unsigned char *rec = malloc(size ? size : 1);
     if (!rec) return 0;

@@ -68,7 +68,7 @@ step "fuzz: ${fuzz_seconds}s per target"
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 &&
     cmake --build build-fuzz -j"$jobs" --target fuzz_json fuzz_calltrace fuzz_symbol_info fuzz_eql fuzz_rule_toml \
         fuzz_winevt fuzz_source fuzz_evtx fuzz_sensor fuzz_ustack fuzz_baseline_fold fuzz_program fuzz_sigma \
-        fuzz_fleet fuzz_spool fuzz_config fuzz_pool_lane >/dev/null 2>&1; then
+        fuzz_fleet fuzz_spool fuzz_config fuzz_modalities fuzz_dns fuzz_file_policy fuzz_pool_lane >/dev/null 2>&1; then
     # fuzz_evtx's seeds: the records area of each corpus EVTX file's first chunk,
     # cut at run time (corpus content stays out of the tree)
     mkdir -p out/seeds_evtx
@@ -76,7 +76,7 @@ if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_T
         [ -f "$f" ] && python3 -c 'import sys,struct; d=open(sys.argv[1],"rb").read(); c=d[4096:4096+65536]; e=struct.unpack_from("<I",c,48)[0]; open(sys.argv[2],"wb").write(c[512:e])' "$f" "out/seeds_evtx/$(basename "$f")"
     done
     for t in json calltrace symbol_info eql rule_toml winevt source evtx sensor ustack baseline_fold program sigma fleet \
-        spool config pool_lane; do
+        spool config modalities dns file_policy pool_lane; do
         corpus=$(mktemp -d)
         if ./build-fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 \
             -artifact_prefix=out/ "$corpus" "$(if [ $t = evtx ]; then echo out/seeds_evtx; else echo fuzz/seeds/$t; fi)" >out/fuzz_$t.log 2>&1; then

@@ -369,6 +369,30 @@ void modus_pool_destroy(modus_pool *p);
 
 /* ---- live sensor (Linux, root) --------------------------------------------- */
 
+/* The file policy: the files the sensor's kernel side reports (created,
+ * written, deleted, chmod'ed) beyond the persistence locations, derived from
+ * the rules' necessary conditions on file.path, file.name, file.extension
+ * (names, extensions, ancestor directories) or "all", each for the
+ * operations the rules' event.action / event.type allow (write, delete,
+ * chmod, rename). Text form: lines `all [OPS]`, `header`, `dir /PATH [OPS]`,
+ * `dname NAME [OPS]`, `name NAME [OPS]`, `ext EXT [OPS]`; OPS is a comma
+ * list of write,delete,chmod,rename (default: all four). */
+typedef struct modus_file_policy modus_file_policy;
+modus_file_policy *modus_file_policy_new(void);
+modus_status modus_file_policy_from_rules(const modus_ruleset *rs, modus_file_policy **out);
+modus_status modus_file_policy_parse(const char *text, size_t len, const char *file,
+                                     modus_file_policy **out, modus_diag *diag);
+/* the documented default (--all-events), in the text form */
+const char *modus_file_policy_default_text(void);
+bool modus_file_policy_merge(modus_file_policy *into, const modus_file_policy *from);
+/* every file for some operation? *why: the rule (or file:line) that asked for
+ * it first; *ops: which operations ("delete", "every operation") */
+bool modus_file_policy_all(const modus_file_policy *p, const char **why, const char **ops);
+bool modus_file_policy_empty(const modus_file_policy *p);
+/* the text form, malloc'd */
+char *modus_file_policy_format(const modus_file_policy *p);
+void modus_file_policy_free(modus_file_policy *p);
+
 /* The eBPF sensor: kernel events with user call stacks, each turned into an
  * ECS document in the shape Elastic Defend uses on Linux (SPEC §2), ready
  * for modus_scanner_decode. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN
@@ -376,13 +400,25 @@ void modus_pool_destroy(modus_pool *p);
 typedef struct modus_sensor modus_sensor;
 typedef struct modus_sensor_opts {
     const char *backend;  /* "auto" (NULL), "tp" or "lsm" */
-    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 8192 */
+    uint32_t stack_bytes; /* user stack copied per event: 4096..16384, 0: 16384 */
     uint32_t ring_mb;     /* ring buffer, MiB, a power of two 1..1024; 0: 16 */
     /* Kernels without module support (CONFIG_MODULES=n) have no module
      * syscall tracepoints: watch load attempts anyway through the raw
      * sys_enter hook, which runs on every syscall (~+100 ns each). */
     bool module_attempts;
     const char *hostname; /* host.name; NULL: gethostname() */
+    /* The engine: its modality table names runtimes by their code (`code`
+     * lines; NULL: the embedded table), and it names the launch modality
+     * of each exec (process.parent.modality.name on every event of
+     * the process); env_vars: the variables kept in process.env_vars and
+     * env_redact: those whose value becomes "<redacted>" (comma-separated
+     * name globs, case-insensitive; NULL: the defaults in
+     * docs/sensor-events.md). */
+    const modus_engine *engine;
+    const char *env_vars, *env_redact;
+    /* which files' creations, changes, deletions and chmods the kernel
+     * reports beyond the persistence locations (NULL: none) */
+    const struct modus_file_policy *file_policy;
 } modus_sensor_opts;
 typedef void (*modus_sensor_fn)(void *ctx, const char *json, size_t len);
 

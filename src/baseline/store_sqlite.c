@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -148,6 +150,12 @@ modus_status bl_sqlite_open(const char *path, bool create, bl_store **out, modus
     sq_store *s = calloc(1, sizeof *s);
     if (!s) return MODUS_ENOMEM;
     s->base.ops = &sq_ops;
+    /* the profile holds command lines and paths: a new database is created
+     * owner-only (SQLite gives its journal and WAL files the same mode) */
+    if (!exists && create) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
+    }
     int fl = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &s->db, fl, NULL) != SQLITE_OK) {
         snprintf(d->message, sizeof d->message, "cannot open: %s",

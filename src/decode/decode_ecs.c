@@ -62,6 +62,12 @@ static void frames_from_array(modus_scanner *sc, uint32_t arr, uint8_t os)
                     f->trailing = v;
                 else if (sv_eq(key, SV_LIT("module_path")))
                     f->module_path = v;
+                else if (sv_eq(key, SV_LIT("module_runtime")))
+                    f->runtime = v;
+                else if (sv_eq(key, SV_LIT("module_origin")))
+                    f->origin = v;
+                else if (sv_eq(key, SV_LIT("unwind")))
+                    f->guessed = sv_eq(v, SV_LIT("frame_pointer"));
             } else if (sv_eq(key, SV_LIT("allocation_private_bytes"))) {
                 if (mn->type == MJ_UINT)
                     f->alloc_private = mn->v.u > INT64_MAX ? INT64_MAX : (int64_t)mn->v.u;

@@ -19,7 +19,10 @@ uint32_t mj_path(const mj_doc *d, uint32_t from, const char *path, size_t path_l
     if (from >= d->n || d->nodes[from].type != MJ_OBJECT || !d->nodes[from].count) return 0;
     for (uint32_t c = from + 1; c; c = d->nodes[c].next) {
         const mj_node *n = &d->nodes[c];
-        if (n->key_len > path_len || memcmp(n->key, path, n->key_len) != 0) continue;
+        /* a key matches the whole path or the part before one of its dots:
+         * its length and first byte rule out most keys without a memcmp */
+        if (n->key_len > path_len || (n->key_len < path_len && path[n->key_len] != '.')) continue;
+        if (n->key_len && (n->key[0] != path[0] || memcmp(n->key, path, n->key_len) != 0)) continue;
         if (n->key_len == path_len) return c;
         if (path[n->key_len] != '.') continue;
         uint32_t r = mj_path(d, c, path + n->key_len + 1, path_len - n->key_len - 1);

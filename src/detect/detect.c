@@ -19,9 +19,14 @@
  *     arithmetic, other functions, lineage, aliases, numbers, node kinds added
  *     later) is a residual subtree that eql_eval decides. Any AST compiles.
  *  3. Candidates (the prefilter, same file): a necessary condition per rule,
- *     category and action first, matched on every event; only the rules it
- *     marks run, in rule order, through the query runtime (detect_query.c),
- *     which keeps sequences and asks match_stage() for each stage's answer.
+ *     category and action first, matched on every event; then the rule's
+ *     witnesses (detect_program.c, as rsigma has them): per program, a few
+ *     clauses of necessary leaves or self-contained residuals (arraySearch,
+ *     number comparisons), each clause needing one member that holds; a
+ *     rule is a candidate when one of its programs' witnesses hold. Only
+ *     candidates run, in rule order, through the query runtime
+ *     (detect_query.c), which keeps sequences and asks match_stage() for
+ *     each stage's answer.
  *  4. Per event, a field is read and matched against all its tests once,
  *     the first time a program reads one of its leaves: hash, automaton and
  *     "always" list mark candidate tests and set their leaves' bits; a leaf
@@ -34,12 +39,16 @@
  * fuzz/fuzz_program.c check random clauses; tests/cli/test_rules.sh checks
  * the alerts of 787 rules against every rule on every event.
  * Cost: per event, the prefilter's fields, then each field some candidate
- * reads (hash + automaton over its bytes), then the candidates' programs.
+ * reads (hash + automaton over its bytes), then the candidates' witnesses
+ * and programs. Memory: an automaton keeps full rows for its shallowest
+ * states only (128 KB a field), deeper states as edges and fail links.
  * How to see it: MODUS_PREFILTER=explain prints each rule's condition and
  * each stage's program (MODUS_PREFILTER_FULL=1: every atom and instruction);
  * MODUS_PREFILTER=off runs every rule on every event with the tree walker (the
  * reference); MODUS_PROGRAMS=off keeps the prefilter and the tree walker;
  * MODUS_VECTORSCAN=on scans fields with many substrings with Vectorscan;
+ * MODUS_WITNESS=off keeps the prefilter's candidates without witnesses;
+ * MODUS_AC_DENSE_KB sets the automata's dense part (default 128 KB a field);
  * `modus scan --profile` prints candidate rules per event (mean, p95), the
  * rules that keep tree-walker parts (all with MODUS_PROFILE_ALL=1) and the
  * per-rule cost.
@@ -72,11 +81,14 @@ typedef struct rule_run {
     size_t rule;
     modus_query_run *run;
     uint64_t runs, ns, alerts; /* --profile */
-    char robustness[4];        /* STP score, e.g. "5K" */
-    const eql_stage **st;      /* every stage, `until`, lineage sub-queries ... */
-    pf_prog *prog;             /* ... and its program */
+    char robustness[4];        /* STP score, e.g. "5K": computed at the rule's first alert */
+    bool scored;
+    const eql_stage **st; /* every stage, `until`, lineage sub-queries ... */
+    pf_prog *prog;        /* ... and its program */
     uint32_t nprog;
     const char *resid; /* why part of the rule stays with the tree walker, or NULL */
+    pf_witness *wit;   /* per program: its witnesses; the rule runs only on events
+                          where some program's hold (NULL: every candidate event) */
 } rule_run;
 
 struct modus_alerter {
@@ -98,8 +110,12 @@ struct modus_alerter {
     arena prog_arena; /* the programs */
     uint64_t *ncand;  /* --profile: events by number of candidate rules */
     uint64_t events;
-    eql_state state; /* sequences and the process tree, capped (detect_query.c) */
-    bool borrowed;   /* pf and the programs are another alerter's (alerter_create_like) */
+    arena wscratch;       /* the witnesses' tree-walker comparisons ... */
+    eql_val wvars[64];    /* ... and their arraySearch variables */
+    modus_scorer *scorer; /* rule.robustness in alerts, created at the first alert */
+    size_t witnessed;     /* rules gated by witnesses */
+    eql_state state;      /* sequences and the process tree, capped (detect_query.c) */
+    bool borrowed;        /* pf and the programs are another alerter's (alerter_create_like) */
 };
 
 static void emit(void *arg, const char *const *texts, const size_t *lens, uint32_t n)
@@ -108,6 +124,13 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
     modus_alerter *a = rr->a;
     if (!n) return;
     buf *b = &a->out;
+    if (!rr->scored) { /* scoring every rule at load cost ~20 % of loading 787 */
+        rr->scored = true;
+        if (!a->scorer) modus_scorer_create(NULL, &a->scorer, NULL); /* the embedded table */
+        modus_score s;
+        if (a->scorer && modus_scorer_rule(a->scorer, a->rs, rr->rule, &s) == MODUS_OK)
+            memcpy(rr->robustness, s.score, sizeof s.score);
+    }
     if (!alert_render(b, &a->rs->r[rr->rule].src, rr->robustness, a->side, texts, lens, n)) return;
     a->alerts++;
     rr->alerts++;
@@ -158,7 +181,36 @@ static bool compile_rule(modus_alerter *a, rule_run *rr, const eql_query *q)
             if (!compile_stage(a, rr, &q->lineage[i]->sub->stages[k])) return false;
     if (rr->resid) a->residual++;
     query_run_set_match(rr->run, match_stage, rr);
+    /* witnesses: every program (stage, `until`, sub-query) needs one; a
+     * sequence with missing events sees every event (its windows close on time) */
+    static int wit_on = -1;
+    if (wit_on < 0) wit_on = !(getenv("MODUS_WITNESS") && !strcmp(getenv("MODUS_WITNESS"), "off"));
+    if (!wit_on || eql_query_has_missing(q) || !rr->nprog) return true;
+    pf_witness *w = arena_alloc(&a->prog_arena, sizeof *w * rr->nprog);
+    if (!w) return false;
+    for (uint32_t i = 0; i < rr->nprog; i++)
+        if (!prog_witness(&a->pf, &a->prog_arena, &rr->prog[i], &w[i])) return true;
+    rr->wit = w;
+    a->witnessed++;
+    static int explain = -1;
+    if (explain < 0)
+        explain = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
+    for (uint32_t i = 0; explain && i < rr->nprog; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "rule %zu stage %u witnesses", rr->rule, i);
+        prog_witness_dump(&w[i], &a->pf, label);
+    }
     return true;
+}
+
+/* can some program of the rule be true on the event (its witnesses)? */
+static bool witnessed(modus_alerter *a, const rule_run *rr, const modus_event *ev)
+{
+    if (!rr->wit) return true;
+    eql_ctx c = {&ev->sc->doc, &a->wscratch, a->wvars, NULL, NULL, &ev->sc->cache};
+    for (uint32_t i = 0; i < rr->nprog; i++)
+        if (prog_witness_holds(&rr->wit[i], &a->pf, &a->ps, &c)) return true;
+    return false;
 }
 
 modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs, modus_alert_fn fn,
@@ -177,17 +229,15 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
-    modus_scorer *scorer = NULL;
-    modus_scorer_create(NULL, &scorer, NULL); /* the embedded table: rule.robustness in alerts */
     const char *env = getenv("MODUS_PREFILTER");
     bool pf_off = env && !strcmp(env, "off");
     const char *penv = getenv("MODUS_PROGRAMS");
     a->programs = !pf_off && !(penv && !strcmp(penv, "off"));
     arena_init(&a->prog_arena, 1 << 16);
+    arena_init(&a->wscratch, 1 << 12);
     if (!prefilter_init(&a->pf, rs->n, pf_off) ||
         !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
         !(a->late = calloc(2 * a->pf.nwords, sizeof *a->late))) {
-        modus_scorer_destroy(scorer);
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
@@ -197,21 +247,16 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         nslots += n < 64 ? n : 64;
     }
     if (nslots && !(a->procs = eql_procs_create(nslots, &a->state))) {
-        modus_scorer_destroy(scorer);
         modus_alerter_destroy(a);
         return MODUS_ENOMEM;
     }
     for (size_t i = 0; i < rs->n; i++) {
         a->runs[i].a = a;
         a->runs[i].rule = i;
-        modus_score s;
-        if (scorer && modus_scorer_rule(scorer, rs, i, &s) == MODUS_OK)
-            memcpy(a->runs[i].robustness, s.score, sizeof s.score);
         const eql_query *q = rs->r[i].q->q;
         uint32_t nlin = q->nlineage < 64 ? q->nlineage : 64;
         if (query_run_create_shared(rs->r[i].q, emit, &a->runs[i], nlin ? a->procs : NULL, lin_base,
                                     &a->state, &a->runs[i].run) != MODUS_OK) {
-            modus_scorer_destroy(scorer);
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
@@ -220,12 +265,10 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
         if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
         lin_base += nlin;
         if (a->programs && !compile_rule(a, &a->runs[i], q)) {
-            modus_scorer_destroy(scorer);
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
     }
-    modus_scorer_destroy(scorer);
     if (!prefilter_build(&a->pf) || !pf_scratch_init(&a->pf, &a->ps) ||
         !(a->ncand = calloc(rs->n + 1, sizeof *a->ncand))) {
         modus_alerter_destroy(a);
@@ -255,8 +298,10 @@ modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, v
     a->programs = base->programs;
     a->unguarded = base->unguarded;
     a->residual = base->residual;
+    a->witnessed = base->witnessed;
     eql_state_init(&a->state, base->state.limit);
     arena_init(&a->prog_arena, 64);
+    arena_init(&a->wscratch, 1 << 12);
     uint32_t nslots = 0;
     for (size_t i = 0; i < rs->n; i++) {
         uint32_t n = rs->r[i].q->q->nlineage;
@@ -282,6 +327,7 @@ modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, v
         rr->prog = br->prog;
         rr->nprog = br->nprog;
         rr->resid = br->resid;
+        rr->wit = br->wit;
         uint32_t nlin = rs->r[i].q->q->nlineage < 64 ? rs->r[i].q->q->nlineage : 64;
         if (query_run_create_shared(rs->r[i].q, emit, rr, nlin ? a->procs : NULL, lin_base,
                                     &a->state, &rr->run) != MODUS_OK) {
@@ -335,13 +381,15 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
             maybe &= maybe - 1;
             if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
         }
-        ncand += (uint32_t)__builtin_popcountll(bits);
         while (bits) {
             size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
             bits &= bits - 1;
+            if (!witnessed(a, &a->runs[r], ev)) continue;
+            ncand++;
             run_one(a, &a->runs[r], ev);
         }
     }
+    arena_reset(&a->wscratch);
     a->ps.doc = NULL;          /* the bits describe no other event */
     eql_state_trim(&a->state); /* the stalest go, once the event is through every rule */
     a->events++;
@@ -457,6 +505,8 @@ void modus_alerter_destroy(modus_alerter *a)
     pf_scratch_free(&a->ps);
     free(a->ncand);
     arena_free(&a->prog_arena);
+    arena_free(&a->wscratch);
+    modus_scorer_destroy(a->scorer);
     if (!a->borrowed) prefilter_free(&a->pf);
     modus_scanner_destroy(a->side);
     buf_free(&a->out);

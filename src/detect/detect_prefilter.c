@@ -278,6 +278,87 @@ static cond either(dctx *a, cond x, cond y)
     return pick(v, n);
 }
 
+/* The disjunction of many conditions (a list of values, a chain of `or`),
+ * built in one pass: either() copies its operands' atoms, so folding a list
+ * of n values through it costs n^2 / 2 atoms (SigmaHQ's lists of thousands
+ * of hashes or command lines: 470 MB for one rule set). Single clauses are
+ * one union, allocated once; the few two-clause operands go through either()
+ * first, the union last. */
+typedef struct ors {
+    cond *v;
+    uint32_t n, cap;
+    bool all; /* some operand has no condition, or out of memory */
+} ors;
+
+static void ors_add(ors *o, cond c)
+{
+    if (o->all) return;
+    if (!c.nc) {
+        o->all = true;
+        return;
+    }
+    if (o->n == o->cap) {
+        uint32_t cap = o->cap ? o->cap * 2 : 8;
+        cond *v = realloc(o->v, sizeof *v * cap);
+        if (!v) {
+            o->all = true;
+            return;
+        }
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n++] = c;
+}
+
+static cond ors_end(dctx *a, ors *o)
+{
+    cond r = NONE;
+    size_t total = 0;
+    double p = 0;
+    uint32_t single = 0;
+    for (uint32_t i = 0; !o->all && i < o->n; i++) {
+        if (o->v[i].nc == 2) {
+            r = either(a, r, o->v[i]);
+            if (!r.nc) o->all = true;
+        } else {
+            total += o->v[i].c[0].n;
+            p += o->v[i].c[0].p;
+            single++;
+        }
+    }
+    if (!o->all && single) {
+        cond u = NONE;
+        u.c[0].v = arena_alloc(&a->a, sizeof *u.c[0].v * (total + 1));
+        if (!u.c[0].v) {
+            o->all = true;
+        } else {
+            for (uint32_t i = 0; i < o->n; i++)
+                if (o->v[i].nc == 1 && o->v[i].c[0].n) {
+                    memcpy(u.c[0].v + u.c[0].n, o->v[i].c[0].v, sizeof *u.c[0].v * o->v[i].c[0].n);
+                    u.c[0].n += o->v[i].c[0].n;
+                }
+            u.c[0].p = u.p = p > 1 ? 1 : p;
+            r = single == o->n ? u : either(a, r, u);
+        }
+    }
+    free(o->v);
+    return o->all ? ALL : r;
+}
+
+static cond derive(dctx *a, const eql_node *n);
+
+/* the operands of a chain of `or` */
+static void or_collect(dctx *a, const eql_node *n, ors *o)
+{
+    if (o->all) return;
+    if (n->kind != N_OR) {
+        ors_add(o, derive(a, n));
+        return;
+    }
+    or_collect(a, n->kids[0], o);
+    or_collect(a, n->kids[1], o);
+}
+
 static cond both(cond x, cond y)
 {
     if (!x.nc) return y;
@@ -334,8 +415,6 @@ static cond pattern(dctx *a, sv f, const char *s, size_t n)
     return one(a, kind, f, s + at, len);
 }
 
-static cond derive(dctx *a, const eql_node *n);
-
 /* f op lit, lit op f, f op g: the operands must not be null */
 static cond operands(dctx *a, const eql_node *n)
 {
@@ -361,12 +440,12 @@ static cond derive_call(dctx *a, const eql_node *n)
         return one(a, kind, f, kind == A_PREFIX ? v->s : v->s + v->n - keep, keep);
     }
     if (!strcmp(name, "wildcard")) { /* null unless the field is a string */
-        cond c = NONE;
-        for (uint32_t i = 1; i < n->nkids; i++) {
+        for (uint32_t i = 1; i < n->nkids; i++)
             if (!str_lit(n->kids[i])) return exists(a, n->kids[0]);
-            c = either(a, c, pattern(a, f, n->kids[i]->val.s, n->kids[i]->val.n));
-        }
-        return c;
+        ors o = {0};
+        for (uint32_t i = 1; i < n->nkids; i++)
+            ors_add(&o, pattern(a, f, n->kids[i]->val.s, n->kids[i]->val.n));
+        return ors_end(a, &o);
     }
     return ALL;
 }
@@ -376,7 +455,11 @@ static cond derive(dctx *a, const eql_node *n)
     if (!n) return ALL;
     switch (n->kind) {
     case N_AND: return both(derive(a, n->kids[0]), derive(a, n->kids[1]));
-    case N_OR: return either(a, derive(a, n->kids[0]), derive(a, n->kids[1]));
+    case N_OR: {
+        ors o = {0};
+        or_collect(a, n, &o);
+        return ors_end(a, &o);
+    }
     case N_LIT:
         if (n->val.t == V_NULL || (n->val.t == V_BOOL && !n->val.b)) return NONE;
         return ALL;
@@ -404,28 +487,27 @@ static cond derive(dctx *a, const eql_node *n)
     case N_COLON:
     case N_LIKE: {
         if (!plain_field(n->kids[0])) return ALL;
-        cond c = NONE;
-        for (uint32_t i = 1; i < n->nkids; i++) {
+        for (uint32_t i = 1; i < n->nkids; i++)
             if (!str_lit(n->kids[i])) return exists(a, n->kids[0]);
-            c = either(a, c,
-                       pattern(a, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
-        }
-        return c;
+        ors o = {0};
+        for (uint32_t i = 1; i < n->nkids; i++)
+            ors_add(&o, pattern(a, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
+        return ors_end(a, &o);
     }
     case N_REGEX: return exists(a, n->kids[0]);
     case N_IN: {
         if (n->neg || !plain_field(n->kids[0])) return ALL;
-        cond c = NONE;
         bool strs = true;
         for (uint32_t i = 1; i < n->nkids; i++) {
             if (!nonnull_lit(n->kids[i])) return ALL; /* x in (null): true when absent */
             strs = strs && str_lit(n->kids[i]);
         }
         if (!strs) return exists(a, n->kids[0]);
+        ors o = {0};
         for (uint32_t i = 1; i < n->nkids; i++)
-            c = either(a, c,
-                       one(a, A_EXACT, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
-        return c;
+            ors_add(&o,
+                    one(a, A_EXACT, field_of(n->kids[0]), n->kids[i]->val.s, n->kids[i]->val.n));
+        return ors_end(a, &o);
     }
     case N_CALL: return derive_call(a, n);
     case N_LINEAGE: { /* only once some process of the tree matched the sub-query
@@ -998,6 +1080,39 @@ static bool build_hs(pf_field *f)
     return db != NULL;
 }
 
+/* Bytes of an automaton's dense part (full transition rows): the states
+ * nearest the root, where a scan spends most bytes; deeper states keep
+ * their trie edges and a fail link. Bounds the table: SigmaHQ's
+ * process.command_line has 23,840 states x 142 byte classes (13 MB dense).
+ * MODUS_AC_DENSE_KB overrides it (to measure). */
+#ifndef PF_DENSE_KB
+#define PF_DENSE_KB 128
+#endif
+
+static size_t dense_bytes(void)
+{
+    static size_t v;
+    if (!v) {
+        const char *e = getenv("MODUS_AC_DENSE_KB");
+        long kb = e ? atol(e) : PF_DENSE_KB;
+        v = (size_t)(kb > 0 ? kb : 1) * 1024;
+    }
+    return v;
+}
+
+static uint32_t trie_find(const uint32_t *child, const uint32_t *sib, const uint8_t *ecl,
+                          uint32_t s, uint8_t c)
+{
+    for (uint32_t t = child[s]; t; t = sib[t])
+        if (ecl[t] == c) return t;
+    return 0;
+}
+
+/* The field's Aho-Corasick automaton over byte classes: a trie (first
+ * child / next sibling while building), fail links breadth first, then the
+ * states renumbered breadth first; the first ndense get full rows (entries:
+ * the target's encoded offset | PF_OUT), the others sorted edges and their
+ * fail link. Memory is the dense part plus ~20 bytes a state. */
 static bool build_field(pf_field *f)
 {
     if (!f->npats) return true;
@@ -1026,63 +1141,121 @@ static bool build_field(pf_field *f)
         if (used[b]) f->cls[b] = (uint8_t)f->ncls++;
     for (int b = 'A'; b <= 'Z'; b++) f->cls[b] = f->cls[b + 32];
     uint32_t nc = f->ncls;
-    uint32_t *next = calloc(total * nc, sizeof *next);
-    uint32_t *term = calloc(total, sizeof *term);
-    uint32_t *dict = calloc(total, sizeof *dict);
-    uint32_t *fail = calloc(total, sizeof *fail);
-    uint32_t *queue = calloc(total, sizeof *queue);
+    if (total >= PF_OUT / 2) return false;
+    /* build-time arrays: child, sib, fail, queue, rn (new numbers), depth */
+    uint32_t *w = calloc(total * 6, sizeof *w);
+    uint8_t *ecl = calloc(total, 1);
+    uint32_t *term = calloc(total, sizeof *term), *dict = calloc(total, sizeof *dict);
     uint8_t *out = calloc(total, 1);
-    if (!next || !term || !dict || !fail || !queue || !out) {
-        free(next), free(term), free(dict), free(fail), free(queue), free(out);
-        return false;
-    }
+    bool ok = w && ecl && term && dict && out;
+    uint32_t *child = w, *sib = w + total, *fail = w + 2 * total, *queue = w + 3 * total,
+             *rn = w + 4 * total, *depth = w + 5 * total;
     uint32_t ns = 1;
-    for (uint32_t i = 0; i < f->npats; i++) {
+    for (uint32_t i = 0; ok && i < f->npats; i++) {
         uint32_t s = 0;
         for (size_t k = 0; k < f->pats[i].lit.n; k++) {
-            uint32_t *t = &next[(size_t)s * nc + f->cls[(uint8_t)f->pats[i].lit.p[k]]];
-            if (!*t) *t = ns++;
-            s = *t;
+            uint8_t c = f->cls[(uint8_t)f->pats[i].lit.p[k]];
+            uint32_t t = trie_find(child, sib, ecl, s, c);
+            if (!t) {
+                t = ns++;
+                ecl[t] = c;
+                sib[t] = child[s];
+                child[s] = t;
+                depth[t] = depth[s] + 1;
+            }
+            s = t;
         }
         f->pats[i].next = term[s];
         term[s] = i + 1;
     }
-    /* breadth first: a state's fail state is shallower, its row already complete */
+    /* breadth first: a state's fail state is shallower, already complete */
     uint32_t qh = 0, qt = 0;
-    for (uint32_t c = 0; c < nc; c++)
-        if (next[c]) queue[qt++] = next[c];
+    if (ok) queue[qt++] = 0;
     while (qh < qt) {
         uint32_t s = queue[qh++];
-        dict[s] = term[fail[s]] ? fail[s] : dict[fail[s]];
-        out[s] = term[s] || dict[s];
-        for (uint32_t c = 0; c < nc; c++) {
-            uint32_t *t = &next[(size_t)s * nc + c];
-            uint32_t via = next[(size_t)fail[s] * nc + c];
-            if (*t) {
-                fail[*t] = via;
-                queue[qt++] = *t;
-            } else {
-                *t = via;
+        if (s) {
+            dict[s] = term[fail[s]] ? fail[s] : dict[fail[s]];
+            out[s] = term[s] || dict[s];
+        }
+        for (uint32_t t = child[s]; t; t = sib[t]) {
+            uint32_t via = 0;
+            for (uint32_t x = fail[s]; s;) {
+                uint32_t u = trie_find(child, sib, ecl, x, ecl[t]);
+                if (u) {
+                    via = u;
+                    break;
+                }
+                if (!x) break;
+                x = fail[x];
+            }
+            fail[t] = via;
+            queue[qt++] = t;
+        }
+    }
+    for (uint32_t i = 0; ok && i < ns; i++) rn[queue[i]] = i;
+    /* the dense part: whole depths from the root while they fit */
+    uint32_t nd = 1;
+    size_t cap = dense_bytes() / (sizeof(uint32_t) * nc);
+    while (ok && nd < ns) {
+        uint32_t d = depth[queue[nd]], e = nd;
+        while (e < ns && depth[queue[e]] == d) e++;
+        if (e > cap) break;
+        nd = e;
+    }
+    uint32_t dlim = nd * nc;
+    if ((uint64_t)dlim + ns >= PF_OUT) ok = false;
+    uint32_t nsp = ok ? ns - nd : 0, nedges = 0;
+    for (uint32_t i = nd; ok && i < ns; i++)
+        for (uint32_t t = child[queue[i]]; t; t = sib[t]) nedges++;
+    uint32_t *next = ok ? malloc(sizeof *next * (size_t)dlim) : NULL;
+    uint32_t *nterm = ok ? malloc(sizeof *nterm * ns) : NULL,
+             *ndict = ok ? malloc(sizeof *ndict * ns) : NULL;
+    uint8_t *nout = ok ? malloc(ns) : NULL;
+    uint32_t *sfail = calloc(nsp + 1, sizeof *sfail), *estart = calloc(nsp + 1, sizeof *estart);
+    uint8_t *ecls = calloc(nedges + 1, 1);
+    uint32_t *etgt = calloc(nedges + 1, sizeof *etgt);
+    ok = ok && next && nterm && ndict && nout && sfail && estart && ecls && etgt;
+#define ENC(x)     ((x) < nd ? (x)*nc : dlim + ((x)-nd)) /* a new number's offset */
+#define ENTRY(old) (ENC(rn[old]) | (out[old] ? PF_OUT : 0))
+    for (uint32_t i = 0; ok && i < ns; i++) {
+        uint32_t s = queue[i];
+        nterm[i] = term[s];
+        ndict[i] = dict[s] ? rn[dict[s]] : 0;
+        nout[i] = out[s];
+        if (i < nd) { /* a full row: the trie's edge, else the fail state's row */
+            uint32_t *row = next + (size_t)i * nc;
+            uint32_t fr = rn[fail[s]];
+            for (uint32_t c = 0; c < nc; c++) row[c] = i ? next[(size_t)fr * nc + c] : 0;
+            for (uint32_t t = child[s]; t; t = sib[t]) row[ecl[t]] = ENTRY(t);
+        } else {
+            uint32_t k = i - nd;
+            sfail[k] = ENC(rn[fail[s]]);
+            estart[k + 1] = estart[k];
+            for (uint32_t t = child[s]; t; t = sib[t]) {
+                ecls[estart[k + 1]] = ecl[t];
+                etgt[estart[k + 1]++] = ENTRY(t);
             }
         }
     }
-    free(fail);
-    free(queue);
-    uint32_t *shrunk = realloc(next, (size_t)ns * nc * sizeof *next);
-    if (shrunk) next = shrunk;
-    /* entries become the target's row offset, with PF_OUT when some pattern
-     * ends there: no multiply and no second load on the byte loop */
-    if ((uint64_t)ns * nc >= PF_OUT) {
-        free(next), free(term), free(dict), free(out);
+#undef ENTRY
+#undef ENC
+    free(w), free(ecl), free(term), free(dict), free(out);
+    if (!ok) {
+        free(next), free(nterm), free(ndict), free(nout);
+        free(sfail), free(estart), free(ecls), free(etgt);
         return false;
     }
-    for (size_t k = 0; k < (size_t)ns * nc; k++)
-        next[k] = next[k] * nc | (out[next[k]] ? PF_OUT : 0);
     f->next = next;
-    f->term = term;
-    f->dict = dict;
-    f->out = out;
+    f->term = nterm;
+    f->dict = ndict;
+    f->out = nout;
     f->nstates = ns;
+    f->ndense = nd;
+    f->dlim = dlim;
+    f->sfail = sfail;
+    f->estart = estart;
+    f->ecls = ecls;
+    f->etgt = etgt;
     return true;
 }
 
@@ -1093,12 +1266,30 @@ static sv head_of(sv path)
     return dot ? (sv){path.p, (size_t)(dot - path.p)} : path;
 }
 
+/* MODUS_PREFILTER=explain: each automaton's size */
+static void dump_field(const pf_field *f, const char *what)
+{
+    if (!f->npats) return;
+    size_t sp = f->nstates - f->ndense;
+    size_t bytes = (size_t)f->dlim * 4 + (size_t)f->nstates * 9 + sp * 8 +
+                   (sp ? (size_t)f->estart[sp] * 5 : 0);
+    fprintf(stderr, "%s %.*s: %u patterns, %u states (%u dense) x %u classes, %zu KB\n", what,
+            (int)f->path.n, f->path.p, f->npats, f->nstates, f->ndense, f->ncls, bytes / 1024);
+}
+
 bool prefilter_build(prefilter *pf)
 {
-    for (size_t i = 0; i < pf->nfields; i++)
+    static int explain = -1;
+    if (explain < 0)
+        explain = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
+    for (size_t i = 0; i < pf->nfields; i++) {
         if (!build_field(&pf->fields[i])) return false;
-    for (size_t i = 0; i < pf->ntfields; i++)
+        if (explain) dump_field(&pf->fields[i], "prefilter field");
+    }
+    for (size_t i = 0; i < pf->ntfields; i++) {
         if (!build_field(&pf->tfields[i])) return false;
+        if (explain) dump_field(&pf->tfields[i], "test field");
+    }
     /* fields by their first component: a whole group is skipped on events
      * without a top-level member of that name (nor a flattened "name.x") */
     for (size_t i = 0; i < pf->nfields; i++) {
@@ -1174,17 +1365,31 @@ static int on_hs(unsigned id, unsigned long long from, unsigned long long to, un
     return 0;
 }
 
-/* the automaton from state 0 over s[from, to) of a value n bytes long */
+/* the automaton from state 0 over s[from, to) of a value n bytes long;
+ * `row` is a state's offset: its row in the dense part, or dlim + its
+ * index among the sparse states */
 static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_t n, const marks *m)
 {
     const uint32_t *next = f->next;
     const uint8_t *cls = f->cls;
-    uint32_t nc = f->ncls, row = 0;
+    uint32_t nc = f->ncls, row = 0, dlim = f->dlim;
     for (size_t i = from; i < to; i++) {
-        uint32_t e = next[row + cls[(uint8_t)s[i]]];
+        uint8_t c = cls[(uint8_t)s[i]];
+        uint32_t e;
+        while (row >= dlim) { /* a deep state: its edges, else its fail state */
+            uint32_t k = row - dlim;
+            for (uint32_t j = f->estart[k]; j < f->estart[k + 1]; j++)
+                if (f->ecls[j] == c) {
+                    e = f->etgt[j];
+                    goto got;
+                }
+            row = f->sfail[k];
+        }
+        e = next[row + c];
+    got:
         row = e & ~PF_OUT;
         if (!(e & PF_OUT)) continue;
-        uint32_t st = row / nc;
+        uint32_t st = row < dlim ? row / nc : f->ndense + (row - dlim);
         for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
             for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
                 const pf_pat *pt = &f->pats[p - 1];
@@ -1357,6 +1562,10 @@ static void fields_free(pf_field *fields, size_t n)
         free(f->term);
         free(f->dict);
         free(f->out);
+        free(f->sfail);
+        free(f->estart);
+        free(f->ecls);
+        free(f->etgt);
         hs_free_database(f->hs);
     }
     free(fields);

@@ -377,3 +377,218 @@ void prog_dump(const pf_prog *p, const prefilter *pf, const char *label)
         fputc('\n', stderr);
     }
 }
+
+/* ---- witnesses ------------------------------------------------------------------ */
+
+#define PF_WMAX 32 /* members of a clause: a wider one is no witness */
+
+typedef struct wform {
+    bool top; /* no condition */
+    pf_wclause c[PF_WCLAUSES];
+    uint32_t nc;
+} wform;
+
+static const wform W_TOP = {.top = true};
+
+static bool low_card_field(sv f)
+{
+    return (f.n >= 6 && !memcmp(f.p, "event.", 6)) || (f.n == 10 && !memcmp(f.p, "event_type", 10));
+}
+
+/* guesses, as the prefilter's: an exact value of a name or path is rare, a
+ * category or action common, a short or atom-less pattern common */
+static double leaf_p(const prefilter *pf, uint32_t li)
+{
+    const pf_leaf *l = &pf->leaves[li];
+    uint32_t n;
+    const uint32_t *t = pf_leaf_tests(pf, li, &n);
+    double p = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const pf_test *x = &pf->tests[t[i]];
+        size_t lit = 0, run = 0;
+        for (size_t k = 0; k < x->lit.n; k++) { /* the longest literal run */
+            run = x->lit.p[k] == '*' || x->lit.p[k] == '?' ? 0 : run + 1;
+            if (run > lit) lit = run;
+        }
+        if (x->kind == PT_EXACT)
+            p += 0.005;
+        else if (x->kind == PT_REGEX)
+            p += 0.3;
+        else
+            p += lit >= 4 ? 0.02 : 0.5;
+    }
+    if (!n) p = 0.9;
+    if (low_card_field(pf->tfields[l->field].path) && p < 0.2) p = 0.2;
+    return p > 1 ? 1 : p;
+}
+
+/* field <op> number or boolean: the tree walker answers it cheaply */
+static bool simple_cmp(const eql_node *n)
+{
+    if (n->kind != N_LT && n->kind != N_LE && n->kind != N_GT && n->kind != N_GE && n->kind != N_EQ)
+        return false;
+    const eql_node *x = n->kids[0], *y = n->kids[1];
+    if (!plain(x)) {
+        const eql_node *t = x;
+        x = y;
+        y = t;
+    }
+    return plain(x) && y->kind == N_LIT &&
+           (y->val.t == V_INT || y->val.t == V_DOUBLE || y->val.t == V_BOOL);
+}
+
+/* a subtree the tree walker answers from the event alone: no earlier
+ * stage's field, no lineage ($variables are arraySearch's own) */
+static bool self_contained(const eql_node *n)
+{
+    if (n->kind == N_LINEAGE || (n->kind == N_FIELD && n->alias >= 0)) return false;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (!self_contained(n->kids[i])) return false;
+    return true;
+}
+
+/* a residual as a witness member: its expected share of events, or 0 when it
+ * is none */
+static double resid_p(const eql_node *n)
+{
+    if (!self_contained(n)) return 0;
+    if (simple_cmp(n)) return 0.3;
+    if (n->kind == N_CALL) {
+        const char *name = eql_fn_get(n->fn)->name;
+        if (!strcmp(name, "arraysearch") || !strcmp(name, "_arraysearch")) return 0.05;
+    }
+    return 0.5;
+}
+
+static wform one_member(arena *a, uint32_t i, double p, bool walker)
+{
+    wform w = {0};
+    w.c[0].ins = arena_alloc(a, sizeof *w.c[0].ins);
+    if (!w.c[0].ins) return W_TOP;
+    w.c[0].ins[0] = i;
+    w.c[0].n = 1;
+    w.c[0].p = p;
+    w.c[0].walker = walker;
+    w.nc = 1;
+    return w;
+}
+
+static void sort_clauses(pf_wclause *v, uint32_t n)
+{
+    for (uint32_t k = 1; k < n; k++) /* by p, the most selective first */
+        for (uint32_t j = k; j && v[j].p < v[j - 1].p; j--) {
+            pf_wclause t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}
+
+/* x | y as one clause; false when it would be too wide */
+static bool clause_or(arena *a, const pf_wclause *x, const pf_wclause *y, pf_wclause *out)
+{
+    if (x->n + y->n > PF_WMAX) return false;
+    out->n = x->n + y->n;
+    out->ins = arena_alloc(a, sizeof *out->ins * (out->n ? out->n : 1));
+    if (!out->ins) return false;
+    if (x->n) memcpy(out->ins, x->ins, sizeof *x->ins * x->n);
+    if (y->n) memcpy(out->ins + x->n, y->ins, sizeof *y->ins * y->n);
+    out->p = x->p + y->p > 1 ? 1 : x->p + y->p;
+    out->walker = x->walker || y->walker;
+    return true;
+}
+
+static wform witness(const prefilter *pf, arena *a, const pf_ins *v, uint32_t i)
+{
+    const pf_ins *x = &v[i];
+    switch (x->op) {
+    case OP_LEAF: {
+        const pf_leaf *l = &pf->leaves[x->arg];
+        if (l->neg || l->miss == 1) return W_TOP; /* true on most events */
+        return one_member(a, i, leaf_p(pf, x->arg), false);
+    }
+    case OP_RESID: {
+        double p = resid_p(x->node);
+        return p > 0 ? one_member(a, i, p, true) : W_TOP;
+    }
+    case OP_CONST: {
+        if (x->val == 1) return W_TOP;
+        wform w = {0}; /* never true: an empty clause */
+        w.nc = 1;
+        return w;
+    }
+    case OP_AND: { /* both hold: every clause of each */
+        wform l = witness(pf, a, v, i + 1), r = witness(pf, a, v, v[i + 1].end);
+        if (l.top) return r;
+        if (r.top) return l;
+        pf_wclause all[2 * PF_WCLAUSES];
+        uint32_t n = 0;
+        for (uint32_t k = 0; k < l.nc; k++) all[n++] = l.c[k];
+        for (uint32_t k = 0; k < r.nc; k++) all[n++] = r.c[k];
+        sort_clauses(all, n);
+        wform w = {0};
+        w.nc = n < PF_WCLAUSES ? n : PF_WCLAUSES;
+        memcpy(w.c, all, sizeof *all * w.nc);
+        return w;
+    }
+    case OP_OR: { /* (x0 & x1 ...) | (y0 & y1 ...) implies (x0 | y0) & (x1 | y1) ... */
+        wform l = witness(pf, a, v, i + 1), r = witness(pf, a, v, v[i + 1].end);
+        if (l.top || r.top) return W_TOP;
+        wform w = {0};
+        uint32_t k = l.nc > r.nc ? l.nc : r.nc;
+        for (uint32_t j = 0; j < k; j++) {
+            const pf_wclause *cx = &l.c[j < l.nc ? j : l.nc - 1];
+            const pf_wclause *cy = &r.c[j < r.nc ? j : r.nc - 1];
+            if (clause_or(a, cx, cy, &w.c[w.nc])) w.nc++;
+        }
+        if (!w.nc) return W_TOP;
+        sort_clauses(w.c, w.nc);
+        return w;
+    }
+    default: return W_TOP; /* not: no witness */
+    }
+}
+
+bool prog_witness(const prefilter *pf, arena *a, const pf_prog *p, pf_witness *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!p->n) return false;
+    wform w = witness(pf, a, p->v, 0);
+    if (w.top) return false;
+    out->p = p;
+    /* the clauses of leaves first (bits and cached tests), then those that
+     * ask the tree walker; each part by p */
+    for (uint32_t walker = 0; walker < 2; walker++)
+        for (uint32_t k = 0; k < w.nc; k++)
+            if (w.c[k].walker == (walker == 1)) out->c[out->nc++] = w.c[k];
+    return true;
+}
+
+bool prog_witness_holds(const pf_witness *w, const prefilter *pf, pf_scratch *ps, eql_ctx *c)
+{
+    for (uint32_t k = 0; k < w->nc; k++) {
+        bool any = false;
+        for (uint32_t j = 0; j < w->c[k].n && !any; j++)
+            any = run(w->p->v, w->c[k].ins[j], pf, ps, c) == 1;
+        if (!any) return false;
+    }
+    return true;
+}
+
+void prog_witness_dump(const pf_witness *w, const prefilter *pf, const char *label)
+{
+    fprintf(stderr, "%s:", label);
+    for (uint32_t k = 0; k < w->nc; k++) {
+        fprintf(stderr, "%s (p=%.3f", k ? " &" : "", w->c[k].p);
+        for (uint32_t j = 0; j < w->c[k].n; j++) {
+            const pf_ins *x = &w->p->v[w->c[k].ins[j]];
+            if (x->op == OP_LEAF) {
+                const pf_field *f = &pf->tfields[pf->leaves[x->arg].field];
+                fprintf(stderr, " #%u %.*s", x->arg, (int)f->path.n, f->path.p);
+            } else {
+                fprintf(stderr, " walker line %u col %u", x->node->line, x->node->col);
+            }
+        }
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
+}

@@ -33,6 +33,37 @@ bool prog_compile(prefilter *pf, arena *a, const eql_node *where, pf_prog *out);
  * as cond(eql_eval(c, where)) gives it. c->doc must be ps->doc. */
 int prog_run(const pf_prog *p, const prefilter *pf, pf_scratch *ps, eql_ctx *c);
 
+/* Witnesses (as rsigma has them): a necessary condition of a program being
+ * true, in conjunctive form over its own instructions - every clause must
+ * have a true member. A member is a leaf that is false when its tests do not
+ * hold (not negated, not true on a missing field) or a residual the tree
+ * walker answers from the event alone (a comparison with a number or a
+ * boolean, arraySearch, field-to-field...). `and` keeps the most selective
+ * clauses of both sides (up to PF_WCLAUSES), `or` pairs its sides' clauses
+ * ((x0 & x1) | (y0 & y1) implies (x0 | y0) & (x1 | y1)), `not` has none.
+ * Members are evaluated exactly, so a witness never drops a true clause. */
+#define PF_WCLAUSES 3
+typedef struct pf_wclause {
+    uint32_t *ins; /* instruction indexes */
+    uint32_t n;
+    double p;    /* expected share of events where some member holds */
+    bool walker; /* some member asks the tree walker (checked last) */
+} pf_wclause;
+
+typedef struct pf_witness {
+    const pf_prog *p;
+    pf_wclause c[PF_WCLAUSES];
+    uint32_t nc;
+} pf_witness;
+
+/* The program's witnesses (in `a`); false when it has none (any event may
+ * make it true) or out of memory. */
+bool prog_witness(const prefilter *pf, arena *a, const pf_prog *p, pf_witness *out);
+/* can the program be true on this event (every clause has a member that is)? */
+bool prog_witness_holds(const pf_witness *w, const prefilter *pf, pf_scratch *ps, eql_ctx *c);
+/* MODUS_PREFILTER=explain: the witnesses as text, on stderr */
+void prog_witness_dump(const pf_witness *w, const prefilter *pf, const char *label);
+
 /* MODUS_PREFILTER=explain: the program as text, on stderr */
 void prog_dump(const pf_prog *p, const prefilter *pf, const char *label);
 

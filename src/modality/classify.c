@@ -35,6 +35,16 @@
  * (host, stomping), the stack is truncated, or a return address does not
  * follow a call (forged frames); to low when the best explanation is a guess.
  *
+ * A module frame that the source marked with the runtime its code shows
+ * (module_runtime: the Linux sensor read the module's symbols) takes that
+ * runtime before any file-name signature: renaming an interpreter does not
+ * hide it. The evidence says which way each runtime frame was recognised.
+ *
+ * Return-oriented code: when frame 0 is a stub and the frame it returns to
+ * follows no call (or lies in no mapping), the stack is `shellcode`
+ * (syscall `indirect`) with that anomaly as evidence, whatever the borrowed
+ * frames would otherwise say (step 8 in the code).
+ *
  * Layers are listed outermost (thread start) first, a script engine before
  * the runtime it runs on. Each decision appends a line of evidence, so
  * `modus stack` shows a reviewer why. Cost: one table match per distinct
@@ -47,10 +57,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-const char *const anomaly_names[ANOM_COUNT] = {"unbacked",           "rwx_frame",
-                                               "truncated",          "no_stub",
-                                               "module_overwritten", "return_not_after_call",
-                                               "malformed_frame",    "not_after_syscall"};
+const char *const anomaly_names[ANOM_COUNT] = {
+    "unbacked",        "rwx_frame",          "truncated",
+    "no_stub",         "module_overwritten", "return_not_after_call",
+    "malformed_frame", "not_after_syscall",  "stub_entered_by_return"};
 const char *const syscall_names[] = {"unknown", "stub", "direct", "indirect"};
 const char *const confidence_names[] = {"low", "medium", "high"};
 
@@ -71,6 +81,7 @@ struct classifier {
     int16_t mod[MODUS_MAX_FRAMES];
     bool server[MODUS_MAX_FRAMES];
     bool stomped[MODUS_MAX_FRAMES];
+    uint32_t line[MODUS_MAX_FRAMES]; /* table line that named a runtime frame; 0: its code */
 };
 
 classifier *classifier_create(const sigtab *t)
@@ -278,6 +289,7 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         const frame *f = &s->f[i];
         c->mod[i] = -1;
         c->stomped[i] = false;
+        c->line[i] = 0;
         if (f->kind == FRAME_UNBACKED) {
             c->cls[i] = C_UNBACKED;
             if (f->provenance.n) {
@@ -297,7 +309,18 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
             c->stomped[i] = true;
             continue;
         }
+        if (f->runtime.n) {
+            /* the sensor recognised the module's runtime by its code: that
+             * beats whatever its file is called */
+            int m = sigtab_modality(t, f->runtime);
+            if (m >= 0) {
+                c->cls[i] = C_RUNTIME;
+                c->mod[i] = m;
+                continue;
+            }
+        }
         int g = frame_sig(c, s->os, f);
+        if (g >= 0) c->line[i] = t->sigs[g].line;
         if (g < 0) {
             c->cls[i] = C_USER;
             continue;
@@ -430,9 +453,13 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
         if (c->cls[best_k] == C_UNBACKED)
             evidence(r, a, "frame %d: Unbacked, protection_provenance %.*s: JIT code of %s", best_k,
                      (int)f->provenance.n, f->provenance.p, t->mod[m].name);
+        else if (c->line[best_k])
+            evidence(r, a, "frame %d: %s is %s code (by name, table line %u)", best_k,
+                     tok(f, b1, sizeof b1), t->mod[m].name, c->line[best_k]);
         else
-            evidence(r, a, "frame %d: %s is %s code", best_k, tok(f, b1, sizeof b1),
-                     t->mod[m].name);
+            evidence(r, a, "frame %d: %s is %s code (by %.*s)", best_k, tok(f, b1, sizeof b1),
+                     t->mod[m].name, (int)(f->origin.n ? f->origin.n : 4),
+                     f->origin.n ? f->origin.p : "code");
         named++;
     }
     if (first_unexplained >= 0) {
@@ -513,6 +540,27 @@ void classify_stack(classifier *c, const stack *s, sv image, arena *a, modality_
                  tok(&s->f[init], b1, sizeof b1));
     } else {
         r->name = best;
+    }
+    /* 8. return-oriented code: nothing called the stub, a `ret` reached it.
+     * The chain is code the attacker controls, whatever frames it borrowed */
+    if (r->anomalies & (1u << ANOM_STUB_BY_RETURN)) {
+        int j = stub_entered_by_return(s, c->cls);
+        const frame *f = &s->f[j];
+        add_layer(t, r, t->m_shellcode);
+        r->name = t->m_shellcode;
+        r->syscall = SYSCALL_INDIRECT;
+        weak = false;
+        inferred = true; /* from the unwinder's frame above the stub */
+        if (f->kind == FRAME_UNKNOWN)
+            evidence(r, a,
+                     "frame %d: the syscall stub returns into no mapping: a return reached the "
+                     "stub, not a call (return-oriented code)",
+                     j);
+        else
+            evidence(r, a,
+                     "frame %d: %s follows no call instruction: a return reached the syscall "
+                     "stub, not a call (return-oriented code)",
+                     j, tok(f, b1, sizeof b1));
     }
     r->confidence = weak                                   ? CONF_LOW
                     : (inferred || truncated || untrusted) ? CONF_MEDIUM

@@ -22,6 +22,7 @@ enum anomaly {
     ANOM_RETURN_NOT_AFTER_CALL,
     ANOM_MALFORMED_FRAME,
     ANOM_NOT_AFTER_SYSCALL,
+    ANOM_STUB_BY_RETURN,
     ANOM_COUNT
 };
 extern const char *const anomaly_names[ANOM_COUNT];
@@ -64,6 +65,10 @@ const int16_t *classifier_frame_modalities(const classifier *c);
 /* integrity.c */
 void stack_anomalies(const stack *s, const uint8_t *cls, uint32_t *out);
 bool x86_call_ends_at(const uint8_t *code, size_t n);
+/* Linux stacks: the first frame above the libc stub layer when frame 0 is a stub and
+ * that frame's return address follows no call (or lies in no
+ * mapping): the stub was entered by a return. -1 when not. */
+int stub_entered_by_return(const stack *s, const uint8_t *cls);
 /* Decode hex text into bytes; false if not valid hex. */
 bool hex_decode(sv hex, uint8_t *out, size_t cap, size_t *n);
 

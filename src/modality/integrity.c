@@ -14,6 +14,17 @@
  *                          (where the thread entered the kernel) are not a
  *                          syscall instruction (0f 05, 0f 34, cd 80): the
  *                          registers or the frame were forged
+ *   stub_entered_by_return Linux: frame 0 is the libc syscall stub, and the first
+ *                          frame above the stub/API layer (the code the stub
+ *                          returns to) is not preceded by a call, or lies
+ *                          in no mapping ("Unknown"): nothing
+ *                          called the stub, a `ret` reached it - a
+ *                          return-oriented chain. Only that one frame is
+ *                          judged, and only when its return address came
+ *                          from the stub's unwind info: a frame the sensor
+ *                          marks "unwind":"frame_pointer" is a guess (libc
+ *                          has no frame pointers; clone3 ends its CFI
+ *                          before the syscall) and is never judged.
  *
  * The call check decodes backwards: a return address is valid when some call
  * encoding ends exactly there: E8 rel32, or FF /2 (and FF /3) with any ModRM,
@@ -81,6 +92,35 @@ bool x86_call_ends_at(const uint8_t *code, size_t n)
     return false;
 }
 
+/* Does the frame's callsite_leading_bytes end with a call? -1 when there
+ * are too few bytes to tell. */
+static int call_preceded(const frame *f)
+{
+    if (f->leading.n < 2 * 5 || f->leading.n % 2) return -1;
+    /* a call is at most 15 bytes: decode only the tail */
+    sv tail = f->leading;
+    if (tail.n > 32) tail = (sv){tail.p + tail.n - 32, 32};
+    uint8_t code[16];
+    size_t len;
+    if (!hex_decode(tail, code, sizeof code, &len)) return -1;
+    return x86_call_ends_at(code, len);
+}
+
+int stub_entered_by_return(const stack *s, const uint8_t *cls)
+{
+    /* Linux sensor stacks only: on Windows, return_not_after_call and the
+     * pack's stack-spoofing rule already judge such frames, and the Windows
+     * sources' frames above kernelbase were reviewed as they are */
+    if (s->os != STACK_OS_LINUX || s->n < 2 || cls[0] != C_STUB) return -1;
+    uint32_t j = 1;
+    while (j < s->n && (cls[j] == C_STUB || cls[j] == C_API)) j++;
+    if (j == s->n) return -1;
+    const frame *f = &s->f[j];
+    if (f->guessed) return -1; /* the stub had no unwind info here (clone3's child path) */
+    if (f->kind == FRAME_UNKNOWN) return (int)j; /* the sensor's "Unknown": no mapping */
+    return call_preceded(f) == 0 ? (int)j : -1;
+}
+
 void stack_anomalies(const stack *s, const uint8_t *cls, uint32_t *out)
 {
     uint32_t a = 0;
@@ -104,16 +144,9 @@ void stack_anomalies(const stack *s, const uint8_t *cls, uint32_t *out)
                 a |= 1u << ANOM_NOT_AFTER_SYSCALL;
         }
         /* frame 0 is where the thread is, not a return address */
-        if (i > 0 && f->leading.n >= 2 * 5 && f->leading.n % 2 == 0) {
-            /* a call is at most 15 bytes: decode only the tail */
-            sv tail = f->leading;
-            if (tail.n > 32) tail = (sv){tail.p + tail.n - 32, 32};
-            uint8_t code[16];
-            size_t len;
-            if (hex_decode(tail, code, sizeof code, &len) && !x86_call_ends_at(code, len))
-                a |= 1u << ANOM_RETURN_NOT_AFTER_CALL;
-        }
+        if (i > 0 && call_preceded(f) == 0) a |= 1u << ANOM_RETURN_NOT_AFTER_CALL;
     }
+    if (stub_entered_by_return(s, cls) >= 0) a |= 1u << ANOM_STUB_BY_RETURN;
     if (s->n && cls[0] != C_STUB && cls[0] != C_KERNEL) a |= 1u << ANOM_NO_STUB;
     if (s->cut) a |= 1u << ANOM_TRUNCATED;
     if (s->source == SRC_SYSMON && s->n >= MODUS_SYSMON_FRAME_CAP && !stack_ends_at_thread_start(s))

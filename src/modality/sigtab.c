@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../stack/ustack.h"
 #include "../util/limits.h"
 
 static sv next_tok(sv *line)
@@ -47,7 +48,8 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
     memset(t, 0, sizeof *t);
     t->text = malloc(len + 1);
     t->sigs = calloc(MODUS_MAX_SIGNATURES, sizeof(sig));
-    if (!t->text || !t->sigs)
+    t->code = calloc(MODUS_MAX_SIGNATURES, sizeof(sigcode));
+    if (!t->text || !t->sigs || !t->code)
         return fail(err_line, 0, msg, msgcap, "out of memory%.*s", SV_LIT(""));
     memcpy(t->text, text, len);
     t->text[len] = 0;
@@ -147,9 +149,44 @@ bool sigtab_parse(sigtab *t, const char *text, size_t len, uint32_t *err_line, c
             if (symbol.n && s->os != SIG_OS_ANY) t->any_symbol[s->os] = true;
             if (symbol.n && s->os == SIG_OS_ANY) t->any_symbol[0] = t->any_symbol[1] = true;
             t->nsigs++;
+        } else if (sv_eq(kw, SV_LIT("code"))) {
+            sv os = next_tok(&line), mod = next_tok(&line), syms = next_tok(&line);
+            sv extra = next_tok(&line);
+            if (!syms.n)
+                return fail(err_line, lineno, msg, msgcap,
+                            "expected: code OS MODALITY SYMBOL[|SYMBOL...]%.*s", SV_LIT(""));
+            if (extra.n) return fail(err_line, lineno, msg, msgcap, "unexpected '%.*s'", extra);
+            if (t->ncode == MODUS_MAX_SIGNATURES)
+                return fail(err_line, lineno, msg, msgcap, "too many code lines%.*s", SV_LIT(""));
+            sigcode *k = &t->code[t->ncode];
+            if (sv_eq(os, SV_LIT("windows")))
+                k->os = STACK_OS_WINDOWS;
+            else if (sv_eq(os, SV_LIT("linux")))
+                k->os = STACK_OS_LINUX;
+            else if (sv_eq(os, SV_LIT("any")))
+                k->os = SIG_OS_ANY;
+            else
+                return fail(err_line, lineno, msg, msgcap, "unknown OS '%.*s'", os);
+            k->modality = (int16_t)sigtab_modality(t, mod);
+            if (k->modality < 0)
+                return fail(err_line, lineno, msg, msgcap,
+                            "unknown modality '%.*s' (declare it with a modality line first)", mod);
+            /* each alternative: name, name*, a::b, a::* (what the sensor can match) */
+            size_t st = 0;
+            for (size_t i = 0; i <= syms.n; i++) {
+                if (i < syms.n && syms.p[i] != '|') continue;
+                sv a = {syms.p + st, i - st};
+                st = i + 1;
+                if (!ustack_code_ok(a.p, a.n))
+                    return fail(err_line, lineno, msg, msgcap,
+                                "bad code symbol '%.*s' (name, prefix*, ns::name or ns::*)", a);
+            }
+            k->symbols = syms;
+            k->line = lineno;
+            t->ncode++;
         } else {
             return fail(err_line, lineno, msg, msgcap,
-                        "unknown keyword '%.*s' (expected modality or sig)", kw);
+                        "unknown keyword '%.*s' (expected modality, sig or code)", kw);
         }
     }
     for (int i = 0; i < t->nmod; i++) {
@@ -175,8 +212,10 @@ void sigtab_free(sigtab *t)
     if (!t) return;
     free(t->text);
     free(t->sigs);
+    free(t->code);
     t->text = NULL;
     t->sigs = NULL;
+    t->code = NULL;
 }
 
 /* '|'-separated alternatives */

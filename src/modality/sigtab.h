@@ -40,11 +40,22 @@ typedef struct sig {
     uint32_t line;
 } sig;
 
+/* `code OS MODALITY SYMBOLS`: a module that defines one of SYMBOLS is that
+ * runtime, whatever its file name (the Linux sensor checks its symbols). */
+typedef struct sigcode {
+    uint8_t os;
+    int16_t modality;
+    sv symbols; /* '|'-separated: name, prefix*, ns::name, ns::* */
+    uint32_t line;
+} sigcode;
+
 typedef struct sigtab {
     modality_def mod[SIG_MAX_MODALITIES];
     int nmod;
     sig *sigs;
     int nsigs;
+    sigcode *code;
+    int ncode;
     char *text; /* owned copy of the source; sigs point into it */
     int m_unknown, m_native, m_shellcode, m_kernel;
     bool any_symbol[2]; /* per OS: some signature has a symbol pattern */

@@ -224,10 +224,16 @@ static void render_explain(buf *b, const modus_event *ev)
         buf_printf(b, "  %3u  %-10s ", i, class_name(cls[i], mods[i], t));
         put_frame_text(b, f);
         if (f->wow64) buf_puts(b, " (wow64)");
-        bool extra = f->protection.n || f->provenance.n || f->alloc_private > 0;
+        bool extra = f->protection.n || f->provenance.n || f->alloc_private > 0 || f->runtime.n;
         if (extra) {
             buf_puts(b, "  [");
             bool sep = false;
+            if (f->runtime.n) { /* the sensor recognised the module by its code or build */
+                buf_printf(b, "%.*s by %.*s", (int)f->runtime.n, f->runtime.p,
+                           (int)(f->origin.n ? f->origin.n : 4),
+                           f->origin.n ? f->origin.p : "code");
+                sep = true;
+            }
             if (f->protection.n) {
                 buf_printf(b, "%.*s", (int)f->protection.n, f->protection.p);
                 sep = true;

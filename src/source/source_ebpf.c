@@ -14,8 +14,12 @@
  *      syscalls without CONFIG_MODULES: the raw sys_enter hook stands in,
  *      unless disabled);
  *   4. the watch lists (directory and file names of persistence locations)
- *      go into the kernel's hash maps, the ring buffer is opened;
- *   5. the /proc scan seeds the process table and the module maps, so that
+ *      and the file policy (detect/needs.h: what the rules need of file
+ *      events) go into the kernel's hash maps, the ring buffer is opened;
+ *   5. the decoder gets the environment allow-list and redaction patterns
+ *      and, given an engine, a scanner of its own that names the launch
+ *      modality of each exec from the caller's stack (docs/sensor-events.md);
+ *   6. the /proc scan seeds the process table and the module maps, so that
  *      processes that started earlier are named and symbolized.
  * Then the caller drops the capabilities it no longer needs.
  *
@@ -23,6 +27,7 @@
  * modus_sensor_poll waits at most timeout_ms and then consumes whatever is
  * there. Lost records are counted in the kernel per type and summed here.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +40,9 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "decode/event.h"
 #include "decode/sensor.h"
+#include "detect/needs.h"
 #include "modus/modus.h"
 #include "sensor.skel.h"
 
@@ -48,7 +55,19 @@ struct modus_sensor {
     void *ctx;
     uint64_t records, events, bad;
     int ncpu;
+    modus_scanner *launch; /* names exec callers' modality (opts.engine) */
+    char launch_name[32];
 };
+
+static const char *launch_fn(void *ctx, const char *doc, size_t len)
+{
+    modus_sensor *s = ctx;
+    const modus_event *ev;
+    modus_diag d;
+    if (modus_scanner_decode(s->launch, doc, len, &ev, &d) != MODUS_OK) return NULL;
+    snprintf(s->launch_name, sizeof s->launch_name, "%s", modus_event_modality(ev));
+    return s->launch_name;
+}
 
 /* The kernel's pre-filter of write-opens: the names decode_sensor.c keeps
  * next to the persistence paths they stand for. */
@@ -62,6 +81,41 @@ static void fill_watch(struct bpf_map *m, bool dirs)
         strncpy(k, names[i], sizeof k - 1);
         bpf_map__update_elem(m, k, sizeof k, &one, 1, BPF_ANY);
     }
+}
+
+/* The file policy (detect/needs.h) into the kernel's maps: names,
+ * extensions and parent-directory names as keys, directories as the hash the
+ * kernel computes while walking a path; values are the operations (FOP_*). */
+static void fill_policy(struct sensor_bpf *k, const modus_file_policy *p)
+{
+    struct {
+        uint32_t on, all, header, ndirs;
+    } cfg = {0};
+    if (p && !modus_file_policy_empty(p)) {
+        cfg.on = 1;
+        cfg.all = p->all;
+        cfg.header = p->header;
+        cfg.ndirs = (uint32_t)(p->dirs.n + p->dnames.n);
+        for (size_t i = 0; i < p->dirs.n; i++) {
+            uint64_t h = fpol_dir_hash(p->dirs.v[i]);
+            bpf_map__update_elem(k->maps.fpol_dirs, &h, sizeof h, &p->dirs.m[i], 1, BPF_ANY);
+        }
+        const fpol_list *keyed[] = {&p->names, &p->dnames};
+        struct bpf_map *maps[] = {k->maps.fpol_names, k->maps.fpol_dnames};
+        for (size_t m = 0; m < 2; m++)
+            for (size_t i = 0; i < keyed[m]->n; i++) {
+                char key[MSR_NAME] = {0};
+                strncpy(key, keyed[m]->v[i], sizeof key - 1);
+                bpf_map__update_elem(maps[m], key, sizeof key, &keyed[m]->m[i], 1, BPF_ANY);
+            }
+        for (size_t i = 0; i < p->exts.n; i++) {
+            char key[16] = {0};
+            strncpy(key, p->exts.v[i], sizeof key - 1);
+            bpf_map__update_elem(k->maps.fpol_exts, key, sizeof key, &p->exts.m[i], 1, BPF_ANY);
+        }
+    }
+    uint32_t zero = 0;
+    bpf_map__update_elem(k->maps.fpol_cfg, &zero, sizeof zero, &cfg, sizeof cfg, BPF_ANY);
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -138,7 +192,8 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
 {
     struct sensor_bpf *k = sensor_bpf__open();
     if (!k) return -errno;
-    uint32_t sb = opts->stack_bytes ? opts->stack_bytes : 8192;
+    uint32_t sb = opts->stack_bytes ? opts->stack_bytes
+                                    : 16384; /* node and java first events need more than 8 KB */
     if (sb > 16384) sb = 16384;
     sb = (sb + 4095) & ~4095u;
     k->rodata->stack_max = sb;
@@ -155,6 +210,42 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
         bpf_program__set_autoload(k->progs.tp_openat2_exit, false);
     if (!tp_exists("syscalls", "sys_enter_clone3"))
         bpf_program__set_autoload(k->progs.tp_clone3, false);
+    if (!tp_exists("syscalls", "sys_enter_fchmodat2")) {
+        bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
+        bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);
+    }
+    /* file events beyond persistence: only with a policy; the write hook
+     * (every write() on the host) only when a rule reads header bytes */
+    const modus_file_policy *fp = opts->file_policy;
+    bool fops = fp && !modus_file_policy_empty(fp);
+    struct bpf_program *fprogs[] = {
+        k->progs.tp_unlink,      k->progs.tp_unlinkat,      k->progs.tp_rmdir,
+        k->progs.tp_chmod,       k->progs.tp_fchmodat,      k->progs.tp_fchmod,
+        k->progs.tp_unlink_exit, k->progs.tp_unlinkat_exit, k->progs.tp_rmdir_exit,
+        k->progs.tp_chmod_exit,  k->progs.tp_fchmodat_exit, k->progs.tp_fchmod_exit};
+    if (!fops)
+        for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+            bpf_program__set_autoload(fprogs[i], false);
+    else {
+        uint8_t ops = fp->all;
+        const fpol_list *ls[] = {&fp->dirs, &fp->dnames, &fp->names, &fp->exts};
+        for (size_t l = 0; l < 4; l++)
+            for (size_t i = 0; i < ls[l]->n; i++) ops |= ls[l]->m[i];
+        if (!(ops & FOP_DELETE))
+            for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+                if (i % 6 < 3) bpf_program__set_autoload(fprogs[i], false);
+        if (!(ops & FOP_CHMOD)) {
+            for (size_t i = 0; i < sizeof fprogs / sizeof *fprogs; i++)
+                if (i % 6 >= 3) bpf_program__set_autoload(fprogs[i], false);
+            bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
+            bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);
+        }
+    }
+    if (!fops) {
+        bpf_program__set_autoload(k->progs.tp_fchmodat2, false);
+        bpf_program__set_autoload(k->progs.tp_fchmodat2_exit, false);
+    }
+    bpf_program__set_autoload(k->progs.tp_write_header, fops && fp->header && !lsm);
     if (lsm) {
         /* the LSM programs replace these tracepoints */
         struct bpf_program *off[] = {
@@ -178,6 +269,64 @@ static int load(modus_sensor *s, const modus_sensor_opts *opts, bool lsm, bool m
     }
     s->skel = k;
     return 0;
+}
+
+/* The table's `code` lines for Linux, one pattern each, to the decoder. */
+static bool set_code(msdec *dec, const sigtab *t, modus_diag *diag)
+{
+    size_t n = 0;
+    for (int i = 0; i < t->ncode; i++)
+        for (size_t j = 0; j < t->code[i].symbols.n; j++) n += t->code[i].symbols.p[j] == '|';
+    n += (size_t)t->ncode;
+    char **pat = calloc(n ? n : 1, sizeof *pat);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    bool *jit = calloc(n ? n : 1, sizeof *jit);
+    uint32_t *line = calloc(n ? n : 1, sizeof *line);
+    size_t k = 0, bad = 0;
+    bool ok = pat && names && jit && line;
+    for (int i = 0; ok && i < t->ncode; i++) {
+        const sigcode *c = &t->code[i];
+        if (c->os != STACK_OS_LINUX && c->os != SIG_OS_ANY) continue;
+        size_t st = 0;
+        for (size_t j = 0; ok && j <= c->symbols.n; j++) {
+            if (j < c->symbols.n && c->symbols.p[j] != '|') continue;
+            pat[k] = strndup(c->symbols.p + st, j - st);
+            names[k] = t->mod[c->modality].name;
+            jit[k] = t->mod[c->modality].jit;
+            line[k] = c->line;
+            ok = pat[k++] != NULL;
+            st = j + 1;
+        }
+    }
+    if (ok && !msdec_set_code(dec, (const char *const *)pat, names, jit, k, &bad)) {
+        snprintf(diag->message, sizeof diag->message,
+                 "modality table line %u: the sensor cannot match code symbol '%s'", line[bad],
+                 pat[bad]);
+        ok = false;
+    }
+    for (size_t i = 0; pat && i < k; i++) free(pat[i]);
+    free(pat);
+    free(names);
+    free(jit);
+    free(line);
+    /* The interpreters installed here, found by the table's file-name
+     * signatures: their build-ids name stripped copies (dash has no
+     * symbols to recognise it by). */
+    static const char *const dirs[] = {"/usr/bin", "/usr/sbin", "/usr/local/bin"};
+    for (size_t i = 0; ok && i < sizeof dirs / sizeof *dirs; i++) {
+        DIR *dir = opendir(dirs[i]);
+        struct dirent *de;
+        while (dir && (de = readdir(dir))) {
+            if (de->d_name[0] == '.') continue;
+            int g = sigtab_match_name(t, STACK_OS_LINUX, ROLE_RUNTIME, sv_cstr(de->d_name));
+            if (g < 0) continue;
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dirs[i], de->d_name);
+            msdec_add_known(dec, path, t->mod[t->sigs[g].modality].name);
+        }
+        if (dir) closedir(dir);
+    }
+    return ok;
 }
 
 modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out, modus_diag *diag)
@@ -242,12 +391,33 @@ modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out
 
     fill_watch(s->skel->maps.watch_dirs, true);
     fill_watch(s->skel->maps.watch_names, false);
+    fill_policy(s->skel, opts->file_policy);
 
     s->dec = msdec_create(opts->hostname);
     if (!s->dec) {
         modus_sensor_close(s);
         return MODUS_ENOMEM;
     }
+    {
+        modus_engine *own = NULL;
+        const modus_engine *eng = opts->engine;
+        if (!eng && modus_engine_create(NULL, &own, diag) == MODUS_OK) eng = own;
+        bool ok = eng && set_code(s->dec, &eng->tab, diag);
+        modus_engine_destroy(own);
+        if (!ok) {
+            modus_sensor_close(s);
+            return MODUS_ETABLE;
+        }
+    }
+    msdec_set_context(s->dec, opts->env_vars, opts->env_redact);
+    if (opts->engine) {
+        if (modus_scanner_create(opts->engine, &s->launch) != MODUS_OK) {
+            modus_sensor_close(s);
+            return MODUS_ENOMEM;
+        }
+        msdec_set_launch_fn(s->dec, launch_fn, s);
+    }
+    msdec_set_policy(s->dec, opts->file_policy);
     s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.rb), on_record, s, NULL);
     if (!s->rb) {
         snprintf(diag->message, sizeof diag->message, "cannot open the ring buffer: %s",
@@ -303,5 +473,6 @@ void modus_sensor_close(modus_sensor *s)
     ring_buffer__free(s->rb);
     if (s->skel) sensor_bpf__destroy(s->skel);
     msdec_destroy(s->dec);
+    modus_scanner_destroy(s->launch);
     free(s);
 }

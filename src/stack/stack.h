@@ -22,6 +22,8 @@ typedef struct frame {
     bool has_offset;
     bool has_address;
     bool malformed; /* kept verbatim in `path`; counted as an error by the parser */
+    bool guessed;   /* Linux sensor "unwind":"frame_pointer": found by the frame-pointer
+                       heuristic, not unwind info: the return address may be garbage */
     sv path;        /* module path as written; empty unless FRAME_MODULE */
     sv name;        /* module file name; lower-cased on Windows */
     sv symbol;      /* empty when absent */
@@ -29,6 +31,9 @@ typedef struct frame {
     uint64_t address;
     /* Elastic Defend frame fields; empty / -1 when absent */
     sv protection, provenance, leading, trailing, module_path;
+    /* modus live: the module's runtime recognised by its code, and how
+     * ("symbol _PyEval_EvalFrameDefault"); empty when absent */
+    sv runtime, origin;
     int64_t alloc_private;
 } frame;
 

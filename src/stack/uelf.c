@@ -1,6 +1,13 @@
 /* uelf.c - parsed ELF files for ustack: load segments, function symbols,
  * .eh_frame CFI and the raw image (for call-site bytes).
  *
+ * While the symbols are read, each function name is checked against the
+ * runtime patterns (ustack_set_code, from the table's `code` lines): the
+ * first pattern a module defines names its runtime, recorded with the
+ * function (demangled) that showed it. The check is one byte compare per
+ * pattern for nearly every name, so recognising costs nothing measurable
+ * next to the sort. The GNU build-id is kept as the file's identity.
+ *
  * Files are mapped (ELF_C_READ_MMAP) and the descriptor is not kept. Entries
  * are keyed by dev+inode+mtime+size, so a rebuilt file is a new entry; at
  * most USTACK_MAX_ELF are kept, evicted by a clock sweep. Every entry gets an
@@ -9,6 +16,7 @@
  */
 #include "ustack_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +37,7 @@ static void uelf_free(uelf *e)
     for (size_t i = 0; i < e->nsyms; i++)
         if (e->syms[i].dem && e->syms[i].dem != e->syms[i].name) free((char *)e->syms[i].dem);
     free(e->syms);
+    free(e->rt_why);
     if (e->cfi) dwarf_cfi_end(e->cfi);
     if (e->elf) elf_end(e->elf);
     free(e);
@@ -64,7 +73,26 @@ static int sym_cmp(const void *a, const void *b)
     return strcmp(x->s.name, y->s.name);
 }
 
-static void load_symbols(uelf *e)
+/* The first code pattern (table order) that the function `name` matches
+ * better than *best; the cost is one byte compare per pattern for most
+ * names. */
+static void match_code(const uelf_cache *c, const char *name, int *best, const char **who)
+{
+    /* a later alias without a suffix (.cold, .part.0, .isra) reads better */
+    bool tidy = *best >= 0 && strchr(*who, '.') && !strchr(name, '.');
+    size_t lim = *best < 0 ? c->ncode : (size_t)*best + tidy;
+    for (size_t i = 0; i < lim; i++) {
+        const ucode *k = &c->code[i];
+        if (name[0] != k->prefix[0]) continue;
+        size_t n = strlen(k->prefix);
+        if (strncmp(name, k->prefix, n) || (!k->any_tail && name[n])) continue;
+        *best = (int)i;
+        *who = name;
+        return;
+    }
+}
+
+static void load_symbols(const uelf_cache *c, uelf *e)
 {
     Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
     GElf_Shdr sh, best;
@@ -78,6 +106,7 @@ static void load_symbols(uelf *e)
     Elf_Data *d = elf_getdata(scn, NULL);
     if (!d) return;
     size_t n = d->d_size / best.sh_entsize;
+    const char *who = NULL;
     sym_tmp *t = malloc((n ? n : 1) * sizeof *t);
     if (!t) return;
     size_t k = 0;
@@ -90,6 +119,7 @@ static void load_symbols(uelf *e)
             continue;
         const char *name = elf_strptr(e->elf, best.sh_link, s.st_name);
         if (!name || !*name) continue;
+        if (c->ncode) match_code(c, name, &e->runtime, &who);
         t[k++] = (sym_tmp){{s.st_value, s.st_size, name, NULL}, bind_rank(s.st_info)};
     }
     qsort(t, k, sizeof *t, sym_cmp);
@@ -104,12 +134,67 @@ static void load_symbols(uelf *e)
     free(t);
     e->syms = out;
     e->nsyms = m;
+    if (who) {
+        int status = -1;
+        char *dm = who[0] == '_' && who[1] == 'Z' ? __cxa_demangle(who, NULL, NULL, &status) : NULL;
+        const char *shown = dm && status == 0 ? dm : who;
+        size_t wl = strlen(shown) + 8;
+        e->rt_why = malloc(wl);
+        if (e->rt_why) {
+            snprintf(e->rt_why, wl, "symbol %s", shown);
+            e->rt_name = c->code[e->runtime].name;
+        }
+        free(dm);
+    }
 }
 
-static uelf *uelf_parse(int fd, const struct stat *st)
+/* A stripped file of a known runtime build: by its build-id. */
+static void match_known(const uelf_cache *c, uelf *e)
+{
+    if (e->rt_name || !e->build_id_len) return;
+    for (size_t i = 0; i < c->nknown; i++) {
+        const uknown *k = &c->known[i];
+        if (k->len != e->build_id_len || memcmp(k->id, e->build_id, k->len)) continue;
+        size_t n = 2 * k->len + strlen(k->path) + 16;
+        e->rt_why = malloc(n);
+        if (!e->rt_why) return;
+        size_t o = (size_t)snprintf(e->rt_why, n, "build-id ");
+        for (unsigned j = 0; j < k->len; j++)
+            o += (size_t)snprintf(e->rt_why + o, n - o, "%02x", k->id[j]);
+        snprintf(e->rt_why + o, n - o, " of %s", k->path);
+        e->rt_name = k->name;
+        return;
+    }
+}
+
+/* NT_GNU_BUILD_ID from the first note section that has one. */
+static void load_build_id(uelf *e)
+{
+    Elf_Scn *scn = NULL;
+    GElf_Shdr sh;
+    while ((scn = elf_nextscn(e->elf, scn))) {
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE) continue;
+        Elf_Data *d = elf_getdata(scn, NULL);
+        if (!d) continue;
+        GElf_Nhdr nh;
+        size_t off = 0, noff, doff;
+        while ((off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+            if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+                memcmp((const char *)d->d_buf + noff, "GNU", 4) || nh.n_descsz == 0)
+                continue;
+            size_t n = nh.n_descsz < sizeof e->build_id ? nh.n_descsz : sizeof e->build_id;
+            memcpy(e->build_id, (const uint8_t *)d->d_buf + doff, n);
+            e->build_id_len = (uint8_t)n;
+            return;
+        }
+    }
+}
+
+static uelf *uelf_parse(const uelf_cache *c, int fd, const struct stat *st)
 {
     uelf *e = calloc(1, sizeof *e);
     if (!e) return NULL;
+    e->runtime = -1;
     e->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     GElf_Ehdr eh;
     if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !gelf_getehdr(e->elf, &eh) ||
@@ -123,9 +208,12 @@ static uelf *uelf_parse(int fd, const struct stat *st)
     for (size_t i = 0; i < nph && e->nload < 16; i++) {
         GElf_Phdr ph;
         if (gelf_getphdr(e->elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-            e->load[e->nload++] = (uelf_load){ph.p_offset, ph.p_filesz, ph.p_vaddr};
+            e->load[e->nload++] =
+                (uelf_load){ph.p_offset, ph.p_filesz, ph.p_vaddr, (ph.p_flags & PF_X) != 0};
     }
-    load_symbols(e);
+    load_symbols(c, e);
+    load_build_id(e);
+    match_known(c, e);
     e->cfi = dwarf_getcfi_elf(e->elf);
     e->dev = st->st_dev;
     e->ino = st->st_ino;
@@ -135,6 +223,21 @@ static uelf *uelf_parse(int fd, const struct stat *st)
 fail:
     uelf_free(e);
     return NULL;
+}
+
+size_t uelf_read_build_id(int fd, uint8_t *out, size_t cap)
+{
+    uelf tmp = {0};
+    elf_version(EV_CURRENT);
+    tmp.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    size_t n = 0;
+    if (tmp.elf && elf_kind(tmp.elf) == ELF_K_ELF) {
+        load_build_id(&tmp);
+        n = tmp.build_id_len < cap ? tmp.build_id_len : cap;
+        memcpy(out, tmp.build_id, n);
+    }
+    if (tmp.elf) elf_end(tmp.elf);
+    return n;
 }
 
 uelf *uelf_get(uelf_cache *c, int fd, unsigned *slot)
@@ -151,7 +254,7 @@ uelf *uelf_get(uelf_cache *c, int fd, unsigned *slot)
             return e;
         }
     }
-    uelf *e = uelf_parse(fd, &st);
+    uelf *e = uelf_parse(c, fd, &st);
     if (!e) return NULL;
     e->id = c->next_id++;
     e->ref = true;

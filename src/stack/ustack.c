@@ -78,6 +78,9 @@ struct ustack {
     uprocs procs;
     uelf_cache elves;
     arena strs;
+    ucode *code; /* ustack_set_code */
+    char **code_strs;
+    size_t ncode;
     crow rows[USTACK_ROWS];
 };
 
@@ -443,7 +446,123 @@ void ustack_destroy(ustack *u)
     uprocs_fini(&u->procs);
     uelf_cache_fini(&u->elves);
     arena_free(&u->strs);
+    for (size_t i = 0; i < 2 * u->ncode; i++) free(u->code_strs[i]);
+    free(u->code_strs);
+    free(u->code);
+    for (size_t i = 0; i < u->elves.nknown; i++) {
+        free(u->elves.known[i].name);
+        free(u->elves.known[i].path);
+    }
+    free(u->elves.known);
     free(u);
+}
+
+bool ustack_add_known(ustack *u, const char *path, const char *name)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    uknown k = {0};
+    k.len = (uint8_t)uelf_read_build_id(fd, k.id, sizeof k.id);
+    close(fd);
+    if (!k.len) return false;
+    for (size_t i = 0; i < u->elves.nknown; i++)
+        if (u->elves.known[i].len == k.len && !memcmp(u->elves.known[i].id, k.id, k.len))
+            return false; /* the same build under another name (sh -> dash) */
+    uknown *nk = realloc(u->elves.known, (u->elves.nknown + 1) * sizeof *nk);
+    if (!nk) return false;
+    u->elves.known = nk;
+    k.name = strdup(name);
+    k.path = strdup(path);
+    if (!k.name || !k.path) {
+        free(k.name);
+        free(k.path);
+        return false;
+    }
+    nk[u->elves.nknown++] = k;
+    uelf_cache_fini(&u->elves); /* files parsed before did not know it */
+    return true;
+}
+
+/* A table pattern as a symbol-name prefix: C names as written (a trailing
+ * '*' takes any tail), C++ qualified names as the start of their Itanium
+ * mangling (_ZN4node5Start...: any parameters follow). */
+static bool code_pattern(const char *p, ucode *k)
+{
+    size_t n = strlen(p), o = 0;
+    bool star = n && p[n - 1] == '*';
+    if (star) n--;
+    if (!n || memchr(p, '?', n) || memchr(p, '*', n)) return false;
+    if (!strstr(p, "::")) {
+        if (n >= sizeof k->prefix) return false;
+        memcpy(k->prefix, p, n);
+        k->prefix[n] = 0;
+        k->any_tail = star;
+        return true;
+    }
+    o = (size_t)snprintf(k->prefix, sizeof k->prefix, "_ZN");
+    for (size_t i = 0; i < n;) {
+        const char *sep = strstr(p + i, "::");
+        size_t end = sep && (size_t)(sep - p) < n ? (size_t)(sep - p) : n;
+        size_t len = end - i;
+        if (!len) {
+            if (end == n && star) break; /* "node::*" */
+            return false;
+        }
+        int w = snprintf(k->prefix + o, sizeof k->prefix - o, "%zu%.*s", len, (int)len, p + i);
+        if (w < 0 || (size_t)w >= sizeof k->prefix - o) return false;
+        o += (size_t)w;
+        i = end < n ? end + 2 : n;
+        if (i == n && end < n && !star) return false; /* trailing "::" */
+    }
+    if (star && p[n - 1] != ':') return false; /* "node::Sta*": lengths are unknown */
+    k->any_tail = true;
+    return true;
+}
+
+bool ustack_code_ok(const char *p, size_t n)
+{
+    char tmp[128];
+    ucode k;
+    if (n >= sizeof tmp || memchr(p, 0, n)) return false;
+    memcpy(tmp, p, n);
+    tmp[n] = 0;
+    return code_pattern(tmp, &k);
+}
+
+bool ustack_set_code(ustack *u, const char *const *patterns, const char *const *names, size_t n,
+                     size_t *bad)
+{
+    ucode *code = calloc(n ? n : 1, sizeof *code);
+    char **strs = calloc(2 * n + 1, sizeof *strs);
+    bool ok = code && strs;
+    for (size_t i = 0; ok && i < n; i++) {
+        strs[2 * i] = strdup(patterns[i]);
+        strs[2 * i + 1] = strdup(names[i]);
+        if (!strs[2 * i] || !strs[2 * i + 1] || !code_pattern(patterns[i], &code[i])) {
+            if (bad) *bad = i;
+            ok = false;
+            break;
+        }
+        code[i].pattern = strs[2 * i];
+        code[i].name = strs[2 * i + 1];
+    }
+    if (!ok) {
+        for (size_t i = 0; strs && i < 2 * n; i++) free(strs[i]);
+        free(strs);
+        free(code);
+        return false;
+    }
+    /* files parsed before knew other patterns */
+    uelf_cache_fini(&u->elves);
+    for (size_t i = 0; i < 2 * u->ncode; i++) free(u->code_strs[i]);
+    free(u->code_strs);
+    free(u->code);
+    u->code = code;
+    u->code_strs = strs;
+    u->ncode = n;
+    u->elves.code = code;
+    u->elves.ncode = n;
+    return true;
 }
 
 bool ustack_load_pid(ustack *u, uint32_t tgid)
@@ -471,11 +590,66 @@ size_t ustack_scan_proc(ustack *u)
     return n;
 }
 
+static uelf *bind_elf(ustack *u, const uproc *pr, umap *mp);
+
+static bool system_lib(const char *path)
+{
+    static const char *const dirs[] = {"/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/",
+                                       "/usr/lib32/"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        if (!strncmp(path, dirs[i], strlen(dirs[i])) && !strstr(path, "/../")) return true;
+    return false;
+}
+
 void ustack_map(ustack *u, uint32_t tgid, uint64_t start, uint64_t end, uint64_t pgoff,
                 uint32_t prot, const char *path, const char *provenance)
 {
     uproc *pr = uprocs_get(&u->procs, tgid, true);
-    if (pr) uproc_set(pr, start, end, pgoff, prot, path, provenance);
+    if (!pr) return;
+    uproc_set(pr, start, end, pgoff, prot, path, provenance);
+    /* open the file now, while the process (and the file: a library
+     * dropped in /tmp and deleted after loading) still exists. The system
+     * library directories are left to the first unwind that needs them:
+     * their files stay, and a build maps thousands of them a minute. */
+    if (!path || !(prot & USTACK_PROT_X) || system_lib(path)) return;
+    umap *mp = uproc_find(pr, start);
+    if (mp && mp->start == start && mp->kind == UMAP_FILE) bind_elf(u, pr, mp);
+}
+
+void ustack_image(ustack *u, uint32_t tgid, uint64_t start, uint64_t end, uint64_t pgoff,
+                  const char *path)
+{
+    uproc *pr = uprocs_get(&u->procs, tgid, true);
+    if (!pr || !path || end <= start) return;
+    uproc_set(pr, start, end, pgoff, USTACK_PROT_R | USTACK_PROT_X, path, NULL);
+    umap *mp = uproc_find(pr, start);
+    if (!mp || mp->start != start || mp->kind != UMAP_FILE) return;
+    uelf *e = bind_elf(u, pr, mp);
+    if (!e) return;
+    uint32_t slot = mp->elf_slot;
+    uint64_t id = e->id, page = 4096;
+    /* the load bias, from the segment that holds the reported file offset */
+    const uelf_load *seg = NULL;
+    for (unsigned i = 0; i < e->nload && !seg; i++) {
+        const uelf_load *l = &e->load[i];
+        if (pgoff >= (l->off & ~(page - 1)) && pgoff < l->off + l->filesz) seg = l;
+    }
+    if (!seg) return;
+    uint64_t bias = start - ((seg->vaddr & ~(page - 1)) + (pgoff - (seg->off & ~(page - 1))));
+    for (unsigned i = 0; i < e->nload; i++) {
+        const uelf_load *l = &e->load[i];
+        if (!l->exec || !l->filesz) continue;
+        uint64_t s0 = bias + (l->vaddr & ~(page - 1));
+        uint64_t e0 = bias + ((l->vaddr + l->filesz + page - 1) & ~(page - 1));
+        if (e0 <= s0 || (s0 < end && e0 > start)) continue; /* reported already */
+        uproc_set(pr, s0, e0, l->off & ~(page - 1), USTACK_PROT_R | USTACK_PROT_X, path, NULL);
+        umap *nm = uproc_find(pr, s0);
+        if (nm && nm->start == s0 && nm->kind == UMAP_FILE) {
+            nm->bind = UBIND_OK;
+            nm->elf_slot = slot;
+            nm->elf_id = id;
+        }
+    }
 }
 
 void ustack_fork(ustack *u, uint32_t parent, uint32_t child)
@@ -585,6 +759,12 @@ static uelf *fill(walk *w, ustack_frame *f, const ustack_frame *prev, uint64_t i
     f->offset = off;
     if (mp->kind != UMAP_FILE) return NULL;
     uelf *e = bind_elf(w->u, w->pr, mp);
+    if (e && e->rt_name && e->rt_why) {
+        f->runtime = e->rt_name; /* owned by u's tables */
+        f->runtime_by = prev && prev->runtime_by && !strcmp(prev->runtime_by, e->rt_why)
+                            ? prev->runtime_by
+                            : arena_strndup(&w->u->strs, e->rt_why, strlen(e->rt_why));
+    }
     if (!e || !uelf_vaddr(e, off, vaddr)) return NULL;
     f->offset = *vaddr;
     /* a return address may be just past the end of its caller */

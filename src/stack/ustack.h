@@ -12,6 +12,9 @@
  *   - per ELF file (cached by build-id, or by dev+inode+mtime when there is
  *     none): the load bias, .symtab/.dynsym for names, .eh_frame CFI (libdw)
  *     for unwinding, file bytes for call-site checks;
+ *   - runtimes recognised by their code: a module that defines one of the
+ *     table's marker functions (_PyEval_EvalFrameDefault, Perl_runops_standard,
+ *     node::Start...) is that runtime whatever its file is called;
  *   - an unwinder that reads memory only from the stack copy: CFI where the
  *     module has it, a frame-pointer step (ra=[bp+8], bp=[bp]) where it does
  *     not (JIT code, anonymous memory), stopping when the return address is
@@ -53,9 +56,32 @@ bool ustack_load_pid(ustack *u, uint32_t tgid);
  * are replaced. */
 void ustack_map(ustack *u, uint32_t tgid, uint64_t start, uint64_t end, uint64_t pgoff,
                 uint32_t prot, const char *path, const char *provenance);
+/* The image the kernel mapped at exec (the program, or its interpreter):
+ * the reported executable segment [start, end) at file offset pgoff. The
+ * file is opened and parsed now, while it is most likely still there, and
+ * its other executable segments (the kernel reports only one) are added
+ * from its program headers, so the first stack of a never-seen binary
+ * unwinds even when the process is gone by the time it is decoded. */
+void ustack_image(ustack *u, uint32_t tgid, uint64_t start, uint64_t end, uint64_t pgoff,
+                  const char *path);
 void ustack_fork(ustack *u, uint32_t parent, uint32_t child); /* child inherits */
 void ustack_exec(ustack *u, uint32_t tgid);                   /* old image gone; reread lazily */
 void ustack_exit(ustack *u, uint32_t tgid);
+
+/* Runtimes by their code: n patterns, each a function name (exact), a
+ * prefix (`Builtins_*`) or a C++ qualified name (`node::Start`,
+ * `JavaCalls::call_helper`, `node::*`), with the runtime name it stands for.
+ * The first pattern (in order) that a module's symbols match names it.
+ * Call before any unwind. False (and *bad = the pattern's index) when a
+ * pattern has another form. */
+bool ustack_set_code(ustack *u, const char *const *patterns, const char *const *names, size_t n,
+                     size_t *bad);
+/* A runtime's installed build: files with the build-id of `path` are
+ * runtime `name` when their symbols say nothing (stripped: dash). False
+ * when path has no build-id or the build is known already. */
+bool ustack_add_known(ustack *u, const char *path, const char *name);
+/* Whether ustack_set_code takes the pattern p[0..n) (the table checks). */
+bool ustack_code_ok(const char *p, size_t n);
 
 /* Unwinding --------------------------------------------------------------- */
 
@@ -70,6 +96,8 @@ typedef struct ustack_frame {
     bool writable;          /* ip's page is also writable (rwx) */
     bool mapped;            /* ip lies in some known mapping */
     char how;               /* 'S' from registers, 'D' CFI, 'F' frame pointer */
+    const char *runtime;    /* the module's runtime recognised by its code, NULL */
+    const char *runtime_by; /* how: "symbol _PyEval_EvalFrameDefault", "build-id HEX of PATH" */
     uint8_t lead[16];       /* the code bytes just before ip (file-backed only) */
     uint8_t nlead;          /* how many of lead[] are valid (0: unreadable) */
 } ustack_frame;

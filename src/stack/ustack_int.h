@@ -33,7 +33,18 @@ typedef struct uelf_sym {
 
 typedef struct uelf_load {
     uint64_t off, filesz, vaddr;
+    bool exec; /* PF_X */
 } uelf_load;
+
+/* A runtime recognised by its code: a module defining a function whose
+ * name matches `prefix` (exactly, unless `any_tail`) is runtime `name`.
+ * Built by ustack_set_code from the table's patterns. */
+typedef struct ucode {
+    char prefix[120];
+    bool any_tail;
+    const char *name;    /* runtime (modality) name, owned by the ustack */
+    const char *pattern; /* as written in the table, owned by the ustack */
+} ucode;
 
 typedef struct uelf {
     uint64_t id; /* never reused: binds mappings and CFI rows to this parse */
@@ -48,14 +59,33 @@ typedef struct uelf {
     unsigned nload;
     uelf_sym *syms;
     size_t nsyms;
+    int runtime;         /* index in the cache's code table, -1: none */
+    const char *rt_name; /* runtime recognised by code or build-id, NULL: none */
+    char *rt_why;        /* how: "symbol node::Start(int, char**)", "build-id HEX of PATH" */
+    uint8_t build_id[20];
+    uint8_t build_id_len;
     bool ref; /* clock bit */
 } uelf;
+
+/* A runtime's known build (ustack_add_known): this build-id is that runtime. */
+typedef struct uknown {
+    uint8_t id[20];
+    uint8_t len;
+    char *name, *path;
+} uknown;
 
 typedef struct uelf_cache {
     uelf *slot[USTACK_MAX_ELF];
     unsigned hand;
     uint64_t next_id;
+    const ucode *code; /* runtime recognition by code, in table order */
+    size_t ncode;
+    uknown *known; /* by build-id, when the code says nothing (stripped files) */
+    size_t nknown;
 } uelf_cache;
+
+/* The GNU build-id of the ELF file open on fd; its length, 0: none. */
+size_t uelf_read_build_id(int fd, uint8_t *out, size_t cap);
 
 void uelf_cache_init(uelf_cache *c);
 void uelf_cache_fini(uelf_cache *c);

@@ -68,6 +68,11 @@ check "prefilter: the same alerts with and without it" cmp -s "$TMP/pf-on" "$TMP
 # the compiled programs against the tree walker behind the same prefilter
 MODUS_PROGRAMS=off "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/prog-off"
 check "programs: the same alerts as the tree walker" cmp -s "$TMP/pf-on" "$TMP/prog-off"
+# automata with (almost) no dense rows: every deep state through its edges and fail links
+MODUS_AC_DENSE_KB=1 "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/ac-sparse"
+check "automata: the same alerts with sparse deep states" cmp -s "$TMP/pf-on" "$TMP/ac-sparse"
+MODUS_AC_DENSE_KB=1000000 "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/ac-dense"
+check "automata: the same alerts with every state dense" cmp -s "$TMP/pf-on" "$TMP/ac-dense"
 # a broken program (leaf negation ignored) must be caught by the same comparison
 MODUS_PROGRAMS_FAULT=neg "$MODUS" scan -q --rules "$TMP/win" --rules "$SRC/rules" "$TMP/mix.ndjson" 2>/dev/null | jq -c '[.rule.id, .events]' | sort >"$TMP/prog-bad"
 check "programs: the comparison fails on a broken program" sh -c "! cmp -s '$TMP/pf-on' '$TMP/prog-bad'"

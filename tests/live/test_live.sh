@@ -121,10 +121,12 @@ check "the sensor prints its counts when it stops" grep -q "stopped after .* eve
 grep "stopped after" "$TMP/err"
 # KEEP_LIVE_OUT=FILE keeps what the sensor wrote, for a look after a failure
 [ -n "${KEEP_LIVE_OUT:-}" ] && cp "$OUT" "$KEEP_LIVE_OUT"
+# LIVE_CAPTURE=DIR: the field coverage test reads what the sensor emitted
+[ -n "${LIVE_CAPTURE:-}" ] && mkdir -p "$LIVE_CAPTURE" && cp "$OUT" "$LIVE_CAPTURE/live.ndjson"
 
-ev() { # PID ACTION -> the first event of that pid and action
-    jq -c --argjson p "$1" --arg a "$2" \
-        'select(.event.kind == "event" and .process.pid == $p and .event.action == $a)' "$OUT" | head -1
+ev() { # PID ACTION [FILE.PATH] -> the first event of that pid and action (and file)
+    jq -c --argjson p "$1" --arg a "$2" --arg f "${3:-}" \
+        'select(.event.kind == "event" and .process.pid == $p and .event.action == $a and ($f == "" or .file.path == $f))' "$OUT" | head -1
 }
 alerts_of() { # PID -> rule names alerted on that pid, sorted
     jq -r --argjson p "$1" 'select(.event.kind == "alert" and .process.pid == $p) | .rule.name' "$OUT" | sort -u
@@ -177,7 +179,8 @@ check "exec from python's subprocess: the caller's stack reaches the interpreter
 
 # java writing a cron file: java, through libjvm's JIT/interpreter code
 if [ $have_java = 1 ]; then
-    e=$(ev "$PID_java" creation)
+    # (the JVM also creates /tmp/hsperfdata_*: a file event of its own)
+    e=$(ev "$PID_java" creation "$CRON_JAVA")
     expect_eq "java cron: file.path" "$(jq -r .file.path <<<"$e")" "$CRON_JAVA"
     expect_eq "java cron: modality" "$(jq -r .modality.name <<<"$e")" java
     check "java cron: anonymous frames carry libjvm's provenance" grep -q "libjvm" <<<"$(jq -r '[.process.thread.Ext.call_stack[].protection_provenance // empty] | join(" ")' <<<"$e")"
@@ -292,6 +295,7 @@ os.execv("/proc/self/fd/%d" % fd, ["kworker"])' &
     kill -INT "$SENSOR"
     wait "$SENSOR"
     SENSOR=
+    [ -n "${LIVE_CAPTURE:-}" ] && cp "$TMP/kill.ndjson" "$LIVE_CAPTURE/live_elastic_alerts.ndjson"
     expect_eq "kill_process: the script died by SIGKILL" "$vrc" 137
     check "--stats-interval 1: periodic counts while running" grep -Eq "^modus live: [0-9]+ s: [0-9]+ events" "$TMP/err2"
     check "kill_process: well before its 10 s sleep ended (took ${took}s)" [ "$took" -lt 8 ]

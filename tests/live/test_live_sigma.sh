@@ -53,6 +53,7 @@ kill -INT "$SENSOR"
 wait "$SENSOR"
 SENSOR=
 
+[ -n "${LIVE_CAPTURE:-}" ] && mkdir -p "$LIVE_CAPTURE" && cp "$OUT" "$LIVE_CAPTURE/live_sigma.ndjson"
 alerts_of() { # PID -> Sigma rule names alerted on that pid (or its child's parent)
     jq -r --argjson p "$1" 'select(.event.kind == "alert" and (.process.pid == $p or .process.parent.pid == $p)) | .rule.name' "$OUT" | sort -u
 }

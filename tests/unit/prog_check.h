@@ -140,6 +140,9 @@ static void pc_event(pc_in *in, buf *b)
     buf_puts(b, "}");
 }
 
+/* events on which a clause with witnesses was true (the witness check ran) */
+static unsigned long pc_witnessed;
+
 /* 0: the program agrees on every event; 1: it does not (printed); -1: the
  * clause did not compile (it always should) or out of memory */
 static int prog_check(const unsigned char *data, size_t size, bool verbose)
@@ -167,6 +170,9 @@ static int prog_check(const unsigned char *data, size_t size, bool verbose)
     if (!pf_ok || !parser || !prog_compile(&pf, &a, eq->stages[0].where, &prog) ||
         !prefilter_build(&pf) || !pf_scratch_init(&pf, &ps))
         goto out;
+    /* its witnesses: some member of each clause holds wherever it is true */
+    pf_witness wit;
+    bool has_wit = prog_witness(&pf, &a, &prog, &wit);
     cand = calloc(2 * pf.nwords, sizeof *cand);
     late = calloc(2 * pf.nwords, sizeof *late);
     if (!cand || !late) goto out;
@@ -189,6 +195,13 @@ static int prog_check(const unsigned char *data, size_t size, bool verbose)
             eql_ctx c = {&doc, &scratch, vars, NULL, NULL, &cache};
             eql_val v = eql_eval(&c, eq->stages[0].where);
             int want = v.t == V_NULL ? -1 : eql_true(v);
+            pc_witnessed += want == 1 && has_wit;
+            if (want == 1 && has_wit && !prog_witness_holds(&wit, &pf, &ps, &c)) {
+                if (verbose)
+                    fprintf(stderr, "witnesses miss a true clause: %.*s on %.*s\n", (int)q.n, q.p,
+                            (int)len, ev.p);
+                rc = 1;
+            }
             int got = prog_run(&prog, &pf, &ps, &c);
             if (got != want) {
                 if (verbose)

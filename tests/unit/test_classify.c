@@ -1,6 +1,7 @@
 /* test_classify.c - table-driven modality, syscall and anomaly assertions.
  * Stacks are written top (frame 0) first; '|' separates frames. Each row is
  * one hard distinction from the issue or SPEC §4. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -203,6 +204,88 @@ static void anomalies(void)
     CHECK(out && !strstr(out, "\"unbacked\""), "no unbacked anomaly: %s", out ? out : "");
 }
 
+/* Return-oriented entry into a libc stub (Linux sensor stacks): frame 0 is
+ * libc's mprotect, and the frame it returns to is judged from the bytes
+ * before its return address (real x86-64 encodings). */
+typedef struct rop_case {
+    const char *what;
+    const char *os;     /* host.os.type */
+    const char *frames; /* JSON frames after frame 0 */
+    bool rop;           /* stub_entered_by_return expected */
+} rop_case;
+
+#define LIBC_MP "{\"symbol_info\":\"" LIBC "\",\"callsite_leading_bytes\":\"b80a0000000f05\"}"
+#define PROG(b) "{\"symbol_info\":\"/opt/t/prog!run+0x2a\",\"callsite_leading_bytes\":\"" b "\"}"
+#define JW      "c:\\\\windows\\\\system32\\\\" /* W, escaped for JSON */
+#define TAIL    ",{\"symbol_info\":\"" LSTART "\"}"
+
+static const rop_case rops[] = {
+    {"call rel32 (e8) before the return address", "linux", PROG("4889dfbe00100000e8a0f1ffff") TAIL,
+     false},
+    {"call [rip+disp32] (ff 15)", "linux", PROG("488b7b08ff15f2cf0000") TAIL, false},
+    {"call rax (ff d0)", "linux", PROG("31f64889c7ffd0") TAIL, false},
+    {"call r12 (41 ff d4)", "linux", PROG("4c89ef41ffd4") TAIL, false},
+    {"call [rax+8] (ff 50 08)", "linux", PROG("4889dfff5008") TAIL, false},
+    {"call [rsp+0x18] (ff 54 24 18)", "linux", PROG("4889c7ff542418") TAIL, false},
+    {"add rsp; pop rdi; ret (a gadget's tail)", "linux", PROG("4883c4085fc3") TAIL, true},
+    {"jmp rcx (ff e1: FF /4 is no call)", "linux", PROG("488d0d00000000ffe1") TAIL, true},
+    {"a call that ends one byte early (e8 rel32; nop)", "linux", PROG("e80000000090") TAIL, true},
+    {"the stub returns into no mapping", "linux", "{\"symbol_info\":\"Unknown\"}" TAIL, true},
+    {"libc calls the stub, a gadget entered libc", "linux",
+     "{\"symbol_info\":\"/usr/lib/x86_64-linux-gnu/libc.so.6!pkey_mprotect+0x2e\","
+     "\"callsite_leading_bytes\":\"4489c2e8f1feffff\"}," PROG("4883c4085a5e5fc3") TAIL,
+     true},
+    {"too few bytes to judge", "linux", PROG("c3") TAIL, false},
+    {"no mapping, but the frame was a frame-pointer guess (clone3)", "linux",
+     "{\"symbol_info\":\"Unknown\",\"unwind\":\"frame_pointer\"}", false},
+    {"no call before it, but the frame was a frame-pointer guess", "linux",
+     "{\"symbol_info\":\"/opt/t/prog!run+0x2a\",\"unwind\":\"frame_pointer\","
+     "\"callsite_leading_bytes\":\"4883c4085fc3\"}" TAIL,
+     false},
+    {"Windows stacks keep return_not_after_call only", "windows",
+     "{\"symbol_info\":\"" JW
+     "kernelbase.dll!VirtualProtect+0x3b\"},{\"symbol_info\":\"c:\\\\app\\\\prog.exe+0x2a\","
+     "\"callsite_leading_bytes\":\"4883c4085fc3\"}",
+     false},
+};
+
+static void rop_stacks(void)
+{
+    for (size_t i = 0; i < sizeof rops / sizeof *rops; i++) {
+        const rop_case *r = &rops[i];
+        char json[2048];
+        int n = snprintf(json, sizeof json - 80,
+                         "{\"host\":{\"os\":{\"type\":\"%s\"}},\"event\":{\"category\":[\"api\"]},"
+                         "\"process\":{\"name\":\"prog\",\"executable\":\"/opt/t/prog\","
+                         "\"thread\":{\"Ext\":{\"call_stack\":[%s,%s]}}}}",
+                         r->os,
+                         strcmp(r->os, "windows") ? LIBC_MP
+                                                  : "{\"symbol_info\":\"" JW
+                                                    "ntdll.dll!NtProtectVirtualMemory+0x14\"}",
+                         r->frames);
+        memset(json + n, ' ', 72);
+        json[n + 72] = 0;
+        const modus_event *ev;
+        modus_diag d;
+        CHECK(modus_scanner_decode(SC, json, (size_t)n, &ev, &d) == MODUS_OK, "%s: decode: %s",
+              r->what, d.message);
+        const char *out = modus_event_render(ev, MODUS_RENDER_FIELDS, NULL);
+        bool has = out && strstr(out, "\"stub_entered_by_return\"");
+        CHECK(has == r->rop, "%s: stub_entered_by_return %s: %s", r->what, has ? "set" : "not set",
+              out ? out : "");
+        const char *m = modus_event_modality(ev);
+        if (r->rop) {
+            CHECK(!strcmp(m, "shellcode"), "%s: modality %s, want shellcode", r->what, m);
+            CHECK_STR(modus_event_syscall(ev), "indirect");
+            CHECK_STR(modus_event_confidence(ev), "medium");
+            CHECK(out && strstr(out, "return-oriented code"), "%s: evidence names it: %s", r->what,
+                  out ? out : "");
+        } else {
+            CHECK(strcmp(m, "shellcode") != 0, "%s: modality %s", r->what, m);
+        }
+    }
+}
+
 int main(void)
 {
     modus_engine *e;
@@ -212,6 +295,7 @@ int main(void)
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) run_row(&rows[i]);
     host_inference();
     anomalies();
+    rop_stacks();
     modus_scanner_destroy(SC);
     modus_engine_destroy(e);
     return check_done();

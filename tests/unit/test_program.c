@@ -1,5 +1,6 @@
 /* test_program.c - compiled where clauses answer as the tree walker does:
- * 20,000 random clauses, each over four random events (tests/unit/prog_check.h;
+ * 20,000 random clauses, each over four random events, and where one is
+ * true, some member of each of its witness clauses holds (tests/unit/prog_check.h;
  * fuzz/fuzz_program.c runs the same check on libFuzzer's inputs). */
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ int main(void)
     CHECK(differ == 0, "%d of 20000 random clauses: the program differs from the tree walker",
           differ);
     CHECK(failed == 0, "%d random clauses did not compile", failed);
+    CHECK(pc_witnessed > 1000, "%lu true clauses had their witnesses checked", pc_witnessed);
     CHECK(agree == 20000, "%d clauses agree", agree);
     return check_done();
 }
