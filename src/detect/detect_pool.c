@@ -5,10 +5,11 @@
  *     with their place (file, line, byte offset). It does not parse them:
  *     it finds the event's host in the raw text (host.name, else
  *     host.hostname, host.id, winlog.computer_name, Computer; nested or
- *     dotted keys, ASCII case folded). A host's first event gives it the
- *     lane with the fewest events so far; its later events follow. Events
- *     without a host all take lane 0. (Which lane does not change the
- *     output; that a host keeps one does.)
+ *     dotted keys, ASCII case folded). The hosts of the first chunk are
+ *     counted and given lanes heaviest first, each to the least loaded; a
+ *     host seen later gets the lane with the fewest events so far; a host
+ *     keeps its lane. Events without a host all take lane 0. (Which lane
+ *     does not change the output; that a host keeps one does.)
  *  2. Lines are gathered in chunks (CHUNK_LINES lines or CHUNK_BYTES bytes);
  *     a full chunk is published to every worker, and each worker decodes,
  *     classifies and runs the rules over the lines of its own lane, in input
@@ -52,6 +53,7 @@
 #define CHUNK_BYTES (1u << 20)
 #define POOL_DEPTH  4
 #define LANE_NOTE   0xffff /* a note of the reader (too long, unreadable) */
+#define LANE_HOST   0xfffe /* the first chunk: a lane once its hosts are counted */
 
 typedef struct line_info {
     size_t off; /* in the chunk's text */
@@ -59,6 +61,7 @@ typedef struct line_info {
     uint32_t lane;
     const char *file;
     uint64_t lineno, offset;
+    uint64_t host; /* hash of its host, 0: none */
 } line_info;
 
 typedef struct outbuf {
@@ -263,7 +266,14 @@ unsigned pool_lane(const char *line, size_t len, unsigned nlanes)
  * events so far (a hash alone left 14 of gen_ecs's 24 hosts on one of two
  * lanes), then kept. Past HOSTS_MAX hosts, the hash picks. */
 #define HOSTS_MAX (1u << 20)
+static unsigned host_lane_to(modus_pool *p, uint64_t h, int want);
 static unsigned host_lane(modus_pool *p, uint64_t h)
+{
+    return host_lane_to(p, h, -1);
+}
+
+/* the host's lane; a new host gets `want` (-1: the least loaded lane) */
+static unsigned host_lane_to(modus_pool *p, uint64_t h, int want)
 {
     if (!h) h = 1; /* 0 marks a free slot */
     if (p->nhosts * 2 >= p->caphosts && p->caphosts < 2 * HOSTS_MAX) {
@@ -289,6 +299,7 @@ static unsigned host_lane(modus_pool *p, uint64_t h)
     unsigned best = 0;
     for (unsigned i = 1; i < p->n; i++)
         if (p->lane_events[i] < p->lane_events[best]) best = i;
+    if (want >= 0) best = (unsigned)want;
     p->hosts[k] = (host_slot){h, best};
     p->nhosts++;
     return best;
@@ -427,9 +438,59 @@ static void flush_one(modus_pool *p, uint64_t seq)
     p->flushed = seq + 1;
 }
 
+typedef struct host_count {
+    uint64_t h, n;
+} host_count;
+
+static int by_count(const void *a, const void *b)
+{
+    const host_count *x = a, *y = b;
+    if (x->n != y->n) return x->n < y->n ? 1 : -1;
+    return x->h < y->h ? -1 : x->h > y->h; /* ties: by hash, deterministic */
+}
+
+/* The first chunk's hosts, heaviest first, each to the least loaded lane
+ * (longest processing time first): the first 1,024 lines stand for the
+ * hosts' volumes. Later hosts get a lane on their first event. */
+static void assign_first(modus_pool *p, chunk *c)
+{
+    host_count *hc = calloc(c->nlines ? c->nlines : 1, sizeof *hc);
+    uint32_t n = 0;
+    for (uint32_t i = 0; hc && i < c->nlines; i++)
+        if (c->li[i].lane == LANE_HOST) hc[n++] = (host_count){c->li[i].host, 1};
+    if (hc) {                               /* count per host: sort by hash, fold runs */
+        qsort(hc, n, sizeof *hc, by_count); /* all counts 1: by hash */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (k && hc[k - 1].h == hc[i].h)
+                hc[k - 1].n++;
+            else
+                hc[k++] = hc[i];
+        n = k;
+        qsort(hc, n, sizeof *hc, by_count);
+        uint64_t *load = calloc(p->n, sizeof *load);
+        for (uint32_t i = 0; load && i < c->nlines; i++)
+            if (c->li[i].lane == 0) load[0]++; /* no host */
+        for (uint32_t i = 0; load && i < n; i++) {
+            unsigned best = 0;
+            for (unsigned l = 1; l < p->n; l++)
+                if (load[l] < load[best]) best = l;
+            load[host_lane_to(p, hc[i].h, (int)best)] += hc[i].n;
+        }
+        free(load);
+    }
+    free(hc);
+    for (uint32_t i = 0; i < c->nlines; i++)
+        if (c->li[i].lane == LANE_HOST) {
+            c->li[i].lane = host_lane(p, c->li[i].host);
+            p->lane_events[c->li[i].lane]++;
+        }
+}
+
 static void publish(modus_pool *p)
 {
     chunk *c = &p->ring[p->published % POOL_DEPTH];
+    if (p->published == 0 && p->n > 1) assign_first(p, c);
     pthread_mutex_lock(&p->m);
     c->pending = p->n;
     p->published++;
@@ -479,10 +540,14 @@ modus_status modus_pool_line(modus_pool *p, const char *line, size_t len, const 
         c->text = n;
         c->captext = cap;
     }
-    uint64_t h;
-    unsigned lane = p->n > 1 && pool_host(line, len, &h) ? host_lane(p, h) : 0;
-    p->lane_events[lane]++;
-    line_info li = {c->ntext, (uint32_t)len, lane, file, lineno, offset};
+    uint64_t h = 0;
+    unsigned lane = 0;
+    if (p->n > 1 && pool_host(line, len, &h)) {
+        if (!h) h = 1; /* 0 marks a free slot of the host table */
+        lane = p->published ? host_lane(p, h) : LANE_HOST; /* the first chunk: at publish */
+    }
+    if (lane != LANE_HOST) p->lane_events[lane]++;
+    line_info li = {c->ntext, (uint32_t)len, lane, file, lineno, offset, h};
     if (!add_line_info(c, li)) return MODUS_ENOMEM;
     memcpy(c->text + c->ntext, line, len);
     memset(c->text + c->ntext + len, ' ', MODUS_PADDING);
@@ -506,7 +571,7 @@ modus_status modus_pool_note(modus_pool *p, modus_status s, const modus_diag *d)
     }
     c->notes[c->nnotes] = *d;
     c->note_st[c->nnotes] = s;
-    line_info li = {c->nnotes, 0, LANE_NOTE, NULL, 0, 0};
+    line_info li = {c->nnotes, 0, LANE_NOTE, NULL, 0, 0, 0};
     if (!add_line_info(c, li)) return MODUS_ENOMEM;
     c->nnotes++;
     maybe_publish(p, c);
