@@ -32,6 +32,7 @@ if [ "${PUBLISH:-0}" = 1 ]; then # a local broker for the --publish variant
 fi
 
 start_sensor() {
+    rm -f "$tmp/err" # else a slow fork lets the wait below see the last run's "ready"
     "${SENSOR_BIN:-$M}" live --output "$tmp/alerts.ndjson" --stats-interval 0 "$@" 2>"$tmp/err" &
     sensor=$!
     until grep -q ready "$tmp/err" 2>/dev/null; do kill -0 $sensor || exit 1; sleep 0.1; done

@@ -1931,7 +1931,8 @@ int tp_close_enter(struct trace_event_raw_sys_enter *ctx)
 {
     long fd = ctx->args[0];
     __u64 k = fd_key(fd);
-    bpf_map_delete_elem(&dns_socks, &k);
+    /* lookups first: a delete takes the bucket lock, and close() is frequent */
+    if (bpf_map_lookup_elem(&dns_socks, &k)) bpf_map_delete_elem(&dns_socks, &k);
     __u8 *dir = bpf_map_lookup_elem(&net_conns, &k);
     if (!dir) return 0;
     __u8 d = *dir;

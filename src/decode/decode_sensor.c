@@ -1572,8 +1572,10 @@ static int net_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
     return finish(d, json, len);
 }
 
-/* DNS -> event.category network, event.type [protocol, info] (Elastic
- * Defend's shape): lookup_requested for a query the process sent,
+/* DNS -> event.category [network, dns], event.type [protocol, info]:
+ * network as Elastic Defend writes it (Elastic's SIEM rules select these
+ * with `network where dns.question.name ...`), dns as Elastic's endpoint
+ * behaviour rules select them (`dns where ...`); lookup_requested for a query the process sent,
  * lookup_result for a response it received, with the answers. A message
  * that does not parse still makes an event, with dns.Ext.error naming the
  * byte offset (a malformed message to port 53 is itself worth seeing). */
@@ -1596,7 +1598,8 @@ static int dns_event(msdec *d, const struct msr_hdr *h, const uint8_t *data, con
     bool result = ok ? m->response : !sent;
     size_t nf = unwind_json(d, h, data);
     /* begin_doc writes type verbatim between quotes: two types */
-    begin_doc(d, h, "network", "protocol\",\"info", result ? "lookup_result" : "lookup_requested");
+    begin_doc(d, h, "network,dns", "protocol\",\"info",
+              result ? "lookup_result" : "lookup_requested");
     put_process(d, h, nf ? d->tmp.p : NULL, NULL);
     buf *b = &d->out;
     buf_putc(b, '}');

@@ -97,13 +97,35 @@ printf 'nameserver %s\noptions attempts:1 timeout:2\n' "$NS" >"$TMP/resolv.conf"
 printf 'hosts: files dns\n' >"$TMP/nsswitch.conf"
 NAME1=modus-$RANDOM$RANDOM.example.test
 NAME2=modus-py-$RANDOM$RANDOM.example.test
+NAME3=modus-hidden-$RANDOM$RANDOM.example.test
+# a program with a hidden name resolving a name: Elastic's behaviour rule for
+# DNS requests by suspicious executables (an exec, then its lookup_result)
+HIDDEN=$TMP/.modus-getent-$$
+cp /usr/bin/getent "$HIDDEN"
 # a private mount namespace: this resolv.conf is seen by these two commands only
 unshare -m /bin/sh -c 'mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /etc/nsswitch.conf &&
     getent ahostsv4 "$3" > "$5/getent.out"; echo $! > /dev/null
-    /usr/bin/python3 -c "import socket, sys; print(socket.getaddrinfo(sys.argv[1], 80)[0][4][0])" "$4" > "$5/py.out"' \
-    sh "$TMP/resolv.conf" "$TMP/nsswitch.conf" "$NAME1" "$NAME2" "$TMP"
+    /usr/bin/python3 -c "import socket, sys; print(socket.getaddrinfo(sys.argv[1], 80)[0][4][0])" "$4" > "$5/py.out"
+    "$6" ahostsv4 "$7" > "$5/hidden.out"' \
+    sh "$TMP/resolv.conf" "$TMP/nsswitch.conf" "$NAME1" "$NAME2" "$TMP" "$HIDDEN" "$NAME3"
 check "getent resolved the random name through the test's responder" grep -q "^$ANSWER " "$TMP/getent.out"
 expect_eq "python resolved the random name through the test's responder" "$(cat "$TMP/py.out")" "$ANSWER"
+check "the hidden getent resolved its name" grep -q "^$ANSWER " "$TMP/hidden.out"
+# DNS over TCP with send()/recv() (the two-byte length prefix), straight to the responder
+NAME4=modus-tcp-$RANDOM$RANDOM.example.test
+/usr/bin/python3 -c "import socket, struct, sys
+q = struct.pack('>HHHHHH', 0x4d53, 0x0100, 1, 0, 0, 0)
+q += b''.join(bytes([len(l)]) + l.encode() for l in sys.argv[2].split('.')) + b'\\0' + struct.pack('>HH', 1, 1)
+s = socket.create_connection((sys.argv[1], 53))
+s.sendall(struct.pack('>H', len(q)) + q)
+r = b''
+while len(r) < 2 or len(r) < 2 + struct.unpack('>H', r[:2])[0]:
+    d = s.recv(512)
+    if not d:
+        break
+    r += d
+print(socket.inet_ntoa(r[-4:]))" "$NS" "$NAME4" >"$TMP/tcp.out"
+expect_eq "DNS over TCP: the responder answered" "$(cat "$TMP/tcp.out")" "$ANSWER"
 
 sleep 1
 sensor_stop
@@ -195,7 +217,7 @@ for n in "$NAME1 getent native" "$NAME2 python3.11 python"; do
     q=$(evq ".event.action == \"lookup_requested\" and .dns.question.name == \"$1\" and .dns.question.type == \"A\"")
     check "dns $2: lookup_requested for $1" [ -n "$q" ]
     expect_eq "dns $2: the query: process, category, type" \
-        "$(jq -r '"\(.process.name) \(.event.category | join(",")) \(.event.type | join(","))"' <<<"$q")" "$2 network protocol,info"
+        "$(jq -r '"\(.process.name) \(.event.category | join(",")) \(.event.type | join(","))"' <<<"$q")" "$2 network,dns protocol,info"
     expect_eq "dns $2: the query went to the test's responder" \
         "$(jq -r '"\(.destination.ip):\(.destination.port) \(.network.transport) \(.network.protocol)"' <<<"$q")" "$NS:53 udp dns"
     expect_eq "dns $2: modality of the lookup" "$(jq -r .modality.name <<<"$q")" "$3"
@@ -206,6 +228,16 @@ for n in "$NAME1 getent native" "$NAME2 python3.11 python"; do
     expect_eq "dns $2: lookup_result: from the responder, rcode" \
         "$(jq -r '"\(.source.ip):\(.source.port) \(.dns.response_code)"' <<<"$r")" "$NS:53 NOERROR"
 done
+q=$(evq ".event.action == \"lookup_requested\" and .dns.question.name == \"$NAME4\"")
+expect_eq "dns tcp: the query, over tcp, from python" "$(jq -r '"\(.network.transport) \(.destination.port) \(.modality.name) \(.dns.id)"' <<<"$q")" "tcp 53 python 19795"
+r=$(evq ".event.action == \"lookup_result\" and .dns.question.name == \"$NAME4\"")
+expect_eq "dns tcp: the answer" "$(jq -r '.dns.resolved_ip | join(",")' <<<"$r")" "$ANSWER"
+r=$(evq ".event.action == \"lookup_result\" and .dns.question.name == \"$NAME3\"")
+expect_eq "dns hidden: lookup_result by the hidden executable" "$(jq -r .process.executable <<<"$r")" "$HIDDEN"
+if [ "$nlinux" -gt 0 ]; then
+    expect_eq "dns hidden: Elastic's behaviour rule on the exec and its lookup_result" \
+        "$(jq -r --argjson p "$(jq -r .process.pid <<<"$r")" 'select(.event.kind == "alert" and .process.pid == $p) | .rule.name' "$OUT" | grep -c "DNS Request by Suspicious Process Executable")" 1
+fi
 check "dns: getaddrinfo's python caller on the lookup's stack" \
     grep -q "_PyEval_EvalFrameDefault" <<<"$(evq ".event.action == \"lookup_requested\" and .dns.question.name == \"$NAME2\"" | frames)"
 check "dns: no lookup of the test's names reached any other server" \

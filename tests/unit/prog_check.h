@@ -50,7 +50,7 @@ static void pc_str(pc_in *in, buf *b, const char *const *pool, unsigned n)
 
 static void pc_expr(pc_in *in, buf *b, int depth)
 {
-    unsigned k = pc_pick(in, depth < 4 ? 22 : 19);
+    unsigned k = pc_pick(in, depth < 4 ? 23 : 20);
     const char *f = pc_fields[pc_pick(in, 3)];
     switch (k) {
     case 0: buf_printf(b, "%s == ", f), pc_str(in, b, pc_strs, 10); break;
@@ -90,11 +90,14 @@ static void pc_expr(pc_in *in, buf *b, int depth)
     case 16: buf_printf(b, "length(%s) > 2", f); break;
     case 17: buf_printf(b, "%s == 5", f); break;
     case 18: buf_puts(b, pc_pick(in, 3) == 0 ? "true" : pc_pick(in, 2) ? "false" : "null"); break;
-    case 19:
+    case 19: /* a residual the witnesses evaluate with the tree walker */
+        buf_printf(b, "arraySearch(%s, $x, $x : ", f), pc_str(in, b, pc_pats, 15), buf_puts(b, ")");
+        break;
     case 20:
+    case 21:
         buf_puts(b, "(");
         pc_expr(in, b, depth + 1);
-        buf_puts(b, k == 19 ? " and " : " or ");
+        buf_puts(b, k == 20 ? " and " : " or ");
         pc_expr(in, b, depth + 1);
         buf_puts(b, ")");
         break;

@@ -122,16 +122,17 @@ int main(void)
            "write,chmod,rename\n");
 
     /* catch-alls */
+    /* clang-format off */
     const char *const all_cases[] = {
         "file where event.type == \"deletion\" and process.name == \"rm\"",
         "file where not file.path like \"/tmp/*\"",
         "file where file.path like (\"/tmp/*\", \"*x\")",
         "file where file.name like \"x*\"",
         "file where file.path regex \"/tmp/.*\"",
-        "sequence [process where true] as e0 [file where startsWith(file.path, "
-        "e0.process.executable)]",
+        "sequence [process where true] as e0 [file where startsWith(file.path, e0.process.executable)]",
         "any where file.size > 10",
     };
+    /* clang-format on */
     for (size_t n = 0; n < sizeof all_cases / sizeof *all_cases; n++) {
         const char *r[] = {NULL, "file where file.name == \"a\"", NULL, all_cases[n]};
         modus_file_policy *p = derive(r, 4);

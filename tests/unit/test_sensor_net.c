@@ -185,6 +185,7 @@ static void test_records(void)
     CHECK(msdec_record(d, &h, sizeof h, &json, &len) == 1, "dns record");
     CHECK(field(json, "\"action\":\"lookup_result\""), "lookup_result: %.*s", (int)len, json);
     CHECK(field(json, "\"type\":[\"protocol\",\"info\"]"), "event.type protocol, info");
+    CHECK(field(json, "\"category\":[\"network\",\"dns\"]"), "event.category network, dns");
     CHECK(field(json, "\"question\":{\"name\":\"c2.example.test\",\"type\":\"A\""), "question");
     CHECK(field(json, "\"resolved_ip\":[\"192.0.2.9\"]"), "resolved_ip");
     CHECK(field(json, "\"protocol\":\"dns\""), "network.protocol");
