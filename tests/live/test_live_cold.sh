@@ -11,15 +11,8 @@
 # frames as the warm run - no Unknown frame where the warm run resolves one.
 # Needs root; exits 77 (skipped) otherwise. LIVE_CAPTURE=DIR keeps the
 # capture as DIR/cold.ndjson. Every file it creates is removed.
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 SENSOR=
 CRONS=()
 cleanup() {

@@ -10,15 +10,8 @@
 # build, a Python test run, a package install) must show no ROP-shaped
 # stack. Needs root; exits 77 (skipped) otherwise. LIVE_CAPTURE=DIR keeps
 # what the sensor wrote as DIR/mem.ndjson.
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 PROGS=$(cd "$(dirname "$0")/progs" && pwd)
 PKG=modus-live-mem-test-$$
 SENSOR=
