@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "../decode/event.h"
+#include "../decode/json.h"
 #include "../rules/ruleset.h"
 #include "../util/limits.h"
 #include "detect_query.h"
@@ -138,50 +139,6 @@ static size_t skip_ws(const char *p, size_t n, size_t i)
 
 /* i at an opening quote; the index after the closing one (memchr, then
  * the backslashes before it) */
-static size_t skip_str(const char *p, size_t n, size_t i)
-{
-    for (i++; i < n;) {
-        const char *q = memchr(p + i, '"', n - i);
-        if (!q) return n;
-        size_t k = (size_t)(q - p), bs = 0;
-        while (k - bs > i && p[k - bs - 1] == '\\') bs++;
-        if (bs % 2 == 0) return k + 1;
-        i = k + 1;
-    }
-    return n;
-}
-
-/* the bytes that matter inside a container being skipped */
-static const unsigned char special[256] = {['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
-
-static size_t skip_val(const char *p, size_t n, size_t i)
-{
-    if (i >= n) return n;
-    if (p[i] == '"') return skip_str(p, n, i);
-    if (p[i] == '{' || p[i] == '[') {
-        int depth = 0;
-        while (i < n) {
-            unsigned char k = special[(unsigned char)p[i]];
-            if (!k) {
-                i++;
-                continue;
-            }
-            if (k == 1) {
-                i = skip_str(p, n, i);
-                continue;
-            }
-            if (k == 2)
-                depth++;
-            else if (--depth == 0)
-                return i + 1;
-            i++;
-        }
-        return n;
-    }
-    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']') i++;
-    return i;
-}
-
 static bool key_is(const char *p, size_t ks, size_t ke, const char *want)
 {
     size_t n = strlen(want);
@@ -211,10 +168,10 @@ static int host_rank(const char *p, size_t ks, size_t ke, bool in_host, bool in_
 static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_host, bool in_winlog,
                        int *best_rank, size_t *vs, size_t *ve)
 {
-    if (i >= n || p[i] != '{') return skip_val(p, n, i);
+    if (i >= n || p[i] != '{') return json_skip_value(p, n, i);
     i = skip_ws(p, n, i + 1);
     while (i < n && p[i] == '"') {
-        size_t ks = i, ke = skip_str(p, n, i);
+        size_t ks = i, ke = json_skip_string(p, n, i);
         i = skip_ws(p, n, ke);
         if (i >= n || p[i] != ':') return n;
         i = skip_ws(p, n, i + 1);
@@ -223,7 +180,7 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
         if (r && p[i] == '"' && (!*best_rank || r < *best_rank)) {
             *best_rank = r;
             *vs = i + 1;
-            *ve = skip_str(p, n, i) - 1;
+            *ve = json_skip_string(p, n, i) - 1;
             if (r == 1) return n;
             i = *ve + 1;
         } else if (depth == 0 && p[i] == '{' &&
@@ -231,7 +188,7 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
             i = scan_obj(p, n, i, 1, key_is(p, ks, ke, "host"), key_is(p, ks, ke, "winlog"),
                          best_rank, vs, ve);
         } else {
-            i = skip_val(p, n, i);
+            i = json_skip_value(p, n, i);
         }
         i = skip_ws(p, n, i);
         if (i < n && p[i] == ',') i = skip_ws(p, n, i + 1);
