@@ -66,8 +66,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 
 # every libFuzzer target (fuzz/fuzz_NAME.c), $jobs at a time (each is one process)
-fuzz_targets="json calltrace symbol_info eql rule_toml winevt source evtx sensor ustack baseline_fold program sigma
-    fleet spool config modalities dns file_policy pool_lane"
+fuzz_targets=$(for f in fuzz/fuzz_*.c; do f=${f#fuzz/fuzz_}; echo "${f%.c}"; done)
 step "fuzz: ${fuzz_seconds}s per target, $jobs at a time"
 fuzz_one() { # NAME -> out/fuzz_NAME.log, exit status of the run
     local corpus seeds=fuzz/seeds/$1 rc
