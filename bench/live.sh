@@ -21,7 +21,7 @@ sections=${SECTIONS:-1 2 3}
 [ "$(id -u)" -eq 0 ] || { echo "bench/live.sh: needs root" >&2; exit 2; }
 M=${MODUS:-build/modus}
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 gcc -O2 -o "$tmp/load" bench/live_load.c
 if [ "${PUBLISH:-0}" = 1 ]; then # a local broker for the --publish variant
     nport=$((20000 + RANDOM % 30000))

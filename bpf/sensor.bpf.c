@@ -1393,23 +1393,21 @@ int tp_vm_writev(struct trace_event_raw_sys_enter *ctx)
     return 0;
 }
 
-/* /proc/PID/mem: an open of a procfs file named "mem" is remembered per
- * (tgid, fd) with the task it names (the proc inode's struct pid, so
- * /proc/self/mem, /proc/PID/task/TID/mem and opens relative to a /proc
- * directory fd all resolve); a later write, pwrite64, writev, pwritev(2) on
- * that fd is a record, and so is the first read of another process's memory
- * per open file (a dump is thousands of reads; one says what happened).
- * Reads of a process's own memory are not reported. The fd is checked to
- * still hold the same file at each access, so close() needs no hook. Until
- * the first such open, the read/write hooks cost one load. */
+/* /proc/PID/mem: an open of a procfs file named "mem" is remembered by its
+ * struct file (the open file description) with the task it names (the proc
+ * inode's struct pid, so /proc/self/mem, /proc/PID/task/TID/mem and opens
+ * relative to a /proc directory fd all resolve). Keyed by the file, not the
+ * fd, so dup2 (dd moves its input to fd 0), fork and SCM_RIGHTS keep it.
+ * A later write, pwrite64, writev, pwritev(2) through it is a record, and so
+ * is the first read of another process's memory per open file (a dump is
+ * thousands of reads; one says what happened). Reads of a process's own
+ * memory are not reported. A hit is checked to still be a procfs mem file
+ * (a freed struct file may be reused), so close() needs no hook; the LRU
+ * drops the stale ones. Until the first such open, the read/write hooks
+ * cost one load; after it, the fd's file and a hash lookup. */
 #define PROC_SUPER_MAGIC 0x9fa0
 
-struct pmem_key {
-    __u32 tgid;
-    __s32 fd;
-};
 struct pmem_val {
-    __u64 file;
     __u64 target_start_ns;
     __u32 target, target_tid;
     __u32 reads, pad;
@@ -1417,22 +1415,26 @@ struct pmem_val {
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 4096);
-    __type(key, struct pmem_key);
+    __type(key, __u64); /* struct file * */
     __type(value, struct pmem_val);
-} pmem_fds SEC(".maps");
+} pmem_files SEC(".maps");
 
 __u32 pmem_seen = 0; /* set at the first open of a mem file */
+
+static __always_inline bool is_proc_mem(struct file *f)
+{
+    if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC) return false;
+    char n[4] = {};
+    bpf_probe_read_kernel_str(n, sizeof n, BPF_CORE_READ(f, f_path.dentry, d_name.name));
+    return n[0] == 'm' && n[1] == 'e' && n[2] == 'm' && n[3] == 0;
+}
 
 static __always_inline int on_pmem_open(long fd)
 {
     if (fd < 0 || is_self()) return 0;
     struct file *f = fd_file(fd);
-    if (!f) return 0;
+    if (!f || !is_proc_mem(f)) return 0;
     struct inode *ino = BPF_CORE_READ(f, f_inode);
-    if (BPF_CORE_READ(ino, i_sb, s_magic) != PROC_SUPER_MAGIC) return 0;
-    char n[4] = {};
-    bpf_probe_read_kernel_str(n, sizeof n, BPF_CORE_READ(f, f_path.dentry, d_name.name));
-    if (n[0] != 'm' || n[1] != 'e' || n[2] != 'm' || n[3] != 0) return 0;
     struct proc_inode *pi =
         (struct proc_inode *)((char *)ino - bpf_core_field_offset(struct proc_inode, vfs_inode));
     struct pid *pid = BPF_CORE_READ(pi, pid);
@@ -1441,14 +1443,13 @@ static __always_inline int on_pmem_open(long fd)
     struct task_struct *t =
         (struct task_struct *)((char *)first -
                                bpf_core_field_offset(struct task_struct, pid_links));
-    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+    __u64 k = (__u64)f;
     struct pmem_val v = {
-        .file = (__u64)f,
         .target = BPF_CORE_READ(t, tgid),
         .target_tid = BPF_CORE_READ(t, pid),
         .target_start_ns = BPF_CORE_READ(t, group_leader, start_boottime),
     };
-    bpf_map_update_elem(&pmem_fds, &k, &v, BPF_ANY);
+    bpf_map_update_elem(&pmem_files, &k, &v, BPF_ANY);
     pmem_seen = 1;
     return 0;
 }
@@ -1476,16 +1477,17 @@ static __always_inline int on_pmem_rw(void *ctx, long fd, __u32 nr, bool write, 
                                       __u64 len, const struct iovec *iov, __u64 vlen)
 {
     if (!pmem_seen || is_self()) return 0;
-    struct pmem_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
-    struct pmem_val *v = bpf_map_lookup_elem(&pmem_fds, &k);
-    if (!v) return 0;
     struct file *f = fd_file(fd);
-    if ((__u64)f != v->file) { /* closed, the fd reused */
-        bpf_map_delete_elem(&pmem_fds, &k);
+    if (!f) return 0;
+    __u64 k = (__u64)f;
+    struct pmem_val *v = bpf_map_lookup_elem(&pmem_files, &k);
+    if (!v) return 0;
+    if (!is_proc_mem(f)) { /* freed and reused for another file */
+        bpf_map_delete_elem(&pmem_files, &k);
         return 0;
     }
     if (!write) {
-        if (v->target == k.tgid) return 0;
+        if (v->target == bpf_get_current_pid_tgid() >> 32) return 0;
         if (v->reads++) return 0;
     }
     struct scratch *s = begin(MSR_PROC_MEM);

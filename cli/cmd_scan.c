@@ -374,8 +374,15 @@ static int pool_line(const char *line, size_t len, const char *file, uint64_t li
 static void merge_stats(stats *into, const stats *from)
 {
     into->with_stack += from->with_stack;
-    for (int i = 0; i < from->nnames; i++)
-        for (uint64_t k = 0; k < from->by_modality[i]; k++) count_modality(into, from->names[i]);
+    for (int i = 0; i < from->nnames; i++) {
+        if (!from->by_modality[i]) continue;
+        count_modality(into, from->names[i]); /* finds or adds the name: one */
+        for (int k = 0; k < into->nnames; k++)
+            if (into->names[k] == from->names[i] || !strcmp(into->names[k], from->names[i])) {
+                into->by_modality[k] += from->by_modality[i] - 1;
+                break;
+            }
+    }
 }
 
 /* Every line of every file through the pool, then its totals into st. */
@@ -659,6 +666,12 @@ int cmd_scan(int argc, char **argv)
             (unsigned long long)st.in.too_long,
             (unsigned long long)(st.in.files_failed + st.in.io_errors),
             errors ? " (skipped, see above)" : "", state);
+    if (pool && profile) {
+        fprintf(stderr, "modus: -j %u (--profile): events per thread:", jobs);
+        for (unsigned i = 0; i < jobs; i++)
+            fprintf(stderr, " %llu", (unsigned long long)modus_pool_worker_events(pool, i));
+        fputc('\n', stderr);
+    }
     if (counts && profile) print_profile(counts, rs);
     uint64_t alerts = nalerts;
     modus_pool_destroy(pool);

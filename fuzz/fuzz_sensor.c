@@ -36,6 +36,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (modus_file_policy_parse(t, strlen(t), "default", &pol, NULL) != MODUS_OK) abort();
         msdec_set_policy(d, pol);
         msdec_set_launch_fn(d, launch, NULL);
+        /* runtimes by their code and by build-id, as modus live sets them */
+        const char *pats[] = {"_PyEval_EvalFrameDefault", "node::Start", "Builtins_*", "main"};
+        const char *names[] = {"python", "node", "node", "native"};
+        const bool jit[] = {false, true, true, false};
+        if (!msdec_set_code(d, pats, names, jit, 4, NULL)) abort();
+        msdec_add_known(d, "/bin/sh", "shell");
     }
     /* the ring buffer hands out 8-byte aligned records */
     unsigned char *rec = malloc(size ? size : 1);

@@ -3,7 +3,8 @@
 #   1. formatting (clang-format, .clang-format)
 #   2. release build + every test (unit, CLI, golden, corpora in ../shared)
 #   3. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   4. bounded libFuzzer runs of every parser (FUZZ_SECONDS each, default 30)
+#   4. bounded libFuzzer runs of every parser (FUZZ_SECONDS each, default 30,
+#      one per core at a time)
 # Steps 2 and 3 include the real-kernel tests of `modus live` (tests/live) when
 # run as root; otherwise they are skipped, and this script says so.
 # Ends with one line: "total: N passed, M failed".
@@ -64,29 +65,47 @@ run_suite release build -DCMAKE_BUILD_TYPE=Release
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DMODUS_SANITIZE=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 
-step "fuzz: ${fuzz_seconds}s per target"
+# every libFuzzer target (fuzz/fuzz_NAME.c), $jobs at a time (each is one process)
+fuzz_targets=$(for f in fuzz/fuzz_*.c; do f=${f#fuzz/fuzz_}; echo "${f%.c}"; done)
+step "fuzz: ${fuzz_seconds}s per target, $jobs at a time"
+fuzz_one() { # NAME -> out/fuzz_NAME.log, exit status of the run
+    local corpus seeds=fuzz/seeds/$1 rc
+    [ "$1" = evtx ] && seeds=out/seeds_evtx
+    corpus=$(mktemp -d)
+    ./build-fuzz/fuzz_$1 -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 \
+        -artifact_prefix=out/ "$corpus" "$seeds" >out/fuzz_$1.log 2>&1
+    rc=$?
+    rm -rf "$corpus"
+    return $rc
+}
+fuzz_report() { # NAME STATUS
+    if [ "$2" -eq 0 ]; then
+        ok "fuzz_$1: $(grep -Eo 'Done [0-9]+ runs' out/fuzz_$1.log)"
+    else
+        tail -40 out/fuzz_$1.log
+        ko "fuzz_$1 (crash input in out/)"
+    fi
+}
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DMODUS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 &&
-    cmake --build build-fuzz -j"$jobs" --target fuzz_json fuzz_calltrace fuzz_symbol_info fuzz_eql fuzz_rule_toml \
-        fuzz_winevt fuzz_source fuzz_evtx fuzz_sensor fuzz_ustack fuzz_baseline_fold fuzz_program fuzz_sigma \
-        fuzz_fleet fuzz_spool fuzz_config fuzz_modalities fuzz_dns fuzz_file_policy fuzz_pool_lane >/dev/null 2>&1; then
+    cmake --build build-fuzz -j"$jobs" --target $(printf 'fuzz_%s ' $fuzz_targets) >/dev/null 2>&1; then
     # fuzz_evtx's seeds: the records area of each corpus EVTX file's first chunk,
     # cut at run time (corpus content stays out of the tree)
     mkdir -p out/seeds_evtx
     for f in "$SHARED"/corpora/evtx/*.evtx; do
         [ -f "$f" ] && python3 -c 'import sys,struct; d=open(sys.argv[1],"rb").read(); c=d[4096:4096+65536]; e=struct.unpack_from("<I",c,48)[0]; open(sys.argv[2],"wb").write(c[512:e])' "$f" "out/seeds_evtx/$(basename "$f")"
     done
-    for t in json calltrace symbol_info eql rule_toml winevt source evtx sensor ustack baseline_fold program sigma fleet \
-        spool config modalities dns file_policy pool_lane; do
-        corpus=$(mktemp -d)
-        if ./build-fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 \
-            -artifact_prefix=out/ "$corpus" "$(if [ $t = evtx ]; then echo out/seeds_evtx; else echo fuzz/seeds/$t; fi)" >out/fuzz_$t.log 2>&1; then
-            ok "fuzz_$t: $(grep -Eo 'Done [0-9]+ runs' out/fuzz_$t.log)"
-        else
-            tail -40 out/fuzz_$t.log
-            ko "fuzz_$t (crash input in out/)"
-        fi
-        rm -rf "$corpus"
+    batch=()
+    for t in $fuzz_targets; do
+        batch+=("$t")
+        [ ${#batch[@]} -lt "$jobs" ] && continue
+        pids=()
+        for b in "${batch[@]}"; do fuzz_one "$b" & pids+=($!); done
+        for i in "${!batch[@]}"; do wait "${pids[$i]}"; fuzz_report "${batch[$i]}" $?; done
+        batch=()
     done
+    pids=()
+    for b in "${batch[@]}"; do fuzz_one "$b" & pids+=($!); done
+    for i in "${!batch[@]}"; do wait "${pids[$i]}"; fuzz_report "${batch[$i]}" $?; done
 else
     ko "fuzz build"
 fi

@@ -358,6 +358,8 @@ void modus_pool_finish(modus_pool *p);
 uint64_t modus_pool_alerts(const modus_pool *p);
 void modus_pool_counts(const modus_pool *p, uint64_t *events, uint64_t *malformed);
 unsigned modus_pool_threads(const modus_pool *p);
+/* events decoded by worker i (how evenly the hosts spread) */
+uint64_t modus_pool_worker_events(const modus_pool *p, unsigned i);
 /* worker i's alerter (its rules' explanations; after modus_pool_finish, its counts) */
 modus_alerter *modus_pool_alerter(modus_pool *p, unsigned i);
 /* After modus_pool_finish: adds every worker's counts (--profile, candidates,

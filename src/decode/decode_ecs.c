@@ -68,6 +68,8 @@ static void frames_from_array(modus_scanner *sc, uint32_t arr, uint8_t os)
                     f->origin = v;
                 else if (sv_eq(key, SV_LIT("unwind")))
                     f->guessed = sv_eq(v, SV_LIT("frame_pointer"));
+                else if (sv_eq(key, SV_LIT("mapping")))
+                    f->unmapped = sv_eq(v, SV_LIT("none"));
             } else if (sv_eq(key, SV_LIT("allocation_private_bytes"))) {
                 if (mn->type == MJ_UINT)
                     f->alloc_private = mn->v.u > INT64_MAX ? INT64_MAX : (int64_t)mn->v.u;

@@ -474,10 +474,20 @@ static const char *id_name(msdec *d, bool group, uint32_t id)
     return e->name;
 }
 
+/* ,"k":{"id":"N" without printf (several per event: the sensor's CPU) */
+static void put_id_open(buf *b, const char *k, uint32_t id)
+{
+    buf_puts(b, ",\"");
+    buf_puts(b, k);
+    buf_puts(b, "\":{\"id\":\"");
+    buf_put_u64(b, id);
+    buf_putc(b, '"');
+}
+
 static void put_id(msdec *d, buf *b, const char *k, bool group, uint32_t id)
 {
     const char *n = id_name(d, group, id);
-    buf_printf(b, ",\"%s\":{\"id\":\"%u\"", k, id);
+    put_id_open(b, k, id);
     if (*n) {
         buf_puts(b, ",\"name\":");
         jstr(b, n, strlen(n));
@@ -966,20 +976,24 @@ static void put_proc_fields(msdec *d, buf *b, const proc *p, bool leaders)
 }
 
 /* A leader's identity, from the table while it lives; an entry leader that
- * has gone keeps its pid, entity id and type (its start time is known). */
+ * has gone keeps its pid, entity id and type (its start time is known).
+ * type < 0: the session or group leader. */
 static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t ticks, int type)
 {
     proc *l = proc_find(d, tgid, false);
     if (l && ticks && l->ticks != ticks) l = NULL; /* pid reused */
     key(b, k);
-    buf_printf(b, "{\"pid\":%u", tgid);
+    buf_puts(b, "{\"pid\":");
+    buf_put_u64(b, tgid);
     if (l) {
         kstr(b, "entity_id", l->entity);
         if (l->exe) {
             kstr(b, "executable", l->exe);
             kstr(b, "name", base_name(l->exe));
         }
-        if (l->args_len) {
+        /* args for the entry leader only: the one a rule reads, and every
+         * event carries all three leaders (the sensor's CPU: bench/live.sh) */
+        if (l->args_len && type >= 0) {
             key(b, "args");
             put_args(b, l->args, l->args_len, false);
         }
@@ -989,7 +1003,8 @@ static void put_leader(msdec *d, buf *b, const char *k, uint32_t tgid, uint64_t 
         kstr(b, "entity_id", tmp.entity);
     }
     if (type >= 0 && (size_t)type < sizeof entry_names / sizeof *entry_names)
-        buf_printf(b, ",\"entry_meta\":{\"type\":\"%s\"}", entry_names[type]);
+        buf_puts(b, ",\"entry_meta\":{\"type\":\""), buf_puts(b, entry_names[type]),
+            buf_puts(b, "\"}");
     buf_putc(b, '}');
 }
 
@@ -1010,6 +1025,39 @@ static const char *jit_runtime(const msdec *d, const ustack_frame *f)
     for (size_t i = 0; f->runtime && i < d->njit; i++)
         if (!strcmp(d->jit_names[i], f->runtime)) return d->jit_names[i];
     return NULL;
+}
+
+/* Is addr in none of the live process's mappings? false when that cannot be
+ * told (the process is gone: the sensor's own maps may simply have missed
+ * one). Asked only for an "Unknown" frame found by unwind info, which is
+ * rare: it is what a return-oriented chain leaves above the syscall stub. */
+static bool confirmed_unmapped(uint32_t tgid, uint64_t start_ns, uint64_t addr)
+{
+    char path[48], line[512];
+    /* the same process, not a new one under a reused pid: its start time */
+    snprintf(path, sizeof path, "/proc/%u/stat", tgid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *p = strrchr(line, ')');
+    unsigned long long start = 0;
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ') field++;
+    if (!p || sscanf(p, "%llu", &start) != 1 || start != ns_to_ticks(start_ns)) return false;
+    snprintf(path, sizeof path, "/proc/%u/maps", tgid);
+    f = fopen(path, "r");
+    if (!f) return false;
+    bool in = false, any = false;
+    while (!in && fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        if (sscanf(line, "%llx-%llx", &lo, &hi) != 2) continue;
+        any = true;
+        in = addr >= lo && addr < hi;
+    }
+    fclose(f);
+    return any && !in;
 }
 
 /* Unwind the record's stack into d->tmp as a JSON array of frames; returns
@@ -1057,6 +1105,11 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
          * garbage: say so, so the classifier does not judge its return
          * address (stub_entered_by_return) */
         if (i > 0 && f->how == 'F') kstr(b, "unwind", "frame_pointer");
+        /* a return address from unwind info in no mapping, and the process
+         * says so too (the sensor's maps alone may have missed one) */
+        if (i > 0 && f->how != 'F' && !f->mapped && !f->module &&
+            confirmed_unmapped(h->tgid, h->start_ns, f->ip))
+            kstr(b, "mapping", "none");
         if (lead) {
             char hex[40];
             for (size_t k = 0; k < nl; k++) snprintf(hex + 2 * k, 3, "%02x", lead[k]);
@@ -1129,21 +1182,25 @@ static void begin_doc(msdec *d, const struct msr_hdr *h, const char *category, c
     bool known = p && p->ctx_known;
     uint32_t uid = known ? p->euid : h->uid;
     const char *un = id_name(d, false, uid);
-    buf_printf(b, ",\"user\":{\"id\":\"%u\"", uid);
+    put_id_open(b, "user", uid);
     if (*un) kstr(b, "name", un);
     if (known) {
         un = id_name(d, false, p->uid);
-        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->uid);
+        buf_puts(b, ",\"Ext\":{\"real\":{\"id\":\"");
+        buf_put_u64(b, p->uid);
+        buf_putc(b, '"');
         if (*un) kstr(b, "name", un);
         buf_puts(b, "}}");
     }
     buf_putc(b, '}');
     if (known) {
         const char *gn = id_name(d, true, p->egid);
-        buf_printf(b, ",\"group\":{\"id\":\"%u\"", p->egid);
+        put_id_open(b, "group", p->egid);
         if (*gn) kstr(b, "name", gn);
         gn = id_name(d, true, p->gid);
-        buf_printf(b, ",\"Ext\":{\"real\":{\"id\":\"%u\"", p->gid);
+        buf_puts(b, ",\"Ext\":{\"real\":{\"id\":\"");
+        buf_put_u64(b, p->gid);
+        buf_putc(b, '"');
         if (*gn) kstr(b, "name", gn);
         buf_puts(b, "}}}");
     }
@@ -1156,7 +1213,8 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
 {
     buf *b = &d->out;
     proc *p = proc_find(d, h->tgid, false);
-    buf_printf(b, ",\"process\":{\"pid\":%u", h->tgid);
+    buf_puts(b, ",\"process\":{\"pid\":");
+    buf_put_u64(b, h->tgid);
     if (p) {
         put_proc_fields(d, b, p, true);
     } else {
@@ -1167,7 +1225,8 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
     }
     uint32_t ppid = p && p->ppid ? p->ppid : h->ppid;
     proc *pp = proc_find(d, ppid, false);
-    buf_printf(b, ",\"parent\":{\"pid\":%u", ppid);
+    buf_puts(b, ",\"parent\":{\"pid\":");
+    buf_put_u64(b, ppid);
     if (pp) put_proc_fields(d, b, pp, false);
     /* the launch modality: the modality of the code that exec'd this
      * process (its exec caller's stack, process.parent.thread on the exec
@@ -1183,7 +1242,8 @@ static void put_process(msdec *d, const struct msr_hdr *h, const char *stack_jso
         buf_puts(b, "}}");
     }
     buf_putc(b, '}');
-    buf_printf(b, ",\"thread\":{\"id\":%u", h->tid);
+    buf_puts(b, ",\"thread\":{\"id\":");
+    buf_put_u64(b, h->tid);
     if (stack_json) {
         buf_puts(b, ",\"Ext\":{\"call_stack\":");
         buf_puts(b, stack_json);

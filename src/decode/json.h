@@ -92,6 +92,12 @@ long mj_locate(const char *json, size_t len, const char *path);
 /* The same, with *end set past the value's last byte. */
 long mj_locate_span(const char *json, size_t len, const char *path, size_t *end);
 
+/* Past the JSON string at p[i] (a '"'), or past the value starting at p[i]
+ * (a string, object, array, or scalar up to its delimiter), without
+ * validating it; n when the text ends first (json_locate.c). */
+size_t json_skip_string(const char *p, size_t n, size_t i);
+size_t json_skip_value(const char *p, size_t n, size_t i);
+
 /* Member `key` of object node `obj`, or 0 when absent (0 is the root and never a member). */
 uint32_t mj_member(const mj_doc *d, uint32_t obj, const char *key, size_t key_len);
 /* Dotted path lookup from node `from`; keys that themselves contain dots

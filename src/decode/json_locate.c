@@ -18,7 +18,7 @@ static size_t ws(const char *p, size_t n, size_t i)
 }
 
 /* i at an opening quote; returns the index after the closing quote */
-static size_t skip_string(const char *p, size_t n, size_t i)
+size_t json_skip_string(const char *p, size_t n, size_t i)
 {
     i++;
     for (;;) {
@@ -34,10 +34,10 @@ static size_t skip_string(const char *p, size_t n, size_t i)
 /* bytes that matter inside a container being skipped */
 static const unsigned char special[256] = {['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
 
-static size_t skip_value(const char *p, size_t n, size_t i)
+size_t json_skip_value(const char *p, size_t n, size_t i)
 {
     if (i >= n) return n;
-    if (p[i] == '"') return skip_string(p, n, i);
+    if (p[i] == '"') return json_skip_string(p, n, i);
     if (p[i] == '{' || p[i] == '[') {
         int depth = 0;
         while (i < n) {
@@ -47,7 +47,7 @@ static size_t skip_value(const char *p, size_t n, size_t i)
                 continue;
             }
             if (k == 1) {
-                i = skip_string(p, n, i);
+                i = json_skip_string(p, n, i);
                 continue;
             }
             if (k == 2)
@@ -72,7 +72,7 @@ long mj_locate(const char *p, size_t n, const char *path)
         i = ws(p, n, i + 1);
         bool found = false;
         while (i < n && p[i] == '"') {
-            size_t kend = skip_string(p, n, i);
+            size_t kend = json_skip_string(p, n, i);
             bool match = kend - i - 2 == klen && memcmp(p + i + 1, path, klen) == 0;
             i = ws(p, n, kend);
             if (i >= n || p[i] != ':') return -1;
@@ -81,7 +81,7 @@ long mj_locate(const char *p, size_t n, const char *path)
                 found = true;
                 break;
             }
-            i = ws(p, n, skip_value(p, n, i));
+            i = ws(p, n, json_skip_value(p, n, i));
             if (i < n && p[i] == ',') i = ws(p, n, i + 1);
         }
         if (!found) return -1;
@@ -94,6 +94,6 @@ long mj_locate_span(const char *p, size_t n, const char *path, size_t *end)
 {
     long at = mj_locate(p, n, path);
     if (at < 0) return -1;
-    *end = skip_value(p, n, (size_t)at);
+    *end = json_skip_value(p, n, (size_t)at);
     return at;
 }

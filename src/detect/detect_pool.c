@@ -5,8 +5,11 @@
  *     with their place (file, line, byte offset). It does not parse them:
  *     it finds the event's host in the raw text (host.name, else
  *     host.hostname, host.id, winlog.computer_name, Computer; nested or
- *     dotted keys, ASCII case folded) and picks the lane hash(host) % N.
- *     Events without a host all take lane 0.
+ *     dotted keys, ASCII case folded). The hosts of the first chunk are
+ *     counted and given lanes heaviest first, each to the least loaded; a
+ *     host seen later gets the lane with the fewest events so far; a host
+ *     keeps its lane. Events without a host all take lane 0. (Which lane
+ *     does not change the output; that a host keeps one does.)
  *  2. Lines are gathered in chunks (CHUNK_LINES lines or CHUNK_BYTES bytes);
  *     a full chunk is published to every worker, and each worker decodes,
  *     classifies and runs the rules over the lines of its own lane, in input
@@ -40,6 +43,7 @@
 #include <string.h>
 
 #include "../decode/event.h"
+#include "../decode/json.h"
 #include "../rules/ruleset.h"
 #include "../util/limits.h"
 #include "detect_query.h"
@@ -50,6 +54,7 @@
 #define CHUNK_BYTES (1u << 20)
 #define POOL_DEPTH  4
 #define LANE_NOTE   0xffff /* a note of the reader (too long, unreadable) */
+#define LANE_HOST   0xfffe /* the first chunk: a lane once its hosts are counted */
 
 typedef struct line_info {
     size_t off; /* in the chunk's text */
@@ -57,6 +62,7 @@ typedef struct line_info {
     uint32_t lane;
     const char *file;
     uint64_t lineno, offset;
+    uint64_t host; /* hash of its host, 0: none */
 } line_info;
 
 typedef struct outbuf {
@@ -98,9 +104,17 @@ typedef struct worker {
     uint64_t events, bad;
 } worker;
 
+typedef struct host_slot {
+    uint64_t h; /* 0: free */
+    unsigned lane;
+} host_slot;
+
 struct modus_pool {
     const modus_engine *eng;
     unsigned n;
+    host_slot *hosts; /* host -> lane, open addressing (the reading thread's) */
+    uint32_t nhosts, caphosts;
+    uint64_t *lane_events; /* lines given to each lane so far */
     worker *w;
     chunk ring[POOL_DEPTH];
     uint64_t published, flushed; /* chunks handed out; chunks written back */
@@ -125,50 +139,6 @@ static size_t skip_ws(const char *p, size_t n, size_t i)
 
 /* i at an opening quote; the index after the closing one (memchr, then
  * the backslashes before it) */
-static size_t skip_str(const char *p, size_t n, size_t i)
-{
-    for (i++; i < n;) {
-        const char *q = memchr(p + i, '"', n - i);
-        if (!q) return n;
-        size_t k = (size_t)(q - p), bs = 0;
-        while (k - bs > i && p[k - bs - 1] == '\\') bs++;
-        if (bs % 2 == 0) return k + 1;
-        i = k + 1;
-    }
-    return n;
-}
-
-/* the bytes that matter inside a container being skipped */
-static const unsigned char special[256] = {['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
-
-static size_t skip_val(const char *p, size_t n, size_t i)
-{
-    if (i >= n) return n;
-    if (p[i] == '"') return skip_str(p, n, i);
-    if (p[i] == '{' || p[i] == '[') {
-        int depth = 0;
-        while (i < n) {
-            unsigned char k = special[(unsigned char)p[i]];
-            if (!k) {
-                i++;
-                continue;
-            }
-            if (k == 1) {
-                i = skip_str(p, n, i);
-                continue;
-            }
-            if (k == 2)
-                depth++;
-            else if (--depth == 0)
-                return i + 1;
-            i++;
-        }
-        return n;
-    }
-    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']') i++;
-    return i;
-}
-
 static bool key_is(const char *p, size_t ks, size_t ke, const char *want)
 {
     size_t n = strlen(want);
@@ -198,10 +168,10 @@ static int host_rank(const char *p, size_t ks, size_t ke, bool in_host, bool in_
 static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_host, bool in_winlog,
                        int *best_rank, size_t *vs, size_t *ve)
 {
-    if (i >= n || p[i] != '{') return skip_val(p, n, i);
+    if (i >= n || p[i] != '{') return json_skip_value(p, n, i);
     i = skip_ws(p, n, i + 1);
     while (i < n && p[i] == '"') {
-        size_t ks = i, ke = skip_str(p, n, i);
+        size_t ks = i, ke = json_skip_string(p, n, i);
         i = skip_ws(p, n, ke);
         if (i >= n || p[i] != ':') return n;
         i = skip_ws(p, n, i + 1);
@@ -210,7 +180,7 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
         if (r && p[i] == '"' && (!*best_rank || r < *best_rank)) {
             *best_rank = r;
             *vs = i + 1;
-            *ve = skip_str(p, n, i) - 1;
+            *ve = json_skip_string(p, n, i) - 1;
             if (r == 1) return n;
             i = *ve + 1;
         } else if (depth == 0 && p[i] == '{' &&
@@ -218,7 +188,7 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
             i = scan_obj(p, n, i, 1, key_is(p, ks, ke, "host"), key_is(p, ks, ke, "winlog"),
                          best_rank, vs, ve);
         } else {
-            i = skip_val(p, n, i);
+            i = json_skip_value(p, n, i);
         }
         i = skip_ws(p, n, i);
         if (i < n && p[i] == ',') i = skip_ws(p, n, i + 1);
@@ -226,19 +196,70 @@ static size_t scan_obj(const char *p, size_t n, size_t i, int depth, bool in_hos
     return i < n ? i + 1 : n;
 }
 
-unsigned pool_lane(const char *line, size_t len, unsigned nlanes)
+bool pool_host(const char *line, size_t len, uint64_t *hash)
 {
     int rank = 0;
     size_t vs = 0, ve = 0;
     scan_obj(line, len, skip_ws(line, len, 0), 0, false, false, &rank, &vs, &ve);
-    if (!rank || nlanes <= 1) return 0;
+    if (!rank) return false;
     uint64_t h = 1469598103934665603ull;
     for (size_t i = vs; i < ve && i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
         h = (h ^ c) * 1099511628211ull;
     }
-    return (unsigned)((h ^ (h >> 32)) % nlanes);
+    *hash = h ^ (h >> 32);
+    return true;
+}
+
+unsigned pool_lane(const char *line, size_t len, unsigned nlanes)
+{
+    uint64_t h;
+    if (nlanes <= 1 || !pool_host(line, len, &h)) return 0;
+    return (unsigned)(h % nlanes);
+}
+
+/* The lane of a host: given on its first event, to the lane with the fewest
+ * events so far (a hash alone left 14 of gen_ecs's 24 hosts on one of two
+ * lanes), then kept. Past HOSTS_MAX hosts, the hash picks. */
+#define HOSTS_MAX (1u << 20)
+static unsigned host_lane_to(modus_pool *p, uint64_t h, int want);
+static unsigned host_lane(modus_pool *p, uint64_t h)
+{
+    return host_lane_to(p, h, -1);
+}
+
+/* the host's lane; a new host gets `want` (-1: the least loaded lane) */
+static unsigned host_lane_to(modus_pool *p, uint64_t h, int want)
+{
+    if (!h) h = 1; /* 0 marks a free slot */
+    if (p->nhosts * 2 >= p->caphosts && p->caphosts < 2 * HOSTS_MAX) {
+        uint32_t cap = p->caphosts ? p->caphosts * 2 : 1024;
+        host_slot *n = calloc(cap, sizeof *n);
+        if (n) {
+            for (uint32_t i = 0; i < p->caphosts; i++) {
+                if (!p->hosts[i].h) continue;
+                uint32_t k = (uint32_t)p->hosts[i].h & (cap - 1);
+                while (n[k].h) k = (k + 1) & (cap - 1);
+                n[k] = p->hosts[i];
+            }
+            free(p->hosts);
+            p->hosts = n;
+            p->caphosts = cap;
+        }
+    }
+    if (!p->caphosts) return (unsigned)(h % p->n);
+    uint32_t k = (uint32_t)h & (p->caphosts - 1);
+    for (; p->hosts[k].h; k = (k + 1) & (p->caphosts - 1))
+        if (p->hosts[k].h == h) return p->hosts[k].lane;
+    if (p->nhosts * 2 >= p->caphosts) return (unsigned)(h % p->n); /* full */
+    unsigned best = 0;
+    for (unsigned i = 1; i < p->n; i++)
+        if (p->lane_events[i] < p->lane_events[best]) best = i;
+    if (want >= 0) best = (unsigned)want;
+    p->hosts[k] = (host_slot){h, best};
+    p->nhosts++;
+    return best;
 }
 
 /* ---- which rule sets can be partitioned ----------------------------------------- */
@@ -374,9 +395,59 @@ static void flush_one(modus_pool *p, uint64_t seq)
     p->flushed = seq + 1;
 }
 
+typedef struct host_count {
+    uint64_t h, n;
+} host_count;
+
+static int by_count(const void *a, const void *b)
+{
+    const host_count *x = a, *y = b;
+    if (x->n != y->n) return x->n < y->n ? 1 : -1;
+    return x->h < y->h ? -1 : x->h > y->h; /* ties: by hash, deterministic */
+}
+
+/* The first chunk's hosts, heaviest first, each to the least loaded lane
+ * (longest processing time first): the first 1,024 lines stand for the
+ * hosts' volumes. Later hosts get a lane on their first event. */
+static void assign_first(modus_pool *p, chunk *c)
+{
+    host_count *hc = calloc(c->nlines ? c->nlines : 1, sizeof *hc);
+    uint32_t n = 0;
+    for (uint32_t i = 0; hc && i < c->nlines; i++)
+        if (c->li[i].lane == LANE_HOST) hc[n++] = (host_count){c->li[i].host, 1};
+    if (hc) {                               /* count per host: sort by hash, fold runs */
+        qsort(hc, n, sizeof *hc, by_count); /* all counts 1: by hash */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (k && hc[k - 1].h == hc[i].h)
+                hc[k - 1].n++;
+            else
+                hc[k++] = hc[i];
+        n = k;
+        qsort(hc, n, sizeof *hc, by_count);
+        uint64_t *load = calloc(p->n, sizeof *load);
+        for (uint32_t i = 0; load && i < c->nlines; i++)
+            if (c->li[i].lane == 0) load[0]++; /* no host */
+        for (uint32_t i = 0; load && i < n; i++) {
+            unsigned best = 0;
+            for (unsigned l = 1; l < p->n; l++)
+                if (load[l] < load[best]) best = l;
+            load[host_lane_to(p, hc[i].h, (int)best)] += hc[i].n;
+        }
+        free(load);
+    }
+    free(hc);
+    for (uint32_t i = 0; i < c->nlines; i++)
+        if (c->li[i].lane == LANE_HOST) {
+            c->li[i].lane = host_lane(p, c->li[i].host);
+            p->lane_events[c->li[i].lane]++;
+        }
+}
+
 static void publish(modus_pool *p)
 {
     chunk *c = &p->ring[p->published % POOL_DEPTH];
+    if (p->published == 0 && p->n > 1) assign_first(p, c);
     pthread_mutex_lock(&p->m);
     c->pending = p->n;
     p->published++;
@@ -426,7 +497,14 @@ modus_status modus_pool_line(modus_pool *p, const char *line, size_t len, const 
         c->text = n;
         c->captext = cap;
     }
-    line_info li = {c->ntext, (uint32_t)len, pool_lane(line, len, p->n), file, lineno, offset};
+    uint64_t h = 0;
+    unsigned lane = 0;
+    if (p->n > 1 && pool_host(line, len, &h)) {
+        if (!h) h = 1; /* 0 marks a free slot of the host table */
+        lane = p->published ? host_lane(p, h) : LANE_HOST; /* the first chunk: at publish */
+    }
+    if (lane != LANE_HOST) p->lane_events[lane]++;
+    line_info li = {c->ntext, (uint32_t)len, lane, file, lineno, offset, h};
     if (!add_line_info(c, li)) return MODUS_ENOMEM;
     memcpy(c->text + c->ntext, line, len);
     memset(c->text + c->ntext + len, ' ', MODUS_PADDING);
@@ -450,7 +528,7 @@ modus_status modus_pool_note(modus_pool *p, modus_status s, const modus_diag *d)
     }
     c->notes[c->nnotes] = *d;
     c->note_st[c->nnotes] = s;
-    line_info li = {c->nnotes, 0, LANE_NOTE, NULL, 0, 0};
+    line_info li = {c->nnotes, 0, LANE_NOTE, NULL, 0, 0, 0};
     if (!add_line_info(c, li)) return MODUS_ENOMEM;
     c->nnotes++;
     maybe_publish(p, c);
@@ -477,7 +555,8 @@ modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     p->w = calloc(n, sizeof *p->w);
-    if (!p->w) goto fail;
+    p->lane_events = calloc(n, sizeof *p->lane_events);
+    if (!p->w || !p->lane_events) goto fail;
     for (unsigned i = 0; i < POOL_DEPTH; i++)
         if (!(p->ring[i].out = calloc(n, sizeof(outbuf)))) goto fail;
     /* every alerter is built here, on one thread, before any worker starts */
@@ -551,6 +630,11 @@ unsigned modus_pool_threads(const modus_pool *p)
     return p->n;
 }
 
+uint64_t modus_pool_worker_events(const modus_pool *p, unsigned i)
+{
+    return i < p->n ? p->w[i].events : 0;
+}
+
 modus_alerter *modus_pool_alerter(modus_pool *p, unsigned i)
 {
     return i < p->n ? p->w[i].al : NULL;
@@ -581,6 +665,8 @@ void modus_pool_destroy(modus_pool *p)
         for (unsigned k = 0; c->out && k < p->n; k++) free(c->out[k].p);
         free(c->out);
     }
+    free(p->hosts);
+    free(p->lane_events);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->m);

@@ -6,7 +6,12 @@
 
 #include "modus/modus.h"
 
-/* the lane of a raw JSON line: hash of its host % nlanes; 0 without a host */
+#include <stdbool.h>
+#include <stdint.h>
+
+/* the host of a raw JSON line, as a hash of its case-folded name; false: none */
+bool pool_host(const char *line, size_t len, uint64_t *hash);
+/* hash of its host % nlanes; 0 without a host */
 unsigned pool_lane(const char *line, size_t len, unsigned nlanes);
 
 /* detect.c: an alerter on base's compiled rules (base must outlive it) */

@@ -17,7 +17,8 @@
  *   stub_entered_by_return Linux: frame 0 is the libc syscall stub, and the first
  *                          frame above the stub/API layer (the code the stub
  *                          returns to) is not preceded by a call, or lies
- *                          in no mapping ("Unknown"): nothing
+ *                          in no mapping ("Unknown" with "mapping":"none":
+ *                          the live process confirmed it): nothing
  *                          called the stub, a `ret` reached it - a
  *                          return-oriented chain. Only that one frame is
  *                          judged, and only when its return address came
@@ -117,7 +118,9 @@ int stub_entered_by_return(const stack *s, const uint8_t *cls)
     if (j == s->n) return -1;
     const frame *f = &s->f[j];
     if (f->guessed) return -1; /* the stub had no unwind info here (clone3's child path) */
-    if (f->kind == FRAME_UNKNOWN) return (int)j; /* the sensor's "Unknown": no mapping */
+    /* "Unknown" alone may be a mapping the sensor missed (a process gone
+     * before its stack was unwound): only a confirmed one counts */
+    if (f->kind == FRAME_UNKNOWN) return f->unmapped ? (int)j : -1;
     return call_preceded(f) == 0 ? (int)j : -1;
 }
 

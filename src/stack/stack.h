@@ -24,6 +24,8 @@ typedef struct frame {
     bool malformed; /* kept verbatim in `path`; counted as an error by the parser */
     bool guessed;   /* Linux sensor "unwind":"frame_pointer": found by the frame-pointer
                        heuristic, not unwind info: the return address may be garbage */
+    bool unmapped;  /* Linux sensor "mapping":"none": "Unknown", and the live process
+                       confirmed that no mapping holds the address */
     sv path;        /* module path as written; empty unless FRAME_MODULE */
     sv name;        /* module file name; lower-cased on Windows */
     sv symbol;      /* empty when absent */

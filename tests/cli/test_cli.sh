@@ -67,6 +67,16 @@ expect_eq "bad table: exit 2" "$?" 2
 check "bad table: file:line and the reason" grep -q "bad.conf:2: unknown modality 'nosuch'" "$TMP/err"
 "$MODUS" scan --modalities "$TMP/nonexistent.conf" "$C/elastic/article_event.ndjson" >/dev/null 2>"$TMP/err"
 expect_eq "missing table: exit 2" "$?" 2
+# code lines: a symbol pattern the sensor cannot match is refused with its line
+printf 'modality native rank=1\nmodality python rank=9\ncode linux python _PyEval_*x\n' >"$TMP/badcode.conf"
+"$MODUS" stack --modalities "$TMP/badcode.conf" - </dev/null >/dev/null 2>"$TMP/err"
+expect_eq "bad code line: exit 2" "$?" 2
+check "bad code line: file:line and the reason" grep -q "badcode.conf:3: bad code symbol '_PyEval_\*x'" "$TMP/err"
+# a frame the sensor marked by its code: the evidence and the frame list say so
+printf '%s\n' '{"host":{"os":{"type":"linux"}},"process":{"thread":{"Ext":{"call_stack":[{"symbol_info":"/usr/lib/x86_64-linux-gnu/libc.so.6!__open+0x51"},{"symbol_info":"/tmp/q/zzkq!PyObject_Vectorcall+0x2c","module_runtime":"python","module_origin":"symbol _PyEval_EvalFrameDefault"}]}}}}' >"$TMP/code.ndjson"
+"$MODUS" stack --event "$TMP/code.ndjson" >"$TMP/out" 2>&1
+check "stack --event: a renamed python marked by its code is python" grep -q "^modality     python" "$TMP/out"
+check "stack --event: the frame says how" grep -q "\[python by symbol _PyEval_EvalFrameDefault\]" "$TMP/out"
 
 # --- enrich round trips -------------------------------------------------------
 "$MODUS" scan --enrich --format json "$C"/sysmon/evtx_samples_sysmon_eid10_calltrace.ndjson >"$TMP/e1" 2>/dev/null

@@ -5,15 +5,8 @@
 # whose maintainer script writes a cron file, a build, a Python test run)
 # must raise no alert. Needs root; exits 77 (skipped) otherwise.
 # Every file it creates is removed, also on failure.
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 PROGS=$(cd "$(dirname "$0")/progs" && pwd)
 # names unique to this run: two suites may run on one machine at once
 UNIT_SH=/etc/systemd/system/modus-live-test-shell-$$.service

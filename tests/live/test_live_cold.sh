@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_live_cold.sh - the first event of a never-seen binary is unwound and
 # named like the hundredth. Interpreters (python3, perl, node where installed,
-# bash, and dash, which is stripped and known by its build-id) are copied
+# bash, and dash, which is stripped and known by its build-id; java, not
+# copied, whose libjvm.so is new to the fresh sensor all the same) are copied
 # under new random names (a new inode, nothing in the name
 # that says what they are) after a fresh sensor has started; each copy runs
 # once and writes a cron file, then runs a second time (warm). The first
@@ -10,15 +11,8 @@
 # frames as the warm run - no Unknown frame where the warm run resolves one.
 # Needs root; exits 77 (skipped) otherwise. LIVE_CAPTURE=DIR keeps the
 # capture as DIR/cold.ndjson. Every file it creates is removed.
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 SENSOR=
 CRONS=()
 cleanup() {
@@ -41,7 +35,12 @@ command -v node >/dev/null && REAL[node]=$(readlink -f "$(command -v node)")
 REAL[shell]=$(readlink -f /bin/bash)
 # dash is stripped: no symbols; known by the build-id of the installed one
 [ -x /bin/dash ] && REAL[dash]=$(readlink -f /bin/dash)
-declare -A MOD=([python]=python [perl]=perl [node]=node [shell]=shell [dash]=shell)
+declare -A MOD=([python]=python [perl]=perl [node]=node [shell]=shell [dash]=shell [java]=java)
+# java: not copied (the JVM is a directory of files), but libjvm.so is new to
+# the fresh sensor all the same; W.java is compiled before the sensor starts
+if command -v javac >/dev/null && javac -d "$TMP/jv" "$(dirname "$0")/progs/W.java"; then
+    REAL[java]=$(readlink -f "$(command -v java)")
+fi
 
 OUT=$TMP/cold.ndjson
 "$MODUS" live --all-events --output "$OUT" --stats-interval 0 2>"$TMP/err" &
@@ -62,7 +61,7 @@ declare -A COPY PID_COLD PID_WARM CRON
 for m in "${!REAL[@]}"; do
     mkdir -p "$TMP/$m"
     COPY[$m]=$TMP/$m/$(rname)
-    cp "${REAL[$m]}" "${COPY[$m]}"
+    [ "$m" = java ] && COPY[$m]=${REAL[$m]} || cp "${REAL[$m]}" "${COPY[$m]}"
     CRON[$m]=/etc/cron.d/modus-live-cold-$m-$$
     CRONS+=("${CRON[$m]}")
 done
@@ -76,7 +75,11 @@ write_cron() { # MODALITY: run the copy once, writing its cron file
     esac
     local flag=-c
     [ "$m" = perl ] || [ "$m" = node ] && flag=-e
-    "${COPY[$m]}" "$flag" "$code" & # the interpreter itself: its pid is the event's
+    if [ "$m" = java ]; then
+        "${COPY[$m]}" -cp "$TMP/jv" W "$f" &
+    else
+        "${COPY[$m]}" "$flag" "$code" & # the interpreter itself: its pid is the event's
+    fi
     local pid=$!
     wait $pid
     rm -f "$f"
@@ -126,10 +129,12 @@ for k in $(printf '%s\n' "${!COPY[@]}" | sort); do
     expect_eq "$k (cold): cron file: modality" "$(jq -r .modality.name <<<"$cold")" "$m"
     expect_eq "$k (cold): cron file: Unknown frames" "$(unknown <<<"$cold")" 0
     expect_eq "$k: cron file: the cold run's frames are the warm run's" "$(norm <<<"$cold")" "$(norm <<<"$warm")"
+    [ "$k" = java ] && continue # the pack's rule is for scripts and shellcode
     expect_eq "$k (cold): alert" "$(jq -r --argjson p "${PID_COLD[$k]}" 'select(.event.kind == "alert" and .process.pid == $p) | .rule.name' "$OUT" | sort -u)" \
         "Linux persistence file written by a script or shellcode"
 done
 check "python, perl and bash were run" test -n "${COPY[python]:-}" -a -n "${COPY[perl]:-}" -a -n "${COPY[shell]:-}"
 [ -z "${COPY[node]:-}" ] && echo "note: node is not installed; the node case is not run"
+[ -z "${COPY[java]:-}" ] && echo "note: no javac: the java case is not run"
 grep "stopped after" "$TMP/err"
 finish

@@ -15,15 +15,8 @@
 #     database and the spool are owner-only under umask 022.
 # Needs root; exits 77 (skipped) otherwise. LIVE_CAPTURE=DIR keeps what the
 # sensor wrote as DIR/context.ndjson (the field coverage test reads it).
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 RULES_JSONL=$SHARED/corpora/elastic-rules/behavior_rules.jsonl
 if [ ! -f "$RULES_JSONL" ]; then
     echo "SKIP: no corpus at $RULES_JSONL (Elastic's Linux rules are what this tests)"

@@ -14,15 +14,8 @@
 #      not elsewhere (the derived policy), and says when a rule asks for all.
 # Loopback only. Needs root; exits 77 (skipped) otherwise. With LIVE_CAPTURE
 # set, the capture is kept as $LIVE_CAPTURE/file.ndjson.
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 for t in curl python3 gcc jq; do
     command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
 done

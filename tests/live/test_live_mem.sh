@@ -1,22 +1,17 @@
 #!/bin/bash
 # test_live_mem.sh - modus live on the real kernel: writes into another
 # process's memory through /proc/PID/mem (a C injector and a Python script),
+# reads of it (the Python script, dd dumping a page),
 # a process patching itself through /proc/self/mem, and a return-oriented
-# mprotect (a C program that reaches libc's mprotect through a `ret` gadget)
+# mprotect (a C program that reaches libc's mprotect through a `ret` gadget,
+# returning to its own code, or into no mapping)
 # must each be an event with its target, stack and modality, and the pack's
 # rules must alert on the script and the ROP chain; benign workloads (a
 # build, a Python test run, a package install) must show no ROP-shaped
 # stack. Needs root; exits 77 (skipped) otherwise. LIVE_CAPTURE=DIR keeps
 # what the sensor wrote as DIR/mem.ndjson.
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 PROGS=$(cd "$(dirname "$0")/progs" && pwd)
 PKG=modus-live-mem-test-$$
 SENSOR=
@@ -55,6 +50,10 @@ read -r _ PID_child ADDR <"$TMP/pm.out"
 # a Python script writing into a child's memory (the bytes it read: harmless)
 sleep 3 &
 PID_victim=$!
+for _ in $(seq 50); do # until the child of the fork is sleep, not bash
+    [ "$(readlink /proc/$PID_victim/exe 2>/dev/null)" = "$(readlink -f "$(command -v sleep)")" ] && break
+    sleep 0.05
+done
 /usr/bin/python3 - "$PID_victim" <<'PY' &
 import sys
 pid = int(sys.argv[1])
@@ -69,12 +68,22 @@ PY
 PID_py=$!
 wait $PID_py
 py_rc=$?
+# dd dumping a page of the victim, as a shell one-liner would (T1003.007)
+start=$(awk '$2 ~ /^rw/ {split($1, a, "-"); print a[1]; exit}' /proc/$PID_victim/maps)
+dd if=/proc/$PID_victim/mem of="$TMP/dump" bs=4096 skip=$((16#$start / 4096)) count=1 status=none &
+PID_dd=$!
+wait $PID_dd
+dd_rc=$?
 kill $PID_victim 2>/dev/null
 wait $PID_victim 2>/dev/null
 "$TMP/rop_mprotect" >/dev/null &
 PID_rop=$!
 wait $PID_rop
 rop_rc=$?
+"$TMP/rop_mprotect" --nomap >/dev/null &
+PID_ropnm=$!
+wait $PID_ropnm
+ropnm_rc=$?
 "$TMP/mprotect_rwx" &
 PID_c=$!
 wait $PID_c
@@ -149,7 +158,17 @@ expect_eq "python proc_mem: target" "$(jq -r .Target.process.pid <<<"$e")" "$PID
 expect_eq "python proc_mem: Target.process.name" "$(jq -r .Target.process.name <<<"$e")" sleep
 expect_eq "python proc_mem: modality" "$(jq -r .modality.name <<<"$e")" python
 check "python proc_mem: the interpreter loop on the stack" grep -q "_PyEval_EvalFrameDefault" <<<"$(frames <<<"$e")"
-expect_eq "python proc_mem: alert" "$(alerts_of "$PID_py")" "Another process's memory written by a script on Linux"
+check "python proc_mem: the script's read of the victim is an event" [ -n "$(evs ".process.pid == $PID_py and .event.action == \"proc_mem_read\" and .Target.process.pid == $PID_victim")" ]
+expect_eq "python proc_mem: alerts (the write, the read)" "$(alerts_of "$PID_py" | tr '\n' '|')" \
+    "Another process's memory read through /proc/PID/mem by a script or a file utility|Another process's memory written by a script on Linux|"
+
+# dd if=/proc/PID/mem: a dump by a file utility
+expect_eq "dd dumped a page of the victim" "$dd_rc $(stat -c %s "$TMP/dump" 2>/dev/null)" "0 4096"
+e=$(evs ".process.pid == $PID_dd and .event.action == \"proc_mem_read\"" | head -1)
+expect_eq "dd proc_mem_read: target" "$(jq -r .Target.process.pid <<<"$e")" "$PID_victim"
+expect_eq "dd proc_mem_read: the page's address" "$(jq -r .process.Ext.api.parameters.address <<<"$e")" "0x$start"
+expect_eq "dd proc_mem_read: size" "$(jq -r .process.Ext.api.parameters.size <<<"$e")" 4096
+expect_eq "dd proc_mem_read: alert" "$(alerts_of "$PID_dd")" "Another process's memory read through /proc/PID/mem by a script or a file utility"
 
 # ROP mprotect: shellcode, the anomaly, the behaviour, the alert
 e=$(evs ".process.pid == $PID_rop and .event.action == \"mprotect\" and .process.Ext.api.parameters.protection == \"RWX\"" | head -1)
@@ -163,6 +182,14 @@ check "rop: anomaly stub_entered_by_return" grep -qx stub_entered_by_return <<<"
 check "rop: the evidence says why" grep -q "follows no call instruction" <<<"$(jq -r '.modality.evidence[]' <<<"$e")"
 check "rop: behaviour write_then_execute" grep -qx write_then_execute <<<"$(jq -r '.process.Ext.api.behaviors[]' <<<"$e")"
 expect_eq "rop: alert" "$(alerts_of "$PID_rop")" "Sensitive API called from shellcode"
+# the chain's continuation in no mapping: the live process's maps confirm it
+expect_eq "rop into no mapping: the program came back from SIGSEGV" "$ropnm_rc" 0
+e=$(evs ".process.pid == $PID_ropnm and .event.action == \"mprotect\" and .process.Ext.api.parameters.protection == \"RWX\"" | head -1)
+expect_eq "rop into no mapping: frame 1" "$(jq -c '.process.thread.Ext.call_stack[1] | [.symbol_info, .mapping]' <<<"$e")" '["Unknown","none"]'
+expect_eq "rop into no mapping: modality" "$(jq -r .modality.name <<<"$e")" shellcode
+check "rop into no mapping: anomaly stub_entered_by_return" grep -qx stub_entered_by_return <<<"$(jq -r '.modality.anomalies[]' <<<"$e")"
+check "rop into no mapping: the evidence says why" grep -q "returns into no mapping" <<<"$(jq -r '.modality.evidence[]' <<<"$e")"
+expect_eq "rop into no mapping: alert" "$(alerts_of "$PID_ropnm")" "Sensitive API called from shellcode"
 # the same mprotect called normally: native, no anomaly
 e=$(evs ".process.pid == $PID_c and .event.action == \"mprotect\"" | head -1)
 expect_eq "C mprotect called normally: modality" "$(jq -r .modality.name <<<"$e")" native
@@ -195,7 +222,7 @@ while read -r pid name anom; do
     case " $mine " in
     *" $pid "*)
         nstack=$((nstack + 1))
-        [ -n "$anom" ] && [ "$pid" != "$PID_rop" ] && rop_like="$rop_like $pid/$name"
+        [ -n "$anom" ] && [ "$pid" != "$PID_rop" ] && [ "$pid" != "$PID_ropnm" ] && rop_like="$rop_like $pid/$name"
         ;;
     *) [ -n "$anom" ] && [ "$name" != rop_mprotect ] && other="$other $pid/$name" ;;
     esac
@@ -207,7 +234,7 @@ expect_eq "no ROP-shaped stack from any other process on the machine while the s
 stray=$(jq -r 'select(.event.kind == "alert") | "\(.process.pid) \(.process.name) \(.rule.name)"' "$OUT" |
     while read -r pid rest; do
         case " $mine " in *" $pid "*) ;; *) continue ;; esac
-        case " $PID_py $PID_rop " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac
+        case " $PID_py $PID_rop $PID_ropnm $PID_dd " in *" $pid "*) ;; *) echo "$pid $rest" ;; esac
     done)
 expect_eq "no alert from the injector in C, the build, the Python test run or the package" "$stray" ""
 

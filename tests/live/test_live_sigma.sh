@@ -4,15 +4,8 @@
 # `modus live` next to nothing else, a Python script makes memory executable
 # and starts a program, a C program does the same; the Sigma rules alert on
 # the Python ones only. Needs root; exits 77 (skipped) otherwise.
-. "$(dirname "$0")/../cli/lib.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the real-kernel tests need root (they load eBPF programs)"
-    exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-    echo "SKIP: this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+live_require
 PROGS=$(cd "$(dirname "$0")/progs" && pwd)
 RULES=$SRC/examples/sigma
 SENSOR=

@@ -230,7 +230,10 @@ static const rop_case rops[] = {
     {"add rsp; pop rdi; ret (a gadget's tail)", "linux", PROG("4883c4085fc3") TAIL, true},
     {"jmp rcx (ff e1: FF /4 is no call)", "linux", PROG("488d0d00000000ffe1") TAIL, true},
     {"a call that ends one byte early (e8 rel32; nop)", "linux", PROG("e80000000090") TAIL, true},
-    {"the stub returns into no mapping", "linux", "{\"symbol_info\":\"Unknown\"}" TAIL, true},
+    {"the stub returns into no mapping (the process confirmed it)", "linux",
+     "{\"symbol_info\":\"Unknown\",\"mapping\":\"none\"}" TAIL, true},
+    {"Unknown above the stub, unconfirmed (the process was gone)", "linux",
+     "{\"symbol_info\":\"Unknown\"}" TAIL, false},
     {"libc calls the stub, a gadget entered libc", "linux",
      "{\"symbol_info\":\"/usr/lib/x86_64-linux-gnu/libc.so.6!pkey_mprotect+0x2e\","
      "\"callsite_leading_bytes\":\"4489c2e8f1feffff\"}," PROG("4883c4085a5e5fc3") TAIL,
