@@ -51,6 +51,9 @@ static void usage(FILE *f)
           "                        `code` lines name runtimes by their symbols\n"
           "  --ring-mb N           kernel-to-user ring buffer in MiB, a power of two up to\n"
           "                        1024 (default 16); raise it if the counts show losses\n"
+          "  --state-mb N          cap on sequence and process-tree state (default 64: events\n"
+          "                        with call stacks are large); the stalest is evicted and\n"
+          "                        counted in the stop and interval lines\n"
           "  --module-attempts     on kernels built without module support, watch module\n"
           "                        load attempts anyway (a hook on every syscall, ~+100 ns)\n"
           "  --no-kill             do not carry out [[actions]] kill_process\n"
@@ -301,13 +304,18 @@ static void print_stats(const modus_sensor *s, const live *l, double secs, const
 {
     modus_sensor_stats st;
     modus_sensor_stats_get(s, &st);
+    modus_state_stats ss; /* sequence and process-tree state: evictions are never silent */
+    modus_alerter_state(l->alerter, &ss);
     fprintf(stderr,
             "modus live: %s%.0f s: %llu events, %llu alerts, %llu lost in the kernel, "
-            "%llu records (%llu malformed), %llu stacks unwound, %llu processes tracked\n",
+            "%llu records (%llu malformed), %llu stacks unwound, %llu processes tracked; "
+            "state: %llu evicted (peak %.1f MB of %.0f MB)\n",
             when, secs, (unsigned long long)l->events,
             (unsigned long long)modus_alerter_count(l->alerter), (unsigned long long)st.lost,
             (unsigned long long)st.records, (unsigned long long)(st.bad + l->bad),
-            (unsigned long long)st.unwound, (unsigned long long)st.processes);
+            (unsigned long long)st.unwound, (unsigned long long)st.processes,
+            (unsigned long long)(ss.evicted_partials + ss.evicted_procs), ss.peak / 1048576.0,
+            ss.limit / 1048576.0);
     if (l->pub) {
         modus_publisher_stats ps;
         char counts[512];
@@ -413,6 +421,7 @@ int cmd_live(int argc, char **argv)
                                          {"backend", required_argument, NULL, 'b'},
                                          {"stack-bytes", required_argument, NULL, 'B'},
                                          {"ring-mb", required_argument, NULL, 'M'},
+                                         {"state-mb", required_argument, NULL, 'Z'},
                                          {"module-attempts", no_argument, NULL, 'R'},
                                          {"no-kill", no_argument, NULL, 'K'},
                                          {"stats-interval", required_argument, NULL, 'i'},
@@ -444,6 +453,7 @@ int cmd_live(int argc, char **argv)
     live l = {0};
     modus_sensor_opts so = {0};
     optind = 1;
+    unsigned long state_mb = 64;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -506,6 +516,16 @@ int cmd_live(int argc, char **argv)
                 return EXIT_USAGE;
             }
             so.ring_mb = (uint32_t)v;
+            break;
+        }
+        case 'Z': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || v < 1 || v > 65536) {
+                cli_error("live: --state-mb needs a number from 1 to 65536, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            state_mb = v;
             break;
         }
         case 'R': so.module_attempts = true; break;
@@ -616,6 +636,9 @@ int cmd_live(int argc, char **argv)
         rc = EXIT_USAGE;
         goto done;
     }
+    /* a sensor's events carry their call stacks (KBs each): a larger default
+     * cap than a file scan's, so sequences are not evicted on a busy host */
+    modus_alerter_state_limit(l.alerter, (size_t)state_mb << 20);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

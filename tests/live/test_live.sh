@@ -51,6 +51,8 @@ expect_eq "the sensor dropped every capability it no longer needs" \
 "$MODUS" live --ring-mb 3 --duration 1 2>"$TMP/ring.err"
 expect_eq "--ring-mb takes powers of two only (exit 2)" "$?" 2
 check "--ring-mb says what it takes" grep -q "power of two" "$TMP/ring.err"
+"$MODUS" live --state-mb 0 --duration 1 2>"$TMP/state.err"
+expect_eq "--state-mb takes 1 to 65536 (exit 2)" "$?" 2
 # --backend lsm: either the kernel takes BPF LSM programs and the sensor says
 # so, or it refuses and --backend lsm stops with the reason (exit 2)
 if grep -q "no lsm: the kernel refuses" "$TMP/err"; then
@@ -111,6 +113,7 @@ rc=$?
 SENSOR=
 expect_eq "the sensor exits 0 on SIGINT" "$rc" 0
 check "the sensor prints its counts when it stops" grep -q "stopped after .* events, .* alerts, .* lost in the kernel" "$TMP/err"
+check "the stop line counts the evicted sequence and process state" grep -Eq "stopped after .*; state: [0-9]+ evicted \(peak [0-9.]+ MB of 64 MB\)" "$TMP/err"
 grep "stopped after" "$TMP/err"
 # KEEP_LIVE_OUT=FILE keeps what the sensor wrote, for a look after a failure
 [ -n "${KEEP_LIVE_OUT:-}" ] && cp "$OUT" "$KEEP_LIVE_OUT"
