@@ -43,3 +43,21 @@ sensor_stop() {
     SENSOR=
     return $rc
 }
+
+# live_descendants FILE PID: the pids descended from PID (not PID itself),
+# from the fork and exec events in FILE, space-separated
+live_descendants() {
+    jq -r 'select(.event.kind == "event" and (.event.action == "fork" or .event.action == "exec")) | "\(.process.pid) \(.process.parent.pid)"' "$1" |
+        python3 -c 'import sys
+kids = {}
+for l in sys.stdin:
+    c, p = l.split()
+    kids.setdefault(p, set()).add(c)
+seen, todo = set(), [sys.argv[1]]
+while todo:
+    for c in kids.get(todo.pop(), ()):
+        if c not in seen:
+            seen.add(c)
+            todo.append(c)
+print(" ".join(sorted(seen)))' "$2"
+}

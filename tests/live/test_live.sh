@@ -207,20 +207,7 @@ want="$PID_py $PID_pl $PID_sh $PID_pyunit ${PID_node:-} $PID_raw"
 # (java is not in the persistence rule's modalities: a JVM writing a cron file is
 # not unusual enough on its own; it must raise no alert)
 # only this script's descendants count (another test run may share the machine)
-mine=$(jq -r 'select(.event.kind == "event" and (.event.action == "fork" or .event.action == "exec")) | "\(.process.pid) \(.process.parent.pid)"' "$OUT" |
-    python3 -c 'import sys
-kids = {}
-for l in sys.stdin:
-    c, p = l.split()
-    kids.setdefault(p, set()).add(c)
-seen, todo = set(), [sys.argv[1]]
-while todo:
-    p = todo.pop()
-    for c in kids.get(p, ()):
-        if c not in seen:
-            seen.add(c)
-            todo.append(c)
-print(" ".join(sorted(seen)))' $$)
+mine=$(live_descendants "$OUT" $$)
 stray=$(jq -r 'select(.event.kind == "alert") | "\(.process.pid) \(.process.name) \(.rule.name)"' "$OUT" |
     while read -r pid rest; do
         case " $mine " in *" $pid "*) ;; *) continue ;; esac

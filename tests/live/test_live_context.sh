@@ -229,21 +229,7 @@ check "every event of tee carries the launch modality (its end too)" \
     has '.event.action == "end" and .process.name == "tee" and .process.parent.modality.name == "shell"'
 
 # ---- 5: benign workloads raise nothing ---------------------------------------------------------
-desc() { # PID -> PID and its descendants, from the fork/exec events
-    jq -r 'select(.event.kind == "event" and (.event.action == "fork" or .event.action == "exec")) | "\(.process.pid) \(.process.parent.pid)"' "$OUT" |
-        python3 -c 'import sys
-kids = {}
-for l in sys.stdin:
-    c, p = l.split()
-    kids.setdefault(p, set()).add(c)
-seen, todo = {sys.argv[1]}, [sys.argv[1]]
-while todo:
-    for c in kids.get(todo.pop(), ()):
-        if c not in seen:
-            seen.add(c)
-            todo.append(c)
-print(" ".join(sorted(seen)))' "$1"
-}
+desc() { echo "$1 $(live_descendants "$OUT" "$1")"; } # PID -> PID and its descendants
 benign=$(desc $PID_BENIGN)
 check "the benign workloads were followed (apt-get, dpkg, the maintainer script)" \
     [ "$(jq -r --arg c "$CRON_DEB2" 'select(.event.kind == "event" and .file.path == $c and .event.action != "deletion") | .process.name' "$OUT" | head -1)" = cp ]

@@ -196,20 +196,7 @@ expect_eq "C mprotect called normally: modality" "$(jq -r .modality.name <<<"$e"
 expect_eq "C mprotect called normally: no stub_entered_by_return" "$(jq -r '.modality.anomalies | index("stub_entered_by_return")' <<<"$e")" null
 
 # benign workloads: nothing of this script's but the ROP program has a ROP-shaped stack
-mine=$(jq -r 'select(.event.kind == "event" and (.event.action == "fork" or .event.action == "exec")) | "\(.process.pid) \(.process.parent.pid)"' "$OUT" |
-    python3 -c 'import sys
-kids = {}
-for l in sys.stdin:
-    c, p = l.split()
-    kids.setdefault(p, set()).add(c)
-seen, todo = set(), [sys.argv[1]]
-while todo:
-    p = todo.pop()
-    for c in kids.get(p, ()):
-        if c not in seen:
-            seen.add(c)
-            todo.append(c)
-print(" ".join(sorted(seen)))' $$)
+mine=$(live_descendants "$OUT" $$)
 check "the descendants of this script were followed" [ -n "$mine" ]
 # every event whose modality came from a stack (its own, or the exec caller's)
 nstack=0

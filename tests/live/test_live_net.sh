@@ -137,21 +137,7 @@ check "no record lost in the kernel" grep -q " 0 lost in the kernel" "$TMP/err"
 
 evq() { jq -c "select(.event.kind == \"event\" and ($1))" "$OUT" | head -1; }
 frames() { jq -r '[.process.thread.Ext.call_stack[].symbol_info] | join(" | ")'; }
-descendants() { # PID -> the pid and its descendants, from fork/exec events
-    jq -r 'select(.event.kind == "event" and (.event.action == "fork" or .event.action == "exec")) | "\(.process.pid) \(.process.parent.pid)"' "$OUT" |
-        python3 -c 'import sys
-kids = {}
-for l in sys.stdin:
-    c, p = l.split()
-    kids.setdefault(p, set()).add(c)
-seen, todo = {sys.argv[1]}, [sys.argv[1]]
-while todo:
-    for c in kids.get(todo.pop(), ()):
-        if c not in seen:
-            seen.add(c)
-            todo.append(c)
-print(" ".join(sorted(seen)))' "$1"
-}
+descendants() { echo "$1 $(live_descendants "$OUT" "$1")"; } # PID -> PID and its descendants
 alerts_in() { # "PIDS" -> rule names alerted on any of them, sorted, one per line
     jq -r --arg p " $1 " 'select(.event.kind == "alert") | select(" \(.process.pid) " as $x | $p | contains($x)) | .rule.name' "$OUT" | sort -u
 }
