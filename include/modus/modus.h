@@ -305,6 +305,8 @@ void modus_alerter_rule_stats(const modus_alerter *a, size_t rule, uint64_t *run
                               uint64_t *alerts);
 /* Candidate rules per event (rules run on it): mean and 95th percentile. */
 void modus_alerter_candidates(const modus_alerter *a, double *mean, uint64_t *p95);
+/* --profile: strings whose matches came from the value cache, and the rest */
+void modus_alerter_value_cache(const modus_alerter *a, uint64_t *hits, uint64_t *misses);
 /* Rules that keep part of a where clause for the tree walker (field-to-field
  * comparisons, arithmetic, other functions...), and what the first such part
  * of rule `idx` is (NULL: the rule runs wholly as programs). */

@@ -420,6 +420,12 @@ void modus_alerter_candidates(const modus_alerter *a, double *mean, uint64_t *p9
     }
 }
 
+void modus_alerter_value_cache(const modus_alerter *a, uint64_t *hits, uint64_t *misses)
+{
+    uint64_t flushes;
+    pf_scratch_stats(&a->ps, hits, misses, &flushes);
+}
+
 size_t modus_alerter_residual(const modus_alerter *a)
 {
     return a->residual;
@@ -492,6 +498,9 @@ void alerter_absorb(modus_alerter *dst, const modus_alerter *src)
     for (size_t i = 0; i <= dst->rs->n; i++) dst->ncand[i] += src->ncand[i];
     dst->events += src->events;
     dst->alerts += src->alerts;
+    dst->ps.vc_hits += src->ps.vc_hits;
+    dst->ps.vc_misses += src->ps.vc_misses;
+    dst->ps.vc_flushes += src->ps.vc_flushes;
     dst->state.bytes += src->state.bytes;
     dst->state.peak += src->state.peak;
     dst->state.limit += src->state.limit;

@@ -1022,6 +1022,15 @@ const uint32_t *pf_leaf_tests(const prefilter *pf, uint32_t i, uint32_t *n)
     return leaf_recs(pf)[i].tests;
 }
 
+/* the value cache (below) */
+#define PF_VC_SLOTS (1u << 14)
+#define PF_VC_SEEN  (1u << 16) /* the doorkeeper: hashes seen once */
+#define PF_VC_LEN   512
+#define PF_VC_REC   4096
+#define PF_VC_BYTES (4u << 20)
+static bool vc_enabled(void);
+static void vc_flush(pf_scratch *ps);
+
 bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
 {
     memset(ps, 0, sizeof *ps);
@@ -1033,6 +1042,16 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
     ps->holds = calloc(pf->ntests / 64 + 1, sizeof *ps->holds);
     ps->rdone = calloc(pf->nresids + 1, sizeof *ps->rdone);
     ps->rval = calloc(pf->nresids + 1, 1);
+    if (vc_enabled() && !pf->off) {
+        ps->vc = calloc(PF_VC_SLOTS, sizeof *ps->vc);
+        ps->vt = calloc(pf->ntests + 1, sizeof *ps->vt);
+        ps->vl = calloc(pf->nleaves + 1, sizeof *ps->vl);
+        ps->vseen = calloc(PF_VC_SEEN, sizeof *ps->vseen);
+        if (!ps->vc || !ps->vt || !ps->vl || !ps->vseen) { /* no cache: correct, slower */
+            free(ps->vc), free(ps->vt), free(ps->vl), free(ps->vseen);
+            ps->vc = NULL, ps->vt = ps->vl = ps->vseen = NULL;
+        }
+    }
     for (size_t i = 0; i < pf->nfields + pf->ntfields; i++) {
         const pf_field *f = i < pf->nfields ? &pf->fields[i] : &pf->tfields[i - pf->nfields];
         hs_scratch_t *hs = ps->hs;
@@ -1053,6 +1072,13 @@ void pf_scratch_free(pf_scratch *ps)
     free(ps->holds);
     free(ps->rdone);
     free(ps->rval);
+    vc_flush(ps);
+    free(ps->vc);
+    free(ps->vt);
+    free(ps->vl);
+    free(ps->vseen);
+    free(ps->vbuf);
+    free(ps->vrec);
     hs_free_scratch(ps->hs);
     memset(ps, 0, sizeof *ps);
 }
@@ -1282,16 +1308,55 @@ static void dump_field(const pf_field *f, const char *what)
             (int)f->path.n, f->path.p, f->npats, f->nstates, f->ndense, f->ncls, bytes / 1024);
 }
 
+/* A test field whose path the prefilter reads too is matched with it: its
+ * patterns, exact values and atom-less tests join the prefilter field's, so
+ * that each string is looked up and scanned once per event, by the
+ * prefilter, which leaves the test field's state for the programs. */
+static bool link_fields(prefilter *pf)
+{
+    for (size_t t = 0; t < pf->ntfields; t++) {
+        pf_field *tf = &pf->tfields[t];
+        size_t i = 0;
+        while (i < pf->nfields && (pf->fields[i].category || pf->fields[i].link ||
+                                   !sv_eq(pf->fields[i].path, tf->path)))
+            i++;
+        if (i == pf->nfields) continue;
+        pf_field *f = &pf->fields[i];
+        for (uint32_t k = 0; k < tf->npats; k++) {
+            const pf_pat *p = &tf->pats[k];
+            pf_pat *q = pat_get(pf, f, p->lit, p->anchor);
+            if (!q) return false;
+            for (uint32_t j = 0; j < p->tests.n; j++)
+                if (!refs_add(&q->tests, p->tests.v[j])) return false;
+        }
+        for (size_t k = 0; k < tf->cap; k++) {
+            const pf_exact *e = &tf->tab[k];
+            if (!e->value.p) continue;
+            pf_exact *x = exact_get(pf, f, e->value);
+            if (!x) return false;
+            for (uint32_t j = 0; j < e->tests.n; j++)
+                if (!refs_add(&x->tests, e->tests.v[j])) return false;
+        }
+        for (uint32_t j = 0; j < tf->always.n; j++)
+            if (!refs_add(&f->always, tf->always.v[j])) return false;
+        f->link = (uint32_t)t + 1;
+        tf->link = (uint32_t)i + 1;
+    }
+    return true;
+}
+
 bool prefilter_build(prefilter *pf)
 {
     static int explain = -1;
     if (explain < 0)
         explain = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
+    if (!link_fields(pf)) return false;
     for (size_t i = 0; i < pf->nfields; i++) {
         if (!build_field(&pf->fields[i])) return false;
         if (explain) dump_field(&pf->fields[i], "prefilter field");
     }
     for (size_t i = 0; i < pf->ntfields; i++) {
+        if (pf->tfields[i].link) continue; /* matched by its prefilter field */
         if (!build_field(&pf->tfields[i])) return false;
         if (explain) dump_field(&pf->tfields[i], "test field");
     }
@@ -1358,10 +1423,30 @@ typedef struct marks {
     size_t nw;
     const prefilter *pf;
     pf_scratch *ps;
+    bool rec; /* record what a string hits (the value cache) instead of marking */
 } marks;
+
+static void record(pf_scratch *ps, const void *r, uintptr_t tag)
+{
+    if (ps->nvrec == ps->capvrec) {
+        uint32_t cap = ps->capvrec ? ps->capvrec * 2 : 64;
+        const void **v = realloc(ps->vrec, sizeof *v * cap);
+        if (!v) { /* recorded as lost: the caller matches again, uncached */
+            ps->nvrec = UINT32_MAX;
+            return;
+        }
+        ps->vrec = v, ps->capvrec = cap;
+    }
+    if (ps->nvrec != UINT32_MAX) ps->vrec[ps->nvrec++] = (const void *)((uintptr_t)r | tag);
+}
 
 static void mark(const pf_refs *r, const marks *m)
 {
+    if (m->rec) {
+        if (r->n) record(m->ps, r, 0);
+        return;
+    }
+    if (!m->cand) return; /* a test field's state only */
     for (uint32_t i = 0; i < r->n; i++) {
         uint32_t x = r->v[i];
         uint64_t *b = x & PF_LATE ? m->late : m->cand;
@@ -1375,6 +1460,10 @@ static void mark(const pf_refs *r, const marks *m)
 static void candidates(const pf_refs *tests, const marks *m)
 {
     pf_scratch *ps = m->ps;
+    if (m->rec) {
+        record(ps, tests, 1);
+        return;
+    }
     for (uint32_t i = 0; i < tests->n; i++) {
         uint32_t ti = tests->v[i];
         if (ps->cand[ti] == ps->tick) continue;
@@ -1439,7 +1528,7 @@ static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_
     }
 }
 
-static void match_value(const pf_field *f, const char *s, size_t n, const marks *m)
+static void match_raw(const pf_field *f, const char *s, size_t n, const marks *m)
 {
     if (f->cap && n <= f->maxexact) {
         uint32_t hv = hash_lower(s, n);
@@ -1467,6 +1556,212 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     } else {
         scan(f, s, 0, n, n, m);
     }
+}
+
+/* ---- the value cache ---------------------------------------------------------
+ *
+ * Telemetry repeats its strings: every event of a process carries its
+ * executable, command line and parent, a library's path comes back with
+ * each load, a call stack summary with each API call. What one string of a
+ * field matches (the rules its atoms mark, the candidate tests and their
+ * leaves) depends on the string alone, so it is recorded once, flattened to
+ * three lists without duplicates, and replayed when the same string comes
+ * again: a hash and a compare instead of the automaton's walk through a
+ * table too big for the cache, and the tests' leaves gathered from one
+ * place. Direct-mapped by (field, string), kept from a string's second
+ * sighting (a doorkeeper of hashes seen once); strings longer than PF_VC_LEN
+ * and records longer than PF_VC_REC are not kept; past PF_VC_BYTES the whole
+ * cache is emptied (per thread). Fields without an automaton (exact values
+ * only) skip it: their hash lookup is already one probe. MODUS_VALUE_CACHE=off
+ * turns it off (to measure; the answers are the same).
+ */
+
+
+typedef struct pf_vent {
+    uint64_t h;
+    uint32_t fid, n;            /* field (fields, then tfields), string length */
+    uint32_t nref, ntest, nleaf; /* v: refs, tests, leaves, then the string */
+    uint32_t v[];
+} pf_vent;
+
+static size_t vent_bytes(const pf_vent *e)
+{
+    return sizeof *e + sizeof *e->v * ((size_t)e->nref + e->ntest + e->nleaf) + e->n;
+}
+
+static uint64_t vhash(const char *s, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull), w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    return h ^ (h >> 29);
+}
+
+static bool vc_enabled(void)
+{
+    static int on = -1;
+    if (on < 0) on = !(getenv("MODUS_VALUE_CACHE") && !strcmp(getenv("MODUS_VALUE_CACHE"), "off"));
+    return on;
+}
+
+static void vc_flush(pf_scratch *ps)
+{
+    for (uint32_t i = 0; ps->vc && i < PF_VC_SLOTS; i++) {
+        free(ps->vc[i]);
+        ps->vc[i] = NULL;
+    }
+    ps->vc_bytes = 0;
+}
+
+static bool vbuf_push(pf_scratch *ps, uint32_t x)
+{
+    if (ps->nvbuf == ps->capvbuf) {
+        uint32_t cap = ps->capvbuf ? ps->capvbuf * 2 : 256;
+        uint32_t *v = realloc(ps->vbuf, sizeof *v * cap);
+        if (!v) return false;
+        ps->vbuf = v, ps->capvbuf = cap;
+    }
+    ps->vbuf[ps->nvbuf++] = x;
+    return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* the recorded hits as refs, tests, leaves (each without duplicates) in
+ * ps->vbuf; false when out of memory */
+static bool flatten(const prefilter *pf, pf_scratch *ps, uint32_t *nref, uint32_t *ntest,
+                    uint32_t *nleaf)
+{
+    ps->nvbuf = 0;
+    if (!++ps->vtick) {
+        memset(ps->vt, 0, sizeof *ps->vt * (pf->ntests + 1));
+        memset(ps->vl, 0, sizeof *ps->vl * (pf->nleaves + 1));
+        ps->vtick = 1;
+    }
+    for (uint32_t i = 0; i < ps->nvrec; i++) {
+        if ((uintptr_t)ps->vrec[i] & 1) continue;
+        const pf_refs *r = ps->vrec[i];
+        for (uint32_t k = 0; k < r->n; k++)
+            if (!vbuf_push(ps, r->v[k])) return false;
+    }
+    if (ps->nvbuf > 1) { /* rules: sorted, unique */
+        qsort(ps->vbuf, ps->nvbuf, sizeof *ps->vbuf, cmp_u32);
+        uint32_t w = 1;
+        for (uint32_t i = 1; i < ps->nvbuf; i++)
+            if (ps->vbuf[i] != ps->vbuf[w - 1]) ps->vbuf[w++] = ps->vbuf[i];
+        ps->nvbuf = w;
+    }
+    *nref = ps->nvbuf;
+    for (uint32_t i = 0; i < ps->nvrec; i++) {
+        if (!((uintptr_t)ps->vrec[i] & 1)) continue;
+        const pf_refs *r = (const pf_refs *)((uintptr_t)ps->vrec[i] & ~(uintptr_t)1);
+        for (uint32_t k = 0; k < r->n; k++) {
+            uint32_t t = r->v[k];
+            if (ps->vt[t] == ps->vtick) continue;
+            ps->vt[t] = ps->vtick;
+            if (!vbuf_push(ps, t)) return false;
+        }
+    }
+    *ntest = ps->nvbuf - *nref;
+    for (uint32_t i = *nref, e = ps->nvbuf; i < e; i++) {
+        const pf_test *t = &pf->tests[ps->vbuf[i]];
+        for (uint32_t k = 0; k < t->leaves.n; k++) {
+            uint32_t l = t->leaves.v[k];
+            if (ps->vl[l] == ps->vtick) continue;
+            ps->vl[l] = ps->vtick;
+            if (!vbuf_push(ps, l)) return false;
+        }
+    }
+    *nleaf = ps->nvbuf - *nref - *ntest;
+    return true;
+}
+
+/* what mark() and candidates() would have done for the recorded hits */
+static void replay(const uint32_t *v, uint32_t nref, uint32_t ntest, uint32_t nleaf, const marks *m)
+{
+    pf_scratch *ps = m->ps;
+    for (uint32_t i = 0; i < nref && m->cand; i++) {
+        uint32_t x = v[i];
+        uint64_t *b = x & PF_LATE ? m->late : m->cand;
+        if (x & PF_SECOND) b += m->nw;
+        set_bit(b, x & ~(PF_LATE | PF_SECOND));
+    }
+    v += nref;
+    for (uint32_t i = 0; i < ntest; i++) ps->cand[v[i]] = ps->tick;
+    v += ntest;
+    for (uint32_t i = 0; i < nleaf; i++) set_bit(ps->lbits, v[i]);
+}
+
+static void match_value(const pf_field *f, const char *s, size_t n, const marks *m)
+{
+    pf_scratch *ps = m->ps;
+    const prefilter *pf = m->pf;
+    if ((!f->nstates && !f->hs) || n > PF_VC_LEN || !ps->vc) {
+        match_raw(f, s, n, m);
+        return;
+    }
+    uint32_t fid = f >= pf->fields && f < pf->fields + pf->nfields
+                       ? (uint32_t)(f - pf->fields)
+                       : (uint32_t)(pf->nfields + (size_t)(f - pf->tfields));
+    uint64_t h = vhash(s, n, fid);
+    pf_vent **slot = &ps->vc[h & (PF_VC_SLOTS - 1)], *e = *slot;
+    if (e && e->h == h && e->fid == fid && e->n == n &&
+        !memcmp(e->v + e->nref + e->ntest + e->nleaf, s, n)) {
+        ps->vc_hits++;
+        replay(e->v, e->nref, e->ntest, e->nleaf, m);
+        return;
+    }
+    ps->vc_misses++;
+    /* a string is kept from its second sighting on: most of those seen
+     * once (a file's path, an API call's arguments) are never seen again */
+    uint32_t *seen = &ps->vseen[(h >> 20) & (PF_VC_SEEN - 1)], tag = (uint32_t)h | 1u;
+    if (*seen != tag) {
+        *seen = tag;
+        match_raw(f, s, n, m);
+        return;
+    }
+    marks r = *m;
+    r.rec = true;
+    ps->nvrec = 0;
+    match_raw(f, s, n, &r);
+    uint32_t nref, ntest, nleaf;
+    if (ps->nvrec == UINT32_MAX || !flatten(pf, ps, &nref, &ntest, &nleaf)) {
+        match_raw(f, s, n, m); /* out of memory: uncached */
+        return;
+    }
+    replay(ps->vbuf, nref, ntest, nleaf, m);
+    if (ps->nvbuf > PF_VC_REC) return;
+    size_t bytes = sizeof(pf_vent) + sizeof(uint32_t) * ps->nvbuf + n;
+    if (ps->vc_bytes + bytes > PF_VC_BYTES) {
+        vc_flush(ps);
+        ps->vc_flushes++;
+    }
+    pf_vent *x = malloc(bytes); /* (the slot's old entry may be gone with the flush) */
+    if (!x) return;
+    *x = (pf_vent){h, fid, (uint32_t)n, nref, ntest, nleaf};
+    memcpy(x->v, ps->vbuf, sizeof *x->v * ps->nvbuf);
+    memcpy(x->v + ps->nvbuf, s, n);
+    if (*slot) ps->vc_bytes -= vent_bytes(*slot);
+    free(*slot);
+    *slot = x;
+    ps->vc_bytes += bytes;
+}
+
+void pf_scratch_stats(const pf_scratch *ps, uint64_t *hits, uint64_t *misses, uint64_t *flushes)
+{
+    *hits = ps->vc_hits;
+    *misses = ps->vc_misses;
+    *flushes = ps->vc_flushes;
 }
 
 /* every string of a node (the value, or an array's elements): its state */
@@ -1498,7 +1793,7 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
                      uint64_t *cand, uint64_t *late, pf_scratch *ps)
 {
     size_t nw = pf->nwords;
-    marks mk = {cand, late, nw, pf, ps}, *m = &mk;
+    marks mk = {cand, late, nw, pf, ps, false}, *m = &mk;
     memset(ps->lbits, 0, (pf->nleaves / 64 + 1) * sizeof *ps->lbits);
     memset(ps->fstate, 0, pf->ntfields);
     ps->doc = d;
@@ -1530,14 +1825,15 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
         if (anc[pf->lin[i].slot >> 6] >> (pf->lin[i].slot & 63) & 1) mark(&pf->lin[i].refs, m);
     for (size_t i = 0; i < pf->nfields; i++) {
         const pf_field *f = &pf->fields[i];
-        uint32_t node;
+        uint32_t node = 0;
+        uint8_t st = FS_MISSING;
         if (f->category) { /* as category_ok() reads it */
             node = node_of(&c, pf->cat_id, "event.category", 14);
             if (!node || d->nodes[node].type == MJ_NULL)
                 node = node_of(&c, pf->etype_id, "event_type", 10);
         } else {
             uint32_t from = f->group != UINT32_MAX ? at[f->group] : 1;
-            if (!from) continue;
+            if (!from) goto done;
             if (from > 1 && f->rest) { /* the member "head" itself: from there */
                 uint32_t off = f->rest;
                 if (f->sub != UINT32_MAX) { /* and from "head.sub", found once per event */
@@ -1545,7 +1841,7 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
                         uint32_t k = sub_node(d, from, pf->subs[f->sub].name);
                         sat[f->sub] = k == UINT32_MAX ? 2 : k ? k + 2 : 1;
                     }
-                    if (sat[f->sub] == 1) continue; /* absent */
+                    if (sat[f->sub] == 1) goto done; /* absent */
                     if (sat[f->sub] > 2) {
                         from = sat[f->sub] - 2;
                         off = f->rest2;
@@ -1559,11 +1855,15 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
                 node = node_of(&c, f->id, f->path.p, (uint32_t)f->path.n);
             }
         }
-        if (!node) continue;
-        const mj_node *nd = &d->nodes[node];
-        if (nd->type == MJ_NULL) continue;
-        mark(&f->exists, m);
-        match_node(f, d, node, m);
+        if (node && d->nodes[node].type != MJ_NULL) {
+            mark(&f->exists, m);
+            st = match_node(f, d, node, m);
+        }
+    done:
+        if (f->link) { /* the test field of the same path: its state too */
+            ps->fstate[f->link - 1] = st + 1;
+            ps->fnode[f->link - 1] = node;
+        }
     }
     /* a rule with two clauses needs both */
     for (size_t w = 0; w < nw; w++) {
@@ -1576,11 +1876,12 @@ uint8_t pf_field_state(const prefilter *pf, pf_scratch *ps, const eql_ctx *c, ui
 {
     if (ps->fstate[tf]) return ps->fstate[tf] - 1;
     const pf_field *f = &pf->tfields[tf];
+    if (f->link) f = &pf->fields[f->link - 1]; /* not set by the prefilter: match it here */
     const mj_doc *d = c->doc;
     uint32_t node = node_of(c, f->id, f->path.p, (uint32_t)f->path.n);
     uint8_t st = FS_MISSING;
     if (node && d->nodes[node].type != MJ_NULL) {
-        marks mk = {NULL, NULL, 0, pf, ps};
+        marks mk = {NULL, NULL, 0, pf, ps, false};
         st = match_node(f, d, node, &mk);
     }
     ps->fnode[tf] = node;

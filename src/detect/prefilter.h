@@ -97,6 +97,8 @@ typedef struct pf_field {
     uint32_t maxexact;       /* longest exact value: longer values skip the hash */
     void *hs;                /* many substrings: a Vectorscan database of every pattern
                                 (id = pats index) instead of the automaton */
+    uint32_t link; /* a prefilter field: the test field of the same path it also
+                      matches, +1; a test field: the prefilter field that does, +1 */
 } pf_field;
 
 typedef struct pf_lin {
@@ -155,6 +157,16 @@ typedef struct pf_scratch {
     uint32_t tick;
     const mj_doc *doc; /* the event the bits describe */
     void *hs;          /* Vectorscan scratch for every database of the table */
+    /* the value cache (detect_prefilter.c): what a string of a field
+     * matched, replayed when the same string comes again */
+    struct pf_vent **vc;        /* PF_VC_SLOTS entries, direct-mapped */
+    size_t vc_bytes;            /* held by the entries (flushed past PF_VC_BYTES) */
+    uint32_t *vt, *vl, vtick;   /* per test, per leaf: stamps while flattening */
+    uint32_t *vseen;            /* hashes of strings seen once */
+    uint32_t *vbuf, nvbuf, capvbuf;         /* the flattened record */
+    const void **vrec;                      /* pf_refs hit while recording ... */
+    uint32_t nvrec, capvrec;                /* ... tagged in bit 0: tests, not refs */
+    uint64_t vc_hits, vc_misses, vc_flushes;
 } pf_scratch;
 
 /* off: every rule runs on every event (MODUS_PREFILTER=off, to check it). */
@@ -173,6 +185,8 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
 void prefilter_free(prefilter *pf);
 
 bool pf_scratch_init(const prefilter *pf, pf_scratch *ps);
+/* --profile: the value cache's hits and misses so far */
+void pf_scratch_stats(const pf_scratch *ps, uint64_t *hits, uint64_t *misses, uint64_t *flushes);
 void pf_scratch_free(pf_scratch *ps);
 
 /* ---- the shared table's entries (detect_program.c builds them) ---------- */
