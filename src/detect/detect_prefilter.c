@@ -1027,7 +1027,7 @@ const uint32_t *pf_leaf_tests(const prefilter *pf, uint32_t i, uint32_t *n)
 #define PF_VC_SEEN  (1u << 16) /* the doorkeeper: hashes seen once */
 #define PF_VC_LEN   512
 #define PF_VC_REC   4096
-#define PF_VC_BYTES (4u << 20)
+#define PF_VC_BYTES (2u << 20)
 static bool vc_enabled(void);
 static void vc_flush(pf_scratch *ps);
 
