@@ -343,13 +343,21 @@ static int do_check(opts *o, int argc, char **argv)
     if (c.alerter) modus_alerter_finish(c.alerter);
     fflush(stdout);
     double dt = now() - t0;
+    char state[128] = ""; /* the rules' sequence and process state: evictions are never silent */
+    if (c.alerter) {
+        modus_state_stats ss;
+        modus_alerter_state(c.alerter, &ss);
+        snprintf(state, sizeof state, "; state: %llu evicted (peak %.1f MB of %.0f MB)",
+                 (unsigned long long)(ss.evicted_partials + ss.evicted_procs), ss.peak / 1048576.0,
+                 ss.limit / 1048576.0);
+    }
     if (!o->quiet || c.failed)
         fprintf(stderr,
                 "modus: baseline: checked %llu events against %s (%s) in %.2f s (%.0f "
-                "events/s): %llu %s; errors: %llu\n",
+                "events/s): %llu %s; errors: %llu%s\n",
                 (unsigned long long)n.events, o->db, modus_baseline_backend(b), dt,
                 dt > 0 ? (double)n.events / dt : 0.0, (unsigned long long)c.deviant,
-                c.alerter ? "rule alerts" : "deviations", (unsigned long long)cli_errors(&n));
+                c.alerter ? "rule alerts" : "deviations", (unsigned long long)cli_errors(&n), state);
     if (c.failed || cli_errors(&n))
         rc = EXIT_USAGE;
     else

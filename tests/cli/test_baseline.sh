@@ -89,6 +89,9 @@ api where baseline.new == true and modality.name in ("powershell", "dotnet") and
 '''
 EOF
 "$MODUS" baseline check -q --db "$DB" --rules "$TMP/rule.toml" "$TMP/check.ndjson" >"$TMP/rule_alerts.ndjson"
+"$MODUS" baseline check --db "$DB" --rules "$TMP/rule.toml" "$TMP/check.ndjson" 2>"$TMP/rule_check.err" >/dev/null
+check "check --rules: the summary says what the rules' state evicted" \
+    grep -Eq "rule alerts; errors: 0; state: [0-9]+ evicted \(peak [0-9.]+ MB of [0-9]+ MB\)" "$TMP/rule_check.err"
 expect_eq "a rule over baseline.* fires on p1 only" \
     "$(jq -r '.rule.id + " " + .events[0].planted + " " + (.events[0].baseline.seen_count | tostring)' "$TMP/rule_alerts.ndjson")" \
     "test-baseline-rwx p1 0"
