@@ -1037,8 +1037,8 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
     ps->lbits = calloc(pf->nleaves / 64 + 1, sizeof *ps->lbits);
     ps->fstate = calloc(pf->ntfields + 1, 1);
     ps->fnode = calloc(pf->ntfields + 1, sizeof *ps->fnode);
-    ps->cand = calloc(pf->ntests + 1, sizeof *ps->cand);
-    ps->done = calloc(pf->ntests + 1, sizeof *ps->done);
+    ps->cand = calloc(pf->ntests / 64 + 1, sizeof *ps->cand);
+    ps->done = calloc(pf->ntests / 64 + 1, sizeof *ps->done);
     ps->holds = calloc(pf->ntests / 64 + 1, sizeof *ps->holds);
     ps->rdone = calloc(pf->nresids + 1, sizeof *ps->rdone);
     ps->rval = calloc(pf->nresids + 1, 1);
@@ -1351,6 +1351,9 @@ bool prefilter_build(prefilter *pf)
     if (explain < 0)
         explain = getenv("MODUS_PREFILTER") && !strcmp(getenv("MODUS_PREFILTER"), "explain");
     if (!link_fields(pf)) return false;
+    if (explain)
+        fprintf(stderr, "shared table: %u tests, %u leaves, %u shared residuals, %zu test fields\n",
+                pf->ntests, pf->nleaves, pf->nresids, pf->ntfields);
     for (size_t i = 0; i < pf->nfields; i++) {
         if (!build_field(&pf->fields[i])) return false;
         if (explain) dump_field(&pf->fields[i], "prefilter field");
@@ -1466,8 +1469,8 @@ static void candidates(const pf_refs *tests, const marks *m)
     }
     for (uint32_t i = 0; i < tests->n; i++) {
         uint32_t ti = tests->v[i];
-        if (ps->cand[ti] == ps->tick) continue;
-        ps->cand[ti] = ps->tick;
+        if (ps->cand[ti >> 6] >> (ti & 63) & 1) continue;
+        ps->cand[ti >> 6] |= 1ull << (ti & 63);
         const pf_test *t = &m->pf->tests[ti];
         for (uint32_t k = 0; k < t->leaves.n; k++) set_bit(ps->lbits, t->leaves.v[k]);
     }
@@ -1697,7 +1700,7 @@ static void replay(const uint32_t *v, uint32_t nref, uint32_t ntest, uint32_t nl
         set_bit(b, x & ~(PF_LATE | PF_SECOND));
     }
     v += nref;
-    for (uint32_t i = 0; i < ntest; i++) ps->cand[v[i]] = ps->tick;
+    for (uint32_t i = 0; i < ntest; i++) set_bit(ps->cand, v[i]);
     v += ntest;
     for (uint32_t i = 0; i < nleaf; i++) set_bit(ps->lbits, v[i]);
 }
@@ -1796,10 +1799,10 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
     marks mk = {cand, late, nw, pf, ps, false}, *m = &mk;
     memset(ps->lbits, 0, (pf->nleaves / 64 + 1) * sizeof *ps->lbits);
     memset(ps->fstate, 0, pf->ntfields);
+    memset(ps->cand, 0, (pf->ntests / 64 + 1) * sizeof *ps->cand);
+    memset(ps->done, 0, (pf->ntests / 64 + 1) * sizeof *ps->done);
     ps->doc = d;
     if (!++ps->tick) { /* wrapped: forget every stamp */
-        memset(ps->cand, 0, sizeof *ps->cand * pf->ntests);
-        memset(ps->done, 0, sizeof *ps->done * pf->ntests);
         memset(ps->rdone, 0, sizeof *ps->rdone * pf->nresids);
         ps->tick = 1;
     }

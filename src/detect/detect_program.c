@@ -388,7 +388,7 @@ bool prog_compile(prefilter *pf, arena *a, const eql_node *where, pf_prog *out)
 /* does test t hold for the field's value (a string, or any string of an array)? */
 static bool holds(const prefilter *pf, pf_scratch *ps, uint32_t ti, uint32_t field)
 {
-    if (ps->done[ti] == ps->tick) return ps->holds[ti >> 6] >> (ti & 63) & 1;
+    if (ps->done[ti >> 6] >> (ti & 63) & 1) return ps->holds[ti >> 6] >> (ti & 63) & 1;
     const pf_test *t = &pf->tests[ti];
     const mj_doc *d = ps->doc;
     uint32_t node = ps->fnode[field];
@@ -400,7 +400,7 @@ static bool holds(const prefilter *pf, pf_scratch *ps, uint32_t ti, uint32_t fie
             if (d->nodes[k].type == MJ_STRING)
                 r = pf_test_holds(t, d->nodes[k].v.s, d->nodes[k].len);
     }
-    ps->done[ti] = ps->tick;
+    ps->done[ti >> 6] |= 1ull << (ti & 63);
     if (r)
         ps->holds[ti >> 6] |= 1ull << (ti & 63);
     else
@@ -416,7 +416,8 @@ static int leaf_value(const prefilter *pf, pf_scratch *ps, uint32_t li)
     uint32_t n;
     const uint32_t *t = pf_leaf_tests(pf, li, &n);
     for (uint32_t i = 0; i < n; i++)
-        if (ps->cand[t[i]] == ps->tick && holds(pf, ps, t[i], l->field)) return !l->neg;
+        if ((ps->cand[t[i] >> 6] >> (t[i] & 63) & 1) && holds(pf, ps, t[i], l->field))
+            return !l->neg;
     return l->neg;
 }
 

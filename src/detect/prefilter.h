@@ -149,9 +149,10 @@ typedef struct pf_scratch {
     uint64_t *lbits; /* one bit per leaf: some test of it may hold */
     uint8_t *fstate; /* per field: FS_* */
     uint32_t *fnode; /* per field: its node in the event */
-    uint32_t *cand;  /* per test: == tick when it is a candidate in this event */
-    uint32_t *done;  /* per test: == tick when verified in this event ... */
-    uint64_t *holds; /* ... with this answer (bit per test) */
+    uint64_t *cand;  /* bit per test: a candidate in this event (cleared per event: a
+                        bitset stays in the L1 cache, stamps per test did not) */
+    uint64_t *done;  /* bit per test: verified in this event ... */
+    uint64_t *holds; /* ... with this answer */
     uint32_t *rdone; /* per shared residual: == tick when evaluated in this event ... */
     int8_t *rval;    /* ... with this value (-1 null, 0, 1) */
     uint32_t tick;
