@@ -1047,9 +1047,10 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
         ps->vt = calloc(pf->ntests + 1, sizeof *ps->vt);
         ps->vl = calloc(pf->nleaves + 1, sizeof *ps->vl);
         ps->vseen = calloc(PF_VC_SEEN, sizeof *ps->vseen);
-        if (!ps->vc || !ps->vt || !ps->vl || !ps->vseen) { /* no cache: correct, slower */
-            free(ps->vc), free(ps->vt), free(ps->vl), free(ps->vseen);
-            ps->vc = NULL, ps->vt = ps->vl = ps->vseen = NULL;
+        ps->vref = calloc(pf->ntfields + 1, sizeof *ps->vref);
+        if (!ps->vc || !ps->vt || !ps->vl || !ps->vseen || !ps->vref) { /* no cache: correct, slower */
+            free(ps->vc), free(ps->vt), free(ps->vl), free(ps->vseen), free(ps->vref);
+            ps->vc = NULL, ps->vt = ps->vl = ps->vseen = NULL, ps->vref = NULL;
         }
     }
     for (size_t i = 0; i < pf->nfields + pf->ntfields; i++) {
@@ -1077,6 +1078,7 @@ void pf_scratch_free(pf_scratch *ps)
     free(ps->vt);
     free(ps->vl);
     free(ps->vseen);
+    free(ps->vref);
     free(ps->vbuf);
     free(ps->vrec);
     hs_free_scratch(ps->hs);
@@ -1426,7 +1428,9 @@ typedef struct marks {
     size_t nw;
     const prefilter *pf;
     pf_scratch *ps;
-    bool rec; /* record what a string hits (the value cache) instead of marking */
+    bool rec;    /* record what a string hits (the value cache) instead of marking */
+    bool single; /* the string is the field's whole value (not an array's element) */
+    uint32_t tf; /* the test field whose state this match gives, +1; 0 none */
 } marks;
 
 static void record(pf_scratch *ps, const void *r, uintptr_t tag)
@@ -1582,14 +1586,22 @@ static void match_raw(const pf_field *f, const char *s, size_t n, const marks *m
 
 typedef struct pf_vent {
     uint64_t h;
-    uint32_t fid, n;            /* field (fields, then tfields), string length */
-    uint32_t nref, ntest, nleaf; /* v: refs, tests, leaves, then the string */
-    uint32_t v[];
+    uint32_t fid, n;             /* field (fields, then tfields), string length */
+    uint32_t nref, ntest, nleaf; /* v: refs, tests, leaves, then ... */
+    uint32_t gen;
+    uint32_t v[]; /* ... two bitmaps over the tests: verified, held; then the string */
 } pf_vent;
+
+#define VC_KW(nt) (((nt) + 31) / 32) /* words of a bitmap over nt tests */
+
+static size_t vent_words(const pf_vent *e)
+{
+    return (size_t)e->nref + e->ntest + e->nleaf + 2 * VC_KW(e->ntest);
+}
 
 static size_t vent_bytes(const pf_vent *e)
 {
-    return sizeof *e + sizeof *e->v * ((size_t)e->nref + e->ntest + e->nleaf) + e->n;
+    return sizeof *e + sizeof *e->v * vent_words(e) + e->n;
 }
 
 static uint64_t vhash(const char *s, size_t n, uint64_t seed)
@@ -1719,9 +1731,23 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     uint64_t h = vhash(s, n, fid);
     pf_vent **slot = &ps->vc[h & (PF_VC_SLOTS - 1)], *e = *slot;
     if (e && e->h == h && e->fid == fid && e->n == n &&
-        !memcmp(e->v + e->nref + e->ntest + e->nleaf, s, n)) {
+        !memcmp(e->v + vent_words(e), s, n)) {
         ps->vc_hits++;
         replay(e->v, e->nref, e->ntest, e->nleaf, m);
+        if (m->single && m->tf) { /* the field's value: what its tests gave before */
+            const uint32_t *known = e->v + e->nref + e->ntest + e->nleaf,
+                           *held = known + VC_KW(e->ntest), *t = e->v + e->nref;
+            for (uint32_t w = 0; w < VC_KW(e->ntest); w++)
+                for (uint32_t b = known[w]; b; b &= b - 1) {
+                    uint32_t k = w * 32 + (uint32_t)__builtin_ctz(b), ti = t[k];
+                    ps->done[ti >> 6] |= 1ull << (ti & 63);
+                    if (held[w] >> (k & 31) & 1)
+                        ps->holds[ti >> 6] |= 1ull << (ti & 63);
+                    else
+                        ps->holds[ti >> 6] &= ~(1ull << (ti & 63));
+                }
+            ps->vref[m->tf - 1] = (struct pf_vref){(uint32_t)(slot - ps->vc), e->gen, ps->tick};
+        }
         return;
     }
     ps->vc_misses++;
@@ -1744,20 +1770,40 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     }
     replay(ps->vbuf, nref, ntest, nleaf, m);
     if (ps->nvbuf > PF_VC_REC) return;
-    size_t bytes = sizeof(pf_vent) + sizeof(uint32_t) * ps->nvbuf + n;
+    size_t words = ps->nvbuf + 2 * VC_KW(ntest);
+    size_t bytes = sizeof(pf_vent) + sizeof(uint32_t) * words + n;
     if (ps->vc_bytes + bytes > PF_VC_BYTES) {
         vc_flush(ps);
         ps->vc_flushes++;
     }
     pf_vent *x = malloc(bytes); /* (the slot's old entry may be gone with the flush) */
     if (!x) return;
-    *x = (pf_vent){h, fid, (uint32_t)n, nref, ntest, nleaf};
+    *x = (pf_vent){h, fid, (uint32_t)n, nref, ntest, nleaf, ++ps->vgen};
     memcpy(x->v, ps->vbuf, sizeof *x->v * ps->nvbuf);
-    memcpy(x->v + ps->nvbuf, s, n);
+    memset(x->v + ps->nvbuf, 0, sizeof *x->v * 2 * VC_KW(ntest));
+    memcpy(x->v + words, s, n);
     if (*slot) ps->vc_bytes -= vent_bytes(*slot);
     free(*slot);
     *slot = x;
     ps->vc_bytes += bytes;
+    if (m->single && m->tf)
+        ps->vref[m->tf - 1] = (struct pf_vref){(uint32_t)(slot - ps->vc), x->gen, ps->tick};
+}
+
+void pf_vc_learn(const prefilter *pf, pf_scratch *ps, uint32_t tf, uint32_t ti, bool r)
+{
+    (void)pf;
+    if (!ps->vc) return;
+    const struct pf_vref *ref = &ps->vref[tf];
+    pf_vent *e = ps->vc[ref->slot];
+    if (ref->tick != ps->tick || !e || e->gen != ref->gen) return; /* not cached, or gone */
+    const uint32_t *t = e->v + e->nref;
+    uint32_t lo = 0; /* ti among the entry's tests (a few dozen: a linear search) */
+    while (lo < e->ntest && t[lo] != ti) lo++;
+    if (lo == e->ntest) return;
+    uint32_t *known = e->v + e->nref + e->ntest + e->nleaf, *held = known + VC_KW(e->ntest);
+    known[lo / 32] |= 1u << (lo % 32);
+    if (r) held[lo / 32] |= 1u << (lo % 32);
 }
 
 void pf_scratch_stats(const pf_scratch *ps, uint64_t *hits, uint64_t *misses, uint64_t *flushes)
@@ -1772,7 +1818,9 @@ static uint8_t match_node(const pf_field *f, const mj_doc *d, uint32_t node, con
 {
     const mj_node *nd = &d->nodes[node];
     if (nd->type == MJ_STRING) {
-        match_value(f, nd->v.s, nd->len, m);
+        marks one = *m;
+        one.single = true;
+        match_value(f, nd->v.s, nd->len, &one);
         return FS_STR;
     }
     if (nd->type != MJ_ARRAY) return FS_OTHER;
@@ -1796,7 +1844,7 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
                      uint64_t *cand, uint64_t *late, pf_scratch *ps)
 {
     size_t nw = pf->nwords;
-    marks mk = {cand, late, nw, pf, ps, false}, *m = &mk;
+    marks mk = {cand, late, nw, pf, ps, false, false, 0}, *m = &mk;
     memset(ps->lbits, 0, (pf->nleaves / 64 + 1) * sizeof *ps->lbits);
     memset(ps->fstate, 0, pf->ntfields);
     memset(ps->cand, 0, (pf->ntests / 64 + 1) * sizeof *ps->cand);
@@ -1860,7 +1908,9 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
         }
         if (node && d->nodes[node].type != MJ_NULL) {
             mark(&f->exists, m);
+            mk.tf = f->link;
             st = match_node(f, d, node, m);
+            mk.tf = 0;
         }
     done:
         if (f->link) { /* the test field of the same path: its state too */
@@ -1884,7 +1934,7 @@ uint8_t pf_field_state(const prefilter *pf, pf_scratch *ps, const eql_ctx *c, ui
     uint32_t node = node_of(c, f->id, f->path.p, (uint32_t)f->path.n);
     uint8_t st = FS_MISSING;
     if (node && d->nodes[node].type != MJ_NULL) {
-        marks mk = {NULL, NULL, 0, pf, ps, false};
+        marks mk = {NULL, NULL, 0, pf, ps, false, false, tf + 1};
         st = match_node(f, d, node, &mk);
     }
     ps->fnode[tf] = node;

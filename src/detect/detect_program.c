@@ -405,6 +405,7 @@ static bool holds(const prefilter *pf, pf_scratch *ps, uint32_t ti, uint32_t fie
         ps->holds[ti >> 6] |= 1ull << (ti & 63);
     else
         ps->holds[ti >> 6] &= ~(1ull << (ti & 63));
+    if (d->nodes[node].type == MJ_STRING) pf_vc_learn(pf, ps, field, ti, r);
     return r;
 }
 

@@ -168,6 +168,10 @@ typedef struct pf_scratch {
     const void **vrec;                      /* pf_refs hit while recording ... */
     uint32_t nvrec, capvrec;                /* ... tagged in bit 0: tests, not refs */
     uint64_t vc_hits, vc_misses, vc_flushes;
+    uint32_t vgen;              /* entries made so far: an entry's generation */
+    struct pf_vref {            /* per test field: the entry of its value in this event */
+        uint32_t slot, gen, tick;
+    } *vref;
 } pf_scratch;
 
 /* off: every rule runs on every event (MODUS_PREFILTER=off, to check it). */
@@ -203,6 +207,9 @@ bool pf_test_holds(const pf_test *t, const char *s, size_t n);
 /* the state of test field tf in the current event (FS_*): looked up and
  * matched against all its tests on the first call for the event */
 uint8_t pf_field_state(const prefilter *pf, pf_scratch *ps, const eql_ctx *c, uint32_t tf);
+/* test ti of test field tf held (r) for the field's string in this event:
+ * kept with the string in the value cache, answered from it next time */
+void pf_vc_learn(const prefilter *pf, pf_scratch *ps, uint32_t tf, uint32_t ti, bool r);
 /* the tests of leaf i */
 const uint32_t *pf_leaf_tests(const prefilter *pf, uint32_t i, uint32_t *n);
 
