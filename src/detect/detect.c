@@ -29,8 +29,8 @@
  *     each stage's answer.
  *  4. Per event, a field is read and matched against all its tests once,
  *     the first time a program reads one of its leaves: hash, automaton and
- *     "always" list mark candidate tests and set their leaves' bits; a leaf
- *     whose bit is clear is false (or true, negated) at once; otherwise its
+ *     "always" list mark candidate tests (a bit per test); a leaf without a
+ *     candidate test is false (or true, negated) at once; otherwise its
  *     candidate tests are verified, each once per event. A residual that
  *     depends on the event alone (arraySearch, a number comparison, a
  *     function of one event's fields) is one entry for all the rules that

@@ -1034,7 +1034,6 @@ static void vc_flush(pf_scratch *ps);
 bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
 {
     memset(ps, 0, sizeof *ps);
-    ps->lbits = calloc(pf->nleaves / 64 + 1, sizeof *ps->lbits);
     ps->fstate = calloc(pf->ntfields + 1, 1);
     ps->fnode = calloc(pf->ntfields + 1, sizeof *ps->fnode);
     ps->cand = calloc(pf->ntests / 64 + 1, sizeof *ps->cand);
@@ -1045,12 +1044,11 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
     if (vc_enabled() && !pf->off) {
         ps->vc = calloc(PF_VC_SLOTS, sizeof *ps->vc);
         ps->vt = calloc(pf->ntests + 1, sizeof *ps->vt);
-        ps->vl = calloc(pf->nleaves + 1, sizeof *ps->vl);
         ps->vseen = calloc(PF_VC_SEEN, sizeof *ps->vseen);
         ps->vref = calloc(pf->ntfields + 1, sizeof *ps->vref);
-        if (!ps->vc || !ps->vt || !ps->vl || !ps->vseen || !ps->vref) { /* no cache: correct, slower */
-            free(ps->vc), free(ps->vt), free(ps->vl), free(ps->vseen), free(ps->vref);
-            ps->vc = NULL, ps->vt = ps->vl = ps->vseen = NULL, ps->vref = NULL;
+        if (!ps->vc || !ps->vt || !ps->vseen || !ps->vref) { /* no cache: correct, slower */
+            free(ps->vc), free(ps->vt), free(ps->vseen), free(ps->vref);
+            ps->vc = NULL, ps->vt = ps->vseen = NULL, ps->vref = NULL;
         }
     }
     for (size_t i = 0; i < pf->nfields + pf->ntfields; i++) {
@@ -1059,13 +1057,12 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
         if (f->hs && hs_alloc_scratch(f->hs, &hs) != HS_SUCCESS) return false;
         ps->hs = hs;
     }
-    return ps->lbits && ps->fstate && ps->fnode && ps->cand && ps->done && ps->holds && ps->rdone &&
+    return ps->fstate && ps->fnode && ps->cand && ps->done && ps->holds && ps->rdone &&
            ps->rval;
 }
 
 void pf_scratch_free(pf_scratch *ps)
 {
-    free(ps->lbits);
     free(ps->fstate);
     free(ps->fnode);
     free(ps->cand);
@@ -1076,7 +1073,6 @@ void pf_scratch_free(pf_scratch *ps)
     vc_flush(ps);
     free(ps->vc);
     free(ps->vt);
-    free(ps->vl);
     free(ps->vseen);
     free(ps->vref);
     free(ps->vbuf);
@@ -1463,7 +1459,7 @@ static void mark(const pf_refs *r, const marks *m)
 }
 
 /* the tests of an atom that hit (or of an exact value, or without an
- * atom) are candidates: their leaves' bits are set (programs verify) */
+ * atom) are candidates (programs verify them) */
 static void candidates(const pf_refs *tests, const marks *m)
 {
     pf_scratch *ps = m->ps;
@@ -1473,10 +1469,7 @@ static void candidates(const pf_refs *tests, const marks *m)
     }
     for (uint32_t i = 0; i < tests->n; i++) {
         uint32_t ti = tests->v[i];
-        if (ps->cand[ti >> 6] >> (ti & 63) & 1) continue;
         ps->cand[ti >> 6] |= 1ull << (ti & 63);
-        const pf_test *t = &m->pf->tests[ti];
-        for (uint32_t k = 0; k < t->leaves.n; k++) set_bit(ps->lbits, t->leaves.v[k]);
     }
 }
 
@@ -1570,12 +1563,13 @@ static void match_raw(const pf_field *f, const char *s, size_t n, const marks *m
  * Telemetry repeats its strings: every event of a process carries its
  * executable, command line and parent, a library's path comes back with
  * each load, a call stack summary with each API call. What one string of a
- * field matches (the rules its atoms mark, the candidate tests and their
- * leaves) depends on the string alone, so it is recorded once, flattened to
- * three lists without duplicates, and replayed when the same string comes
- * again: a hash and a compare instead of the automaton's walk through a
- * table too big for the cache, and the tests' leaves gathered from one
- * place. Direct-mapped by (field, string), kept from a string's second
+ * field matches (the rules its atoms mark, the candidate tests, and which
+ * of those hold once verified) depends on the string alone, so it is
+ * recorded once, flattened to two lists without duplicates, and replayed
+ * when the same string comes again: a hash and a compare instead of the
+ * automaton's walk through a table too big for the cache, and verified
+ * tests (globs, regexes) not verified again when the string is a field's
+ * whole value. Direct-mapped by (field, string), kept from a string's second
  * sighting (a doorkeeper of hashes seen once); strings longer than PF_VC_LEN
  * and records longer than PF_VC_REC are not kept; past PF_VC_BYTES the whole
  * cache is emptied (per thread). Fields without an automaton (exact values
@@ -1583,11 +1577,10 @@ static void match_raw(const pf_field *f, const char *s, size_t n, const marks *m
  * turns it off (to measure; the answers are the same).
  */
 
-
 typedef struct pf_vent {
     uint64_t h;
     uint32_t fid, n;             /* field (fields, then tfields), string length */
-    uint32_t nref, ntest, nleaf; /* v: refs, tests, leaves, then ... */
+    uint32_t nref, ntest;        /* v: refs, tests, then ... */
     uint32_t gen;
     uint32_t v[]; /* ... two bitmaps over the tests: verified, held; then the string */
 } pf_vent;
@@ -1596,7 +1589,7 @@ typedef struct pf_vent {
 
 static size_t vent_words(const pf_vent *e)
 {
-    return (size_t)e->nref + e->ntest + e->nleaf + 2 * VC_KW(e->ntest);
+    return (size_t)e->nref + e->ntest + 2 * VC_KW(e->ntest);
 }
 
 static size_t vent_bytes(const pf_vent *e)
@@ -1654,13 +1647,11 @@ static int cmp_u32(const void *a, const void *b)
 
 /* the recorded hits as refs, tests, leaves (each without duplicates) in
  * ps->vbuf; false when out of memory */
-static bool flatten(const prefilter *pf, pf_scratch *ps, uint32_t *nref, uint32_t *ntest,
-                    uint32_t *nleaf)
+static bool flatten(const prefilter *pf, pf_scratch *ps, uint32_t *nref, uint32_t *ntest)
 {
     ps->nvbuf = 0;
     if (!++ps->vtick) {
         memset(ps->vt, 0, sizeof *ps->vt * (pf->ntests + 1));
-        memset(ps->vl, 0, sizeof *ps->vl * (pf->nleaves + 1));
         ps->vtick = 1;
     }
     for (uint32_t i = 0; i < ps->nvrec; i++) {
@@ -1688,21 +1679,11 @@ static bool flatten(const prefilter *pf, pf_scratch *ps, uint32_t *nref, uint32_
         }
     }
     *ntest = ps->nvbuf - *nref;
-    for (uint32_t i = *nref, e = ps->nvbuf; i < e; i++) {
-        const pf_test *t = &pf->tests[ps->vbuf[i]];
-        for (uint32_t k = 0; k < t->leaves.n; k++) {
-            uint32_t l = t->leaves.v[k];
-            if (ps->vl[l] == ps->vtick) continue;
-            ps->vl[l] = ps->vtick;
-            if (!vbuf_push(ps, l)) return false;
-        }
-    }
-    *nleaf = ps->nvbuf - *nref - *ntest;
     return true;
 }
 
 /* what mark() and candidates() would have done for the recorded hits */
-static void replay(const uint32_t *v, uint32_t nref, uint32_t ntest, uint32_t nleaf, const marks *m)
+static void replay(const uint32_t *v, uint32_t nref, uint32_t ntest, const marks *m)
 {
     pf_scratch *ps = m->ps;
     for (uint32_t i = 0; i < nref && m->cand; i++) {
@@ -1714,7 +1695,6 @@ static void replay(const uint32_t *v, uint32_t nref, uint32_t ntest, uint32_t nl
     v += nref;
     for (uint32_t i = 0; i < ntest; i++) set_bit(ps->cand, v[i]);
     v += ntest;
-    for (uint32_t i = 0; i < nleaf; i++) set_bit(ps->lbits, v[i]);
 }
 
 static void match_value(const pf_field *f, const char *s, size_t n, const marks *m)
@@ -1733,9 +1713,9 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     if (e && e->h == h && e->fid == fid && e->n == n &&
         !memcmp(e->v + vent_words(e), s, n)) {
         ps->vc_hits++;
-        replay(e->v, e->nref, e->ntest, e->nleaf, m);
+        replay(e->v, e->nref, e->ntest, m);
         if (m->single && m->tf) { /* the field's value: what its tests gave before */
-            const uint32_t *known = e->v + e->nref + e->ntest + e->nleaf,
+            const uint32_t *known = e->v + e->nref + e->ntest,
                            *held = known + VC_KW(e->ntest), *t = e->v + e->nref;
             for (uint32_t w = 0; w < VC_KW(e->ntest); w++)
                 for (uint32_t b = known[w]; b; b &= b - 1) {
@@ -1763,12 +1743,12 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     r.rec = true;
     ps->nvrec = 0;
     match_raw(f, s, n, &r);
-    uint32_t nref, ntest, nleaf;
-    if (ps->nvrec == UINT32_MAX || !flatten(pf, ps, &nref, &ntest, &nleaf)) {
+    uint32_t nref, ntest;
+    if (ps->nvrec == UINT32_MAX || !flatten(pf, ps, &nref, &ntest)) {
         match_raw(f, s, n, m); /* out of memory: uncached */
         return;
     }
-    replay(ps->vbuf, nref, ntest, nleaf, m);
+    replay(ps->vbuf, nref, ntest, m);
     if (ps->nvbuf > PF_VC_REC) return;
     size_t words = ps->nvbuf + 2 * VC_KW(ntest);
     size_t bytes = sizeof(pf_vent) + sizeof(uint32_t) * words + n;
@@ -1778,7 +1758,7 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     }
     pf_vent *x = malloc(bytes); /* (the slot's old entry may be gone with the flush) */
     if (!x) return;
-    *x = (pf_vent){h, fid, (uint32_t)n, nref, ntest, nleaf, ++ps->vgen};
+    *x = (pf_vent){h, fid, (uint32_t)n, nref, ntest, ++ps->vgen};
     memcpy(x->v, ps->vbuf, sizeof *x->v * ps->nvbuf);
     memset(x->v + ps->nvbuf, 0, sizeof *x->v * 2 * VC_KW(ntest));
     memcpy(x->v + words, s, n);
@@ -1801,7 +1781,7 @@ void pf_vc_learn(const prefilter *pf, pf_scratch *ps, uint32_t tf, uint32_t ti, 
     uint32_t lo = 0; /* ti among the entry's tests (a few dozen: a linear search) */
     while (lo < e->ntest && t[lo] != ti) lo++;
     if (lo == e->ntest) return;
-    uint32_t *known = e->v + e->nref + e->ntest + e->nleaf, *held = known + VC_KW(e->ntest);
+    uint32_t *known = e->v + e->nref + e->ntest, *held = known + VC_KW(e->ntest);
     known[lo / 32] |= 1u << (lo % 32);
     if (r) held[lo / 32] |= 1u << (lo % 32);
 }
@@ -1845,7 +1825,6 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
 {
     size_t nw = pf->nwords;
     marks mk = {cand, late, nw, pf, ps, false, false, 0}, *m = &mk;
-    memset(ps->lbits, 0, (pf->nleaves / 64 + 1) * sizeof *ps->lbits);
     memset(ps->fstate, 0, pf->ntfields);
     memset(ps->cand, 0, (pf->ntests / 64 + 1) * sizeof *ps->cand);
     memset(ps->done, 0, (pf->ntests / 64 + 1) * sizeof *ps->done);

@@ -413,7 +413,6 @@ static bool holds(const prefilter *pf, pf_scratch *ps, uint32_t ti, uint32_t fie
 static int leaf_value(const prefilter *pf, pf_scratch *ps, uint32_t li)
 {
     const pf_leaf *l = &pf->leaves[li];
-    if (!(ps->lbits[li >> 6] >> (li & 63) & 1)) return l->neg;
     uint32_t n;
     const uint32_t *t = pf_leaf_tests(pf, li, &n);
     for (uint32_t i = 0; i < n; i++)

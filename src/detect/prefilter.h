@@ -140,13 +140,14 @@ typedef struct prefilter {
     uint32_t test_icap, leaf_icap;
 } prefilter;
 
-/* Per event, per alerter (thread): the predicate bitset and what it was
- * computed from. Sized by pf_scratch_init after prefilter_build. A leaf's
- * bit says that some test of it is a candidate (its atom hit, its exact
- * value is the field's, or it has no atom); the program verifies the
- * candidates of a leaf it reads, each test once per event. */
+/* Per event, per alerter (thread): the candidate tests and what they were
+ * computed from. Sized by pf_scratch_init after prefilter_build. A test is
+ * a candidate when its atom hit, its exact value is the field's, or it has
+ * no atom; a leaf a program reads is false (true, negated) unless one of its
+ * tests is a candidate that holds: candidates are verified, each once per
+ * event. (Leaves have no bits of their own: a value sets ~100 tests, whose
+ * ~250 leaves programs mostly never read.) */
 typedef struct pf_scratch {
-    uint64_t *lbits; /* one bit per leaf: some test of it may hold */
     uint8_t *fstate; /* per field: FS_* */
     uint32_t *fnode; /* per field: its node in the event */
     uint64_t *cand;  /* bit per test: a candidate in this event (cleared per event: a
