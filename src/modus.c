@@ -127,6 +127,10 @@ modus_status modus_scanner_create(const modus_engine *e, modus_scanner **out)
     s->parser = mj_parser_create(MODUS_MAX_LINE, MODUS_MAX_JSON_DEPTH, MODUS_MAX_JSON_NODES);
     s->cls = classifier_create(&e->tab);
     arena_init(&s->scratch, 64 * 1024);
+    /* pattern lists' answers per string, across events; not with
+     * MODUS_PREFILTER=off, the plain tree walker that the rest is checked against */
+    const char *pf = getenv("MODUS_PREFILTER");
+    if (!(pf && !strcmp(pf, "off"))) (void)eql_cache_memo(&s->cache);
     if (!s->parser || !s->cls) {
         modus_scanner_destroy(s);
         return MODUS_ENOMEM;

@@ -226,7 +226,15 @@ typedef struct eql_cache {
     uint32_t *node;     /* per field id: node index + 1 (0: absent) */
     uint64_t *node_gen; /* per field id: the gen node[] was filled for */
     uint32_t cap;
+    struct eql_memo *memo; /* across events: a string's answer against a list of
+                              patterns (eql_cache_memo); NULL: none */
 } eql_cache;
+
+/* Keep, across the events of this cache, the answer of `: (patterns)`,
+ * `like`, `regex` with several literal patterns for each string (the same
+ * call-stack frames and paths come back event after event). false: out of
+ * memory (no memo; evaluation is the same, slower). */
+bool eql_cache_memo(eql_cache *c);
 
 /* A process-wide id for a field path (thread-safe; ids are never reused). */
 int eql_field_intern(const char *path, uint32_t len);

@@ -235,10 +235,75 @@ static int test_eq(eql_ctx *c, const eql_node *n, const eql_val *a, const eql_va
     return eql_equal(a, b, false);
 }
 
+/* ---- the memo of pattern lists ------------------------------------------------
+ * A string's answer against a comparison's literal patterns depends on the
+ * two alone: kept per (node, string) across events, direct-mapped, strings
+ * up to MEMO_LEN bytes, only for lists of MEMO_MIN patterns or more (or a
+ * regex), where matching costs more than a hash and a compare. */
+#define MEMO_SLOTS 4096
+#define MEMO_LEN   128
+#define MEMO_MIN   3
+
+typedef struct memo_ent {
+    const eql_node *n;
+    uint64_t h;
+    uint32_t len;
+    int8_t r;
+    char s[MEMO_LEN];
+} memo_ent;
+
+struct eql_memo {
+    memo_ent *e[MEMO_SLOTS];
+};
+
+bool eql_cache_memo(eql_cache *c)
+{
+    if (!c->memo) c->memo = calloc(1, sizeof *c->memo);
+    return c->memo != NULL;
+}
+
+static uint64_t memo_hash(const eql_node *n, const char *s, uint32_t len)
+{
+    uint64_t h = (uint64_t)(uintptr_t)n * 0x9e3779b97f4a7c15ull ^ len, w;
+    for (; len >= 8; s += 8, len -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    w = 0;
+    memcpy(&w, s, len);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    return h ^ (h >> 29);
+}
+
+static bool memo_worth(const eql_node *n)
+{
+    if (!n->pat) return false;
+    for (uint32_t i = 1; i < n->nkids; i++)
+        if (!n->pat[i]) return false;
+    return n->nkids - 1 >= MEMO_MIN || n->kind == N_REGEX;
+}
+
+static int test_match_raw(eql_ctx *c, const eql_node *n, const eql_val *v);
+
 /* : like regex against the node's rhs list */
 static int test_match(eql_ctx *c, const eql_node *n, const eql_val *v, const eql_val *unused)
 {
     (void)unused;
+    struct eql_memo *mm = c->cache ? c->cache->memo : NULL;
+    if (!mm || v->t != V_STR || v->n > MEMO_LEN || !memo_worth(n)) return test_match_raw(c, n, v);
+    uint64_t h = memo_hash(n, v->s, v->n);
+    memo_ent **slot = &mm->e[h & (MEMO_SLOTS - 1)], *e = *slot;
+    if (e && e->h == h && e->n == n && e->len == v->n && !memcmp(e->s, v->s, v->n)) return e->r;
+    int r = test_match_raw(c, n, v);
+    if (!e && !(e = *slot = malloc(sizeof *e))) return r;
+    e->n = n, e->h = h, e->len = v->n, e->r = (int8_t)r;
+    memcpy(e->s, v->s, v->n);
+    return r;
+}
+
+static int test_match_raw(eql_ctx *c, const eql_node *n, const eql_val *v)
+{
     if (v->t == V_NULL) return -1;
     for (uint32_t i = 1; i < n->nkids; i++) {
         if (n->pat[i]) {
@@ -476,6 +541,8 @@ int eql_field_intern(const char *path, uint32_t len)
 
 void eql_cache_free(eql_cache *c)
 {
+    for (uint32_t i = 0; c->memo && i < MEMO_SLOTS; i++) free(c->memo->e[i]);
+    free(c->memo);
     free(c->node);
     free(c->node_gen);
     memset(c, 0, sizeof *c);

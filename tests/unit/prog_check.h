@@ -57,7 +57,10 @@ static void pc_expr(pc_in *in, buf *b, int depth)
     case 1: buf_printf(b, "%s != ", f), pc_str(in, b, pc_strs, 10); break;
     case 2:
         buf_printf(b, "%s : (", f), pc_str(in, b, pc_pats, 15);
-        buf_puts(b, ", "), pc_str(in, b, pc_strs, 10), buf_puts(b, ")");
+        buf_puts(b, ", "), pc_str(in, b, pc_strs, 10);
+        if (pc_pick(in, 2)) /* three patterns: the tree walker's memo keeps such lists */
+            buf_puts(b, ", "), pc_str(in, b, pc_pats, 15);
+        buf_puts(b, ")");
         break;
     case 3: buf_printf(b, "%s like ", f), pc_str(in, b, pc_pats, 15); break;
     case 4: buf_printf(b, "%s like~ ", f), pc_str(in, b, pc_pats, 15); break;
@@ -163,7 +166,8 @@ static int prog_check(const unsigned char *data, size_t size, bool verbose)
     pf_scratch ps = {0};
     pf_prog prog;
     mj_parser *parser = mj_parser_create(1 << 20, 64, 1 << 12);
-    eql_cache cache = {0};
+    eql_cache cache = {0}, mcache = {0}; /* mcache: with the pattern-list memo */
+    (void)eql_cache_memo(&mcache);
     uint64_t *cand = NULL, *late = NULL;
     bool pf_ok = prefilter_init(&pf, 1, false);
     if (!eq) {
@@ -205,6 +209,16 @@ static int prog_check(const unsigned char *data, size_t size, bool verbose)
             eql_ctx c = {&doc, &scratch, vars, NULL, NULL, &cache};
             eql_val v = eql_eval(&c, eq->stages[0].where);
             int want = v.t == V_NULL ? -1 : eql_true(v);
+            mcache.gen++;
+            eql_ctx mc = {&doc, &scratch, vars, NULL, NULL, &mcache};
+            eql_val mv = eql_eval(&mc, eq->stages[0].where);
+            int mwant = mv.t == V_NULL ? -1 : eql_true(mv);
+            if (mwant != want) {
+                if (verbose)
+                    fprintf(stderr, "tree walker with the memo %d, without %d: %.*s on %.*s\n",
+                            mwant, want, (int)q.n, q.p, (int)len, ev.p);
+                rc = 1;
+            }
             pc_witnessed += want == 1 && has_wit;
             if (want == 1 && has_wit && !prog_witness_holds(&wit, &pf, &ps, &c)) {
                 if (verbose)
@@ -229,6 +243,7 @@ out:
     free(cand);
     free(late);
     eql_cache_free(&cache);
+    eql_cache_free(&mcache);
     mj_parser_destroy(parser);
     pf_scratch_free(&ps);
     if (pf_ok) prefilter_free(&pf);
