@@ -1692,9 +1692,7 @@ static void replay(const uint32_t *v, uint32_t nref, uint32_t ntest, const marks
         if (x & PF_SECOND) b += m->nw;
         set_bit(b, x & ~(PF_LATE | PF_SECOND));
     }
-    v += nref;
-    for (uint32_t i = 0; i < ntest; i++) set_bit(ps->cand, v[i]);
-    v += ntest;
+    for (uint32_t i = 0; i < ntest; i++) set_bit(ps->cand, v[nref + i]);
 }
 
 static void match_value(const pf_field *f, const char *s, size_t n, const marks *m)
@@ -1705,7 +1703,7 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
         match_raw(f, s, n, m);
         return;
     }
-    uint32_t fid = f >= pf->fields && f < pf->fields + pf->nfields
+    uint32_t fid = pf->nfields && f >= pf->fields && f < pf->fields + pf->nfields
                        ? (uint32_t)(f - pf->fields)
                        : (uint32_t)(pf->nfields + (size_t)(f - pf->tfields));
     uint64_t h = vhash(s, n, fid);
@@ -1759,9 +1757,9 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     pf_vent *x = malloc(bytes); /* (the slot's old entry may be gone with the flush) */
     if (!x) return;
     *x = (pf_vent){h, fid, (uint32_t)n, nref, ntest, ++ps->vgen};
-    memcpy(x->v, ps->vbuf, sizeof *x->v * ps->nvbuf);
+    if (ps->nvbuf) memcpy(x->v, ps->vbuf, sizeof *x->v * ps->nvbuf);
     memset(x->v + ps->nvbuf, 0, sizeof *x->v * 2 * VC_KW(ntest));
-    memcpy(x->v + words, s, n);
+    if (n) memcpy(x->v + words, s, n);
     if (*slot) ps->vc_bytes -= vent_bytes(*slot);
     free(*slot);
     *slot = x;
