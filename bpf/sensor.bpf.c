@@ -348,7 +348,8 @@ __noinline __u32 walk_path_at(__u64 dentry, __u64 vfsmount, __u32 at)
 
 /* walk_path(d, mnt, s, field): the path into s->field, flags into s->h.flags */
 #define walk_path(d, m, s, field)                                                                  \
-    ((s)->h.flags |= walk_path_at((__u64)(d), (__u64)(m), __builtin_offsetof(struct scratch, field)))
+    ((s)->h.flags |=                                                                               \
+     walk_path_at((__u64)(d), (__u64)(m), __builtin_offsetof(struct scratch, field)))
 #define walk_file(f, s, field)                                                                     \
     ({                                                                                             \
         struct file *f_ = (f);                                                                     \
@@ -716,9 +717,9 @@ int tp_mmap_exit(struct trace_event_raw_sys_exit *ctx)
  * Paths whose walk up takes more than FP_WALK steps (names and mount
  * crossings) pass (the prefix is unknown). */
 #define FP_WALK 32
-#define FP_COMP  64
-#define FNV_OFF  0xcbf29ce484222325ULL
-#define FNV_P    0x100000001b3ULL
+#define FP_COMP 64
+#define FNV_OFF 0xcbf29ce484222325ULL
+#define FNV_P   0x100000001b3ULL
 
 /* map values and cfg.all: the operations an entry is for */
 #define FOP_WRITE  0x1
