@@ -2,6 +2,8 @@
 # live.sh - what modus live costs (root). Results go in BENCHMARKS.md.
 #   1. a compile workload (gcc -O2 -c of modus's own C sources, make -j2),
 #      sensor off and on, alternated ROUNDS times: median wall and CPU time;
+#      the sensor's own CPU, and how much of it was spent before "ready"
+#      (loading the eBPF programs: bench/bpf_verified.c says per program);
 #   2. per-syscall cost on hooked paths, sensor off vs on (bench/live_load.c;
 #      MODES="write pmemwrite" picks the kinds);
 #   3. the event rate it sustains: mprotect RWX toggles as fast as one core
@@ -68,11 +70,14 @@ for r in $(seq "$rounds"); do
     echo "off $(compile)" >>"$tmp/cc.txt"
     if [ -n "${BASE:-}" ]; then
         SENSOR_BIN=$BASE start_sensor
+        echo "base_start $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
         echo "base $(compile)" >>"$tmp/cc.txt"
         echo "base $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
         stop_sensor
+        cp "$tmp/err" "$tmp/err_base"
     fi
     start_sensor
+    echo "on_start $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
     echo "on $(compile)" >>"$tmp/cc.txt"
     echo "on $(sensor_cpu)" >>"$tmp/sensor_cpu.txt"
     stop_sensor
@@ -96,12 +101,15 @@ echo "   wall: off ${off_w}s, on ${on_w}s, overhead $(awk -v a="$off_w" -v b="$o
 echo "   CPU (user+sys of the build): off ${off_c}s, on ${on_c}s, overhead $(awk -v a="$off_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}')"
 tail -1 "$tmp/cc_sensor.txt"
 on_s=$(awk '$1=="on"{print $2}' "$tmp/sensor_cpu.txt" | median)
-echo "   the sensor's own CPU during a build: ${on_s}s ($(awk -v a="$off_c" -v b="$on_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU)"
+on_s0=$(awk '$1=="on_start"{print $2}' "$tmp/sensor_cpu.txt" | median)
+echo "   the sensor's own CPU during a build: ${on_s}s ($(awk -v a="$off_c" -v b="$on_s" 'BEGIN{printf "%.1f%%", b/a*100}') of the build's CPU), of which ${on_s0}s before it was ready (loading the eBPF programs)"
 if [ -n "${BASE:-}" ]; then
     base_w=$(awk '$1=="base"{print $2}' "$tmp/cc.txt" | median)
     base_c=$(awk '$1=="base"{print $3}' "$tmp/cc.txt" | median)
     base_s=$(awk '$1=="base"{print $2}' "$tmp/sensor_cpu.txt" | median)
-    echo "   BASE ($BASE): wall ${base_w}s ($(awk -v a="$off_w" -v b="$base_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), CPU ${base_c}s ($(awk -v a="$off_c" -v b="$base_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), its own CPU ${base_s}s"
+    base_s0=$(awk '$1=="base_start"{print $2}' "$tmp/sensor_cpu.txt" | median)
+    echo "   BASE ($BASE): wall ${base_w}s ($(awk -v a="$off_w" -v b="$base_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), CPU ${base_c}s ($(awk -v a="$off_c" -v b="$base_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}') vs off), its own CPU ${base_s}s (${base_s0}s before ready)"
+    grep "stopped after" "$tmp/err_base" 2>/dev/null | tail -1 | sed 's/^/  BASE: /' || true
     echo "   this build vs BASE: wall $(awk -v a="$base_w" -v b="$on_w" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), build CPU $(awk -v a="$base_c" -v b="$on_c" 'BEGIN{printf "%+.1f%%", (b/a-1)*100}'), sensor CPU $(awk -v a="$base_s" -v b="$on_s" 'BEGIN{printf "%+.2fs", b-a}')"
 fi
 if [ "${PUBLISH:-0}" = 1 ]; then

@@ -218,9 +218,23 @@ static __always_inline void vma_at(__u64 addr, struct vma_info *vi)
     bpf_find_vma(t, addr, vma_cb, vi, 0);
 }
 
-/* Registers and the stack copy, at most max bytes (a multiple of 4096). */
-static __always_inline void capture_max(struct scratch *s, __u32 max)
+/* The stack capture and the path walk are global functions: the verifier
+ * checks each once per program, where an inlined copy was checked again on
+ * every path through its caller, multiplied by the caller's branches (the
+ * write-open exits verified 144,000 instructions each; the object 1.65
+ * million, 2.4 s of the sensor's CPU at every start). They take scalars
+ * and find the per-CPU scratch record themselves. */
+static __always_inline struct scratch *scratch_rec(void)
 {
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* Registers and the stack copy, at most max bytes (a multiple of 4096). */
+__noinline int capture_max(__u32 max)
+{
+    struct scratch *s = scratch_rec();
+    if (!s) return 0;
     struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
     s->h.regs.ip = BPF_CORE_READ(r, ip);
     s->h.regs.sp = BPF_CORE_READ(r, sp);
@@ -248,9 +262,10 @@ static __always_inline void capture_max(struct scratch *s, __u32 max)
     __u32 off = 0;
     __u32 first = 4096 - (sp & 4095);
     if (first > max) first = max;
+    barrier_var(first); /* max is not a constant here: keep the checks below */
     first &= 8191;
-    if (first == 0 || first > 4096) return;
-    if (bpf_probe_read_user(s->data, first, (void *)sp)) return;
+    if (first == 0 || first > 4096) return 0;
+    if (bpf_probe_read_user(s->data, first, (void *)sp)) return 0;
     off = first;
     for (int i = 0; i < MSR_STACK_MAX / 4096; i++) {
         if (off + 4096 > max) break;
@@ -259,51 +274,87 @@ static __always_inline void capture_max(struct scratch *s, __u32 max)
         off += 4096;
     }
     s->h.data_len = off;
+    return 0;
 }
 
 static __always_inline void capture(struct scratch *s)
 {
-    capture_max(s, stack_max);
+    capture_max(stack_max);
 }
 
 /* Walk a dentry up to the root of its mount namespace, writing the
- * components leaf first, '\0'-separated, into out[MSR_PATH]. */
-static __always_inline void walk_path(struct dentry *d, struct vfsmount *vmnt, char *out,
-                                      __u32 *flags)
+ * components leaf first, '\0'-separated, into the scratch record's
+ * MSR_PATH bytes at `at` (an offsetof). One step per bpf_loop iteration:
+ * the verifier checks the step once. */
+struct wp_ctx {
+    struct dentry *d;
+    struct mount *mnt;
+    __u64 at;
+    __u32 off, flags;
+};
+
+static long wp_step(__u64 i, void *c)
 {
-    struct mount *mnt = container_of(vmnt, struct mount, mnt);
-    __u32 off = 0;
-    for (int i = 0; i < PATH_DEPTH; i++) {
-        struct dentry *parent = BPF_CORE_READ(d, d_parent);
-        struct dentry *mroot = BPF_CORE_READ(mnt, mnt.mnt_root);
-        if (d == mroot || d == parent) {
-            struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-            if (mp == mnt || !mp) return; /* the root */
-            d = BPF_CORE_READ(mnt, mnt_mountpoint);
-            mnt = mp;
-            continue;
+    struct wp_ctx *w = c;
+    struct dentry *d = w->d;
+    struct mount *mnt = w->mnt;
+    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    struct dentry *mroot = BPF_CORE_READ(mnt, mnt.mnt_root);
+    if (d == mroot || d == parent) {
+        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+        if (mp == mnt || !mp) { /* the root */
+            w->flags = 0;
+            return 1;
         }
-        const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-        /* each component gets up to MSR_PATH/2 bytes from an offset below
-         * MSR_PATH/2: the verifier sees both bounds */
-        if (off >= MSR_PATH / 2) {
-            *flags |= MSR_F_PATH_TRUNC;
-            return;
-        }
-        long n = bpf_probe_read_kernel_str(&out[off & (MSR_PATH / 2 - 1)], MSR_PATH / 2, name);
-        if (n <= 0) return;
-        off += n;
-        d = parent;
+        w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->mnt = mp;
+        return 0;
     }
-    *flags |= MSR_F_PATH_TRUNC;
+    /* each component gets up to MSR_PATH/2 bytes from an offset below
+     * MSR_PATH/2: the verifier sees both bounds */
+    __u32 off = w->off;
+    if (off >= MSR_PATH / 2) return 1; /* truncated */
+    struct scratch *s = scratch_rec();
+    __u64 at = w->at;
+    if (!s || at > sizeof(*s) - MSR_PATH) {
+        w->flags = 0;
+        return 1;
+    }
+    char *out = (char *)s + at;
+    long n = bpf_probe_read_kernel_str(&out[off & (MSR_PATH / 2 - 1)], MSR_PATH / 2,
+                                       BPF_CORE_READ(d, d_name.name));
+    if (n <= 0) {
+        w->flags = 0;
+        return 1;
+    }
+    w->off = off + n;
+    w->d = parent;
+    return 0;
 }
 
-static __always_inline void walk_file(struct file *f, char *out, __u32 *flags)
+/* Returns the flags to add (MSR_F_PATH_TRUNC: deeper than PATH_DEPTH
+ * components, or longer than the buffer). */
+__noinline __u32 walk_path_at(__u64 dentry, __u64 vfsmount, __u32 at)
 {
-    struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
-    struct vfsmount *m = BPF_CORE_READ(f, f_path.mnt);
-    walk_path(d, m, out, flags);
+    struct wp_ctx w = {
+        .d = (struct dentry *)dentry,
+        .mnt = container_of((struct vfsmount *)vfsmount, struct mount, mnt),
+        .at = at,
+        .flags = MSR_F_PATH_TRUNC, /* cleared where the walk ends early for another reason */
+    };
+    bpf_loop(PATH_DEPTH, wp_step, &w, 0);
+    return w.flags;
 }
+
+/* walk_path(d, mnt, s, field): the path into s->field, flags into s->h.flags */
+#define walk_path(d, m, s, field)                                                                  \
+    ((s)->h.flags |=                                                                               \
+     walk_path_at((__u64)(d), (__u64)(m), __builtin_offsetof(struct scratch, field)))
+#define walk_file(f, s, field)                                                                     \
+    ({                                                                                             \
+        struct file *f_ = (f);                                                                     \
+        walk_path(BPF_CORE_READ(f_, f_path.dentry), BPF_CORE_READ(f_, f_path.mnt), s, field);      \
+    })
 
 static __always_inline bool name_in(void *map, const unsigned char *name)
 {
@@ -372,7 +423,8 @@ static __always_inline void exec_context(struct task_struct *t, struct scratch *
     __u32 fl = 0;
     struct dentry *cd = BPF_CORE_READ(t, fs, pwd.dentry);
     struct vfsmount *cm = BPF_CORE_READ(t, fs, pwd.mnt);
-    if (cd && cm) walk_path(cd, cm, s->h.u.exec.cwd, &fl);
+    if (cd && cm)
+        fl = walk_path_at((__u64)cd, (__u64)cm, __builtin_offsetof(struct scratch, h.u.exec.cwd));
     if (fl & MSR_F_PATH_TRUNC) s->h.flags |= MSR_F_CWD_TRUNC;
     struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
     if (tty) {
@@ -410,7 +462,7 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
     s->h.u.exec.old_tid = ctx->old_pid;
     struct task_struct *t = (struct task_struct *)bpf_get_current_task();
     struct file *exe = BPF_CORE_READ(t, mm, exe_file);
-    if (exe) walk_file(exe, s->h.u.exec.path, &s->h.flags);
+    if (exe) walk_file(exe, s, h.u.exec.path);
     /* the kernel mapped the program and its interpreter without an mmap
      * call: report their text, so short-lived processes can be unwound */
     struct vma_info vi;
@@ -426,7 +478,7 @@ int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
         s->h.u.exec.interp_start = vi.start;
         s->h.u.exec.interp_end = vi.end;
         s->h.u.exec.interp_pgoff = vi.pgoff;
-        walk_file(vi.file, s->h.u.exec.interp, &s->h.flags);
+        walk_file(vi.file, s, h.u.exec.interp);
     }
     __u64 as = BPF_CORE_READ(t, mm, arg_start), ae = BPF_CORE_READ(t, mm, arg_end);
     __u64 n = ae > as ? ae - as : 0;
@@ -572,7 +624,7 @@ static __always_inline int on_mprotect(void *ctx, __u64 addr, __u64 len, __u32 p
     s->h.u.mem.vma_anon = vi.anon;
     s->h.u.mem.vma_start = vi.start;
     s->h.u.mem.vma_end = vi.end;
-    if (vi.file) walk_file(vi.file, s->h.u.mem.path, &s->h.flags);
+    if (vi.file) walk_file(vi.file, s, h.u.mem.path);
     capture(s);
     submit(ctx, s);
     return 0;
@@ -635,7 +687,7 @@ int tp_mmap_exit(struct trace_event_raw_sys_exit *ctx)
                 suspect = true;
             }
             s->h.u.mem.vma_end = BPF_CORE_READ(f, f_inode, i_ino);
-            walk_file(f, s->h.u.mem.path, &s->h.flags);
+            walk_file(f, s, h.u.mem.path);
         }
     }
     if (suspect) {
@@ -662,11 +714,12 @@ int tp_mmap_exit(struct trace_event_raw_sys_exit *ctx)
  * Each entry (and cfg.all) holds the operations it is for (FOP_*: the
  * rules' event.action / event.type): a write-open, a deletion and a chmod
  * each look for their own bit.
- * Paths deeper than FP_DEPTH components pass (the prefix is unknown). */
-#define FP_DEPTH 16
-#define FP_COMP  64
-#define FNV_OFF  0xcbf29ce484222325ULL
-#define FNV_P    0x100000001b3ULL
+ * Paths whose walk up takes more than FP_WALK steps (names and mount
+ * crossings) pass (the prefix is unknown). */
+#define FP_WALK 32
+#define FP_COMP 64
+#define FNV_OFF 0xcbf29ce484222325ULL
+#define FNV_P   0x100000001b3ULL
 
 /* map values and cfg.all: the operations an entry is for */
 #define FOP_WRITE  0x1
@@ -821,41 +874,44 @@ static __noinline bool fp_leaf(struct leaf_ctx *x)
 
 /* walking a directory's names from the root down */
 struct dir_ctx {
-    __u64 names[FP_DEPTH];
+    __u64 names[FP_WALK]; /* by step: a name, or 0 where the walk crossed a mount */
     __u64 h;
-    int n, pass, bad;
+    int n, pass, bad, leaf;
     __u32 op;
     char buf[FP_COMP];
+    struct name_key nk;
 };
+
+/* one byte of a component: into the hash and, for the leaf, its name key */
+static long dir_byte_cb(__u64 j, void *c)
+{
+    struct dir_ctx *x = c;
+    if (j >= FP_COMP) return 1;
+    char ch = x->buf[j & (FP_COMP - 1)];
+    if (!ch) return 1;
+    ch = lower(ch);
+    x->h = (x->h ^ (__u8)ch) * FNV_P;
+    if (x->leaf && j < MSR_NAME - 1) x->nk.s[j & (MSR_NAME - 1)] = ch;
+    return 0;
+}
 
 static long dir_cb(__u64 k, void *c)
 {
     struct dir_ctx *x = c;
     int i = x->n - 1 - (int)k; /* the root's child first */
-    if (i < 0 || i >= FP_DEPTH) return 1;
-    if (bpf_probe_read_kernel_str(x->buf, sizeof x->buf, (void *)x->names[i & (FP_DEPTH - 1)]) <=
-        0) {
+    if (i < 0 || i >= FP_WALK) return 1;
+    __u64 name = x->names[i & (FP_WALK - 1)];
+    if (!name) return 0; /* a mount crossing */
+    if (bpf_probe_read_kernel_str(x->buf, sizeof x->buf, (void *)name) <= 0) {
         x->bad = 1;
         return 1;
     }
-    __u64 h = (x->h ^ '/') * FNV_P;
-    for (int j = 0; j < FP_COMP; j++) {
-        char ch = x->buf[j];
-        if (!ch) break;
-        h = (h ^ (__u8)lower(ch)) * FNV_P;
-    }
-    x->h = h;
-    if (has_op(&fpol_dirs, &h, x->op)) x->pass = 1;
-    if (i == 0) {
-        struct name_key nk;
-        __builtin_memset(&nk, 0, sizeof nk);
-        for (int j = 0; j < MSR_NAME - 1; j++) {
-            char ch = x->buf[j];
-            if (!ch) break;
-            nk.s[j] = lower(ch);
-        }
-        if (has_op(&fpol_dnames, &nk, x->op)) x->pass = 1;
-    }
+    x->h = (x->h ^ '/') * FNV_P;
+    x->leaf = i == 0;
+    __builtin_memset(&x->nk, 0, sizeof x->nk);
+    bpf_loop(FP_COMP, dir_byte_cb, x, 0);
+    if (has_op(&fpol_dirs, &x->h, x->op)) x->pass = 1;
+    if (x->leaf && has_op(&fpol_dnames, &x->nk, x->op)) x->pass = 1;
     return 0;
 }
 
@@ -885,13 +941,16 @@ static long walk_cb(__u64 i, void *c)
         }
         w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
         w->mnt = mp;
+        w->x->names[i & (FP_WALK - 1)] = 0;
+        w->x->n = i + 1;
         return 0;
     }
+    /* indexed by the step, not by a count of names: a counter would be a
+     * known constant at each step, and the verifier would check the code
+     * after the loop once per value */
     struct dir_ctx *x = w->x;
-    int n = x->n;
-    if (n < 0 || n >= FP_DEPTH) return 1;
-    x->names[n & (FP_DEPTH - 1)] = (__u64)BPF_CORE_READ(d, d_name.name);
-    x->n = n + 1;
+    x->names[i & (FP_WALK - 1)] = (__u64)BPF_CORE_READ(d, d_name.name);
+    x->n = i + 1;
     w->d = parent;
     return 0;
 }
@@ -902,29 +961,34 @@ static __noinline int fp_dir(struct dentry *d, struct vfsmount *vmnt, __u64 *hou
     __builtin_memset(&x, 0, sizeof x);
     x.op = op;
     struct walk_ctx w = {.d = d, .mnt = container_of(vmnt, struct mount, mnt), .x = &x};
-    bpf_loop(FP_DEPTH + 8, walk_cb, &w, 0);
+    bpf_loop(FP_WALK, walk_cb, &w, 0);
     if (!w.full) return -1;
     x.h = FNV_OFF;
-    bpf_loop(FP_DEPTH, dir_cb, &x, 0);
+    bpf_loop(FP_WALK, dir_cb, &x, 0);
     if (x.bad) return -1;
     *hout = x.h;
     return x.pass;
 }
 
-/* an open file: does the policy want it? */
-static __noinline bool fp_file(struct fpol_cfg *cfg, struct file *f, __u32 op)
+/* an open file: does the policy want it? (global, like walk_path_at: the
+ * verifier checks it once per program, not once per caller's path) */
+__noinline int fp_file_at(__u64 file, __u32 op)
 {
-    if (cfg->all & op) return true;
+    struct fpol_cfg *cfg = fpol();
+    if (!cfg) return 0;
+    if (cfg->all & op) return 1;
+    struct file *f = (struct file *)file;
     struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
     struct leaf_ctx x;
     x.op = op;
     if (bpf_probe_read_kernel_str(x.nm, sizeof x.nm, BPF_CORE_READ(d, d_name.name)) <= 0)
         return false;
-    if (fp_leaf(&x)) return true;
-    if (!cfg->ndirs) return false;
+    if (fp_leaf(&x)) return 1;
+    if (!cfg->ndirs) return 0;
     __u64 h;
     return fp_dir(BPF_CORE_READ(d, d_parent), BPF_CORE_READ(f, f_path.mnt), &h, op) != 0;
 }
+#define fp_file(cfg, f, op) fp_file_at((__u64)(f), (op))
 
 /* a path as the caller wrote it: fop_scratch's path */
 struct upath_ctx {
@@ -980,7 +1044,7 @@ static long comp_cb(__u64 i, void *c)
     }
     if (x->clen == 0) x->c0 = ch;
     if (x->clen == 1) x->c1 = ch;
-    x->clen++;
+    if (x->clen < 3) x->clen++; /* 3: longer than ".."; few values, few verifier states */
     x->h = (x->h ^ (__u8)lower(ch)) * FNV_P;
     return 0;
 }
@@ -1000,9 +1064,11 @@ static long leaf_copy_cb(__u64 j, void *c)
 
 /* A path as the caller wrote it (fop_scratch, relative to its dfd): the leaf
  * and, walking the directory part from the root, cwd or dfd, every prefix. */
-static __noinline bool fp_user(struct fpol_cfg *cfg, int dfd, bool absolute, __u32 op)
+__noinline int fp_user_at(int dfd, int absolute, __u32 op)
 {
-    if (cfg->all & op) return true;
+    struct fpol_cfg *cfg = fpol();
+    if (!cfg) return 0;
+    if (cfg->all & op) return 1;
     struct upath_ctx u;
     __builtin_memset(&u, 0, sizeof u);
     u.last = -1;
@@ -1036,6 +1102,7 @@ static __noinline bool fp_user(struct fpol_cfg *cfg, int dfd, bool absolute, __u
     bpf_loop(MSR_PATH / 2, comp_cb, &u, 0);
     return u.result;
 }
+#define fp_user(cfg, dfd, absolute, op) fp_user_at((dfd), (absolute), (op))
 
 static __always_inline int on_open_exit(void *ctx, long fd)
 {
@@ -1060,7 +1127,7 @@ static __always_inline int on_open_exit(void *ctx, long fd)
         s->h.u.fop.oflags = BPF_CORE_READ(f, f_flags);
         s->h.u.fop.ino = ino;
         if (watch) s->h.flags |= MSR_F_FOP_PERSIST;
-        walk_file(f, s->h.u.fop.path, &s->h.flags);
+        walk_file(f, s, h.u.fop.path);
         if ((mode & FMODE_CREATED) && cfg->header) {
             __u32 tgid = bpf_get_current_pid_tgid() >> 32;
             struct fresh_key fk = {.tgid = tgid, .ino = ino};
@@ -1073,7 +1140,7 @@ static __always_inline int on_open_exit(void *ctx, long fd)
         s->h.u.file.oflags = BPF_CORE_READ(f, f_flags);
         s->h.u.file.ino = ino;
         if (mode & FMODE_CREATED) s->h.flags |= MSR_F_CREATED;
-        walk_file(f, s->h.u.file.path, &s->h.flags);
+        walk_file(f, s, h.u.file.path);
     }
     capture(s);
     submit(ctx, s);
@@ -1106,23 +1173,28 @@ int tp_write_header(struct trace_event_raw_sys_enter *ctx)
     s->h.u.fop.op = MSR_FOP_WRITE;
     s->h.u.fop.mode = BPF_CORE_READ(f, f_inode, i_mode);
     s->h.u.fop.ino = fk.ino;
-    walk_file(f, s->h.u.fop.path, &s->h.flags);
+    walk_file(f, s, h.u.fop.path);
     capture(s);
     submit(ctx, s);
     return 0;
 }
 
-/* the directory a relative path starts from: the cwd or dfd, walked */
-static __always_inline void walk_base(long dfd, char *out, __u32 *flags)
+/* the directory a relative path starts from: the cwd or dfd, walked into
+ * the scratch record at `at`; the flags to add */
+static __always_inline __u32 walk_base_at(long dfd, __u32 at)
 {
     if (dfd == -100) {
         struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-        walk_path(BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt), out, flags);
-        return;
+        return walk_path_at((__u64)BPF_CORE_READ(t, fs, pwd.dentry),
+                            (__u64)BPF_CORE_READ(t, fs, pwd.mnt), at);
     }
     struct file *f = fd_file(dfd);
-    if (f) walk_file(f, out, flags);
+    if (!f) return 0;
+    return walk_path_at((__u64)BPF_CORE_READ(f, f_path.dentry), (__u64)BPF_CORE_READ(f, f_path.mnt),
+                        at);
 }
+#define walk_base(dfd, s, field)                                                                   \
+    ((s)->h.flags |= walk_base_at((dfd), __builtin_offsetof(struct scratch, field)))
 
 /* deletions and chmods by path: the policy at entry, the record at exit */
 static __always_inline int fop_enter(__u32 op, long dfd, const char *upath, __u32 mode, __u32 flags)
@@ -1169,7 +1241,7 @@ static __always_inline int fop_exit(void *ctx, long ret)
     long dfd = p->dfd;
     bool rel = p->path[0] != '/';
     bpf_map_delete_elem(&fop_pending, &tid);
-    if (rel) walk_base(dfd, s->h.u.fop.base, &s->h.flags);
+    if (rel) walk_base(dfd, s, h.u.fop.base);
     capture(s);
     submit(ctx, s);
     return 0;
@@ -1252,7 +1324,7 @@ int tp_fchmod_exit(struct trace_event_raw_sys_exit *ctx)
     s->h.u.fop.op = MSR_FOP_CHMOD;
     s->h.u.fop.mode = mode;
     s->h.u.fop.ino = BPF_CORE_READ(f, f_inode, i_ino);
-    walk_file(f, s->h.u.fop.path, &s->h.flags);
+    walk_file(f, s, h.u.fop.path);
     capture(s);
     submit(ctx, s);
     return 0;
@@ -1333,7 +1405,7 @@ static __always_inline int on_rename(void *ctx, long olddfd, const char *oldp, l
      * space reads the record */
     if (((int)newdfd == -100 && s->h.u.rename.newpath[0] != '/') ||
         ((int)olddfd == -100 && s->h.u.rename.oldpath[0] != '/'))
-        walk_base(-100, s->h.u.rename.base, &s->h.flags);
+        walk_base(-100, s, h.u.rename.base);
     capture(s);
     submit(ctx, s);
     return 0;
@@ -1973,7 +2045,7 @@ static __always_inline int dns_emit(void *ctx, long fd, const void *ubuf, __u64 
     if (n && bpf_probe_read_user(s->h.u.dns.payload, n, ubuf)) s->h.u.dns.len = 0;
     /* glibc's resolver sits ~9 KB deep below its caller (getaddrinfo's
      * buffers): the whole copy whatever --stack-bytes says; lookups are rare */
-    capture_max(s, MSR_STACK_MAX);
+    capture_max(MSR_STACK_MAX);
     submit(ctx, s);
     return 0;
 }
@@ -2119,7 +2191,7 @@ int BPF_PROG(lsm_mprotect, struct vm_area_struct *vma, unsigned long reqprot, un
     s->h.u.mem.vma_anon = anon;
     s->h.u.mem.vma_start = vma->vm_start;
     s->h.u.mem.vma_end = vma->vm_end;
-    if (f) walk_file(f, s->h.u.mem.path, &s->h.flags);
+    if (f) walk_file(f, s, h.u.mem.path);
     /* mmap_lock is held for writing here: capture's bpf_find_vma fails and
      * frame 0's memory is judged from the module maps in user space */
     capture(s);
@@ -2149,7 +2221,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
         s->h.u.fop.oflags = file->f_flags;
         s->h.u.fop.ino = BPF_CORE_READ(file, f_inode, i_ino);
         if (watch) s->h.flags |= MSR_F_FOP_PERSIST;
-        walk_file(file, s->h.u.fop.path, &s->h.flags);
+        walk_file(file, s, h.u.fop.path);
         capture(s);
         submit(ctx, s);
         return 0;
@@ -2161,7 +2233,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
     if (bpf_d_path((struct path *)&file->f_path, s->h.u.file.path, sizeof(s->h.u.file.path)) > 0)
         s->h.flags |= MSR_F_PATH_FULL;
     else
-        walk_file(file, s->h.u.file.path, &s->h.flags);
+        walk_file(file, s, h.u.file.path);
     capture(s);
     submit(ctx, s);
     return 0;
@@ -2183,7 +2255,7 @@ int BPF_PROG(lsm_rename, const struct path *old_dir, struct dentry *old_dentry,
     s->h.u.rename.olddfd = -1;
     s->h.u.rename.newdfd = -1;
     struct vfsmount *m = BPF_CORE_READ(new_dir, mnt);
-    walk_path(new_dentry, m, s->h.u.rename.newpath, &s->h.flags);
+    walk_path(new_dentry, m, s, h.u.rename.newpath);
     bpf_probe_read_kernel_str(s->h.u.rename.oldpath, sizeof(s->h.u.rename.oldpath),
                               BPF_CORE_READ(old_dentry, d_name.name));
     capture(s);

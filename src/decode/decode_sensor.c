@@ -863,6 +863,11 @@ static void jstr(buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run = 0;
+    while (i < n && p[i] < 0x80) i++; /* nearly always ASCII: one escaping pass */
+    if (i == n) {
+        buf_put_json_str(b, s, n);
+        return;
+    }
     buf_putc(b, '"');
     while (i < n) {
         size_t l = utf8_len(p + i, n - i);
@@ -1111,8 +1116,13 @@ static size_t unwind_json(msdec *d, const struct msr_hdr *h, const uint8_t *data
             confirmed_unmapped(h->tgid, h->start_ns, f->ip))
             kstr(b, "mapping", "none");
         if (lead) {
+            static const char xd[] = "0123456789abcdef";
             char hex[40];
-            for (size_t k = 0; k < nl; k++) snprintf(hex + 2 * k, 3, "%02x", lead[k]);
+            for (size_t k = 0; k < nl; k++) {
+                hex[2 * k] = xd[lead[k] >> 4];
+                hex[2 * k + 1] = xd[lead[k] & 15];
+            }
+            hex[2 * nl] = 0;
             kstr(b, "callsite_leading_bytes", hex);
         }
         if (f->module && f->runtime) { /* recognised by its code, not its name */

@@ -213,6 +213,40 @@ static void test_records(void)
     strcpy(h.u.exec.filename, "/bin/sh");
     CHECK(msdec_record(d, &h, sizeof h, &json, &len) == 1 && field(json, "\"stdio_socket\":true"),
           "exec: stdio_socket");
+
+    /* argv as bytes: ASCII escaped as JSON, invalid UTF-8 as U+FFFD, valid
+     * UTF-8 kept */
+    {
+        static const char argv[] = "/bin/sh\0a\"b\\c\0x\xffy\0caf\xc3\xa9";
+        struct {
+            struct msr_hdr h;
+            char data[sizeof argv];
+        } r;
+        memset(&r, 0, sizeof r);
+        r.h = h;
+        r.h.flags = 0;
+        r.h.tgid = r.h.tid = 4000001;
+        memcpy(r.data, argv, sizeof argv);
+        r.h.data_len = sizeof argv - 1;
+        r.h.size = sizeof r.h + r.h.data_len;
+        CHECK(
+            msdec_record(d, &r, sizeof r, &json, &len) == 1 &&
+                field(json, "\"args\":[\"/bin/sh\",\"a\\\"b\\\\c\",\"x\\ufffdy\",\"caf\xc3\xa9\"]"),
+            "exec args escaped: %.*s", (int)len, json);
+    }
+
+    /* a stack's frame 0 carries the 16 bytes before ip, in hex */
+    memset(&h.u, 0, sizeof h.u);
+    h.type = MSR_MPROTECT;
+    h.flags = MSR_F_STACK | MSR_F_IPBYTES;
+    h.tgid = h.tid = 4000002;
+    h.regs.ip = 0x401000;
+    h.regs.sp = 0x7ffc0000;
+    for (int i = 0; i < 16; i++) h.ip_bytes[i] = (uint8_t)(i * 17);
+    h.u.mem.prot = 7;
+    CHECK(msdec_record(d, &h, sizeof h, &json, &len) == 1 &&
+              field(json, "\"callsite_leading_bytes\":\"00112233445566778899aabbccddeeff\""),
+          "callsite_leading_bytes: %.*s", (int)len, json);
     msdec_destroy(d);
 }
 
