@@ -80,6 +80,8 @@ typedef struct pf_field {
     pf_refs exists; /* rules that need the field present (not null) */
     pf_pat *pats;   /* prefixes, suffixes and substrings: one Aho-Corasick automaton */
     uint32_t npats, cappats;
+    uint32_t *pat_index; /* pats by (lit, anchor) while building: indexes + 1, open addressing */
+    uint32_t pat_icap;
     uint8_t cls[256]; /* byte -> class (both cases alike) */
     uint32_t ncls, nstates;
     uint32_t *next;          /* dense rows: ndense * ncls; entries: target offset | PF_OUT */
@@ -136,6 +138,8 @@ typedef struct prefilter {
     uint32_t nresids, capresids;
     uint32_t *test_index, *leaf_index; /* while building: hashes of tests, leaves (+1) */
     uint32_t test_icap, leaf_icap;
+    uint32_t *field_index, *tfield_index; /* hashes of fields, tfields by (path, category) (+1) */
+    uint32_t field_icap, tfield_icap;
 } prefilter;
 
 /* Per event, per alerter (thread): the predicate bitset and what it was

@@ -130,12 +130,15 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
     char *o = arena_alloc(lx->a, (size_t)(stop - e) + 8);
     if (!o) return error_tok(t, "out of memory");
     size_t on = 0;
-    while (e < lx->end && *e != q) {
-        if (*e == '\n') return error_tok(t, "unterminated string");
-        if (*e != '\\') {
-            o[on++] = *e++;
-            continue;
-        }
+    /* [e, stop) holds no unescaped quote or line feed: copy the runs between
+     * backslashes whole */
+    while (e < stop) {
+        const char *bs = memchr(e, '\\', (size_t)(stop - e));
+        const char *run = bs ? bs : stop;
+        memcpy(o + on, e, (size_t)(run - e));
+        on += (size_t)(run - e);
+        e = run;
+        if (!bs) break;
         if (++e >= lx->end) break;
         char c = *e++;
         switch (c) {
@@ -170,7 +173,7 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
         default: return error_tok(t, "unknown escape in string");
         }
     }
-    if (e >= lx->end) return error_tok(t, "unterminated string");
+    if (e >= lx->end || *e != q) return error_tok(t, "unterminated string");
     lx->p = e + 1;
     t.t = T_STRING;
     t.s = o;
