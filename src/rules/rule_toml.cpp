@@ -208,19 +208,32 @@ bool utf8_valid(const char *t, size_t n)
     return true;
 }
 
-/* Whether toml++ takes the body [s, e) of a multi-line literal string as it
- * is, without an error and without folding anything: valid UTF-8, no control
- * character but TAB and LF (a CR is left to toml++). *tail: one past the
- * last LF, s if there is none. */
-bool literal_body_plain(const char *t, size_t s, size_t e, size_t *tail)
+/* Whether toml++ takes the body [s, e) of a string as it is, without an
+ * error and without folding anything: valid UTF-8, no control character but
+ * TAB and LF (a CR is left to toml++). *tail: one past the last LF, s if
+ * there is none; *lfs: how many. Eight bytes at a time while they are
+ * printable ASCII. */
+bool literal_body_plain(const char *t, size_t s, size_t e, size_t *tail, size_t *lfs)
 {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     *tail = s;
+    *lfs = 0;
     for (size_t i = s; i < e;) {
+        if (i + 8 <= e) {
+            uint64_t w;
+            memcpy(&w, t + i, 8);
+            /* no byte below 0x20, none at 0x7f or above */
+            if (!(((w - ones * 0x20) & ~w) & highs) && !(((w + ones) | w) & highs)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char b = (unsigned char)t[i];
         if ((b >= 0x20 && b < 0x7F) || b == '\t') {
             i++;
         } else if (b == '\n') {
             *tail = ++i;
+            ++*lfs;
         } else {
             size_t k = b < 0x80 ? 0 : utf8_len((const unsigned char *)t + i, e - i);
             if (!k) return false;
@@ -249,9 +262,36 @@ bool prescan(ctx &c, size_t *bad, std::string &doc, bool fast)
     const char *t = c.text;
     size_t n = c.len, i = 0;
     unsigned dots = 0;
+    size_t braces = 0;           /* inline tables open here */
     size_t copied = 0;           /* text before this is in doc */
     size_t lpos = 0, lstart = 0; /* newlines counted up to lpos; start of that line */
     uint32_t line = 1;
+    /* the string whose opening quote is at q0 is a value: after `key =` */
+    auto is_value = [&](size_t q0) {
+        while (q0 > 0 && (t[q0 - 1] == ' ' || t[q0 - 1] == '\t')) q0--;
+        return q0 > 0 && t[q0 - 1] == '=';
+    };
+    /* blank the body [s, e) of the string opened at q0, its value [off, e):
+     * keep its line feeds and a space per code point from tail on */
+    auto blank_body = [&](size_t q0, size_t s, size_t e, size_t off, size_t tail, size_t lfs) {
+        for (;;) { /* the line and code-point column of the opening quote */
+            const void *nl = memchr(t + lpos, '\n', q0 - lpos);
+            if (!nl) break;
+            lpos = lstart = (size_t)((const char *)nl - t) + 1;
+            line++;
+        }
+        lpos = q0;
+        uint32_t col = 1;
+        for (size_t j = lstart < c.bom ? c.bom : lstart; j < q0; j++)
+            col += ((unsigned char)t[j] & 0xC0) != 0x80;
+        c.blanks.push_back(blank{line, col, off, e - off});
+        if (doc.empty()) doc.reserve(n);
+        doc.append(t + copied, s - copied);
+        doc.append(lfs, '\n');
+        for (size_t j = tail; j < e; j++)
+            if (((unsigned char)t[j] & 0xC0) != 0x80) doc += ' ';
+        copied = e;
+    };
     while (i < n) {
         char ch = t[i];
         if (ch == '#') {
@@ -270,32 +310,28 @@ bool prescan(ctx &c, size_t *bad, std::string &doc, bool fast)
             }
             if (q < 3) /* unterminated: toml++ reports it */
                 break;
-            size_t k = i, tail;
-            while (k > 0 && (t[k - 1] == ' ' || t[k - 1] == '\t')) k--;
-            if (fast && q == 3 && k > 0 && t[k - 1] == '=' && literal_body_plain(t, s, e, &tail) &&
-                tail > s) {
-                for (;;) { /* the line and code-point column of the opening quote */
-                    const void *nl = memchr(t + lpos, '\n', i - lpos);
-                    if (!nl) break;
-                    lpos = lstart = (size_t)((const char *)nl - t) + 1;
-                    line++;
-                }
-                lpos = i;
-                uint32_t col = 1;
-                for (size_t j = lstart < c.bom ? c.bom : lstart; j < i; j++)
-                    col += ((unsigned char)t[j] & 0xC0) != 0x80;
-                size_t off = s + (t[s] == '\n');
-                c.blanks.push_back(blank{line, col, off, e - off});
-                if (doc.empty()) doc.reserve(n);
-                doc.append(t + copied, s - copied);
-                size_t lfs = 0;
-                for (size_t j = s; j < tail; j++) lfs += t[j] == '\n';
-                doc.append(lfs, '\n');
-                for (size_t j = tail; j < e; j++)
-                    if (((unsigned char)t[j] & 0xC0) != 0x80) doc += ' ';
-                copied = e;
-            }
+            size_t tail, lfs;
+            if (fast && q == 3 && is_value(i) && literal_body_plain(t, s, e, &tail, &lfs) && lfs)
+                blank_body(i, s, e, s + (t[s] == '\n'), tail, lfs);
             i = e + (q > 5 ? 5 : q);
+        } else if (fast && (ch == '"' || ch == '\'') && i + 1 < n && t[i + 1] != ch && !braces &&
+                   is_value(i)) {
+            /* a one-line string without escapes, the last thing on its line
+             * and outside inline tables (where toml++ would place an error
+             * at the line feed): toml++ is given "" */
+            size_t s = i + 1, e = s, tail, lfs;
+            while (e < n && t[e] != ch && t[e] != '\n' && t[e] != '\\') e++;
+            size_t j = e + 1;
+            while (j < n && (t[j] == ' ' || t[j] == '\t')) j++;
+            if (e < n && t[e] == ch && j < n && t[j] == '\n' && literal_body_plain(t, s, e, &tail, &lfs) &&
+                !lfs) {
+                blank_body(i, s, e, s, e, 0);
+                i = e + 1;
+                continue;
+            }
+            /* otherwise as below */
+            for (i++; i < n && t[i] != ch && t[i] != '\n';) i += ch == '"' && t[i] == '\\' ? 2 : 1;
+            if (i < n && t[i] == ch) i++;
         } else if (ch == '"' || ch == '\'') {
             bool basic = ch == '"';
             if (i + 2 < n && t[i + 1] == ch && t[i + 2] == ch) {
@@ -324,6 +360,8 @@ bool prescan(ctx &c, size_t *bad, std::string &doc, bool fast)
             } else if (ch == '=' || ch == '[' || ch == ']' || ch == '{' || ch == '}' ||
                        ch == ',' || ch == '\n') {
                 dots = 0;
+                if (ch == '{') braces++;
+                if (ch == '}' && braces) braces--;
             }
             i++;
         }

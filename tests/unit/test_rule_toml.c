@@ -386,6 +386,18 @@ static const char *const FAST_CASES[] = {
     "[[threat]]\n[threat.tactic]\nid = '''\nTA1\n'''\nname = '''\nt\n'''\n"
     "[[threat.technique]]\nid = '''\nT1\n'''\nname = '''\nm\n'''\n"
     "[[actions]]\nx = '''\na\n'''\n",
+    /* one-line strings: the last thing on their line, or not */
+    "[rule]\nname = \"n \xc3\xa9\"  \t\nid = 'i j'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\" # c\nid = 'i' x\nquery = \"q\"",
+    "[rule]\nname = \"n\\\"x\"\nid = 'a\\b'\nquery = \"q\"\r\n",
+    "[rule]\nname = \"n\"\nname = \"m\"\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\x01\"\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\xff\"\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"\"\nid = ''\nquery = \"q\"\nx = { a = \"b\" }\ny = [\"c\"]\n",
+    "[rule]\nname = \"n\"\nid = 'i'\nquery = \"q\"\n[[threat]]\nframework = \"MITRE\"\n"
+    "[threat.tactic]\nid = \"TA1\"\nname = \"t\"\n[[threat.technique]]\nid = \"T1\"\n"
+    "name = 'm'\n[[threat.technique.subtechnique]]\nid = \"T1.001\"\n",
     /* unterminated */
     "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\n''\n",
 };
