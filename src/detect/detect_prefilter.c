@@ -891,8 +891,7 @@ static bool index_grow(uint32_t **tab, uint32_t *cap, uint32_t n,
 
 static uint32_t test_hash_of(const prefilter *pf, uint32_t i)
 {
-    const pf_test *t = &pf->tests[i];
-    return test_hash(t->field, t->kind, t->ci, t->lit);
+    return pf->test_hv[i];
 }
 
 /* where a test's value is looked for: the exact hash, an automaton atom, or
@@ -936,17 +935,21 @@ uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, con
     uint32_t fi = (uint32_t)(f - pf->tfields);
     if (!index_grow(&pf->test_index, &pf->test_icap, pf->ntests, test_hash_of, pf))
         return UINT32_MAX;
-    uint32_t h = test_hash(fi, kind, ci, lit) & (pf->test_icap - 1);
+    uint32_t hv = test_hash(fi, kind, ci, lit), h = hv & (pf->test_icap - 1);
     for (; pf->test_index[h]; h = (h + 1) & (pf->test_icap - 1)) {
-        const pf_test *t = &pf->tests[pf->test_index[h] - 1];
-        if (t->field == fi && t->kind == kind && t->ci == ci && sv_eq(t->lit, lit))
-            return pf->test_index[h] - 1;
+        uint32_t i = pf->test_index[h] - 1;
+        if (pf->test_hv[i] != hv) continue;
+        const pf_test *t = &pf->tests[i];
+        if (t->field == fi && t->kind == kind && t->ci == ci && sv_eq(t->lit, lit)) return i;
     }
     if (pf->ntests == pf->captests) {
         uint32_t cap = pf->captests ? pf->captests * 2 : 256;
         pf_test *v = realloc(pf->tests, sizeof *v * cap);
         if (!v) return UINT32_MAX;
         pf->tests = v;
+        uint32_t *hvs = realloc(pf->test_hv, sizeof *hvs * cap);
+        if (!hvs) return UINT32_MAX;
+        pf->test_hv = hvs;
         pf->captests = cap;
     }
     pf_test *t = &pf->tests[pf->ntests];
@@ -960,6 +963,7 @@ uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, con
     t->pat = kind == PT_GLOB ? eql_glob_compile(&pf->strings, copy, (uint32_t)lit.n, ci) : pat;
     if (kind == PT_GLOB && !t->pat) return UINT32_MAX;
     uint32_t ti = pf->ntests++;
+    pf->test_hv[ti] = hv;
     if (!place_test(pf, &pf->tfields[fi], ti)) {
         pf->ntests--;
         return UINT32_MAX;
@@ -1694,6 +1698,7 @@ void prefilter_free(prefilter *pf)
     free(pf->test_index);
     free(pf->field_index);
     free(pf->tfield_index);
+    free(pf->test_hv);
     free(pf->leaf_index);
     free(pf->resids);
     free(pf->resid_hash);

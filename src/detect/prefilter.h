@@ -110,6 +110,10 @@ typedef struct prefilter {
     pf_field *fields;  /* the prefilter's atoms: matched on every event */
     pf_field *tfields; /* the tests: a field is matched when a program first reads it */
     size_t ntfields, captfields;
+    /* while building: fields, tfields by (path, category), indexes + 1; each
+     * test's hash (test_index holds indexes: probes and growth compare these) */
+    uint32_t *field_index, *tfield_index, *test_hv;
+    uint32_t field_icap, tfield_icap;
     pf_lin *lin; /* lineage atoms: rules that may match when a slot marks an ancestor */
     uint32_t nlin;
     size_t nfields, capfields;
@@ -138,8 +142,6 @@ typedef struct prefilter {
     uint32_t nresids, capresids;
     uint32_t *test_index, *leaf_index; /* while building: hashes of tests, leaves (+1) */
     uint32_t test_icap, leaf_icap;
-    uint32_t *field_index, *tfield_index; /* hashes of fields, tfields by (path, category) (+1) */
-    uint32_t field_icap, tfield_icap;
 } prefilter;
 
 /* Per event, per alerter (thread): the predicate bitset and what it was
