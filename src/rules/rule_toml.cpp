@@ -12,16 +12,20 @@
 // byte. Most of a rule file's bytes are its query, a multi-line literal
 // string ('''...'''), which TOML takes verbatim. So a first pass over the
 // text (prescan, which also caps dotted keys) hands toml++ a copy in which
-// the body of every such value that toml++ would take as it is (valid UTF-8,
-// no control character but TAB and LF, closed by exactly three quotes) is
-// reduced to its line feeds plus one space per code point of its last line:
-// every line and column after it stays the same, so do toml++'s errors. The
-// value is then read from the text itself (sval), by the position toml++
-// gives the string. A text with invalid UTF-8 anywhere is given to toml++
-// whole (toml++ places that error by its read blocks). rule_toml_fast = 0
-// turns this off; test_rule_toml and fuzz_rule_toml check that the result
-// is the same field for field, errors included. 787 rules (Elastic's 773
-// Windows endpoint rules and the pack): 358 M -> 70 M instructions.
+// the bodies of such values that toml++ would take as they are (valid UTF-8,
+// no control character but TAB and LF, closed by exactly three quotes) are
+// reduced to their line feeds plus one space per code point of their last
+// line: every line and column after them stays the same, so do toml++'s
+// errors. One-line values without escapes ("...", '...') that end their
+// line outside inline tables become "" (toml++ places no error after them
+// on their line). The values are then read from the text itself (sval), by
+// the position toml++ gives the string. A text with invalid UTF-8 anywhere
+// is given to toml++ whole (toml++ places that error by its read blocks).
+// rule_toml_fast = 0 turns this off; test_rule_toml (made-up edge cases,
+// the pack, deterministic mutations) and fuzz_rule_toml check that the
+// result is the same field for field, errors included. 794 rules (Elastic's
+// 773 Windows endpoint rules and the pack): toml++ 358 M -> 43 M
+// instructions, rule_toml_parse 393 M -> 74 M.
 //
 // Build: toml++ is used header-only, with TOML_EXCEPTIONS=0 (the parser
 // returns a toml::parse_result) to match -fno-exceptions. Debian also ships
@@ -250,13 +254,14 @@ bool literal_body_plain(const char *t, size_t s, size_t e, size_t *tail, size_t 
  *
  * 1. Rejects keys and table headers with too many dotted parts (see the
  *    top): false and *bad = the offending dot.
- * 2. Blanks the bodies of multi-line literal strings that are values
- *    (key = '''...''') and that toml++ would take as they are (see "Speed"
- *    at the top): `doc` receives the text with each such body reduced to its
- *    line feeds and one space per code point of its last line, so that every
- *    line and column toml++ reports after it is the same as in the text, and
- *    c.blanks where each one starts and its value in the text. `doc` is left
- *    empty when nothing was blanked. */
+ * 2. Unless !fast, blanks the bodies of string values (key = '''...''',
+ *    key = "..." or '...' ending its line) that toml++ would take as they
+ *    are (see "Speed" at the top): `doc` receives the text with each such
+ *    body reduced to its line feeds and one space per code point of its last
+ *    line (nothing for a one-line string), so that every line and column
+ *    toml++ reports after it is the same as in the text, and c.blanks where
+ *    each one starts and its value in the text. `doc` is left empty when
+ *    nothing was blanked. */
 bool prescan(ctx &c, size_t *bad, std::string &doc, bool fast)
 {
     const char *t = c.text;
