@@ -39,7 +39,7 @@ bool mj_want_add(mj_want *root, const char *path)
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         mj_want *kid = NULL;
-        for (uint32_t i = 0; i < w->nkids; i++)
+        for (uint32_t i = 0; i < w->nkids && !kid; i++) /* keys are distinct */
             if (w->kids[i].key_len == n && memcmp(w->kids[i].key, p, n) == 0) kid = &w->kids[i];
         if (!kid) {
             if (w->nkids == w->cap) {

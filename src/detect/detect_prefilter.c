@@ -558,11 +558,36 @@ static bool refs_add(pf_refs *r, uint32_t ref)
     return true;
 }
 
-static pf_field *field_in(prefilter *pf, pf_field **fields, size_t *nfields, size_t *capfields,
-                          sv path, bool cat)
+static uint32_t field_hash(sv path, bool cat)
 {
-    for (size_t i = 0; i < *nfields; i++)
-        if ((*fields)[i].category == cat && sv_eq((*fields)[i].path, path)) return &(*fields)[i];
+    uint32_t h = (2166136261u ^ cat) * 16777619u;
+    for (size_t i = 0; i < path.n; i++) h = (h ^ (uint8_t)path.p[i]) * 16777619u;
+    return h;
+}
+
+/* the field (path, cat) of an array, created if needed; *index hashes the
+ * array (indexes + 1, open addressing, grown at half full) */
+static pf_field *field_in(prefilter *pf, pf_field **fields, size_t *nfields, size_t *capfields,
+                          uint32_t **index, uint32_t *icap, sv path, bool cat)
+{
+    if (*nfields * 2 >= *icap) {
+        uint32_t nc = *icap ? *icap * 2 : 64;
+        uint32_t *t = calloc(nc, sizeof *t);
+        if (!t) return NULL;
+        for (size_t i = 0; i < *nfields; i++) {
+            uint32_t k = field_hash((*fields)[i].path, (*fields)[i].category) & (nc - 1);
+            while (t[k]) k = (k + 1) & (nc - 1);
+            t[k] = (uint32_t)i + 1;
+        }
+        free(*index);
+        *index = t;
+        *icap = nc;
+    }
+    uint32_t h = field_hash(path, cat) & (*icap - 1);
+    for (; (*index)[h]; h = (h + 1) & (*icap - 1)) {
+        pf_field *f = &(*fields)[(*index)[h] - 1];
+        if (f->category == cat && sv_eq(f->path, path)) return f;
+    }
     if (*nfields == *capfields) {
         size_t cap = *capfields ? *capfields * 2 : 16;
         pf_field *v = realloc(*fields, sizeof *v * cap);
@@ -577,18 +602,20 @@ static pf_field *field_in(prefilter *pf, pf_field **fields, size_t *nfields, siz
     f->path = (sv){p, path.n};
     f->category = cat;
     f->id = cat ? -1 : eql_field_intern(path.p, (uint32_t)path.n);
-    ++*nfields;
+    (*index)[h] = (uint32_t)++*nfields;
     return f;
 }
 
 static pf_field *field_get(prefilter *pf, sv path, bool cat)
 {
-    return field_in(pf, &pf->fields, &pf->nfields, &pf->capfields, path, cat);
+    return field_in(pf, &pf->fields, &pf->nfields, &pf->capfields, &pf->field_index,
+                    &pf->field_icap, path, cat);
 }
 
 static pf_field *tfield_get(prefilter *pf, sv path)
 {
-    return field_in(pf, &pf->tfields, &pf->ntfields, &pf->captfields, path, false);
+    return field_in(pf, &pf->tfields, &pf->ntfields, &pf->captfields, &pf->tfield_index,
+                    &pf->tfield_icap, path, false);
 }
 
 /* the entry of a folded value in the field's hash, created if needed */
@@ -629,10 +656,33 @@ static bool add_exact(prefilter *pf, pf_field *f, sv value, uint32_t ref)
 }
 
 /* the automaton's pattern (lit lower-cased, anchor), created if needed */
+static uint32_t pat_hash(sv lit, uint8_t anchor)
+{
+    uint32_t h = (2166136261u ^ anchor) * 16777619u;
+    for (size_t i = 0; i < lit.n; i++) h = (h ^ (uint8_t)lit.p[i]) * 16777619u;
+    return h;
+}
+
 static pf_pat *pat_get(prefilter *pf, pf_field *f, sv lit, uint8_t anchor)
 {
-    for (uint32_t i = 0; i < f->npats; i++)
-        if (f->pats[i].anchor == anchor && sv_eq(f->pats[i].lit, lit)) return &f->pats[i];
+    if (f->npats * 2 >= f->pat_icap) { /* the index, grown at half full */
+        uint32_t nc = f->pat_icap ? f->pat_icap * 2 : 16;
+        uint32_t *t = calloc(nc, sizeof *t);
+        if (!t) return NULL;
+        for (uint32_t i = 0; i < f->npats; i++) {
+            uint32_t k = pat_hash(f->pats[i].lit, f->pats[i].anchor) & (nc - 1);
+            while (t[k]) k = (k + 1) & (nc - 1);
+            t[k] = i + 1;
+        }
+        free(f->pat_index);
+        f->pat_index = t;
+        f->pat_icap = nc;
+    }
+    uint32_t h = pat_hash(lit, anchor) & (f->pat_icap - 1);
+    for (; f->pat_index[h]; h = (h + 1) & (f->pat_icap - 1)) {
+        pf_pat *q = &f->pats[f->pat_index[h] - 1];
+        if (q->anchor == anchor && sv_eq(q->lit, lit)) return q;
+    }
     if (f->npats == f->cappats) {
         uint32_t cap = f->cappats ? f->cappats * 2 : 8;
         pf_pat *v = realloc(f->pats, sizeof *v * cap);
@@ -646,7 +696,7 @@ static pf_pat *pat_get(prefilter *pf, pf_field *f, sv lit, uint8_t anchor)
     if (!s) return NULL;
     p->lit = (sv){s, lit.n};
     p->anchor = anchor;
-    f->npats++;
+    f->pat_index[h] = ++f->npats;
     return p;
 }
 
@@ -841,8 +891,7 @@ static bool index_grow(uint32_t **tab, uint32_t *cap, uint32_t n,
 
 static uint32_t test_hash_of(const prefilter *pf, uint32_t i)
 {
-    const pf_test *t = &pf->tests[i];
-    return test_hash(t->field, t->kind, t->ci, t->lit);
+    return pf->test_hv[i];
 }
 
 /* where a test's value is looked for: the exact hash, an automaton atom, or
@@ -886,17 +935,21 @@ uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, con
     uint32_t fi = (uint32_t)(f - pf->tfields);
     if (!index_grow(&pf->test_index, &pf->test_icap, pf->ntests, test_hash_of, pf))
         return UINT32_MAX;
-    uint32_t h = test_hash(fi, kind, ci, lit) & (pf->test_icap - 1);
+    uint32_t hv = test_hash(fi, kind, ci, lit), h = hv & (pf->test_icap - 1);
     for (; pf->test_index[h]; h = (h + 1) & (pf->test_icap - 1)) {
-        const pf_test *t = &pf->tests[pf->test_index[h] - 1];
-        if (t->field == fi && t->kind == kind && t->ci == ci && sv_eq(t->lit, lit))
-            return pf->test_index[h] - 1;
+        uint32_t i = pf->test_index[h] - 1;
+        if (pf->test_hv[i] != hv) continue;
+        const pf_test *t = &pf->tests[i];
+        if (t->field == fi && t->kind == kind && t->ci == ci && sv_eq(t->lit, lit)) return i;
     }
     if (pf->ntests == pf->captests) {
         uint32_t cap = pf->captests ? pf->captests * 2 : 256;
         pf_test *v = realloc(pf->tests, sizeof *v * cap);
         if (!v) return UINT32_MAX;
         pf->tests = v;
+        uint32_t *hvs = realloc(pf->test_hv, sizeof *hvs * cap);
+        if (!hvs) return UINT32_MAX;
+        pf->test_hv = hvs;
         pf->captests = cap;
     }
     pf_test *t = &pf->tests[pf->ntests];
@@ -910,6 +963,7 @@ uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, con
     t->pat = kind == PT_GLOB ? eql_glob_compile(&pf->strings, copy, (uint32_t)lit.n, ci) : pat;
     if (kind == PT_GLOB && !t->pat) return UINT32_MAX;
     uint32_t ti = pf->ntests++;
+    pf->test_hv[ti] = hv;
     if (!place_test(pf, &pf->tfields[fi], ti)) {
         pf->ntests--;
         return UINT32_MAX;
@@ -1144,6 +1198,9 @@ static uint32_t trie_find(const uint32_t *child, const uint32_t *sib, const uint
  * fail link. Memory is the dense part plus ~20 bytes a state. */
 static bool build_field(pf_field *f)
 {
+    free(f->pat_index); /* rebuilt by pat_get if patterns are added later */
+    f->pat_index = NULL;
+    f->pat_icap = 0;
     if (!f->npats) return true;
     /* MODUS_VECTORSCAN=on: Vectorscan on fields with many substrings. It
      * scans them faster than the automaton, but compiling the databases of
@@ -1941,6 +1998,7 @@ static void fields_free(pf_field *fields, size_t n)
             refs_free(&f->pats[k].tests);
         }
         free(f->pats);
+        free(f->pat_index);
         free(f->next);
         free(f->term);
         free(f->dict);
@@ -1969,6 +2027,9 @@ void prefilter_free(prefilter *pf)
     free(pf->tests);
     free(pf->leaves);
     free(pf->test_index);
+    free(pf->field_index);
+    free(pf->tfield_index);
+    free(pf->test_hv);
     free(pf->leaf_index);
     free(pf->resids);
     free(pf->resid_hash);

@@ -122,13 +122,16 @@ struct eql_runtime {
     uint32_t nst;
     uint32_t *decl;     /* expanded stage -> declared stage */
     uint32_t *last_exp; /* declared stage -> its last expanded stage */
-    /* events of earlier stages, parsed for `as` aliases */
-    mj_parser *alias_parser[64];
-    mj_doc alias_doc[64];
-    const mj_doc *alias_ptr[64];
+    /* events of earlier stages, parsed for `as` aliases (allocated on
+     * first use: few rules have aliases, and 794 runtimes were 1.6 MB) */
+    struct rt_alias {
+        mj_parser *parser[64];
+        mj_doc doc[64];
+        const mj_doc *ptr[64];
+    } *alias;
     ptab *tabs; /* per stage (one for a join) */
     uint32_t nparts;
-    partial **wheel;    /* WHEEL slots, with maxspan */
+    partial **wheel;    /* WHEEL slots, with maxspan; allocated by the first link */
     int64_t tick;       /* ns per wheel slot */
     int64_t wheel_done; /* the last tick whose slot has been emptied of expired partials */
     bool wheel_on;
@@ -973,6 +976,8 @@ static void wheel_link(eql_runtime *rt, partial *p)
         rt->wheel_done = floor_div(p->t0, rt->tick) - 1;
     }
     if (tk <= rt->wheel_done) tk = rt->wheel_done + 1; /* already due: the next turn looks */
+    if (!rt->wheel && !(rt->wheel = calloc(WHEEL, sizeof *rt->wheel)))
+        return; /* out of memory: not expired by the wheel (maxspan still holds) */
     p->wslot = (uint32_t)(tk & (WHEEL - 1));
     partial **head = &rt->wheel[p->wslot];
     p->wprev = NULL;
@@ -1103,17 +1108,22 @@ void eql_state_trim(eql_state *s)
 static void alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, const partial *prev)
 {
     uint32_t upto = rt->decl[s];
-    for (uint32_t k = 0; k < 64; k++) rt->alias_ptr[k] = NULL;
+    if (!rt->alias && !(rt->alias = calloc(1, sizeof *rt->alias))) {
+        c->alias = NULL; /* out of memory: aliases read as null */
+        return;
+    }
+    struct rt_alias *al = rt->alias;
+    for (uint32_t k = 0; k < 64; k++) al->ptr[k] = NULL;
     for (uint32_t k = 0; k < upto && k < 64; k++) {
         uint32_t e = rt->last_exp[k];
         if (e >= s || !prev->ev[e].text) continue;
-        if (!rt->alias_parser[k]) rt->alias_parser[k] = mj_parser_create(64u << 20, 128, 1u << 22);
+        if (!al->parser[k]) al->parser[k] = mj_parser_create(64u << 20, 128, 1u << 22);
         mj_error err;
-        if (rt->alias_parser[k] && !mj_parse(rt->alias_parser[k], prev->ev[e].text, prev->ev[e].len,
-                                             NULL, &rt->alias_doc[k], &err))
-            rt->alias_ptr[k] = &rt->alias_doc[k];
+        if (al->parser[k] &&
+            !mj_parse(al->parser[k], prev->ev[e].text, prev->ev[e].len, NULL, &al->doc[k], &err))
+            al->ptr[k] = &al->doc[k];
     }
-    c->alias = rt->alias_ptr;
+    c->alias = al->ptr;
 }
 
 /* Turn the wheel to `now`: every slot whose time has wholly passed drops
@@ -1128,6 +1138,10 @@ static void wheel_turn(eql_runtime *rt, int64_t now)
         return;
     }
     if (tk <= rt->wheel_done) return;
+    if (!rt->wheel) { /* nothing linked yet */
+        rt->wheel_done = tk;
+        return;
+    }
     int64_t from = rt->wheel_done + 1;
     if (tk - from >= WHEEL) from = tk - WHEEL + 1;
     for (int64_t x = from; x <= tk; x++) {
@@ -1330,10 +1344,6 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
         uint32_t slots = q->kind == Q_JOIN ? 1 : n;
         rt->tabs = calloc(slots ? slots : 1, sizeof *rt->tabs); /* each grows on first use */
         rt->tick = q->maxspan_ns / WHEEL_SPAN > 0 ? q->maxspan_ns / WHEEL_SPAN : 1;
-        if (q->maxspan_ns && !(rt->wheel = calloc(WHEEL, sizeof *rt->wheel))) {
-            eql_runtime_destroy(rt);
-            return NULL;
-        }
     }
     if (q->nlineage) {
         if (procs) {
@@ -1435,9 +1445,12 @@ void eql_runtime_destroy(eql_runtime *rt)
     free(rt->st);
     free(rt->decl);
     free(rt->last_exp);
-    for (int i = 0; i < 64; i++) {
-        mj_parser_destroy(rt->alias_parser[i]);
-        mj_doc_free(&rt->alias_doc[i]);
+    if (rt->alias) {
+        for (int i = 0; i < 64; i++) {
+            mj_parser_destroy(rt->alias->parser[i]);
+            mj_doc_free(&rt->alias->doc[i]);
+        }
+        free(rt->alias);
     }
     if (rt->own_procs) eql_procs_destroy(rt->procs);
     eql_xrt_destroy(rt->x);

@@ -80,6 +80,8 @@ typedef struct pf_field {
     pf_refs exists; /* rules that need the field present (not null) */
     pf_pat *pats;   /* prefixes, suffixes and substrings: one Aho-Corasick automaton */
     uint32_t npats, cappats;
+    uint32_t *pat_index; /* pats by (lit, anchor) while building: indexes + 1, open addressing */
+    uint32_t pat_icap;
     uint8_t cls[256]; /* byte -> class (both cases alike) */
     uint32_t ncls, nstates;
     uint32_t *next;          /* dense rows: ndense * ncls; entries: target offset | PF_OUT */
@@ -110,6 +112,10 @@ typedef struct prefilter {
     pf_field *fields;  /* the prefilter's atoms: matched on every event */
     pf_field *tfields; /* the tests: a field is matched when a program first reads it */
     size_t ntfields, captfields;
+    /* while building: fields, tfields by (path, category), indexes + 1; each
+     * test's hash (test_index holds indexes: probes and growth compare these) */
+    uint32_t *field_index, *tfield_index, *test_hv;
+    uint32_t field_icap, tfield_icap;
     pf_lin *lin; /* lineage atoms: rules that may match when a slot marks an ancestor */
     uint32_t nlin;
     size_t nfields, capfields;

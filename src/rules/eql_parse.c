@@ -88,7 +88,7 @@ static const eql_token *peek(parser *p)
     return &p->peek;
 }
 
-static bool is_kw(const eql_token *t, const char *kw)
+static inline __attribute__((always_inline)) bool is_kw(const eql_token *t, const char *kw)
 {
     return t->t == T_IDENT && !t->quoted && t->sn == strlen(kw) &&
            sv_ieq((sv){t->s, t->sn}, sv_cstr(kw));

@@ -5,8 +5,27 @@
 // column in code points). We then pick the rule's keys out of that tree,
 // check their types, copy them into malloc'd C strings and re-serialise the
 // tables modus passes through untouched ([[threat]], [[actions]], [modus]) as
-// compact JSON, the form alerts carry them in. Cost: the 1,314 Elastic
-// behavior rules (2.8 MB) load in 47 ms of CPU here, ~35 us per file.
+// compact JSON, the form alerts carry them in.
+//
+// Speed: toml++ reads a document one code point at a time (UTF-8 decoding,
+// position tracking and a string append per character): ~150 instructions a
+// byte. Most of a rule file's bytes are its query, a multi-line literal
+// string ('''...'''), which TOML takes verbatim. So a first pass over the
+// text (prescan, which also caps dotted keys) hands toml++ a copy in which
+// the bodies of such values that toml++ would take as they are (valid UTF-8,
+// no control character but TAB and LF, closed by exactly three quotes) are
+// reduced to their line feeds plus one space per code point of their last
+// line: every line and column after them stays the same, so do toml++'s
+// errors. One-line values without escapes ("...", '...') that end their
+// line outside inline tables become "" (toml++ places no error after them
+// on their line). The values are then read from the text itself (sval), by
+// the position toml++ gives the string. A text with invalid UTF-8 anywhere
+// is given to toml++ whole (toml++ places that error by its read blocks).
+// rule_toml_fast = 0 turns this off; test_rule_toml (made-up edge cases,
+// the pack, deterministic mutations) and fuzz_rule_toml check that the
+// result is the same field for field, errors included. 794 rules (Elastic's
+// 773 Windows endpoint rules and the pack): toml++ 358 M -> 43 M
+// instructions, rule_toml_parse 393 M -> 74 M.
 //
 // Build: toml++ is used header-only, with TOML_EXCEPTIONS=0 (the parser
 // returns a toml::parse_result) to match -fno-exceptions. Debian also ships
@@ -23,7 +42,7 @@
 // Hostile input: any bytes are accepted. toml++ caps nested arrays and
 // inline tables (TOML_MAX_NESTED_VALUES, 256) but not dotted keys: each part
 // of "a.b.c..." is one more nested table, and toml++ recurses over them, so
-// ~30k parts overflow the stack. A lexer pass (key_parts_ok) that knows
+// ~30k parts overflow the stack. A lexer pass (prescan) that knows
 // TOML's four string forms and comments rejects keys with more than
 // MODUS_MAX_TOML_KEY_PARTS parts before toml++ sees them. Our own JSON
 // writer recurses at most as deep as toml++ let the tree grow.
@@ -74,6 +93,14 @@
 namespace
 {
 
+/* A multi-line literal string that toml++ was given blanked (see "Speed" at
+ * the top): where toml++ sees it begin (line, code-point column of the
+ * opening quote) and its value, [off, off + len) of the original text. */
+struct blank {
+    uint32_t line, col;
+    size_t off, len;
+};
+
 struct ctx {
     const char *text;
     size_t len;
@@ -81,6 +108,7 @@ struct ctx {
     uint32_t *err_line, *err_col;
     char *msg;
     size_t msgcap;
+    std::vector<blank> blanks; /* in text order */
 };
 
 /* Byte offset of the start of 1-based line `line` (clamped to the end). */
@@ -143,19 +171,172 @@ size_t node_offset(const ctx &c, const toml::node *n)
     return n ? pos_offset(c, n->source().begin) : c.bom;
 }
 
-/* Reject keys and table headers with too many dotted parts (see the top). A
- * run is the text between structural characters; dots inside strings and
- * comments do not count. Mirrors toml++'s lexing of strings, including the
- * up to two quotes a multi-line string may end with. */
-bool key_parts_ok(const ctx &c, size_t *bad)
+/* Length of the UTF-8 sequence at p (n bytes left) if toml++'s decoder takes
+ * it (no overlong forms, surrogates or code points above U+10FFFF), else 0. */
+size_t utf8_len(const unsigned char *p, size_t n)
+{
+    auto in = [&](size_t i, unsigned lo, unsigned hi) { return i < n && p[i] >= lo && p[i] <= hi; };
+    unsigned b = p[0];
+    if (b >= 0xC2 && b <= 0xDF) return in(1, 0x80, 0xBF) ? 2 : 0;
+    if (b >= 0xE0 && b <= 0xEF)
+        return in(1, b == 0xE0 ? 0xA0 : 0x80, b == 0xED ? 0x9F : 0xBF) && in(2, 0x80, 0xBF) ? 3 : 0;
+    if (b >= 0xF0 && b <= 0xF4)
+        return in(1, b == 0xF0 ? 0x90 : 0x80, b == 0xF4 ? 0x8F : 0xBF) && in(2, 0x80, 0xBF) &&
+                       in(3, 0x80, 0xBF)
+                   ? 4
+                   : 0;
+    return 0;
+}
+
+/* Whether the text is valid UTF-8 (as utf8_len has it) */
+bool utf8_valid(const char *t, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)t;
+    for (size_t i = 0; i < n;) {
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_len(p + i, n - i);
+        if (!k) return false;
+        i += k;
+    }
+    return true;
+}
+
+/* Whether toml++ takes the body [s, e) of a string as it is, without an
+ * error and without folding anything: valid UTF-8, no control character but
+ * TAB and LF (a CR is left to toml++). *tail: one past the last LF, s if
+ * there is none; *lfs: how many. Eight bytes at a time while they are
+ * printable ASCII. */
+bool literal_body_plain(const char *t, size_t s, size_t e, size_t *tail, size_t *lfs)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    *tail = s;
+    *lfs = 0;
+    for (size_t i = s; i < e;) {
+        if (i + 8 <= e) {
+            uint64_t w;
+            memcpy(&w, t + i, 8);
+            /* no byte below 0x20, none at 0x7f or above */
+            if (!(((w - ones * 0x20) & ~w) & highs) && !(((w + ones) | w) & highs)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char b = (unsigned char)t[i];
+        if ((b >= 0x20 && b < 0x7F) || b == '\t') {
+            i++;
+        } else if (b == '\n') {
+            *tail = ++i;
+            ++*lfs;
+        } else {
+            size_t k = b < 0x80 ? 0 : utf8_len((const unsigned char *)t + i, e - i);
+            if (!k) return false;
+            i += k;
+        }
+    }
+    return true;
+}
+
+/* One pass over the text before toml++ sees it. A run is the text between
+ * structural characters; dots inside strings and comments do not count.
+ * Mirrors toml++'s lexing of strings, including the up to two quotes a
+ * multi-line string may end with.
+ *
+ * 1. Rejects keys and table headers with too many dotted parts (see the
+ *    top): false and *bad = the offending dot.
+ * 2. Unless !fast, blanks the bodies of string values (key = '''...''',
+ *    key = "..." or '...' ending its line) that toml++ would take as they
+ *    are (see "Speed" at the top): `doc` receives the text with each such
+ *    body reduced to its line feeds and one space per code point of its last
+ *    line (nothing for a one-line string), so that every line and column
+ *    toml++ reports after it is the same as in the text, and c.blanks where
+ *    each one starts and its value in the text. `doc` is left empty when
+ *    nothing was blanked. */
+bool prescan(ctx &c, size_t *bad, std::string &doc, bool fast)
 {
     const char *t = c.text;
     size_t n = c.len, i = 0;
     unsigned dots = 0;
+    size_t braces = 0;           /* inline tables open here */
+    size_t copied = 0;           /* text before this is in doc */
+    size_t lpos = 0, lstart = 0; /* newlines counted up to lpos; start of that line */
+    uint32_t line = 1;
+    /* the string whose opening quote is at q0 is a value: after `key =` */
+    auto is_value = [&](size_t q0) {
+        while (q0 > 0 && (t[q0 - 1] == ' ' || t[q0 - 1] == '\t')) q0--;
+        return q0 > 0 && t[q0 - 1] == '=';
+    };
+    /* blank the body [s, e) of the string opened at q0, its value [off, e):
+     * keep its line feeds and a space per code point from tail on */
+    auto blank_body = [&](size_t q0, size_t s, size_t e, size_t off, size_t tail, size_t lfs) {
+        for (;;) { /* the line and code-point column of the opening quote */
+            const void *nl = memchr(t + lpos, '\n', q0 - lpos);
+            if (!nl) break;
+            lpos = lstart = (size_t)((const char *)nl - t) + 1;
+            line++;
+        }
+        lpos = q0;
+        uint32_t col = 1;
+        for (size_t j = lstart < c.bom ? c.bom : lstart; j < q0; j++)
+            col += ((unsigned char)t[j] & 0xC0) != 0x80;
+        c.blanks.push_back(blank{line, col, off, e - off});
+        if (doc.empty()) doc.reserve(n);
+        doc.append(t + copied, s - copied);
+        doc.append(lfs, '\n');
+        for (size_t j = tail; j < e; j++)
+            if (((unsigned char)t[j] & 0xC0) != 0x80) doc += ' ';
+        copied = e;
+    };
     while (i < n) {
         char ch = t[i];
         if (ch == '#') {
-            while (i < n && t[i] != '\n') i++;
+            const void *nl = memchr(t + i, '\n', n - i);
+            i = nl ? (size_t)((const char *)nl - t) : n;
+        } else if (ch == '\'' && i + 2 < n && t[i + 1] == '\'' && t[i + 2] == '\'') {
+            size_t s = i + 3, e = s, q = 0;
+            for (;;) { /* the first run of three or more quotes ends it */
+                const void *p = memchr(t + e, '\'', n - e);
+                if (!p) break;
+                e = (size_t)((const char *)p - t);
+                while (e + q < n && t[e + q] == '\'') q++;
+                if (q >= 3) break;
+                e += q;
+                q = 0;
+            }
+            if (q < 3) /* unterminated: toml++ reports it */
+                break;
+            size_t tail, lfs;
+            if (fast && q == 3 && is_value(i) && literal_body_plain(t, s, e, &tail, &lfs) && lfs)
+                blank_body(i, s, e, s + (t[s] == '\n'), tail, lfs);
+            i = e + (q > 5 ? 5 : q);
+        } else if (fast && (ch == '"' || ch == '\'') && i + 1 < n && t[i + 1] != ch && !braces &&
+                   is_value(i)) {
+            /* a one-line string without escapes, the last thing on its line
+             * and outside inline tables (where toml++ would place an error
+             * at the line feed): toml++ is given "" */
+            size_t s = i + 1, e = s, tail, lfs;
+            while (e < n && t[e] != ch && t[e] != '\n' && t[e] != '\\') e++;
+            size_t j = e + 1;
+            while (j < n && (t[j] == ' ' || t[j] == '\t')) j++;
+            if (e < n && t[e] == ch && j < n && t[j] == '\n' && literal_body_plain(t, s, e, &tail, &lfs) &&
+                !lfs) {
+                blank_body(i, s, e, s, e, 0);
+                i = e + 1;
+                continue;
+            }
+            /* otherwise as below */
+            for (i++; i < n && t[i] != ch && t[i] != '\n';) i += ch == '"' && t[i] == '\\' ? 2 : 1;
+            if (i < n && t[i] == ch) i++;
         } else if (ch == '"' || ch == '\'') {
             bool basic = ch == '"';
             if (i + 2 < n && t[i + 1] == ch && t[i + 2] == ch) {
@@ -181,13 +362,28 @@ bool key_parts_ok(const ctx &c, size_t *bad)
                     *bad = i;
                     return false;
                 }
-            } else if (ch && strchr("=[]{},\n", ch)) {
+            } else if (ch == '=' || ch == '[' || ch == ']' || ch == '{' || ch == '}' ||
+                       ch == ',' || ch == '\n') {
                 dots = 0;
+                if (ch == '{') braces++;
+                if (ch == '}' && braces) braces--;
             }
             i++;
         }
     }
+    if (!doc.empty()) doc.append(t + copied, n - copied);
     return true;
+}
+
+/* A string value as the text has it: the original body of a blanked one. */
+std::string_view sval(const ctx &c, const toml::value<std::string> &v)
+{
+    if (!c.blanks.empty()) {
+        const toml::source_position &b = v.source().begin;
+        for (const blank &k : c.blanks)
+            if (k.line == b.line && k.col == b.column) return {c.text + k.off, k.len};
+    }
+    return v.get();
 }
 
 /* ---- C strings ----------------------------------------------------------------- */
@@ -214,8 +410,8 @@ int get_str(const ctx &c, const toml::table &t, const char *tname, const char *k
     }
     const toml::value<std::string> *s = n->as_string();
     if (!s) return fail_at(c, node_offset(c, n), "[%s].%s must be a string", tname, key);
-    const std::string &v = s->get();
-    if (v.find('\0') != std::string::npos)
+    std::string_view v = sval(c, *s);
+    if (v.find('\0') != std::string_view::npos)
         return fail_at(c, node_offset(c, n), "[%s].%s contains a NUL character", tname, key);
     *out = dup(v);
     return 0;
@@ -272,7 +468,7 @@ void fmt_time(std::string &o, const toml::time &t)
 
 /* One TOML value as compact JSON: tables are objects (keys sorted, as toml++
  * keeps them), dates and times ISO 8601 strings, non-finite floats null. */
-void to_json(std::string &o, const toml::node &n)
+void to_json(const ctx &c, std::string &o, const toml::node &n)
 {
     switch (n.type()) {
     case toml::node_type::table: {
@@ -283,7 +479,7 @@ void to_json(std::string &o, const toml::node &n)
             first = false;
             json_str(o, kv.first.str());
             o += ':';
-            to_json(o, kv.second);
+            to_json(c, o, kv.second);
         }
         o += '}';
         break;
@@ -294,12 +490,12 @@ void to_json(std::string &o, const toml::node &n)
         for (const toml::node &e : *n.as_array()) {
             if (!first) o += ',';
             first = false;
-            to_json(o, e);
+            to_json(c, o, e);
         }
         o += ']';
         break;
     }
-    case toml::node_type::string: json_str(o, n.as_string()->get()); break;
+    case toml::node_type::string: json_str(o, sval(c, *n.as_string())); break;
     case toml::node_type::integer: {
         char b[32];
         snprintf(b, sizeof b, "%lld", (long long)n.as_integer()->get());
@@ -351,10 +547,10 @@ void to_json(std::string &o, const toml::node &n)
     }
 }
 
-char *json_dup(const toml::node &n)
+char *json_dup(const ctx &c, const toml::node &n)
 {
     std::string o;
-    to_json(o, n);
+    to_json(c, o, n);
     return dup(o);
 }
 
@@ -366,12 +562,14 @@ struct threat_acc {
     std::unordered_set<std::string> seen;
 };
 
-const char *opt_str(const toml::table *t, const char *key)
+/* an optional string, NULL when absent, not a string or holding a NUL */
+char *opt_dup(const ctx &c, const toml::table *t, const char *key)
 {
     const toml::node *n = t ? t->get(key) : nullptr;
     const toml::value<std::string> *s = n ? n->as_string() : nullptr;
-    if (!s || s->get().find('\0') != std::string::npos) return nullptr;
-    return s->get().c_str();
+    if (!s) return nullptr;
+    std::string_view v = sval(c, *s);
+    return v.find('\0') != std::string_view::npos ? nullptr : dup(v);
 }
 
 /* techniques or subtechniques under `parent` (a [[threat]] entry or a technique) */
@@ -388,15 +586,15 @@ int walk_techniques(const ctx &c, const toml::table &parent, const char *key, co
         const toml::node *idn = t->get("id");
         if (!idn) continue;
         const toml::value<std::string> *id = idn->as_string();
-        if (!id || id->get().empty() || id->get().find('\0') != std::string::npos)
+        std::string_view idv = id ? sval(c, *id) : std::string_view();
+        if (!id || idv.empty() || idv.find('\0') != std::string_view::npos)
             return fail_at(c, node_offset(c, idn), "%s id must be a non-empty string", what);
-        const std::string &ids = id->get();
+        std::string ids(idv);
         rule_threat_technique rt{};
         rt.id = dup(ids);
-        const char *s;
-        if ((s = opt_str(t, "name"))) rt.name = dup(s);
-        if ((s = opt_str(tactic, "id"))) rt.tactic_id = dup(s);
-        if ((s = opt_str(tactic, "name"))) rt.tactic_name = dup(s);
+        rt.name = opt_dup(c, t, "name");
+        rt.tactic_id = opt_dup(c, tactic, "id");
+        rt.tactic_name = opt_dup(c, tactic, "name");
         if (parent_id) rt.parent_id = dup(parent_id);
         acc.techs.push_back(rt);
         if (acc.seen.insert(ids).second) acc.ids.push_back(ids);
@@ -443,7 +641,7 @@ int read_threat(const ctx &c, const toml::node &n, rule_src *r)
         if (!r->technique_ids) abort();
         for (const std::string &s : acc.ids) r->technique_ids[r->n_technique_ids++] = dup(s);
     }
-    r->threat_json = json_dup(n);
+    r->threat_json = json_dup(c, n);
     return 0;
 }
 
@@ -486,10 +684,11 @@ int get_strv(const ctx &c, const toml::table &t, const char *tname, const char *
     }
     for (const toml::node &e : *a) {
         const toml::value<std::string> *s = e.as_string();
-        if (!s || s->get().find('\0') != std::string::npos)
+        std::string_view sv = s ? sval(c, *s) : std::string_view();
+        if (!s || sv.find('\0') != std::string_view::npos)
             return fail_at(c, node_offset(c, &e), "[%s].%s must be an array of strings", tname,
                            key);
-        (*out)[(*n)++] = dup(s->get());
+        (*out)[(*n)++] = dup(sv);
     }
     return 0;
 }
@@ -543,9 +742,10 @@ int read_rule(const ctx &c, const toml::table &rule, rule_src *r)
 
     if (const toml::node *v = rule.get("version")) {
         if (const toml::value<std::string> *s = v->as_string()) {
-            if (s->get().find('\0') != std::string::npos)
+            std::string_view sv = sval(c, *s);
+            if (sv.find('\0') != std::string_view::npos)
                 return fail_at(c, node_offset(c, v), "[rule].version contains a NUL character");
-            r->version = dup(s->get());
+            r->version = dup(sv);
         } else if (const toml::value<int64_t> *i = v->as_integer()) {
             char b[32];
             snprintf(b, sizeof b, "%lld", (long long)i->get());
@@ -558,17 +758,22 @@ int read_rule(const ctx &c, const toml::table &rule, rule_src *r)
     return get_strv(c, rule, "rule", "os_list", &r->os_list, &r->n_os);
 }
 
-int parse(const ctx &c, const char *file, rule_src *r)
+int parse(ctx &c, const char *file, rule_src *r)
 {
     if (c.len > MODUS_MAX_RULE_FILE)
         return fail_at(c, 0, "file too large (%zu bytes, the limit is %u)", c.len,
                        (unsigned)MODUS_MAX_RULE_FILE);
     size_t bad;
-    if (!key_parts_ok(c, &bad))
+    std::string blanked;
+    if (!prescan(c, &bad, blanked, rule_toml_fast))
         return fail_at(c, bad, "a key with more than %d dotted parts",
                        (int)MODUS_MAX_TOML_KEY_PARTS);
 
     std::string_view doc(c.len ? c.text : "", c.len);
+    /* toml++ places an invalid UTF-8 sequence by where its reader's blocks
+     * fall, which blanking moves: such a text goes to toml++ as it is */
+    if (!c.blanks.empty() && !utf8_valid(c.text, c.len)) c.blanks.clear();
+    if (!c.blanks.empty()) doc = blanked;
     toml::parse_result res = toml::parse(doc, std::string_view(file ? file : ""));
     if (!res) {
         const toml::parse_error &e = res.error();
@@ -593,11 +798,11 @@ int parse(const ctx &c, const char *file, rule_src *r)
             free(r->severity);
             r->severity = sev;
         }
-        r->modus_json = json_dup(*m);
+        r->modus_json = json_dup(c, *m);
     }
     if (const toml::node *a = root.get("actions")) {
         if (!a->as_array()) return fail_at(c, node_offset(c, a), "[[actions]] must be an array");
-        r->actions_json = json_dup(*a);
+        r->actions_json = json_dup(c, *a);
     }
     /* [[threat]] (endpoint rules) or [[rule.threat]] (SIEM rules) */
     const toml::node *t = root.get("threat");
@@ -619,6 +824,10 @@ void free_strv(char **v, size_t n)
 
 } // namespace
 
+extern "C" {
+int rule_toml_fast = 1;
+}
+
 extern "C" int rule_toml_parse(const char *file, const char *text, size_t len, rule_src *out,
                                uint32_t *err_line, uint32_t *err_col, char *msg, size_t msgcap)
 {
@@ -627,7 +836,7 @@ extern "C" int rule_toml_parse(const char *file, const char *text, size_t len, r
     if (err_line) *err_line = 0;
     if (err_col) *err_col = 0;
     if (!text) len = 0;
-    ctx c{text, len, 0, err_line, err_col, msg, msgcap};
+    ctx c{text, len, 0, err_line, err_col, msg, msgcap, {}};
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) c.bom = 3;
     int rc = parse(c, file, out);
     if (rc) {

@@ -109,6 +109,13 @@ typedef struct rule_src {
 int rule_toml_parse(const char *file, const char *text, size_t len, rule_src *out,
                     uint32_t *err_line, uint32_t *err_col, char *msg, size_t msgcap);
 
+/* 1 (the default): toml++ is given the bodies of plain multi-line literal
+ * strings blanked and the values are taken from the text (rule_toml.cpp,
+ * "Speed"); 0: toml++ reads them itself. The result is the same either way;
+ * tests and the fuzz target set 0 to compare. Not to be changed while another
+ * thread parses. */
+extern int rule_toml_fast;
+
 /* Free what r owns and zero it; NULL-safe, and safe on a zeroed rule_src. */
 void rule_src_free(rule_src *r);
 

@@ -259,8 +259,27 @@ static modus_status add_file(modus_ruleset *rs, const char *path, modus_rule_err
         if (failed) (*failed)++;
         return MODUS_OK;
     }
-    char *text = malloc(MODUS_MAX_RULE_FILE + 1);
-    size_t n = text ? fread(text, 1, MODUS_MAX_RULE_FILE + 1, f) : 0;
+    /* read up to MODUS_MAX_RULE_FILE + 1 bytes, into a buffer of the file's
+     * size when it has one (a 4 MiB buffer per file is a fresh mapping per
+     * file), grown if the file turns out longer */
+    struct stat sb;
+    size_t cap = MODUS_MAX_RULE_FILE + 1, n = 0;
+    if (!fstat(fileno(f), &sb) && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+        (uint64_t)sb.st_size < cap)
+        cap = (size_t)sb.st_size + 1;
+    char *text = malloc(cap);
+    while (text) {
+        n += fread(text + n, 1, cap - n, f);
+        if (n < cap || cap == MODUS_MAX_RULE_FILE + 1) break;
+        cap = MODUS_MAX_RULE_FILE + 1;
+        char *t = realloc(text, cap);
+        if (!t) {
+            free(text);
+            text = NULL;
+        } else {
+            text = t;
+        }
+    }
     fclose(f);
     if (!text) return MODUS_ENOMEM;
     modus_status st = MODUS_OK;

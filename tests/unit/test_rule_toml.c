@@ -1,9 +1,15 @@
 /* test_rule_toml.c - the TOML rule loader: a full Elastic-style rule, exact
- * query positions for every string form, and errors with their positions. */
+ * query positions for every string form, errors with their positions, and
+ * the fast path for multi-line literal strings (rule_toml_fast) giving the
+ * same result as toml++ alone, on made-up edge cases, the rule pack and
+ * mutations of both. */
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "check.h"
+#include "rules/rule_src_cmp.h"
 #include "rules/rule_toml.h"
 
 typedef struct parsed {
@@ -338,8 +344,174 @@ static void test_limits(void)
     free(t);
 }
 
+/* documents where the fast path applies, or nearly: each must parse the
+ * same with and without it */
+static const char *const FAST_CASES[] = {
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nprocess where true\n'''\n",
+    /* no newline after the opening quotes; tabs before them */
+    "[rule]\nname = 'n'\nid = 'i'\nquery =\t '''process where\n true'''\n",
+    /* code points before the opening quotes move toml++'s column */
+    "[rule]\nname = 'n'\nid = 'i'\nquery = 'q'\n[modus]\n\"k\xc3\xa9\xe2\x82\xac\" = "
+    "'''\na\nb'''\nx = 1\n",
+    /* a byte order mark and the string on line 1 */
+    "\xef\xbb\xbfrule.query = '''\nx\ny\n'''\nrule.name = 'n'\nrule.id = 'i'\n",
+    /* errors after the closing quotes, on their line and the next */
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\n  cd''' x\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\n  \xc3\xa9\xc3\xa9''' x\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\n'''\n= 3\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\n'''\nquery = '''\ncd\n'''\n",
+    /* one or two quotes at the end, or inside */
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\ncd''''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\ncd'''''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\na'b\nc''d\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\ncd''''''\n",
+    /* what toml++ must see itself: CR, control characters, bad UTF-8, surrogates */
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\r\nab\r\ncd\r\n'''\r\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\x01\ncd\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\x7f\ncd\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xc3\ncd\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xed\xa0\x80\ncd\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xc0\xaf" "cd\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xf4\x90\x80\x80\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xf0\x9f\x98\x80\n\xe2\x82\xac'''\n",
+    /* not values: in an array, as a key, in a comment, in another string */
+    "[rule]\nname = 'n'\nid = 'i'\nquery = 'q'\n[modus]\nx = ['''\na\n''']\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = 'q'\n'''\na\n''' = 1\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = 'q' # = '''\na\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = \"= '''\"\nx = '''\na\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = \"\"\"\n= '''\na\n\"\"\"\n",
+    /* in the tables passed through as JSON, and as threat ids and names */
+    "[rule]\nname = '''\nn\n'''\nid = '''\ni\n'''\nquery = 'q'\nversion = '''\n1\n'''\n"
+    "os_list = ['a']\n[modus]\nnote = '''\nx\n\ty\n'''\n"
+    "[[threat]]\n[threat.tactic]\nid = '''\nTA1\n'''\nname = '''\nt\n'''\n"
+    "[[threat.technique]]\nid = '''\nT1\n'''\nname = '''\nm\n'''\n"
+    "[[actions]]\nx = '''\na\n'''\n",
+    /* one-line strings: the last thing on their line, or not */
+    "[rule]\nname = \"n \xc3\xa9\"  \t\nid = 'i j'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\" # c\nid = 'i' x\nquery = \"q\"",
+    "[rule]\nname = \"n\\\"x\"\nid = 'a\\b'\nquery = \"q\"\r\n",
+    "[rule]\nname = \"n\"\nname = \"m\"\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\x01\"\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\xff\"\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"n\nid = 'i'\nquery = \"q\"\n",
+    "[rule]\nname = \"\"\nid = ''\nquery = \"q\"\nx = { a = \"b\" }\ny = [\"c\"]\n",
+    "[rule]\nname = \"n\"\nid = 'i'\nquery = \"q\"\n[[threat]]\nframework = \"MITRE\"\n"
+    "[threat.tactic]\nid = \"TA1\"\nname = \"t\"\n[[threat.technique]]\nid = \"T1\"\n"
+    "name = 'm'\n[[threat.technique.subtechnique]]\nid = \"T1.001\"\n",
+    /* unterminated */
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\n''\n",
+};
+
+static void check_same(const char *what, const char *text, size_t len)
+{
+    const char *d = rule_parse_fast_diff("t.toml", text, len);
+    CHECK(d == NULL, "%s: rule_toml_fast changes %s", what, d ? d : "");
+}
+
+/* deterministic mutations of text: bytes replaced, inserted, deleted,
+ * chunks duplicated, from an alphabet of TOML's structural bytes */
+static void check_mutations(const char *what, const char *text, size_t len, unsigned rounds)
+{
+    static const char alpha[] = "'\"\n\r\\=#[]{}., \ta\xc3\xa9\xed\x7f\x01";
+    const char *scale = getenv("RULE_TOML_MUTATION_SCALE"); /* more, by hand */
+    if (scale && atoi(scale) > 0) rounds *= (unsigned)atoi(scale);
+    uint64_t st = 0x9e3779b97f4a7c15ull ^ len;
+    char *buf = malloc(2 * len + 64);
+    int bad = 0;
+    for (unsigned k = 0; k < rounds && !bad; k++) {
+        memcpy(buf, text, len);
+        size_t n = len;
+        unsigned edits = 1 + k % 4;
+        for (unsigned e = 0; e < edits; e++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t x = (uint32_t)(st >> 33);
+            size_t at = n ? x % n : 0;
+            char b = alpha[(x >> 12) % (sizeof alpha - 1)];
+            switch ((x >> 20) % 4) {
+            case 0:
+                if (n) buf[at] = b;
+                break;
+            case 1:
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = b;
+                n++;
+                break;
+            case 2:
+                if (n) {
+                    memmove(buf + at, buf + at + 1, n - at - 1);
+                    n--;
+                }
+                break;
+            default: {
+                size_t l = (x >> 4) % 16;
+                if (at + l > n) l = n - at;
+                if (n + l <= 2 * len + 32) {
+                    memmove(buf + at + l, buf + at, n - at);
+                    n += l;
+                }
+            }
+            }
+        }
+        const char *d = rule_parse_fast_diff("t.toml", buf, n);
+        if (d) {
+            bad = 1;
+            CHECK(0, "%s, mutation %u: rule_toml_fast changes %s", what, k, d);
+            if (getenv("RULE_TOML_DUMP_DIFF")) {
+                FILE *f = fopen(getenv("RULE_TOML_DUMP_DIFF"), "wb");
+                if (f) fwrite(buf, 1, n, f), fclose(f);
+            }
+        }
+    }
+    CHECK(!bad, "%s: %u mutations parse the same with and without the fast path", what, rounds);
+    free(buf);
+}
+
+static void test_fast_path(void)
+{
+    char what[64];
+    for (size_t i = 0; i < sizeof FAST_CASES / sizeof *FAST_CASES; i++) {
+        snprintf(what, sizeof what, "fast case %zu", i);
+        check_same(what, FAST_CASES[i], strlen(FAST_CASES[i]));
+        check_mutations(what, FAST_CASES[i], strlen(FAST_CASES[i]), 400);
+    }
+    check_same("full", FULL, strlen(FULL));
+    check_mutations("full", FULL, strlen(FULL), 2000);
+    /* the values really come from the text: a query with a quote and tabs */
+    const char *q = "[rule]\nname = 'n'\nid = 'i'\nquery = '''\n\ta'b\n  \xc3\xa9''x\n'''\n";
+    CHECK(parse(q) == 0, "fast query: %s", P.msg);
+    CHECK_STR(P.r.query, "\ta'b\n  \xc3\xa9''x\n");
+    CHECK(P.r.query_line == 5 && P.r.query_col == 1 && P.r.query_verbatim, "fast query position");
+
+    /* the rule pack, whole and mutated */
+    const char *src = getenv("SRC");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/rules", src ? src : ".");
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "rule pack at %s", dir);
+    if (!d) return;
+    unsigned files = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t nl = strlen(de->d_name);
+        if (nl < 5 || strcmp(de->d_name + nl - 5, ".toml")) continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        static char text[1 << 20];
+        size_t n = fread(text, 1, sizeof text, f);
+        fclose(f);
+        check_same(de->d_name, text, n);
+        check_mutations(de->d_name, text, n, 300);
+        files++;
+    }
+    closedir(d);
+    CHECK(files >= 10, "rule pack: %u files compared", files);
+}
+
 int main(void)
 {
+    test_fast_path();
     test_full();
     test_minimal();
     test_query_positions();
