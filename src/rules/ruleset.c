@@ -259,8 +259,20 @@ static modus_status add_file(modus_ruleset *rs, const char *path, modus_rule_err
         if (failed) (*failed)++;
         return MODUS_OK;
     }
-    char *text = malloc(MODUS_MAX_RULE_FILE + 1);
-    size_t n = text ? fread(text, 1, MODUS_MAX_RULE_FILE + 1, f) : 0;
+    /* a buffer of the file's size (+1 to see it grow), not of the limit:
+     * 4 MiB a file was an mmap, page faults and an munmap per rule */
+    struct stat sb;
+    size_t want = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+                          (uint64_t)sb.st_size <= MODUS_MAX_RULE_FILE
+                      ? (size_t)sb.st_size + 1
+                      : MODUS_MAX_RULE_FILE + 1;
+    char *text = malloc(want);
+    size_t n = text ? fread(text, 1, want, f) : 0;
+    if (text && n == want && want <= MODUS_MAX_RULE_FILE) { /* it grew: read on to the limit */
+        char *t = realloc(text, MODUS_MAX_RULE_FILE + 1);
+        if (t) n += fread(t + n, 1, MODUS_MAX_RULE_FILE + 1 - n, f);
+        text = t ? t : text;
+    }
     fclose(f);
     if (!text) return MODUS_ENOMEM;
     modus_status st = MODUS_OK;

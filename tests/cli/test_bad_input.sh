@@ -529,4 +529,27 @@ printf '' | "$MODUS" stack - >"$OUT" 2>"$ERR" || rc=$?
 expect_status "stack - (empty stdin)" 2
 check "stack - (empty stdin): says there are no frames" grep -q 'no frames' "$ERR"
 
+# rule files at the 4 MiB limit: one byte over is refused, a rule padded to
+# exactly the limit loads (the reader sizes its buffer from the file)
+mkdir -p "$TMP/big" "$TMP/edge"
+head -c $((4 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$TMP/big/over.toml"
+"$MODUS" scan -q -j 1 --rules "$TMP/big" /dev/null >"$OUT" 2>"$ERR" || true
+check "rule file over 4 MiB: refused" grep -q 'over.toml: rule file larger than 4 MiB' "$ERR"
+cat >"$TMP/edge/edge.toml" <<'EOF2'
+[rule]
+name = "edge"
+id = "5f0c1b2a-9d8e-4c7b-a6f5-e4d3c2b1a098"
+description = "A rule in a file of exactly 4 MiB."
+version = "1"
+query = '''
+process where process.name == "edge.exe"
+'''
+EOF2
+pad=$((4 * 1024 * 1024 - $(wc -c <"$TMP/edge/edge.toml") - 1))
+{ head -c "$pad" /dev/zero | tr '\0' '#'; echo; } >>"$TMP/edge/edge.toml"
+expect_eq "rule file of exactly 4 MiB: its size" "$(wc -c <"$TMP/edge/edge.toml")" $((4 * 1024 * 1024))
+echo '{"event":{"category":"process","type":"start"},"process":{"name":"edge.exe"}}' |
+    "$MODUS" scan -j 1 --rules "$TMP/edge" - >"$OUT" 2>"$ERR" || true
+check "rule file of exactly 4 MiB: loaded and fires" grep -q '"edge"' "$OUT"
+
 finish
