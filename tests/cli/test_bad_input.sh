@@ -552,4 +552,22 @@ echo '{"event":{"category":"process","type":"start"},"process":{"name":"edge.exe
     "$MODUS" scan -j 1 --rules "$TMP/edge" - >"$OUT" 2>"$ERR" || true
 check "rule file of exactly 4 MiB: loaded and fires" grep -q '"edge"' "$OUT"
 
+# a directory of 40 rule files (read and parsed on several threads): the
+# rules in file-name order, the errors in file-name order, each counted
+mkdir -p "$TMP/many"
+for i in $(seq -w 1 40); do
+    case $i in
+    07) echo 'broken = = =' >"$TMP/many/r$i.toml" ;;
+    23) printf '[rule]\nname = "r%s"\nquery = "process where"\n' "$i" >"$TMP/many/r$i.toml" ;;
+    *) printf '[rule]\nname = "rule %s"\nid = "00000000-0000-4000-8000-0000000000%s"\ndescription = "d"\nversion = "1"\nquery = \x27\x27\x27\nprocess where process.name == "p%s.exe"\n\x27\x27\x27\n' "$i" "$i" "$i" >"$TMP/many/r$i.toml" ;;
+    esac
+done
+"$MODUS" rules check "$TMP/many" >"$OUT" 2>&1 || true
+expect_eq "40 rule files: the errors, in file order" \
+    "$(grep -o 'many/r[0-9]*\.toml:[0-9]*:[0-9]*' "$OUT" | sed 's/.*many.//' | tr '\n' ' ')" "r07.toml:1:10 r23.toml:1:1 "
+check "40 rule files: 38 compiled, 2 failed" grep -q '38 rules compiled, 2 failed' "$OUT"
+"$MODUS" rules list "$TMP/many" >"$OUT" 2>/dev/null || true
+expect_eq "40 rule files: listed in file order" "$(grep -o 'rule [0-9]*' "$OUT" | tr '\n' ' ')" \
+    "$(for i in $(seq -w 1 40); do [ "$i" = 07 ] || [ "$i" = 23 ] || printf 'rule %s ' "$i"; done)"
+
 finish
