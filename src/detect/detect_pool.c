@@ -5,37 +5,55 @@
  *     with their place (file, line, byte offset). It does not parse them:
  *     it finds the event's host in the raw text (host.name, else
  *     host.hostname, host.id, winlog.computer_name, Computer; nested or
- *     dotted keys, ASCII case folded). The hosts of the first chunk are
+ *     dotted keys, ASCII case folded) and gives the line to its host's lane.
+ *     There are as many lanes as workers. The hosts of the first chunk are
  *     counted and given lanes heaviest first, each to the least loaded; a
  *     host seen later gets the lane with the fewest events so far; a host
  *     keeps its lane. Events without a host all take lane 0. (Which lane
- *     does not change the output; that a host keeps one does.)
+ *     does not change the output; that a host keeps one does.) When no rule
+ *     keeps state across events (alerter_stateful: no sequence, join,
+ *     sample, pipe or lineage), the host is not read: every line of a chunk
+ *     takes the lane of the chunk's number (round robin by chunk).
  *  2. Lines are gathered in chunks (CHUNK_LINES lines or CHUNK_BYTES bytes);
- *     a full chunk is published to every worker, and each worker decodes,
- *     classifies and runs the rules over the lines of its own lane, in input
- *     order, with its own scanner and alerter (the same engine as -j 1: a
- *     modus_alerter). What a line yields - alerts, a decode error - is kept
- *     in the worker's output for that chunk, tagged with the line.
+ *     a full chunk is published. A lane owns a scanner and an alerter (the
+ *     same engine as -j 1: a modus_alerter, with the lane's sequences and
+ *     process tree); it runs its lines of one chunk at a time, in chunk
+ *     order. Any worker runs any lane: a free worker takes, of the lanes no
+ *     one runs that have a published chunk, the one furthest behind. So a
+ *     worker that the machine slows (another process on its core) holds up
+ *     no lane: the other one takes the lanes in turn, and both lanes move
+ *     at the speed of the two cores together. What a line yields - alerts,
+ *     a decode error - is kept in the lane's output for that chunk, tagged
+ *     with the line.
  *  3. The caller's thread writes chunks back in input order: for each line,
  *     the output of the lane that owns it. So the alerts come out in the
  *     same order as with one thread, byte for byte: within an event, rules
  *     fire in rule order; events in input order.
- * Invariants: one lane sees every event of a host, in input order, so a
- * sequence, a join, a `by` key or a process tree whose events share a host
- * sees what it sees with one thread. What needs every event of every host
- * (pipes: head, tail, sort, unique, count, filter; samples and sequences
- * with missing events, which end at the end of input) is found by
+ * Invariants: one lane sees every event of a host, in input order, one
+ * chunk after the other (a worker hands the lane over under the pool's
+ * mutex), so a sequence, a join, a `by` key or a process tree whose events
+ * share a host sees what it sees with one thread. What needs every event of
+ * every host (pipes: head, tail, sort, unique, count, filter; samples and
+ * sequences with missing events, which end at the end of input) is found by
  * modus_pool_unsafe(): the caller runs those rule sets on one thread.
  * Correlation across hosts is not seen with -j N: a sequence or join
  * without a join key (Elastic's rules that join on `as` aliases), or with a
  * key that spans hosts (user.name), matches within one host; -j 1 sees it.
- * Memory: worker 0's alerter compiles the rules (the predicate table and
- * the programs); the other workers' alerters borrow them (read-only while
+ * Not done: the split of the stateless rules by chunk and the stateful
+ * ones by host (issue 11's suggestion). Measured (787 rules, gen_ecs 50 MB):
+ * -j 2 spent 45 % more CPU than -j 1 and ran 1.3x instead of 1.8x, because
+ * most of an event's cost is the shared predicate table's pass over its
+ * fields (detect_prefilter.c: every test of every rule at once), which both
+ * passes paid; the lanes' share of the events was even (50/50 %, by volume
+ * and by bytes), and the per-thread CPU that differed between runs was the
+ * machine's, which taking lanes in turn absorbs.
+ * Memory: lane 0's alerter compiles the rules (the predicate table and
+ * the programs); the other lanes' alerters borrow them (read-only while
  * events run) and hold only their runtimes, scratch and their share of the
- * state cap; every worker has a scanner. At most POOL_DEPTH chunks are in
+ * state cap; every lane has a scanner. At most POOL_DEPTH chunks are in
  * flight.
- * Cost: on the reading thread, a skip over each line's top-level keys; per
- * chunk, one hand-over per worker.
+ * Cost: on the reading thread, a skip over each line's top-level keys (none
+ * by chunk); per chunk, one hand-over per lane.
  */
 #include <pthread.h>
 #include <stdio.h>
