@@ -223,7 +223,9 @@ modus_status modus_ruleset_create(modus_ruleset **out);
 void modus_ruleset_destroy(modus_ruleset *rs);
 /* A .toml, .yml or .yaml file, or a directory searched recursively for them
  * (in name order). Failed rules are reported and skipped; counts are added
- * to. */
+ * to. A directory of 32 or more .toml files is read and parsed on up to 8
+ * threads that end before the call returns; `cb` runs on the caller's
+ * thread, in name order. */
 modus_status modus_ruleset_add_path(modus_ruleset *rs, const char *path,
                                     modus_rule_error_fn on_error, void *ctx, size_t *loaded,
                                     size_t *failed);

@@ -79,6 +79,7 @@
 #include "../rules/ruleset.h"
 #include "../util/limits.h"
 #include "detect_query.h"
+#include "detect_sample.h"
 #include "pool.h"
 #include "prefilter.h"
 #include "program.h"
@@ -487,6 +488,18 @@ void modus_alerter_state(const modus_alerter *a, modus_state_stats *out)
 
 /* -j N: the workers' counts into worker 0's (the state: sums of each
  * worker's bytes, peak and cap, an upper bound of the whole) */
+/* Rules that keep state across events: not one event's query (a sequence,
+ * join or sample), a pipe, or lineage (the process tree). */
+size_t alerter_stateful(const modus_alerter *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->rs->n; i++) {
+        const eql_query *q = a->rs->r[i].q->q;
+        n += q->kind != Q_EVENT || q->nlineage || q->npipes || eql_xrt_wants(q);
+    }
+    return n;
+}
+
 void alerter_absorb(modus_alerter *dst, const modus_alerter *src)
 {
     if (!dst || !src) return;

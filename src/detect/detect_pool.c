@@ -5,37 +5,55 @@
  *     with their place (file, line, byte offset). It does not parse them:
  *     it finds the event's host in the raw text (host.name, else
  *     host.hostname, host.id, winlog.computer_name, Computer; nested or
- *     dotted keys, ASCII case folded). The hosts of the first chunk are
+ *     dotted keys, ASCII case folded) and gives the line to its host's lane.
+ *     There are as many lanes as workers. The hosts of the first chunk are
  *     counted and given lanes heaviest first, each to the least loaded; a
  *     host seen later gets the lane with the fewest events so far; a host
  *     keeps its lane. Events without a host all take lane 0. (Which lane
- *     does not change the output; that a host keeps one does.)
+ *     does not change the output; that a host keeps one does.) When no rule
+ *     keeps state across events (alerter_stateful: no sequence, join,
+ *     sample, pipe or lineage), the host is not read: every line of a chunk
+ *     takes the lane of the chunk's number (round robin by chunk).
  *  2. Lines are gathered in chunks (CHUNK_LINES lines or CHUNK_BYTES bytes);
- *     a full chunk is published to every worker, and each worker decodes,
- *     classifies and runs the rules over the lines of its own lane, in input
- *     order, with its own scanner and alerter (the same engine as -j 1: a
- *     modus_alerter). What a line yields - alerts, a decode error - is kept
- *     in the worker's output for that chunk, tagged with the line.
+ *     a full chunk is published. A lane owns a scanner and an alerter (the
+ *     same engine as -j 1: a modus_alerter, with the lane's sequences and
+ *     process tree); it runs its lines of one chunk at a time, in chunk
+ *     order. Any worker runs any lane: a free worker takes, of the lanes no
+ *     one runs that have a published chunk, the one furthest behind. So a
+ *     worker that the machine slows (another process on its core) holds up
+ *     no lane: the other one takes the lanes in turn, and both lanes move
+ *     at the speed of the two cores together. What a line yields - alerts,
+ *     a decode error - is kept in the lane's output for that chunk, tagged
+ *     with the line.
  *  3. The caller's thread writes chunks back in input order: for each line,
  *     the output of the lane that owns it. So the alerts come out in the
  *     same order as with one thread, byte for byte: within an event, rules
  *     fire in rule order; events in input order.
- * Invariants: one lane sees every event of a host, in input order, so a
- * sequence, a join, a `by` key or a process tree whose events share a host
- * sees what it sees with one thread. What needs every event of every host
- * (pipes: head, tail, sort, unique, count, filter; samples and sequences
- * with missing events, which end at the end of input) is found by
+ * Invariants: one lane sees every event of a host, in input order, one
+ * chunk after the other (a worker hands the lane over under the pool's
+ * mutex), so a sequence, a join, a `by` key or a process tree whose events
+ * share a host sees what it sees with one thread. What needs every event of
+ * every host (pipes: head, tail, sort, unique, count, filter; samples and
+ * sequences with missing events, which end at the end of input) is found by
  * modus_pool_unsafe(): the caller runs those rule sets on one thread.
  * Correlation across hosts is not seen with -j N: a sequence or join
  * without a join key (Elastic's rules that join on `as` aliases), or with a
  * key that spans hosts (user.name), matches within one host; -j 1 sees it.
- * Memory: worker 0's alerter compiles the rules (the predicate table and
- * the programs); the other workers' alerters borrow them (read-only while
+ * Not done: the split of the stateless rules by chunk and the stateful
+ * ones by host (issue 11's suggestion). Measured (787 rules, gen_ecs 50 MB):
+ * -j 2 spent 45 % more CPU than -j 1 and ran 1.3x instead of 1.8x, because
+ * most of an event's cost is the shared predicate table's pass over its
+ * fields (detect_prefilter.c: every test of every rule at once), which both
+ * passes paid; the lanes' share of the events was even (50/50 %, by volume
+ * and by bytes), and the per-thread CPU that differed between runs was the
+ * machine's, which taking lanes in turn absorbs.
+ * Memory: lane 0's alerter compiles the rules (the predicate table and
+ * the programs); the other lanes' alerters borrow them (read-only while
  * events run) and hold only their runtimes, scratch and their share of the
- * state cap; every worker has a scanner. At most POOL_DEPTH chunks are in
+ * state cap; every lane has a scanner. At most POOL_DEPTH chunks are in
  * flight.
- * Cost: on the reading thread, a skip over each line's top-level keys; per
- * chunk, one hand-over per worker.
+ * Cost: on the reading thread, a skip over each line's top-level keys (none
+ * by chunk); per chunk, one hand-over per lane.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -90,17 +108,25 @@ typedef struct chunk {
     unsigned pending; /* lanes still working */
 } chunk;
 
+/* A lane: a share of the hosts, with its scanner and alerter (its state).
+ * Any worker may run it, one chunk at a time, in input order. */
+typedef struct lane_run {
+    modus_pool *p;
+    unsigned id;
+    modus_scanner *sc;
+    modus_alerter *al;
+    uint64_t next; /* the next chunk to work on */
+    bool busy;     /* a worker runs it */
+    outbuf *cur;   /* while working: where alerts go */
+    uint32_t line;
+    bool direct; /* at finish: alerts go straight to the caller */
+} lane_run;
+
 typedef struct worker {
     modus_pool *p;
     unsigned id;
     pthread_t th;
     bool started;
-    modus_scanner *sc;
-    modus_alerter *al;
-    uint64_t next; /* the next chunk to work on */
-    chunk *cur;    /* while working: where alerts go */
-    uint32_t line;
-    bool direct; /* at finish: alerts go straight to the caller */
     uint64_t events, bad;
 } worker;
 
@@ -112,10 +138,12 @@ typedef struct host_slot {
 struct modus_pool {
     const modus_engine *eng;
     unsigned n;
+    bool by_chunk; /* no rule keeps state: lines go to lanes by chunk, not by host */
     host_slot *hosts; /* host -> lane, open addressing (the reading thread's) */
     uint32_t nhosts, caphosts;
     uint64_t *lane_events; /* lines given to each lane so far */
     worker *w;
+    lane_run *l;
     chunk ring[POOL_DEPTH];
     uint64_t published, flushed; /* chunks handed out; chunks written back */
     bool filling, closing;
@@ -296,62 +324,90 @@ static bool out_put(outbuf *o, uint32_t line, uint32_t kind, size_t ridx, const 
     return true;
 }
 
-static void on_worker_alert(void *ctx, const char *json, size_t len, size_t ridx)
+static void on_lane_alert(void *ctx, const char *json, size_t len, size_t ridx)
 {
-    worker *w = ctx;
-    if (w->direct) {
-        w->p->on_alert(w->p->ctx, json, len, ridx);
-        w->p->alerts++;
+    lane_run *l = ctx;
+    if (l->direct) {
+        l->p->on_alert(l->p->ctx, json, len, ridx);
+        l->p->alerts++;
         return;
     }
-    out_put(&w->cur->out[w->id], w->line, R_ALERT, ridx, json, len);
+    out_put(l->cur, l->line, R_ALERT, ridx, json, len);
 }
 
-static void work_chunk(worker *w, chunk *c)
+/* lane l's lines of chunk c, on worker w */
+static void work_unit(worker *w, lane_run *l, chunk *c)
 {
     modus_pool *p = w->p;
-    w->cur = c;
-    c->out[w->id].n = 0;
+    outbuf *o = &c->out[l->id];
+    o->n = 0;
+    l->cur = o;
     for (uint32_t i = 0; i < c->nlines; i++) {
         line_info *li = &c->li[i];
-        if (li->lane != w->id) continue;
-        w->line = i;
+        if (li->lane != l->id) continue;
+        l->line = i;
         const modus_event *ev;
         modus_diag d = {0};
-        if (modus_scanner_decode(w->sc, c->text + li->off, li->len, &ev, &d) != MODUS_OK) {
+        if (modus_scanner_decode(l->sc, c->text + li->off, li->len, &ev, &d) != MODUS_OK) {
             snprintf(d.file, sizeof d.file, "%s", li->file);
             d.line = li->lineno;
             d.offset = li->offset + (d.column ? d.column - 1 : 0);
-            out_put(&c->out[w->id], i, R_ERROR, 0, &d, sizeof d);
+            out_put(o, i, R_ERROR, 0, &d, sizeof d);
             w->bad++;
             continue;
         }
         w->events++;
         if (p->on_event) p->on_event(p->ctx, w->id, ev);
-        if (w->al) modus_alerter_event(w->al, ev);
+        if (l->al) modus_alerter_event(l->al, ev);
     }
-    w->cur = NULL;
+    l->cur = NULL;
+}
+
+/* The next unit of work, under p->m: of the lanes that no worker runs and
+ * that have a published chunk, the one furthest behind (so the oldest
+ * chunk is finished first and the lanes take turns on the workers). NULL:
+ * none now. */
+static lane_run *next_lane(modus_pool *p)
+{
+    lane_run *best = NULL;
+    for (unsigned i = 0; i < p->n; i++) {
+        lane_run *l = &p->l[i];
+        if (!l->busy && l->next < p->published && (!best || l->next < best->next)) best = l;
+    }
+    return best;
+}
+
+static bool all_done(const modus_pool *p)
+{
+    for (unsigned i = 0; i < p->n; i++)
+        if (p->l[i].next < p->published) return false;
+    return true;
 }
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     modus_pool *p = w->p;
+    pthread_mutex_lock(&p->m);
     for (;;) {
-        pthread_mutex_lock(&p->m);
-        while (w->next >= p->published && !p->closing) pthread_cond_wait(&p->work, &p->m);
-        if (w->next >= p->published) {
-            pthread_mutex_unlock(&p->m);
-            break;
+        lane_run *l = next_lane(p);
+        if (!l) {
+            if (p->closing && all_done(p)) break;
+            pthread_cond_wait(&p->work, &p->m);
+            continue;
         }
-        chunk *c = &p->ring[w->next % POOL_DEPTH];
+        l->busy = true;
+        chunk *c = &p->ring[l->next % POOL_DEPTH];
         pthread_mutex_unlock(&p->m);
-        work_chunk(w, c);
+        work_unit(w, l, c);
         pthread_mutex_lock(&p->m);
+        l->busy = false;
+        l->next++;
         if (--c->pending == 0) pthread_cond_broadcast(&p->done);
-        w->next++;
-        pthread_mutex_unlock(&p->m);
+        /* its next chunk may be waiting for a worker that waits */
+        pthread_cond_broadcast(&p->work);
     }
+    pthread_mutex_unlock(&p->m);
     return NULL;
 }
 
@@ -447,7 +503,7 @@ static void assign_first(modus_pool *p, chunk *c)
 static void publish(modus_pool *p)
 {
     chunk *c = &p->ring[p->published % POOL_DEPTH];
-    if (p->published == 0 && p->n > 1) assign_first(p, c);
+    if (p->published == 0 && p->n > 1 && !p->by_chunk) assign_first(p, c);
     pthread_mutex_lock(&p->m);
     c->pending = p->n;
     p->published++;
@@ -499,7 +555,9 @@ modus_status modus_pool_line(modus_pool *p, const char *line, size_t len, const 
     }
     uint64_t h = 0;
     unsigned lane = 0;
-    if (p->n > 1 && pool_host(line, len, &h)) {
+    if (p->by_chunk) {
+        lane = (unsigned)(p->published % p->n);
+    } else if (p->n > 1 && pool_host(line, len, &h)) {
         if (!h) h = 1; /* 0 marks a free slot of the host table */
         lane = p->published ? host_lane(p, h) : LANE_HOST; /* the first chunk: at publish */
     }
@@ -555,25 +613,29 @@ modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     p->w = calloc(n, sizeof *p->w);
+    p->l = calloc(n, sizeof *p->l);
     p->lane_events = calloc(n, sizeof *p->lane_events);
-    if (!p->w || !p->lane_events) goto fail;
+    if (!p->w || !p->l || !p->lane_events) goto fail;
     for (unsigned i = 0; i < POOL_DEPTH; i++)
         if (!(p->ring[i].out = calloc(n, sizeof(outbuf)))) goto fail;
     /* every alerter is built here, on one thread, before any worker starts */
     for (unsigned i = 0; i < n; i++) {
-        worker *w = &p->w[i];
-        w->p = p;
-        w->id = i;
-        if (modus_scanner_create(e, &w->sc) != MODUS_OK) goto fail;
-        /* worker 0 compiles the rules; the others borrow them */
+        lane_run *l = &p->l[i];
+        l->p = p;
+        l->id = i;
+        p->w[i].p = p;
+        p->w[i].id = i;
+        if (modus_scanner_create(e, &l->sc) != MODUS_OK) goto fail;
+        /* lane 0 compiles the rules; the others borrow them */
         if (rs &&
-            (i == 0 ? modus_alerter_create(e, rs, on_worker_alert, w, &w->al)
-                    : alerter_create_like(p->w[0].al, on_worker_alert, w, &w->al)) != MODUS_OK)
+            (i == 0 ? modus_alerter_create(e, rs, on_lane_alert, l, &l->al)
+                    : alerter_create_like(p->l[0].al, on_lane_alert, l, &l->al)) != MODUS_OK)
             goto fail;
-        if (w->al && o && o->profile) modus_alerter_profile(w->al, true);
+        if (l->al && o && o->profile) modus_alerter_profile(l->al, true);
         size_t total = o && o->state_bytes ? o->state_bytes : MODUS_STATE_BYTES;
-        if (w->al) modus_alerter_state_limit(w->al, total / n); /* the cap is shared */
+        if (l->al) modus_alerter_state_limit(l->al, total / n); /* the cap is shared */
     }
+    p->by_chunk = !p->l[0].al || alerter_stateful(p->l[0].al) == 0;
     for (unsigned i = 0; i < n; i++) {
         if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i])) goto fail;
         p->w[i].started = true;
@@ -606,8 +668,8 @@ void modus_pool_finish(modus_pool *p)
     /* what the alerters hold to the end (nothing, for the rule sets that
      * modus_pool_unsafe accepts), lane by lane */
     for (unsigned i = 0; i < p->n; i++) {
-        p->w[i].direct = true;
-        if (p->w[i].al) modus_alerter_finish(p->w[i].al);
+        p->l[i].direct = true;
+        if (p->l[i].al) modus_alerter_finish(p->l[i].al);
     }
 }
 
@@ -637,13 +699,13 @@ uint64_t modus_pool_worker_events(const modus_pool *p, unsigned i)
 
 modus_alerter *modus_pool_alerter(modus_pool *p, unsigned i)
 {
-    return i < p->n ? p->w[i].al : NULL;
+    return i < p->n ? p->l[i].al : NULL;
 }
 
 void modus_pool_merge_profile(modus_pool *p)
 {
     if (p->n_merged) return;
-    for (unsigned i = 1; i < p->n && p->w[0].al; i++) alerter_absorb(p->w[0].al, p->w[i].al);
+    for (unsigned i = 1; i < p->n && p->l[0].al; i++) alerter_absorb(p->l[0].al, p->l[i].al);
     p->n_merged = true;
 }
 
@@ -651,11 +713,12 @@ void modus_pool_destroy(modus_pool *p)
 {
     if (!p) return;
     if (p->w) stop(p);
-    for (unsigned i = p->w ? p->n : 0; i-- > 0;) { /* worker 0's compiled rules last */
-        modus_alerter_destroy(p->w[i].al);
-        modus_scanner_destroy(p->w[i].sc);
+    for (unsigned i = p->l ? p->n : 0; i-- > 0;) { /* lane 0's compiled rules last */
+        modus_alerter_destroy(p->l[i].al);
+        modus_scanner_destroy(p->l[i].sc);
     }
     free(p->w);
+    free(p->l);
     for (unsigned i = 0; i < POOL_DEPTH; i++) {
         chunk *c = &p->ring[i];
         free(c->text);

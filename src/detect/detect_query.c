@@ -108,6 +108,12 @@ typedef struct result {
     uint32_t n;
 } result;
 
+struct rt_alias {
+    mj_parser *parser[64];
+    mj_doc doc[64];
+    const mj_doc *ptr[64];
+};
+
 struct eql_runtime {
     const eql_query *q;
     eql_emit_fn emit;
@@ -115,20 +121,17 @@ struct eql_runtime {
     mj_parser *parser; /* for pipes over buffered results */
     mj_doc doc;
     arena scratch;
-    eql_val vars[64];
+    eql_val *vars; /* arraySearch's $variables (q->nvars; NULL: none) */
     bool lin[64];
     /* sequences: expanded stages (runs) */
     const eql_stage **st;
     uint32_t nst;
     uint32_t *decl;     /* expanded stage -> declared stage */
     uint32_t *last_exp; /* declared stage -> its last expanded stage */
-    /* events of earlier stages, parsed for `as` aliases (allocated on
-     * first use: few rules have aliases, and 794 runtimes were 1.6 MB) */
-    struct rt_alias {
-        mj_parser *parser[64];
-        mj_doc doc[64];
-        const mj_doc *ptr[64];
-    } *alias;
+    /* events of earlier stages, parsed for `as` aliases (on first use:
+     * most runtimes never need them, and -j N has one runtime per rule
+     * per lane) */
+    struct rt_alias *alias;
     ptab *tabs; /* per stage (one for a join) */
     uint32_t nparts;
     partial **wheel;    /* WHEEL slots, with maxspan; allocated by the first link */
@@ -1109,21 +1112,21 @@ static void alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, const partial
 {
     uint32_t upto = rt->decl[s];
     if (!rt->alias && !(rt->alias = calloc(1, sizeof *rt->alias))) {
-        c->alias = NULL; /* out of memory: aliases read as null */
+        c->alias = NULL; /* no memory: the aliases read as missing */
         return;
     }
-    struct rt_alias *al = rt->alias;
-    for (uint32_t k = 0; k < 64; k++) al->ptr[k] = NULL;
+    struct rt_alias *a = rt->alias;
+    for (uint32_t k = 0; k < 64; k++) a->ptr[k] = NULL;
     for (uint32_t k = 0; k < upto && k < 64; k++) {
         uint32_t e = rt->last_exp[k];
         if (e >= s || !prev->ev[e].text) continue;
-        if (!al->parser[k]) al->parser[k] = mj_parser_create(64u << 20, 128, 1u << 22);
+        if (!a->parser[k]) a->parser[k] = mj_parser_create(64u << 20, 128, 1u << 22);
         mj_error err;
-        if (al->parser[k] &&
-            !mj_parse(al->parser[k], prev->ev[e].text, prev->ev[e].len, NULL, &al->doc[k], &err))
-            al->ptr[k] = &al->doc[k];
+        if (a->parser[k] &&
+            !mj_parse(a->parser[k], prev->ev[e].text, prev->ev[e].len, NULL, &a->doc[k], &err))
+            a->ptr[k] = &a->doc[k];
     }
-    c->alias = al->ptr;
+    c->alias = a->ptr;
 }
 
 /* Turn the wheel to `now`: every slot whose time has wholly passed drops
@@ -1316,6 +1319,10 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
     rt->ctx = ctx;
     rt->head_left = -1;
     arena_init(&rt->scratch, 1 << 16);
+    if (q->nvars && !(rt->vars = calloc(q->nvars > 64 ? q->nvars : 64, sizeof *rt->vars))) {
+        free(rt);
+        return NULL;
+    }
     for (uint32_t i = 0; i < q->npipes; i++) {
         if (q->pipes[i].kind == P_HEAD && i == 0 && q->npipes == 1)
             rt->head_left = q->pipes[i].n;
@@ -1445,13 +1452,12 @@ void eql_runtime_destroy(eql_runtime *rt)
     free(rt->st);
     free(rt->decl);
     free(rt->last_exp);
-    if (rt->alias) {
-        for (int i = 0; i < 64; i++) {
-            mj_parser_destroy(rt->alias->parser[i]);
-            mj_doc_free(&rt->alias->doc[i]);
-        }
-        free(rt->alias);
+    for (int i = 0; rt->alias && i < 64; i++) {
+        mj_parser_destroy(rt->alias->parser[i]);
+        mj_doc_free(&rt->alias->doc[i]);
     }
+    free(rt->alias);
+    free(rt->vars);
     if (rt->own_procs) eql_procs_destroy(rt->procs);
     eql_xrt_destroy(rt->x);
     blob_unref(rt->own_cur);

@@ -529,4 +529,45 @@ printf '' | "$MODUS" stack - >"$OUT" 2>"$ERR" || rc=$?
 expect_status "stack - (empty stdin)" 2
 check "stack - (empty stdin): says there are no frames" grep -q 'no frames' "$ERR"
 
+# rule files at the 4 MiB limit: one byte over is refused, a rule padded to
+# exactly the limit loads (the reader sizes its buffer from the file)
+mkdir -p "$TMP/big" "$TMP/edge"
+head -c $((4 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$TMP/big/over.toml"
+"$MODUS" scan -q -j 1 --rules "$TMP/big" /dev/null >"$OUT" 2>"$ERR" || true
+check "rule file over 4 MiB: refused" grep -q 'over.toml: rule file larger than 4 MiB' "$ERR"
+cat >"$TMP/edge/edge.toml" <<'EOF2'
+[rule]
+name = "edge"
+id = "5f0c1b2a-9d8e-4c7b-a6f5-e4d3c2b1a098"
+description = "A rule in a file of exactly 4 MiB."
+version = "1"
+query = '''
+process where process.name == "edge.exe"
+'''
+EOF2
+pad=$((4 * 1024 * 1024 - $(wc -c <"$TMP/edge/edge.toml") - 1))
+{ head -c "$pad" /dev/zero | tr '\0' '#'; echo; } >>"$TMP/edge/edge.toml"
+expect_eq "rule file of exactly 4 MiB: its size" "$(wc -c <"$TMP/edge/edge.toml")" $((4 * 1024 * 1024))
+echo '{"event":{"category":"process","type":"start"},"process":{"name":"edge.exe"}}' |
+    "$MODUS" scan -j 1 --rules "$TMP/edge" - >"$OUT" 2>"$ERR" || true
+check "rule file of exactly 4 MiB: loaded and fires" grep -q '"edge"' "$OUT"
+
+# a directory of 40 rule files (read and parsed on several threads): the
+# rules in file-name order, the errors in file-name order, each counted
+mkdir -p "$TMP/many"
+for i in $(seq -w 1 40); do
+    case $i in
+    07) echo 'broken = = =' >"$TMP/many/r$i.toml" ;;
+    23) printf '[rule]\nname = "r%s"\nquery = "process where"\n' "$i" >"$TMP/many/r$i.toml" ;;
+    *) printf '[rule]\nname = "rule %s"\nid = "00000000-0000-4000-8000-0000000000%s"\ndescription = "d"\nversion = "1"\nquery = \x27\x27\x27\nprocess where process.name == "p%s.exe"\n\x27\x27\x27\n' "$i" "$i" "$i" >"$TMP/many/r$i.toml" ;;
+    esac
+done
+"$MODUS" rules check "$TMP/many" >"$OUT" 2>&1 || true
+expect_eq "40 rule files: the errors, in file order" \
+    "$(grep -o 'many/r[0-9]*\.toml:[0-9]*:[0-9]*' "$OUT" | sed 's/.*many.//' | tr '\n' ' ')" "r07.toml:1:10 r23.toml:1:1 "
+check "40 rule files: 38 compiled, 2 failed" grep -q '38 rules compiled, 2 failed' "$OUT"
+"$MODUS" rules list "$TMP/many" >"$OUT" 2>/dev/null || true
+expect_eq "40 rule files: listed in file order" "$(grep -o 'rule [0-9]*' "$OUT" | tr '\n' ' ')" \
+    "$(for i in $(seq -w 1 40); do [ "$i" = 07 ] || [ "$i" = 23 ] || printf 'rule %s ' "$i"; done)"
+
 finish

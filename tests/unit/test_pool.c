@@ -1,10 +1,14 @@
 /* test_pool.c - `modus scan -j` (src/detect/detect_pool.c) and the state cap
  * (detect_query.c): a host's events take one lane whatever the JSON shape;
- * a pool of 1-4 workers gives the alerts of one alerter, in the same order;
- * the state cap evicts, counts, and keeps its bytes within the cap. */
+ * a pool of 1-4 workers gives the alerts of one alerter, in the same order -
+ * with sequences by process and by host and lineage whose events span
+ * chunks that different workers run (lanes move between workers), and with
+ * stateless rules only (lanes by chunk); the state cap evicts, counts, and
+ * keeps its bytes within the cap. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -92,9 +96,9 @@ static char *event(int i, size_t *len)
         n = snprintf(b, sizeof b,
                      "{\"@timestamp\":\"2026-01-01T00:00:%02d.%03dZ\",\"host\":{\"name\":\"h%d\"},"
                      "\"event\":{\"category\":\"process\",\"type\":\"%s\"},\"process\":{\"entity_"
-                     "id\":\"p%d\",\"name\":\"%s\"}}",
+                     "id\":\"p%d\",\"name\":\"%s\",\"parent\":{\"entity_id\":\"p%d\"}}}",
                      i / 1000 % 60, i % 1000, host, type, host * 100 + proc % 40,
-                     i % 5 ? "cmd.exe" : "powershell.exe");
+                     i % 5 ? "cmd.exe" : "powershell.exe", host * 100 + (proc + 39) % 40);
     *len = (size_t)n;
     return b;
 }
@@ -112,6 +116,11 @@ static const char byhost_toml[] =
     "description = \"d\"\nversion = \"1\"\nquery = '''\nsequence by host.name with maxspan=1s\n"
     "  [process where process.name == \"powershell.exe\"]\n"
     "  [process where event.type == \"end\"]\n'''\n";
+static const char lineage_toml[] =
+    "[rule]\nname = \"four\"\nid = \"44444444-4444-4444-8444-444444444444\"\n"
+    "description = \"d\"\nversion = \"1\"\nquery = '''\nprocess where event.type == \"start\" "
+    "and process.name == \"cmd.exe\" and\n  descendant of [process where process.name == "
+    "\"powershell.exe\"]\n'''\n";
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
@@ -124,34 +133,15 @@ static void write_file(const char *dir, const char *name, const char *text)
     }
 }
 
-#define NEV 3000
-
-static void test_pool(void)
+/* the events 0..nev-1 through one scanner and alerter (errors as the pool
+ * reports them) */
+static void one_thread(modus_engine *e, const modus_ruleset *rs, int nev, sink *out)
 {
-    char dir[] = "/tmp/modus-test-pool-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL, "temp dir");
-    write_file(dir, "a.toml", rules_toml);
-    write_file(dir, "b.toml", seq_toml);
-    write_file(dir, "c.toml", byhost_toml);
-    modus_ruleset *rs = NULL;
-    size_t loaded = 0, failed = 0;
-    modus_ruleset_create(&rs);
-    modus_ruleset_add_path(rs, dir, NULL, NULL, &loaded, &failed);
-    CHECK(loaded == 3 && failed == 0, "rules: %zu loaded, %zu failed", loaded, failed);
-    size_t which;
-    CHECK(modus_pool_unsafe(rs, &which) == NULL, "the rules can be partitioned");
-    modus_engine_opts eo = {.rules = rs};
-    modus_engine *e = NULL;
-    modus_diag d;
-    CHECK(modus_engine_create(&eo, &e, &d) == MODUS_OK, "engine");
-
-    /* one thread: a scanner and an alerter */
-    sink one = {0};
     modus_scanner *sc;
     modus_alerter *al;
     modus_scanner_create(e, &sc);
-    modus_alerter_create(e, rs, on_alert, &one, &al);
-    for (int i = 0; i < NEV; i++) {
+    modus_alerter_create(e, rs, on_alert, out, &al);
+    for (int i = 0; i < nev; i++) {
         size_t len;
         char *t = event(i, &len);
         char *copy = malloc(len + MODUS_PADDING);
@@ -165,20 +155,48 @@ static void test_pool(void)
             snprintf(dd.file, sizeof dd.file, "in");
             dd.line = (uint64_t)i + 1;
             dd.offset = dd.column ? dd.column - 1 : 0;
-            on_error(&one, MODUS_EPARSE, &dd);
+            on_error(out, MODUS_EPARSE, &dd);
         }
         free(copy);
     }
     modus_alerter_finish(al);
-    CHECK(one.alerts > 100, "one thread: %u alerts", one.alerts);
+    modus_alerter_destroy(al);
+    modus_scanner_destroy(sc);
+}
 
+/* the rules in `files` (of dir; `name` in messages) over nev events: pools of 1-4 workers write
+ * what one alerter writes; returns one thread's alert count */
+static unsigned compare(const char *dir, const char *name, const char *files, int nev)
+{
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/set", dir);
+    mkdir(sub, 0700);
+    for (const char *f = files; *f; f += strlen(f) + 1) {
+        char from[700], to[700];
+        snprintf(from, sizeof from, "%s/%s", dir, f);
+        snprintf(to, sizeof to, "%s/%s", sub, f);
+        CHECK(link(from, to) == 0, "%s", to);
+    }
+    modus_ruleset *rs = NULL;
+    size_t loaded = 0, failed = 0;
+    modus_ruleset_create(&rs);
+    modus_ruleset_add_path(rs, sub, NULL, NULL, &loaded, &failed);
+    CHECK(loaded > 0 && failed == 0, "rules: %zu loaded, %zu failed", loaded, failed);
+    size_t which;
+    CHECK(modus_pool_unsafe(rs, &which) == NULL, "the rules can be partitioned");
+    modus_engine_opts eo = {.rules = rs};
+    modus_engine *e = NULL;
+    modus_diag d;
+    CHECK(modus_engine_create(&eo, &e, &d) == MODUS_OK, "engine");
+    sink one = {0};
+    one_thread(e, rs, nev, &one);
     for (unsigned th = 1; th <= 4; th++) {
         sink got = {0};
         modus_pool *p;
         modus_pool_opts po = {.threads = th};
         CHECK(modus_pool_create(e, rs, &po, on_alert, NULL, on_error, &got, &p) == MODUS_OK,
               "pool of %u", th);
-        for (int i = 0; i < NEV; i++) {
+        for (int i = 0; i < nev; i++) {
             size_t len;
             char *t = event(i, &len);
             modus_pool_line(p, t, len, "in", (uint64_t)i + 1, 0);
@@ -186,15 +204,62 @@ static void test_pool(void)
         modus_pool_finish(p);
         uint64_t events, bad;
         modus_pool_counts(p, &events, &bad);
-        CHECK(events + bad == NEV && bad == NEV / 50, "%u threads: %llu events, %llu malformed", th,
-              (unsigned long long)events, (unsigned long long)bad);
+        CHECK(events + bad == (uint64_t)nev && bad == (uint64_t)nev / 50,
+              "%u threads: %llu events, %llu malformed", th, (unsigned long long)events,
+              (unsigned long long)bad);
         CHECK(modus_pool_alerts(p) + bad == got.alerts, "%u threads: alerts counted", th);
         CHECK(got.n == one.n && !memcmp(got.p, one.p, one.n),
-              "%u threads: the same alerts and errors, in the same order (%u vs %u)", th,
-              got.alerts, one.alerts);
+              "%s, %d events, %u threads: the same alerts and errors, in the same order (%u vs "
+              "%u)",
+              name, nev, th, got.alerts, one.alerts);
         modus_pool_destroy(p);
         free(got.p);
     }
+    modus_engine_destroy(e);
+    modus_ruleset_destroy(rs);
+    free(one.p);
+    for (const char *f = files; *f; f += strlen(f) + 1) {
+        char to[700];
+        snprintf(to, sizeof to, "%s/%s", sub, f);
+        unlink(to);
+    }
+    rmdir(sub);
+    return one.alerts;
+}
+
+static void test_pool(void)
+{
+    char dir[] = "/tmp/modus-test-pool-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "temp dir");
+    write_file(dir, "a.toml", rules_toml);
+    write_file(dir, "b.toml", seq_toml);
+    write_file(dir, "c.toml", byhost_toml);
+    write_file(dir, "d.toml", lineage_toml);
+    unsigned na = compare(dir, "three rules", "a.toml\0b.toml\0c.toml\0", 3000);
+    CHECK(na > 100, "three rules: %u alerts", na);
+    /* 12 chunks: a host's sequences and process trees span chunks, and
+     * the workers take the lanes in turns */
+    na = compare(dir, "four rules", "a.toml\0b.toml\0c.toml\0d.toml\0", 12000);
+    CHECK(na > 400, "four rules, 12 chunks: %u alerts", na);
+    na = compare(dir, "lineage", "d.toml\0", 12000);
+    CHECK(na > 100, "lineage, 12 chunks: %u alerts", na);
+    /* no rule keeps state: lanes by chunk, the host not read */
+    na = compare(dir, "stateless", "a.toml\0", 12000);
+    CHECK(na > 100, "one stateless rule, by chunk: %u alerts", na);
+
+    modus_ruleset *rs = NULL;
+    size_t loaded = 0, failed = 0;
+    modus_ruleset_create(&rs);
+    modus_ruleset_add_path(rs, dir, NULL, NULL, &loaded, &failed);
+    modus_engine_opts eo = {.rules = rs};
+    modus_engine *e = NULL;
+    modus_diag d;
+    CHECK(modus_engine_create(&eo, &e, &d) == MODUS_OK, "engine");
+    modus_scanner *sc;
+    modus_alerter *al;
+    sink one = {0};
+    modus_scanner_create(e, &sc);
+    modus_alerter_create(e, rs, on_alert, &one, &al);
 
     /* the state cap: sequence partials of 2,000 processes that never end */
     modus_state_stats ss;
@@ -226,7 +291,7 @@ static void test_pool(void)
     modus_ruleset_destroy(rs);
     free(one.p);
     char path[512];
-    for (const char *f = "a.toml\0b.toml\0c.toml\0"; *f; f += strlen(f) + 1) {
+    for (const char *f = "a.toml\0b.toml\0c.toml\0d.toml\0"; *f; f += strlen(f) + 1) {
         snprintf(path, sizeof path, "%s/%s", dir, f);
         unlink(path);
     }
