@@ -47,7 +47,14 @@
  * flattened keys share them (then the whole path, as the tree walker does).
  * Cost: per event, the prefilter's fields, then each field some candidate
  * reads (hash + automaton over its bytes), then the candidates' witnesses
- * and programs. Memory: an automaton keeps full rows for its shallowest
+ * and programs. A test field whose path the prefilter reads is matched in
+ * the prefilter field's automaton (one scan a string). Strings repeat
+ * (a process's executable and command line on all its events, a library's
+ * path, a call stack summary): what a string matched (rules, candidate
+ * tests, and the tests verified on it) is kept in a value cache per thread
+ * (2 MB, from a string's second sighting on) and replayed; the tree
+ * walker keeps a pattern list's answer per string the same way (eql_cache's
+ * memo). Memory: an automaton keeps full rows for its shallowest
  * states only (128 KB a field), deeper states as edges and fail links.
  * How to see it: MODUS_PREFILTER=explain prints each rule's condition and
  * each stage's program (MODUS_PREFILTER_FULL=1: every atom and instruction);
@@ -56,7 +63,9 @@
  * MODUS_VECTORSCAN=on scans fields with many substrings with Vectorscan;
  * MODUS_WITNESS=off keeps the prefilter's candidates without witnesses;
  * MODUS_AC_DENSE_KB sets the automata's dense part (default 128 KB a field);
+ * MODUS_VALUE_CACHE=off matches every string afresh (the answers are the same);
  * `modus scan --profile` prints candidate rules per event (mean, p95), the
+ * value cache's hit rate, the
  * rules that keep tree-walker parts (all with MODUS_PROFILE_ALL=1) and the
  * per-rule cost.
  *
