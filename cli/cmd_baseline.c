@@ -357,7 +357,8 @@ static int do_check(opts *o, int argc, char **argv)
                 "events/s): %llu %s; errors: %llu%s\n",
                 (unsigned long long)n.events, o->db, modus_baseline_backend(b), dt,
                 dt > 0 ? (double)n.events / dt : 0.0, (unsigned long long)c.deviant,
-                c.alerter ? "rule alerts" : "deviations", (unsigned long long)cli_errors(&n), state);
+                c.alerter ? "rule alerts" : "deviations", (unsigned long long)cli_errors(&n),
+                state);
     if (c.failed || cli_errors(&n))
         rc = EXIT_USAGE;
     else

@@ -219,7 +219,8 @@ static void print_profile(const modus_alerter *a, const modus_ruleset *rs)
             mean, (unsigned long long)p95, n);
     uint64_t vh, vm;
     modus_alerter_value_cache(a, &vh, &vm);
-    fprintf(stderr, "modus: value cache (--profile): %llu of %llu strings matched from it (%.1f %%)\n",
+    fprintf(stderr,
+            "modus: value cache (--profile): %llu of %llu strings matched from it (%.1f %%)\n",
             (unsigned long long)vh, (unsigned long long)(vh + vm),
             vh + vm ? 100.0 * (double)vh / (double)(vh + vm) : 0.0);
     /* what the compiled programs leave to the tree walker, rule by rule */

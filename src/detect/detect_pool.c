@@ -138,7 +138,7 @@ typedef struct host_slot {
 struct modus_pool {
     const modus_engine *eng;
     unsigned n;
-    bool by_chunk; /* no rule keeps state: lines go to lanes by chunk, not by host */
+    bool by_chunk;    /* no rule keeps state: lines go to lanes by chunk, not by host */
     host_slot *hosts; /* host -> lane, open addressing (the reading thread's) */
     uint32_t nhosts, caphosts;
     uint64_t *lane_events; /* lines given to each lane so far */
@@ -627,9 +627,8 @@ modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
         p->w[i].id = i;
         if (modus_scanner_create(e, &l->sc) != MODUS_OK) goto fail;
         /* lane 0 compiles the rules; the others borrow them */
-        if (rs &&
-            (i == 0 ? modus_alerter_create(e, rs, on_lane_alert, l, &l->al)
-                    : alerter_create_like(p->l[0].al, on_lane_alert, l, &l->al)) != MODUS_OK)
+        if (rs && (i == 0 ? modus_alerter_create(e, rs, on_lane_alert, l, &l->al)
+                          : alerter_create_like(p->l[0].al, on_lane_alert, l, &l->al)) != MODUS_OK)
             goto fail;
         if (l->al && o && o->profile) modus_alerter_profile(l->al, true);
         size_t total = o && o->state_bytes ? o->state_bytes : MODUS_STATE_BYTES;

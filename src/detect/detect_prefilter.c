@@ -602,7 +602,7 @@ static pf_field *field_in(prefilter *pf, pf_field **fields, size_t *nfields, siz
     f->path = (sv){p, path.n};
     f->category = cat;
     f->id = cat ? -1 : eql_field_intern(path.p, (uint32_t)path.n);
-    (*index)[h] = (uint32_t)++*nfields;
+    (*index)[h] = (uint32_t)++ * nfields;
     return f;
 }
 
@@ -1111,8 +1111,7 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
         if (f->hs && hs_alloc_scratch(f->hs, &hs) != HS_SUCCESS) return false;
         ps->hs = hs;
     }
-    return ps->fstate && ps->fnode && ps->cand && ps->done && ps->holds && ps->rdone &&
-           ps->rval;
+    return ps->fstate && ps->fnode && ps->cand && ps->done && ps->holds && ps->rdone && ps->rval;
 }
 
 void pf_scratch_free(pf_scratch *ps)
@@ -1636,8 +1635,8 @@ static void match_raw(const pf_field *f, const char *s, size_t n, const marks *m
 
 typedef struct pf_vent {
     uint64_t h;
-    uint32_t fid, n;             /* field (fields, then tfields), string length */
-    uint32_t nref, ntest;        /* v: refs, tests, then ... */
+    uint32_t fid, n;      /* field (fields, then tfields), string length */
+    uint32_t nref, ntest; /* v: refs, tests, then ... */
     uint32_t gen;
     uint32_t v[]; /* ... two bitmaps over the tests: verified, held; then the string */
 } pf_vent;
@@ -1765,13 +1764,12 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
                        : (uint32_t)(pf->nfields + (size_t)(f - pf->tfields));
     uint64_t h = vhash(s, n, fid);
     pf_vent **slot = &ps->vc[h & (PF_VC_SLOTS - 1)], *e = *slot;
-    if (e && e->h == h && e->fid == fid && e->n == n &&
-        !memcmp(e->v + vent_words(e), s, n)) {
+    if (e && e->h == h && e->fid == fid && e->n == n && !memcmp(e->v + vent_words(e), s, n)) {
         ps->vc_hits++;
         replay(e->v, e->nref, e->ntest, m);
         if (m->single && m->tf) { /* the field's value: what its tests gave before */
-            const uint32_t *known = e->v + e->nref + e->ntest,
-                           *held = known + VC_KW(e->ntest), *t = e->v + e->nref;
+            const uint32_t *known = e->v + e->nref + e->ntest, *held = known + VC_KW(e->ntest),
+                           *t = e->v + e->nref;
             for (uint32_t w = 0; w < VC_KW(e->ntest); w++)
                 for (uint32_t b = known[w]; b; b &= b - 1) {
                     uint32_t k = w * 32 + (uint32_t)__builtin_ctz(b), ti = t[k];

@@ -99,8 +99,8 @@ typedef struct pf_field {
     uint32_t maxexact;       /* longest exact value: longer values skip the hash */
     void *hs;                /* many substrings: a Vectorscan database of every pattern
                                 (id = pats index) instead of the automaton */
-    uint32_t link; /* a prefilter field: the test field of the same path it also
-                      matches, +1; a test field: the prefilter field that does, +1 */
+    uint32_t link;           /* a prefilter field: the test field of the same path it also
+                                matches, +1; a test field: the prefilter field that does, +1 */
 } pf_field;
 
 typedef struct pf_lin {
@@ -167,18 +167,18 @@ typedef struct pf_scratch {
     void *hs;          /* Vectorscan scratch for every database of the table */
     /* the value cache (detect_prefilter.c): what a string of a field
      * matched, replayed when the same string comes again */
-    struct pf_vent **vc;        /* PF_VC_SLOTS entries, direct-mapped */
-    size_t vc_bytes;            /* held by the entries (flushed past PF_VC_BYTES) */
-    uint32_t *vt, *vl, vtick;   /* per test, per leaf: stamps while flattening */
-    uint32_t *vseen;            /* hashes of strings seen once */
-    uint32_t *vbuf, nvbuf, capvbuf;         /* the flattened record */
-    const void **vrec;                      /* pf_refs hit while recording ... */
-    uint32_t nvrec, capvrec;                /* ... tagged in bit 0: tests, not refs */
+    struct pf_vent **vc;            /* PF_VC_SLOTS entries, direct-mapped */
+    size_t vc_bytes;                /* held by the entries (flushed past PF_VC_BYTES) */
+    uint32_t *vt, *vl, vtick;       /* per test, per leaf: stamps while flattening */
+    uint32_t *vseen;                /* hashes of strings seen once */
+    uint32_t *vbuf, nvbuf, capvbuf; /* the flattened record */
+    const void **vrec;              /* pf_refs hit while recording ... */
+    uint32_t nvrec, capvrec;        /* ... tagged in bit 0: tests, not refs */
     uint64_t vc_hits, vc_misses, vc_flushes;
-    uint32_t vgen;              /* entries made so far: an entry's generation */
-    struct pf_vref {            /* per test field: the entry of its value in this event */
+    uint32_t vgen;   /* entries made so far: an entry's generation */
+    struct pf_vref { /* per test field: the entry of its value in this event */
         uint32_t slot, gen, tick;
-    } *vref;
+    } * vref;
 } pf_scratch;
 
 /* off: every rule runs on every event (MODUS_PREFILTER=off, to check it). */

@@ -40,21 +40,38 @@ static inline const char *rule_parse_diff(const rule_parse_out *x, const rule_pa
     if (strcmp(x->msg, y->msg)) return "error message";
 #define S(f)                                                                                       \
     if (!rule_cmp_str(a->f, b->f)) return #f
-    S(file); S(id); S(name); S(description); S(version); S(language); S(query);
-    S(threat_json); S(actions_json); S(modus_json); S(severity); S(type); S(risk_score);
-    S(maturity); S(sources); S(not_applicable); S(logsource); S(sigma_name);
+    S(file);
+    S(id);
+    S(name);
+    S(description);
+    S(version);
+    S(language);
+    S(query);
+    S(threat_json);
+    S(actions_json);
+    S(modus_json);
+    S(severity);
+    S(type);
+    S(risk_score);
+    S(maturity);
+    S(sources);
+    S(not_applicable);
+    S(logsource);
+    S(sigma_name);
     if (a->query_line != b->query_line || a->query_col != b->query_col ||
         a->query_offset != b->query_offset || a->query_verbatim != b->query_verbatim)
         return "query position";
     if (!rule_cmp_strv(a->os_list, a->n_os, b->os_list, b->n_os)) return "os_list";
     if (!rule_cmp_strv(a->indexes, a->n_indexes, b->indexes, b->n_indexes)) return "indexes";
-    if (!rule_cmp_strv(a->technique_ids, a->n_technique_ids, b->technique_ids,
-                       b->n_technique_ids))
+    if (!rule_cmp_strv(a->technique_ids, a->n_technique_ids, b->technique_ids, b->n_technique_ids))
         return "technique_ids";
     if (a->n_techniques != b->n_techniques) return "techniques";
     for (size_t i = 0; i < a->n_techniques; i++) {
-        S(techniques[i].id); S(techniques[i].name); S(techniques[i].tactic_id);
-        S(techniques[i].tactic_name); S(techniques[i].parent_id);
+        S(techniques[i].id);
+        S(techniques[i].name);
+        S(techniques[i].tactic_id);
+        S(techniques[i].tactic_name);
+        S(techniques[i].parent_id);
     }
 #undef S
     return NULL;

@@ -328,8 +328,8 @@ bool prescan(ctx &c, size_t *bad, std::string &doc, bool fast)
             while (e < n && t[e] != ch && t[e] != '\n' && t[e] != '\\') e++;
             size_t j = e + 1;
             while (j < n && (t[j] == ' ' || t[j] == '\t')) j++;
-            if (e < n && t[e] == ch && j < n && t[j] == '\n' && literal_body_plain(t, s, e, &tail, &lfs) &&
-                !lfs) {
+            if (e < n && t[e] == ch && j < n && t[j] == '\n' &&
+                literal_body_plain(t, s, e, &tail, &lfs) && !lfs) {
                 blank_body(i, s, e, s, e, 0);
                 i = e + 1;
                 continue;
@@ -362,8 +362,8 @@ bool prescan(ctx &c, size_t *bad, std::string &doc, bool fast)
                     *bad = i;
                     return false;
                 }
-            } else if (ch == '=' || ch == '[' || ch == ']' || ch == '{' || ch == '}' ||
-                       ch == ',' || ch == '\n') {
+            } else if (ch == '=' || ch == '[' || ch == ']' || ch == '{' || ch == '}' || ch == ',' ||
+                       ch == '\n') {
                 dots = 0;
                 if (ch == '{') braces++;
                 if (ch == '}' && braces) braces--;

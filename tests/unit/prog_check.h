@@ -176,11 +176,9 @@ static int prog_check(const unsigned char *data, size_t size, bool verbose)
     }
     /* the rule's prefilter conditions too: a test field whose path the
      * prefilter reads is matched by it (link_fields) */
-    if (!pf_ok || !parser || !prog_compile(&pf, &a, eq->stages[0].where, &prog))
-        goto out;
+    if (!pf_ok || !parser || !prog_compile(&pf, &a, eq->stages[0].where, &prog)) goto out;
     (void)prefilter_add(&pf, eq, 0, 0); /* false: no condition (not an error) */
-    if (!prefilter_build(&pf) || !pf_scratch_init(&pf, &ps))
-        goto out;
+    if (!prefilter_build(&pf) || !pf_scratch_init(&pf, &ps)) goto out;
     /* its witnesses: some member of each clause holds wherever it is true */
     pf_witness wit;
     bool has_wit = prog_witness(&pf, &a, &prog, &wit);
@@ -198,44 +196,44 @@ static int prog_check(const unsigned char *data, size_t size, bool verbose)
         /* three times: a string is recorded in the value cache on its second
          * sighting and replayed from it on the third */
         for (int pass = 0; pass < 3 && rc == 0 && !ev.oom; pass++) {
-        if (!mj_parse(parser, ev.p, len, NULL, &doc, &jerr)) {
-            cache.gen++;
-            memset(cand, 0, 2 * pf.nwords * sizeof *cand);
-            memset(late, 0, 2 * pf.nwords * sizeof *late);
-            prefilter_event(&pf, &doc, &cache, NULL, cand, late, &ps);
-            arena scratch;
-            arena_init(&scratch, 1 << 10);
-            eql_val vars[64];
-            eql_ctx c = {&doc, &scratch, vars, NULL, NULL, &cache};
-            eql_val v = eql_eval(&c, eq->stages[0].where);
-            int want = v.t == V_NULL ? -1 : eql_true(v);
-            mcache.gen++;
-            eql_ctx mc = {&doc, &scratch, vars, NULL, NULL, &mcache};
-            eql_val mv = eql_eval(&mc, eq->stages[0].where);
-            int mwant = mv.t == V_NULL ? -1 : eql_true(mv);
-            if (mwant != want) {
-                if (verbose)
-                    fprintf(stderr, "tree walker with the memo %d, without %d: %.*s on %.*s\n",
-                            mwant, want, (int)q.n, q.p, (int)len, ev.p);
-                rc = 1;
+            if (!mj_parse(parser, ev.p, len, NULL, &doc, &jerr)) {
+                cache.gen++;
+                memset(cand, 0, 2 * pf.nwords * sizeof *cand);
+                memset(late, 0, 2 * pf.nwords * sizeof *late);
+                prefilter_event(&pf, &doc, &cache, NULL, cand, late, &ps);
+                arena scratch;
+                arena_init(&scratch, 1 << 10);
+                eql_val vars[64];
+                eql_ctx c = {&doc, &scratch, vars, NULL, NULL, &cache};
+                eql_val v = eql_eval(&c, eq->stages[0].where);
+                int want = v.t == V_NULL ? -1 : eql_true(v);
+                mcache.gen++;
+                eql_ctx mc = {&doc, &scratch, vars, NULL, NULL, &mcache};
+                eql_val mv = eql_eval(&mc, eq->stages[0].where);
+                int mwant = mv.t == V_NULL ? -1 : eql_true(mv);
+                if (mwant != want) {
+                    if (verbose)
+                        fprintf(stderr, "tree walker with the memo %d, without %d: %.*s on %.*s\n",
+                                mwant, want, (int)q.n, q.p, (int)len, ev.p);
+                    rc = 1;
+                }
+                pc_witnessed += want == 1 && has_wit;
+                if (want == 1 && has_wit && !prog_witness_holds(&wit, &pf, &ps, &c)) {
+                    if (verbose)
+                        fprintf(stderr, "witnesses miss a true clause: %.*s on %.*s\n", (int)q.n,
+                                q.p, (int)len, ev.p);
+                    rc = 1;
+                }
+                int got = prog_run(&prog, &pf, &ps, &c);
+                if (got != want) {
+                    if (verbose)
+                        fprintf(stderr, "program %d, tree walker %d: %.*s on %.*s\n", got, want,
+                                (int)q.n, q.p, (int)len, ev.p);
+                    rc = 1;
+                }
+                arena_free(&scratch);
             }
-            pc_witnessed += want == 1 && has_wit;
-            if (want == 1 && has_wit && !prog_witness_holds(&wit, &pf, &ps, &c)) {
-                if (verbose)
-                    fprintf(stderr, "witnesses miss a true clause: %.*s on %.*s\n", (int)q.n, q.p,
-                            (int)len, ev.p);
-                rc = 1;
-            }
-            int got = prog_run(&prog, &pf, &ps, &c);
-            if (got != want) {
-                if (verbose)
-                    fprintf(stderr, "program %d, tree walker %d: %.*s on %.*s\n", got, want,
-                            (int)q.n, q.p, (int)len, ev.p);
-                rc = 1;
-            }
-            arena_free(&scratch);
-        }
-        mj_doc_free(&doc);
+            mj_doc_free(&doc);
         }
         buf_free(&ev);
     }

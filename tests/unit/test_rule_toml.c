@@ -371,7 +371,8 @@ static const char *const FAST_CASES[] = {
     "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\x7f\ncd\n'''\n",
     "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xc3\ncd\n'''\n",
     "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xed\xa0\x80\ncd\n'''\n",
-    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xc0\xaf" "cd\n'''\n",
+    "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xc0\xaf"
+    "cd\n'''\n",
     "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xf4\x90\x80\x80\n'''\n",
     "[rule]\nname = 'n'\nid = 'i'\nquery = '''\nab\xf0\x9f\x98\x80\n\xe2\x82\xac'''\n",
     /* not values: in an array, as a key, in a comment, in another string */
