@@ -430,6 +430,11 @@ void modus_alerter_candidates(const modus_alerter *a, double *mean, uint64_t *p9
     }
 }
 
+void alerter_value_cache_limit(modus_alerter *a, size_t bytes)
+{
+    a->ps.vc_cap = bytes;
+}
+
 void modus_alerter_value_cache(const modus_alerter *a, uint64_t *hits, uint64_t *misses)
 {
     uint64_t flushes;

@@ -67,6 +67,7 @@
 #include "detect_query.h"
 #include "detect_sample.h"
 #include "pool.h"
+#include "prefilter.h"
 
 #define CHUNK_LINES 1024
 #define CHUNK_BYTES (1u << 20)
@@ -633,6 +634,7 @@ modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
         if (l->al && o && o->profile) modus_alerter_profile(l->al, true);
         size_t total = o && o->state_bytes ? o->state_bytes : MODUS_STATE_BYTES;
         if (l->al) modus_alerter_state_limit(l->al, total / n); /* the cap is shared */
+        if (l->al) alerter_value_cache_limit(l->al, PF_VC_BYTES / n); /* so is the cache's */
     }
     p->by_chunk = !p->l[0].al || alerter_stateful(p->l[0].al) == 0;
     for (unsigned i = 0; i < n; i++) {

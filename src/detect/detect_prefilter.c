@@ -1081,7 +1081,6 @@ const uint32_t *pf_leaf_tests(const prefilter *pf, uint32_t i, uint32_t *n)
 #define PF_VC_SEEN  (1u << 16) /* the doorkeeper: hashes seen once */
 #define PF_VC_LEN   512
 #define PF_VC_REC   4096
-#define PF_VC_BYTES (2u << 20)
 static bool vc_enabled(void);
 static void vc_flush(pf_scratch *ps);
 
@@ -1095,6 +1094,7 @@ bool pf_scratch_init(const prefilter *pf, pf_scratch *ps)
     ps->holds = calloc(pf->ntests / 64 + 1, sizeof *ps->holds);
     ps->rdone = calloc(pf->nresids + 1, sizeof *ps->rdone);
     ps->rval = calloc(pf->nresids + 1, 1);
+    ps->vc_cap = PF_VC_BYTES;
     if (vc_enabled() && !pf->off) {
         ps->vc = calloc(PF_VC_SLOTS, sizeof *ps->vc);
         ps->vt = calloc(pf->ntests + 1, sizeof *ps->vt);
@@ -1627,7 +1627,7 @@ static void match_raw(const pf_field *f, const char *s, size_t n, const marks *m
  * tests (globs, regexes) not verified again when the string is a field's
  * whole value. Direct-mapped by (field, string), kept from a string's second
  * sighting (a doorkeeper of hashes seen once); strings longer than PF_VC_LEN
- * and records longer than PF_VC_REC are not kept; past PF_VC_BYTES the whole
+ * and records longer than PF_VC_REC are not kept; past vc_cap the whole
  * cache is emptied (per thread). Fields without an automaton (exact values
  * only) skip it: their hash lookup is already one probe. MODUS_VALUE_CACHE=off
  * turns it off (to measure; the answers are the same).
@@ -1805,7 +1805,7 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     if (ps->nvbuf > PF_VC_REC) return;
     size_t words = ps->nvbuf + 2 * VC_KW(ntest);
     size_t bytes = sizeof(pf_vent) + sizeof(uint32_t) * words + n;
-    if (ps->vc_bytes + bytes > PF_VC_BYTES) {
+    if (ps->vc_bytes + bytes > ps->vc_cap) {
         vc_flush(ps);
         ps->vc_flushes++;
     }

@@ -17,6 +17,8 @@ unsigned pool_lane(const char *line, size_t len, unsigned nlanes);
 /* detect.c: an alerter on base's compiled rules (base must outlive it) */
 modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, void *ctx,
                                  modus_alerter **out);
+/* detect.c: the bytes of a's value cache (detect_prefilter.c) */
+void alerter_value_cache_limit(modus_alerter *a, size_t bytes);
 /* detect.c: how many rules keep state across events (0: any thread may run
  * any event) */
 size_t alerter_stateful(const modus_alerter *a);

@@ -168,7 +168,7 @@ typedef struct pf_scratch {
     /* the value cache (detect_prefilter.c): what a string of a field
      * matched, replayed when the same string comes again */
     struct pf_vent **vc;            /* PF_VC_SLOTS entries, direct-mapped */
-    size_t vc_bytes;                /* held by the entries (flushed past PF_VC_BYTES) */
+    size_t vc_bytes, vc_cap;        /* held by the entries; emptied past vc_cap */
     uint32_t *vt, *vl, vtick;       /* per test, per leaf: stamps while flattening */
     uint32_t *vseen;                /* hashes of strings seen once */
     uint32_t *vbuf, nvbuf, capvbuf; /* the flattened record */
@@ -196,6 +196,8 @@ void prefilter_event(const prefilter *pf, const mj_doc *d, eql_cache *cache, con
                      uint64_t *cand, uint64_t *late, pf_scratch *ps);
 void prefilter_free(prefilter *pf);
 
+/* the value cache's bytes per alerter (a pool of N threads gives each 1/N) */
+#define PF_VC_BYTES (2u << 20)
 bool pf_scratch_init(const prefilter *pf, pf_scratch *ps);
 /* --profile: the value cache's hits and misses so far */
 void pf_scratch_stats(const pf_scratch *ps, uint64_t *hits, uint64_t *misses, uint64_t *flushes);
