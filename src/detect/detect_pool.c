@@ -635,7 +635,7 @@ modus_status modus_pool_create(const modus_engine *e, const modus_ruleset *rs,
             goto fail;
         if (l->al && o && o->profile) modus_alerter_profile(l->al, true);
         size_t total = o && o->state_bytes ? o->state_bytes : MODUS_STATE_BYTES;
-        if (l->al) modus_alerter_state_limit(l->al, total / n); /* the cap is shared */
+        if (l->al) modus_alerter_state_limit(l->al, total / n);       /* the cap is shared */
         if (l->al) alerter_value_cache_limit(l->al, PF_VC_BYTES / n); /* so is the cache's */
     }
     p->by_chunk = !p->l[0].al || alerter_stateful(p->l[0].al) == 0;
