@@ -3,7 +3,7 @@
 #   1. formatting (clang-format, .clang-format)
 #   2. release build + every test (unit, CLI, golden, corpora in ../shared)
 #   3. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   4. bounded libFuzzer runs of every parser (FUZZ_SECONDS each, default 30,
+#   4. bounded libFuzzer runs of every parser (FUZZ_SECONDS each, default 20,
 #      one per core at a time)
 # Steps 2 and 3 include the real-kernel tests of `modus live` (tests/live) when
 # run as root; otherwise they are skipped, and this script says so.
@@ -22,7 +22,7 @@ if [ ! -f "$SHARED/corpora/README.md" ]; then
     exit 1
 fi
 jobs=$(nproc)
-fuzz_seconds=${FUZZ_SECONDS:-30}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 pass=0
 fail=0
 mkdir -p out
