@@ -293,23 +293,37 @@ struct wp_ctx {
     __u32 off, flags;
 };
 
+/* One step of a walk up the dentries of *d across mounts: UP_NAME (*d has
+ * a name; *parent is its parent), UP_MOUNT (*d, *mnt moved to the mount
+ * point below), UP_ROOT (the root of the namespace). Both walks (the path,
+ * the file policy) take their steps here. */
+enum { UP_NAME, UP_MOUNT, UP_ROOT };
+
+static __always_inline int up_step(struct dentry **d, struct mount **mnt, struct dentry **parent)
+{
+    struct dentry *p = BPF_CORE_READ(*d, d_parent);
+    struct dentry *mroot = BPF_CORE_READ(*mnt, mnt.mnt_root);
+    if (*d != mroot && *d != p) {
+        *parent = p;
+        return UP_NAME;
+    }
+    struct mount *mp = BPF_CORE_READ(*mnt, mnt_parent);
+    if (mp == *mnt || !mp) return UP_ROOT;
+    *d = BPF_CORE_READ(*mnt, mnt_mountpoint);
+    *mnt = mp;
+    return UP_MOUNT;
+}
+
 static long wp_step(__u64 i, void *c)
 {
     struct wp_ctx *w = c;
-    struct dentry *d = w->d;
-    struct mount *mnt = w->mnt;
-    struct dentry *parent = BPF_CORE_READ(d, d_parent);
-    struct dentry *mroot = BPF_CORE_READ(mnt, mnt.mnt_root);
-    if (d == mroot || d == parent) {
-        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-        if (mp == mnt || !mp) { /* the root */
-            w->flags = 0;
-            return 1;
-        }
-        w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-        w->mnt = mp;
-        return 0;
+    struct dentry *d = w->d, *parent = NULL;
+    int st = up_step(&w->d, &w->mnt, &parent);
+    if (st == UP_ROOT) {
+        w->flags = 0;
+        return 1;
     }
+    if (st == UP_MOUNT) return 0;
     /* each component gets up to MSR_PATH/2 bytes from an offset below
      * MSR_PATH/2: the verifier sees both bounds */
     __u32 off = w->off;
@@ -929,18 +943,13 @@ struct walk_ctx {
 static long walk_cb(__u64 i, void *c)
 {
     struct walk_ctx *w = c;
-    struct dentry *d = w->d;
-    struct mount *mnt = w->mnt;
-    struct dentry *parent = BPF_CORE_READ(d, d_parent);
-    struct dentry *mroot = BPF_CORE_READ(mnt, mnt.mnt_root);
-    if (d == mroot || d == parent) {
-        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-        if (mp == mnt || !mp) {
-            w->full = 1;
-            return 1;
-        }
-        w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-        w->mnt = mp;
+    struct dentry *d = w->d, *parent = NULL;
+    int st = up_step(&w->d, &w->mnt, &parent);
+    if (st == UP_ROOT) {
+        w->full = 1;
+        return 1;
+    }
+    if (st == UP_MOUNT) {
         w->x->names[i & (FP_WALK - 1)] = 0;
         w->x->n = i + 1;
         return 0;

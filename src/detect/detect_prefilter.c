@@ -1653,20 +1653,6 @@ static size_t vent_bytes(const pf_vent *e)
     return sizeof *e + sizeof *e->v * vent_words(e) + e->n;
 }
 
-static uint64_t vhash(const char *s, size_t n, uint64_t seed)
-{
-    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull), w;
-    for (; n >= 8; s += 8, n -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0x94d049bb133111ebull;
-    return h ^ (h >> 29);
-}
-
 static bool vc_enabled(void)
 {
     static int on = -1;
@@ -1762,7 +1748,7 @@ static void match_value(const pf_field *f, const char *s, size_t n, const marks 
     uint32_t fid = pf->nfields && f >= pf->fields && f < pf->fields + pf->nfields
                        ? (uint32_t)(f - pf->fields)
                        : (uint32_t)(pf->nfields + (size_t)(f - pf->tfields));
-    uint64_t h = vhash(s, n, fid);
+    uint64_t h = sv_hash64(s, n, fid);
     pf_vent **slot = &ps->vc[h & (PF_VC_SLOTS - 1)], *e = *slot;
     if (e && e->h == h && e->fid == fid && e->n == n && !memcmp(e->v + vent_words(e), s, n)) {
         ps->vc_hits++;

@@ -262,20 +262,6 @@ bool eql_cache_memo(eql_cache *c)
     return c->memo != NULL;
 }
 
-static uint64_t memo_hash(const eql_node *n, const char *s, uint32_t len)
-{
-    uint64_t h = (uint64_t)(uintptr_t)n * 0x9e3779b97f4a7c15ull ^ len, w;
-    for (; len >= 8; s += 8, len -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    w = 0;
-    memcpy(&w, s, len);
-    h = (h ^ w) * 0x94d049bb133111ebull;
-    return h ^ (h >> 29);
-}
-
 static bool memo_worth(const eql_node *n)
 {
     if (!n->pat) return false;
@@ -292,7 +278,7 @@ static int test_match(eql_ctx *c, const eql_node *n, const eql_val *v, const eql
     (void)unused;
     struct eql_memo *mm = c->cache ? c->cache->memo : NULL;
     if (!mm || v->t != V_STR || v->n > MEMO_LEN || !memo_worth(n)) return test_match_raw(c, n, v);
-    uint64_t h = memo_hash(n, v->s, v->n);
+    uint64_t h = sv_hash64(v->s, v->n, (uintptr_t)n);
     memo_ent **slot = &mm->e[h & (MEMO_SLOTS - 1)], *e = *slot;
     if (e && e->h == h && e->n == n && e->len == v->n && !memcmp(e->s, v->s, v->n)) return e->r;
     int r = test_match_raw(c, n, v);

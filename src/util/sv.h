@@ -28,6 +28,22 @@ static inline bool sv_eq(sv a, sv b)
     return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
+/* a 64-bit hash of n bytes, 8 at a time (multiply-xorshift), for caches
+ * keyed by a string; seed tells the caches' keys apart */
+static inline unsigned long long sv_hash64(const char *s, size_t n, unsigned long long seed)
+{
+    unsigned long long h = seed * 0x9e3779b97f4a7c15ull ^ n, w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    w = 0;
+    if (n) memcpy(&w, s, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    return h ^ (h >> 29);
+}
+
 static inline char ascii_lower(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
