@@ -692,8 +692,15 @@ int cmd_live(int argc, char **argv)
             print_stats(sensor, &l, t - start, "");
         }
     }
-    /* drain what the kernel already handed over */
-    modus_sensor_poll(sensor, 0, on_event, &l);
+    /* drain what the kernel already handed over: each poll stops after its
+     * budget, so poll again while records come, for at most 5 s */
+    for (double t_drain = now(); now() - t_drain < 5;) {
+        modus_sensor_stats before, after;
+        modus_sensor_stats_get(sensor, &before);
+        modus_sensor_poll(sensor, 0, on_event, &l);
+        modus_sensor_stats_get(sensor, &after);
+        if (after.records == before.records) break;
+    }
     modus_alerter_finish(l.alerter);
     if (l.bl) {
         if (l.learning && modus_baseline_flush(l.bl, &d) != MODUS_OK)

@@ -429,8 +429,10 @@ typedef void (*modus_sensor_fn)(void *ctx, const char *json, size_t len);
 modus_status modus_sensor_open(const modus_sensor_opts *opts, modus_sensor **out, modus_diag *diag);
 /* Which backend runs, in words ("tracepoints (no lsm: ...)"). */
 const char *modus_sensor_backend(const modus_sensor *s);
-/* Wait up to timeout_ms for records, then hand every captured event to fn
- * (JSON borrowed for the call). */
+/* Wait up to timeout_ms for records, then hand the captured events to fn
+ * (JSON borrowed for the call) for at most 200 ms more: what is left stays in
+ * the ring for the next call, so the caller's periodic work goes on under a
+ * burst. */
 modus_status modus_sensor_poll(modus_sensor *s, int timeout_ms, modus_sensor_fn fn, void *ctx);
 typedef struct modus_sensor_stats {
     uint64_t sent;      /* records the kernel handed over */
