@@ -24,6 +24,7 @@ workload() {
         i=$((i + 1))
         sleep 0.02
     done
+    echo "$i" >"$TMP/workload-$2" # how many ran (fewer on a loaded machine)
 }
 
 # sensor NAME SPOOL-MB: modus live publishing as host fleet-NAME-TAG
@@ -148,7 +149,8 @@ wait $SENSOR
 check "the restart resumes the spool" grep -Eq "documents from a previous run to send" "$TMP/crash.err"
 marks() { jq -R -r 'fromjson? | select(.event.kind == "event" and .event.action == "exec") | select(.process.args[1] // "" | startswith("modus-fleet-mark-'$TAG'-e-")) | .event.id' "$@"; }
 nmarks=$(marks "$TMP/crash.ndjson" | wc -l) # the first run's output (appended to)
-check "the killed run saw its workload" [ "$nmarks" -gt 100 ]
+ran=$(cat "$TMP/workload-e")
+check "the killed run saw its workload ($nmarks of $ran execs)" [ "$nmarks" -gt $((ran / 2)) ]
 missing=$(comm -23 <(marks "$TMP/crash.ndjson" | sort) <(stream_ids crash | sort) | wc -l)
 expect_eq "every event of the killed run was delivered by the next" "$missing" 0
 expect_eq "none twice" "$(stream_ids crash | sort | uniq -d | wc -l)" 0
