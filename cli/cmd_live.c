@@ -693,8 +693,8 @@ int cmd_live(int argc, char **argv)
         }
     }
     /* drain what the kernel already handed over: each poll stops after its
-     * budget, so poll again while records come, for at most 5 s */
-    for (double t_drain = now(); now() - t_drain < 5;) {
+     * budget, so poll again while records come, for at most 30 s */
+    for (double t_drain = now(); now() - t_drain < 30;) {
         modus_sensor_stats before, after;
         modus_sensor_stats_get(sensor, &before);
         modus_sensor_poll(sensor, 0, on_event, &l);
