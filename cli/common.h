@@ -72,6 +72,7 @@ enum {
     OPT_PARTITIONS,
     OPT_GROUP,
     OPT_DURATION,
+    OPT_IDLE,
 };
 #define CLI_NATS_LONGOPTS                                                                          \
     {"nats-user", required_argument, NULL, OPT_NATS_USER},                                         \
@@ -103,6 +104,7 @@ typedef struct cli_from {
     unsigned partitions;
     const char *group;
     double duration;
+    double idle; /* --idle: stop once the stream is quiet this long */
     size_t max_line;
     bool quiet;
 } cli_from;
@@ -110,7 +112,7 @@ int cli_scan_from(const cli_from *f, const modus_engine *eng, const modus_rulese
 struct modus_baseline_check_opts;
 int cli_baseline_from(const cli_from *f, const char *db, bool learn,
                       const struct modus_baseline_check_opts *check, const char *table);
-/* Parses --from/--partitions/--group/--duration: 1 handled, 0 not one of
+/* Parses --from/--partitions/--group/--duration/--idle: 1 handled, 0 not one of
  * them, -1 bad value (reported). */
 int cli_from_option(int c, const char *arg, cli_from *f, const char *cmd);
 extern const char cli_from_help[];
@@ -118,8 +120,9 @@ extern const char cli_from_help[];
     {"from", required_argument, NULL, OPT_FROM},                                                   \
         {"partitions", required_argument, NULL, OPT_PARTITIONS},                                   \
         {"group", required_argument, NULL, OPT_GROUP},                                             \
+        {"duration", required_argument, NULL, OPT_DURATION},                                       \
     {                                                                                              \
-        "duration", required_argument, NULL, OPT_DURATION                                          \
+        "idle", required_argument, NULL, OPT_IDLE                                                  \
     }
 int cmd_fleet(int argc, char **argv);
 

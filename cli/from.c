@@ -3,7 +3,7 @@
  * files; each partition this process holds runs on its own thread with its
  * own scanner and alerter (libmodus's consumer, src/fleet/fleet_consume.c):
  * events in stream order, alerts stored in the alerts stream before the
- * events are acknowledged. Runs until SIGINT/SIGTERM or --duration. */
+ * events are acknowledged. Runs until SIGINT/SIGTERM, --duration or --idle. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,7 +21,9 @@ const char cli_from_help[] =
     "                        init stored them)\n"
     "  --group NAME          consumer group (default: the command: scan, baseline-learn,\n"
     "                        baseline-check); each group sees every event once\n"
-    "  --duration SECONDS    stop after this long\n";
+    "  --duration SECONDS    stop after this long\n"
+    "  --idle SECONDS        stop once nothing came for this long while this process\n"
+    "                        holds every partition (one process draining the stream)\n";
 
 int cli_from_option(int c, const char *arg, cli_from *f, const char *cmd)
 {
@@ -40,12 +42,16 @@ int cli_from_option(int c, const char *arg, cli_from *f, const char *cmd)
         return 1;
     }
     case OPT_DURATION:
-        f->duration = strtod(arg, &end);
-        if (*end || f->duration < 0) {
-            cli_error("%s: --duration needs a number of seconds, not '%s'", cmd, arg);
+    case OPT_IDLE: {
+        double v = strtod(arg, &end);
+        if (*end || v < 0 || end == arg) {
+            cli_error("%s: --%s needs a number of seconds, not '%s'", cmd,
+                      c == OPT_IDLE ? "idle" : "duration", arg);
             return -1;
         }
+        *(c == OPT_IDLE ? &f->idle : &f->duration) = v;
         return 1;
+    }
     default: return cli_nats_option(c, arg, &f->fleet);
     }
 }
@@ -122,6 +128,7 @@ static int run(const cli_from *f, const char *group, const char *what,
     modus_consumer_opts co = {.group = f->group ? f->group : group,
                               .partitions = f->partitions,
                               .max_message = f->max_line,
+                              .idle_seconds = f->idle,
                               .log = cli_fleet_log,
                               .log_ctx = NULL};
     char prefix[64];

@@ -151,6 +151,8 @@ typedef struct modus_consumer_opts {
     unsigned partitions; /* of the events stream (0: as modus_fleet_init stored it) */
     size_t max_message;  /* larger messages are dead-lettered (0: MODUS_MAX_LINE) */
     uint32_t batch;      /* messages per fetch (0: 1024) */
+    double idle_seconds; /* modus_consumer_run returns once nothing came for this
+                            long while every partition is held here (0: never) */
     modus_fleet_log_fn log;
     void *log_ctx;
 } modus_consumer_opts;
@@ -158,7 +160,8 @@ typedef struct modus_consumer_opts {
 modus_status modus_consumer_open(const modus_fleet_opts *o, const modus_consumer_opts *co,
                                  const modus_consumer_handler *h, modus_consumer **out,
                                  modus_diag *d);
-/* Consumes until *stop is set or `seconds` pass (0: no limit), then
+/* Consumes until *stop is set, `seconds` pass (0: no limit) or the stream
+ * is idle (opts.idle_seconds), then
  * finishes the batches in hand (alerts stored, messages acknowledged),
  * gives its partitions up and returns. */
 modus_status modus_consumer_run(modus_consumer *c, double seconds, volatile sig_atomic_t *stop);

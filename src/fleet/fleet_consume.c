@@ -92,6 +92,9 @@ struct modus_consumer {
     volatile sig_atomic_t *user_stop;
     atomic_bool stopping;
     atomic_uint_fast64_t messages, alerts, dead, skipped, takeovers;
+    atomic_uint_fast64_t fetched; /* batches fetched: --idle's sign of activity */
+    atomic_uint busy;             /* workers inside a batch */
+    int64_t idle_ms;              /* stop after this long without a message (0: never) */
     modus_fleet_log_fn log;
     void *log_ctx;
     pthread_mutex_t log_mu;
@@ -306,6 +309,8 @@ static void *work(void *arg)
             skipped = 0;
         }
         if (!n) continue;
+        atomic_fetch_add(&c->fetched, 1);
+        atomic_fetch_add(&c->busy, 1);
         modus_consume_emit emit = {w};
         for (size_t i = 0; i < n; i++) {
             char why[300];
@@ -339,21 +344,29 @@ static void *work(void *arg)
                 say(c, "partition %u: cannot handle events (%s)%s%s; starting over", w->p,
                     modus_strerror(hs), d.message[0] ? ": " : "", d.message);
                 fleet_sleep_ms(1000);
+                atomic_fetch_sub(&c->busy, 1);
                 goto out;
             }
         }
         atomic_fetch_add(&c->messages, n);
         bool stored = flush_out(w);
         out_clear(w);
-        if (!stored) break; /* stopping without the alerts stored: not acknowledged */
+        if (!stored) { /* stopping without the alerts stored: not acknowledged */
+            atomic_fetch_sub(&c->busy, 1);
+            break;
+        }
         memset(&d, 0, sizeof d);
         while (c->h.commit && c->h.commit(state, &d) != MODUS_OK) {
             say(c, "partition %u: cannot commit the batch: %s", w->p, d.message);
-            if (stop_wanted(c) || atomic_load(&w->stop)) goto out;
+            if (stop_wanted(c) || atomic_load(&w->stop)) {
+                atomic_fetch_sub(&c->busy, 1);
+                goto out;
+            }
             fleet_sleep_ms(1000);
         }
         if (c->b->part_commit(part) != MODUS_OK)
             say(c, "partition %u: acknowledgement not confirmed (the next one covers it)", w->p);
+        atomic_fetch_sub(&c->busy, 1);
     }
 out:
     if (c->h.close) c->h.close(state);
@@ -401,6 +414,7 @@ modus_status modus_consumer_open(const modus_fleet_opts *o, const modus_consumer
     snprintf(c->group, sizeof c->group, "%s", group);
     c->max_message = co->max_message ? co->max_message : MODUS_MAX_LINE;
     c->batch = co->batch ? co->batch : MODUS_FLEET_BATCH;
+    c->idle_ms = co->idle_seconds > 0 ? (int64_t)(co->idle_seconds * 1000) : 0;
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     uint32_t r = 0;
@@ -463,6 +477,28 @@ static bool reap(modus_consumer *c, unsigned p)
     return w->release_after;
 }
 
+/* --idle: no batch fetched for idle_ms while every partition of the group
+ * is held here and no worker is inside a batch (a batch is counted when it
+ * is fetched, so a slow one is never taken for silence) */
+typedef struct idle_clock {
+    uint64_t fetched;
+    int64_t since;
+} idle_clock;
+
+static bool idle_over(modus_consumer *c, idle_clock *k)
+{
+    if (!c->idle_ms) return false;
+    int64_t t = fleet_now_ms();
+    uint64_t f = atomic_load(&c->fetched);
+    bool all = c->n >= 64 ? c->held == UINT64_MAX : c->held == (1ull << c->n) - 1;
+    if (f != k->fetched || atomic_load(&c->busy) || !all) {
+        k->fetched = f;
+        k->since = t;
+        return false;
+    }
+    return t - k->since >= c->idle_ms;
+}
+
 modus_status modus_consumer_run(modus_consumer *c, double seconds, volatile sig_atomic_t *stop)
 {
     c->user_stop = stop;
@@ -470,7 +506,8 @@ modus_status modus_consumer_run(modus_consumer *c, double seconds, volatile sig_
     uint64_t release = 0;
     modus_diag d;
     int64_t last_err = 0;
-    while (!stop_wanted(c) && !(end && fleet_now_ms() >= end)) {
+    idle_clock idle = {atomic_load(&c->fetched), fleet_now_ms()};
+    while (!stop_wanted(c) && !(end && fleet_now_ms() >= end) && !idle_over(c, &idle)) {
         /* workers that ended: asked to (surplus), or lost their lease */
         for (unsigned p = 0; p < c->n; p++)
             if (c->w[p].running && atomic_load(&c->w[p].exited) && reap(c, p)) release |= 1ull << p;
@@ -497,7 +534,9 @@ modus_status modus_consumer_run(modus_consumer *c, double seconds, volatile sig_
                 say(c, "partition %u: handing over (rebalancing)", p);
             }
         }
-        for (int i = 0; i < 10 && !stop_wanted(c) && !(end && fleet_now_ms() >= end); i++)
+        for (int i = 0;
+             i < 10 && !stop_wanted(c) && !(end && fleet_now_ms() >= end) && !idle_over(c, &idle);
+             i++)
             fleet_sleep_ms(100);
     }
     /* finish the batches in hand, then give every lease up */

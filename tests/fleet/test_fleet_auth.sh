@@ -80,7 +80,7 @@ n=$(wc -l <"$TMP/events.ndjson")
 "$MODUS" fleet publish "$URLS" "${AS_SENSOR[@]}" "$TMP/events.ndjson" 2>"$TMP/pub.err"
 expect_eq "the sensor user publishes" $? 0
 expect_eq "every event stored" "$("$NATSUTIL" "$U" count MODUS_EVENTS)" "$n"
-"$MODUS" scan --from "$URLS" "${AS_SCANNER[@]}" --format json --duration 6 >"$TMP/alerts.json" 2>"$TMP/scan.err"
+"$MODUS" scan --from "$URLS" "${AS_SCANNER[@]}" --format json --idle 3 --duration 300 >"$TMP/alerts.json" 2>"$TMP/scan.err"
 check "the scanner user consumes every event" grep -q "stopped after .*: $n events from" "$TMP/scan.err"
 "$MODUS" scan --format json "$TMP/events.ndjson" 2>/dev/null | jq -c -S . | sort >"$TMP/want.json"
 expect_eq "and raises the file's alerts" "$(jq -c -S . "$TMP/alerts.json" | sort | diff - "$TMP/want.json" >/dev/null && echo same)" same

@@ -99,10 +99,10 @@ dead=$(cat "$TMP/a.err" "$TMP/b.err" | grep -o '[0-9]* dead-lettered' | awk '{s+
 expect_eq "the stop lines count them" "$dead" 3
 
 # the group resumes where it stopped: nothing is handled twice
-"$MODUS" scan --from "$URL_n1" --format json --duration 4 >"$TMP/c.json" 2>"$TMP/c.err"
+"$MODUS" scan --from "$URL_n1" --format json --idle 3 --duration 300 >"$TMP/c.json" 2>"$TMP/c.err"
 check "a restarted group starts after the last acknowledged batch" grep -q 'stopped after .*: 0 events from' "$TMP/c.err"
 # another group sees everything
-"$MODUS" scan --from "$URL_n1" --group audit --format json --duration 8 >"$TMP/d.json" 2>"$TMP/d.err"
+"$MODUS" scan --from "$URL_n1" --group audit --format json --idle 3 --duration 300 >"$TMP/d.json" 2>"$TMP/d.err"
 expect_eq "another group gets every event" "$(grep -o '[0-9]* events from' "$TMP/d.err" | awk '{print $1}')" $((nev + 3))
 expect_eq "and the same alerts (stored once)" "$("$NATSUTIL" "$URL_n1" count MODUS_ALERTS)" "$nwant"
 
