@@ -84,6 +84,7 @@ workload() {
         i=$((i + 1))
         sleep 0.025
     done
+    echo "$i" >"$TMP/workload-$1" # how many ran (fewer on a loaded machine)
 }
 events_of() { jq -R -c 'fromjson? | select(.event.kind == "event")' "$TMP/la.ndjson" "$TMP/lb.ndjson"; }
 # alert lines (sorted, canonical) whose events carry PHASE's markers
@@ -158,7 +159,9 @@ expect_eq "0 events stored twice" "$(uniq -d "$TMP/ev.got" | wc -l)" 0
 events_of >"$TMP/all.events"
 "$MODUS" scan --rules "$RULES/marker.toml" --format json "$TMP/all.events" 2>/dev/null | jq -r .event.id | sort >"$TMP/al.want"
 "$NATSUTIL" "$CLUSTER_URL" ids MODUS_ALERTS | awk '{print $3}' | sort >"$TMP/al.got"
-check "the faults phase raised alerts" [ "$(wc -l <"$TMP/al.want")" -gt 300 ]
+marks=$(($(cat "$TMP/workload-p2") * 4 / 5)) # every 5th is the sequence marker
+check "the faults phase raised alerts ($(wc -l <"$TMP/al.want") for $marks marker execs)" \
+    [ "$(wc -l <"$TMP/al.want")" -gt $((marks / 2)) ]
 expect_eq "0 event-rule alerts lost" "$(comm -23 "$TMP/al.want" "$TMP/al.got" | wc -l)" 0
 expect_eq "0 alerts stored twice" "$(uniq -d "$TMP/al.got" | wc -l)" 0
 "$MODUS" scan --rules "$RULES/sequence.toml" --format json "$TMP/all.events" 2>/dev/null | jq -r .event.id | sort >"$TMP/seq.want"
