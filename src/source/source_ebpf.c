@@ -25,12 +25,13 @@
  *
  * Polling: the kernel side only wakes us past wake_bytes pending, so
  * modus_sensor_poll waits at most timeout_ms and then consumes what is there,
- * for at most POLL_BUDGET_MS: libbpf's consume loops until the ring is empty,
+ * for at most 200 ms from the first record: libbpf's consume loops until the ring is empty,
  * and a producer faster than us (a busy host, a sanitizer build) would keep
  * the caller from its periodic work (stats, metrics, the publisher's state)
- * for as long as the burst lasts. Past the budget the next record is left in
- * the ring for the next call. Lost records are counted in the kernel per type
- * and summed here.
+ * for as long as the burst lasts. Past the budget the record in hand is
+ * handled and the rest is left in the ring for the next call
+ * (MODUS_POLL_BUDGET_MS sets the budget: tests make it tiny). Lost records
+ * are counted in the kernel per type and summed here.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -63,12 +64,20 @@ struct modus_sensor {
     int ncpu;
     modus_scanner *launch; /* names exec callers' modality (opts.engine) */
     char launch_name[32];
-    uint64_t deadline_ns; /* this poll's budget ends (CLOCK_MONOTONIC) */
-    unsigned since_check; /* records since the clock was last read */
+    uint64_t deadline_ns; /* this poll's budget ends (CLOCK_MONOTONIC; 0: no record yet) */
     bool over;            /* the budget ran out: the rest waits in the ring */
 };
 
-#define POLL_BUDGET_MS 200
+static uint64_t poll_budget_ns(void)
+{
+    static uint64_t ns;
+    if (!ns) {
+        const char *e = getenv("MODUS_POLL_BUDGET_MS");
+        long ms = e ? strtol(e, NULL, 10) : 0;
+        ns = (uint64_t)(ms > 0 ? ms : 200) * 1000000u;
+    }
+    return ns;
+}
 
 static uint64_t mono_ns(void)
 {
@@ -189,15 +198,19 @@ static bool probe_lsm(char *why, size_t n)
     return true;
 }
 
+/* libbpf has moved the consumer past a record before it calls us: a
+ * negative return stops the consumption after this record, which is
+ * handled first (returning before handling it would lose it) */
 static int on_record(void *ctx, void *data, size_t size)
 {
     modus_sensor *s = ctx;
-    if (++s->since_check >= 64) { /* libbpf leaves a refused record in the ring */
-        s->since_check = 0;
-        if (mono_ns() >= s->deadline_ns) {
-            s->over = true;
-            return -EAGAIN;
-        }
+    int stop = 0;
+    uint64_t t = mono_ns(); /* (a vDSO read: tens of ns, against microseconds a record) */
+    if (!s->deadline_ns) {  /* the budget starts with the first record */
+        s->deadline_ns = t + poll_budget_ns();
+    } else if (t >= s->deadline_ns) {
+        s->over = true;
+        stop = -EAGAIN;
     }
     s->records++;
     const char *json;
@@ -208,7 +221,7 @@ static int on_record(void *ctx, void *data, size_t size)
         s->events++;
         s->fn(s->ctx, json, len);
     }
-    return 0;
+    return stop;
 }
 
 /* Open, configure, load and attach the skeleton for one backend; on failure
@@ -465,9 +478,7 @@ modus_status modus_sensor_poll(modus_sensor *s, int timeout_ms, modus_sensor_fn 
     s->fn = fn;
     s->ctx = ctx;
     s->over = false;
-    s->since_check = 0;
-    s->deadline_ns = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u +
-                     POLL_BUDGET_MS * 1000000u;
+    s->deadline_ns = 0;
     int r = ring_buffer__poll(s->rb, timeout_ms);
     if (r >= 0 && !s->over) r = ring_buffer__consume(s->rb);
     if (s->over) return MODUS_OK;

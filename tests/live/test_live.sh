@@ -311,4 +311,27 @@ expect_eq "--baseline: the Python mprotect after learning is a deviation" \
     "$(jq -r --argjson p "$bl_pid" 'select(.baseline and .process.pid == $p and .baseline.behaviour == "api:mprotect:RWX") | .modality.name' "$TMP/bl.ndjson" | head -1)" python
 check "--baseline: the profile was written" test -s "$TMP/live.db"
 
+# Part 4: a poll stops consuming after its time budget (so the stats and the
+# publisher's state go on under a burst) and leaves the rest in the ring:
+# with a 1 ms budget the budget runs out all the time, and every exec of a
+# burst is still there, in order; the periodic stats line came every second
+MODUS_POLL_BUDGET_MS=1 "$MODUS" live --all-events --output "$TMP/burst.ndjson" --stats-interval 1 \
+    2>"$TMP/err4" &
+SENSOR=$!
+for _ in $(seq 100); do grep -q "ready" "$TMP/err4" 2>/dev/null && break; kill -0 "$SENSOR" 2>/dev/null || break; sleep 0.2; done
+for i in $(seq 1500); do /bin/true "modus-burst-$$-$i"; done
+sleep 2
+kill -INT "$SENSOR"
+wait "$SENSOR"
+SENSOR=
+got=$(jq -r --arg m "modus-burst-$$-" 'select(.event.action == "exec") | .process.args[1] // empty | select(startswith($m)) | ltrimstr($m)' "$TMP/burst.ndjson")
+if grep -q " 0 lost in the kernel" "$TMP/err4"; then
+    expect_eq "budget 1 ms: every exec of a 1500-exec burst was read, in order" \
+        "$(tr '\n' ' ' <<<"$got")" "$(seq 1500 | tr '\n' ' ')"
+else # the kernel's ring overflowed: what was read is still in order
+    echo "note: the kernel dropped records during the burst ($(grep -o '[0-9]* lost in the kernel' "$TMP/err4"))"
+    check "budget 1 ms: the execs read are in order" test "$(sort -n <<<"$got")" = "$got"
+fi
+check "budget 1 ms: periodic stats during the burst" test "$(grep -c ' s: .* events' "$TMP/err4")" -ge 2
+
 finish
