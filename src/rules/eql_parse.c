@@ -131,6 +131,8 @@ static bool reserved(const eql_token *t)
     return false;
 }
 
+_Static_assert(sizeof(eql_node) == 64, "eql_node: one cache line");
+
 static eql_node *node(parser *p, uint8_t kind, const eql_token *at)
 {
     eql_node *n = arena_alloc(p->a, sizeof *n);
@@ -142,11 +144,9 @@ static eql_node *node(parser *p, uint8_t kind, const eql_token *at)
     n->kind = kind;
     n->line = at->line;
     n->col = at->col;
-    n->var = -1;
-    n->alias = -1;
-    n->field_id = -1;
-    n->fn = -1;
-    n->lin_slot = -1;
+    if (kind == N_FIELD) n->var = n->alias = n->field_id = -1;
+    if (kind == N_CALL) n->fn = -1;
+    if (kind == N_LINEAGE) n->lin_slot = -1;
     return n;
 }
 
