@@ -612,10 +612,19 @@ static pf_field *field_get(prefilter *pf, sv path, bool cat)
                     &pf->field_icap, path, cat);
 }
 
+/* a leaf's tests come one after another on the same path (the same AST
+ * bytes): the last one found is tried first */
 static pf_field *tfield_get(prefilter *pf, sv path)
 {
-    return field_in(pf, &pf->tfields, &pf->ntfields, &pf->captfields, &pf->tfield_index,
-                    &pf->tfield_icap, path, false);
+    if (pf->tfield_last.p == path.p && pf->tfield_last.n == path.n && path.p)
+        return &pf->tfields[pf->tfield_last_i];
+    pf_field *f = field_in(pf, &pf->tfields, &pf->ntfields, &pf->captfields, &pf->tfield_index,
+                           &pf->tfield_icap, path, false);
+    if (f) {
+        pf->tfield_last = path;
+        pf->tfield_last_i = (uint32_t)(f - pf->tfields);
+    }
+    return f;
 }
 
 /* the entry of a folded value in the field's hash, created if needed */
@@ -957,10 +966,9 @@ uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, con
     t->kind = kind;
     t->ci = ci;
     t->field = fi;
-    char *copy = arena_strndup(&pf->strings, lit.p, lit.n);
-    if (!copy) return UINT32_MAX;
-    t->lit = (sv){copy, lit.n};
-    t->pat = kind == PT_GLOB ? eql_glob_compile(&pf->strings, copy, (uint32_t)lit.n, ci) : pat;
+    t->lit = lit;
+    t->pat =
+        kind == PT_GLOB && !pat ? eql_glob_compile(&pf->strings, lit.p, (uint32_t)lit.n, ci) : pat;
     if (kind == PT_GLOB && !t->pat) return UINT32_MAX;
     uint32_t ti = pf->ntests++;
     pf->test_hv[ti] = hv;

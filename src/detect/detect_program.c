@@ -112,8 +112,8 @@ static uint32_t leaf_build(prefilter *pf, const eql_node *n, uint32_t *tests)
             sv lit = {v->s, v->n};
             if (n->kind == N_REGEX)
                 tests[nt++] = pf_test_add(pf, path, PT_REGEX, ci, lit, n->pat[i]);
-            else if (n->kind != N_IN && wild(v))
-                tests[nt++] = pf_test_add(pf, path, PT_GLOB, ci, lit, NULL);
+            else if (n->kind != N_IN && wild(v)) /* the pattern the parser compiled */
+                tests[nt++] = pf_test_add(pf, path, PT_GLOB, ci, lit, n->pat[i]);
             else
                 tests[nt++] = pf_test_add(pf, path, PT_EXACT, ci, lit, NULL);
         }

@@ -40,7 +40,9 @@ extern const size_t modus_pack_count;
 modus_status modus_ruleset_create(modus_ruleset **out)
 {
     *out = calloc(1, sizeof **out);
-    return *out ? MODUS_OK : MODUS_ENOMEM;
+    if (!*out) return MODUS_ENOMEM;
+    arena_init(&(*out)->asts, 1 << 16);
+    return MODUS_OK;
 }
 
 void modus_ruleset_destroy(modus_ruleset *rs)
@@ -51,6 +53,7 @@ void modus_ruleset_destroy(modus_ruleset *rs)
         modus_query_destroy(rs->r[i].q);
     }
     free(rs->r);
+    arena_free(&rs->asts);
     for (size_t i = 0; i < rs->nskip; i++) {
         free(rs->skip[i].file);
         free(rs->skip[i].why);
@@ -165,7 +168,7 @@ static modus_status add_parsed(modus_ruleset *rs, const char *file, parsed *pr,
         return st;
     }
     modus_diag qd;
-    if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
+    if (query_compile_in(&rs->asts, r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
         uint32_t line = r.src.query_line + (uint32_t)(qd.line ? qd.line - 1 : 0);
         uint32_t col = qd.line <= 1 ? r.src.query_col + (uint32_t)(qd.column ? qd.column - 1 : 0)
                                     : (uint32_t)qd.column;
@@ -220,7 +223,7 @@ static modus_status sigma_rule(void *arg, rule_src *src)
     memset(&r, 0, sizeof r);
     r.src = *src;
     modus_diag qd;
-    if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
+    if (query_compile_in(&c->rs->asts, r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
         /* the generated EQL should always compile: say what it was */
         char msg[256];
         size_t ql = strlen(r.src.query), at = qd.column ? (size_t)qd.column - 1 : 0;
