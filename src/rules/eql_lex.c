@@ -7,7 +7,9 @@
  * (`my-field`, a.`0`.b; `` inside is one back-tick), and a quoted name is
  * never a keyword; ?name marks an optional field and $name a variable.
  * `!` alone is T_BANG (a missing-event stage, ![...]). Comments: // to end of
- * line and slash-star blocks.
+ * line and slash-star blocks. Names, raw strings and strings without escapes
+ * point into the text (the AST's nodes keep them: the text must outlive the
+ * query); a string with escapes is unescaped into the arena.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -152,13 +154,10 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
     const char *e = lx->p + 1;
     /* the unescaped text is never longer than the quoted one: find its end first */
     const char *stop = string_special(e, lx->end, q);
-    if (stop < lx->end && *stop == q) { /* no escape: the text as it is */
-        char *o = arena_alloc(lx->a, (size_t)(stop - e) + 8);
-        if (!o) return error_tok(t, "out of memory");
-        memcpy(o, e, (size_t)(stop - e));
+    if (stop < lx->end && *stop == q) { /* no escape: the text itself, as names are */
         lx->p = stop + 1;
         t.t = T_STRING;
-        t.s = o;
+        t.s = e;
         t.sn = (uint32_t)(stop - e);
         t.n = (uint32_t)(lx->p - t.p);
         return t;
