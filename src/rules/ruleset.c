@@ -17,6 +17,8 @@
  * thread: the rule set, its order and its errors are those of one thread.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -288,29 +290,43 @@ static modus_status add_sigma(modus_ruleset *rs, const char *file, const char *t
     return sigma_load(rs->sigma, file, text, len, &sink);
 }
 
+/* up to n bytes of fd into p, fewer at the end of the file or on an error */
+static size_t read_full(int fd, char *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
 /* A rule file, whole, into pr->text (a buffer of its size, +1 to see it
  * grow, not of the limit: 4 MiB a file was an mmap, page faults and an
- * munmap per rule); else pr->read_err or pr->nomem. */
+ * munmap per rule; read(2) straight into it: no stdio buffer, a fresh 4 KB
+ * of heap per file); else pr->read_err or pr->nomem. */
 static void read_rule_file(const char *path, parsed *pr)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         pr->read_err = "cannot open the rule file";
         return;
     }
     struct stat sb;
-    size_t want = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+    size_t want = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
                           (uint64_t)sb.st_size <= MODUS_MAX_RULE_FILE
                       ? (size_t)sb.st_size + 1
                       : MODUS_MAX_RULE_FILE + 1;
     char *text = malloc(want);
-    size_t n = text ? fread(text, 1, want, f) : 0;
+    size_t n = text ? read_full(fd, text, want) : 0;
     if (text && n == want && want <= MODUS_MAX_RULE_FILE) { /* it grew: read on to the limit */
         char *t = realloc(text, MODUS_MAX_RULE_FILE + 1);
-        if (t) n += fread(t + n, 1, MODUS_MAX_RULE_FILE + 1 - n, f);
+        if (t) n += read_full(fd, t + n, MODUS_MAX_RULE_FILE + 1 - n);
         text = t ? t : text;
     }
-    fclose(f);
+    close(fd);
     if (!text) {
         pr->nomem = true;
     } else if (n > MODUS_MAX_RULE_FILE) {
