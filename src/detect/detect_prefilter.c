@@ -912,8 +912,13 @@ static bool place_test(prefilter *pf, pf_field *f, uint32_t ti)
     uint8_t kind = A_CONTAINS;
     size_t at = 0, len = t->lit.n;
     switch (t->kind) {
-    case PT_EXACT: {
-        sv v = arena_lower(&pf->strings, t->lit);
+    case PT_EXACT: { /* the folded value, looked up (exact_get keeps a copy if new) */
+        char folded[256];
+        sv v = {folded, t->lit.n};
+        if (t->lit.n <= sizeof folded)
+            for (size_t k = 0; k < t->lit.n; k++) folded[k] = ascii_lower(t->lit.p[k]);
+        else
+            v = arena_lower(&pf->strings, t->lit);
         if (!v.p && t->lit.n) return false;
         pf_exact *e = exact_get(pf, f, (sv){v.p ? v.p : "", v.n});
         return e && refs_add(&e->tests, ti);
@@ -1374,6 +1379,8 @@ static void dump_field(const pf_field *f, const char *what)
  * patterns, exact values and atom-less tests join the prefilter field's, so
  * that each string is looked up and scanned once per event, by the
  * prefilter, which leaves the test field's state for the programs. */
+static void refs_free(pf_refs *r);
+
 static bool link_fields(prefilter *pf)
 {
     for (size_t t = 0; t < pf->ntfields; t++) {
@@ -1403,6 +1410,25 @@ static bool link_fields(prefilter *pf)
             if (!refs_add(&f->always, tf->always.v[j])) return false;
         f->link = (uint32_t)t + 1;
         tf->link = (uint32_t)i + 1;
+        /* its values and patterns are the prefilter field's now: their
+         * memory goes to the automata built next */
+        for (size_t k = 0; k < tf->cap; k++) {
+            refs_free(&tf->tab[k].refs);
+            refs_free(&tf->tab[k].tests);
+        }
+        free(tf->tab);
+        tf->tab = NULL;
+        tf->cap = tf->n = 0;
+        for (uint32_t k = 0; k < tf->npats; k++) {
+            refs_free(&tf->pats[k].refs);
+            refs_free(&tf->pats[k].tests);
+        }
+        free(tf->pats);
+        free(tf->pat_index);
+        tf->pats = NULL;
+        tf->pat_index = NULL;
+        tf->npats = tf->cappats = tf->pat_icap = 0;
+        refs_free(&tf->always);
     }
     return true;
 }
