@@ -612,10 +612,19 @@ static pf_field *field_get(prefilter *pf, sv path, bool cat)
                     &pf->field_icap, path, cat);
 }
 
+/* a leaf's tests come one after another on the same path (the same AST
+ * bytes): the last one found is tried first */
 static pf_field *tfield_get(prefilter *pf, sv path)
 {
-    return field_in(pf, &pf->tfields, &pf->ntfields, &pf->captfields, &pf->tfield_index,
-                    &pf->tfield_icap, path, false);
+    if (pf->tfield_last.p == path.p && pf->tfield_last.n == path.n && path.p)
+        return &pf->tfields[pf->tfield_last_i];
+    pf_field *f = field_in(pf, &pf->tfields, &pf->ntfields, &pf->captfields, &pf->tfield_index,
+                           &pf->tfield_icap, path, false);
+    if (f) {
+        pf->tfield_last = path;
+        pf->tfield_last_i = (uint32_t)(f - pf->tfields);
+    }
+    return f;
 }
 
 /* the entry of a folded value in the field's hash, created if needed */
@@ -903,8 +912,13 @@ static bool place_test(prefilter *pf, pf_field *f, uint32_t ti)
     uint8_t kind = A_CONTAINS;
     size_t at = 0, len = t->lit.n;
     switch (t->kind) {
-    case PT_EXACT: {
-        sv v = arena_lower(&pf->strings, t->lit);
+    case PT_EXACT: { /* the folded value, looked up (exact_get keeps a copy if new) */
+        char folded[256];
+        sv v = {folded, t->lit.n};
+        if (t->lit.n <= sizeof folded)
+            for (size_t k = 0; k < t->lit.n; k++) folded[k] = ascii_lower(t->lit.p[k]);
+        else
+            v = arena_lower(&pf->strings, t->lit);
         if (!v.p && t->lit.n) return false;
         pf_exact *e = exact_get(pf, f, (sv){v.p ? v.p : "", v.n});
         return e && refs_add(&e->tests, ti);
@@ -957,10 +971,9 @@ uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, con
     t->kind = kind;
     t->ci = ci;
     t->field = fi;
-    char *copy = arena_strndup(&pf->strings, lit.p, lit.n);
-    if (!copy) return UINT32_MAX;
-    t->lit = (sv){copy, lit.n};
-    t->pat = kind == PT_GLOB ? eql_glob_compile(&pf->strings, copy, (uint32_t)lit.n, ci) : pat;
+    t->lit = lit;
+    t->pat =
+        kind == PT_GLOB && !pat ? eql_glob_compile(&pf->strings, lit.p, (uint32_t)lit.n, ci) : pat;
     if (kind == PT_GLOB && !t->pat) return UINT32_MAX;
     uint32_t ti = pf->ntests++;
     pf->test_hv[ti] = hv;
@@ -1366,6 +1379,8 @@ static void dump_field(const pf_field *f, const char *what)
  * patterns, exact values and atom-less tests join the prefilter field's, so
  * that each string is looked up and scanned once per event, by the
  * prefilter, which leaves the test field's state for the programs. */
+static void refs_free(pf_refs *r);
+
 static bool link_fields(prefilter *pf)
 {
     for (size_t t = 0; t < pf->ntfields; t++) {
@@ -1395,6 +1410,25 @@ static bool link_fields(prefilter *pf)
             if (!refs_add(&f->always, tf->always.v[j])) return false;
         f->link = (uint32_t)t + 1;
         tf->link = (uint32_t)i + 1;
+        /* its values and patterns are the prefilter field's now: their
+         * memory goes to the automata built next */
+        for (size_t k = 0; k < tf->cap; k++) {
+            refs_free(&tf->tab[k].refs);
+            refs_free(&tf->tab[k].tests);
+        }
+        free(tf->tab);
+        tf->tab = NULL;
+        tf->cap = tf->n = 0;
+        for (uint32_t k = 0; k < tf->npats; k++) {
+            refs_free(&tf->pats[k].refs);
+            refs_free(&tf->pats[k].tests);
+        }
+        free(tf->pats);
+        free(tf->pat_index);
+        tf->pats = NULL;
+        tf->pat_index = NULL;
+        tf->npats = tf->cappats = tf->pat_icap = 0;
+        refs_free(&tf->always);
     }
     return true;
 }

@@ -112,8 +112,8 @@ static uint32_t leaf_build(prefilter *pf, const eql_node *n, uint32_t *tests)
             sv lit = {v->s, v->n};
             if (n->kind == N_REGEX)
                 tests[nt++] = pf_test_add(pf, path, PT_REGEX, ci, lit, n->pat[i]);
-            else if (n->kind != N_IN && wild(v))
-                tests[nt++] = pf_test_add(pf, path, PT_GLOB, ci, lit, NULL);
+            else if (n->kind != N_IN && wild(v)) /* the pattern the parser compiled */
+                tests[nt++] = pf_test_add(pf, path, PT_GLOB, ci, lit, n->pat[i]);
             else
                 tests[nt++] = pf_test_add(pf, path, PT_EXACT, ci, lit, NULL);
         }
@@ -205,8 +205,9 @@ static uint32_t mix(uint32_t h, const void *p, size_t n)
 static uint32_t node_hash(const eql_node *n)
 {
     uint32_t h = mix(2166136261u, &n->kind, 1);
-    h = mix(h, &n->fn, sizeof n->fn);
-    if (n->path) h = mix(h, n->path, n->path_len);
+    int fn = n->kind == N_CALL ? n->fn : -1;
+    h = mix(h, &fn, sizeof fn);
+    if (n->kind == N_FIELD && n->path) h = mix(h, n->path, n->path_len);
     if (n->kind == N_LIT && n->val.t == V_STR) h = mix(h, n->val.s, n->val.n);
     for (uint32_t i = 0; i < n->nkids; i++) h = h * 31 + node_hash(n->kids[i]);
     return h;
@@ -216,10 +217,13 @@ static uint32_t node_hash(const eql_node *n)
 static bool node_same(const eql_node *x, const eql_node *y)
 {
     if (x->kind != y->kind || x->ci != y->ci || x->neg != y->neg || x->optional != y->optional ||
-        x->nkids != y->nkids || x->var != y->var || x->alias != y->alias || x->fn != y->fn ||
-        x->path_len != y->path_len || (x->path_len && memcmp(x->path, y->path, x->path_len)) ||
-        x->sub || y->sub)
+        x->nkids != y->nkids || x->kind == N_LINEAGE)
         return false;
+    if (x->kind == N_FIELD &&
+        (x->var != y->var || x->alias != y->alias || x->path_len != y->path_len ||
+         (x->path_len && memcmp(x->path, y->path, x->path_len))))
+        return false;
+    if (x->kind == N_CALL && x->fn != y->fn) return false;
     if (x->kind == N_LIT) {
         const eql_val *a = &x->val, *b = &y->val;
         if (a->t != b->t) return false;

@@ -116,6 +116,8 @@ typedef struct prefilter {
      * test's hash (test_index holds indexes: probes and growth compare these) */
     uint32_t *field_index, *tfield_index, *test_hv;
     uint32_t field_icap, tfield_icap;
+    sv tfield_last; /* while building: the path of the last test field looked up */
+    uint32_t tfield_last_i;
     pf_lin *lin; /* lineage atoms: rules that may match when a slot marks an ancestor */
     uint32_t nlin;
     size_t nfields, capfields;
@@ -206,7 +208,10 @@ void pf_scratch_free(pf_scratch *ps);
 /* ---- the shared table's entries (detect_program.c builds them) ---------- */
 
 /* The test (field, kind, ci, lit), added once: its index, or UINT32_MAX
- * when out of memory. `pat`: PT_REGEX's compiled regex. */
+ * when out of memory. `pat`: PT_REGEX's compiled regex, PT_GLOB's compiled
+ * pattern (eql_glob_compile with this ci) or NULL. The field and the
+ * literal are not copied: they are a rule's AST's, which the alerter
+ * outlives (the programs' leaves point at its nodes). */
 uint32_t pf_test_add(prefilter *pf, sv field, uint8_t kind, bool ci, sv lit, const void *pat);
 /* The leaf on `field` over `tests` (sorted, unique), added once. */
 uint32_t pf_leaf_add(prefilter *pf, sv field, const uint32_t *tests, uint32_t ntests, bool neg,

@@ -70,13 +70,14 @@ const char *const confidence_names[] = {"low", "medium", "high"};
 typedef struct cache_slot {
     uint32_t hash;
     uint8_t os, keylen;
-    int16_t sig; /* -1 none, -2 empty slot */
+    int16_t sig; /* the signature + 2: 1 none, 0 empty slot */
     char key[CACHE_KEY];
 } cache_slot;
 
 struct classifier {
     const sigtab *t;
-    cache_slot *cache;
+    cache_slot *cache; /* zeroed on the first lookup (850 KB: most scanners never
+                          classify, and a page is touched only when a slot is used) */
     uint8_t cls[MODUS_MAX_FRAMES];
     int16_t mod[MODUS_MAX_FRAMES];
     bool server[MODUS_MAX_FRAMES];
@@ -89,13 +90,14 @@ classifier *classifier_create(const sigtab *t)
     classifier *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->t = t;
-    c->cache = malloc(sizeof(cache_slot) * CACHE_SLOTS);
-    if (!c->cache) {
-        free(c);
-        return NULL;
-    }
-    for (int i = 0; i < CACHE_SLOTS; i++) c->cache[i].sig = -2;
     return c;
+}
+
+/* the slot of hash h, NULL when the cache cannot be allocated (no caching) */
+static cache_slot *slot_of(classifier *c, uint32_t h)
+{
+    if (!c->cache && !(c->cache = calloc(CACHE_SLOTS, sizeof(cache_slot)))) return NULL;
+    return &c->cache[h & (CACHE_SLOTS - 1)];
 }
 
 void classifier_destroy(classifier *c)
@@ -125,16 +127,17 @@ static int frame_sig(classifier *c, uint8_t os, const frame *f)
     if (klen > CACHE_KEY) return sigtab_match_frame(c->t, os, f, FRAME_ROLES);
     uint32_t h = fnv(k.p, k.n, 2166136261u ^ os);
     if (with_sym) h = fnv(f->symbol.p, f->symbol.n, h ^ '!');
-    cache_slot *s = &c->cache[h & (CACHE_SLOTS - 1)];
-    if (s->sig != -2 && s->hash == h && s->os == os && s->keylen == klen &&
+    cache_slot *s = slot_of(c, h);
+    if (!s) return sigtab_match_frame(c->t, os, f, FRAME_ROLES);
+    if (s->sig && s->hash == h && s->os == os && s->keylen == klen &&
         memcmp(s->key, k.p, k.n) == 0 &&
         (!with_sym || memcmp(s->key + k.n + 1, f->symbol.p, f->symbol.n) == 0))
-        return s->sig;
+        return s->sig - 2;
     int g = sigtab_match_frame(c->t, os, f, FRAME_ROLES);
     s->hash = h;
     s->os = os;
     s->keylen = (uint8_t)klen;
-    s->sig = (int16_t)g;
+    s->sig = (int16_t)(g + 2);
     memcpy(s->key, k.p, k.n);
     if (with_sym) {
         s->key[k.n] = '!';
@@ -150,15 +153,16 @@ static int name_sig(classifier *c, uint8_t os, uint8_t role, sv name)
     if (name.n > CACHE_KEY) return sigtab_match_name(c->t, os, role, name);
     uint8_t tag = (uint8_t)(2 + os * 8 + role); /* frame entries use tags 0 and 1 */
     uint32_t h = fnv(name.p, name.n, 2166136261u ^ tag);
-    cache_slot *s = &c->cache[h & (CACHE_SLOTS - 1)];
-    if (s->sig != -2 && s->hash == h && s->os == tag && s->keylen == name.n &&
+    cache_slot *s = slot_of(c, h);
+    if (!s) return sigtab_match_name(c->t, os, role, name);
+    if (s->sig && s->hash == h && s->os == tag && s->keylen == name.n &&
         memcmp(s->key, name.p, name.n) == 0)
-        return s->sig;
+        return s->sig - 2;
     int g = sigtab_match_name(c->t, os, role, name);
     s->hash = h;
     s->os = tag;
     s->keylen = (uint8_t)name.n;
-    s->sig = (int16_t)g;
+    s->sig = (int16_t)(g + 2);
     memcpy(s->key, name.p, name.n);
     return g;
 }

@@ -494,14 +494,52 @@ static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **interned;
 static uint32_t *interned_len;
 static uint32_t ninterned, capinterned;
+static uint32_t *intern_tab; /* ids + 1 by the path's hash, open addressing, at most half full */
+static uint32_t intern_cap;
+
+static uint32_t intern_hash(const char *p, uint32_t n)
+{
+    return (uint32_t)sv_hash64(p, n, 0);
+}
+
+/* the id of a path, or -1; with the lock held */
+static int intern_find(const char *path, uint32_t len, uint32_t *slot)
+{
+    if (!intern_cap) return -1;
+    uint32_t h = intern_hash(path, len) & (intern_cap - 1);
+    for (; intern_tab[h]; h = (h + 1) & (intern_cap - 1)) {
+        uint32_t i = intern_tab[h] - 1;
+        if (interned_len[i] == len && !memcmp(interned[i], path, len)) return (int)i;
+    }
+    *slot = h;
+    return -1;
+}
+
+/* room for one more id in the table; false: out of memory */
+static bool intern_grow(void)
+{
+    if ((ninterned + 1) * 2 <= intern_cap) return true;
+    uint32_t nc = intern_cap ? intern_cap * 2 : 512;
+    uint32_t *t = calloc(nc, sizeof *t);
+    if (!t) return false;
+    for (uint32_t i = 0; i < ninterned; i++) {
+        uint32_t h = intern_hash(interned[i], interned_len[i]) & (nc - 1);
+        while (t[h]) h = (h + 1) & (nc - 1);
+        t[h] = i + 1;
+    }
+    free(intern_tab);
+    intern_tab = t;
+    intern_cap = nc;
+    return true;
+}
 
 int eql_field_intern(const char *path, uint32_t len)
 {
-    int id = -1;
     pthread_mutex_lock(&intern_lock);
-    for (uint32_t i = 0; i < ninterned && id < 0; i++)
-        if (interned_len[i] == len && !memcmp(interned[i], path, len)) id = (int)i;
-    if (id < 0 && ninterned < (1u << 20)) {
+    uint32_t slot = 0;
+    int id = intern_find(path, len, &slot);
+    if (id < 0 && ninterned < (1u << 20) && intern_grow()) {
+        intern_find(path, len, &slot); /* the table may have grown */
         if (ninterned == capinterned) {
             uint32_t cap = capinterned ? capinterned * 2 : 256;
             char **v = realloc(interned, sizeof *v * cap);
@@ -518,6 +556,7 @@ int eql_field_intern(const char *path, uint32_t len)
             copy[len] = 0;
             interned[ninterned] = copy;
             interned_len[ninterned] = len;
+            intern_tab[slot] = ninterned + 1;
             id = (int)ninterned++;
         }
     }

@@ -36,13 +36,8 @@ typedef struct glob {
     sv pat;       /* the whole pattern */
 } glob;
 
-static bool has_wild(const char *s, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (s[i] == '*' || s[i] == '?') return true;
-    return false;
-}
-
+/* the kind of a pattern from one pass: its wildcards (how many, how many
+ * '?') and its ends */
 void *eql_glob_compile(arena *a, const char *s, uint32_t n, bool ci)
 {
     glob *g = arena_alloc(a, sizeof *g);
@@ -51,38 +46,36 @@ void *eql_glob_compile(arena *a, const char *s, uint32_t n, bool ci)
     g->ci = ci;
     g->pat = (sv){s, n};
     g->kind = G_GLOB;
-    if (!has_wild(s, n)) {
+    uint32_t wild = 0, q = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        wild += s[i] == '*' || s[i] == '?';
+        q += s[i] == '?';
+    }
+    char first = n ? s[0] : 0, last = n ? s[n - 1] : 0;
+    if (!wild) {
         g->kind = G_EXACT;
         g->lit = g->pat;
-    } else if (n == 1 && s[0] == '*') {
+    } else if (n == 1 && first == '*') {
         g->kind = G_ANY;
-    } else if (n >= 2 && s[0] == '*' && s[n - 1] == '*' && !has_wild(s + 1, n - 2)) {
+    } else if (n >= 2 && wild == 2 && first == '*' && last == '*') {
         g->kind = G_CONTAINS;
         g->lit = (sv){s + 1, n - 2};
-    } else if (s[n - 1] == '*' && !has_wild(s, n - 1)) {
+    } else if (wild == 1 && last == '*') {
         g->kind = G_PREFIX;
         g->lit = (sv){s, n - 1};
-    } else if (s[0] == '*' && !has_wild(s + 1, n - 1)) {
+    } else if (wild == 1 && first == '*') {
         g->kind = G_SUFFIX;
         g->lit = (sv){s + 1, n - 1};
-    } else if (s[0] == '?' && n >= 2 && !has_wild(s + 1, n - 1)) {
+    } else if (wild == 1 && first == '?' && n >= 2) {
         g->kind = G_QEXACT;
         g->lit = (sv){s + 1, n - 1};
-    } else if (s[0] == '?' && n >= 3 && s[n - 1] == '*' && !has_wild(s + 1, n - 2)) {
+    } else if (wild == 2 && first == '?' && n >= 3 && last == '*') {
         g->kind = G_QPREFIX;
         g->lit = (sv){s + 1, n - 2};
-    } else {
-        uint32_t q = 0;
-        bool only = true;
-        for (uint32_t i = 0; i < n && only; i++) {
-            if (s[i] == '?') q++;
-            only = s[i] == '?' || s[i] == '*';
-        }
-        if (only) {
-            g->kind = G_LEN;
-            g->min = q;
-            g->star = q < n;
-        }
+    } else if (wild == n) {
+        g->kind = G_LEN;
+        g->min = q;
+        g->star = q < n;
     }
     return g;
 }

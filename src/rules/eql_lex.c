@@ -7,7 +7,9 @@
  * (`my-field`, a.`0`.b; `` inside is one back-tick), and a quoted name is
  * never a keyword; ?name marks an optional field and $name a variable.
  * `!` alone is T_BANG (a missing-event stage, ![...]). Comments: // to end of
- * line and slash-star blocks.
+ * line and slash-star blocks. Names, raw strings and strings without escapes
+ * point into the text (the AST's nodes keep them: the text must outlive the
+ * query); a string with escapes is unescaped into the arena.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,7 +70,8 @@ static void skip_space(eql_lexer *lx)
             lx->line++;
             lx->line_start = lx->p;
         } else if (c == ' ' || c == '\t' || c == '\r') {
-            lx->p++;
+            do lx->p++; /* indentation: a run of spaces */
+            while (lx->p < lx->end && *lx->p == ' ');
         } else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '/') {
             while (lx->p < lx->end && *lx->p != '\n') lx->p++;
         } else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '*') {
@@ -151,6 +154,14 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
     const char *e = lx->p + 1;
     /* the unescaped text is never longer than the quoted one: find its end first */
     const char *stop = string_special(e, lx->end, q);
+    if (stop < lx->end && *stop == q) { /* no escape: the text itself, as names are */
+        lx->p = stop + 1;
+        t.t = T_STRING;
+        t.s = e;
+        t.sn = (uint32_t)(stop - e);
+        t.n = (uint32_t)(lx->p - t.p);
+        return t;
+    }
     while (stop < lx->end && *stop == '\\') /* an escape: skip the byte after it */
         stop = string_special(stop + 1 < lx->end ? stop + 2 : stop + 1, lx->end, q);
     char *o = arena_alloc(lx->a, (size_t)(stop - e) + 8);
@@ -206,13 +217,6 @@ static eql_token lex_string(eql_lexer *lx, eql_token t)
     t.sn = (uint32_t)on;
     t.n = (uint32_t)(lx->p - t.p);
     return t;
-}
-
-/* a plain run of identifier characters that ends in ".`": a path with a quoted part */
-static bool back_tick_path(const char *p, const char *end)
-{
-    while (p < end && ident_char(*p)) p++;
-    return p < end && *p == '`' && p[-1] == '.';
 }
 
 /* A path of plain and `quoted` parts joined by dots, into one name in the
@@ -288,11 +292,16 @@ eql_token eql_lex_next(eql_lexer *lx)
          (ident_start(lx->p[1]) || lx->p[1] == '`'))) {
         t.t = c == '?' ? T_QFIELD : c == '$' ? T_VAR : T_IDENT;
         if (c == '?' || c == '$') lx->p++;
-        if (*lx->p == '`' || back_tick_path(lx->p, lx->end)) {
+        /* a plain run of identifier characters that ends in ".`": a path with
+         * a quoted part */
+        const char *run = lx->p;
+        if (*run != '`')
+            while (run < lx->end && ident_char(*run)) run++;
+        if (*lx->p == '`' || (run < lx->end && *run == '`' && run[-1] == '.')) {
             if (!quoted_path(lx, &t)) return error_tok(t, "unterminated `identifier`");
         } else {
             const char *b = lx->p;
-            while (lx->p < lx->end && ident_char(*lx->p)) lx->p++;
+            lx->p = run;
             /* "process. command_line": a space after a dot, seen in real rules */
             if (lx->p > b && lx->p[-1] == '.' && lx->p < lx->end && *lx->p == ' ') {
                 const char *q = lx->p;

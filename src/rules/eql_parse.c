@@ -37,6 +37,7 @@ typedef struct parser {
     uint32_t nvars_total;
     /* collected fields and lineage nodes */
     const char **fields;
+    uint32_t *field_lens; /* strlen of each (the list is searched for every field node) */
     uint32_t nfields, capfields;
     eql_node **lineage;
     uint32_t nlineage, caplineage;
@@ -126,10 +127,14 @@ static const char *const keywords[] = {"and",   "or",       "not",   "in",   "li
 
 static bool reserved(const eql_token *t)
 {
+    if (t->t != T_IDENT || t->quoted || t->sn < 2 || t->sn > 8) return false;
     for (int i = 0; keywords[i]; i++)
-        if (is_kw(t, keywords[i])) return true;
+        if (t->sn == strlen(keywords[i]) && sv_ieq((sv){t->s, t->sn}, sv_cstr(keywords[i])))
+            return true;
     return false;
 }
+
+_Static_assert(sizeof(eql_node) == 64, "eql_node: one cache line");
 
 static eql_node *node(parser *p, uint8_t kind, const eql_token *at)
 {
@@ -142,11 +147,9 @@ static eql_node *node(parser *p, uint8_t kind, const eql_token *at)
     n->kind = kind;
     n->line = at->line;
     n->col = at->col;
-    n->var = -1;
-    n->alias = -1;
-    n->field_id = -1;
-    n->fn = -1;
-    n->lin_slot = -1;
+    if (kind == N_FIELD) n->var = n->alias = n->field_id = -1;
+    if (kind == N_CALL) n->fn = -1;
+    if (kind == N_LINEAGE) n->lin_slot = -1;
     return n;
 }
 
@@ -172,15 +175,18 @@ static void nlist_push(parser *p, nlist *l, eql_node *n)
 static void add_field(parser *p, const char *path, uint32_t n)
 {
     for (uint32_t i = 0; i < p->nfields; i++)
-        if (strlen(p->fields[i]) == n && !memcmp(p->fields[i], path, n)) return;
+        if (p->field_lens[i] == n && !memcmp(p->fields[i], path, n)) return;
     if (p->nfields == p->capfields) {
         uint32_t cap = p->capfields ? p->capfields * 2 : 16;
         const char **v = arena_alloc(p->a, sizeof *v * cap);
-        if (!v) return;
+        uint32_t *l = realloc(p->field_lens, sizeof *l * cap);
+        if (l) p->field_lens = l;
+        if (!v || !l) return;
         if (p->nfields) memcpy(v, p->fields, sizeof *v * p->nfields);
         p->fields = v;
         p->capfields = cap;
     }
+    p->field_lens[p->nfields] = n;
     p->fields[p->nfields++] = arena_strndup(p->a, path, n);
 }
 
@@ -958,6 +964,7 @@ eql_query *eql_compile(arena *a, const char *text, size_t len, eql_error *err)
     eql_query *q = p.failed ? NULL : parse_query_body(&p, false);
     if (!p.failed) parse_pipes(&p, q);
     if (!p.failed && p.tok.t != T_EOF) fail(&p, &p.tok, "unexpected text after the query");
+    free(p.field_lens);
     if (p.failed || !q) {
         for (uint32_t i = 0; i < p.nregexes; i++) eql_regex_free(p.regexes[i]);
         free(p.regexes);

@@ -26,12 +26,18 @@ static const char *const runtime_fields[] = {"event.category",
 
 modus_status modus_query_compile(const char *text, size_t len, modus_query **out, modus_diag *diag)
 {
+    return query_compile_in(NULL, text, len, out, diag);
+}
+
+modus_status query_compile_in(arena *asts, const char *text, size_t len, modus_query **out,
+                              modus_diag *diag)
+{
     *out = NULL;
     modus_query *mq = calloc(1, sizeof *mq);
     if (!mq) return MODUS_ENOMEM;
     arena_init(&mq->a, 4096);
     eql_error err;
-    mq->q = eql_compile(&mq->a, text, len, &err);
+    mq->q = eql_compile(asts ? asts : &mq->a, text, len, &err);
     if (!mq->q) {
         if (diag) {
             memset(diag, 0, sizeof *diag);

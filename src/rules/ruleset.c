@@ -17,6 +17,8 @@
  * thread: the rule set, its order and its errors are those of one thread.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,7 +42,9 @@ extern const size_t modus_pack_count;
 modus_status modus_ruleset_create(modus_ruleset **out)
 {
     *out = calloc(1, sizeof **out);
-    return *out ? MODUS_OK : MODUS_ENOMEM;
+    if (!*out) return MODUS_ENOMEM;
+    arena_init(&(*out)->asts, 1 << 16);
+    return MODUS_OK;
 }
 
 void modus_ruleset_destroy(modus_ruleset *rs)
@@ -51,6 +55,7 @@ void modus_ruleset_destroy(modus_ruleset *rs)
         modus_query_destroy(rs->r[i].q);
     }
     free(rs->r);
+    arena_free(&rs->asts);
     for (size_t i = 0; i < rs->nskip; i++) {
         free(rs->skip[i].file);
         free(rs->skip[i].why);
@@ -165,7 +170,7 @@ static modus_status add_parsed(modus_ruleset *rs, const char *file, parsed *pr,
         return st;
     }
     modus_diag qd;
-    if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
+    if (query_compile_in(&rs->asts, r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
         uint32_t line = r.src.query_line + (uint32_t)(qd.line ? qd.line - 1 : 0);
         uint32_t col = qd.line <= 1 ? r.src.query_col + (uint32_t)(qd.column ? qd.column - 1 : 0)
                                     : (uint32_t)qd.column;
@@ -220,7 +225,7 @@ static modus_status sigma_rule(void *arg, rule_src *src)
     memset(&r, 0, sizeof r);
     r.src = *src;
     modus_diag qd;
-    if (modus_query_compile(r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
+    if (query_compile_in(&c->rs->asts, r.src.query, strlen(r.src.query), &r.q, &qd) != MODUS_OK) {
         /* the generated EQL should always compile: say what it was */
         char msg[256];
         size_t ql = strlen(r.src.query), at = qd.column ? (size_t)qd.column - 1 : 0;
@@ -285,29 +290,43 @@ static modus_status add_sigma(modus_ruleset *rs, const char *file, const char *t
     return sigma_load(rs->sigma, file, text, len, &sink);
 }
 
+/* up to n bytes of fd into p, fewer at the end of the file or on an error */
+static size_t read_full(int fd, char *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
 /* A rule file, whole, into pr->text (a buffer of its size, +1 to see it
  * grow, not of the limit: 4 MiB a file was an mmap, page faults and an
- * munmap per rule); else pr->read_err or pr->nomem. */
+ * munmap per rule; read(2) straight into it: no stdio buffer, a fresh 4 KB
+ * of heap per file); else pr->read_err or pr->nomem. */
 static void read_rule_file(const char *path, parsed *pr)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         pr->read_err = "cannot open the rule file";
         return;
     }
     struct stat sb;
-    size_t want = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+    size_t want = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
                           (uint64_t)sb.st_size <= MODUS_MAX_RULE_FILE
                       ? (size_t)sb.st_size + 1
                       : MODUS_MAX_RULE_FILE + 1;
     char *text = malloc(want);
-    size_t n = text ? fread(text, 1, want, f) : 0;
+    size_t n = text ? read_full(fd, text, want) : 0;
     if (text && n == want && want <= MODUS_MAX_RULE_FILE) { /* it grew: read on to the limit */
         char *t = realloc(text, MODUS_MAX_RULE_FILE + 1);
-        if (t) n += fread(t + n, 1, MODUS_MAX_RULE_FILE + 1 - n, f);
+        if (t) n += read_full(fd, t + n, MODUS_MAX_RULE_FILE + 1 - n);
         text = t ? t : text;
     }
-    fclose(f);
+    close(fd);
     if (!text) {
         pr->nomem = true;
     } else if (n > MODUS_MAX_RULE_FILE) {

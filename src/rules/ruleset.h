@@ -3,6 +3,7 @@
 #define MODUS_RULESET_H
 
 #include "modus/modus.h"
+#include "../util/arena.h"
 #include "rule_toml.h"
 
 typedef struct rule {
@@ -24,6 +25,8 @@ struct modus_ruleset {
     size_t nskip, capskip;
     struct sigma_map *sigma; /* the Sigma mapping table; NULL: the embedded one, loaded on use */
     struct sources_tab *sources; /* data/sources.conf, loaded on use */
+    arena asts; /* the rules' query ASTs (query_compile_in): one arena for all, not a
+                   4 KB block and its unused tail per rule */
 };
 
 #endif

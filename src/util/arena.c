@@ -52,10 +52,12 @@ void *arena_alloc(arena *a, size_t n)
             /* append after the current block, keeping later blocks */
             b->next = a->cur->next;
             a->cur->next = b;
+            /* a block of one oversized allocation is full: the current one
+               keeps its room for the next, unless it has almost none */
+            if (size == a->block_size || a->cur->used + 64 > a->cur->size) a->cur = b;
         } else {
-            a->head = b;
+            a->head = a->cur = b;
         }
-        a->cur = b;
     }
     void *p = b->data + b->used;
     b->used += n;
