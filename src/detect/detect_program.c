@@ -653,7 +653,7 @@ static wform witness(const prefilter *pf, arena *a, const pf_ins *v, uint32_t i)
  * its tests in one word of the candidate bits, gets the quick check */
 static pf_wm member_of(const prefilter *pf, const pf_ins *v, uint32_t i)
 {
-    pf_wm m = {0, 0, UINT32_MAX, i, 0, 0, 0};
+    pf_wm m = {0, 0, UINT32_MAX, 0, i, 0, 0, 0};
     if (v[i].op != OP_LEAF) return m;
     const pf_leaf *l = &pf->leaves[v[i].arg];
     if (l->neg || l->miss == 1) return m;
@@ -667,6 +667,7 @@ static pf_wm member_of(const prefilter *pf, const pf_ins *v, uint32_t i)
     m.word = n ? t[0] >> 6 : 0;
     m.mask = mask;
     m.field = l->field;
+    m.leaf = v[i].arg;
     m.flags = l->arr_ok ? WM_ARR_OK : 0;
     return m;
 }
@@ -693,15 +694,16 @@ bool prog_witness(const prefilter *pf, arena *a, const pf_prog *p, pf_witness *o
     for (uint32_t k = 0, at = 0; ok && k < nc; k++) {
         uint32_t end = at + (c[k].n ? c[k].n : 1);
         for (uint32_t j = 0; j < c[k].n; j++) out->m[at + j] = member_of(pf, p->v, c[k].ins[j]);
-        if (!c[k].n) out->m[at] = (pf_wm){0, 0, UINT32_MAX, 0, 0, 0, WM_NEVER};
+        if (!c[k].n) out->m[at] = (pf_wm){0, 0, UINT32_MAX, 0, 0, 0, 0, WM_NEVER};
         for (; at < end; at++) {
-            out->m[at].next = end;
+            out->m[at].next = (uint16_t)end;
             out->m[at].p = (float)c[k].p;
         }
     }
     arena_free(&tmp);
     if (!ok) return false; /* no witness (or out of memory): the rule runs */
     out->p = p;
+    out->v = p->v;
     out->n = n;
     return true;
 }
@@ -715,11 +717,12 @@ static bool member_holds(const pf_witness *w, const pf_wm *m, const prefilter *p
     if (m->field != UINT32_MAX) {
         uint8_t st = pf_field_state(pf, ps, c, m->field);
         if (st == FS_MISSING) return false; /* the leaf's value: false or null */
-        if ((st == FS_STR || (st == FS_STRARR && (m->flags & WM_ARR_OK))) &&
-            !(ps->cand[m->word] & m->mask))
-            return false; /* no test is a candidate: leaf_value is false */
+        if (st == FS_STR || (st == FS_STRARR && (m->flags & WM_ARR_OK))) {
+            if (!(ps->cand[m->word] & m->mask)) return false; /* no test is a candidate */
+            return leaf_value(pf, ps, m->leaf) == 1;          /* as run() reads the leaf */
+        }
     }
-    return run(w->p->v, m->ins, pf, ps, c) == 1;
+    return run(w->v, m->ins, pf, ps, c) == 1;
 }
 
 bool prog_witness_holds(const pf_witness *w, const prefilter *pf, pf_scratch *ps, eql_ctx *c)

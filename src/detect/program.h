@@ -62,16 +62,18 @@ typedef struct pf_wm {
     uint64_t mask;  /* the leaf's tests' bits in ps->cand[word] */
     uint32_t word;  /* ... */
     uint32_t field; /* the leaf's test field; UINT32_MAX: run the instruction */
+    uint32_t leaf;  /* the leaf (field set) */
     uint32_t ins;   /* the instruction */
-    uint32_t next;  /* the first member of the next clause (the array's length: none) */
     float p;        /* the clause's expected share of events (MODUS_PREFILTER=explain) */
+    uint16_t next;  /* the first member of the next clause (the array's length: none) */
     uint8_t flags;  /* WM_ARR_OK: the leaf reads arrays of strings; WM_NEVER: an empty
                        clause (never true) */
 } pf_wm;
 
 typedef struct pf_witness {
     const pf_prog *p;
-    pf_wm *m; /* the clauses' members */
+    const pf_ins *v; /* p->v */
+    pf_wm *m;        /* the clauses' members */
     uint32_t n;
 } pf_witness;
 
