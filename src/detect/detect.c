@@ -23,7 +23,10 @@
  *     witnesses (detect_program.c, as rsigma has them): per program, a few
  *     clauses of necessary leaves or self-contained residuals (arraySearch,
  *     number comparisons), each clause needing one member that holds; a
- *     rule is a candidate when one of its programs' witnesses hold. Only
+ *     rule is a candidate when one of its programs' witnesses hold. The
+ *     witnesses live apart from the programs (a rule's in a line or two), a
+ *     leaf member with its test field and its tests' candidate bits, so that
+ *     most members are answered without the program or the table. Only
  *     candidates run, in rule order, through the query runtime
  *     (detect_query.c), which keeps sequences and asks match_stage() for
  *     each stage's answer.
