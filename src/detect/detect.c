@@ -23,7 +23,10 @@
  *     witnesses (detect_program.c, as rsigma has them): per program, a few
  *     clauses of necessary leaves or self-contained residuals (arraySearch,
  *     number comparisons), each clause needing one member that holds; a
- *     rule is a candidate when one of its programs' witnesses hold. Only
+ *     rule is a candidate when one of its programs' witnesses hold. The
+ *     witnesses live apart from the programs (a rule's in a line or two), a
+ *     leaf member with its test field and its tests' candidate bits, so that
+ *     most members are answered without the program or the table. Only
  *     candidates run, in rule order, through the query runtime
  *     (detect_query.c), which keeps sequences and asks match_stage() for
  *     each stage's answer.
@@ -125,6 +128,7 @@ struct modus_alerter {
     bool programs;    /* stages run as programs over the predicate table */
     pf_scratch ps;    /* the current event's predicate bits */
     arena prog_arena; /* the programs */
+    arena wit_arena;  /* the witnesses, apart: the per-event check reads only them */
     uint64_t *ncand;  /* --profile: events by number of candidate rules */
     uint64_t events;
     arena wscratch;       /* the witnesses' tree-walker comparisons ... */
@@ -203,10 +207,10 @@ static bool compile_rule(modus_alerter *a, rule_run *rr, const eql_query *q)
     static int wit_on = -1;
     if (wit_on < 0) wit_on = !(getenv("MODUS_WITNESS") && !strcmp(getenv("MODUS_WITNESS"), "off"));
     if (!wit_on || eql_query_has_missing(q) || !rr->nprog) return true;
-    pf_witness *w = arena_alloc(&a->prog_arena, sizeof *w * rr->nprog);
+    pf_witness *w = arena_alloc(&a->wit_arena, sizeof *w * rr->nprog);
     if (!w) return false;
     for (uint32_t i = 0; i < rr->nprog; i++)
-        if (!prog_witness(&a->pf, &a->prog_arena, &rr->prog[i], &w[i])) return true;
+        if (!prog_witness(&a->pf, &a->wit_arena, &rr->prog[i], &w[i])) return true;
     rr->wit = w;
     a->witnessed++;
     static int explain = -1;
@@ -251,6 +255,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
     const char *penv = getenv("MODUS_PROGRAMS");
     a->programs = !pf_off && !(penv && !strcmp(penv, "off"));
     arena_init(&a->prog_arena, 1 << 16);
+    arena_init(&a->wit_arena, 1 << 16);
     arena_init(&a->wscratch, 1 << 12);
     if (!prefilter_init(&a->pf, rs->n, pf_off) ||
         !(a->cand = calloc(2 * a->pf.nwords, sizeof *a->cand)) ||
@@ -318,6 +323,7 @@ modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, v
     a->witnessed = base->witnessed;
     eql_state_init(&a->state, base->state.limit);
     arena_init(&a->prog_arena, 64);
+    arena_init(&a->wit_arena, 64);
     arena_init(&a->wscratch, 1 << 12);
     uint32_t nslots = 0;
     for (size_t i = 0; i < rs->n; i++) {
@@ -548,6 +554,7 @@ void modus_alerter_destroy(modus_alerter *a)
     pf_scratch_free(&a->ps);
     free(a->ncand);
     arena_free(&a->prog_arena);
+    arena_free(&a->wit_arena);
     arena_free(&a->wscratch);
     modus_scorer_destroy(a->scorer);
     if (!a->borrowed) prefilter_free(&a->pf);

@@ -1206,8 +1206,10 @@ static uint32_t trie_find(const uint32_t *child, const uint32_t *sib, const uint
 /* The field's Aho-Corasick automaton over byte classes: a trie (first
  * child / next sibling while building), fail links breadth first, then the
  * states renumbered breadth first; the first ndense get full rows (entries:
- * the target's encoded offset | PF_OUT), the others sorted edges and their
- * fail link. Memory is the dense part plus ~20 bytes a state. */
+ * the target's encoded offset | PF_OUT), the others one record each in
+ * f->sp (number, fail link, edges' targets and classes together: a deep
+ * state costs the scan one or two cache lines, not four arrays' worth).
+ * Memory is the dense part plus ~20 bytes a state. */
 static bool build_field(pf_field *f)
 {
     free(f->pat_index); /* rebuilt by pat_get if patterns are added later */
@@ -1301,19 +1303,25 @@ static bool build_field(pf_field *f)
         nd = e;
     }
     uint32_t dlim = nd * nc;
-    if ((uint64_t)dlim + ns >= PF_OUT) ok = false;
-    uint32_t nsp = ok ? ns - nd : 0, nedges = 0;
-    for (uint32_t i = nd; ok && i < ns; i++)
-        for (uint32_t t = child[queue[i]]; t; t = sib[t]) nedges++;
+    /* a deeper state's record: one or two cache lines where the scan reads
+     * its edges and fail link (3 words, a target a word, 4 classes a word) */
+    uint32_t nsp = ok ? ns - nd : 0;
+    uint32_t *roff = calloc(nsp + 1, sizeof *roff); /* records' offsets in sp */
+    uint64_t words = 0;
+    for (uint32_t i = nd; ok && roff && i < ns; i++) {
+        uint32_t ne = 0;
+        for (uint32_t t = child[queue[i]]; t; t = sib[t]) ne++;
+        roff[i - nd] = (uint32_t)words;
+        words += 3 + ne + (ne + 3) / 4;
+    }
+    if ((uint64_t)dlim + words >= PF_OUT) ok = false;
     uint32_t *next = ok ? malloc(sizeof *next * (size_t)dlim) : NULL;
     uint32_t *nterm = ok ? malloc(sizeof *nterm * ns) : NULL,
              *ndict = ok ? malloc(sizeof *ndict * ns) : NULL;
     uint8_t *nout = ok ? malloc(ns) : NULL;
-    uint32_t *sfail = calloc(nsp + 1, sizeof *sfail), *estart = calloc(nsp + 1, sizeof *estart);
-    uint8_t *ecls = calloc(nedges + 1, 1);
-    uint32_t *etgt = calloc(nedges + 1, sizeof *etgt);
-    ok = ok && next && nterm && ndict && nout && sfail && estart && ecls && etgt;
-#define ENC(x)     ((x) < nd ? (x)*nc : dlim + ((x)-nd)) /* a new number's offset */
+    uint32_t *sp = ok ? calloc(words + 1, sizeof *sp) : NULL;
+    ok = ok && roff && next && nterm && ndict && nout && sp;
+#define ENC(x)     ((x) < nd ? (x)*nc : dlim + roff[(x)-nd]) /* a new number's offset */
 #define ENTRY(old) (ENC(rn[old]) | (out[old] ? PF_OUT : 0))
     for (uint32_t i = 0; ok && i < ns; i++) {
         uint32_t s = queue[i];
@@ -1326,21 +1334,24 @@ static bool build_field(pf_field *f)
             for (uint32_t c = 0; c < nc; c++) row[c] = i ? next[(size_t)fr * nc + c] : 0;
             for (uint32_t t = child[s]; t; t = sib[t]) row[ecl[t]] = ENTRY(t);
         } else {
-            uint32_t k = i - nd;
-            sfail[k] = ENC(rn[fail[s]]);
-            estart[k + 1] = estart[k];
+            uint32_t *r = sp + roff[i - nd], ne = 0;
+            r[0] = i;
+            r[1] = ENC(rn[fail[s]]);
+            for (uint32_t t = child[s]; t; t = sib[t]) ne++;
+            r[2] = ne;
+            uint8_t *cl = (uint8_t *)(r + 3 + ne);
+            ne = 0;
             for (uint32_t t = child[s]; t; t = sib[t]) {
-                ecls[estart[k + 1]] = ecl[t];
-                etgt[estart[k + 1]++] = ENTRY(t);
+                cl[ne] = ecl[t];
+                r[3 + ne++] = ENTRY(t);
             }
         }
     }
 #undef ENTRY
 #undef ENC
-    free(w), free(ecl), free(term), free(dict), free(out);
+    free(w), free(ecl), free(term), free(dict), free(out), free(roff);
     if (!ok) {
-        free(next), free(nterm), free(ndict), free(nout);
-        free(sfail), free(estart), free(ecls), free(etgt);
+        free(next), free(nterm), free(ndict), free(nout), free(sp);
         return false;
     }
     f->next = next;
@@ -1350,10 +1361,8 @@ static bool build_field(pf_field *f)
     f->nstates = ns;
     f->ndense = nd;
     f->dlim = dlim;
-    f->sfail = sfail;
-    f->estart = estart;
-    f->ecls = ecls;
-    f->etgt = etgt;
+    f->sp = sp;
+    f->nsp = (uint32_t)words;
     return true;
 }
 
@@ -1368,9 +1377,7 @@ static sv head_of(sv path)
 static void dump_field(const pf_field *f, const char *what)
 {
     if (!f->npats) return;
-    size_t sp = f->nstates - f->ndense;
-    size_t bytes = (size_t)f->dlim * 4 + (size_t)f->nstates * 9 + sp * 8 +
-                   (sp ? (size_t)f->estart[sp] * 5 : 0);
+    size_t bytes = (size_t)f->dlim * 4 + (size_t)f->nstates * 9 + (size_t)f->nsp * 4;
     fprintf(stderr, "%s %.*s: %u patterns, %u states (%u dense) x %u classes, %zu KB\n", what,
             (int)f->path.n, f->path.p, f->npats, f->nstates, f->ndense, f->ncls, bytes / 1024);
 }
@@ -1594,19 +1601,21 @@ static void scan(const pf_field *f, const char *s, size_t from, size_t to, size_
         uint8_t c = cls[(uint8_t)s[i]];
         uint32_t e;
         while (row >= dlim) { /* a deep state: its edges, else its fail state */
-            uint32_t k = row - dlim;
-            for (uint32_t j = f->estart[k]; j < f->estart[k + 1]; j++)
-                if (f->ecls[j] == c) {
-                    e = f->etgt[j];
+            const uint32_t *r = f->sp + (row - dlim);
+            uint32_t ne = r[2];
+            const uint8_t *cl = (const uint8_t *)(r + 3 + ne);
+            for (uint32_t j = 0; j < ne; j++)
+                if (cl[j] == c) {
+                    e = r[3 + j];
                     goto got;
                 }
-            row = f->sfail[k];
+            row = r[1];
         }
         e = next[row + c];
     got:
         row = e & ~PF_OUT;
         if (!(e & PF_OUT)) continue;
-        uint32_t st = row < dlim ? row / nc : f->ndense + (row - dlim);
+        uint32_t st = row < dlim ? row / nc : f->sp[row - dlim];
         for (uint32_t t = f->term[st] ? st : f->dict[st]; t; t = f->dict[t])
             for (uint32_t p = f->term[t]; p; p = f->pats[p - 1].next) {
                 const pf_pat *pt = &f->pats[p - 1];
@@ -2021,10 +2030,7 @@ static void fields_free(pf_field *fields, size_t n)
         free(f->term);
         free(f->dict);
         free(f->out);
-        free(f->sfail);
-        free(f->estart);
-        free(f->ecls);
-        free(f->etgt);
+        free(f->sp);
         hs_free_database(f->hs);
     }
     free(fields);

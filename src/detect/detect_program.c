@@ -652,28 +652,91 @@ static wform witness(const prefilter *pf, arena *a, const pf_ins *v, uint32_t i)
     }
 }
 
+/* member i (an instruction of v) as the check reads it: a leaf that is
+ * false when its field is missing and when none of its tests holds, with
+ * its tests in one word of the candidate bits, gets the quick check */
+static pf_wm member_of(const prefilter *pf, const pf_ins *v, uint32_t i)
+{
+    pf_wm m = {0, 0, UINT32_MAX, 0, i, 0, 0, 0};
+    if (v[i].op != OP_LEAF) return m;
+    const pf_leaf *l = &pf->leaves[v[i].arg];
+    if (l->neg || l->miss == 1) return m;
+    uint32_t n;
+    const uint32_t *t = pf_leaf_tests(pf, v[i].arg, &n);
+    uint64_t mask = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (t[k] >> 6 != t[0] >> 6) return m;
+        mask |= 1ull << (t[k] & 63);
+    }
+    m.word = n ? t[0] >> 6 : 0;
+    m.mask = mask;
+    m.field = l->field;
+    m.leaf = v[i].arg;
+    m.flags = l->arr_ok ? WM_ARR_OK : 0;
+    return m;
+}
+
 bool prog_witness(const prefilter *pf, arena *a, const pf_prog *p, pf_witness *out)
 {
     memset(out, 0, sizeof *out);
     if (!p->n) return false;
-    wform w = witness(pf, a, p->v, 0);
-    if (w.top) return false;
-    out->p = p;
+    arena tmp; /* the clauses while they are built: only the members go to `a` */
+    arena_init(&tmp, 1 << 12);
+    wform w = witness(pf, &tmp, p->v, 0);
+    bool ok = !w.top;
+    pf_wclause c[PF_WCLAUSES];
+    uint32_t nc = 0, n = 0;
     /* the clauses of leaves first (bits and cached tests), then those that
      * ask the tree walker; each part by p */
-    for (uint32_t walker = 0; walker < 2; walker++)
+    for (uint32_t walker = 0; ok && walker < 2; walker++)
         for (uint32_t k = 0; k < w.nc; k++)
-            if (w.c[k].walker == (walker == 1)) out->c[out->nc++] = w.c[k];
+            if (w.c[k].walker == (walker == 1)) {
+                c[nc++] = w.c[k];
+                n += w.c[k].n ? w.c[k].n : 1;
+            }
+    if (ok) ok = (out->m = arena_alloc(a, sizeof *out->m * n)) != NULL;
+    for (uint32_t k = 0, at = 0; ok && k < nc; k++) {
+        uint32_t end = at + (c[k].n ? c[k].n : 1);
+        for (uint32_t j = 0; j < c[k].n; j++) out->m[at + j] = member_of(pf, p->v, c[k].ins[j]);
+        if (!c[k].n) out->m[at] = (pf_wm){0, 0, UINT32_MAX, 0, 0, 0, 0, WM_NEVER};
+        for (; at < end; at++) {
+            out->m[at].next = (uint16_t)end;
+            out->m[at].p = (float)c[k].p;
+        }
+    }
+    arena_free(&tmp);
+    if (!ok) return false; /* no witness (or out of memory): the rule runs */
+    out->p = p;
+    out->v = p->v;
+    out->n = n;
     return true;
+}
+
+/* is the member true on the event? A quick no from the field's state and
+ * the candidate bits, else its instruction's answer */
+static bool member_holds(const pf_witness *w, const pf_wm *m, const prefilter *pf, pf_scratch *ps,
+                         eql_ctx *c)
+{
+    if (m->flags & WM_NEVER) return false;
+    if (m->field != UINT32_MAX) {
+        uint8_t st = pf_field_state(pf, ps, c, m->field);
+        if (st == FS_MISSING) return false; /* the leaf's value: false or null */
+        if (st == FS_STR || (st == FS_STRARR && (m->flags & WM_ARR_OK))) {
+            if (!(ps->cand[m->word] & m->mask)) return false; /* no test is a candidate */
+            return leaf_value(pf, ps, m->leaf) == 1;          /* as run() reads the leaf */
+        }
+    }
+    return run(w->v, m->ins, pf, ps, c) == 1;
 }
 
 bool prog_witness_holds(const pf_witness *w, const prefilter *pf, pf_scratch *ps, eql_ctx *c)
 {
-    for (uint32_t k = 0; k < w->nc; k++) {
+    for (uint32_t i = 0; i < w->n;) {
+        uint32_t end = w->m[i].next;
         bool any = false;
-        for (uint32_t j = 0; j < w->c[k].n && !any; j++)
-            any = run(w->p->v, w->c[k].ins[j], pf, ps, c) == 1;
+        for (uint32_t j = i; j < end && !any; j++) any = member_holds(w, &w->m[j], pf, ps, c);
         if (!any) return false;
+        i = end;
     }
     return true;
 }
@@ -681,13 +744,17 @@ bool prog_witness_holds(const pf_witness *w, const prefilter *pf, pf_scratch *ps
 void prog_witness_dump(const pf_witness *w, const prefilter *pf, const char *label)
 {
     fprintf(stderr, "%s:", label);
-    for (uint32_t k = 0; k < w->nc; k++) {
-        fprintf(stderr, "%s (p=%.3f", k ? " &" : "", w->c[k].p);
-        for (uint32_t j = 0; j < w->c[k].n; j++) {
-            const pf_ins *x = &w->p->v[w->c[k].ins[j]];
-            if (x->op == OP_LEAF) {
+    for (uint32_t i = 0; i < w->n; i = w->m[i].next) {
+        fprintf(stderr, "%s (p=%.3f", i ? " &" : "", (double)w->m[i].p);
+        for (uint32_t j = i; j < w->m[i].next; j++) {
+            const pf_wm *m = &w->m[j];
+            const pf_ins *x = &w->p->v[m->ins];
+            if (m->flags & WM_NEVER) {
+                fprintf(stderr, " never");
+            } else if (x->op == OP_LEAF) {
                 const pf_field *f = &pf->tfields[pf->leaves[x->arg].field];
-                fprintf(stderr, " #%u %.*s", x->arg, (int)f->path.n, f->path.p);
+                fprintf(stderr, " #%u %.*s%s", x->arg, (int)f->path.n, f->path.p,
+                        m->field == UINT32_MAX ? " (runs)" : "");
             } else {
                 fprintf(stderr, " walker line %u col %u", x->node->line, x->node->col);
             }

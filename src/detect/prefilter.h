@@ -86,10 +86,10 @@ typedef struct pf_field {
     uint32_t ncls, nstates;
     uint32_t *next;          /* dense rows: ndense * ncls; entries: target offset | PF_OUT */
     uint32_t ndense, dlim;   /* states with a dense row (the shallowest); dlim = ndense * ncls */
-    uint32_t *sfail;         /* per deeper state: its fail state's offset */
-    uint32_t *estart;        /* per deeper state: its edges [estart[k], estart[k + 1]) */
-    uint8_t *ecls;           /* an edge's byte class ... */
-    uint32_t *etgt;          /* ... and its target's offset | PF_OUT */
+    uint32_t *sp;            /* deeper states, a record each at offset - dlim: its number,
+                                its fail state's offset, its n edges' targets (offset |
+                                PF_OUT), then their n byte classes, 4 a word */
+    uint32_t nsp;            /* words of sp */
     uint32_t *term;          /* per state: first pattern ending there, +1 */
     uint32_t *dict;          /* per state: nearest proper suffix state with patterns, 0 none */
     uint8_t *out;            /* per state: any pattern ends here or in a suffix state */

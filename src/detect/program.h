@@ -50,10 +50,31 @@ typedef struct pf_wclause {
     bool walker; /* some member asks the tree walker (checked last) */
 } pf_wclause;
 
+/* A witness member as the check reads it, the clauses of a program one
+ * after the other in one array (a rule's programs' arrays are allocated
+ * together: a rule's check reads a line or two). A leaf's member carries its
+ * test field and the candidate bits of its tests (when they fit one word of
+ * ps->cand): a leaf whose field is missing, or none of whose tests is a
+ * candidate in the event, is false without reading the program or the
+ * table; anything else runs its instruction. */
+enum { WM_ARR_OK = 1, WM_NEVER = 2 };
+typedef struct pf_wm {
+    uint64_t mask;  /* the leaf's tests' bits in ps->cand[word] */
+    uint32_t word;  /* ... */
+    uint32_t field; /* the leaf's test field; UINT32_MAX: run the instruction */
+    uint32_t leaf;  /* the leaf (field set) */
+    uint32_t ins;   /* the instruction */
+    float p;        /* the clause's expected share of events (MODUS_PREFILTER=explain) */
+    uint16_t next;  /* the first member of the next clause (the array's length: none) */
+    uint8_t flags;  /* WM_ARR_OK: the leaf reads arrays of strings; WM_NEVER: an empty
+                       clause (never true) */
+} pf_wm;
+
 typedef struct pf_witness {
     const pf_prog *p;
-    pf_wclause c[PF_WCLAUSES];
-    uint32_t nc;
+    const pf_ins *v; /* p->v */
+    pf_wm *m;        /* the clauses' members */
+    uint32_t n;
 } pf_witness;
 
 /* The program's witnesses (in `a`); false when it has none (any event may
