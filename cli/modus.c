@@ -42,7 +42,9 @@ static void usage(FILE *f)
  * resident) and that range asks the kernel for transparent huge pages
  * (where THP is "madvise" or "always"), as glibc's glibc.malloc.hugetlb=1
  * tunable does for every growth. What the main thread allocates beyond
- * 64 MB, and the -j worker threads' own arenas, stay in 4 KB pages.
+ * 64 MB, and the -j worker threads' own arenas, stay in 4 KB pages. For
+ * `modus scan` only: blocks under 32 MB come from the heap and freed memory
+ * is kept for reuse, which a long-running sensor or consumer should not do.
  * MODUS_THP=off leaves the heap as it is. */
 static void heap_thp(void)
 {
@@ -60,7 +62,6 @@ static void heap_thp(void)
 
 int main(int argc, char **argv)
 {
-    heap_thp();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -76,7 +77,12 @@ int main(int argc, char **argv)
     }
     int rc = cli_config(&argc, &argv);
     if (rc != EXIT_OK) return rc;
-    if (!strcmp(cmd, "scan")) return cmd_scan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "scan")) { /* (the long-running ones keep glibc's defaults) */
+        bool from = false;
+        for (int i = 2; i < argc; i++) from |= !strcmp(argv[i], "--from");
+        if (!from) heap_thp();
+        return cmd_scan(argc - 1, argv + 1);
+    }
     if (!strcmp(cmd, "stack")) return cmd_stack(argc - 1, argv + 1);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
