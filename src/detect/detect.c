@@ -85,6 +85,7 @@
 
 #include "../decode/event.h"
 #include "../output/alert.h"
+#include "../util/blob.h"
 #include "../rules/ruleset.h"
 #include "../util/limits.h"
 #include "detect_query.h"
@@ -121,6 +122,7 @@ struct modus_alerter {
     eql_procs *procs;      /* the process tree of every lineage rule */
     size_t unguarded, residual;
     modus_scanner *side;
+    const modus_event *cur; /* the event going through the rules, decoded (NULL: none) */
     buf out;
     bool programs;    /* stages run as programs over the predicate table */
     pf_scratch ps;    /* the current event's predicate bits */
@@ -148,7 +150,18 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
         if (a->scorer && modus_scorer_rule(a->scorer, a->rs, rr->rule, &s) == MODUS_OK)
             memcpy(rr->robustness, s.score, sizeof s.score);
     }
-    if (!alert_render(b, &a->rs->r[rr->rule].src, rr->robustness, a->side, texts, lens, n)) return;
+    /* the last event is the current one when its text is the current
+     * event's own, or the shared copy rules keep of it (blob.h): its
+     * decoding is at hand */
+    const modus_event *cur = a->cur;
+    const modus_event *last = NULL;
+    if (cur && cur->sc->eng == a->eng &&
+        (texts[n - 1] == cur->text ||
+         (cur->sc->cur_blob && texts[n - 1] == cur->sc->cur_blob->text)) &&
+        lens[n - 1] == cur->len)
+        last = cur;
+    if (!alert_render(b, &a->rs->r[rr->rule].src, rr->robustness, a->side, last, texts, lens, n))
+        return;
     a->alerts++;
     rr->alerts++;
     a->fn(a->ctx, b->p, b->n, rr->rule);
@@ -390,6 +403,7 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
     const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
     prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late, &a->ps);
     uint32_t ncand = 0;
+    a->cur = ev;
     for (size_t w = 0; w < nw; w++) {
         uint64_t bits = a->cand[w] | pf->always[w];
         uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;
@@ -406,6 +420,7 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
             run_one(a, &a->runs[r], ev);
         }
     }
+    a->cur = NULL;
     arena_reset(&a->wscratch);
     a->ps.doc = NULL;          /* the bits describe no other event */
     eql_state_trim(&a->state); /* the stalest go, once the event is through every rule */

@@ -112,6 +112,8 @@ struct rt_alias {
     mj_parser *parser[64];
     mj_doc doc[64];
     const mj_doc *ptr[64];
+    blob *of[64]; /* the event doc[k] was parsed from (a reference), NULL: none */
+    bool ok[64];  /* ... and whether it parsed */
 };
 
 struct eql_runtime {
@@ -368,6 +370,32 @@ static size_t stage_key(eql_runtime *rt, eql_ctx *c, const eql_stage *st, char *
 
 /* ---- time ------------------------------------------------------------------------- */
 
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int two(const char *p)
+{
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* the common form, digits where the pattern has them: what the sscanf below
+ * reads from it, without the scanf machinery */
+static bool iso_fixed(const char *t, int *Y, int *M, int *D, int *h, int *m, int *sec)
+{
+    static const char pat[] = "dddd-dd-dd?dd:dd:dd";
+    for (int i = 0; i < 19; i++)
+        if (pat[i] == 'd' ? !is_digit(t[i]) : pat[i] == '?' ? !t[i] : t[i] != pat[i]) return false;
+    *Y = two(t) * 100 + two(t + 2);
+    *M = two(t + 5);
+    *D = two(t + 8);
+    *h = two(t + 11);
+    *m = two(t + 14);
+    *sec = two(t + 17);
+    return true;
+}
+
 static int64_t iso_ns(const char *s, uint32_t n)
 {
     /* YYYY-MM-DDTHH:MM:SS[.frac][Z|+hh:mm] */
@@ -377,7 +405,9 @@ static int64_t iso_ns(const char *s, uint32_t n)
     size_t k = n < sizeof tmp - 1 ? n : sizeof tmp - 1;
     memcpy(tmp, s, k);
     tmp[k] = 0;
-    if (sscanf(tmp, "%4d-%2d-%2d%*c%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6) return 0;
+    if (!iso_fixed(tmp, &Y, &M, &D, &h, &m, &sec) &&
+        sscanf(tmp, "%4d-%2d-%2d%*c%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6)
+        return 0;
     /* days from civil (Howard Hinnant) */
     Y -= M <= 2;
     int64_t era = (Y >= 0 ? Y : Y - 399) / 400;
@@ -489,6 +519,17 @@ size_t eql_stage_key(eql_ctx *c, const eql_stage *st, char *k)
 
 /* ---- results and pipes --------------------------------------------------------------- */
 
+/* a result straight to emit (no pipe buffers it); a streaming head ends the run */
+static void emit_now(eql_runtime *rt, const char *const *t, const size_t *l, uint32_t n)
+{
+    if (rt->head_left == 0) {
+        rt->done = true;
+        return;
+    }
+    rt->emit(rt->ctx, t, l, n);
+    if (rt->head_left > 0 && --rt->head_left == 0) rt->done = true;
+}
+
 static void deliver(eql_runtime *rt, stored *ev, uint32_t n)
 {
     rt->stats.matches++;
@@ -507,15 +548,10 @@ static void deliver(eql_runtime *rt, stored *ev, uint32_t n)
         rt->res[rt->nres++] = (result){ev, n};
         return;
     }
-    if (rt->head_left == 0) {
-        rt->done = true;
-    } else {
-        const char *t[256];
-        size_t l[256];
-        for (uint32_t i = 0; i < n && i < 256; i++) t[i] = ev[i].text, l[i] = ev[i].len;
-        rt->emit(rt->ctx, t, l, n < 256 ? n : 256);
-        if (rt->head_left > 0 && --rt->head_left == 0) rt->done = true;
-    }
+    const char *t[256] = {NULL};
+    size_t l[256] = {0};
+    for (uint32_t i = 0; i < n && i < 256; i++) t[i] = ev[i].text, l[i] = ev[i].len;
+    emit_now(rt, t, l, n < 256 ? n : 256);
     for (uint32_t i = 0; i < n; i++) free_stored(&ev[i]);
     free(ev);
 }
@@ -1120,11 +1156,22 @@ static void alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, const partial
     for (uint32_t k = 0; k < upto && k < 64; k++) {
         uint32_t e = rt->last_exp[k];
         if (e >= s || !prev->ev[e].text) continue;
+        /* the same kept event as last time (the partial is tried by every
+         * event of its key): its document is parsed already */
+        blob *b = prev->ev[e].b;
+        if (b && a->of[k] == b) {
+            if (a->ok[k]) a->ptr[k] = &a->doc[k];
+            continue;
+        }
+        blob_unref(a->of[k]);
+        a->of[k] = NULL;
         if (!a->parser[k]) a->parser[k] = mj_parser_create(64u << 20, 128, 1u << 22);
         mj_error err;
-        if (a->parser[k] &&
-            !mj_parse(a->parser[k], prev->ev[e].text, prev->ev[e].len, NULL, &a->doc[k], &err))
-            a->ptr[k] = &a->doc[k];
+        bool ok = a->parser[k] && !mj_parse(a->parser[k], prev->ev[e].text, prev->ev[e].len, NULL,
+                                            &a->doc[k], &err);
+        if (ok) a->ptr[k] = &a->doc[k];
+        a->of[k] = blob_ref(b);
+        a->ok[k] = ok;
     }
     c->alias = a->ptr;
 }
@@ -1398,11 +1445,16 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
         eql_xrt_event(rt->x, &c, text, len, slot, x_match, rt);
     } else if (q->kind == Q_EVENT) {
         if (stage_match(rt, &c, q->stages)) {
-            stored *ev = malloc(sizeof *ev);
-            if (ev && keep(rt, ev))
-                deliver(rt, ev, 1);
-            else
-                free(ev);
+            if (!rt->buffer) { /* no pipe keeps it: the event's own text, no copy */
+                rt->stats.matches++;
+                emit_now(rt, &rt->cur_text, &rt->cur_len, 1);
+            } else {
+                stored *ev = malloc(sizeof *ev);
+                if (ev && keep(rt, ev))
+                    deliver(rt, ev, 1);
+                else
+                    free(ev);
+            }
         }
     } else if (q->kind == Q_SEQUENCE) {
         seq_step(rt, &c);
@@ -1453,6 +1505,7 @@ void eql_runtime_destroy(eql_runtime *rt)
     free(rt->decl);
     free(rt->last_exp);
     for (int i = 0; rt->alias && i < 64; i++) {
+        blob_unref(rt->alias->of[i]);
         mj_parser_destroy(rt->alias->parser[i]);
         mj_doc_free(&rt->alias->doc[i]);
     }
