@@ -89,6 +89,7 @@ typedef struct proc {
     ent e; /* the key is after the marks, the parent's key after it */
     struct eql_procs *t;
     uint16_t plen;
+    uint32_t phash; /* the parent key's hash (in what would be padding) */
     size_t cost;
     uint64_t mem[]; /* the marks: one bit per lineage slot */
 } proc;
@@ -101,6 +102,16 @@ struct eql_procs {
     uint64_t *anc;       /* the current event: marks of its process and its ancestors */
     eql_state *state;
     eql_state own_state; /* when created without one */
+    /* the current event's process and parent keys, read once per event
+     * whatever the number of lineage rules (idc, idgen: the event), and its
+     * entry (me, valid while ver is me_ver: entries change only by proc_put
+     * and proc_free) */
+    const eql_cache *idc;
+    uint64_t idgen;
+    char k[PROC_KEY], pk[PROC_KEY];
+    uint32_t kn, pn, kh, pkh;
+    uint64_t ver, me_ver;
+    struct proc *me;
 };
 
 typedef struct result {
@@ -315,11 +326,10 @@ static void ptab_free(ptab *t, eql_state *st)
     t->cap = t->n = 0;
 }
 
+/* keys of the tables: 8 bytes at a time (entity ids are ~90 bytes) */
 static uint32_t fnv(const void *p, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
-    return h;
+    return (uint32_t)sv_hash64(p, n, 0x7e9u);
 }
 
 /* ---- values to keys ---------------------------------------------------------- */
@@ -762,14 +772,20 @@ static char *proc_parent(const proc *p)
     return p->e.key + p->e.klen;
 }
 
-static proc *proc_find(const eql_procs *t, const char *k, uint32_t n)
+static proc *proc_find_h(const eql_procs *t, const char *k, uint32_t n, uint32_t h)
 {
     if (!n) return NULL;
-    return (proc *)ptab_find(&t->tab, k, n, fnv(k, n));
+    return (proc *)ptab_find(&t->tab, k, n, h);
+}
+
+static proc *proc_up(const proc *p)
+{
+    return proc_find_h(p->t, proc_parent(p), p->plen, p->phash);
 }
 
 static void proc_free(eql_procs *t, proc *p)
 {
+    t->ver++;
     lru_unlink(&p->e.lru);
     state_sub(t->state, p->cost);
     free(p);
@@ -782,7 +798,8 @@ static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, u
                       bool fresh)
 {
     if (!n) return NULL;
-    proc *old = proc_find(t, k, n);
+    uint32_t h = fnv(k, n);
+    proc *old = proc_find_h(t, k, n, h);
     size_t sz = sizeof(proc) + (size_t)t->nw * 8 + n + pn;
     proc *p = malloc(sz);
     if (!p) return old;
@@ -792,12 +809,13 @@ static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, u
     else
         memset(p->mem, 0, (size_t)t->nw * 8);
     p->e.lru.kind = LRU_PROC;
-    p->e.hash = fnv(k, n);
+    p->e.hash = h;
     p->e.klen = n;
     p->e.key = (char *)(p->mem + t->nw);
     memcpy(p->e.key, k, n);
     if (pn) memcpy(p->e.key + n, pk, pn);
     p->plen = (uint16_t)pn;
+    p->phash = pn ? fnv(pk, pn) : 0;
     p->t = t;
     p->cost = sz + MALLOC_OVERHEAD;
     ent *was;
@@ -806,6 +824,7 @@ static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, u
         return old;
     }
     if (was) proc_free(t, (proc *)was);
+    t->ver++;
     lru_push(t->state, &p->e.lru);
     state_add(t->state, p->cost);
     return p;
@@ -897,32 +916,51 @@ static bool is_process_start(const eql_ctx *c)
     return has_str(c, fixed(c, F_TYPE), SV_LIT("start"));
 }
 
+/* The current event's process and parent keys into t (k, pk), read once per
+ * event of the scanner's cache (none: every time). */
+static void event_ids(eql_procs *t, const eql_ctx *c)
+{
+    if (c->cache && t->idc == c->cache && t->idgen == c->cache->gen) return;
+    proc_ids(c, t->k, &t->kn, t->pk, &t->pn);
+    t->kh = t->kn ? fnv(t->k, t->kn) : 0;
+    t->pkh = t->pn ? fnv(t->pk, t->pn) : 0;
+    t->idc = c->cache;
+    t->idgen = c->cache ? c->cache->gen : 0;
+    t->me_ver = t->ver - 1; /* the entry is looked up again */
+}
+
+/* the current event's process entry (event_ids first), or NULL */
+static proc *event_me(eql_procs *t)
+{
+    if (t->me_ver != t->ver) {
+        t->me = proc_find_h(t, t->k, t->kn, t->kh);
+        t->me_ver = t->ver;
+    }
+    return t->me;
+}
+
 /* Feed the tree: a process start enters (or renews) its process. */
 static void procs_feed(eql_procs *t, const eql_ctx *c)
 {
-    char k[PROC_KEY], pk[PROC_KEY];
-    uint32_t kn, pn;
     if (!is_process_start(c)) return;
-    proc_ids(c, k, &kn, pk, &pn);
-    if (kn) proc_put(t, k, kn, pk, pn, true);
+    event_ids(t, c);
+    if (t->kn) proc_put(t, t->k, t->kn, t->pk, t->pn, true);
 }
 
 const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache)
 {
     eql_ctx c = {doc, NULL, NULL, NULL, NULL, cache};
-    char k[PROC_KEY], pk[PROC_KEY];
-    uint32_t kn, pn;
     procs_feed(t, &c);
     memset(t->anc, 0, t->nw * sizeof *t->anc);
-    proc_ids(&c, k, &kn, pk, &pn);
-    proc *me = kn ? proc_find(t, k, kn) : NULL;
+    event_ids(t, &c);
+    proc *me = event_me(t);
     if (me)
         for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= me->mem[w];
     /* the same walk as lineage_step's */
-    proc *p = me ? proc_find(t, proc_parent(me), me->plen) : proc_find(t, pk, pn);
+    proc *p = me ? proc_up(me) : proc_find_h(t, t->pk, t->pn, t->pkh);
     for (int depth = 0; p && depth < 128; depth++) {
         for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= p->mem[w];
-        p = proc_find(t, proc_parent(p), p->plen);
+        p = proc_up(p);
     }
     return t->anc;
 }
@@ -931,11 +969,10 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
 {
     const eql_query *q = rt->q;
     eql_procs *t = rt->procs;
-    char k[PROC_KEY], pk[PROC_KEY];
-    uint32_t kn, pn;
     if (rt->own_procs) procs_feed(t, c);
-    proc_ids(c, k, &kn, pk, &pn);
-    proc *me = kn ? proc_find(t, k, kn) : NULL;
+    event_ids(t, c);
+    uint32_t kn = t->kn;
+    proc *me = event_me(t);
     /* Inner sub-queries have lower slots: for each slot in order, mark this
      * process if the event matches the sub-query (seeing the answers of the
      * inner slots), then answer the slot for this event. A process first seen
@@ -946,7 +983,7 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
         const eql_node *ln = q->lineage[s];
         uint32_t g = rt->lin_base + s;
         if (kn && stage_match(rt, c, ln->sub->stages)) {
-            if (!me) me = proc_put(t, k, kn, pk, pn, false);
+            if (!me) me = proc_put(t, t->k, kn, t->pk, t->pn, false);
             if (me) {
                 me->mem[g >> 6] |= 1ull << (g & 63);
                 lru_touch(t->state, &me->e.lru);
@@ -956,14 +993,14 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
         if (ln->lineage == LIN_EVENT) {
             r = me && (me->mem[g >> 6] >> (g & 63) & 1);
         } else {
-            proc *p = me ? proc_find(t, proc_parent(me), me->plen) : proc_find(t, pk, pn);
+            proc *p = me ? proc_up(me) : proc_find_h(t, t->pk, t->pn, t->pkh);
             for (int depth = 0; p && depth < 128; depth++) {
                 if (p->mem[g >> 6] >> (g & 63) & 1) {
                     r = true;
                     break;
                 }
                 if (ln->lineage == LIN_CHILD) break;
-                p = proc_find(t, proc_parent(p), p->plen);
+                p = proc_up(p);
             }
         }
         rt->lin[s] = r;
