@@ -475,22 +475,35 @@ static int64_t event_time(const eql_ctx *c)
 /* ---- category ---------------------------------------------------------------------- */
 
 /* the fields every rule reads, through the per-event cache */
-enum { F_CATEGORY, F_EVENT_TYPE, F_TYPE, F_OPCODE, F_NFIXED };
+enum {
+    F_CATEGORY,
+    F_EVENT_TYPE,
+    F_TYPE,
+    F_OPCODE,
+    F_OWN,                /* a process's identity, in order of preference (proc_ids) ... */
+    F_PARENT = F_OWN + 4, /* ... and its parent's */
+    F_NFIXED = F_PARENT + 4
+};
 static int fixed_id[F_NFIXED];
+static uint32_t fixed_len[F_NFIXED];
 static pthread_once_t fixed_once = PTHREAD_ONCE_INIT;
-static const char *const fixed_path[F_NFIXED] = {"event.category", "event_type", "event.type",
-                                                 "opcode"};
+static const char *const fixed_path[F_NFIXED] = {
+    "event.category",           "event_type",         "event.type", "opcode",
+    "process.entity_id",        "process.pid",        "pid",        "unique_pid",
+    "process.parent.entity_id", "process.parent.pid", "ppid",       "unique_ppid"};
 
 static void fixed_init(void)
 {
-    for (int i = 0; i < F_NFIXED; i++)
-        fixed_id[i] = eql_field_intern(fixed_path[i], (uint32_t)strlen(fixed_path[i]));
+    for (int i = 0; i < F_NFIXED; i++) {
+        fixed_len[i] = (uint32_t)strlen(fixed_path[i]);
+        fixed_id[i] = eql_field_intern(fixed_path[i], fixed_len[i]);
+    }
 }
 
 static eql_val fixed(const eql_ctx *c, int f)
 {
     pthread_once(&fixed_once, fixed_init);
-    return eql_field_cached(c, fixed_id[f], fixed_path[f], (uint32_t)strlen(fixed_path[f]));
+    return eql_field_cached(c, fixed_id[f], fixed_path[f], fixed_len[f]);
 }
 
 static bool category_ok(const eql_ctx *c, const eql_stage *st)
@@ -863,12 +876,13 @@ void eql_procs_destroy(eql_procs *t)
     free(t);
 }
 
-/* identity of an event's process and of its parent (k, pk: PROC_KEY bytes) */
-static void proc_id(const eql_ctx *c, const char *const *fields, char *k, uint32_t *kn)
+/* identity of an event's process and of its parent (k, pk: PROC_KEY bytes):
+ * the first present of the four fields from `first` */
+static void proc_id(const eql_ctx *c, int first, char *k, uint32_t *kn)
 {
     *kn = 0;
-    for (int i = 0; fields[i]; i++) {
-        eql_val v = eql_field(c, fields[i], (uint32_t)strlen(fields[i]), 0);
+    for (int i = first; i < first + 4; i++) {
+        eql_val v = fixed(c, i);
         if (v.t == V_NULL) continue;
         char tmp[KEY_MAX];
         size_t n = put_key(tmp, 0, &v);
@@ -882,12 +896,8 @@ static void proc_id(const eql_ctx *c, const char *const *fields, char *k, uint32
 
 static void proc_ids(const eql_ctx *c, char *k, uint32_t *kn, char *pk, uint32_t *pn)
 {
-    static const char *const own[] = {"process.entity_id", "process.pid", "pid", "unique_pid",
-                                      NULL};
-    static const char *const par[] = {"process.parent.entity_id", "process.parent.pid", "ppid",
-                                      "unique_ppid", NULL};
-    proc_id(c, own, k, kn);
-    proc_id(c, par, pk, pn);
+    proc_id(c, F_OWN, k, kn);
+    proc_id(c, F_PARENT, pk, pn);
 }
 
 static bool has_str(const eql_ctx *c, eql_val v, sv want)
