@@ -98,6 +98,7 @@ typedef struct rule_run {
     struct modus_alerter *a;
     size_t rule;
     modus_query_run *run;
+    eql_runtime *rt;           /* run's runtime */
     uint64_t runs, ns, alerts; /* --profile */
     char robustness[4];        /* STP score, e.g. "5K": computed at the rule's first alert */
     bool scored;
@@ -290,6 +291,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
+        a->runs[i].rt = query_run_runtime(a->runs[i].run);
         /* a rule runs only on the events that satisfy its derived condition;
          * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
         if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
@@ -364,6 +366,7 @@ modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, v
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
+        rr->rt = query_run_runtime(rr->run);
         lin_base += nlin;
         if (a->programs) query_run_set_match(rr->run, match_stage, rr);
     }
@@ -378,14 +381,21 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* as modus_query_run_event (the event is JSON), on the runtime directly */
+static void run_event(rule_run *rr, const modus_event *ev)
+{
+    modus_scanner *sc = ev->sc;
+    eql_runtime_event(rr->rt, &sc->doc, ev->text, ev->len, &sc->scratch, &sc->cur_blob, &sc->cache);
+}
+
 static void run_one(modus_alerter *a, rule_run *rr, const modus_event *ev)
 {
     if (!a->profile) {
-        modus_query_run_event(rr->run, ev);
+        run_event(rr, ev);
         return;
     }
     uint64_t t0 = now_ns();
-    modus_query_run_event(rr->run, ev);
+    run_event(rr, ev);
     rr->ns += now_ns() - t0;
     rr->runs++;
 }
@@ -410,7 +420,7 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
         while (maybe) {
             size_t r = w * 64 + (size_t)__builtin_ctzll(maybe);
             maybe &= maybe - 1;
-            if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
+            if (eql_runtime_open(a->runs[r].rt)) bits |= 1ull << (r & 63);
         }
         while (bits) {
             size_t r = w * 64 + (size_t)__builtin_ctzll(bits);

@@ -128,30 +128,45 @@ struct rt_alias {
 };
 
 struct eql_runtime {
+    /* first, what every event the rule sees reads (two cache lines: there
+     * are hundreds of runtimes, each seeing a few events) */
     const eql_query *q;
+    uint8_t kind;      /* q->kind ... */
+    uint32_t nlineage; /* ... and q->nlineage, read without q */
+    bool done;
+    bool buffer;
+    int64_t head_left;  /* streaming head; -1 none */
+    eql_match_fn match; /* the alerter's programs, or NULL */
+    void *match_ctx;
+    eql_xrt *x; /* samples and sequences with missing events: detect_sample.c */
+    /* sequences: expanded stages (runs) */
+    const eql_stage **st;
+    uint32_t nst;
+    uint32_t nparts;
+    ptab *tabs; /* per stage (one for a join) */
+    eql_state *state;
+    eql_val *vars; /* arraySearch's $variables (q->nvars; NULL: none) */
+    /* the current event, and where its shared copy lives (see blob.h) */
+    blob **cur;
+    const char *cur_text;
+    size_t cur_len;
+    eql_stats stats;
     eql_emit_fn emit;
     void *ctx;
     mj_parser *parser; /* for pipes over buffered results */
     mj_doc doc;
     arena scratch;
-    eql_val *vars; /* arraySearch's $variables (q->nvars; NULL: none) */
     bool lin[64];
-    /* sequences: expanded stages (runs) */
-    const eql_stage **st;
-    uint32_t nst;
     uint32_t *decl;     /* expanded stage -> declared stage */
     uint32_t *last_exp; /* declared stage -> its last expanded stage */
     /* events of earlier stages, parsed for `as` aliases (on first use:
      * most runtimes never need them, and -j N has one runtime per rule
      * per lane) */
     struct rt_alias *alias;
-    ptab *tabs; /* per stage (one for a join) */
-    uint32_t nparts;
     partial **wheel;    /* WHEEL slots, with maxspan; allocated by the first link */
     int64_t tick;       /* ns per wheel slot */
     int64_t wheel_done; /* the last tick whose slot has been emptied of expired partials */
     bool wheel_on;
-    eql_state *state;
     eql_state own_state; /* when created without one */
     /* lineage */
     eql_procs *procs;
@@ -160,18 +175,7 @@ struct eql_runtime {
     /* results */
     result *res;
     uint32_t nres, capres;
-    bool buffer;
-    int64_t head_left; /* streaming head; -1 none */
-    bool done;
-    eql_stats stats;
-    eql_xrt *x;         /* samples and sequences with missing events: detect_sample.c */
-    eql_match_fn match; /* the alerter's programs, or NULL */
-    void *match_ctx;
-    /* the current event, and where its shared copy lives (see blob.h) */
-    blob **cur;
     blob *own_cur; /* when the caller gives no slot */
-    const char *cur_text;
-    size_t cur_len;
 };
 
 static void free_stored(stored *s)
@@ -1409,6 +1413,8 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
     eql_state_init(&rt->own_state, MODUS_STATE_BYTES);
     rt->state = state ? state : &rt->own_state;
     rt->q = q;
+    rt->kind = (uint8_t)q->kind;
+    rt->nlineage = q->nlineage;
     rt->emit = emit;
     rt->ctx = ctx;
     rt->head_left = -1;
@@ -1484,14 +1490,13 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
     rt->cur = slot;
     rt->cur_text = text;
     rt->cur_len = len;
-    const eql_query *q = rt->q;
     eql_ctx c = {doc, scratch, rt->vars, NULL, NULL, cache};
     rt->stats.events++;
-    if (q->nlineage) lineage_step(rt, &c);
+    if (rt->nlineage) lineage_step(rt, &c);
     if (rt->x) {
         eql_xrt_event(rt->x, &c, text, len, slot, x_match, rt);
-    } else if (q->kind == Q_EVENT) {
-        if (stage_match(rt, &c, q->stages)) {
+    } else if (rt->kind == Q_EVENT) {
+        if (stage_match(rt, &c, rt->q->stages)) {
             if (!rt->buffer) { /* no pipe keeps it: the event's own text, no copy */
                 rt->stats.matches++;
                 emit_now(rt, &rt->cur_text, &rt->cur_len, 1);
@@ -1503,7 +1508,7 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
                     free(ev);
             }
         }
-    } else if (q->kind == Q_SEQUENCE) {
+    } else if (rt->kind == Q_SEQUENCE) {
         seq_step(rt, &c);
     } else {
         join_step(rt, &c);
@@ -1592,6 +1597,11 @@ modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, v
     }
     *out = r;
     return MODUS_OK;
+}
+
+eql_runtime *query_run_runtime(const modus_query_run *r)
+{
+    return r->rt;
 }
 
 void query_run_set_match(modus_query_run *r, eql_match_fn fn, void *ctx)
