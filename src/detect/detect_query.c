@@ -123,7 +123,9 @@ struct rt_alias {
     mj_parser *parser[64];
     mj_doc doc[64];
     const mj_doc *ptr[64];
-    blob *of[64]; /* the event doc[k] was parsed from (a reference), NULL: none */
+    blob *of[64]; /* the event doc[k] was parsed from, NULL: none; a reference (so the
+                     address names that event), outside the state's count: at most
+                     one event per alias of the few rules with aliases */
     bool ok[64];  /* ... and whether it parsed */
 };
 
