@@ -88,6 +88,7 @@
 
 #include "../decode/event.h"
 #include "../output/alert.h"
+#include "../util/blob.h"
 #include "../rules/ruleset.h"
 #include "../util/limits.h"
 #include "detect_query.h"
@@ -100,6 +101,7 @@ typedef struct rule_run {
     struct modus_alerter *a;
     size_t rule;
     modus_query_run *run;
+    eql_runtime *rt;           /* run's runtime */
     uint64_t runs, ns, alerts; /* --profile */
     char robustness[4];        /* STP score, e.g. "5K": computed at the rule's first alert */
     bool scored;
@@ -124,6 +126,7 @@ struct modus_alerter {
     eql_procs *procs;      /* the process tree of every lineage rule */
     size_t unguarded, residual;
     modus_scanner *side;
+    const modus_event *cur; /* the event going through the rules, decoded (NULL: none) */
     buf out;
     bool programs;    /* stages run as programs over the predicate table */
     pf_scratch ps;    /* the current event's predicate bits */
@@ -152,7 +155,18 @@ static void emit(void *arg, const char *const *texts, const size_t *lens, uint32
         if (a->scorer && modus_scorer_rule(a->scorer, a->rs, rr->rule, &s) == MODUS_OK)
             memcpy(rr->robustness, s.score, sizeof s.score);
     }
-    if (!alert_render(b, &a->rs->r[rr->rule].src, rr->robustness, a->side, texts, lens, n)) return;
+    /* the last event is the current one when its text is the current
+     * event's own, or the shared copy rules keep of it (blob.h): its
+     * decoding is at hand */
+    const modus_event *cur = a->cur;
+    const modus_event *last = NULL;
+    if (cur && cur->sc->eng == a->eng &&
+        (texts[n - 1] == cur->text ||
+         (cur->sc->cur_blob && texts[n - 1] == cur->sc->cur_blob->text)) &&
+        lens[n - 1] == cur->len)
+        last = cur;
+    if (!alert_render(b, &a->rs->r[rr->rule].src, rr->robustness, a->side, last, texts, lens, n))
+        return;
     a->alerts++;
     rr->alerts++;
     a->fn(a->ctx, b->p, b->n, rr->rule);
@@ -282,6 +296,7 @@ modus_status modus_alerter_create(const modus_engine *e, const modus_ruleset *rs
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
+        a->runs[i].rt = query_run_runtime(a->runs[i].run);
         /* a rule runs only on the events that satisfy its derived condition;
          * MODUS_PREFILTER=off evaluates every rule (to check the prefilter) */
         if (!prefilter_add(&a->pf, q, i, lin_base)) a->unguarded++;
@@ -357,6 +372,7 @@ modus_status alerter_create_like(const modus_alerter *base, modus_alert_fn fn, v
             modus_alerter_destroy(a);
             return MODUS_ENOMEM;
         }
+        rr->rt = query_run_runtime(rr->run);
         lin_base += nlin;
         if (a->programs) query_run_set_match(rr->run, match_stage, rr);
     }
@@ -371,14 +387,21 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* as modus_query_run_event (the event is JSON), on the runtime directly */
+static void run_event(rule_run *rr, const modus_event *ev)
+{
+    modus_scanner *sc = ev->sc;
+    eql_runtime_event(rr->rt, &sc->doc, ev->text, ev->len, &sc->scratch, &sc->cur_blob, &sc->cache);
+}
+
 static void run_one(modus_alerter *a, rule_run *rr, const modus_event *ev)
 {
     if (!a->profile) {
-        modus_query_run_event(rr->run, ev);
+        run_event(rr, ev);
         return;
     }
     uint64_t t0 = now_ns();
-    modus_query_run_event(rr->run, ev);
+    run_event(rr, ev);
     rr->ns += now_ns() - t0;
     rr->runs++;
 }
@@ -396,13 +419,14 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
     const uint64_t *anc = a->procs ? eql_procs_event(a->procs, &ev->sc->doc, &ev->sc->cache) : NULL;
     prefilter_event(pf, &ev->sc->doc, &ev->sc->cache, anc, a->cand, a->late, &a->ps);
     uint32_t ncand = 0;
+    a->cur = ev;
     for (size_t w = 0; w < nw; w++) {
         uint64_t bits = a->cand[w] | pf->always[w];
         uint64_t maybe = (a->late[w] | pf->late_always[w]) & ~bits;
         while (maybe) {
             size_t r = w * 64 + (size_t)__builtin_ctzll(maybe);
             maybe &= maybe - 1;
-            if (modus_query_run_open(a->runs[r].run)) bits |= 1ull << (r & 63);
+            if (eql_runtime_open(a->runs[r].rt)) bits |= 1ull << (r & 63);
         }
         while (bits) {
             size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
@@ -412,6 +436,7 @@ void modus_alerter_event(modus_alerter *a, const modus_event *ev)
             run_one(a, &a->runs[r], ev);
         }
     }
+    a->cur = NULL;
     arena_reset(&a->wscratch);
     a->ps.doc = NULL;          /* the bits describe no other event */
     eql_state_trim(&a->state); /* the stalest go, once the event is through every rule */

@@ -89,6 +89,7 @@ typedef struct proc {
     ent e; /* the key is after the marks, the parent's key after it */
     struct eql_procs *t;
     uint16_t plen;
+    uint32_t phash; /* the parent key's hash (in what would be padding) */
     size_t cost;
     uint64_t mem[]; /* the marks: one bit per lineage slot */
 } proc;
@@ -101,6 +102,16 @@ struct eql_procs {
     uint64_t *anc;       /* the current event: marks of its process and its ancestors */
     eql_state *state;
     eql_state own_state; /* when created without one */
+    /* the current event's process and parent keys, read once per event
+     * whatever the number of lineage rules (idc, idgen: the event), and its
+     * entry (me, valid while ver is me_ver: entries change only by proc_put
+     * and proc_free) */
+    const eql_cache *idc;
+    uint64_t idgen;
+    char k[PROC_KEY], pk[PROC_KEY];
+    uint32_t kn, pn, kh, pkh;
+    uint64_t ver, me_ver;
+    struct proc *me;
 };
 
 typedef struct result {
@@ -112,33 +123,52 @@ struct rt_alias {
     mj_parser *parser[64];
     mj_doc doc[64];
     const mj_doc *ptr[64];
+    blob *of[64]; /* the event doc[k] was parsed from, NULL: none; a reference (so the
+                     address names that event), outside the state's count: at most
+                     one event per alias of the few rules with aliases */
+    bool ok[64];  /* ... and whether it parsed */
 };
 
 struct eql_runtime {
+    /* first, what every event the rule sees reads (two cache lines: there
+     * are hundreds of runtimes, each seeing a few events) */
     const eql_query *q;
+    uint8_t kind;      /* q->kind ... */
+    uint32_t nlineage; /* ... and q->nlineage, read without q */
+    bool done;
+    bool buffer;
+    int64_t head_left;  /* streaming head; -1 none */
+    eql_match_fn match; /* the alerter's programs, or NULL */
+    void *match_ctx;
+    eql_xrt *x; /* samples and sequences with missing events: detect_sample.c */
+    /* sequences: expanded stages (runs) */
+    const eql_stage **st;
+    uint32_t nst;
+    uint32_t nparts;
+    ptab *tabs; /* per stage (one for a join) */
+    eql_state *state;
+    eql_val *vars; /* arraySearch's $variables (q->nvars; NULL: none) */
+    /* the current event, and where its shared copy lives (see blob.h) */
+    blob **cur;
+    const char *cur_text;
+    size_t cur_len;
+    eql_stats stats;
     eql_emit_fn emit;
     void *ctx;
     mj_parser *parser; /* for pipes over buffered results */
     mj_doc doc;
     arena scratch;
-    eql_val *vars; /* arraySearch's $variables (q->nvars; NULL: none) */
     bool lin[64];
-    /* sequences: expanded stages (runs) */
-    const eql_stage **st;
-    uint32_t nst;
     uint32_t *decl;     /* expanded stage -> declared stage */
     uint32_t *last_exp; /* declared stage -> its last expanded stage */
     /* events of earlier stages, parsed for `as` aliases (on first use:
      * most runtimes never need them, and -j N has one runtime per rule
      * per lane) */
     struct rt_alias *alias;
-    ptab *tabs; /* per stage (one for a join) */
-    uint32_t nparts;
     partial **wheel;    /* WHEEL slots, with maxspan; allocated by the first link */
     int64_t tick;       /* ns per wheel slot */
     int64_t wheel_done; /* the last tick whose slot has been emptied of expired partials */
     bool wheel_on;
-    eql_state *state;
     eql_state own_state; /* when created without one */
     /* lineage */
     eql_procs *procs;
@@ -147,18 +177,7 @@ struct eql_runtime {
     /* results */
     result *res;
     uint32_t nres, capres;
-    bool buffer;
-    int64_t head_left; /* streaming head; -1 none */
-    bool done;
-    eql_stats stats;
-    eql_xrt *x;         /* samples and sequences with missing events: detect_sample.c */
-    eql_match_fn match; /* the alerter's programs, or NULL */
-    void *match_ctx;
-    /* the current event, and where its shared copy lives (see blob.h) */
-    blob **cur;
     blob *own_cur; /* when the caller gives no slot */
-    const char *cur_text;
-    size_t cur_len;
 };
 
 static void free_stored(stored *s)
@@ -313,11 +332,10 @@ static void ptab_free(ptab *t, eql_state *st)
     t->cap = t->n = 0;
 }
 
+/* keys of the tables: 8 bytes at a time (entity ids are ~90 bytes) */
 static uint32_t fnv(const void *p, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
-    return h;
+    return (uint32_t)sv_hash64(p, n, 0x7e9u);
 }
 
 /* ---- values to keys ---------------------------------------------------------- */
@@ -368,6 +386,32 @@ static size_t stage_key(eql_runtime *rt, eql_ctx *c, const eql_stage *st, char *
 
 /* ---- time ------------------------------------------------------------------------- */
 
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int two(const char *p)
+{
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* the common form, digits where the pattern has them: what the sscanf below
+ * reads from it, without the scanf machinery */
+static bool iso_fixed(const char *t, int *Y, int *M, int *D, int *h, int *m, int *sec)
+{
+    static const char pat[] = "dddd-dd-dd?dd:dd:dd";
+    for (int i = 0; i < 19; i++)
+        if (pat[i] == 'd' ? !is_digit(t[i]) : pat[i] == '?' ? !t[i] : t[i] != pat[i]) return false;
+    *Y = two(t) * 100 + two(t + 2);
+    *M = two(t + 5);
+    *D = two(t + 8);
+    *h = two(t + 11);
+    *m = two(t + 14);
+    *sec = two(t + 17);
+    return true;
+}
+
 static int64_t iso_ns(const char *s, uint32_t n)
 {
     /* YYYY-MM-DDTHH:MM:SS[.frac][Z|+hh:mm] */
@@ -377,7 +421,9 @@ static int64_t iso_ns(const char *s, uint32_t n)
     size_t k = n < sizeof tmp - 1 ? n : sizeof tmp - 1;
     memcpy(tmp, s, k);
     tmp[k] = 0;
-    if (sscanf(tmp, "%4d-%2d-%2d%*c%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6) return 0;
+    if (!iso_fixed(tmp, &Y, &M, &D, &h, &m, &sec) &&
+        sscanf(tmp, "%4d-%2d-%2d%*c%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6)
+        return 0;
     /* days from civil (Howard Hinnant) */
     Y -= M <= 2;
     int64_t era = (Y >= 0 ? Y : Y - 399) / 400;
@@ -435,22 +481,35 @@ static int64_t event_time(const eql_ctx *c)
 /* ---- category ---------------------------------------------------------------------- */
 
 /* the fields every rule reads, through the per-event cache */
-enum { F_CATEGORY, F_EVENT_TYPE, F_TYPE, F_OPCODE, F_NFIXED };
+enum {
+    F_CATEGORY,
+    F_EVENT_TYPE,
+    F_TYPE,
+    F_OPCODE,
+    F_OWN,                /* a process's identity, in order of preference (proc_ids) ... */
+    F_PARENT = F_OWN + 4, /* ... and its parent's */
+    F_NFIXED = F_PARENT + 4
+};
 static int fixed_id[F_NFIXED];
+static uint32_t fixed_len[F_NFIXED];
 static pthread_once_t fixed_once = PTHREAD_ONCE_INIT;
-static const char *const fixed_path[F_NFIXED] = {"event.category", "event_type", "event.type",
-                                                 "opcode"};
+static const char *const fixed_path[F_NFIXED] = {
+    "event.category",           "event_type",         "event.type", "opcode",
+    "process.entity_id",        "process.pid",        "pid",        "unique_pid",
+    "process.parent.entity_id", "process.parent.pid", "ppid",       "unique_ppid"};
 
 static void fixed_init(void)
 {
-    for (int i = 0; i < F_NFIXED; i++)
-        fixed_id[i] = eql_field_intern(fixed_path[i], (uint32_t)strlen(fixed_path[i]));
+    for (int i = 0; i < F_NFIXED; i++) {
+        fixed_len[i] = (uint32_t)strlen(fixed_path[i]);
+        fixed_id[i] = eql_field_intern(fixed_path[i], fixed_len[i]);
+    }
 }
 
 static eql_val fixed(const eql_ctx *c, int f)
 {
     pthread_once(&fixed_once, fixed_init);
-    return eql_field_cached(c, fixed_id[f], fixed_path[f], (uint32_t)strlen(fixed_path[f]));
+    return eql_field_cached(c, fixed_id[f], fixed_path[f], fixed_len[f]);
 }
 
 static bool category_ok(const eql_ctx *c, const eql_stage *st)
@@ -489,6 +548,17 @@ size_t eql_stage_key(eql_ctx *c, const eql_stage *st, char *k)
 
 /* ---- results and pipes --------------------------------------------------------------- */
 
+/* a result straight to emit (no pipe buffers it); a streaming head ends the run */
+static void emit_now(eql_runtime *rt, const char *const *t, const size_t *l, uint32_t n)
+{
+    if (rt->head_left == 0) {
+        rt->done = true;
+        return;
+    }
+    rt->emit(rt->ctx, t, l, n);
+    if (rt->head_left > 0 && --rt->head_left == 0) rt->done = true;
+}
+
 static void deliver(eql_runtime *rt, stored *ev, uint32_t n)
 {
     rt->stats.matches++;
@@ -507,15 +577,10 @@ static void deliver(eql_runtime *rt, stored *ev, uint32_t n)
         rt->res[rt->nres++] = (result){ev, n};
         return;
     }
-    if (rt->head_left == 0) {
-        rt->done = true;
-    } else {
-        const char *t[256];
-        size_t l[256];
-        for (uint32_t i = 0; i < n && i < 256; i++) t[i] = ev[i].text, l[i] = ev[i].len;
-        rt->emit(rt->ctx, t, l, n < 256 ? n : 256);
-        if (rt->head_left > 0 && --rt->head_left == 0) rt->done = true;
-    }
+    const char *t[256] = {NULL};
+    size_t l[256] = {0};
+    for (uint32_t i = 0; i < n && i < 256; i++) t[i] = ev[i].text, l[i] = ev[i].len;
+    emit_now(rt, t, l, n < 256 ? n : 256);
     for (uint32_t i = 0; i < n; i++) free_stored(&ev[i]);
     free(ev);
 }
@@ -726,14 +791,20 @@ static char *proc_parent(const proc *p)
     return p->e.key + p->e.klen;
 }
 
-static proc *proc_find(const eql_procs *t, const char *k, uint32_t n)
+static proc *proc_find_h(const eql_procs *t, const char *k, uint32_t n, uint32_t h)
 {
     if (!n) return NULL;
-    return (proc *)ptab_find(&t->tab, k, n, fnv(k, n));
+    return (proc *)ptab_find(&t->tab, k, n, h);
+}
+
+static proc *proc_up(const proc *p)
+{
+    return proc_find_h(p->t, proc_parent(p), p->plen, p->phash);
 }
 
 static void proc_free(eql_procs *t, proc *p)
 {
+    t->ver++;
     lru_unlink(&p->e.lru);
     state_sub(t->state, p->cost);
     free(p);
@@ -746,7 +817,8 @@ static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, u
                       bool fresh)
 {
     if (!n) return NULL;
-    proc *old = proc_find(t, k, n);
+    uint32_t h = fnv(k, n);
+    proc *old = proc_find_h(t, k, n, h);
     size_t sz = sizeof(proc) + (size_t)t->nw * 8 + n + pn;
     proc *p = malloc(sz);
     if (!p) return old;
@@ -756,12 +828,13 @@ static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, u
     else
         memset(p->mem, 0, (size_t)t->nw * 8);
     p->e.lru.kind = LRU_PROC;
-    p->e.hash = fnv(k, n);
+    p->e.hash = h;
     p->e.klen = n;
     p->e.key = (char *)(p->mem + t->nw);
     memcpy(p->e.key, k, n);
     if (pn) memcpy(p->e.key + n, pk, pn);
     p->plen = (uint16_t)pn;
+    p->phash = pn ? fnv(pk, pn) : 0;
     p->t = t;
     p->cost = sz + MALLOC_OVERHEAD;
     ent *was;
@@ -770,6 +843,7 @@ static proc *proc_put(eql_procs *t, const char *k, uint32_t n, const char *pk, u
         return old;
     }
     if (was) proc_free(t, (proc *)was);
+    t->ver++;
     lru_push(t->state, &p->e.lru);
     state_add(t->state, p->cost);
     return p;
@@ -808,12 +882,13 @@ void eql_procs_destroy(eql_procs *t)
     free(t);
 }
 
-/* identity of an event's process and of its parent (k, pk: PROC_KEY bytes) */
-static void proc_id(const eql_ctx *c, const char *const *fields, char *k, uint32_t *kn)
+/* identity of an event's process and of its parent (k, pk: PROC_KEY bytes):
+ * the first present of the four fields from `first` */
+static void proc_id(const eql_ctx *c, int first, char *k, uint32_t *kn)
 {
     *kn = 0;
-    for (int i = 0; fields[i]; i++) {
-        eql_val v = eql_field(c, fields[i], (uint32_t)strlen(fields[i]), 0);
+    for (int i = first; i < first + 4; i++) {
+        eql_val v = fixed(c, i);
         if (v.t == V_NULL) continue;
         char tmp[KEY_MAX];
         size_t n = put_key(tmp, 0, &v);
@@ -827,12 +902,8 @@ static void proc_id(const eql_ctx *c, const char *const *fields, char *k, uint32
 
 static void proc_ids(const eql_ctx *c, char *k, uint32_t *kn, char *pk, uint32_t *pn)
 {
-    static const char *const own[] = {"process.entity_id", "process.pid", "pid", "unique_pid",
-                                      NULL};
-    static const char *const par[] = {"process.parent.entity_id", "process.parent.pid", "ppid",
-                                      "unique_ppid", NULL};
-    proc_id(c, own, k, kn);
-    proc_id(c, par, pk, pn);
+    proc_id(c, F_OWN, k, kn);
+    proc_id(c, F_PARENT, pk, pn);
 }
 
 static bool has_str(const eql_ctx *c, eql_val v, sv want)
@@ -861,32 +932,51 @@ static bool is_process_start(const eql_ctx *c)
     return has_str(c, fixed(c, F_TYPE), SV_LIT("start"));
 }
 
+/* The current event's process and parent keys into t (k, pk), read once per
+ * event of the scanner's cache (none: every time). */
+static void event_ids(eql_procs *t, const eql_ctx *c)
+{
+    if (c->cache && t->idc == c->cache && t->idgen == c->cache->gen) return;
+    proc_ids(c, t->k, &t->kn, t->pk, &t->pn);
+    t->kh = t->kn ? fnv(t->k, t->kn) : 0;
+    t->pkh = t->pn ? fnv(t->pk, t->pn) : 0;
+    t->idc = c->cache;
+    t->idgen = c->cache ? c->cache->gen : 0;
+    t->me_ver = t->ver - 1; /* the entry is looked up again */
+}
+
+/* the current event's process entry (event_ids first), or NULL */
+static proc *event_me(eql_procs *t)
+{
+    if (t->me_ver != t->ver) {
+        t->me = proc_find_h(t, t->k, t->kn, t->kh);
+        t->me_ver = t->ver;
+    }
+    return t->me;
+}
+
 /* Feed the tree: a process start enters (or renews) its process. */
 static void procs_feed(eql_procs *t, const eql_ctx *c)
 {
-    char k[PROC_KEY], pk[PROC_KEY];
-    uint32_t kn, pn;
     if (!is_process_start(c)) return;
-    proc_ids(c, k, &kn, pk, &pn);
-    if (kn) proc_put(t, k, kn, pk, pn, true);
+    event_ids(t, c);
+    if (t->kn) proc_put(t, t->k, t->kn, t->pk, t->pn, true);
 }
 
 const uint64_t *eql_procs_event(eql_procs *t, const mj_doc *doc, eql_cache *cache)
 {
     eql_ctx c = {doc, NULL, NULL, NULL, NULL, cache};
-    char k[PROC_KEY], pk[PROC_KEY];
-    uint32_t kn, pn;
     procs_feed(t, &c);
     memset(t->anc, 0, t->nw * sizeof *t->anc);
-    proc_ids(&c, k, &kn, pk, &pn);
-    proc *me = kn ? proc_find(t, k, kn) : NULL;
+    event_ids(t, &c);
+    proc *me = event_me(t);
     if (me)
         for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= me->mem[w];
     /* the same walk as lineage_step's */
-    proc *p = me ? proc_find(t, proc_parent(me), me->plen) : proc_find(t, pk, pn);
+    proc *p = me ? proc_up(me) : proc_find_h(t, t->pk, t->pn, t->pkh);
     for (int depth = 0; p && depth < 128; depth++) {
         for (uint32_t w = 0; w < t->nw; w++) t->anc[w] |= p->mem[w];
-        p = proc_find(t, proc_parent(p), p->plen);
+        p = proc_up(p);
     }
     return t->anc;
 }
@@ -895,11 +985,10 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
 {
     const eql_query *q = rt->q;
     eql_procs *t = rt->procs;
-    char k[PROC_KEY], pk[PROC_KEY];
-    uint32_t kn, pn;
     if (rt->own_procs) procs_feed(t, c);
-    proc_ids(c, k, &kn, pk, &pn);
-    proc *me = kn ? proc_find(t, k, kn) : NULL;
+    event_ids(t, c);
+    uint32_t kn = t->kn;
+    proc *me = event_me(t);
     /* Inner sub-queries have lower slots: for each slot in order, mark this
      * process if the event matches the sub-query (seeing the answers of the
      * inner slots), then answer the slot for this event. A process first seen
@@ -910,7 +999,7 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
         const eql_node *ln = q->lineage[s];
         uint32_t g = rt->lin_base + s;
         if (kn && stage_match(rt, c, ln->sub->stages)) {
-            if (!me) me = proc_put(t, k, kn, pk, pn, false);
+            if (!me) me = proc_put(t, t->k, kn, t->pk, t->pn, false);
             if (me) {
                 me->mem[g >> 6] |= 1ull << (g & 63);
                 lru_touch(t->state, &me->e.lru);
@@ -920,14 +1009,14 @@ static void lineage_step(eql_runtime *rt, eql_ctx *c)
         if (ln->lineage == LIN_EVENT) {
             r = me && (me->mem[g >> 6] >> (g & 63) & 1);
         } else {
-            proc *p = me ? proc_find(t, proc_parent(me), me->plen) : proc_find(t, pk, pn);
+            proc *p = me ? proc_up(me) : proc_find_h(t, t->pk, t->pn, t->pkh);
             for (int depth = 0; p && depth < 128; depth++) {
                 if (p->mem[g >> 6] >> (g & 63) & 1) {
                     r = true;
                     break;
                 }
                 if (ln->lineage == LIN_CHILD) break;
-                p = proc_find(t, proc_parent(p), p->plen);
+                p = proc_up(p);
             }
         }
         rt->lin[s] = r;
@@ -1120,11 +1209,22 @@ static void alias_prepare(eql_runtime *rt, eql_ctx *c, uint32_t s, const partial
     for (uint32_t k = 0; k < upto && k < 64; k++) {
         uint32_t e = rt->last_exp[k];
         if (e >= s || !prev->ev[e].text) continue;
+        /* the same kept event as last time (the partial is tried by every
+         * event of its key): its document is parsed already */
+        blob *b = prev->ev[e].b;
+        if (b && a->of[k] == b) {
+            if (a->ok[k]) a->ptr[k] = &a->doc[k];
+            continue;
+        }
+        blob_unref(a->of[k]);
+        a->of[k] = NULL;
         if (!a->parser[k]) a->parser[k] = mj_parser_create(64u << 20, 128, 1u << 22);
         mj_error err;
-        if (a->parser[k] &&
-            !mj_parse(a->parser[k], prev->ev[e].text, prev->ev[e].len, NULL, &a->doc[k], &err))
-            a->ptr[k] = &a->doc[k];
+        bool ok = a->parser[k] && !mj_parse(a->parser[k], prev->ev[e].text, prev->ev[e].len, NULL,
+                                            &a->doc[k], &err);
+        if (ok) a->ptr[k] = &a->doc[k];
+        a->of[k] = blob_ref(b);
+        a->ok[k] = ok;
     }
     c->alias = a->ptr;
 }
@@ -1315,6 +1415,8 @@ eql_runtime *eql_runtime_create(const eql_query *q, eql_emit_fn emit, void *ctx,
     eql_state_init(&rt->own_state, MODUS_STATE_BYTES);
     rt->state = state ? state : &rt->own_state;
     rt->q = q;
+    rt->kind = (uint8_t)q->kind;
+    rt->nlineage = q->nlineage;
     rt->emit = emit;
     rt->ctx = ctx;
     rt->head_left = -1;
@@ -1390,21 +1492,25 @@ void eql_runtime_event(eql_runtime *rt, const mj_doc *doc, const char *text, siz
     rt->cur = slot;
     rt->cur_text = text;
     rt->cur_len = len;
-    const eql_query *q = rt->q;
     eql_ctx c = {doc, scratch, rt->vars, NULL, NULL, cache};
     rt->stats.events++;
-    if (q->nlineage) lineage_step(rt, &c);
+    if (rt->nlineage) lineage_step(rt, &c);
     if (rt->x) {
         eql_xrt_event(rt->x, &c, text, len, slot, x_match, rt);
-    } else if (q->kind == Q_EVENT) {
-        if (stage_match(rt, &c, q->stages)) {
-            stored *ev = malloc(sizeof *ev);
-            if (ev && keep(rt, ev))
-                deliver(rt, ev, 1);
-            else
-                free(ev);
+    } else if (rt->kind == Q_EVENT) {
+        if (stage_match(rt, &c, rt->q->stages)) {
+            if (!rt->buffer) { /* no pipe keeps it: the event's own text, no copy */
+                rt->stats.matches++;
+                emit_now(rt, &rt->cur_text, &rt->cur_len, 1);
+            } else {
+                stored *ev = malloc(sizeof *ev);
+                if (ev && keep(rt, ev))
+                    deliver(rt, ev, 1);
+                else
+                    free(ev);
+            }
         }
-    } else if (q->kind == Q_SEQUENCE) {
+    } else if (rt->kind == Q_SEQUENCE) {
         seq_step(rt, &c);
     } else {
         join_step(rt, &c);
@@ -1453,6 +1559,7 @@ void eql_runtime_destroy(eql_runtime *rt)
     free(rt->decl);
     free(rt->last_exp);
     for (int i = 0; rt->alias && i < 64; i++) {
+        blob_unref(rt->alias->of[i]);
         mj_parser_destroy(rt->alias->parser[i]);
         mj_doc_free(&rt->alias->doc[i]);
     }
@@ -1492,6 +1599,11 @@ modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, v
     }
     *out = r;
     return MODUS_OK;
+}
+
+eql_runtime *query_run_runtime(const modus_query_run *r)
+{
+    return r->rt;
 }
 
 void query_run_set_match(modus_query_run *r, eql_match_fn fn, void *ctx)

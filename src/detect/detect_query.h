@@ -66,6 +66,10 @@ size_t eql_stage_key(eql_ctx *c, const eql_stage *st, char *k);
 typedef bool (*eql_match_fn)(void *ctx, eql_ctx *c, const eql_stage *st);
 void query_run_set_match(modus_query_run *r, eql_match_fn fn, void *ctx);
 
+/* the runtime under r: the alerter calls it directly (one pointer less per
+ * rule and event) */
+eql_runtime *query_run_runtime(const modus_query_run *r);
+
 /* modus_query_run_create on a shared process tree (the alerter's) */
 modus_status query_run_create_shared(const modus_query *q, modus_emit_fn emit, void *ctx,
                                      eql_procs *procs, uint32_t lin_base, eql_state *state,

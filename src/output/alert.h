@@ -27,10 +27,12 @@ void alert_id(char out[33], const char *rule_id, const char *const *texts, const
               uint32_t n);
 
 /* The alert of one match of a rule: texts/lens are the events of the match
- * in order (n >= 1); robustness the rule's STP score ("" for none); side a
- * scanner of the caller's, used to decode the last event again. False when
- * out of memory. */
+ * in order (n >= 1); robustness the rule's STP score ("" for none); last_ev
+ * the last event decoded (from the same text, by a scanner of the same
+ * engine), or NULL: then side, a scanner of the caller's, decodes it again.
+ * False when out of memory. */
 bool alert_render(buf *b, const rule_src *src, const char *robustness, modus_scanner *side,
-                  const char *const *texts, const size_t *lens, uint32_t n);
+                  const modus_event *last_ev, const char *const *texts, const size_t *lens,
+                  uint32_t n);
 
 #endif

@@ -62,7 +62,12 @@ void alert_id(char out[33], const char *rule_id, const char *const *texts, const
     }
     uint8_t d[32];
     sha256_final(&h, d);
-    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) { /* as "%02x", without the printf machinery */
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[32] = 0;
 }
 
 static void put_str_or_null(buf *b, const char *s)
@@ -74,7 +79,8 @@ static void put_str_or_null(buf *b, const char *s)
 }
 
 bool alert_render(buf *b, const rule_src *src, const char *robustness, modus_scanner *side,
-                  const char *const *texts, const size_t *lens, uint32_t n)
+                  const modus_event *last_ev, const char *const *texts, const size_t *lens,
+                  uint32_t n)
 {
     buf_reset(b);
     const char *last = texts[n - 1];
@@ -97,17 +103,19 @@ bool alert_render(buf *b, const rule_src *src, const char *robustness, modus_sca
     if (robustness[0]) buf_printf(b, ",\"robustness\":\"%s\"", robustness);
     buf_puts(b, "},\"threat\":");
     buf_puts(b, src->threat_json ? src->threat_json : "[]");
-    /* the modality of the triggering (last) event */
-    char *copy = malloc(last_len + MODUS_PADDING);
-    const modus_event *ev;
+    /* the modality of the triggering (last) event: decoded already when it
+     * is the caller's current event, else decoded again */
+    char *copy = NULL;
+    const modus_event *ev = last_ev;
     modus_diag d;
-    if (copy) {
+    if (!ev && (copy = malloc(last_len + MODUS_PADDING))) {
         memcpy(copy, last, last_len);
         memset(copy + last_len, ' ', MODUS_PADDING);
-        if (modus_scanner_decode(side, copy, last_len, &ev, &d) == MODUS_OK) {
-            buf_putc(b, ',');
-            render_modality(b, ev);
-        }
+        if (modus_scanner_decode(side, copy, last_len, &ev, &d) != MODUS_OK) ev = NULL;
+    }
+    if (ev) {
+        buf_putc(b, ',');
+        render_modality(b, ev);
     }
     alert_put_span(b, last, last_len, "host", "host");
     alert_put_span(b, last, last_len, "process", "process");

@@ -87,8 +87,8 @@ void sha256_final(sha256 *s, uint8_t out[32])
     uint64_t bits = s->len * 8;
     uint8_t pad = 0x80;
     sha256_update(s, &pad, 1);
-    pad = 0;
-    while (s->nblock != 56) sha256_update(s, &pad, 1);
+    static const uint8_t zeros[64];
+    sha256_update(s, zeros, s->nblock <= 56 ? 56 - s->nblock : 120 - s->nblock);
     uint8_t lenb[8];
     for (int i = 0; i < 8; i++) lenb[i] = (uint8_t)(bits >> (56 - 8 * i));
     sha256_update(s, lenb, 8);

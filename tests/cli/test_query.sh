@@ -39,6 +39,9 @@ expect_eq "glob: twelve ? and *" "$(q 'process where process.name : "???????????
 expect_eq "child of" "$(q 'process where child of [process where process.name == "powershell.exe"]')" "6 "
 expect_eq "a reused entity id is a new process" "$(q 'process where descendant of [process where process.name == "notepad.exe"]')" "9 "
 expect_eq "stage alias" "$(q 'sequence [process where process.name == "cmd.exe"] as first [process where process.parent.entity_id == first.process.entity_id]')" "1 5 "
+# the alias reads the partial's event of the moment: 5, 6 and 8 try 1 (cmd.exe), then 8
+# replaces it and 9 reads 8 (notepad.exe), not the document of 1 parsed before
+expect_eq "stage alias after the partial is replaced" "$(q 'sequence [process where process.name : ("cmd.exe", "notepad.exe")] as first [process where first.process.name == "notepad.exe"]')" "8 9 "
 expect_eq "_arraysearch over frames" "$(q 'api where _arraysearch(process.thread.Ext.call_stack, $f, $f.protection_provenance == "clr.dll" and $f.symbol_info : "Unbacked*")')" "10 "
 expect_eq "modality.* in a query" "$(q 'api where modality.name == "powershell" and modality.layers == "dotnet" and modality.syscall == "stub"')" "10 "
 expect_eq "derived call_stack_summary in a query" "$(q 'api where process.thread.Ext.call_stack_summary == "ntdll.dll|kernelbase.dll|Unbacked"')" "10 "
