@@ -650,9 +650,11 @@ int cmd_scan(int argc, char **argv)
     modus_alerter *counts = pool && rs ? modus_pool_alerter(pool, 0) : alerter;
     uint64_t nalerts = pool ? modus_pool_alerts(pool) : alerter ? modus_alerter_count(alerter) : 0;
     char state[160] = "";
+    uint64_t evicted = 0;
     if (counts) {
         modus_state_stats ss;
         modus_alerter_state(counts, &ss);
+        evicted = ss.evicted_partials + ss.evicted_procs;
         snprintf(state, sizeof state, "; state: %llu evicted (peak %.1f MB of %.0f MB)",
                  (unsigned long long)(ss.evicted_partials + ss.evicted_procs),
                  (double)ss.peak / 1048576.0, (double)ss.limit / 1048576.0);
@@ -672,6 +674,11 @@ int cmd_scan(int argc, char **argv)
             (unsigned long long)st.in.too_long,
             (unsigned long long)(st.in.files_failed + st.in.io_errors),
             errors ? " (skipped, see above)" : "", state);
+    if (pool && rs && evicted && !quiet) /* README: "Every core, and bounded state" */
+        fprintf(stderr,
+                "modus: note: with -j %u each thread evicts from its share of the state cap, so "
+                "the alerts may differ from -j 1's; --state-mb until 0 evicted for the same\n",
+                jobs);
     if (pool && profile) {
         fprintf(stderr, "modus: -j %u (--profile): events per thread:", jobs);
         for (unsigned i = 0; i < jobs; i++)

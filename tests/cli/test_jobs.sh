@@ -105,4 +105,13 @@ check "-j 0 is refused" grep -q -- '-j needs a number from 1 to 256' "$TMP/e"
 check "-j x is refused" grep -q -- '-j needs a number' "$TMP/e"
 check "--help documents -j" grep -q -- '-j, --jobs N' <("$MODUS" scan --help)
 
+# past the state cap each lane evicts from its share: the closing lines say the
+# alerts may then differ from -j 1's (and do not say it without evictions)
+"$MODUS" scan -j 2 --state-mb 1 "${R[@]}" "$TMP/genp.ndjson" 2>"$TMP/ev.err" >/dev/null
+check "-j 2 with evictions: the note says the alerts may differ" grep -q 'note: with -j 2 each thread evicts' "$TMP/ev.err"
+"$MODUS" scan -j 2 --state-mb 256 "${R[@]}" "$TMP/genp.ndjson" 2>"$TMP/ev.err" >/dev/null
+check "-j 2 without evictions: no note" test -z "$(grep 'note: with -j' "$TMP/ev.err")"
+"$MODUS" scan -j 1 --state-mb 1 "${R[@]}" "$TMP/genp.ndjson" 2>"$TMP/ev.err" >/dev/null
+check "-j 1 with evictions: no note" test -z "$(grep 'note: with -j' "$TMP/ev.err")"
+
 finish
