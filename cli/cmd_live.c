@@ -694,12 +694,13 @@ int cmd_live(int argc, char **argv)
     }
     /* drain what the kernel already handed over: each poll stops after its
      * budget, so poll again while records come, for at most 30 s */
+    uint64_t drained = UINT64_MAX;
     for (double t_drain = now(); now() - t_drain < 30;) {
-        modus_sensor_stats before, after;
-        modus_sensor_stats_get(sensor, &before);
+        modus_sensor_stats ds;
+        modus_sensor_stats_get(sensor, &ds);
+        if (ds.records == drained) break; /* the last poll read nothing */
+        drained = ds.records;
         modus_sensor_poll(sensor, 0, on_event, &l);
-        modus_sensor_stats_get(sensor, &after);
-        if (after.records == before.records) break;
     }
     modus_alerter_finish(l.alerter);
     if (l.bl) {

@@ -656,8 +656,8 @@ int cmd_scan(int argc, char **argv)
         modus_alerter_state(counts, &ss);
         evicted = ss.evicted_partials + ss.evicted_procs;
         snprintf(state, sizeof state, "; state: %llu evicted (peak %.1f MB of %.0f MB)",
-                 (unsigned long long)(ss.evicted_partials + ss.evicted_procs),
-                 (double)ss.peak / 1048576.0, (double)ss.limit / 1048576.0);
+                 (unsigned long long)evicted, (double)ss.peak / 1048576.0,
+                 (double)ss.limit / 1048576.0);
     }
     if (progress && ctx.last != t0) fputs("\r\033[K", stderr);
     fflush(stdout);

@@ -707,7 +707,6 @@ bool prog_witness(const prefilter *pf, arena *a, const pf_prog *p, pf_witness *o
     arena_free(&tmp);
     if (!ok) return false; /* no witness (or out of memory): the rule runs */
     out->p = p;
-    out->v = p->v;
     out->n = n;
     return true;
 }
@@ -726,7 +725,7 @@ static bool member_holds(const pf_witness *w, const pf_wm *m, const prefilter *p
             return leaf_value(pf, ps, m->leaf) == 1;          /* as run() reads the leaf */
         }
     }
-    return run(w->v, m->ins, pf, ps, c) == 1;
+    return run(w->p->v, m->ins, pf, ps, c) == 1;
 }
 
 bool prog_witness_holds(const pf_witness *w, const prefilter *pf, pf_scratch *ps, eql_ctx *c)

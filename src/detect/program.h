@@ -72,8 +72,7 @@ typedef struct pf_wm {
 
 typedef struct pf_witness {
     const pf_prog *p;
-    const pf_ins *v; /* p->v */
-    pf_wm *m;        /* the clauses' members */
+    pf_wm *m; /* the clauses' members */
     uint32_t n;
 } pf_witness;
 

@@ -281,6 +281,7 @@ static void *work(void *arg)
     modus_diag d;
     int64_t last_err = 0;
     uint64_t skipped = 0;
+    bool in_batch = false; /* counted in c->busy */
     while (!atomic_load(&w->stop) && !stop_wanted(c)) {
         if (!part) {
             memset(&d, 0, sizeof d);
@@ -311,6 +312,7 @@ static void *work(void *arg)
         if (!n) continue;
         atomic_fetch_add(&c->fetched, 1);
         atomic_fetch_add(&c->busy, 1);
+        in_batch = true;
         modus_consume_emit emit = {w};
         for (size_t i = 0; i < n; i++) {
             char why[300];
@@ -344,31 +346,26 @@ static void *work(void *arg)
                 say(c, "partition %u: cannot handle events (%s)%s%s; starting over", w->p,
                     modus_strerror(hs), d.message[0] ? ": " : "", d.message);
                 fleet_sleep_ms(1000);
-                atomic_fetch_sub(&c->busy, 1);
                 goto out;
             }
         }
         atomic_fetch_add(&c->messages, n);
         bool stored = flush_out(w);
         out_clear(w);
-        if (!stored) { /* stopping without the alerts stored: not acknowledged */
-            atomic_fetch_sub(&c->busy, 1);
-            break;
-        }
+        if (!stored) break; /* stopping without the alerts stored: not acknowledged */
         memset(&d, 0, sizeof d);
         while (c->h.commit && c->h.commit(state, &d) != MODUS_OK) {
             say(c, "partition %u: cannot commit the batch: %s", w->p, d.message);
-            if (stop_wanted(c) || atomic_load(&w->stop)) {
-                atomic_fetch_sub(&c->busy, 1);
-                goto out;
-            }
+            if (stop_wanted(c) || atomic_load(&w->stop)) goto out;
             fleet_sleep_ms(1000);
         }
         if (c->b->part_commit(part) != MODUS_OK)
             say(c, "partition %u: acknowledgement not confirmed (the next one covers it)", w->p);
         atomic_fetch_sub(&c->busy, 1);
+        in_batch = false;
     }
 out:
+    if (in_batch) atomic_fetch_sub(&c->busy, 1); /* left inside a batch */
     if (c->h.close) c->h.close(state);
     c->b->part_close(part);
     atomic_store(&w->exited, true);

@@ -481,9 +481,8 @@ modus_status modus_sensor_poll(modus_sensor *s, int timeout_ms, modus_sensor_fn 
     s->deadline_ns = 0;
     int r = ring_buffer__poll(s->rb, timeout_ms);
     if (r >= 0 && !s->over) r = ring_buffer__consume(s->rb);
-    if (s->over) return MODUS_OK;
-    if (r < 0 && r != -EINTR) return MODUS_EIO;
-    return MODUS_OK;
+    /* (-EAGAIN from on_record: the budget, not an error) */
+    return r < 0 && r != -EINTR && !s->over ? MODUS_EIO : MODUS_OK;
 }
 
 static uint64_t sum_map(int fd, uint32_t key, int ncpu)
