@@ -253,7 +253,9 @@ else
     # one captured exec, its child replaced by a binary in a directory no other
     # program on this machine runs from (other test suites exec from /tmp/tmp.*/
     # while the sensor captures, so /tmp may already be known)
-    jq -c 'select(.event.action == "exec")' "$LIVE" | head -1 |
+    # (an exec whose parent the sensor named: without one the acting program is the
+    # new image itself, and the verdict is new-program)
+    jq -c 'select(.event.action == "exec" and (.process.parent.executable // "") != "")' "$LIVE" | head -1 |
         jq -c '.process.executable = "/srv/.x1234/payload" | .planted = "live"' >"$TMP/live_planted.ndjson"
     if [ -s "$TMP/live_planted.ndjson" ]; then
         "$MODUS" baseline check -q --db "$TMP/live.db" "$TMP/live_planted.ndjson" >"$TMP/live_alerts2.ndjson"
